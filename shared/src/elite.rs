@@ -1,0 +1,174 @@
+//! The elite-worker contract, shared by the optimizer (client), the local stand-in (server)
+//! and the tests: request and response wire types and the classification of every way a call
+//! can end into success, transient failure or permanent failure.
+//!
+//! `POST /optimize` with an [`EliteRequest`] answers `200` with an [`EliteResponse`];
+//! `GET /health` answers `200` with an [`EliteHealth`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ErrorClass, JobError};
+
+/// The wire version of the elite contract this build speaks.
+pub const ELITE_CONTRACT_VERSION: u32 = 1;
+/// Path of the optimization call.
+pub const OPTIMIZE_PATH: &str = "/optimize";
+/// Path of the health probe.
+pub const HEALTH_PATH: &str = "/health";
+
+/// The three elite workers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EliteRole {
+    Brand,
+    Designer,
+    Developer,
+}
+
+impl EliteRole {
+    pub const ALL: [EliteRole; 3] = [Self::Brand, Self::Designer, Self::Developer];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Brand => "brand",
+            Self::Designer => "designer",
+            Self::Developer => "developer",
+        }
+    }
+
+    /// The service binding through which this role is called.
+    pub fn binding(self) -> &'static str {
+        match self {
+            Self::Brand => crate::names::binding::ELITE_BRAND,
+            Self::Designer => crate::names::binding::ELITE_DESIGNER,
+            Self::Developer => crate::names::binding::ELITE_DEVELOPER,
+        }
+    }
+}
+
+/// What the optimizer asks one elite worker about one site.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EliteRequest {
+    pub v: u32,
+    /// Which elite role is asked. Real elite workers each have one role; the local stand-in
+    /// serves all three and answers as this one.
+    pub role: EliteRole,
+    pub job_id: String,
+    pub customer_id: String,
+    pub site_url: String,
+    /// RFC 3339 scheduled time of the sweep.
+    pub scheduled_at: String,
+}
+
+/// One recommendation of an elite worker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recommendation {
+    pub area: String,
+    pub action: String,
+    pub impact: Impact,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Impact {
+    Low,
+    Medium,
+    High,
+}
+
+/// An elite worker's answer about one site.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EliteResponse {
+    pub v: u32,
+    pub role: EliteRole,
+    /// Quality score of the site in this role's area, 0-100.
+    pub score: u8,
+    pub summary: String,
+    pub recommendations: Vec<Recommendation>,
+}
+
+/// Answer of `GET /health`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EliteHealth {
+    pub status: String,
+    pub version: String,
+}
+
+/// Classifies an HTTP answer of an elite worker. Transient: 5xx, 408 and 429 (retrying may
+/// help). Permanent: every other non-2xx, an undecodable body, a wrong contract version or a
+/// wrong role (retrying the same request would fail the same way).
+pub fn classify_response(role: EliteRole, status: u16, body: &[u8]) -> Result<EliteResponse, JobError> {
+    let snippet = || String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
+    match status {
+        200..=299 => {}
+        408 | 429 | 500..=599 => {
+            return Err(JobError::new(
+                ErrorClass::Transient,
+                format!("elite {} answered HTTP {status}: {}", role.as_str(), snippet()),
+            ))
+        }
+        _ => {
+            return Err(JobError::new(
+                ErrorClass::Permanent,
+                format!("elite {} answered HTTP {status}: {}", role.as_str(), snippet()),
+            ))
+        }
+    }
+    let response: EliteResponse = serde_json::from_slice(body).map_err(|e| {
+        JobError::new(
+            ErrorClass::Permanent,
+            format!("elite {} sent an undecodable body ({e}): {}", role.as_str(), snippet()),
+        )
+    })?;
+    if response.v != ELITE_CONTRACT_VERSION {
+        return Err(JobError::new(
+            ErrorClass::Permanent,
+            format!(
+                "elite {} speaks contract version {}, this build speaks {ELITE_CONTRACT_VERSION}",
+                role.as_str(),
+                response.v
+            ),
+        ));
+    }
+    if response.role != role {
+        return Err(JobError::new(
+            ErrorClass::Permanent,
+            format!("elite {} answered as {}", role.as_str(), response.role.as_str()),
+        ));
+    }
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok_body(role: EliteRole, v: u32) -> Vec<u8> {
+        serde_json::to_vec(&EliteResponse { v, role, score: 80, summary: "fine".into(), recommendations: vec![] }).unwrap()
+    }
+
+    fn check(status: u16, body: &[u8], expected: Result<(), ErrorClass>) {
+        let got = classify_response(EliteRole::Brand, status, body).map(|_| ()).map_err(|e| e.class);
+        assert_eq!(got, expected, "status {status}");
+    }
+
+    #[test]
+    fn responses_are_classified() {
+        let good = ok_body(EliteRole::Brand, 1);
+        check(200, &good, Ok(()));
+        check(500, b"boom", Err(ErrorClass::Transient));
+        check(503, b"", Err(ErrorClass::Transient));
+        check(429, b"", Err(ErrorClass::Transient));
+        check(408, b"", Err(ErrorClass::Transient));
+        check(400, b"bad", Err(ErrorClass::Permanent));
+        check(404, b"", Err(ErrorClass::Permanent));
+        check(200, b"{not json", Err(ErrorClass::Permanent));
+        check(200, &ok_body(EliteRole::Brand, 2), Err(ErrorClass::Permanent));
+        check(200, &ok_body(EliteRole::Designer, 1), Err(ErrorClass::Permanent));
+    }
+
+    #[test]
+    fn roles_serialize_lowercase() {
+        assert_eq!(serde_json::to_string(&EliteRole::Developer).unwrap(), "\"developer\"");
+    }
+}

@@ -1,0 +1,198 @@
+//! Identifiers that cross the wire and become storage keys: customer ids (validated, since they
+//! become R2 key segments), sweep ids and job ids (deterministic, so a retried or duplicated
+//! message names the same job), and the ISO 8601 basic timestamp used in R2 keys.
+
+use std::fmt;
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::schedule::Task;
+
+/// A validated customer id: `[A-Za-z0-9_-]{1,64}`. It is an R2 key segment and a ledger key,
+/// so nothing else may enter: no `/`, no `.`, no empty string.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct CustomerId(String);
+
+/// Why a string is not a customer id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CustomerIdError {
+    Empty,
+    TooLong(usize),
+    BadCharacter(char),
+}
+
+impl fmt::Display for CustomerIdError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Empty => write!(f, "customer id is empty"),
+            Self::TooLong(n) => write!(f, "customer id is {n} characters long; at most 64 are allowed"),
+            Self::BadCharacter(c) => {
+                write!(f, "customer id contains {c:?}; only A-Z, a-z, 0-9, '_' and '-' are allowed")
+            }
+        }
+    }
+}
+
+impl std::error::Error for CustomerIdError {}
+
+impl CustomerId {
+    pub const MAX_LEN: usize = 64;
+
+    pub fn parse(raw: &str) -> Result<Self, CustomerIdError> {
+        if raw.is_empty() {
+            return Err(CustomerIdError::Empty);
+        }
+        if let Some(bad) = raw.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-')) {
+            return Err(CustomerIdError::BadCharacter(bad));
+        }
+        if raw.len() > Self::MAX_LEN {
+            return Err(CustomerIdError::TooLong(raw.len()));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CustomerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for CustomerId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        Self::parse(&raw).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Formats an instant as ISO 8601 basic UTC with second precision, e.g. `20261129T011500Z`:
+/// the `{timestamp}` of the seed's R2 keys.
+pub fn basic_timestamp(at: DateTime<Utc>) -> String {
+    at.format("%Y%m%dT%H%M%SZ").to_string()
+}
+
+/// Converts epoch milliseconds (as the runtime reports them) to an instant, refusing values
+/// chrono cannot represent instead of panicking.
+pub fn from_epoch_ms(ms: i64) -> Option<DateTime<Utc>> {
+    Utc.timestamp_millis_opt(ms).single()
+}
+
+/// Identifies one run of one scheduled task: (environment, task, scheduled time). Two firings
+/// of the same cron for the same scheduled time produce the same sweep id, which is how the
+/// ledger absorbs duplicated cron firings.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SweepId(String);
+
+impl SweepId {
+    /// `{environment}.{task}.{basic timestamp}`, e.g. `local.optimize.20261129T011500Z`.
+    /// The scheduled time is truncated to the second, matching the R2 key's precision.
+    pub fn new(environment: &str, task: Task, scheduled: DateTime<Utc>) -> Self {
+        Self(format!("{environment}.{}.{}", task.as_str(), basic_timestamp(scheduled)))
+    }
+
+    /// Accepts a sweep id from an untrusted source (an API path), checking only its shape:
+    /// three dot-separated, non-empty parts of safe characters.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let parts: Vec<&str> = raw.split('.').collect();
+        let safe = |p: &str| !p.is_empty() && p.len() <= 64 && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        (parts.len() == 3 && parts.iter().all(|p| safe(p))).then(|| Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for SweepId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The deterministic id of one job: `{sweep id}.{customer id}`. The same (sweep, customer)
+/// always yields the same job id, whatever message or retry carries it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct JobId(String);
+
+impl JobId {
+    pub fn new(sweep: &SweepId, customer: &CustomerId) -> Self {
+        Self(format!("{sweep}.{customer}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for JobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A stable 64-bit FNV-1a hash. Used where a hash must be identical on every build and
+/// platform (ledger sharding, the stand-in's deterministic results), which std's randomly
+/// keyed hasher is not.
+pub fn stable_hash(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_customer(raw: &str, expected: Result<&str, CustomerIdError>) {
+        assert_eq!(CustomerId::parse(raw).map(|c| c.0), expected.map(str::to_owned), "input {raw:?}");
+    }
+
+    #[test]
+    fn customer_ids_are_validated() {
+        check_customer("acme", Ok("acme"));
+        check_customer("A-b_9", Ok("A-b_9"));
+        check_customer(&"x".repeat(64), Ok(&"x".repeat(64)));
+        check_customer("", Err(CustomerIdError::Empty));
+        check_customer(&"x".repeat(65), Err(CustomerIdError::TooLong(65)));
+        check_customer("../etc", Err(CustomerIdError::BadCharacter('.')));
+        check_customer("a/b", Err(CustomerIdError::BadCharacter('/')));
+        check_customer("a b", Err(CustomerIdError::BadCharacter(' ')));
+        check_customer("é", Err(CustomerIdError::BadCharacter('é')));
+    }
+
+    #[test]
+    fn customer_id_deserialization_validates() {
+        assert!(serde_json::from_str::<CustomerId>("\"ok-1\"").is_ok());
+        let err = serde_json::from_str::<CustomerId>("\"../x\"").unwrap_err();
+        assert!(err.to_string().contains("customer id contains '.'"), "{err}");
+    }
+
+    #[test]
+    fn sweep_and_job_ids_are_deterministic() {
+        let at = from_epoch_ms(1_795_914_900_123).unwrap(); // 2026-11-29T01:15:00.123Z
+        let sweep = SweepId::new("local", Task::Optimize, at);
+        assert_eq!(sweep.as_str(), "local.optimize.20261129T011500Z");
+        let job = JobId::new(&sweep, &CustomerId::parse("acme").unwrap());
+        assert_eq!(job.as_str(), "local.optimize.20261129T011500Z.acme");
+        assert_eq!(SweepId::parse(sweep.as_str()), Some(sweep));
+        assert_eq!(SweepId::parse("a.b"), None);
+        assert_eq!(SweepId::parse("a.b/c.d"), None);
+    }
+
+    #[test]
+    fn stable_hash_is_fnv1a() {
+        assert_eq!(stable_hash(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(stable_hash(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
+}

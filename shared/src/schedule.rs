@@ -1,0 +1,94 @@
+//! The schedule table: which cron expression runs which task. The producer maps the firing
+//! cron to a task through this table (an unknown cron enqueues nothing), the local clock of
+//! `cargo xtask dev` fires exactly these crons, and a test checks the wrangler triggers equal it.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+
+/// A kind of scheduled work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Task {
+    /// The continuous-optimization sweep: one job per active customer site.
+    Optimize,
+}
+
+impl Task {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Optimize => "optimize",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "optimize" => Some(Self::Optimize),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Task {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One row of the schedule table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Schedule {
+    /// The cron expression exactly as written in wrangler.toml's `triggers.crons`: Cloudflare
+    /// reports the firing cron by this string.
+    pub cron: &'static str,
+    pub task: Task,
+    /// Why it runs, in plain words, for `--help` and logs.
+    pub description: &'static str,
+}
+
+/// Every schedule of the local configuration.
+pub const SCHEDULES: &[Schedule] = &[Schedule {
+    cron: "*/3 * * * *",
+    task: Task::Optimize,
+    description: "every 3 minutes: optimize every active customer site",
+}];
+
+/// The task a firing cron stands for, or `None` for a cron this build does not know.
+pub fn task_for_cron(cron: &str) -> Option<Task> {
+    SCHEDULES.iter().find(|s| s.cron == cron.trim()).map(|s| s.task)
+}
+
+/// Whether `cron` fires at `at` (minute precision), evaluated with Cloudflare's own parser.
+/// Used by the local clock, which must fire crons exactly as Cloudflare would.
+pub fn fires_at(cron: &str, at: DateTime<Utc>) -> Result<bool, String> {
+    let parsed: saffron::Cron = cron.parse().map_err(|e| format!("invalid cron {cron:?}: {e:?}"))?;
+    Ok(parsed.contains(at))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn known_and_unknown_crons() {
+        assert_eq!(task_for_cron("*/3 * * * *"), Some(Task::Optimize));
+        assert_eq!(task_for_cron("*/5 * * * *"), None);
+        assert_eq!(task_for_cron(""), None);
+    }
+
+    #[test]
+    fn every_schedule_parses_with_saffron() {
+        for s in SCHEDULES {
+            assert!(fires_at(s.cron, Utc::now()).is_ok(), "{}", s.cron);
+            assert_eq!(Task::parse(s.task.as_str()), Some(s.task));
+        }
+    }
+
+    #[test]
+    fn optimize_fires_every_third_minute() {
+        let at = |m| Utc.with_ymd_and_hms(2026, 11, 29, 1, m, 0).unwrap();
+        assert_eq!(fires_at("*/3 * * * *", at(15)), Ok(true));
+        assert_eq!(fires_at("*/3 * * * *", at(16)), Ok(false));
+        assert!(fires_at("not a cron", at(0)).is_err());
+    }
+}

@@ -1,0 +1,141 @@
+//! The control contract of the local elite stand-in (a simulated elite worker used only in
+//! local runs and tests): fault rules that tests set at runtime, and the call statistics they
+//! read back. Also the deterministic answer the stand-in gives, so tests can predict content.
+//!
+//! Control routes on the stand-in: `PUT /__standin/faults` (body: [`FaultRules`], replaces all
+//! rules), `DELETE /__standin/faults`, `GET /__standin/stats` (answer: [`StandinStats`]),
+//! `DELETE /__standin/stats` (zeroes the counters).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::elite::{EliteRequest, EliteResponse, EliteRole, Impact, Recommendation, ELITE_CONTRACT_VERSION};
+use crate::ids::stable_hash;
+
+/// Prefix of every control route.
+pub const CONTROL_PREFIX: &str = "/__standin";
+
+/// What a matching call suffers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Fault {
+    /// Answer with this HTTP status (e.g. 503 for transient, 400 for permanent).
+    Status { code: u16 },
+    /// Never answer within any sane timeout (sleeps `ms`, default 120 s).
+    Hang { ms: Option<u64> },
+    /// Answer normally after this added latency.
+    Latency { ms: u64 },
+    /// Answer 200 with a body that is not the contract (a permanent failure for the client).
+    Garbage,
+}
+
+/// One fault rule. A call matches when every given selector matches; the first matching rule
+/// with budget left applies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultRule {
+    /// Only calls about this customer; all customers when absent.
+    #[serde(default)]
+    pub customer_id: Option<String>,
+    /// Only calls to this role; all roles when absent.
+    #[serde(default)]
+    pub role: Option<EliteRole>,
+    pub fault: Fault,
+    /// Fraction of matching calls that suffer, 0.0-1.0 (decided deterministically from the
+    /// call's sequence number); every matching call when absent.
+    #[serde(default)]
+    pub rate: Option<f64>,
+    /// Apply to at most this many calls, then stop matching; unlimited when absent. This is
+    /// how a test makes a site fail once and succeed on retry.
+    #[serde(default)]
+    pub times: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct FaultRules {
+    pub rules: Vec<FaultRule>,
+}
+
+/// Call counters of the stand-in since it started (or since `DELETE /__standin/stats`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct StandinStats {
+    /// Random id of the stand-in's wasm instance: if it changes between two reads, the
+    /// counters were reset by a restart and a comparison of them means nothing.
+    pub instance: String,
+    /// Optimize calls per customer id, per role.
+    pub calls: BTreeMap<String, BTreeMap<EliteRole, u64>>,
+    /// Optimize calls in all.
+    pub total_calls: u64,
+    /// Calls that suffered a fault.
+    pub faults_applied: u64,
+}
+
+/// Whether the call with sequence number `seq` falls within `rate` (deterministic, roughly
+/// uniform over consecutive sequence numbers).
+pub fn within_rate(rate: f64, seq: u64) -> bool {
+    let bucket = stable_hash(&seq.to_le_bytes()) % 10_000;
+    (bucket as f64) < rate.clamp(0.0, 1.0) * 10_000.0
+}
+
+/// The stand-in's answer to a request: derived only from (role, site URL), so the same site
+/// always gets the same result and tests can compute the expected R2 content.
+pub fn simulated_answer(request: &EliteRequest) -> EliteResponse {
+    let seed = stable_hash(format!("{}|{}", request.role.as_str(), request.site_url).as_bytes());
+    let score = (seed % 101) as u8;
+    let (area, action) = match request.role {
+        EliteRole::Brand => ("brand", "tighten the headline to one value proposition"),
+        EliteRole::Designer => ("design", "raise body text contrast to WCAG AA"),
+        EliteRole::Developer => ("performance", "lazy-load below-the-fold images"),
+    };
+    let impact = match seed % 3 {
+        0 => Impact::Low,
+        1 => Impact::Medium,
+        _ => Impact::High,
+    };
+    EliteResponse {
+        v: ELITE_CONTRACT_VERSION,
+        role: request.role,
+        score,
+        summary: format!("[simulated by the local stand-in] {} scores {score}/100 for {}", request.site_url, request.role.as_str()),
+        recommendations: vec![Recommendation { area: area.to_owned(), action: action.to_owned(), impact }],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_is_roughly_honoured() {
+        let hits = (0..10_000u64).filter(|s| within_rate(0.3, *s)).count();
+        assert!((2_700..3_300).contains(&hits), "{hits}");
+        assert!((0..100u64).all(|s| within_rate(1.0, s)));
+        assert!(!(0..100u64).any(|s| within_rate(0.0, s)));
+    }
+
+    #[test]
+    fn fault_rules_have_a_readable_wire_form() {
+        let json = r#"{"rules":[{"customer_id":"c1","fault":{"kind":"status","code":503},"times":1}]}"#;
+        let rules: FaultRules = serde_json::from_str(json).unwrap();
+        assert_eq!(rules.rules[0].fault, Fault::Status { code: 503 });
+        assert_eq!(rules.rules[0].times, Some(1));
+        assert_eq!(rules.rules[0].role, None);
+    }
+
+    #[test]
+    fn simulated_answers_are_deterministic_per_site_and_role() {
+        let req = |role, url: &str| EliteRequest {
+            v: 1,
+            role,
+            job_id: "j".into(),
+            customer_id: "c".into(),
+            site_url: url.into(),
+            scheduled_at: "t".into(),
+        };
+        let a = simulated_answer(&req(EliteRole::Brand, "https://a.example"));
+        assert_eq!(a, simulated_answer(&req(EliteRole::Brand, "https://a.example")));
+        assert!(a.score <= 100);
+        assert_eq!(a.role, EliteRole::Brand);
+        assert!(a.summary.contains("simulated"));
+    }
+}
