@@ -1,1 +1,139 @@
-//! worker
+//! The LOCAL, SIMULATED stand-in for the three elite workers (Brand, Designer, Developer).
+//!
+//! One Worker serves all three roles: the role comes from each request's
+//! [`EliteRequest::role`](code24_shared::elite::EliteRequest). It speaks the elite contract of
+//! [`code24_shared::elite`] with deterministic answers from
+//! [`simulated_answer`], and exposes the fault knobs and call statistics of
+//! [`code24_shared::standin`] so tests can make chosen calls fail, hang or slow down. It exists
+//! only in the local configuration; deployed environments bind the real elite workers.
+//!
+//! Map of the crate:
+//! - [`routes`]: the pure route table (method and path to handler, 404, 405).
+//! - [`state`]: the pure state machine: fault rules and budgets, counters, call sequence.
+//! - this file: the thin `fetch` handler that decodes, asks `state`, and carries out the
+//!   decision (sleeping with `worker::Delay`, answering with the chosen status or body).
+//!
+//! Architecture invariant: every decision lives in `routes` or `state`, which build and are
+//! tested natively; this file holds no branch about which fault applies.
+
+mod routes;
+mod state;
+
+use std::cell::RefCell;
+
+use code24_shared::elite::{EliteHealth, EliteRequest};
+use code24_shared::standin::{simulated_answer, Fault, FaultRules};
+use worker::{event, Context, Delay, Env, Request, Response, Result};
+
+use crate::routes::{route, Route, Routed};
+use crate::state::{decode_request, sleep_of, validate_rules, Standin};
+
+/// Response header marking every answer as coming from the simulation, so a log line or a
+/// captured response can never be mistaken for a real elite worker's.
+const STANDIN_HEADER: &str = "x-code24-elite";
+const STANDIN_HEADER_VALUE: &str = "local-simulated-standin";
+/// The body of a [`Fault::Garbage`] answer: valid HTTP, not the contract.
+const GARBAGE_BODY: &str = "not the elite contract";
+
+thread_local! {
+    /// The stand-in's whole state. Locally one isolate runs one wasm instance, so this is the
+    /// state every caller sees; a restart of the instance resets it, which the random instance
+    /// id in the stats makes visible. Borrows are taken and released inside synchronous
+    /// blocks only, never across an `.await` (a sleeping call would otherwise make every
+    /// concurrent call panic on a second borrow).
+    static STANDIN: RefCell<Standin> = RefCell::new(Standin::new(random_instance_id()));
+}
+
+/// 16 random hex digits. `Math.random` is not cryptographic, which is fine: the id only has to
+/// differ between two instances a test observes.
+fn random_instance_id() -> String {
+    let half = || (js_sys::Math::random() * f64::from(u32::MAX)) as u32;
+    format!("{:08x}{:08x}", half(), half())
+}
+
+fn with_standin<T>(f: impl FnOnce(&mut Standin) -> T) -> T {
+    STANDIN.with(|s| f(&mut s.borrow_mut()))
+}
+
+#[event(fetch)]
+async fn fetch(req: Request, _env: Env, _ctx: Context) -> Result<Response> {
+    console_error_panic_hook::set_once();
+    let mut response = match route(req.method().as_ref(), &req.path()) {
+        Routed::To(to) => handle(to, req).await?,
+        Routed::MethodNotAllowed { allow } => {
+            let mut response = json_error(405, &format!("method not allowed here; allowed: {allow}"))?;
+            response.headers_mut().set("allow", allow)?;
+            response
+        }
+        Routed::NotFound => json_error(404, &format!("no such route on the local elite stand-in: {}", req.path()))?,
+    };
+    response.headers_mut().set(STANDIN_HEADER, STANDIN_HEADER_VALUE)?;
+    Ok(response)
+}
+
+async fn handle(to: Route, mut req: Request) -> Result<Response> {
+    match to {
+        Route::Optimize => optimize(&req.bytes().await?).await,
+        Route::Health => Response::from_json(&EliteHealth {
+            status: "ok".into(),
+            version: concat!("standin-", env!("CARGO_PKG_VERSION")).into(),
+        }),
+        Route::GetFaults => Response::from_json(&with_standin(|s| s.rules())),
+        Route::PutFaults => {
+            let body = req.bytes().await?;
+            let rules: FaultRules = match serde_json::from_slice(&body) {
+                Ok(rules) => rules,
+                Err(e) => return json_error(400, &format!("body is not FaultRules: {e}")),
+            };
+            if let Err(e) = validate_rules(&rules) {
+                return json_error(400, &e);
+            }
+            with_standin(|s| s.set_rules(rules));
+            Response::from_json(&with_standin(|s| s.rules()))
+        }
+        Route::ClearFaults => {
+            with_standin(Standin::clear_rules);
+            Response::from_json(&with_standin(|s| s.rules()))
+        }
+        Route::GetStats => Response::from_json(&with_standin(|s| s.stats())),
+        Route::ResetStats => {
+            with_standin(Standin::reset_stats);
+            Response::from_json(&with_standin(|s| s.stats()))
+        }
+    }
+}
+
+/// The elite contract call: decode, let the state decide the fault, carry it out.
+async fn optimize(body: &[u8]) -> Result<Response> {
+    let request = match decode_request(body) {
+        Ok(request) => request,
+        Err(e) => return json_error(400, &e),
+    };
+    // The borrow ends with this statement; the sleep below runs without it.
+    let fault = with_standin(|s| s.on_optimize(&request));
+    if let Some(fault) = &fault {
+        if let Some(duration) = sleep_of(fault) {
+            Delay::from(duration).await;
+        }
+        match fault {
+            Fault::Status { code } => return fault_status(*code, &request),
+            Fault::Garbage => return Response::ok(GARBAGE_BODY),
+            Fault::Hang { .. } | Fault::Latency { .. } => {}
+        }
+    }
+    Response::from_json(&simulated_answer(&request))
+}
+
+/// The answer of a [`Fault::Status`] rule: the chosen status with a small JSON body naming the
+/// simulation, so whoever reads the client's error log sees it was injected on purpose.
+fn fault_status(code: u16, request: &EliteRequest) -> Result<Response> {
+    json_error(
+        code,
+        &format!("simulated fault: HTTP {code} injected by the local elite stand-in ({})", request.role.as_str()),
+    )
+}
+
+/// A JSON error answer `{"error": "..."}` with the given status.
+fn json_error(status: u16, message: &str) -> Result<Response> {
+    Ok(Response::from_json(&serde_json::json!({ "error": message }))?.with_status(status))
+}

@@ -1,0 +1,167 @@
+//! Runtime configuration read from a Worker's `[vars]`, validated in one place so a bad value
+//! is refused at the first request with a message naming the variable, instead of surfacing
+//! later as odd behaviour.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::backoff::RetryPolicy;
+use crate::names::var;
+
+/// Why a configuration was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "configuration variable {}: {}", self.variable, self.problem)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The deployment environment; part of every sweep id so environments never share a sweep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Local,
+    Dev,
+    Staging,
+    Production,
+}
+
+impl Environment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::Dev => "dev",
+            Self::Staging => "staging",
+            Self::Production => "production",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        [Self::Local, Self::Dev, Self::Staging, Self::Production].into_iter().find(|e| e.as_str() == raw)
+    }
+}
+
+/// Reads one variable through `lookup` (the Worker's env, or a map in tests).
+fn required(lookup: &dyn Fn(&str) -> Option<String>, name: &'static str) -> Result<String, ConfigError> {
+    lookup(name).ok_or_else(|| ConfigError { variable: name, problem: "is not set".into() })
+}
+
+/// Reads a number within `min..=max`, using `default` when the variable is absent.
+fn number<T>(lookup: &dyn Fn(&str) -> Option<String>, name: &'static str, default: T, min: T, max: T) -> Result<T, ConfigError>
+where
+    T: FromStr + PartialOrd + Copy + fmt::Display,
+{
+    let Some(raw) = lookup(name) else { return Ok(default) };
+    let value: T = raw
+        .trim()
+        .parse()
+        .map_err(|_| ConfigError { variable: name, problem: format!("{raw:?} is not a whole number") })?;
+    if value < min || value > max {
+        return Err(ConfigError { variable: name, problem: format!("{value} is outside {min}..={max}") });
+    }
+    Ok(value)
+}
+
+/// Reads `ENVIRONMENT`, which every Worker needs.
+pub fn environment(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Environment, ConfigError> {
+    let raw = required(lookup, var::ENVIRONMENT)?;
+    Environment::parse(&raw).ok_or_else(|| ConfigError {
+        variable: var::ENVIRONMENT,
+        problem: format!("{raw:?} is not one of local, dev, staging, production"),
+    })
+}
+
+/// Configuration of the optimizer consumer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerConfig {
+    pub environment: Environment,
+    /// Each elite call is abandoned (as a transient failure) after this long.
+    pub elite_timeout_ms: u32,
+    /// A job failing transiently this many times is dead-lettered.
+    pub max_attempts: u32,
+    pub retry: RetryPolicy,
+}
+
+impl ConsumerConfig {
+    pub fn from_vars(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let base_s = number(lookup, var::RETRY_BASE_SECONDS, 5, 1, 3_600)?;
+        let max_s = number(lookup, var::RETRY_MAX_SECONDS, 300, 1, RetryPolicy::QUEUE_MAX_DELAY_S)?;
+        if max_s < base_s {
+            return Err(ConfigError {
+                variable: var::RETRY_MAX_SECONDS,
+                problem: format!("{max_s} is below {} ({base_s})", var::RETRY_BASE_SECONDS),
+            });
+        }
+        Ok(Self {
+            environment: environment(lookup)?,
+            elite_timeout_ms: number(lookup, var::ELITE_TIMEOUT_MS, 10_000, 100, 600_000)?,
+            max_attempts: number(lookup, var::MAX_ATTEMPTS, 5, 1, 50)?,
+            retry: RetryPolicy { base_s, max_s },
+        })
+    }
+
+    /// How long a claim holds a job before another delivery may take it over: long enough for
+    /// the three concurrent elite calls and the R2 write, short enough to recover quickly
+    /// from a consumer that died mid-job.
+    pub fn lease_ms(&self) -> i64 {
+        i64::from(self.elite_timeout_ms) + 20_000
+    }
+}
+
+/// Configuration of the ledger host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerConfig {
+    /// Finished sweeps (and their job rows) older than this are pruned by the alarm.
+    pub retention_hours: u32,
+}
+
+impl LedgerConfig {
+    pub fn from_vars(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Ok(Self { retention_hours: number(lookup, var::SWEEP_RETENTION_HOURS, 72, 1, 24 * 90)? })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k: &str| map.get(k).cloned()
+    }
+
+    #[test]
+    fn consumer_config_defaults_and_overrides() {
+        let c = ConsumerConfig::from_vars(&vars(&[("ENVIRONMENT", "local"), ("MAX_ATTEMPTS", "3")])).unwrap();
+        assert_eq!(c.environment, Environment::Local);
+        assert_eq!(c.max_attempts, 3);
+        assert_eq!(c.elite_timeout_ms, 10_000);
+        assert_eq!(c.retry, RetryPolicy { base_s: 5, max_s: 300 });
+    }
+
+    fn check_error(pairs: &[(&str, &str)], variable: &str, fragment: &str) {
+        let err = ConsumerConfig::from_vars(&vars(pairs)).unwrap_err();
+        assert_eq!(err.variable, variable);
+        assert!(err.to_string().contains(fragment), "{err}");
+    }
+
+    #[test]
+    fn bad_config_is_refused_with_the_variable_named() {
+        check_error(&[], "ENVIRONMENT", "is not set");
+        check_error(&[("ENVIRONMENT", "prod")], "ENVIRONMENT", "not one of");
+        check_error(&[("ENVIRONMENT", "dev"), ("MAX_ATTEMPTS", "x")], "MAX_ATTEMPTS", "not a whole number");
+        check_error(&[("ENVIRONMENT", "dev"), ("MAX_ATTEMPTS", "0")], "MAX_ATTEMPTS", "outside 1..=50");
+        check_error(
+            &[("ENVIRONMENT", "dev"), ("RETRY_BASE_SECONDS", "60"), ("RETRY_MAX_SECONDS", "10")],
+            "RETRY_MAX_SECONDS",
+            "below",
+        );
+    }
+}

@@ -1,0 +1,190 @@
+//! The job shard's state machine: claiming a delivered job (fresh, duplicate, superseded,
+//! busy, or recovered after a crash) and completing it (succeeded, retry, dead). Storage is a
+//! [`JobTable`]; the Durable Object backs it with SQLite, the simulation with maps.
+
+use super::{
+    ClaimDecision, ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, JobClaim, JobOutcome, JobRow,
+    JobState, ShardCounts, SiteRow, StoreError, Verdict,
+};
+use crate::error::{ErrorClass, JobError};
+
+/// The rows a job shard keeps. Every call is one small keyed read or write.
+pub trait JobTable {
+    fn job(&self, job_id: &str) -> Result<Option<JobRow>, StoreError>;
+    fn put_job(&mut self, row: &JobRow) -> Result<(), StoreError>;
+    fn site(&self, customer_id: &str) -> Result<Option<SiteRow>, StoreError>;
+    fn put_site(&mut self, row: &SiteRow) -> Result<(), StoreError>;
+    /// Counters of `sweep_id`, zero when the sweep is unknown to this shard.
+    fn counts(&self, sweep_id: &str) -> Result<ShardCounts, StoreError>;
+    fn put_counts(&mut self, counts: &ShardCounts) -> Result<(), StoreError>;
+}
+
+/// Moves one job between states in its sweep's counters.
+fn shift(counts: &mut ShardCounts, from: Option<JobState>, to: JobState, now_ms: i64) {
+    if let Some(from) = from {
+        let field = field_mut(counts, from);
+        *field = field.saturating_sub(1);
+    }
+    *field_mut(counts, to) += 1;
+    if to.is_terminal() {
+        counts.last_terminal_ms = Some(counts.last_terminal_ms.map_or(now_ms, |t| t.max(now_ms)));
+    }
+}
+
+fn field_mut(c: &mut ShardCounts, s: JobState) -> &mut u64 {
+    match s {
+        JobState::InFlight => &mut c.in_flight,
+        JobState::Retrying => &mut c.retrying,
+        JobState::Succeeded => &mut c.succeeded,
+        JobState::Dead => &mut c.dead,
+        JobState::Superseded => &mut c.superseded,
+    }
+}
+
+/// Claims every job of a consumer batch, in order.
+pub fn claim_batch(table: &mut impl JobTable, request: &ClaimRequest) -> Result<ClaimResponse, StoreError> {
+    let decisions = request
+        .claims
+        .iter()
+        .map(|c| claim(table, c, request.now_ms, request.lease_ms))
+        .collect::<Result<_, _>>()?;
+    Ok(ClaimResponse { decisions })
+}
+
+/// Decides what one delivery of a job means.
+pub fn claim(table: &mut impl JobTable, c: &JobClaim, now_ms: i64, lease_ms: i64) -> Result<ClaimDecision, StoreError> {
+    let existing = table.job(&c.job_id)?;
+    let mut counts = table.counts(&c.sweep_id)?;
+    counts.sweep_id.clone_from(&c.sweep_id);
+
+    // A job that already ended absorbs the redelivery.
+    if let Some(job) = &existing {
+        if job.state.is_terminal() && !(c.replay && job.state == JobState::Dead) {
+            counts.duplicates += 1;
+            table.put_counts(&counts)?;
+            return Ok(ClaimDecision::Duplicate);
+        }
+    }
+
+    let mut site = table.site(&c.customer_id)?.unwrap_or(SiteRow {
+        customer_id: c.customer_id.clone(),
+        newest_scheduled_ms: i64::MIN,
+        active_job: None,
+        active_lease_until_ms: 0,
+    });
+
+    // An older sweep's job never runs once a newer sweep has claimed the site.
+    if site.newest_scheduled_ms > c.scheduled_ms && !c.replay {
+        let from = existing.as_ref().map(|j| j.state);
+        table.put_job(&JobRow {
+            job_id: c.job_id.clone(),
+            sweep_id: c.sweep_id.clone(),
+            customer_id: c.customer_id.clone(),
+            scheduled_ms: c.scheduled_ms,
+            state: JobState::Superseded,
+            attempts: existing.as_ref().map_or(0, |j| j.attempts),
+            lease_until_ms: 0,
+            last_error: existing.as_ref().and_then(|j| j.last_error.clone()),
+            updated_ms: now_ms,
+        })?;
+        shift(&mut counts, from, JobState::Superseded, now_ms);
+        table.put_counts(&counts)?;
+        return Ok(ClaimDecision::Superseded);
+    }
+
+    // One job at a time per site: wait while another live lease holds it (that includes an
+    // earlier delivery of this very job, which may still finish).
+    if site.active_job.is_some() && site.active_lease_until_ms > now_ms {
+        return Ok(ClaimDecision::Busy { retry_after_ms: site.active_lease_until_ms - now_ms });
+    }
+
+    // Work it. An in-flight row here means its lease lapsed: the holder died before it
+    // reported, possibly after writing the result.
+    let recovering = existing.as_ref().is_some_and(|j| j.state == JobState::InFlight);
+    let attempts = existing.as_ref().map_or(0, |j| j.attempts) + 1;
+    let from = existing.as_ref().map(|j| j.state);
+    table.put_job(&JobRow {
+        job_id: c.job_id.clone(),
+        sweep_id: c.sweep_id.clone(),
+        customer_id: c.customer_id.clone(),
+        scheduled_ms: c.scheduled_ms,
+        state: JobState::InFlight,
+        attempts,
+        lease_until_ms: now_ms + lease_ms,
+        last_error: existing.and_then(|j| j.last_error),
+        updated_ms: now_ms,
+    })?;
+    if from != Some(JobState::InFlight) {
+        shift(&mut counts, from, JobState::InFlight, now_ms);
+        table.put_counts(&counts)?;
+    }
+    site.newest_scheduled_ms = site.newest_scheduled_ms.max(c.scheduled_ms);
+    site.active_job = Some(c.job_id.clone());
+    site.active_lease_until_ms = now_ms + lease_ms;
+    table.put_site(&site)?;
+    Ok(ClaimDecision::Work { attempt: attempts, recovering })
+}
+
+/// Records how every worked job of a batch ended, in order.
+pub fn complete_batch(table: &mut impl JobTable, request: &CompleteRequest) -> Result<CompleteResponse, StoreError> {
+    let verdicts = request
+        .outcomes
+        .iter()
+        .map(|o| complete(table, o, request.now_ms, request.max_attempts))
+        .collect::<Result<_, _>>()?;
+    Ok(CompleteResponse { verdicts })
+}
+
+/// Records how one worked job ended and says what to do with its message.
+pub fn complete(table: &mut impl JobTable, o: &JobOutcome, now_ms: i64, max_attempts: u32) -> Result<Verdict, StoreError> {
+    let Some(mut job) = table.job(&o.job_id)? else {
+        // Pruned or never claimed: nothing to record, and retrying cannot help.
+        return Ok(Verdict::Ack);
+    };
+    let stale = job.attempts != o.attempt || job.state != JobState::InFlight;
+    if job.state.is_terminal() {
+        return Ok(Verdict::Ack);
+    }
+    // A stale failure belongs to an attempt another delivery has taken over: that delivery
+    // will report. A stale success still counts: the result is written.
+    if stale && o.error.is_some() {
+        return Ok(Verdict::Ack);
+    }
+    let mut counts = table.counts(&job.sweep_id)?;
+    counts.sweep_id.clone_from(&job.sweep_id);
+    let from = job.state;
+    let (to, verdict) = match &o.error {
+        None => (JobState::Succeeded, Verdict::Ack),
+        Some(e) if e.class == ErrorClass::Transient && job.attempts < max_attempts => {
+            (JobState::Retrying, Verdict::Retry { attempt: job.attempts })
+        }
+        Some(e) => {
+            let error = if e.class == ErrorClass::Transient {
+                JobError::new(
+                    ErrorClass::Transient,
+                    format!("gave up after {} attempts; last error: {}", job.attempts, e.message),
+                )
+            } else {
+                e.clone()
+            };
+            (JobState::Dead, Verdict::Dead { attempts: job.attempts, error })
+        }
+    };
+    job.state = to;
+    job.lease_until_ms = 0;
+    job.updated_ms = now_ms;
+    if let Some(e) = &o.error {
+        job.last_error = Some(e.clone());
+    }
+    table.put_job(&job)?;
+    shift(&mut counts, Some(from), to, now_ms);
+    table.put_counts(&counts)?;
+    if let Some(mut site) = table.site(&job.customer_id)? {
+        if site.active_job.as_deref() == Some(job.job_id.as_str()) {
+            site.active_job = None;
+            site.active_lease_until_ms = 0;
+            table.put_site(&site)?;
+        }
+    }
+    Ok(verdict)
+}

@@ -1,0 +1,371 @@
+//! The ledger: progress and deduplication of every sweep, as deterministic state machines.
+//!
+//! One Durable Object class hosts two kinds of instance:
+//! - the *sweep coordinator* ([`SWEEPS_OBJECT`]): one row per sweep with its fan-out cursor
+//!   and counts of enqueued jobs ([`sweeps`]);
+//! - [`JOB_SHARDS`] *job shards* (`jobs-0` ..): one row per job and per site, sharded by
+//!   customer so a 100k-site sweep is not bound by one object's throughput ([`jobs`]).
+//!
+//! The decisions live here, over small table traits; the Durable Object implements the
+//! traits over SQLite and the simulation over in-memory maps ([`memory`]), so both run the
+//! very same code. The request and response types below are the wire form of the Durable
+//! Object's HTTP routes ([`route`]).
+
+pub mod jobs;
+pub mod memory;
+pub mod sweeps;
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::JobError;
+use crate::ids::{stable_hash, CustomerId};
+
+/// Number of job shards. Changing it moves customers between shards and so forgets their
+/// dedup state: it is a constant of the build, not a variable, on purpose.
+pub const JOB_SHARDS: u32 = 8;
+/// Name of the sweep-coordinator instance.
+pub const SWEEPS_OBJECT: &str = "sweeps";
+
+/// The job shard that owns `customer`.
+pub fn shard_of(customer: &CustomerId) -> u32 {
+    (stable_hash(customer.as_str().as_bytes()) % u64::from(JOB_SHARDS)) as u32
+}
+
+/// Durable Object name of job shard `shard`.
+pub fn shard_object(shard: u32) -> String {
+    format!("jobs-{shard}")
+}
+
+/// Routes of the ledger Durable Object (all `POST` with a JSON body, answering JSON).
+pub mod route {
+    pub const OPEN_SWEEP: &str = "/sweeps/open";
+    pub const RECORD_PAGE: &str = "/sweeps/page";
+    pub const FINISH_FANOUT: &str = "/sweeps/finish";
+    /// Body: [`super::ProgressRequest`]; answer: `Option<SweepProgress>`.
+    pub const PROGRESS: &str = "/sweeps/progress";
+    /// Body: [`super::RecentRequest`]; answer: `Vec<SweepProgress>`.
+    pub const RECENT: &str = "/sweeps/recent";
+    pub const CLAIM: &str = "/jobs/claim";
+    pub const COMPLETE: &str = "/jobs/complete";
+    /// Body: [`super::CountsRequest`]; answer: `Vec<ShardCounts>`.
+    pub const COUNTS: &str = "/jobs/counts";
+    /// Body: [`super::JobRequest`]; answer: `Option<JobRow>`.
+    pub const JOB: &str = "/jobs/get";
+}
+
+/// A failure inside the ledger's storage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreError(pub String);
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ledger storage: {}", self.0)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<StoreError> for JobError {
+    fn from(e: StoreError) -> Self {
+        JobError::transient(e.to_string())
+    }
+}
+
+/// The state of one job in its shard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    /// Claimed by a consumer that holds a lease on it.
+    InFlight,
+    /// Failed transiently; its message was retried with a delay.
+    Retrying,
+    /// Result written and recorded. Terminal.
+    Succeeded,
+    /// Dead-lettered with its reason. Terminal (until a replay).
+    Dead,
+    /// Skipped because a newer sweep already works or worked the same site. Terminal.
+    Superseded,
+}
+
+impl JobState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InFlight => "in_flight",
+            Self::Retrying => "retrying",
+            Self::Succeeded => "succeeded",
+            Self::Dead => "dead",
+            Self::Superseded => "superseded",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        [Self::InFlight, Self::Retrying, Self::Succeeded, Self::Dead, Self::Superseded]
+            .into_iter()
+            .find(|s| s.as_str() == raw)
+    }
+
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Dead | Self::Superseded)
+    }
+}
+
+/// One job as a shard stores it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobRow {
+    pub job_id: String,
+    pub sweep_id: String,
+    pub customer_id: String,
+    pub scheduled_ms: i64,
+    pub state: JobState,
+    /// Claims granted so far; the claim token of the current attempt.
+    pub attempts: u32,
+    /// While `InFlight`, no other delivery may work the job before this instant.
+    pub lease_until_ms: i64,
+    pub last_error: Option<JobError>,
+    pub updated_ms: i64,
+}
+
+/// Per site: the newest sweep that claimed it and the job holding it right now. This is what
+/// keeps one site from being worked by two sweeps at once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteRow {
+    pub customer_id: String,
+    /// Scheduled time of the newest sweep whose job for this site was claimed.
+    pub newest_scheduled_ms: i64,
+    /// The job currently working this site, if any, and its lease.
+    pub active_job: Option<String>,
+    pub active_lease_until_ms: i64,
+}
+
+/// A shard's counters for one sweep. Jobs are counted by their current state; duplicates
+/// count absorbed redeliveries.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardCounts {
+    pub sweep_id: String,
+    pub in_flight: u64,
+    pub retrying: u64,
+    pub succeeded: u64,
+    pub dead: u64,
+    pub superseded: u64,
+    /// Deliveries acked without work because their job had already ended.
+    pub duplicates: u64,
+    /// When the last job of this sweep in this shard reached a terminal state.
+    pub last_terminal_ms: Option<i64>,
+}
+
+// ----- job shard wire -----
+
+/// One job a consumer wants to work.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobClaim {
+    pub job_id: String,
+    pub sweep_id: String,
+    pub customer_id: String,
+    pub scheduled_ms: i64,
+    /// A replayed dead letter: never superseded.
+    #[serde(default)]
+    pub replay: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimRequest {
+    pub claims: Vec<JobClaim>,
+    pub now_ms: i64,
+    pub lease_ms: i64,
+}
+
+/// What the consumer must do with one claimed message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "decision", rename_all = "snake_case")]
+pub enum ClaimDecision {
+    /// Work the job; `attempt` is the claim token to complete with. `recovering` is set when
+    /// an earlier attempt never reported back (a crash): its result may already be in R2.
+    Work { attempt: u32, recovering: bool },
+    /// The job already ended: ack without work.
+    Duplicate,
+    /// A newer sweep owns the site: ack without work.
+    Superseded,
+    /// Another delivery holds the site now: retry this message after the lease ends.
+    Busy { retry_after_ms: i64 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimResponse {
+    /// One decision per claim, in request order.
+    pub decisions: Vec<ClaimDecision>,
+}
+
+/// How one worked job ended, as the consumer saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobOutcome {
+    pub job_id: String,
+    /// The claim token from [`ClaimDecision::Work`].
+    pub attempt: u32,
+    /// `None` when the result was written.
+    pub error: Option<JobError>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompleteRequest {
+    pub outcomes: Vec<JobOutcome>,
+    pub now_ms: i64,
+    /// Transient failures at this attempt or later are dead-lettered.
+    pub max_attempts: u32,
+}
+
+/// What the consumer must do with a worked message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
+pub enum Verdict {
+    /// Done (or owned by another delivery): ack.
+    Ack,
+    /// Retry the message; `attempt` feeds the backoff.
+    Retry { attempt: u32 },
+    /// Send to the dead-letter queue with this error, then ack.
+    Dead { attempts: u32, error: JobError },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompleteResponse {
+    /// One verdict per outcome, in request order.
+    pub verdicts: Vec<Verdict>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CountsRequest {
+    pub sweep_ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobRequest {
+    pub job_id: String,
+}
+
+// ----- sweep coordinator wire -----
+
+/// Where a sweep's fan-out stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SweepPhase {
+    /// The producer is (or was, before it died) sending messages.
+    Enqueuing,
+    /// Every message was sent.
+    Enqueued,
+}
+
+impl SweepPhase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Enqueuing => "enqueuing",
+            Self::Enqueued => "enqueued",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "enqueuing" => Some(Self::Enqueuing),
+            "enqueued" => Some(Self::Enqueued),
+            _ => None,
+        }
+    }
+}
+
+/// One sweep as the coordinator stores it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SweepRow {
+    pub sweep_id: String,
+    pub task: String,
+    pub scheduled_ms: i64,
+    pub phase: SweepPhase,
+    /// Customer id of the last site whose message was sent (keyset cursor).
+    pub cursor: Option<String>,
+    /// Active sites when the sweep opened; replaced by `enqueued` when the fan-out ends.
+    pub expected: u64,
+    pub enqueued: u64,
+    pub opened_ms: i64,
+    /// A producer working the fan-out holds it until this instant.
+    pub producer_lease_until_ms: i64,
+    pub fanout_done_ms: Option<i64>,
+    pub finished_ms: Option<i64>,
+    /// How many times the cron fired for this sweep (1 = no duplicate firing).
+    pub firings: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenSweep {
+    pub sweep_id: String,
+    pub task: String,
+    pub scheduled_ms: i64,
+    /// Active sites now (the registry's count), the first estimate of `expected`.
+    pub expected: u64,
+    pub now_ms: i64,
+    pub lease_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "decision", rename_all = "snake_case")]
+pub enum OpenDecision {
+    /// A new sweep: fan out from the first site.
+    Start,
+    /// A producer died mid-fan-out: continue after `cursor`.
+    Resume { cursor: Option<String>, enqueued: u64 },
+    /// The fan-out already finished: a duplicate firing, enqueue nothing.
+    AlreadyEnqueued,
+    /// Another producer is fanning out right now: enqueue nothing.
+    InProgress { lease_until_ms: i64 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageDone {
+    pub sweep_id: String,
+    /// Customer id of the last site of the page.
+    pub cursor: String,
+    /// Messages sent for this page.
+    pub added: u64,
+    pub now_ms: i64,
+    pub lease_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FanoutDone {
+    pub sweep_id: String,
+    pub now_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProgressRequest {
+    pub sweep_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecentRequest {
+    pub limit: u32,
+}
+
+/// A sweep's progress as operators and tests see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SweepProgress {
+    pub sweep_id: String,
+    pub task: String,
+    pub scheduled_ms: i64,
+    pub phase: SweepPhase,
+    pub expected: u64,
+    pub enqueued: u64,
+    pub in_flight: u64,
+    pub retrying: u64,
+    pub succeeded: u64,
+    pub dead: u64,
+    pub superseded: u64,
+    pub duplicates: u64,
+    pub firings: u32,
+    pub started_ms: i64,
+    pub fanout_done_ms: Option<i64>,
+    pub finished_ms: Option<i64>,
+    /// Every expected job ended (succeeded, dead or superseded).
+    pub complete: bool,
+}
+
+#[cfg(test)]
+mod tests;

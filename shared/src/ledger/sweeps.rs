@@ -1,0 +1,115 @@
+//! The sweep coordinator's state machine: opening a sweep exactly once per (environment,
+//! task, scheduled time), recording the fan-out cursor page by page so a producer that died
+//! resumes instead of starting over, and combining the shards' counters into progress.
+
+use super::{
+    FanoutDone, OpenDecision, OpenSweep, PageDone, ShardCounts, StoreError, SweepPhase, SweepProgress, SweepRow,
+};
+
+/// The rows the coordinator keeps.
+pub trait SweepTable {
+    fn sweep(&self, sweep_id: &str) -> Result<Option<SweepRow>, StoreError>;
+    fn put_sweep(&mut self, row: &SweepRow) -> Result<(), StoreError>;
+    /// The newest sweeps by scheduled time, newest first.
+    fn recent(&self, limit: u32) -> Result<Vec<SweepRow>, StoreError>;
+}
+
+/// Decides what a cron firing for a sweep must do.
+pub fn open(table: &mut impl SweepTable, req: &OpenSweep) -> Result<OpenDecision, StoreError> {
+    let Some(mut row) = table.sweep(&req.sweep_id)? else {
+        table.put_sweep(&SweepRow {
+            sweep_id: req.sweep_id.clone(),
+            task: req.task.clone(),
+            scheduled_ms: req.scheduled_ms,
+            phase: SweepPhase::Enqueuing,
+            cursor: None,
+            expected: req.expected,
+            enqueued: 0,
+            opened_ms: req.now_ms,
+            producer_lease_until_ms: req.now_ms + req.lease_ms,
+            fanout_done_ms: None,
+            finished_ms: None,
+            firings: 1,
+        })?;
+        return Ok(OpenDecision::Start);
+    };
+    row.firings += 1;
+    let decision = match row.phase {
+        SweepPhase::Enqueued => OpenDecision::AlreadyEnqueued,
+        SweepPhase::Enqueuing if row.producer_lease_until_ms > req.now_ms => {
+            OpenDecision::InProgress { lease_until_ms: row.producer_lease_until_ms }
+        }
+        SweepPhase::Enqueuing => {
+            row.producer_lease_until_ms = req.now_ms + req.lease_ms;
+            OpenDecision::Resume { cursor: row.cursor.clone(), enqueued: row.enqueued }
+        }
+    };
+    table.put_sweep(&row)?;
+    Ok(decision)
+}
+
+/// Records that the messages of one page were sent. A page at or before the recorded cursor
+/// was already counted (a resumed producer re-sent it) and changes nothing.
+pub fn record_page(table: &mut impl SweepTable, req: &PageDone) -> Result<(), StoreError> {
+    let mut row = table
+        .sweep(&req.sweep_id)?
+        .ok_or_else(|| StoreError(format!("page recorded for unknown sweep {}", req.sweep_id)))?;
+    if row.cursor.as_deref().is_some_and(|c| c >= req.cursor.as_str()) {
+        return Ok(());
+    }
+    row.cursor = Some(req.cursor.clone());
+    row.enqueued += req.added;
+    row.producer_lease_until_ms = req.now_ms + req.lease_ms;
+    table.put_sweep(&row)
+}
+
+/// Records that every message was sent; from now on `expected` is exactly what was sent.
+pub fn finish_fanout(table: &mut impl SweepTable, req: &FanoutDone) -> Result<(), StoreError> {
+    let mut row = table
+        .sweep(&req.sweep_id)?
+        .ok_or_else(|| StoreError(format!("fan-out finished for unknown sweep {}", req.sweep_id)))?;
+    if row.phase == SweepPhase::Enqueued {
+        return Ok(());
+    }
+    row.phase = SweepPhase::Enqueued;
+    row.expected = row.enqueued;
+    row.fanout_done_ms = Some(req.now_ms);
+    row.producer_lease_until_ms = 0;
+    table.put_sweep(&row)
+}
+
+/// Combines a sweep row with its shards' counters. When the sweep is complete and its finish
+/// time not yet recorded, returns the row to store with `finished_ms` set (the last terminal
+/// time across shards, not the time of this read).
+pub fn progress(row: &SweepRow, shards: &[ShardCounts]) -> (SweepProgress, Option<SweepRow>) {
+    let sum = |f: fn(&ShardCounts) -> u64| shards.iter().map(f).sum::<u64>();
+    let (succeeded, dead, superseded) = (sum(|c| c.succeeded), sum(|c| c.dead), sum(|c| c.superseded));
+    let complete = row.phase == SweepPhase::Enqueued && succeeded + dead + superseded >= row.expected;
+    let mut finished_ms = row.finished_ms;
+    let mut update = None;
+    if complete && finished_ms.is_none() {
+        let last = shards.iter().filter_map(|c| c.last_terminal_ms).max();
+        finished_ms = Some(last.into_iter().chain(row.fanout_done_ms).max().unwrap_or(row.opened_ms));
+        update = Some(SweepRow { finished_ms, ..row.clone() });
+    }
+    let progress = SweepProgress {
+        sweep_id: row.sweep_id.clone(),
+        task: row.task.clone(),
+        scheduled_ms: row.scheduled_ms,
+        phase: row.phase,
+        expected: row.expected,
+        enqueued: row.enqueued,
+        in_flight: sum(|c| c.in_flight),
+        retrying: sum(|c| c.retrying),
+        succeeded,
+        dead,
+        superseded,
+        duplicates: sum(|c| c.duplicates),
+        firings: row.firings,
+        started_ms: row.opened_ms,
+        fanout_done_ms: row.fanout_done_ms,
+        finished_ms,
+        complete,
+    };
+    (progress, update)
+}

@@ -1,0 +1,188 @@
+//! Every ledger transition, driven through the in-memory tables with explicit times.
+
+use super::jobs::{claim, complete, JobTable};
+use super::memory::{MemoryJobTable, MemorySweepTable};
+use super::sweeps::{finish_fanout, open, progress, record_page, SweepTable};
+use super::*;
+use crate::error::JobError;
+
+const LEASE: i64 = 30_000;
+
+fn job_claim(sweep: &str, customer: &str, scheduled_ms: i64) -> JobClaim {
+    JobClaim {
+        job_id: format!("{sweep}.{customer}"),
+        sweep_id: sweep.into(),
+        customer_id: customer.into(),
+        scheduled_ms,
+        replay: false,
+    }
+}
+
+fn outcome(c: &JobClaim, attempt: u32, error: Option<JobError>) -> JobOutcome {
+    JobOutcome { job_id: c.job_id.clone(), attempt, error }
+}
+
+/// Claims `c` at `now` and checks the decision.
+fn check_claim(t: &mut MemoryJobTable, c: &JobClaim, now: i64, expected: ClaimDecision) {
+    assert_eq!(claim(t, c, now, LEASE).unwrap(), expected, "claim of {} at {now}", c.job_id);
+}
+
+fn check_complete(t: &mut MemoryJobTable, o: &JobOutcome, now: i64, expected: Verdict) {
+    assert_eq!(complete(t, o, now, 3).unwrap(), expected, "complete of {} at {now}", o.job_id);
+}
+
+#[test]
+fn fresh_job_is_worked_then_redelivery_is_a_duplicate() {
+    let mut t = MemoryJobTable::default();
+    let c = job_claim("s1", "acme", 1_000);
+    check_claim(&mut t, &c, 10, ClaimDecision::Work { attempt: 1, recovering: false });
+    check_complete(&mut t, &outcome(&c, 1, None), 20, Verdict::Ack);
+    check_claim(&mut t, &c, 30, ClaimDecision::Duplicate);
+    let counts = t.counts("s1").unwrap();
+    assert_eq!((counts.succeeded, counts.in_flight, counts.duplicates), (1, 0, 1));
+    assert_eq!(counts.last_terminal_ms, Some(20));
+}
+
+#[test]
+fn concurrent_redelivery_waits_for_the_lease() {
+    let mut t = MemoryJobTable::default();
+    let c = job_claim("s1", "acme", 1_000);
+    check_claim(&mut t, &c, 0, ClaimDecision::Work { attempt: 1, recovering: false });
+    check_claim(&mut t, &c, 5_000, ClaimDecision::Busy { retry_after_ms: LEASE - 5_000 });
+    // The holder died without reporting: after the lease, the job is recovered.
+    check_claim(&mut t, &c, LEASE + 1, ClaimDecision::Work { attempt: 2, recovering: true });
+    assert_eq!(t.counts("s1").unwrap().in_flight, 1);
+}
+
+#[test]
+fn transient_failures_retry_then_die_at_max_attempts() {
+    let mut t = MemoryJobTable::default();
+    let c = job_claim("s1", "acme", 1_000);
+    let boom = || Some(JobError::transient("elite brand answered HTTP 503"));
+    for attempt in 1..=2 {
+        check_claim(&mut t, &c, attempt as i64 * 100, ClaimDecision::Work { attempt, recovering: false });
+        check_complete(&mut t, &outcome(&c, attempt, boom()), attempt as i64 * 100 + 1, Verdict::Retry { attempt });
+        assert_eq!(t.counts("s1").unwrap().retrying, 1);
+    }
+    check_claim(&mut t, &c, 300, ClaimDecision::Work { attempt: 3, recovering: false });
+    let verdict = complete(&mut t, &outcome(&c, 3, boom()), 301, 3).unwrap();
+    let Verdict::Dead { attempts: 3, error } = verdict else { panic!("expected dead, got {verdict:?}") };
+    assert!(error.message.contains("gave up after 3 attempts"), "{}", error.message);
+    let counts = t.counts("s1").unwrap();
+    assert_eq!((counts.dead, counts.retrying, counts.in_flight), (1, 0, 0));
+    check_claim(&mut t, &c, 400, ClaimDecision::Duplicate);
+}
+
+#[test]
+fn permanent_failure_dies_at_once_and_a_replay_revives_it() {
+    let mut t = MemoryJobTable::default();
+    let c = job_claim("s1", "acme", 1_000);
+    check_claim(&mut t, &c, 0, ClaimDecision::Work { attempt: 1, recovering: false });
+    let err = JobError::permanent("elite designer answered HTTP 400");
+    check_complete(&mut t, &outcome(&c, 1, Some(err.clone())), 1, Verdict::Dead { attempts: 1, error: err });
+    let replay = JobClaim { replay: true, ..c.clone() };
+    check_claim(&mut t, &replay, 2, ClaimDecision::Work { attempt: 2, recovering: false });
+    check_complete(&mut t, &outcome(&c, 2, None), 3, Verdict::Ack);
+    let counts = t.counts("s1").unwrap();
+    assert_eq!((counts.dead, counts.succeeded), (0, 1));
+}
+
+#[test]
+fn older_sweep_is_superseded_by_a_newer_claim() {
+    let mut t = MemoryJobTable::default();
+    let old = job_claim("s1", "acme", 1_000);
+    let new = job_claim("s2", "acme", 181_000);
+    check_claim(&mut t, &new, 0, ClaimDecision::Work { attempt: 1, recovering: false });
+    check_claim(&mut t, &old, 1, ClaimDecision::Superseded);
+    check_claim(&mut t, &old, 2, ClaimDecision::Duplicate);
+    assert_eq!(t.counts("s1").unwrap().superseded, 1);
+    // A replay of the old sweep is never superseded, but still waits for the site.
+    let replay = JobClaim { replay: true, ..job_claim("s1", "acme", 1_000) };
+    check_claim(&mut t, &replay, 3, ClaimDecision::Duplicate);
+}
+
+#[test]
+fn newer_sweep_waits_while_an_older_job_holds_the_site() {
+    let mut t = MemoryJobTable::default();
+    let old = job_claim("s1", "acme", 1_000);
+    let new = job_claim("s2", "acme", 181_000);
+    check_claim(&mut t, &old, 0, ClaimDecision::Work { attempt: 1, recovering: false });
+    check_claim(&mut t, &new, 10, ClaimDecision::Busy { retry_after_ms: LEASE - 10 });
+    check_complete(&mut t, &outcome(&old, 1, None), 20, Verdict::Ack);
+    check_claim(&mut t, &new, 30, ClaimDecision::Work { attempt: 1, recovering: false });
+}
+
+#[test]
+fn stale_outcomes_do_not_override_the_current_attempt() {
+    let mut t = MemoryJobTable::default();
+    let c = job_claim("s1", "acme", 1_000);
+    check_claim(&mut t, &c, 0, ClaimDecision::Work { attempt: 1, recovering: false });
+    check_claim(&mut t, &c, LEASE + 1, ClaimDecision::Work { attempt: 2, recovering: true });
+    // Attempt 1 reports a failure late: attempt 2 owns the job, so it is just acked.
+    check_complete(&mut t, &outcome(&c, 1, Some(JobError::transient("late"))), LEASE + 2, Verdict::Ack);
+    assert_eq!(t.job(&c.job_id).unwrap().unwrap().state, JobState::InFlight);
+    // Attempt 1's late success still counts: its result was written.
+    check_complete(&mut t, &outcome(&c, 1, None), LEASE + 3, Verdict::Ack);
+    check_complete(&mut t, &outcome(&c, 2, None), LEASE + 4, Verdict::Ack);
+    assert_eq!(t.counts("s1").unwrap().succeeded, 1);
+}
+
+fn open_req(sweep: &str, now: i64) -> OpenSweep {
+    OpenSweep { sweep_id: sweep.into(), task: "optimize".into(), scheduled_ms: 0, expected: 3, now_ms: now, lease_ms: LEASE }
+}
+
+fn page(sweep: &str, cursor: &str, added: u64, now: i64) -> PageDone {
+    PageDone { sweep_id: sweep.into(), cursor: cursor.into(), added, now_ms: now, lease_ms: LEASE }
+}
+
+#[test]
+fn sweep_opens_once_and_duplicate_firings_enqueue_nothing() {
+    let mut t = MemorySweepTable::default();
+    assert_eq!(open(&mut t, &open_req("s1", 0)).unwrap(), OpenDecision::Start);
+    assert_eq!(open(&mut t, &open_req("s1", 1)).unwrap(), OpenDecision::InProgress { lease_until_ms: LEASE });
+    record_page(&mut t, &page("s1", "c", 3, 2)).unwrap();
+    finish_fanout(&mut t, &FanoutDone { sweep_id: "s1".into(), now_ms: 3 }).unwrap();
+    assert_eq!(open(&mut t, &open_req("s1", 4)).unwrap(), OpenDecision::AlreadyEnqueued);
+    let row = t.sweep("s1").unwrap().unwrap();
+    assert_eq!((row.firings, row.enqueued, row.expected, row.phase), (3, 3, 3, SweepPhase::Enqueued));
+}
+
+#[test]
+fn dead_producer_is_resumed_from_its_cursor() {
+    let mut t = MemorySweepTable::default();
+    assert_eq!(open(&mut t, &open_req("s1", 0)).unwrap(), OpenDecision::Start);
+    record_page(&mut t, &page("s1", "b", 2, 10)).unwrap();
+    // The producer dies. Its lease lapses; the next firing resumes after "b".
+    let decision = open(&mut t, &open_req("s1", 10 + LEASE + 1)).unwrap();
+    assert_eq!(decision, OpenDecision::Resume { cursor: Some("b".into()), enqueued: 2 });
+    // A page at or before the cursor (re-sent by the resumed producer) counts nothing twice.
+    record_page(&mut t, &page("s1", "b", 2, LEASE + 20)).unwrap();
+    record_page(&mut t, &page("s1", "c", 1, LEASE + 21)).unwrap();
+    assert_eq!(t.sweep("s1").unwrap().unwrap().enqueued, 3);
+}
+
+#[test]
+fn progress_sums_shards_and_records_the_finish_once() {
+    let mut t = MemorySweepTable::default();
+    open(&mut t, &open_req("s1", 0)).unwrap();
+    record_page(&mut t, &page("s1", "c", 3, 1)).unwrap();
+    let row = t.sweep("s1").unwrap().unwrap();
+    let shard = |succeeded, dead, last| ShardCounts {
+        sweep_id: "s1".into(),
+        succeeded,
+        dead,
+        last_terminal_ms: Some(last),
+        ..ShardCounts::default()
+    };
+    let shards = [shard(2, 0, 50), shard(0, 1, 70)];
+    let (p, update) = progress(&row, &shards);
+    assert!(!p.complete, "fan-out not finished yet");
+    assert_eq!(update, None);
+    finish_fanout(&mut t, &FanoutDone { sweep_id: "s1".into(), now_ms: 5 }).unwrap();
+    let row = t.sweep("s1").unwrap().unwrap();
+    let (p, update) = progress(&row, &shards);
+    assert!(p.complete);
+    assert_eq!((p.succeeded, p.dead, p.expected, p.finished_ms), (2, 1, 3, Some(70)));
+    let stored = update.expect("finish time to store");
+    assert_eq!(progress(&stored, &shards).1, None, "finish recorded only once");
+}

@@ -1,0 +1,75 @@
+//! The pipeline's boundaries as small capability traits. Each has an in-memory twin in
+//! [`crate::memory`] (simulation, tests) and a Workers implementation in the `code24-runtime`
+//! crate (D1, Queues, R2, the ledger Durable Object, service bindings).
+//!
+//! Every failure is a [`JobError`] and so carries its class. The traits use `async fn`
+//! without `Send` bounds on purpose: Workers futures are single-threaded.
+
+#![allow(async_fn_in_trait)]
+
+use crate::elite::{EliteRequest, EliteResponse};
+use crate::error::JobError;
+use crate::ledger::{
+    ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, FanoutDone, OpenDecision, OpenSweep, PageDone,
+};
+use crate::site::Site;
+use crate::wire::DeadLetter;
+
+/// The site registry (D1 in production).
+pub trait SiteRegistry {
+    async fn count_active(&self) -> Result<u64, JobError>;
+    /// Up to `limit` active sites with a customer id greater than `after`, ordered by
+    /// customer id (keyset pagination: the cost of a page does not grow with its position).
+    async fn active_page(&self, after: Option<&str>, limit: u32) -> Result<Vec<Site>, JobError>;
+}
+
+/// The optimize queue, producer side. Bodies are JSON text.
+pub trait JobQueue {
+    /// Sends at most 100 bodies totalling at most 256 KB (see [`crate::pipeline::producer::batches`]).
+    async fn send_batch(&self, bodies: &[String]) -> Result<(), JobError>;
+}
+
+/// The ledger Durable Object: the sweep coordinator and the job shards.
+pub trait Ledger {
+    async fn open_sweep(&self, req: &OpenSweep) -> Result<OpenDecision, JobError>;
+    async fn record_page(&self, req: &PageDone) -> Result<(), JobError>;
+    async fn finish_fanout(&self, req: &FanoutDone) -> Result<(), JobError>;
+    async fn claim(&self, shard: u32, req: &ClaimRequest) -> Result<ClaimResponse, JobError>;
+    async fn complete(&self, shard: u32, req: &CompleteRequest) -> Result<CompleteResponse, JobError>;
+}
+
+/// One elite worker call, timeout included: an implementation turns a timeout or a network
+/// error into a transient [`JobError`] and classifies answers with
+/// [`crate::elite::classify_response`].
+pub trait EliteClient {
+    async fn optimize(&self, request: &EliteRequest) -> Result<EliteResponse, JobError>;
+}
+
+/// The R2 results bucket.
+pub trait ResultStore {
+    async fn put(&self, key: &str, body: Vec<u8>, job_id: &str) -> Result<(), JobError>;
+    /// The job id stored with the object at `key`, if it exists: lets a recovered job see
+    /// that a crashed attempt already wrote its result.
+    async fn job_of(&self, key: &str) -> Result<Option<String>, JobError>;
+}
+
+/// The dead-letter queue, producer side.
+pub trait DeadLetterSink {
+    async fn send(&self, letter: &DeadLetter) -> Result<(), JobError>;
+}
+
+/// One finished job (succeeded or dead), for the analytics dataset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobFinished {
+    pub job_id: String,
+    pub sweep_id: String,
+    pub customer_id: String,
+    pub succeeded: bool,
+    pub attempts: u32,
+    pub duration_ms: i64,
+}
+
+/// Where finished jobs are reported (Workers Analytics Engine: one data point per job).
+pub trait Metrics {
+    fn job_finished(&self, event: &JobFinished);
+}

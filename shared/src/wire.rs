@@ -1,0 +1,179 @@
+//! Queue message bodies: versioned wire structs, sent as JSON text, with explicit conversions
+//! to and from the domain types. Decoding never panics and says precisely why a body was
+//! refused; every refusal is a permanent error (the same bytes would fail again).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ErrorClass, JobError};
+use crate::ids::{from_epoch_ms, CustomerId, JobId, SweepId};
+use crate::site::SiteUrl;
+
+/// Version of [`OptimizeJobWire`] this build writes and reads.
+pub const JOB_WIRE_VERSION: u32 = 1;
+/// Queues refuse messages over 128 KB; bodies above this are refused before sending.
+pub const MAX_MESSAGE_BYTES: usize = 128 * 1024;
+
+/// The optimize-queue message: one job = one customer site in one sweep.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptimizeJobWire {
+    pub v: u32,
+    pub job_id: String,
+    pub sweep_id: String,
+    /// The sweep's scheduled time, epoch milliseconds.
+    pub scheduled_ms: i64,
+    pub customer_id: String,
+    pub site_url: String,
+    /// Set by a replay of a dead letter: the job runs for its original sweep even though
+    /// newer sweeps exist (it fills that sweep's gap instead of being superseded).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub replay: bool,
+}
+
+/// The domain form of an optimize job, every field validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptimizeJob {
+    pub job_id: JobId,
+    pub sweep_id: SweepId,
+    pub scheduled: DateTime<Utc>,
+    pub customer_id: CustomerId,
+    pub site_url: SiteUrl,
+    pub replay: bool,
+}
+
+impl OptimizeJob {
+    pub fn new(sweep_id: SweepId, scheduled: DateTime<Utc>, customer_id: CustomerId, site_url: SiteUrl) -> Self {
+        Self { job_id: JobId::new(&sweep_id, &customer_id), sweep_id, scheduled, customer_id, site_url, replay: false }
+    }
+
+    pub fn to_wire(&self) -> OptimizeJobWire {
+        OptimizeJobWire {
+            v: JOB_WIRE_VERSION,
+            job_id: self.job_id.as_str().to_owned(),
+            sweep_id: self.sweep_id.as_str().to_owned(),
+            scheduled_ms: self.scheduled.timestamp_millis(),
+            customer_id: self.customer_id.as_str().to_owned(),
+            site_url: self.site_url.as_str().to_owned(),
+            replay: self.replay,
+        }
+    }
+
+    /// The JSON text sent on the queue.
+    pub fn encode(&self) -> String {
+        serde_json::to_string(&self.to_wire()).expect("a struct of strings and numbers always serializes")
+    }
+
+    /// Decodes and validates a queue body. The version is checked before the shape, so a
+    /// message from a newer producer is reported as such rather than as garbage.
+    pub fn decode(body: &str) -> Result<Self, JobError> {
+        let refuse = |why: String| JobError::new(ErrorClass::Permanent, why);
+        #[derive(Deserialize)]
+        struct VersionOnly {
+            v: Option<u32>,
+        }
+        let version: VersionOnly =
+            serde_json::from_str(body).map_err(|e| refuse(format!("undecodable optimize message: {e}")))?;
+        match version.v {
+            Some(JOB_WIRE_VERSION) => {}
+            Some(other) => {
+                return Err(refuse(format!(
+                    "optimize message has wire version {other}; this consumer reads version {JOB_WIRE_VERSION}"
+                )))
+            }
+            None => return Err(refuse("optimize message has no wire version field `v`".into())),
+        }
+        let wire: OptimizeJobWire =
+            serde_json::from_str(body).map_err(|e| refuse(format!("malformed optimize message: {e}")))?;
+        wire.try_into().map_err(refuse)
+    }
+}
+
+impl TryFrom<OptimizeJobWire> for OptimizeJob {
+    type Error = String;
+
+    fn try_from(w: OptimizeJobWire) -> Result<Self, String> {
+        let customer_id = CustomerId::parse(&w.customer_id).map_err(|e| e.to_string())?;
+        let sweep_id = SweepId::parse(&w.sweep_id).ok_or_else(|| format!("malformed sweep id {:?}", w.sweep_id))?;
+        let site_url = SiteUrl::parse(&w.site_url)?;
+        let scheduled = from_epoch_ms(w.scheduled_ms).ok_or_else(|| format!("scheduled_ms {} is out of range", w.scheduled_ms))?;
+        let job_id = JobId::new(&sweep_id, &customer_id);
+        if job_id.as_str() != w.job_id {
+            return Err(format!("job id {:?} does not match its sweep and customer (expected {job_id})", w.job_id));
+        }
+        Ok(Self { job_id, sweep_id, scheduled, customer_id, site_url, replay: w.replay })
+    }
+}
+
+/// Version of [`DeadLetter`] this build writes.
+pub const DEAD_LETTER_VERSION: u32 = 1;
+
+/// What the optimizer sends to the dead-letter queue: the original body, untouched, with the
+/// reason it died. Fields known only for decodable bodies are optional.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    pub v: u32,
+    /// The queue the body was consumed from.
+    pub origin_queue: String,
+    /// The original message body, exactly as received.
+    pub body: String,
+    pub error: JobError,
+    /// Attempts made (0 when the body could not even be decoded).
+    pub attempts: u32,
+    pub job_id: Option<String>,
+    pub sweep_id: Option<String>,
+    pub customer_id: Option<String>,
+    pub dead_at_ms: i64,
+}
+
+impl DeadLetter {
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).expect("a struct of strings and numbers always serializes")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schedule::Task;
+
+    fn job() -> OptimizeJob {
+        let at = from_epoch_ms(1_795_914_900_000).unwrap();
+        OptimizeJob::new(
+            SweepId::new("local", Task::Optimize, at),
+            at,
+            CustomerId::parse("acme").unwrap(),
+            SiteUrl::parse("https://acme.example").unwrap(),
+        )
+    }
+
+    #[test]
+    fn jobs_round_trip_through_the_wire() {
+        let j = job();
+        assert_eq!(OptimizeJob::decode(&j.encode()).unwrap(), j);
+        let mut replayed = job();
+        replayed.replay = true;
+        assert_eq!(OptimizeJob::decode(&replayed.encode()).unwrap(), replayed);
+        assert!(!j.encode().contains("replay"), "replay=false is omitted: {}", j.encode());
+    }
+
+    fn check_refused(body: &str, fragment: &str) {
+        let err = OptimizeJob::decode(body).unwrap_err();
+        assert_eq!(err.class, ErrorClass::Permanent);
+        assert!(err.message.contains(fragment), "{body}: {}", err.message);
+    }
+
+    #[test]
+    fn bad_bodies_are_refused_permanently_with_a_reason() {
+        let good = job().encode();
+        check_refused("", "undecodable");
+        check_refused("{\"v\":1", "undecodable");
+        check_refused("[1,2]", "undecodable");
+        check_refused(&good.replace("\"v\":1", "\"v\":2"), "wire version 2");
+        check_refused(&good.replace("\"v\":1,", ""), "no wire version");
+        check_refused(&good.replace("acme\"", "../x\""), "customer id contains '.'");
+        check_refused(&good.replace("https://acme.example", "ftp://x"), "must start with http");
+        check_refused(&good.replace("\"job_id\":\"local", "\"job_id\":\"other"), "does not match");
+        check_refused(&good.replace("{", "{\"extra\":1,"), "unknown field");
+    }
+}
