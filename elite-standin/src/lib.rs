@@ -17,7 +17,6 @@
 //! tested natively; this file holds no branch about which fault applies.
 
 mod routes;
-mod state;
 
 use std::cell::RefCell;
 
@@ -26,7 +25,7 @@ use code24_shared::standin::{simulated_answer, Fault, FaultRules};
 use worker::{event, Context, Delay, Env, Request, Response, Result};
 
 use crate::routes::{route, Route, Routed};
-use crate::state::{decode_request, sleep_of, validate_rules, Standin};
+use code24_shared::standin::model::{decode_request, sleep_of, validate_rules, Standin};
 
 /// Response header marking every answer as coming from the simulation, so a log line or a
 /// captured response can never be mistaken for a real elite worker's.
@@ -61,13 +60,19 @@ async fn fetch(req: Request, _env: Env, _ctx: Context) -> Result<Response> {
     let mut response = match route(req.method().as_ref(), &req.path()) {
         Routed::To(to) => handle(to, req).await?,
         Routed::MethodNotAllowed { allow } => {
-            let mut response = json_error(405, &format!("method not allowed here; allowed: {allow}"))?;
+            let mut response =
+                json_error(405, &format!("method not allowed here; allowed: {allow}"))?;
             response.headers_mut().set("allow", allow)?;
             response
         }
-        Routed::NotFound => json_error(404, &format!("no such route on the local elite stand-in: {}", req.path()))?,
+        Routed::NotFound => json_error(
+            404,
+            &format!("no such route on the local elite stand-in: {}", req.path()),
+        )?,
     };
-    response.headers_mut().set(STANDIN_HEADER, STANDIN_HEADER_VALUE)?;
+    response
+        .headers_mut()
+        .set(STANDIN_HEADER, STANDIN_HEADER_VALUE)?;
     Ok(response)
 }
 
@@ -129,7 +134,10 @@ async fn optimize(body: &[u8]) -> Result<Response> {
 fn fault_status(code: u16, request: &EliteRequest) -> Result<Response> {
     json_error(
         code,
-        &format!("simulated fault: HTTP {code} injected by the local elite stand-in ({})", request.role.as_str()),
+        &format!(
+            "simulated fault: HTTP {code} injected by the local elite stand-in ({})",
+            request.role.as_str()
+        ),
     )
 }
 

@@ -3,12 +3,7 @@
 //! the Workers runtime.
 
 use code24_shared::elite::{HEALTH_PATH, OPTIMIZE_PATH};
-use code24_shared::standin::CONTROL_PREFIX;
-
-/// Path suffix (after [`CONTROL_PREFIX`]) of the fault-rule knob.
-const FAULTS_SUFFIX: &str = "/faults";
-/// Path suffix (after [`CONTROL_PREFIX`]) of the call statistics.
-const STATS_SUFFIX: &str = "/stats";
+use code24_shared::standin::{FAULTS_PATH, STATS_PATH};
 
 /// What a request asks the stand-in to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +31,9 @@ pub(crate) enum Routed {
     To(Route),
     /// The path exists but not with this method; `allow` is the value of the `Allow` header
     /// a 405 answer must carry (RFC 9110, section 15.5.6).
-    MethodNotAllowed { allow: &'static str },
+    MethodNotAllowed {
+        allow: &'static str,
+    },
     NotFound,
 }
 
@@ -50,17 +47,22 @@ pub(crate) fn route(method: &str, path: &str) -> Routed {
         (&[("POST", Route::Optimize)], "POST")
     } else if path == HEALTH_PATH {
         (&[("GET", Route::Health)], "GET")
-    } else if let Some(rest) = path.strip_prefix(CONTROL_PREFIX) {
-        match rest {
-            FAULTS_SUFFIX => (
-                &[("GET", Route::GetFaults), ("PUT", Route::PutFaults), ("DELETE", Route::ClearFaults)],
+    } else {
+        match path {
+            FAULTS_PATH => (
+                &[
+                    ("GET", Route::GetFaults),
+                    ("PUT", Route::PutFaults),
+                    ("DELETE", Route::ClearFaults),
+                ],
                 "GET, PUT, DELETE",
             ),
-            STATS_SUFFIX => (&[("GET", Route::GetStats), ("DELETE", Route::ResetStats)], "GET, DELETE"),
+            STATS_PATH => (
+                &[("GET", Route::GetStats), ("DELETE", Route::ResetStats)],
+                "GET, DELETE",
+            ),
             _ => return Routed::NotFound,
         }
-    } else {
-        return Routed::NotFound;
     };
     match allowed.iter().find(|(m, _)| *m == method) {
         Some((_, r)) => Routed::To(*r),
@@ -82,17 +84,37 @@ mod tests {
         check("GET", "/health", Routed::To(Route::Health));
         check("GET", "/__standin/faults", Routed::To(Route::GetFaults));
         check("PUT", "/__standin/faults", Routed::To(Route::PutFaults));
-        check("DELETE", "/__standin/faults", Routed::To(Route::ClearFaults));
+        check(
+            "DELETE",
+            "/__standin/faults",
+            Routed::To(Route::ClearFaults),
+        );
         check("GET", "/__standin/stats", Routed::To(Route::GetStats));
         check("DELETE", "/__standin/stats", Routed::To(Route::ResetStats));
     }
 
     #[test]
     fn wrong_methods_are_405_with_allow() {
-        check("GET", "/optimize", Routed::MethodNotAllowed { allow: "POST" });
+        check(
+            "GET",
+            "/optimize",
+            Routed::MethodNotAllowed { allow: "POST" },
+        );
         check("POST", "/health", Routed::MethodNotAllowed { allow: "GET" });
-        check("POST", "/__standin/faults", Routed::MethodNotAllowed { allow: "GET, PUT, DELETE" });
-        check("PUT", "/__standin/stats", Routed::MethodNotAllowed { allow: "GET, DELETE" });
+        check(
+            "POST",
+            "/__standin/faults",
+            Routed::MethodNotAllowed {
+                allow: "GET, PUT, DELETE",
+            },
+        );
+        check(
+            "PUT",
+            "/__standin/stats",
+            Routed::MethodNotAllowed {
+                allow: "GET, DELETE",
+            },
+        );
     }
 
     #[test]
@@ -107,10 +129,20 @@ mod tests {
     #[test]
     fn every_allowed_method_routes() {
         // The `Allow` header must list exactly the methods that route somewhere.
-        for path in ["/optimize", "/health", "/__standin/faults", "/__standin/stats"] {
-            let Routed::MethodNotAllowed { allow } = route("TRACE", path) else { panic!("{path}") };
+        for path in [
+            "/optimize",
+            "/health",
+            "/__standin/faults",
+            "/__standin/stats",
+        ] {
+            let Routed::MethodNotAllowed { allow } = route("TRACE", path) else {
+                panic!("{path}")
+            };
             for method in allow.split(", ") {
-                assert!(matches!(route(method, path), Routed::To(_)), "{method} {path}");
+                assert!(
+                    matches!(route(method, path), Routed::To(_)),
+                    "{method} {path}"
+                );
             }
         }
     }

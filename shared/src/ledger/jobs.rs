@@ -62,6 +62,10 @@ pub fn claim(table: &mut impl JobTable, c: &JobClaim, now_ms: i64, lease_ms: i64
         if job.state.is_terminal() && !(c.replay && job.state == JobState::Dead) {
             counts.duplicates += 1;
             table.put_counts(&counts)?;
+            if job.state == JobState::Dead {
+                let error = job.last_error.clone().unwrap_or_else(|| JobError::permanent("dead (reason not recorded)"));
+                return Ok(ClaimDecision::AlreadyDead { attempts: job.attempts, error });
+            }
             return Ok(ClaimDecision::Duplicate);
         }
     }
@@ -173,8 +177,13 @@ pub fn complete(table: &mut impl JobTable, o: &JobOutcome, now_ms: i64, max_atte
     job.state = to;
     job.lease_until_ms = 0;
     job.updated_ms = now_ms;
-    if let Some(e) = &o.error {
-        job.last_error = Some(e.clone());
+    match &verdict {
+        Verdict::Dead { error, .. } => job.last_error = Some(error.clone()),
+        _ => {
+            if let Some(e) = &o.error {
+                job.last_error = Some(e.clone());
+            }
+        }
     }
     table.put_job(&job)?;
     shift(&mut counts, Some(from), to, now_ms);

@@ -177,7 +177,7 @@ pub struct ClaimRequest {
 }
 
 /// What the consumer must do with one claimed message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "decision", rename_all = "snake_case")]
 pub enum ClaimDecision {
     /// Work the job; `attempt` is the claim token to complete with. `recovering` is set when
@@ -185,6 +185,9 @@ pub enum ClaimDecision {
     Work { attempt: u32, recovering: bool },
     /// The job already ended: ack without work.
     Duplicate,
+    /// The job already died: send its dead letter again (an earlier send may have failed
+    /// after the ledger recorded the death), then ack. The dead-letter store keys by job id.
+    AlreadyDead { attempts: u32, error: JobError },
     /// A newer sweep owns the site: ack without work.
     Superseded,
     /// Another delivery holds the site now: retry this message after the lease ends.

@@ -70,7 +70,9 @@ fn transient_failures_retry_then_die_at_max_attempts() {
     assert!(error.message.contains("gave up after 3 attempts"), "{}", error.message);
     let counts = t.counts("s1").unwrap();
     assert_eq!((counts.dead, counts.retrying, counts.in_flight), (1, 0, 0));
-    check_claim(&mut t, &c, 400, ClaimDecision::Duplicate);
+    // A redelivery of a dead job re-sends its dead letter instead of working it.
+    let again = claim(&mut t, &c, 400, LEASE).unwrap();
+    assert!(matches!(&again, ClaimDecision::AlreadyDead { attempts: 3, error } if error.message.contains("gave up")), "{again:?}");
 }
 
 #[test]

@@ -6,6 +6,8 @@
 //! rules), `DELETE /__standin/faults`, `GET /__standin/stats` (answer: [`StandinStats`]),
 //! `DELETE /__standin/stats` (zeroes the counters).
 
+pub mod model;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -15,6 +17,10 @@ use crate::ids::stable_hash;
 
 /// Prefix of every control route.
 pub const CONTROL_PREFIX: &str = "/__standin";
+/// Fault rules: `PUT` replaces, `DELETE` clears, `GET` shows remaining budgets.
+pub const FAULTS_PATH: &str = "/__standin/faults";
+/// Call counters: `GET` reads, `DELETE` zeroes.
+pub const STATS_PATH: &str = "/__standin/stats";
 
 /// What a matching call suffers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,7 +48,9 @@ pub struct FaultRule {
     pub role: Option<EliteRole>,
     pub fault: Fault,
     /// Fraction of matching calls that suffer, 0.0-1.0 (decided deterministically from the
-    /// call's sequence number); every matching call when absent.
+    /// call's sequence number, which restarts at 0 when the stats are reset); every matching
+    /// call when absent. A call outside the rate costs no budget and falls through to the
+    /// next rule.
     #[serde(default)]
     pub rate: Option<f64>,
     /// Apply to at most this many calls, then stop matching; unlimited when absent. This is

@@ -1,0 +1,7 @@
+//! The two halves of a sweep, written once against the ports: the producer's fan-out (cron
+//! firing → one message per active site) and the consumer's batch processing (messages →
+//! elite calls → R2 → ledger → ack/retry/dead letter). The Workers and the simulation both
+//! run exactly this code.
+
+pub mod consumer;
+pub mod producer;
