@@ -26,3 +26,6 @@ pub mod result;
 pub mod site;
 pub mod wire;
 pub mod ports;
+pub mod pipeline;
+pub mod memory;
+pub mod sim;

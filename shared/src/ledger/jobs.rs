@@ -77,8 +77,17 @@ pub fn claim(table: &mut impl JobTable, c: &JobClaim, now_ms: i64, lease_ms: i64
         active_lease_until_ms: 0,
     });
 
-    // An older sweep's job never runs once a newer sweep has claimed the site.
+    // An older sweep's job never runs once a newer sweep has claimed the site. An attempt of
+    // it that crashed may have written its result, though: that is recovered, not discarded.
     if site.newest_scheduled_ms > c.scheduled_ms && !c.replay {
+        if let Some(job) = existing.as_ref().filter(|j| j.state == JobState::InFlight) {
+            if job.lease_until_ms > now_ms {
+                return Ok(ClaimDecision::Busy { retry_after_ms: job.lease_until_ms - now_ms });
+            }
+            let attempt = job.attempts + 1;
+            table.put_job(&JobRow { attempts: attempt, lease_until_ms: now_ms + lease_ms, updated_ms: now_ms, ..job.clone() })?;
+            return Ok(ClaimDecision::Recover { attempt });
+        }
         let from = existing.as_ref().map(|j| j.state);
         table.put_job(&JobRow {
             job_id: c.job_id.clone(),
@@ -158,6 +167,7 @@ pub fn complete(table: &mut impl JobTable, o: &JobOutcome, now_ms: i64, max_atte
     counts.sweep_id.clone_from(&job.sweep_id);
     let from = job.state;
     let (to, verdict) = match &o.error {
+        None if o.superseded => (JobState::Superseded, Verdict::Ack),
         None => (JobState::Succeeded, Verdict::Ack),
         Some(e) if e.class == ErrorClass::Transient && job.attempts < max_attempts => {
             (JobState::Retrying, Verdict::Retry { attempt: job.attempts })

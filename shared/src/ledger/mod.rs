@@ -190,6 +190,10 @@ pub enum ClaimDecision {
     AlreadyDead { attempts: u32, error: JobError },
     /// A newer sweep owns the site: ack without work.
     Superseded,
+    /// An attempt of this job crashed without reporting, and meanwhile a newer sweep claimed
+    /// the site. Do not work it: if the crashed attempt's result is in R2, complete it as
+    /// succeeded; otherwise complete it as superseded.
+    Recover { attempt: u32 },
     /// Another delivery holds the site now: retry this message after the lease ends.
     Busy { retry_after_ms: i64 },
 }
@@ -208,6 +212,9 @@ pub struct JobOutcome {
     pub attempt: u32,
     /// `None` when the result was written.
     pub error: Option<JobError>,
+    /// Set when a [`ClaimDecision::Recover`] found no result: the job is superseded.
+    #[serde(default)]
+    pub superseded: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

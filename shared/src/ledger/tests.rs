@@ -19,7 +19,7 @@ fn job_claim(sweep: &str, customer: &str, scheduled_ms: i64) -> JobClaim {
 }
 
 fn outcome(c: &JobClaim, attempt: u32, error: Option<JobError>) -> JobOutcome {
-    JobOutcome { job_id: c.job_id.clone(), attempt, error }
+    JobOutcome { job_id: c.job_id.clone(), attempt, error, superseded: false }
 }
 
 /// Claims `c` at `now` and checks the decision.
@@ -187,4 +187,21 @@ fn progress_sums_shards_and_records_the_finish_once() {
     assert_eq!((p.succeeded, p.dead, p.expected, p.finished_ms), (2, 1, 3, Some(70)));
     let stored = update.expect("finish time to store");
     assert_eq!(progress(&stored, &shards).1, None, "finish recorded only once");
+}
+
+#[test]
+fn crashed_older_job_is_recovered_not_superseded_blindly() {
+    let mut t = MemoryJobTable::default();
+    let old = job_claim("s1", "acme", 1_000);
+    let new = job_claim("s2", "acme", 181_000);
+    check_claim(&mut t, &old, 0, ClaimDecision::Work { attempt: 1, recovering: false });
+    // The holder crashed; after its lease the newer sweep takes the site.
+    check_claim(&mut t, &new, LEASE + 1, ClaimDecision::Work { attempt: 1, recovering: false });
+    check_complete(&mut t, &outcome(&new, 1, None), LEASE + 2, Verdict::Ack);
+    // The old job's redelivery must look for the crashed attempt's result.
+    check_claim(&mut t, &old, LEASE + 3, ClaimDecision::Recover { attempt: 2 });
+    let found_nothing = JobOutcome { superseded: true, ..outcome(&old, 2, None) };
+    check_complete(&mut t, &found_nothing, LEASE + 4, Verdict::Ack);
+    let counts = t.counts("s1").unwrap();
+    assert_eq!((counts.superseded, counts.in_flight, counts.succeeded), (1, 0, 0));
 }

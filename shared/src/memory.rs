@@ -1,0 +1,229 @@
+//! In-memory twins of every port, for the simulation and the core's tests. Each keeps what a
+//! test needs to check invariants afterwards (what was sent, written, called), and the
+//! ledger twin runs the very decision functions the Durable Object runs.
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+
+use crate::elite::{classify_response, EliteRequest, EliteResponse};
+use crate::error::JobError;
+use crate::ledger::jobs::{claim_batch, complete_batch};
+use crate::ledger::memory::{MemoryJobTable, MemorySweepTable};
+use crate::ledger::sweeps::{self, SweepTable};
+use crate::ledger::{
+    ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, FanoutDone, OpenDecision, OpenSweep, PageDone,
+    SweepProgress, JOB_SHARDS,
+};
+use crate::ports::{DeadLetterSink, EliteClient, JobFinished, JobQueue, Ledger, Metrics, ResultStore, SiteRegistry};
+use crate::site::Site;
+use crate::standin::model::Standin;
+use crate::standin::{simulated_answer, Fault};
+use crate::wire::DeadLetter;
+
+/// Site registry twin: customer id → (site, active).
+#[derive(Debug, Default)]
+pub struct MemoryRegistry {
+    pub sites: RefCell<BTreeMap<String, (Site, bool)>>,
+}
+
+impl MemoryRegistry {
+    pub fn add(&self, site: Site, active: bool) {
+        self.sites.borrow_mut().insert(site.customer_id.as_str().to_owned(), (site, active));
+    }
+
+    pub fn active(&self) -> Vec<Site> {
+        self.sites.borrow().values().filter(|(_, a)| *a).map(|(s, _)| s.clone()).collect()
+    }
+}
+
+impl SiteRegistry for MemoryRegistry {
+    async fn count_active(&self) -> Result<u64, JobError> {
+        Ok(self.sites.borrow().values().filter(|(_, a)| *a).count() as u64)
+    }
+
+    async fn active_page(&self, after: Option<&str>, limit: u32) -> Result<Vec<Site>, JobError> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let sites = self.sites.borrow();
+        let lower = after.map_or(Unbounded, |a| Excluded(a.to_owned()));
+        Ok(sites
+            .range((lower, Unbounded))
+            .filter(|(_, (_, active))| *active)
+            .take(limit as usize)
+            .map(|(_, (s, _))| s.clone())
+            .collect())
+    }
+}
+
+/// Queue twin, producer side: records every sent body. `fail_after` makes sends fail once
+/// that many batches went through (a producer cut off mid-fan-out).
+#[derive(Debug, Default)]
+pub struct MemoryQueue {
+    pub sent: RefCell<Vec<String>>,
+    pub batches: Cell<u64>,
+    pub fail_after: Cell<Option<u64>>,
+}
+
+impl JobQueue for MemoryQueue {
+    async fn send_batch(&self, bodies: &[String]) -> Result<(), JobError> {
+        assert!(bodies.len() <= 100, "a send_batch of {} messages would be refused", bodies.len());
+        if self.fail_after.get().is_some_and(|n| self.batches.get() >= n) {
+            return Err(JobError::transient("simulated queue outage"));
+        }
+        self.batches.set(self.batches.get() + 1);
+        self.sent.borrow_mut().extend(bodies.iter().cloned());
+        Ok(())
+    }
+}
+
+/// Ledger twin: one sweep table and [`JOB_SHARDS`] job tables.
+#[derive(Debug)]
+pub struct MemoryLedger {
+    pub sweeps: RefCell<MemorySweepTable>,
+    pub shards: RefCell<Vec<MemoryJobTable>>,
+    /// Requests served, for the "constant number of ledger calls per batch" check.
+    pub requests: Cell<u64>,
+}
+
+impl Default for MemoryLedger {
+    fn default() -> Self {
+        Self {
+            sweeps: RefCell::default(),
+            shards: RefCell::new(vec![MemoryJobTable::default(); JOB_SHARDS as usize]),
+            requests: Cell::new(0),
+        }
+    }
+}
+
+impl MemoryLedger {
+    /// Progress of one sweep, exactly as the coordinator computes it.
+    pub fn progress(&self, sweep_id: &str) -> Option<SweepProgress> {
+        let row = self.sweeps.borrow().sweep(sweep_id).expect("memory tables never fail")?;
+        let counts: Vec<_> = self.shards.borrow().iter().filter_map(|s| s.counts.get(sweep_id).cloned()).collect();
+        let (progress, update) = sweeps::progress(&row, &counts);
+        if let Some(update) = update {
+            self.sweeps.borrow_mut().put_sweep(&update).expect("memory tables never fail");
+        }
+        Some(progress)
+    }
+
+    /// The state of one job, wherever its shard is.
+    pub fn job(&self, job_id: &str) -> Option<crate::ledger::JobRow> {
+        self.shards.borrow().iter().find_map(|s| s.jobs.get(job_id).cloned())
+    }
+
+    fn count(&self) {
+        self.requests.set(self.requests.get() + 1);
+    }
+}
+
+impl Ledger for MemoryLedger {
+    async fn open_sweep(&self, req: &OpenSweep) -> Result<OpenDecision, JobError> {
+        self.count();
+        Ok(sweeps::open(&mut *self.sweeps.borrow_mut(), req)?)
+    }
+
+    async fn record_page(&self, req: &PageDone) -> Result<(), JobError> {
+        self.count();
+        Ok(sweeps::record_page(&mut *self.sweeps.borrow_mut(), req)?)
+    }
+
+    async fn finish_fanout(&self, req: &FanoutDone) -> Result<(), JobError> {
+        self.count();
+        Ok(sweeps::finish_fanout(&mut *self.sweeps.borrow_mut(), req)?)
+    }
+
+    async fn claim(&self, shard: u32, req: &ClaimRequest) -> Result<ClaimResponse, JobError> {
+        self.count();
+        Ok(claim_batch(&mut self.shards.borrow_mut()[shard as usize], req)?)
+    }
+
+    async fn complete(&self, shard: u32, req: &CompleteRequest) -> Result<CompleteResponse, JobError> {
+        self.count();
+        Ok(complete_batch(&mut self.shards.borrow_mut()[shard as usize], req)?)
+    }
+}
+
+/// Elite twin: the stand-in's own model (fault rules, counters) answering in memory. A hang
+/// becomes the transient timeout error the real client reports.
+#[derive(Debug)]
+pub struct MemoryElite {
+    pub standin: RefCell<Standin>,
+    /// Optimize calls per job id.
+    pub calls_per_job: RefCell<BTreeMap<String, u64>>,
+}
+
+impl Default for MemoryElite {
+    fn default() -> Self {
+        Self { standin: RefCell::new(Standin::new("memory".into())), calls_per_job: RefCell::default() }
+    }
+}
+
+impl EliteClient for MemoryElite {
+    async fn optimize(&self, request: &EliteRequest) -> Result<EliteResponse, JobError> {
+        *self.calls_per_job.borrow_mut().entry(request.job_id.clone()).or_default() += 1;
+        let fault = self.standin.borrow_mut().on_optimize(request);
+        let ok = || serde_json::to_vec(&simulated_answer(request)).expect("serializable");
+        let (status, body) = match fault {
+            None | Some(Fault::Latency { .. }) => (200, ok()),
+            Some(Fault::Status { code }) => (code, b"{\"error\":\"simulated\"}".to_vec()),
+            Some(Fault::Garbage) => (200, b"not the elite contract".to_vec()),
+            Some(Fault::Hang { .. }) => {
+                return Err(JobError::transient(format!("elite {} timed out", request.role.as_str())))
+            }
+        };
+        classify_response(request.role, status, &body)
+    }
+}
+
+/// An object in the results twin.
+#[derive(Debug, Clone)]
+pub struct StoredObject {
+    pub body: Vec<u8>,
+    pub job_id: String,
+    /// How many times the key was written.
+    pub writes: u32,
+}
+
+/// R2 twin.
+#[derive(Debug, Default)]
+pub struct MemoryResults {
+    pub objects: RefCell<BTreeMap<String, StoredObject>>,
+}
+
+impl ResultStore for MemoryResults {
+    async fn put(&self, key: &str, body: Vec<u8>, job_id: &str) -> Result<(), JobError> {
+        let mut objects = self.objects.borrow_mut();
+        let writes = objects.get(key).map_or(0, |o| o.writes) + 1;
+        objects.insert(key.to_owned(), StoredObject { body, job_id: job_id.to_owned(), writes });
+        Ok(())
+    }
+
+    async fn job_of(&self, key: &str) -> Result<Option<String>, JobError> {
+        Ok(self.objects.borrow().get(key).map(|o| o.job_id.clone()))
+    }
+}
+
+/// Dead-letter queue twin.
+#[derive(Debug, Default)]
+pub struct MemoryDeadLetters {
+    pub letters: RefCell<Vec<DeadLetter>>,
+}
+
+impl DeadLetterSink for MemoryDeadLetters {
+    async fn send(&self, letter: &DeadLetter) -> Result<(), JobError> {
+        self.letters.borrow_mut().push(letter.clone());
+        Ok(())
+    }
+}
+
+/// Analytics twin.
+#[derive(Debug, Default)]
+pub struct MemoryMetrics {
+    pub finished: RefCell<Vec<JobFinished>>,
+}
+
+impl Metrics for MemoryMetrics {
+    fn job_finished(&self, event: &JobFinished) {
+        self.finished.borrow_mut().push(event.clone());
+    }
+}

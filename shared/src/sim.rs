@@ -1,0 +1,382 @@
+//! A deterministic simulation of the whole pipeline over the in-memory twins: cron firings
+//! (duplicated, cut off mid-fan-out), an at-least-once queue (duplicated deliveries, delayed
+//! retries, a `max_retries` backstop), elite faults, and consumer crashes between the R2
+//! write and the ack. Time is simulated; every random choice comes from one seed, so a
+//! failing seed replays exactly. [`run`] checks the pipeline's invariants and reports every
+//! violation it finds.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, BTreeSet};
+
+use futures::executor::block_on;
+use serde::Serialize;
+
+use crate::backoff::Rng;
+use crate::config::{ConsumerConfig, Environment};
+use crate::backoff::RetryPolicy;
+use crate::elite::{EliteRequest, EliteResponse, EliteRole};
+use crate::error::JobError;
+use crate::ids::{from_epoch_ms, CustomerId, JobId};
+use crate::ledger::{
+    ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, FanoutDone, JobState, OpenDecision, OpenSweep,
+    PageDone,
+};
+use crate::memory::{MemoryDeadLetters, MemoryElite, MemoryLedger, MemoryMetrics, MemoryQueue, MemoryRegistry, MemoryResults};
+use crate::pipeline::consumer::{Action, Consumer};
+use crate::pipeline::producer::{fan_out, Firing, PRODUCER_LEASE_MS};
+use crate::ports::{EliteClient, Ledger};
+use crate::result::optimization_key;
+use crate::schedule::Task;
+use crate::site::{Site, SiteUrl};
+use crate::standin::{Fault, FaultRule, FaultRules};
+
+/// The knobs of one simulated run.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub seed: u64,
+    pub sites: usize,
+    pub sweeps: u32,
+    /// Time between two sweeps; below the retry horizon it makes sweeps overlap.
+    pub sweep_interval_ms: i64,
+    pub batch_size: usize,
+    pub p_duplicate_firing: f64,
+    pub p_producer_cut: f64,
+    pub p_duplicate_delivery: f64,
+    /// Fraction of elite calls answering 503.
+    pub p_elite_transient: f64,
+    /// Customers whose Brand calls always answer 400.
+    pub permanent_sites: usize,
+    pub p_crash_before_complete: f64,
+    pub p_crash_after_complete: f64,
+    /// Deliveries after which the queue itself moves a message to the dead-letter queue.
+    pub max_deliveries: u32,
+}
+
+impl SimConfig {
+    /// A moderately hostile run: every fault kind on.
+    pub fn hostile(seed: u64) -> Self {
+        Self {
+            seed,
+            sites: 40,
+            sweeps: 3,
+            sweep_interval_ms: 20_000,
+            batch_size: 10,
+            p_duplicate_firing: 0.3,
+            p_producer_cut: 0.2,
+            p_duplicate_delivery: 0.1,
+            p_elite_transient: 0.05,
+            permanent_sites: 2,
+            p_crash_before_complete: 0.05,
+            p_crash_after_complete: 0.05,
+            max_deliveries: 11,
+        }
+    }
+}
+
+/// What a run did and what it found.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SimReport {
+    pub seed: u64,
+    pub jobs: u64,
+    pub results: u64,
+    pub dead: u64,
+    pub superseded: u64,
+    pub duplicates_absorbed: u64,
+    pub deliveries: u64,
+    pub duplicate_deliveries: u64,
+    pub duplicate_firings: u64,
+    pub producer_cuts: u64,
+    pub crashes: u64,
+    pub elite_calls: u64,
+    pub ledger_requests: u64,
+    pub batches: u64,
+    /// Elite calls for a job the ledger had already recorded as succeeded. Must be 0.
+    pub reworked_after_success: u64,
+    /// Messages the queue's own backstop dead-lettered (never acked by the consumer).
+    pub backstop_dead: u64,
+    pub violations: Vec<String>,
+}
+
+/// The ledger, with consumer crashes injected around `complete`.
+struct CrashingLedger<'a> {
+    inner: &'a MemoryLedger,
+    rng: RefCell<Rng>,
+    p_before: f64,
+    p_after: f64,
+    crashed: Cell<bool>,
+}
+
+impl Ledger for CrashingLedger<'_> {
+    async fn open_sweep(&self, req: &OpenSweep) -> Result<OpenDecision, JobError> {
+        self.inner.open_sweep(req).await
+    }
+    async fn record_page(&self, req: &PageDone) -> Result<(), JobError> {
+        self.inner.record_page(req).await
+    }
+    async fn finish_fanout(&self, req: &FanoutDone) -> Result<(), JobError> {
+        self.inner.finish_fanout(req).await
+    }
+    async fn claim(&self, shard: u32, req: &ClaimRequest) -> Result<ClaimResponse, JobError> {
+        self.inner.claim(shard, req).await
+    }
+    async fn complete(&self, shard: u32, req: &CompleteRequest) -> Result<CompleteResponse, JobError> {
+        if self.rng.borrow_mut().chance(self.p_before) {
+            self.crashed.set(true);
+            return Err(JobError::transient("simulated crash before complete"));
+        }
+        let answer = self.inner.complete(shard, req).await;
+        if self.rng.borrow_mut().chance(self.p_after) {
+            self.crashed.set(true);
+            return Err(JobError::transient("simulated crash after complete"));
+        }
+        answer
+    }
+}
+
+/// The elite twin, watching for work on jobs that already succeeded.
+struct WatchedElite<'a> {
+    inner: &'a MemoryElite,
+    ledger: &'a MemoryLedger,
+    reworked: Cell<u64>,
+}
+
+impl EliteClient for WatchedElite<'_> {
+    async fn optimize(&self, request: &EliteRequest) -> Result<EliteResponse, JobError> {
+        if self.ledger.job(&request.job_id).is_some_and(|j| j.state == JobState::Succeeded) {
+            self.reworked.set(self.reworked.get() + 1);
+        }
+        self.inner.optimize(request).await
+    }
+}
+
+struct Msg {
+    body: String,
+    deliveries: u32,
+    visible_at: i64,
+}
+
+/// Runs one simulation and checks its invariants.
+pub fn run(cfg: &SimConfig) -> SimReport {
+    let mut rng = Rng::new(cfg.seed);
+    let mut report = SimReport { seed: cfg.seed, ..SimReport::default() };
+    let clock = Cell::new(1_800_000_000_000i64);
+    let now = || clock.get();
+
+    let registry = MemoryRegistry::default();
+    for i in 0..cfg.sites {
+        let customer_id = CustomerId::parse(&format!("c{i:06}")).expect("valid id");
+        let url = SiteUrl::parse(&format!("https://site-{i}.example")).expect("valid url");
+        registry.add(Site { customer_id, url }, true);
+    }
+    let elite = MemoryElite::default();
+    let mut rules = Vec::new();
+    for _ in 0..cfg.permanent_sites {
+        let customer = format!("c{:06}", rng.below(cfg.sites.max(1) as u64));
+        rules.push(FaultRule { customer_id: Some(customer), role: Some(EliteRole::Brand), fault: Fault::Status { code: 400 }, rate: None, times: None });
+    }
+    if cfg.p_elite_transient > 0.0 {
+        rules.push(FaultRule { customer_id: None, role: None, fault: Fault::Status { code: 503 }, rate: Some(cfg.p_elite_transient), times: None });
+    }
+    elite.standin.borrow_mut().set_rules(FaultRules { rules });
+
+    let ledger = MemoryLedger::default();
+    let crashing = CrashingLedger {
+        inner: &ledger,
+        rng: RefCell::new(Rng::new(cfg.seed ^ 0xC0FFEE)),
+        p_before: cfg.p_crash_before_complete,
+        p_after: cfg.p_crash_after_complete,
+        crashed: Cell::new(false),
+    };
+    let watched = WatchedElite { inner: &elite, ledger: &ledger, reworked: Cell::new(0) };
+    let results = MemoryResults::default();
+    let dead_letters = MemoryDeadLetters::default();
+    let metrics = MemoryMetrics::default();
+    let config = ConsumerConfig {
+        environment: Environment::Local,
+        elite_timeout_ms: 5_000,
+        max_attempts: 4,
+        retry: RetryPolicy { base_s: 1, max_s: 30 },
+    };
+    let consumer = Consumer {
+        ledger: &crashing,
+        elite: &watched,
+        results: &results,
+        dead_letters: &dead_letters,
+        metrics: &metrics,
+        config: &config,
+        origin_queue: crate::names::OPTIMIZE_QUEUE,
+    };
+    let producer_queue = MemoryQueue::default();
+    let mut queue: Vec<Msg> = Vec::new();
+    let mut backstop: Vec<String> = Vec::new();
+
+    // (time, firing): planned firings, including re-firings after a producer was cut off.
+    let start = clock.get();
+    let mut firings: Vec<(i64, Firing)> = (0..cfg.sweeps)
+        .map(|k| {
+            let at = start + i64::from(k) * cfg.sweep_interval_ms;
+            (at, Firing { environment: "sim".into(), task: Task::Optimize, scheduled: from_epoch_ms(at).expect("in range") })
+        })
+        .collect();
+    let sweeps: Vec<Firing> = firings.iter().map(|(_, f)| f.clone()).collect();
+
+    for _step in 0..1_000_000 {
+        firings.sort_by_key(|(at, _)| *at);
+        let next_firing = firings.first().map(|(at, _)| *at);
+        let next_visible = queue.iter().map(|m| m.visible_at).min();
+        match (next_firing, next_visible) {
+            (None, None) => break,
+            (Some(at), v) if v.is_none_or(|v| at <= v.max(now())) => {
+                clock.set(clock.get().max(at));
+                let (_, firing) = firings.remove(0);
+                if rng.chance(cfg.p_producer_cut) {
+                    producer_queue.fail_after.set(Some(rng.below(3)));
+                }
+                let outcome = block_on(fan_out(&firing, &registry, &producer_queue, &ledger, &now));
+                producer_queue.fail_after.set(None);
+                producer_queue.batches.set(0);
+                if outcome.is_err() {
+                    report.producer_cuts += 1;
+                    // The cron fires again for the same time once the producer's lease lapsed.
+                    firings.push((now() + PRODUCER_LEASE_MS + 1, firing.clone()));
+                } else if rng.chance(cfg.p_duplicate_firing) {
+                    report.duplicate_firings += 1;
+                    firings.push((now() + 1, firing.clone()));
+                }
+                for body in producer_queue.sent.borrow_mut().drain(..) {
+                    queue.push(Msg { body, deliveries: 0, visible_at: now() });
+                }
+            }
+            (_, Some(v)) => {
+                clock.set(clock.get().max(v));
+                deliver_batch(cfg, &mut rng, &mut queue, &mut backstop, &consumer, &crashing, &now, &mut report);
+                clock.set(clock.get() + 50);
+            }
+            (Some(_), None) => unreachable!("a firing with an empty queue is taken by the arm above"),
+        }
+    }
+    if !queue.is_empty() || !firings.is_empty() {
+        report.violations.push(format!("did not settle: {} messages and {} firings left", queue.len(), firings.len()));
+    }
+    report.reworked_after_success = watched.reworked.get();
+    report.elite_calls = elite.calls_per_job.borrow().values().sum();
+    report.ledger_requests = ledger.requests.get();
+    report.backstop_dead = backstop.len() as u64;
+    check_invariants(&sweeps, &registry, &ledger, &results, &dead_letters, &backstop, &mut report);
+    report
+}
+
+#[allow(clippy::too_many_arguments)]
+fn deliver_batch<L: Ledger>(
+    cfg: &SimConfig,
+    rng: &mut Rng,
+    queue: &mut Vec<Msg>,
+    backstop: &mut Vec<String>,
+    consumer: &Consumer<'_, L, WatchedElite<'_>, MemoryResults, MemoryDeadLetters, MemoryMetrics>,
+    crashing: &CrashingLedger<'_>,
+    now: &dyn Fn() -> i64,
+    report: &mut SimReport,
+) {
+    queue.sort_by_key(|m| m.visible_at);
+    let ready = queue.iter().take_while(|m| m.visible_at <= now()).count().min(cfg.batch_size);
+    let mut batch: Vec<Msg> = queue.drain(..ready).collect();
+    // The queue's own backstop: past max_retries a message goes to the DLQ undelivered.
+    batch.retain(|m| {
+        let keep = m.deliveries < cfg.max_deliveries;
+        if !keep {
+            backstop.push(m.body.clone());
+        }
+        keep
+    });
+    for m in &mut batch {
+        m.deliveries += 1;
+        report.deliveries += 1;
+        if rng.chance(cfg.p_duplicate_delivery) {
+            report.duplicate_deliveries += 1;
+            queue.push(Msg { body: m.body.clone(), deliveries: 0, visible_at: now() + rng.below(2_000) as i64 });
+        }
+    }
+    if batch.is_empty() {
+        return;
+    }
+    report.batches += 1;
+    let bodies: Vec<String> = batch.iter().map(|m| m.body.clone()).collect();
+    let actions = block_on(consumer.process_batch(&bodies, now, rng));
+    if crashing.crashed.replace(false) {
+        // The consumer died: nothing it decided took effect; everything is redelivered.
+        report.crashes += 1;
+        for m in batch {
+            queue.push(Msg { visible_at: now() + 1_000, ..m });
+        }
+        return;
+    }
+    for (m, action) in batch.into_iter().zip(actions) {
+        if let Action::Retry { delay_s } = action {
+            queue.push(Msg { visible_at: now() + i64::from(delay_s) * 1_000, ..m });
+        }
+    }
+}
+
+/// Every (sweep, active site) ends with exactly one of: its result object, a dead letter,
+/// or a superseded record; the ledger's counts agree; nothing succeeded was worked again.
+fn check_invariants(
+    sweeps: &[Firing],
+    registry: &MemoryRegistry,
+    ledger: &MemoryLedger,
+    results: &MemoryResults,
+    dead_letters: &MemoryDeadLetters,
+    backstop: &[String],
+    report: &mut SimReport,
+) {
+    let dead_jobs: BTreeSet<String> = dead_letters.letters.borrow().iter().filter_map(|l| l.job_id.clone()).collect();
+    let backstop_jobs: BTreeSet<String> = backstop
+        .iter()
+        .filter_map(|b| crate::wire::OptimizeJob::decode(b).ok())
+        .map(|j| j.job_id.as_str().to_owned())
+        .collect();
+    let objects = results.objects.borrow();
+    let mut per_sweep: BTreeMap<String, u64> = BTreeMap::new();
+    for firing in sweeps {
+        let sweep_id = firing.sweep_id();
+        for site in registry.active() {
+            report.jobs += 1;
+            let job_id = JobId::new(&sweep_id, &site.customer_id);
+            let key = optimization_key(&site.customer_id, firing.scheduled);
+            let has_result = objects.get(&key).is_some_and(|o| o.job_id == job_id.as_str());
+            let is_dead = dead_jobs.contains(job_id.as_str()) || backstop_jobs.contains(job_id.as_str());
+            let state = ledger.job(job_id.as_str()).map(|j| j.state);
+            let superseded = state == Some(JobState::Superseded);
+            report.results += u64::from(has_result);
+            report.dead += u64::from(is_dead);
+            report.superseded += u64::from(superseded);
+            if has_result {
+                *per_sweep.entry(sweep_id.as_str().to_owned()).or_default() += 1;
+            }
+            let ends = u8::from(has_result) + u8::from(is_dead) + u8::from(superseded);
+            if ends != 1 {
+                report.violations.push(format!(
+                    "{job_id}: result={has_result} dead={is_dead} superseded={superseded} ledger={state:?}"
+                ));
+            }
+            if has_result && state != Some(JobState::Succeeded) {
+                report.violations.push(format!("{job_id}: result in R2 but ledger says {state:?}"));
+            }
+        }
+        match ledger.progress(sweep_id.as_str()) {
+            None => report.violations.push(format!("{sweep_id}: unknown to the ledger")),
+            Some(p) => {
+                report.duplicates_absorbed += p.duplicates;
+                if !p.complete || p.expected != registry.active().len() as u64 {
+                    report.violations.push(format!("{sweep_id}: progress incomplete or wrong: {p:?}"));
+                }
+                let results_here = per_sweep.get(sweep_id.as_str()).copied().unwrap_or(0);
+                if p.succeeded != results_here {
+                    report.violations.push(format!("{sweep_id}: ledger succeeded {} but {results_here} results", p.succeeded));
+                }
+            }
+        }
+    }
+    if report.reworked_after_success > 0 {
+        report.violations.push(format!("{} elite calls for jobs that had already succeeded", report.reworked_after_success));
+    }
+}
