@@ -1,1 +1,53 @@
-//! worker
+//! The ledger Worker: hosts the `Ledger` Durable Object class, which keeps every sweep's
+//! progress (the coordinator instance) and every job's claim and outcome (the job shards).
+//! The decisions are `code24_shared::ledger`'s; this crate stores their rows in SQLite and
+//! carries them out.
+//!
+//! Map of the crate:
+//! - [`object`]: the Durable Object: routing, one transaction per request, the alarm.
+//! - [`routes`]: the pure route tables (object routes, the local debug passage).
+//! - [`sql_tables`]: the schema and the `JobTable` / `SweepTable` implementations.
+//! - [`transaction`]: `transactionSync`, which 0.8.7 does not bind.
+//! - [`coordinator`]: progress reads that gather every shard's counters.
+//! - [`prune`]: what the hourly alarm deletes.
+//! - [`body`]: decoding a route's JSON body, with a 400-worthy message.
+//! - this file: the Worker's own `fetch`, which serves nothing but the local debug passage.
+//!
+//! Architecture invariant: no ledger decision is made here; every branch about sweeps and
+//! jobs is in `code24_shared::ledger`, which the simulation runs over in-memory tables.
+
+mod body;
+mod coordinator;
+mod object;
+mod prune;
+mod routes;
+mod sql_tables;
+mod transaction;
+
+use worker::{event, Context, Env, Method, Request, Response, Result};
+
+use code24_runtime::env::vars;
+use code24_runtime::http;
+use code24_runtime::ledger_client::DurableLedger;
+use code24_shared::config::{environment, Environment};
+
+pub use object::Ledger;
+
+/// The ledger Worker's own `fetch`. The class is meant to be reached through the `LEDGER`
+/// binding only, so everything is a 404 — except, when `ENVIRONMENT` is `local`, the debug
+/// passage `POST /debug/{object}/{route}`, which forwards the body to that route of that
+/// instance (e.g. `/debug/jobs-3/jobs/claim`) so a developer can curl the ledger on local
+/// workerd. Deployed environments never set `ENVIRONMENT = "local"`, so there it is a 404 too.
+#[event(fetch)]
+async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    console_error_panic_hook::set_once();
+    let path = req.path();
+    if let Some((object, route)) = routes::debug_target(&path) {
+        let local = environment(&vars(&env)) == Ok(Environment::Local);
+        if local && req.method() == Method::Post {
+            let body = req.text().await?;
+            return DurableLedger::from_env(&env)?.forward(object, route, &body).await;
+        }
+    }
+    http::error(404, "the ledger Worker serves no routes: its Durable Object is reached through the LEDGER binding")
+}

@@ -1,1 +1,64 @@
-//! worker
+//! The platform dispatcher Worker (`code24-platform-dispatcher`): the cron producer.
+//!
+//! On a cron firing it maps the cron to a task through the core's schedule table and runs
+//! the core's fan-out: open the sweep in the ledger, page through active sites, send one
+//! message per site. It does nothing else: no elite calls, no R2 writes. Its fetch handler
+//! serves the authenticated admin API ([`api`]) that operators and tests read progress from.
+
+mod api;
+
+use code24_runtime::env::{now_ms, vars};
+use code24_runtime::ledger_client::DurableLedger;
+use code24_runtime::queue::TextQueue;
+use code24_runtime::registry::D1Registry;
+use code24_shared::config;
+use code24_shared::ids::from_epoch_ms;
+use code24_shared::names::{binding, OPTIMIZE_QUEUE};
+use code24_shared::pipeline::producer::{fan_out, FanoutReport, Firing};
+use code24_shared::schedule::{task_for_cron, Task};
+use serde_json::json;
+use worker::{console_error, console_log, event, Context, Env, Request, Response, ScheduleContext, ScheduledEvent};
+
+#[event(start)]
+fn start() {
+    console_error_panic_hook::set_once();
+}
+
+#[event(scheduled)]
+async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    let cron = event.cron();
+    let scheduled_ms = event.schedule() as i64;
+    // A returned error would be dropped silently by the runtime: every outcome is logged here.
+    match run(&cron, scheduled_ms, &env).await {
+        Ok(Some(report)) => console_log!("{}", json!({"event": "fanout", "cron": cron, "report": report})),
+        Ok(None) => {}
+        Err(message) => console_error!("{}", json!({"event": "fanout_failed", "cron": cron, "scheduled_ms": scheduled_ms, "error": message})),
+    }
+}
+
+/// One firing. `Ok(None)` when the cron is unknown (already logged as an error).
+async fn run(cron: &str, scheduled_ms: i64, env: &Env) -> Result<Option<FanoutReport>, String> {
+    let Some(task) = task_for_cron(cron) else {
+        console_error!("{}", json!({"event": "unknown_cron", "cron": cron, "error": "this cron is not in the schedule table; nothing enqueued"}));
+        return Ok(None);
+    };
+    let environment = config::environment(&vars(env)).map_err(|e| e.to_string())?;
+    let scheduled = from_epoch_ms(scheduled_ms).ok_or_else(|| format!("scheduled time {scheduled_ms} is out of range"))?;
+    let firing = Firing { environment: environment.as_str().to_owned(), task, scheduled };
+    match task {
+        Task::Optimize => {
+            let registry = D1Registry::from_env(env).map_err(|e| e.to_string())?;
+            let queue = TextQueue::new(env.queue(binding::OPTIMIZE_QUEUE).map_err(|e| e.to_string())?, OPTIMIZE_QUEUE);
+            let ledger = DurableLedger::from_env(env).map_err(|e| e.to_string())?;
+            let report = fan_out(&firing, &registry, &queue, &ledger, &now_ms)
+                .await
+                .map_err(|e| format!("sweep {}: {e}", firing.sweep_id()))?;
+            Ok(Some(report))
+        }
+    }
+}
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+    api::handle(req, &env).await
+}

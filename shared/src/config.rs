@@ -123,7 +123,7 @@ pub struct LedgerConfig {
 
 impl LedgerConfig {
     pub fn from_vars(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        Ok(Self { retention_hours: number(lookup, var::SWEEP_RETENTION_HOURS, 72, 1, 24 * 90)? })
+        Ok(Self { retention_hours: number(lookup, var::SWEEP_RETENTION_HOURS, 360, 1, 24 * 90)? })
     }
 }
 

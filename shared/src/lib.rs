@@ -29,3 +29,4 @@ pub mod ports;
 pub mod pipeline;
 pub mod memory;
 pub mod sim;
+pub mod dead_letters;

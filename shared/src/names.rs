@@ -8,6 +8,8 @@ pub const DISPATCHER_WORKER: &str = "code24-platform-dispatcher";
 pub const LEDGER_WORKER: &str = "code24-ledger";
 /// The optimizer consumer Worker.
 pub const OPTIMIZER_WORKER: &str = "code24-optimizer";
+/// The dead-letters consumer Worker.
+pub const DEAD_LETTERS_WORKER: &str = "code24-dead-letters";
 /// The local, simulated stand-in for the three elite workers. Never deployed.
 pub const ELITE_STANDIN_WORKER: &str = "code24-elite-standin";
 

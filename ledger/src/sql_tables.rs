@@ -1,0 +1,343 @@
+//! The ledger's tables over the Durable Object's SQLite storage: the schema, and
+//! [`JobTable`] / [`SweepTable`] implemented as keyed reads and whole-row upserts, so the
+//! decisions of `code24_shared::ledger` run here exactly as they run over the in-memory twin.
+//!
+//! Every instance creates every table: the coordinator's job tables and a shard's sweep table
+//! simply stay empty. That keeps an instance ignorant of its own kind (a Durable Object does
+//! not reliably know the name it was reached by) and lets one pruning pass serve both kinds.
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use worker::{SqlStorage, SqlStorageValue};
+
+use code24_shared::error::JobError;
+use code24_shared::ledger::jobs::JobTable;
+use code24_shared::ledger::sweeps::SweepTable;
+use code24_shared::ledger::{JobRow, JobState, ShardCounts, SiteRow, StoreError, SweepPhase, SweepRow};
+
+/// The schema, one statement each so a failure names its statement. Idempotent: it runs every
+/// time an instance starts.
+const SCHEMA: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS jobs (
+        job_id TEXT PRIMARY KEY,
+        sweep_id TEXT NOT NULL,
+        customer_id TEXT NOT NULL,
+        scheduled_ms INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        lease_until_ms INTEGER NOT NULL,
+        last_error TEXT,
+        updated_ms INTEGER NOT NULL
+    )",
+    // Counts pruning asks whether any job of a sweep is left.
+    "CREATE INDEX IF NOT EXISTS jobs_by_sweep ON jobs (sweep_id)",
+    // Pruning deletes by age.
+    "CREATE INDEX IF NOT EXISTS jobs_by_scheduled ON jobs (scheduled_ms)",
+    "CREATE TABLE IF NOT EXISTS sites (
+        customer_id TEXT PRIMARY KEY,
+        newest_scheduled_ms INTEGER NOT NULL,
+        active_job TEXT,
+        active_lease_until_ms INTEGER NOT NULL
+    )",
+    "CREATE TABLE IF NOT EXISTS counts (
+        sweep_id TEXT PRIMARY KEY,
+        in_flight INTEGER NOT NULL,
+        retrying INTEGER NOT NULL,
+        succeeded INTEGER NOT NULL,
+        dead INTEGER NOT NULL,
+        superseded INTEGER NOT NULL,
+        duplicates INTEGER NOT NULL,
+        last_terminal_ms INTEGER
+    )",
+    "CREATE TABLE IF NOT EXISTS sweeps (
+        sweep_id TEXT PRIMARY KEY,
+        task TEXT NOT NULL,
+        scheduled_ms INTEGER NOT NULL,
+        phase TEXT NOT NULL,
+        cursor TEXT,
+        expected INTEGER NOT NULL,
+        enqueued INTEGER NOT NULL,
+        opened_ms INTEGER NOT NULL,
+        producer_lease_until_ms INTEGER NOT NULL,
+        fanout_done_ms INTEGER,
+        finished_ms INTEGER,
+        firings INTEGER NOT NULL
+    )",
+    // `recent` and pruning both go by scheduled time.
+    "CREATE INDEX IF NOT EXISTS sweeps_by_scheduled ON sweeps (scheduled_ms)",
+];
+
+/// Creates every table and index that does not exist yet.
+pub(crate) fn create_schema(sql: &SqlStorage) -> Result<(), StoreError> {
+    for statement in SCHEMA {
+        exec(sql, statement, Vec::new())?;
+    }
+    Ok(())
+}
+
+/// Runs one statement, turning the runtime's error into a [`StoreError`].
+pub(crate) fn exec(sql: &SqlStorage, query: &str, params: Vec<SqlStorageValue>) -> Result<(), StoreError> {
+    sql.exec(query, params).map(drop).map_err(|e| StoreError(format!("{e} (in: {})", first_line(query))))
+}
+
+/// Runs one query and decodes every row. `SqlCursor::one()` would crash the instance on zero
+/// rows (0.8.7), so single-row reads go through here too and take the first element.
+pub(crate) fn rows<T: DeserializeOwned>(
+    sql: &SqlStorage,
+    query: &str,
+    params: Vec<SqlStorageValue>,
+) -> Result<Vec<T>, StoreError> {
+    let context = |e: worker::Error| StoreError(format!("{e} (in: {})", first_line(query)));
+    sql.exec(query, params).map_err(context)?.to_array().map_err(context)
+}
+
+fn first_line(query: &str) -> &str {
+    query.lines().next().unwrap_or(query).trim()
+}
+
+/// Binds an integer. JavaScript carries it as an f64, and the row decoder refuses integers
+/// outside the safe range, so such a value is refused here instead of being stored rounded
+/// and becoming unreadable.
+pub(crate) fn int(value: i64) -> Result<SqlStorageValue, StoreError> {
+    SqlStorageValue::try_from_i64(value)
+        .map_err(|_| StoreError(format!("{value} is outside the storable integer range")))
+}
+
+fn uint(value: u64) -> Result<SqlStorageValue, StoreError> {
+    int(i64::try_from(value).map_err(|_| StoreError(format!("{value} is outside the storable integer range")))?)
+}
+
+fn opt_int(value: Option<i64>) -> Result<SqlStorageValue, StoreError> {
+    value.map_or(Ok(SqlStorageValue::Null), int)
+}
+
+/// Reads the first row, if any.
+fn first<T: DeserializeOwned>(
+    sql: &SqlStorage,
+    query: &str,
+    params: Vec<SqlStorageValue>,
+) -> Result<Option<T>, StoreError> {
+    Ok(rows(sql, query, params)?.into_iter().next())
+}
+
+/// A `jobs` row as SQLite returns it.
+#[derive(Deserialize)]
+struct JobRecord {
+    job_id: String,
+    sweep_id: String,
+    customer_id: String,
+    scheduled_ms: i64,
+    state: String,
+    attempts: u32,
+    lease_until_ms: i64,
+    last_error: Option<String>,
+    updated_ms: i64,
+}
+
+impl TryFrom<JobRecord> for JobRow {
+    type Error = StoreError;
+
+    fn try_from(r: JobRecord) -> Result<Self, StoreError> {
+        let state = JobState::parse(&r.state)
+            .ok_or_else(|| StoreError(format!("job {} has unknown state {:?}", r.job_id, r.state)))?;
+        let last_error = r
+            .last_error
+            .map(|raw| serde_json::from_str::<JobError>(&raw))
+            .transpose()
+            .map_err(|e| StoreError(format!("job {} has an undecodable last_error: {e}", r.job_id)))?;
+        Ok(JobRow {
+            job_id: r.job_id,
+            sweep_id: r.sweep_id,
+            customer_id: r.customer_id,
+            scheduled_ms: r.scheduled_ms,
+            state,
+            attempts: r.attempts,
+            lease_until_ms: r.lease_until_ms,
+            last_error,
+            updated_ms: r.updated_ms,
+        })
+    }
+}
+
+/// A `sweeps` row as SQLite returns it.
+#[derive(Deserialize)]
+struct SweepRecord {
+    sweep_id: String,
+    task: String,
+    scheduled_ms: i64,
+    phase: String,
+    cursor: Option<String>,
+    expected: u64,
+    enqueued: u64,
+    opened_ms: i64,
+    producer_lease_until_ms: i64,
+    fanout_done_ms: Option<i64>,
+    finished_ms: Option<i64>,
+    firings: u32,
+}
+
+impl TryFrom<SweepRecord> for SweepRow {
+    type Error = StoreError;
+
+    fn try_from(r: SweepRecord) -> Result<Self, StoreError> {
+        let phase = SweepPhase::parse(&r.phase)
+            .ok_or_else(|| StoreError(format!("sweep {} has unknown phase {:?}", r.sweep_id, r.phase)))?;
+        Ok(SweepRow {
+            sweep_id: r.sweep_id,
+            task: r.task,
+            scheduled_ms: r.scheduled_ms,
+            phase,
+            cursor: r.cursor,
+            expected: r.expected,
+            enqueued: r.enqueued,
+            opened_ms: r.opened_ms,
+            producer_lease_until_ms: r.producer_lease_until_ms,
+            fanout_done_ms: r.fanout_done_ms,
+            finished_ms: r.finished_ms,
+            firings: r.firings,
+        })
+    }
+}
+
+/// A job shard's tables (`jobs`, `sites`, `counts`).
+pub(crate) struct SqlJobTable {
+    sql: SqlStorage,
+}
+
+impl SqlJobTable {
+    pub(crate) fn new(sql: SqlStorage) -> Self {
+        Self { sql }
+    }
+}
+
+impl JobTable for SqlJobTable {
+    fn job(&self, job_id: &str) -> Result<Option<JobRow>, StoreError> {
+        first::<JobRecord>(&self.sql, "SELECT * FROM jobs WHERE job_id = ?", vec![job_id.into()])?
+            .map(JobRow::try_from)
+            .transpose()
+    }
+
+    fn put_job(&mut self, row: &JobRow) -> Result<(), StoreError> {
+        let last_error = row
+            .last_error
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| StoreError(format!("cannot encode last_error of job {}: {e}", row.job_id)))?;
+        exec(
+            &self.sql,
+            "INSERT OR REPLACE INTO jobs
+                (job_id, sweep_id, customer_id, scheduled_ms, state, attempts, lease_until_ms, last_error, updated_ms)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            vec![
+                row.job_id.as_str().into(),
+                row.sweep_id.as_str().into(),
+                row.customer_id.as_str().into(),
+                int(row.scheduled_ms)?,
+                row.state.as_str().into(),
+                int(i64::from(row.attempts))?,
+                int(row.lease_until_ms)?,
+                last_error.into(),
+                int(row.updated_ms)?,
+            ],
+        )
+    }
+
+    fn site(&self, customer_id: &str) -> Result<Option<SiteRow>, StoreError> {
+        first(&self.sql, "SELECT * FROM sites WHERE customer_id = ?", vec![customer_id.into()])
+    }
+
+    fn put_site(&mut self, row: &SiteRow) -> Result<(), StoreError> {
+        exec(
+            &self.sql,
+            "INSERT OR REPLACE INTO sites (customer_id, newest_scheduled_ms, active_job, active_lease_until_ms)
+             VALUES (?, ?, ?, ?)",
+            vec![
+                row.customer_id.as_str().into(),
+                int(row.newest_scheduled_ms)?,
+                row.active_job.as_deref().into(),
+                int(row.active_lease_until_ms)?,
+            ],
+        )
+    }
+
+    fn counts(&self, sweep_id: &str) -> Result<ShardCounts, StoreError> {
+        let found: Option<ShardCounts> =
+            first(&self.sql, "SELECT * FROM counts WHERE sweep_id = ?", vec![sweep_id.into()])?;
+        Ok(found.unwrap_or_else(|| ShardCounts { sweep_id: sweep_id.to_owned(), ..ShardCounts::default() }))
+    }
+
+    fn put_counts(&mut self, c: &ShardCounts) -> Result<(), StoreError> {
+        exec(
+            &self.sql,
+            "INSERT OR REPLACE INTO counts
+                (sweep_id, in_flight, retrying, succeeded, dead, superseded, duplicates, last_terminal_ms)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            vec![
+                c.sweep_id.as_str().into(),
+                uint(c.in_flight)?,
+                uint(c.retrying)?,
+                uint(c.succeeded)?,
+                uint(c.dead)?,
+                uint(c.superseded)?,
+                uint(c.duplicates)?,
+                opt_int(c.last_terminal_ms)?,
+            ],
+        )
+    }
+}
+
+/// The coordinator's table (`sweeps`).
+pub(crate) struct SqlSweepTable {
+    sql: SqlStorage,
+}
+
+impl SqlSweepTable {
+    pub(crate) fn new(sql: SqlStorage) -> Self {
+        Self { sql }
+    }
+}
+
+impl SweepTable for SqlSweepTable {
+    fn sweep(&self, sweep_id: &str) -> Result<Option<SweepRow>, StoreError> {
+        first::<SweepRecord>(&self.sql, "SELECT * FROM sweeps WHERE sweep_id = ?", vec![sweep_id.into()])?
+            .map(SweepRow::try_from)
+            .transpose()
+    }
+
+    fn put_sweep(&mut self, r: &SweepRow) -> Result<(), StoreError> {
+        exec(
+            &self.sql,
+            "INSERT OR REPLACE INTO sweeps
+                (sweep_id, task, scheduled_ms, phase, cursor, expected, enqueued, opened_ms,
+                 producer_lease_until_ms, fanout_done_ms, finished_ms, firings)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            vec![
+                r.sweep_id.as_str().into(),
+                r.task.as_str().into(),
+                int(r.scheduled_ms)?,
+                r.phase.as_str().into(),
+                r.cursor.as_deref().into(),
+                uint(r.expected)?,
+                uint(r.enqueued)?,
+                int(r.opened_ms)?,
+                int(r.producer_lease_until_ms)?,
+                opt_int(r.fanout_done_ms)?,
+                opt_int(r.finished_ms)?,
+                int(i64::from(r.firings))?,
+            ],
+        )
+    }
+
+    fn recent(&self, limit: u32) -> Result<Vec<SweepRow>, StoreError> {
+        // Same order as the in-memory twin: newest scheduled first, ties by id descending.
+        rows::<SweepRecord>(
+            &self.sql,
+            "SELECT * FROM sweeps ORDER BY scheduled_ms DESC, sweep_id DESC LIMIT ?",
+            vec![int(i64::from(limit))?],
+        )?
+        .into_iter()
+        .map(SweepRow::try_from)
+        .collect()
+    }
+}

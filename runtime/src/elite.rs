@@ -1,0 +1,72 @@
+//! The elite workers over service bindings, one call per role with its own timeout. A
+//! timeout or a network error is a transient failure; answers are classified by the core.
+
+use std::time::Duration;
+
+use code24_shared::elite::{classify_response, EliteRequest, EliteResponse, EliteRole, OPTIMIZE_PATH};
+use code24_shared::error::JobError;
+use code24_shared::ports::EliteClient;
+use futures::future::{select, Either};
+use worker::{Delay, Env, Fetcher, Headers, Method, RequestInit};
+
+pub struct ServiceElite {
+    brand: Fetcher,
+    designer: Fetcher,
+    developer: Fetcher,
+    timeout: Duration,
+}
+
+impl ServiceElite {
+    pub fn from_env(env: &Env, timeout_ms: u32) -> worker::Result<Self> {
+        Ok(Self {
+            brand: env.service(EliteRole::Brand.binding())?,
+            designer: env.service(EliteRole::Designer.binding())?,
+            developer: env.service(EliteRole::Developer.binding())?,
+            timeout: Duration::from_millis(u64::from(timeout_ms)),
+        })
+    }
+
+    fn fetcher(&self, role: EliteRole) -> &Fetcher {
+        match role {
+            EliteRole::Brand => &self.brand,
+            EliteRole::Designer => &self.designer,
+            EliteRole::Developer => &self.developer,
+        }
+    }
+
+    async fn call(&self, request: &EliteRequest) -> Result<(u16, Vec<u8>), JobError> {
+        let role = request.role.as_str();
+        let body = serde_json::to_string(request).map_err(|e| JobError::permanent(format!("elite request: {e}")))?;
+        let headers = Headers::new();
+        headers.set("content-type", "application/json").map_err(|e| JobError::permanent(e.to_string()))?;
+        let mut init = RequestInit::new();
+        init.with_method(Method::Post).with_headers(headers).with_body(Some(body.into()));
+        // The host is irrelevant for a service binding; it names the role in logs.
+        let url = format!("https://{role}.elite{OPTIMIZE_PATH}");
+        let mut response = self
+            .fetcher(request.role)
+            .fetch(url, Some(init))
+            .await
+            .map_err(|e| JobError::transient(format!("elite {role} unreachable: {e}")))?;
+        let bytes = response.bytes().await.map_err(|e| JobError::transient(format!("elite {role} body: {e}")))?;
+        Ok((response.status_code(), bytes))
+    }
+}
+
+impl EliteClient for ServiceElite {
+    async fn optimize(&self, request: &EliteRequest) -> Result<EliteResponse, JobError> {
+        let call = Box::pin(self.call(request));
+        let timer = Box::pin(Delay::from(self.timeout));
+        match select(call, timer).await {
+            Either::Left((answer, _)) => {
+                let (status, body) = answer?;
+                classify_response(request.role, status, &body)
+            }
+            Either::Right(_) => Err(JobError::transient(format!(
+                "elite {} timed out after {} ms",
+                request.role.as_str(),
+                self.timeout.as_millis()
+            ))),
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! The ledger Durable Object seen from a Worker: [`DurableLedger`] implements
+//! [`code24_shared::ports::Ledger`] (and the read-only progress, recent-sweeps, job and counts
+//! lookups) as JSON `POST`s to the object's [`route`]s.
+//!
+//! A Rust Durable Object cannot be an RPC target in workers-rs 0.8.7, so every call is an HTTP
+//! request through `Stub::fetch_with_request`. Sweep calls go to the coordinator instance
+//! ([`SWEEPS_OBJECT`]), job calls to the shard named by [`shard_object`]. Every failure —
+//! network, non-2xx answer, undecodable body — becomes a transient [`JobError`] whose message
+//! names the instance, the route and the status, so a retried message leaves a readable trail.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::JsValue;
+use worker::{Env, Headers, Method, ObjectNamespace, Request, RequestInit, Response};
+
+use code24_shared::error::JobError;
+use code24_shared::ledger::{
+    route, shard_object, ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, CountsRequest, FanoutDone,
+    JobRequest, JobRow, OpenDecision, OpenSweep, PageDone, ProgressRequest, RecentRequest, ShardCounts, SweepProgress,
+    SWEEPS_OBJECT,
+};
+use code24_shared::names::binding;
+use code24_shared::ports::Ledger;
+
+/// Origin of every request to a ledger instance. The host is never resolved (the stub routes
+/// the request to the object), but the runtime insists on an absolute URL.
+const ORIGIN: &str = "https://ledger";
+
+/// How much of an unexpected (non-JSON-error) body an error message quotes.
+const QUOTED_BODY_CHARS: usize = 200;
+
+/// The ledger Durable Object namespace, bound as [`binding::LEDGER`].
+pub struct DurableLedger {
+    /// Every instance, coordinator and shards alike, is reached by name through this one
+    /// namespace: the instance kind is only a naming convention.
+    namespace: ObjectNamespace,
+}
+
+impl DurableLedger {
+    pub fn from_env(env: &Env) -> worker::Result<Self> {
+        Ok(Self { namespace: env.durable_object(binding::LEDGER)? })
+    }
+
+    /// A sweep's progress, with every shard's counters summed; `None` for an unknown sweep.
+    pub async fn progress(&self, sweep_id: &str) -> Result<Option<SweepProgress>, JobError> {
+        self.call(SWEEPS_OBJECT, route::PROGRESS, &ProgressRequest { sweep_id: sweep_id.to_owned() }).await
+    }
+
+    /// The newest `limit` sweeps by scheduled time, newest first, with their progress.
+    pub async fn recent(&self, limit: u32) -> Result<Vec<SweepProgress>, JobError> {
+        self.call(SWEEPS_OBJECT, route::RECENT, &RecentRequest { limit }).await
+    }
+
+    /// One job as shard `shard` stores it; `None` when unknown (or pruned).
+    pub async fn job(&self, shard: u32, job_id: &str) -> Result<Option<JobRow>, JobError> {
+        self.call(&shard_object(shard), route::JOB, &JobRequest { job_id: job_id.to_owned() }).await
+    }
+
+    /// Shard `shard`'s counters of each sweep in `request`, in request order. The coordinator
+    /// uses it to compute progress.
+    pub async fn counts(&self, shard: u32, request: &CountsRequest) -> Result<Vec<ShardCounts>, JobError> {
+        self.call(&shard_object(shard), route::COUNTS, request).await
+    }
+
+    /// Sends `body` (JSON text) as-is to `route` of the instance named `object` and returns the
+    /// raw answer. The typed calls go through here; the ledger Worker's local-only debug route
+    /// uses it to forward a request unchanged.
+    pub async fn forward(&self, object: &str, route: &str, body: &str) -> worker::Result<Response> {
+        let headers = Headers::new();
+        headers.set("content-type", "application/json")?;
+        let mut init = RequestInit::new();
+        init.with_method(Method::Post).with_headers(headers).with_body(Some(JsValue::from_str(body)));
+        let request = Request::new_with_init(&format!("{ORIGIN}{route}"), &init)?;
+        let stub = self.namespace.id_from_name(object)?.get_stub()?;
+        stub.fetch_with_request(request).await
+    }
+
+    /// One JSON call: serializes `request`, posts it, and decodes a 2xx answer as `Resp`.
+    async fn call<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        object: &str,
+        route: &str,
+        request: &Req,
+    ) -> Result<Resp, JobError> {
+        let fail = |what: String| JobError::transient(format!("ledger {object} {route}: {what}"));
+        let body = serde_json::to_string(request).map_err(|e| fail(format!("cannot encode the request: {e}")))?;
+        let mut response =
+            self.forward(object, route, &body).await.map_err(|e| fail(format!("request failed: {e}")))?;
+        let status = response.status_code();
+        let text = response.text().await.map_err(|e| fail(format!("HTTP {status}, unreadable body: {e}")))?;
+        if !(200..300).contains(&status) {
+            return Err(fail(format!("HTTP {status}: {}", error_text(&text))));
+        }
+        serde_json::from_str(&text).map_err(|e| fail(format!("HTTP {status}, undecodable answer: {e}")))
+    }
+}
+
+/// The ledger's error body, `{"error": "..."}`.
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: String,
+}
+
+/// What a failed answer says: the ledger's own error message when the body is its JSON error,
+/// else the start of the body (a runtime error page, an empty body).
+fn error_text(body: &str) -> String {
+    if let Ok(ErrorBody { error }) = serde_json::from_str(body) {
+        return error;
+    }
+    if body.trim().is_empty() {
+        return "(empty body)".into();
+    }
+    let mut quoted: String = body.chars().take(QUOTED_BODY_CHARS).collect();
+    if body.chars().count() > QUOTED_BODY_CHARS {
+        quoted.push('…');
+    }
+    quoted
+}
+
+impl Ledger for DurableLedger {
+    async fn open_sweep(&self, req: &OpenSweep) -> Result<OpenDecision, JobError> {
+        self.call(SWEEPS_OBJECT, route::OPEN_SWEEP, req).await
+    }
+
+    async fn record_page(&self, req: &PageDone) -> Result<(), JobError> {
+        self.call(SWEEPS_OBJECT, route::RECORD_PAGE, req).await
+    }
+
+    async fn finish_fanout(&self, req: &FanoutDone) -> Result<(), JobError> {
+        self.call(SWEEPS_OBJECT, route::FINISH_FANOUT, req).await
+    }
+
+    async fn claim(&self, shard: u32, req: &ClaimRequest) -> Result<ClaimResponse, JobError> {
+        self.call(&shard_object(shard), route::CLAIM, req).await
+    }
+
+    async fn complete(&self, shard: u32, req: &CompleteRequest) -> Result<CompleteResponse, JobError> {
+        self.call(&shard_object(shard), route::COMPLETE, req).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_text;
+
+    fn check(body: &str, expected: &str) {
+        assert_eq!(error_text(body), expected, "body {body:?}");
+    }
+
+    #[test]
+    fn error_text_prefers_the_ledgers_message() {
+        check(r#"{"error":"ledger storage: disk full"}"#, "ledger storage: disk full");
+        check("", "(empty body)");
+        check("  \n", "(empty body)");
+        check("Internal Server Error", "Internal Server Error");
+        check(&"x".repeat(250), &format!("{}…", "x".repeat(200)));
+    }
+}

@@ -1,0 +1,34 @@
+//! Finished jobs to Workers Analytics Engine: one data point per job (the seed's "platform
+//! analytics engine"). The binding is optional, so a configuration without it still runs;
+//! a failed write is logged, never allowed to fail the job.
+
+use code24_shared::ports::{JobFinished, Metrics};
+use worker::{console_error, AnalyticsEngineDataPointBuilder, AnalyticsEngineDataset, Env};
+
+/// Analytics Engine binding name.
+pub const ANALYTICS_BINDING: &str = "JOB_ANALYTICS";
+
+pub struct AnalyticsMetrics {
+    dataset: Option<AnalyticsEngineDataset>,
+}
+
+impl AnalyticsMetrics {
+    pub fn from_env(env: &Env) -> Self {
+        Self { dataset: env.analytics_engine(ANALYTICS_BINDING).ok() }
+    }
+}
+
+impl Metrics for AnalyticsMetrics {
+    fn job_finished(&self, e: &JobFinished) {
+        let Some(dataset) = &self.dataset else { return };
+        let outcome = if e.succeeded { "succeeded" } else { "dead" };
+        let point = AnalyticsEngineDataPointBuilder::new()
+            .indexes([e.customer_id.as_str()])
+            .blobs([e.job_id.as_str(), e.sweep_id.as_str(), outcome])
+            .doubles([f64::from(e.attempts), e.duration_ms as f64])
+            .build();
+        if let Err(err) = dataset.write_data_point(&point) {
+            console_error!("{}", serde_json::json!({"event": "analytics_write_failed", "job_id": e.job_id, "error": err.to_string()}));
+        }
+    }
+}

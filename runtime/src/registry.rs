@@ -1,0 +1,82 @@
+//! The site registry over D1 (schema: `migrations/0001_site_registry.sql`). Pages are read by
+//! keyset (`customer_id > ?`), served by the `sites_active` index, so reading page 1,000 costs
+//! what page 1 costs. Rows that fail validation are skipped with an error log, never sent.
+
+use code24_shared::error::JobError;
+use code24_shared::ids::CustomerId;
+use code24_shared::names::binding;
+use code24_shared::ports::SiteRegistry;
+use code24_shared::site::{Site, SiteUrl};
+use serde::Deserialize;
+use wasm_bindgen::JsValue;
+use worker::{console_error, D1Database, Env};
+
+pub struct D1Registry {
+    db: D1Database,
+}
+
+#[derive(Deserialize)]
+struct SiteRow {
+    customer_id: String,
+    url: String,
+}
+
+#[derive(Deserialize)]
+struct CountRow {
+    n: f64,
+}
+
+fn d1_error(what: &str, e: worker::Error) -> JobError {
+    JobError::transient(format!("site registry {what}: {e}"))
+}
+
+impl D1Registry {
+    pub fn from_env(env: &Env) -> worker::Result<Self> {
+        Ok(Self { db: env.d1(binding::DB)? })
+    }
+
+    pub fn database(&self) -> &D1Database {
+        &self.db
+    }
+}
+
+impl SiteRegistry for D1Registry {
+    async fn count_active(&self) -> Result<u64, JobError> {
+        let rows = self
+            .db
+            .prepare("SELECT COUNT(*) AS n FROM sites WHERE active = 1")
+            .all()
+            .await
+            .map_err(|e| d1_error("count", e))?
+            .results::<CountRow>()
+            .map_err(|e| d1_error("count decode", e))?;
+        Ok(rows.first().map_or(0, |r| r.n as u64))
+    }
+
+    async fn active_page(&self, after: Option<&str>, limit: u32) -> Result<Vec<Site>, JobError> {
+        // An empty string sorts before every valid customer id, so it stands for "from the start".
+        let after = JsValue::from_str(after.unwrap_or(""));
+        let rows = self
+            .db
+            .prepare("SELECT customer_id, url FROM sites WHERE active = 1 AND customer_id > ?1 ORDER BY customer_id LIMIT ?2")
+            .bind(&[after, JsValue::from_f64(f64::from(limit))])
+            .map_err(|e| d1_error("bind", e))?
+            .all()
+            .await
+            .map_err(|e| d1_error("page", e))?
+            .results::<SiteRow>()
+            .map_err(|e| d1_error("page decode", e))?;
+        let mut sites = Vec::with_capacity(rows.len());
+        for row in rows {
+            match (CustomerId::parse(&row.customer_id), SiteUrl::parse(&row.url)) {
+                (Ok(customer_id), Ok(url)) => sites.push(Site { customer_id, url }),
+                (c, u) => console_error!(
+                    "{}",
+                    serde_json::json!({"event": "invalid_site_row", "customer_id": row.customer_id,
+                        "customer_error": c.err().map(|e| e.to_string()), "url_error": u.err()})
+                ),
+            }
+        }
+        Ok(sites)
+    }
+}

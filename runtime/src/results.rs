@@ -1,0 +1,40 @@
+//! The R2 results bucket. Each object carries its job id as custom metadata, so a recovered
+//! job can tell with one `head` whether a crashed attempt already wrote its result.
+
+use std::collections::HashMap;
+
+use code24_shared::error::JobError;
+use code24_shared::ports::ResultStore;
+use worker::{Bucket, HttpMetadata};
+
+/// Custom-metadata key holding the job id that wrote an object.
+pub const JOB_ID_METADATA: &str = "job-id";
+
+pub struct R2Results {
+    bucket: Bucket,
+}
+
+impl R2Results {
+    pub fn new(bucket: Bucket) -> Self {
+        Self { bucket }
+    }
+}
+
+impl ResultStore for R2Results {
+    async fn put(&self, key: &str, body: Vec<u8>, job_id: &str) -> Result<(), JobError> {
+        let metadata = HashMap::from([(JOB_ID_METADATA.to_owned(), job_id.to_owned())]);
+        self.bucket
+            .put(key, body)
+            .http_metadata(HttpMetadata { content_type: Some("application/json".into()), ..HttpMetadata::default() })
+            .custom_metadata(metadata)
+            .execute()
+            .await
+            .map(|_| ())
+            .map_err(|e| JobError::transient(format!("R2 put {key}: {e}")))
+    }
+
+    async fn job_of(&self, key: &str) -> Result<Option<String>, JobError> {
+        let object = self.bucket.head(key).await.map_err(|e| JobError::transient(format!("R2 head {key}: {e}")))?;
+        Ok(object.and_then(|o| o.custom_metadata().ok()).and_then(|m| m.get(JOB_ID_METADATA).cloned()))
+    }
+}

@@ -1,0 +1,109 @@
+//! What the dead-letters consumer stores for each message of a dead-letter queue. Three kinds
+//! of body arrive there: a [`DeadLetter`] the optimizer sent with its reason; a raw job the
+//! queue itself moved after `max_retries` deliveries (the consumer never decided, e.g. it
+//! kept crashing); and anything else (stored verbatim as poison). None is dropped.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ErrorClass, JobError};
+use crate::wire::{DeadLetter, OptimizeJob, DEAD_LETTER_VERSION};
+
+/// One row of the dead-letter store (`migrations/0002_dead_letters.sql`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadLetterRecord {
+    /// The job id, or `msg:{queue message id}` for a body that names no job.
+    pub id: String,
+    pub origin_queue: String,
+    pub job_id: Option<String>,
+    pub sweep_id: Option<String>,
+    pub customer_id: Option<String>,
+    /// The original message body, verbatim.
+    pub body: String,
+    pub error: JobError,
+    pub attempts: u32,
+    pub failed_ms: i64,
+}
+
+/// Turns one dead-letter-queue message into the record to store.
+pub fn record_for(dlq_body: &str, message_id: &str, dlq_name: &str, origin_queue: &str, now_ms: i64) -> DeadLetterRecord {
+    if let Ok(letter) = serde_json::from_str::<DeadLetter>(dlq_body) {
+        if letter.v == DEAD_LETTER_VERSION {
+            return DeadLetterRecord {
+                id: letter.job_id.clone().unwrap_or_else(|| format!("msg:{message_id}")),
+                origin_queue: letter.origin_queue,
+                job_id: letter.job_id,
+                sweep_id: letter.sweep_id,
+                customer_id: letter.customer_id,
+                body: letter.body,
+                error: letter.error,
+                attempts: letter.attempts,
+                failed_ms: letter.dead_at_ms,
+            };
+        }
+    }
+    if let Ok(job) = OptimizeJob::decode(dlq_body) {
+        return DeadLetterRecord {
+            id: job.job_id.as_str().to_owned(),
+            origin_queue: origin_queue.to_owned(),
+            job_id: Some(job.job_id.as_str().to_owned()),
+            sweep_id: Some(job.sweep_id.as_str().to_owned()),
+            customer_id: Some(job.customer_id.as_str().to_owned()),
+            body: dlq_body.to_owned(),
+            error: JobError::new(
+                ErrorClass::Transient,
+                format!("the queue moved this job to {dlq_name} after its max_retries deliveries without an ack"),
+            ),
+            attempts: 0,
+            failed_ms: now_ms,
+        };
+    }
+    DeadLetterRecord {
+        id: format!("msg:{message_id}"),
+        origin_queue: origin_queue.to_owned(),
+        job_id: None,
+        sweep_id: None,
+        customer_id: None,
+        body: dlq_body.to_owned(),
+        error: JobError::permanent(format!("a message on {dlq_name} is neither a dead letter nor a job")),
+        attempts: 0,
+        failed_ms: now_ms,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{from_epoch_ms, CustomerId, SweepId};
+    use crate::schedule::Task;
+    use crate::site::SiteUrl;
+
+    fn job() -> OptimizeJob {
+        let at = from_epoch_ms(1_795_914_900_000).unwrap();
+        OptimizeJob::new(SweepId::new("local", Task::Optimize, at), at, CustomerId::parse("acme").unwrap(), SiteUrl::parse("https://a.example").unwrap())
+    }
+
+    #[test]
+    fn the_three_kinds_of_dlq_body_are_recorded() {
+        let letter = DeadLetter {
+            v: 1,
+            origin_queue: "q".into(),
+            body: job().encode(),
+            error: JobError::permanent("elite brand answered HTTP 400"),
+            attempts: 1,
+            job_id: Some(job().job_id.as_str().into()),
+            sweep_id: Some(job().sweep_id.as_str().into()),
+            customer_id: Some("acme".into()),
+            dead_at_ms: 5,
+        };
+        let r = record_for(&letter.encode(), "m1", "dlq", "q", 9);
+        assert_eq!((r.id.as_str(), r.attempts, r.failed_ms, r.body.as_str()), (job().job_id.as_str(), 1, 5, job().encode().as_str()));
+
+        let r = record_for(&job().encode(), "m2", "dlq", "q", 9);
+        assert_eq!(r.id, job().job_id.as_str());
+        assert!(r.error.message.contains("max_retries"), "{}", r.error.message);
+
+        let r = record_for("\u{0}garbage", "m3", "dlq", "q", 9);
+        assert_eq!((r.id.as_str(), r.body.as_str()), ("msg:m3", "\u{0}garbage"));
+        assert_eq!(r.error.class, ErrorClass::Permanent);
+    }
+}
