@@ -7,6 +7,8 @@
 //! - `GET /api/sweeps/{sweep_id}`: one sweep's progress.
 //! - `GET /api/results?prefix=P&cursor=C&limit=N`: result objects (key, size, uploaded, job id).
 //! - `GET /api/results/{key}`: one result object's JSON.
+//! - `GET /api/sites?after=C&limit=N`: the registry by customer id (keyset pages).
+//! - `POST /api/sites`: add or update a customer and its site (body: `SiteRegistration`).
 //! - `GET /api/dead-letters?sweep_id=S&customer_id=C&limit=N`: stored dead letters, newest first.
 //! - `GET|PUT|DELETE /api/standin/{faults|stats}`: forwarded to the local stand-in; 404 where
 //!   the stand-in is not bound (every deployed environment).
@@ -16,6 +18,7 @@ use code24_runtime::ledger_client::DurableLedger;
 use code24_runtime::results::JOB_ID_METADATA;
 use code24_shared::ids::SweepId;
 use code24_shared::names::{binding, var};
+use code24_shared::site::SiteRegistration;
 use code24_shared::standin::CONTROL_PREFIX;
 use serde_json::json as j;
 use worker::{Env, Method, Request, Response};
@@ -79,6 +82,8 @@ pub(crate) async fn handle(req: Request, env: &Env) -> worker::Result<Response> 
                 None => error(404, format!("no object {key}")),
             }
         }
+        (Method::Get, ["sites"]) => list_sites(env, query("after"), limit).await,
+        (Method::Post, ["sites"]) => add_site(req, env).await,
         (Method::Get, ["dead-letters"]) => list_dead_letters(env, query("sweep_id"), query("customer_id"), limit).await,
         (_, ["standin", knob]) if matches!(*knob, "faults" | "stats") => forward_to_standin(req, env, knob).await,
         _ => error(404, format!("no route {method:?} /api/{route}")),
@@ -138,4 +143,50 @@ async fn list_dead_letters(env: &Env, sweep_id: Option<String>, customer_id: Opt
         .await?
         .results::<serde_json::Value>()?;
     json(200, &j!({ "dead_letters": rows }))
+}
+
+async fn list_sites(env: &Env, after: Option<String>, limit: u32) -> worker::Result<Response> {
+    let db = env.d1(binding::DB)?;
+    let rows = db
+        .prepare(
+            "SELECT s.customer_id, s.url, s.active, c.plan, c.name, s.created_at, s.updated_at \
+             FROM sites s JOIN customers c ON c.id = s.customer_id \
+             WHERE s.customer_id > ?1 ORDER BY s.customer_id LIMIT ?2",
+        )
+        .bind(&[after.unwrap_or_default().as_str().into(), wasm_bindgen::JsValue::from_f64(f64::from(limit))])?
+        .all()
+        .await?
+        .results::<serde_json::Value>()?;
+    json(200, &j!({ "sites": rows }))
+}
+
+/// Largest site registration body accepted.
+const MAX_SITE_BODY: usize = 8 * 1024;
+
+async fn add_site(mut req: Request, env: &Env) -> worker::Result<Response> {
+    let body = req.text().await?;
+    if body.len() > MAX_SITE_BODY {
+        return error(413, format!("site registration is {} bytes; at most {MAX_SITE_BODY} are accepted", body.len()));
+    }
+    let site = match SiteRegistration::decode(&body) {
+        Ok(site) => site,
+        Err(message) => return error(400, message),
+    };
+    let db = env.d1(binding::DB)?;
+    let id = site.customer_id.as_str();
+    let name = site.name.clone().unwrap_or_else(|| id.to_owned());
+    let customer = db
+        .prepare(
+            "INSERT INTO customers (id, name, plan) VALUES (?1, ?2, ?3) ON CONFLICT (id) DO UPDATE SET \
+             name = excluded.name, plan = excluded.plan, updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')",
+        )
+        .bind(&[id.into(), name.as_str().into(), site.plan.as_str().into()])?;
+    let row = db
+        .prepare(
+            "INSERT INTO sites (customer_id, url, active) VALUES (?1, ?2, ?3) ON CONFLICT (customer_id) DO UPDATE SET \
+             url = excluded.url, active = excluded.active, updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')",
+        )
+        .bind(&[id.into(), site.url.as_str().into(), wasm_bindgen::JsValue::from_f64(if site.active { 1.0 } else { 0.0 })])?;
+    db.batch(vec![customer, row]).await?;
+    json(201, &site)
 }

@@ -60,6 +60,58 @@ pub struct Site {
     pub url: SiteUrl,
 }
 
+/// A customer's plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Plan {
+    Starter,
+    Growth,
+    Enterprise,
+}
+
+impl Plan {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Starter => "starter",
+            Self::Growth => "growth",
+            Self::Enterprise => "enterprise",
+        }
+    }
+}
+
+/// The admin API's request to add (or update) a customer and its site. Every field is
+/// validated by deserialization itself, so a bad request is refused before any write.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteRegistration {
+    pub customer_id: CustomerId,
+    pub url: SiteUrl,
+    pub plan: Plan,
+    /// Display name; the customer id when absent.
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default = "active_by_default")]
+    pub active: bool,
+}
+
+fn active_by_default() -> bool {
+    true
+}
+
+impl SiteRegistration {
+    /// Longest display name accepted.
+    pub const MAX_NAME_LEN: usize = 200;
+
+    /// Decodes and validates a request body, with a message fit for the API's 400 answer.
+    pub fn decode(body: &str) -> Result<Self, String> {
+        let r: Self = serde_json::from_str(body).map_err(|e| format!("invalid site registration: {e}"))?;
+        if r.name.as_ref().is_some_and(|n| n.len() > Self::MAX_NAME_LEN || n.chars().any(char::is_control)) {
+            return Err(format!("invalid site registration: name must be at most {} printable characters", Self::MAX_NAME_LEN));
+        }
+        Ok(r)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,5 +130,31 @@ mod tests {
         check("https://:80", false);
         check("https://a b.example", false);
         check(&format!("https://{}.example", "a".repeat(2_100)), false);
+    }
+}
+
+#[cfg(test)]
+mod registration_tests {
+    use super::*;
+
+    fn check(body: &str, expected: Result<(), &str>) {
+        let got = SiteRegistration::decode(body).map(|_| ());
+        match (got, expected) {
+            (Ok(()), Ok(())) => {}
+            (Err(e), Err(fragment)) => assert!(e.contains(fragment), "{body}: {e}"),
+            (got, expected) => panic!("{body}: got {got:?}, expected {expected:?}"),
+        }
+    }
+
+    #[test]
+    fn registrations_are_validated() {
+        check(r#"{"customer_id":"acme","url":"https://a.example","plan":"growth"}"#, Ok(()));
+        check(r#"{"customer_id":"acme","url":"https://a.example","plan":"growth","active":false,"name":"Acme"}"#, Ok(()));
+        check(r#"{"customer_id":"../x","url":"https://a.example","plan":"growth"}"#, Err("customer id contains '.'"));
+        check(r#"{"customer_id":"acme","url":"file:///etc","plan":"growth"}"#, Err("must start with http"));
+        check(r#"{"customer_id":"acme","url":"https://a.example","plan":"gold"}"#, Err("unknown variant"));
+        check(r#"{"customer_id":"acme","url":"https://a.example","plan":"growth","admin":true}"#, Err("unknown field"));
+        check(r#"{"customer_id":"acme","url":"https://a.example","plan":"growth","name":"a\u0000b"}"#, Err("printable"));
+        check("not json", Err("invalid site registration"));
     }
 }

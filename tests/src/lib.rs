@@ -1,1 +1,278 @@
-//! e2e
+//! Harness of the end-to-end tier: talks to a local stack started by `cargo xtask test`.
+//!
+//! End-to-end tests live in `tests/tests/` as `#[ignore]`d tests, so a plain `cargo test` skips
+//! them; `cargo xtask test` starts a fresh stack (every Worker on local workerd, empty state,
+//! migrations applied, no demo data) and runs them with `--ignored --test-threads=1`, passing
+//! the stack's address and admin token in `CODE24_E2E_URL` and `CODE24_E2E_TOKEN`.
+//!
+//! Tests wait on conditions with [`wait_until`], never on fixed sleeps: the pipeline is
+//! asynchronous (queues, retries with delays), and a condition states what the test expects.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use code24_tests::{wait_until, Stack};
+//!
+//! let stack = Stack::from_env();
+//! stack.fire_cron("*/3 * * * *", 1_795_000_000_000);
+//! let sweeps = wait_until("one sweep is listed", Duration::from_secs(30), || {
+//!     let sweeps = stack.get_json("/api/sweeps");
+//!     if sweeps.as_array().is_some_and(|s| s.len() == 1) { Ok(sweeps) } else { Err(sweeps) }
+//! });
+//! ```
+
+use std::fmt::Debug;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use ureq::http::{self, Method};
+
+/// Environment variable with the stack's base URL, e.g. `http://127.0.0.1:40123`.
+pub const URL_VAR: &str = "CODE24_E2E_URL";
+/// Environment variable with the dispatcher's admin token (from `.dev.vars`).
+pub const TOKEN_VAR: &str = "CODE24_E2E_TOKEN";
+/// How often [`wait_until`] polls.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// A running local stack, as seen from a test.
+#[derive(Debug, Clone)]
+pub struct Stack {
+    /// Base URL of the dispatcher, without a trailing slash.
+    base_url: String,
+    /// Bearer token of the admin API.
+    token: String,
+    /// Non-2xx answers are values, not errors: tests assert on statuses.
+    agent: ureq::Agent,
+}
+
+/// One HTTP answer, kept whole so a failed assertion can show it.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The body as JSON; panics (showing the body) when it is not JSON.
+    #[track_caller]
+    pub fn json(&self) -> Value {
+        match serde_json::from_str(&self.body) {
+            Ok(json) => json,
+            Err(e) => panic!(
+                "expected a JSON body ({e}), got {}: {}",
+                self.status, self.body
+            ),
+        }
+    }
+}
+
+impl Stack {
+    /// The stack named by `CODE24_E2E_URL` and `CODE24_E2E_TOKEN`.
+    ///
+    /// # Panics
+    /// When either variable is missing: these tests only run through `cargo xtask test`.
+    pub fn from_env() -> Self {
+        let var = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{name} is not set: end-to-end tests need a running local stack; \
+                     run through `cargo xtask test` (or `cargo xtask test --e2e-only`)"
+                    )
+                })
+        };
+        Self::new(&var(URL_VAR), &var(TOKEN_VAR))
+    }
+
+    pub fn new(base_url: &str, token: &str) -> Self {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .proxy(None)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build()
+            .into();
+        Self {
+            base_url: base_url.trim_end_matches('/').to_string(),
+            token: token.to_string(),
+            agent,
+        }
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// `path` (starting with `/`) as a full URL on the stack.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// Sends one request with the bearer token (when `authorized`) and an optional JSON body.
+    /// Never panics on an HTTP status; panics only when the stack cannot be reached.
+    #[track_caller]
+    pub fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        authorized: bool,
+    ) -> Reply {
+        let url = self.url(path);
+        let mut request = http::Request::builder().method(method.clone()).uri(&url);
+        if authorized {
+            request = request.header("authorization", format!("Bearer {}", self.token));
+        }
+        let payload = match body {
+            Some(json) => {
+                request = request.header("content-type", "application/json");
+                json.to_string().into_bytes()
+            }
+            None => Vec::new(),
+        };
+        let request = request
+            .body(payload)
+            .unwrap_or_else(|e| panic!("cannot build {method} {url}: {e}"));
+        let response = match self.agent.run(request) {
+            Ok(response) => response,
+            Err(e) => panic!("{method} {url}: the local stack did not answer: {e}"),
+        };
+        let status = response.status().as_u16();
+        match response.into_body().read_to_string() {
+            Ok(body) => Reply { status, body },
+            Err(e) => panic!("{method} {url}: cannot read the body: {e}"),
+        }
+    }
+
+    /// `GET path` with the token; panics unless the answer is 2xx JSON.
+    #[track_caller]
+    pub fn get_json(&self, path: &str) -> Value {
+        self.expect_json(Method::GET, path, None)
+    }
+
+    /// `POST path` with a JSON body and the token; panics unless the answer is 2xx JSON.
+    #[track_caller]
+    pub fn post_json(&self, path: &str, body: &Value) -> Value {
+        self.expect_json(Method::POST, path, Some(body))
+    }
+
+    /// `PUT path` with a JSON body and the token; panics unless the answer is 2xx JSON.
+    #[track_caller]
+    pub fn put_json(&self, path: &str, body: &Value) -> Value {
+        self.expect_json(Method::PUT, path, Some(body))
+    }
+
+    /// `DELETE path` (with a JSON body when given) and the token; panics unless the answer is
+    /// 2xx. Returns the body as JSON, or `Value::Null` when it is empty.
+    #[track_caller]
+    pub fn delete(&self, path: &str, body: Option<&Value>) -> Value {
+        self.expect_json(Method::DELETE, path, body)
+    }
+
+    /// Fires `cron` as if Cloudflare scheduled it at `time_ms` (epoch milliseconds), through
+    /// workerd's scheduled-handler endpoint. Panics unless the handler answered 2xx.
+    #[track_caller]
+    pub fn fire_cron(&self, cron: &str, time_ms: i64) -> Reply {
+        let path = format!(
+            "/cdn-cgi/handler/scheduled?cron={}&time={time_ms}",
+            percent_encode(cron)
+        );
+        let reply = self.send(Method::GET, &path, None, false);
+        assert!(
+            reply.is_success(),
+            "firing `{cron}` at {time_ms}: {} {}",
+            reply.status,
+            reply.body
+        );
+        reply
+    }
+
+    #[track_caller]
+    fn expect_json(&self, method: Method, path: &str, body: Option<&Value>) -> Value {
+        let reply = self.send(method.clone(), path, body, true);
+        assert!(
+            reply.is_success(),
+            "{method} {path}: {} {}",
+            reply.status,
+            reply.body
+        );
+        if reply.body.trim().is_empty() {
+            Value::Null
+        } else {
+            reply.json()
+        }
+    }
+}
+
+/// Polls `poll` every [`POLL_INTERVAL`] until it returns `Ok`, and returns that value.
+///
+/// `poll` returns `Err(observed)` while the condition does not hold yet; on timeout this
+/// panics with `description` and the last observed value, which usually says why.
+#[track_caller]
+pub fn wait_until<T, O: Debug>(
+    description: &str,
+    timeout: Duration,
+    mut poll: impl FnMut() -> Result<T, O>,
+) -> T {
+    let started = Instant::now();
+    loop {
+        let observed = match poll() {
+            Ok(done) => return done,
+            Err(observed) => observed,
+        };
+        if started.elapsed() >= timeout {
+            panic!("timed out after {timeout:?} waiting until {description}; last observed: {observed:#?}");
+        }
+        std::thread::sleep(POLL_INTERVAL);
+    }
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters.
+pub fn percent_encode(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len() * 3);
+    for byte in raw.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wait_until_returns_the_first_ok() {
+        let mut polls = 0;
+        let got = wait_until("the third poll", Duration::from_secs(5), || {
+            polls += 1;
+            if polls == 3 {
+                Ok(polls)
+            } else {
+                Err(polls)
+            }
+        });
+        assert_eq!(got, 3);
+    }
+
+    #[test]
+    #[should_panic(expected = "waiting until never; last observed: \"still no\"")]
+    fn wait_until_reports_the_last_observation() {
+        wait_until::<(), _>("never", Duration::from_millis(250), || Err("still no"));
+    }
+
+    #[test]
+    fn crons_are_encoded_for_a_query() {
+        assert_eq!(
+            percent_encode("*/3 * * * *"),
+            "%2A%2F3%20%2A%20%2A%20%2A%20%2A"
+        );
+    }
+}

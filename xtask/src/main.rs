@@ -112,7 +112,9 @@ fn run(args: &[String]) -> Result<()> {
         "dev" => {
             let mut flags = Flags::new(rest);
             let port = match flags.value("--port")? {
-                Some(raw) => raw.parse().map_err(|_| format!("--port: not a port number: {raw}"))?,
+                Some(raw) => raw
+                    .parse()
+                    .map_err(|_| format!("--port: not a port number: {raw}"))?,
                 None => dev::DEFAULT_PORT,
             };
             let build = !flags.switch("--no-build");
@@ -164,7 +166,10 @@ fn print_help() {
 /// relative to it, whatever directory `cargo xtask` was started from.
 fn workspace_root() -> PathBuf {
     let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest_dir.parent().map(PathBuf::from).unwrap_or(manifest_dir)
+    manifest_dir
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or(manifest_dir)
 }
 
 fn no_more_args(rest: &[String]) -> Result<()> {
@@ -179,7 +184,9 @@ struct Flags {
 
 impl Flags {
     fn new(args: &[String]) -> Self {
-        Self { rest: args.to_vec() }
+        Self {
+            rest: args.to_vec(),
+        }
     }
 
     /// `--name VALUE` or `--name=VALUE`.
@@ -209,7 +216,9 @@ impl Flags {
     fn finish(self) -> Result<()> {
         match self.rest.first() {
             None => Ok(()),
-            Some(arg) => Err(format!("unexpected argument `{arg}` (see `cargo xtask --help`)")),
+            Some(arg) => Err(format!(
+                "unexpected argument `{arg}` (see `cargo xtask --help`)"
+            )),
         }
     }
 }

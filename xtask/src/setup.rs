@@ -47,7 +47,12 @@ impl Tools {
 
     /// Fails with a hint to run `setup` when a tool is missing.
     pub(crate) fn check(&self) -> Result<()> {
-        for path in [&self.worker_build, &self.wasm_bindgen, &self.esbuild, &self.wrangler] {
+        for path in [
+            &self.worker_build,
+            &self.wasm_bindgen,
+            &self.esbuild,
+            &self.wrangler,
+        ] {
             if !path.exists() {
                 return Err(format!(
                     "{} is missing: run `cargo xtask setup` first",
@@ -75,7 +80,12 @@ pub(crate) fn run(root: &Path) -> Result<()> {
         cargo_install(root, "worker-build", &worker_version, &tools.worker_build)
     })?;
     step(&format!("wasm-bindgen-cli {bindgen_version}"), || {
-        cargo_install(root, "wasm-bindgen-cli", &bindgen_version, &tools.wasm_bindgen)
+        cargo_install(
+            root,
+            "wasm-bindgen-cli",
+            &bindgen_version,
+            &tools.wasm_bindgen,
+        )
     })?;
     step("npm packages", || npm_packages(root))?;
     tools.check()
@@ -90,20 +100,34 @@ fn step(name: &str, work: impl FnOnce() -> Result<&'static str>) -> Result<()> {
             println!("setup: {name}: {what} ({})", cmd::duration(took));
             Ok(())
         }
-        Err(e) => Err(format!("setup step `{name}` failed after {}: {e}", cmd::duration(took))),
+        Err(e) => Err(format!(
+            "setup step `{name}` failed after {}: {e}",
+            cmd::duration(took)
+        )),
     }
 }
 
 fn wasm_target(root: &Path) -> Result<&'static str> {
     // The sysroot probe needs no rustup and is instant; rust-toolchain.toml in `root` selects
     // the pinned toolchain for both it and `rustup target add`.
-    let sysroot = cmd::stdout_of(Command::new("rustc").current_dir(root).args(["--print", "sysroot"]))
-        .ok_or("`rustc --print sysroot` failed: is Rust installed?")?;
-    if Path::new(&sysroot).join("lib/rustlib").join(WASM_TARGET).join("lib").is_dir() {
+    let sysroot = cmd::stdout_of(
+        Command::new("rustc")
+            .current_dir(root)
+            .args(["--print", "sysroot"]),
+    )
+    .ok_or("`rustc --print sysroot` failed: is Rust installed?")?;
+    if Path::new(&sysroot)
+        .join("lib/rustlib")
+        .join(WASM_TARGET)
+        .join("lib")
+        .is_dir()
+    {
         return Ok("already installed");
     }
     cmd::run(
-        Command::new("rustup").current_dir(root).args(["target", "add", WASM_TARGET]),
+        Command::new("rustup")
+            .current_dir(root)
+            .args(["target", "add", WASM_TARGET]),
         "rustup target add",
     )?;
     Ok("installed")
@@ -149,7 +173,9 @@ fn npm_packages(root: &Path) -> Result<&'static str> {
         return Ok("node_modules up to date");
     }
     cmd::run(
-        Command::new("npm").current_dir(root).args(["ci", "--no-audit", "--no-fund"]),
+        Command::new("npm")
+            .current_dir(root)
+            .args(["ci", "--no-audit", "--no-fund"]),
         "npm ci",
     )?;
     Ok("installed with npm ci")
@@ -182,7 +208,9 @@ pub(crate) fn locked_version(lock: &str, package: &str) -> Result<String> {
     match versions.as_slice() {
         [one] => Ok(one.clone()),
         [] => Err(format!("Cargo.lock has no `{package}` package")),
-        many => Err(format!("Cargo.lock has several `{package}` versions: {many:?}")),
+        many => Err(format!(
+            "Cargo.lock has several `{package}` versions: {many:?}"
+        )),
     }
 }
 
@@ -211,7 +239,10 @@ version = "2.0.0"
 
     #[test]
     fn reads_the_single_locked_version() {
-        assert_eq!(locked_version(LOCK, "wasm-bindgen").as_deref(), Ok("0.2.130"));
+        assert_eq!(
+            locked_version(LOCK, "wasm-bindgen").as_deref(),
+            Ok("0.2.130")
+        );
         assert!(locked_version(LOCK, "absent").is_err());
         assert!(locked_version(LOCK, "twice").is_err());
     }

@@ -61,17 +61,39 @@ fn wrangler(root: &Path, tools: &Tools) -> Command {
 pub(crate) fn apply_migrations(root: &Path, tools: &Tools, persist_dir: &Path) -> Result<()> {
     let mut command = wrangler(root, tools);
     command
-        .args(["d1", "migrations", "apply", DB_BINDING, "--local", "-c", WORKERS[0].config, "--persist-to"])
+        .args([
+            "d1",
+            "migrations",
+            "apply",
+            DB_BINDING,
+            "--local",
+            "-c",
+            WORKERS[0].config,
+            "--persist-to",
+        ])
         .arg(persist_dir);
     cmd::run(&mut command, "applying the D1 migrations")
 }
 
 /// Executes an SQL file against the local database (it must be idempotent: `dev` runs it on
 /// every start).
-pub(crate) fn execute_sql(root: &Path, tools: &Tools, persist_dir: &Path, file: &Path) -> Result<()> {
+pub(crate) fn execute_sql(
+    root: &Path,
+    tools: &Tools,
+    persist_dir: &Path,
+    file: &Path,
+) -> Result<()> {
     let mut command = wrangler(root, tools);
     command
-        .args(["d1", "execute", DB_BINDING, "--local", "-c", WORKERS[0].config, "--persist-to"])
+        .args([
+            "d1",
+            "execute",
+            DB_BINDING,
+            "--local",
+            "-c",
+            WORKERS[0].config,
+            "--persist-to",
+        ])
         .arg(persist_dir)
         .arg("--file")
         .arg(file);
@@ -94,8 +116,12 @@ pub(crate) fn ensure_dev_vars(root: &Path) -> Result<String> {
                     text.push('\n');
                 }
                 text.push_str(&format!("{ADMIN_TOKEN_VAR}={DEV_ADMIN_TOKEN}\n"));
-                fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-                println!("stack: wrote {ADMIN_TOKEN_VAR} to {}", cmd::rel(root, &path));
+                fs::write(&path, text)
+                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                println!(
+                    "stack: wrote {ADMIN_TOKEN_VAR} to {}",
+                    cmd::rel(root, &path)
+                );
                 DEV_ADMIN_TOKEN.to_string()
             }
         };
@@ -103,21 +129,36 @@ pub(crate) fn ensure_dev_vars(root: &Path) -> Result<String> {
             entry_token = Some(token);
         }
     }
-    entry_token.ok_or_else(|| format!("the entry Worker `{}` is not marked to read {ADMIN_TOKEN_VAR}", WORKERS[0].name))
+    entry_token.ok_or_else(|| {
+        format!(
+            "the entry Worker `{}` is not marked to read {ADMIN_TOKEN_VAR}",
+            WORKERS[0].name
+        )
+    })
 }
 
 /// The value of `name` in a dotenv-style file, without surrounding quotes.
 fn dev_var(text: &str, name: &str) -> Option<String> {
     text.lines().find_map(|line| {
         let (key, value) = line.split_once('=')?;
-        (key.trim() == name).then(|| value.trim().trim_matches('"').trim_matches('\'').to_string())
+        (key.trim() == name).then(|| {
+            value
+                .trim()
+                .trim_matches('"')
+                .trim_matches('\'')
+                .to_string()
+        })
     })
 }
 
 /// A port that was free a moment ago (the race with other processes is accepted).
 pub(crate) fn free_port() -> Result<u16> {
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("cannot find a free port: {e}"))?;
-    listener.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
+    let listener =
+        TcpListener::bind("127.0.0.1:0").map_err(|e| format!("cannot find a free port: {e}"))?;
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|e| e.to_string())
 }
 
 /// A running `wrangler dev` session. Dropping it stops wrangler's whole process group.
@@ -149,7 +190,10 @@ impl Stack {
         if let Some(port) = options.inspector_port {
             command.args(["--inspector-port", &port.to_string()]);
         }
-        command.stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
+        command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
 
         if let Some(dir) = options.log_path.parent() {
             fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
@@ -157,8 +201,13 @@ impl Stack {
         let log = File::create(&options.log_path)
             .map_err(|e| format!("cannot create {}: {e}", options.log_path.display()))?;
         println!("stack: $ {}", cmd::display(&command));
-        println!("stack: wrangler output -> {}", cmd::rel(root, &options.log_path));
-        let mut child = command.spawn().map_err(|e| format!("cannot start wrangler: {e}"))?;
+        println!(
+            "stack: wrangler output -> {}",
+            cmd::rel(root, &options.log_path)
+        );
+        let mut child = command
+            .spawn()
+            .map_err(|e| format!("cannot start wrangler: {e}"))?;
 
         let log = Arc::new(Mutex::new(log));
         if let Some(out) = child.stdout.take() {
@@ -207,7 +256,11 @@ impl Stack {
                 return Err("interrupted".into());
             }
             if started.elapsed() > READY_TIMEOUT {
-                return Err(format!("{} did not answer within {}", self.base_url, cmd::duration(READY_TIMEOUT)));
+                return Err(format!(
+                    "{} did not answer within {}",
+                    self.base_url,
+                    cmd::duration(READY_TIMEOUT)
+                ));
             }
             thread::sleep(Duration::from_millis(250));
         }
@@ -221,7 +274,11 @@ impl Stack {
             self.base_url,
             percent_encode(cron)
         );
-        let response = self.agent.get(&url).call().map_err(|e| format!("GET {url}: {e}"))?;
+        let response = self
+            .agent
+            .get(&url)
+            .call()
+            .map_err(|e| format!("GET {url}: {e}"))?;
         let status = response.status().as_u16();
         let body = response.into_body().read_to_string().unwrap_or_default();
         Ok((status, body))
@@ -276,6 +333,7 @@ fn signal_group(signal: &str, group: &str) {
 }
 
 /// Copies one of wrangler's output streams into the log, and to the terminal when `echo`.
+/// wrangler colours some messages even into a pipe; the log gets them without colour codes.
 fn forward(stream: impl Read + Send + 'static, log: Arc<Mutex<File>>, echo: bool) {
     thread::spawn(move || {
         let mut reader = BufReader::new(stream);
@@ -284,7 +342,7 @@ fn forward(stream: impl Read + Send + 'static, log: Arc<Mutex<File>>, echo: bool
             let text = String::from_utf8_lossy(&line);
             let text = text.trim_end();
             if let Ok(mut file) = log.lock() {
-                let _ = writeln!(file, "{text}");
+                let _ = writeln!(file, "{}", strip_ansi(text));
             }
             if echo {
                 println!("[wrangler] {text}");
@@ -292,6 +350,26 @@ fn forward(stream: impl Read + Send + 'static, log: Arc<Mutex<File>>, echo: bool
             line.clear();
         }
     });
+}
+
+/// `text` without ANSI CSI sequences (`ESC [ ... final-byte`), e.g. colours.
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            chars.next();
+            // Parameter and intermediate bytes, then one final byte in '@'..='~'.
+            for c in chars.by_ref() {
+                if ('@'..='~').contains(&c) {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Percent-encodes everything but RFC 3986 unreserved characters (enough for a cron query).
@@ -313,8 +391,24 @@ mod tests {
 
     #[test]
     fn crons_are_encoded_for_a_query() {
-        assert_eq!(percent_encode("*/3 * * * *"), "%2A%2F3%20%2A%20%2A%20%2A%20%2A");
-        assert_eq!(percent_encode("0 12 * * MON-FRI"), "0%2012%20%2A%20%2A%20MON-FRI");
+        assert_eq!(
+            percent_encode("*/3 * * * *"),
+            "%2A%2F3%20%2A%20%2A%20%2A%20%2A"
+        );
+        assert_eq!(
+            percent_encode("0 12 * * MON-FRI"),
+            "0%2012%20%2A%20%2A%20MON-FRI"
+        );
+    }
+
+    #[test]
+    fn colour_codes_are_stripped_from_the_log() {
+        let line = "\u{1b}[33m▲ \u{1b}[43;33m[\u{1b}[43;30mWARNING\u{1b}[43;33m]\u{1b}[0m \u{1b}[1mScheduled\u{1b}[0m";
+        assert_eq!(strip_ansi(line), "▲ [WARNING] Scheduled");
+        assert_eq!(
+            strip_ansi("plain [wrangler:info] Ready"),
+            "plain [wrangler:info] Ready"
+        );
     }
 
     #[test]
@@ -326,6 +420,9 @@ mod tests {
 
     #[test]
     fn the_entry_worker_reads_the_admin_token() {
-        assert!(WORKERS[0].admin_token, "the dispatcher serves the admin API");
+        assert!(
+            WORKERS[0].admin_token,
+            "the dispatcher serves the admin API"
+        );
     }
 }

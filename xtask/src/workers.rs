@@ -1,8 +1,8 @@
 //! The Worker crates, in one table, and their builds with worker-build.
 //!
-//! Adding a Worker (e.g. `consumers/dead-letters`) is one row in [`WORKERS`]: `build`, `dev`
-//! and the end-to-end tier all read this table. The order matters: the first row's config is
-//! the entry Worker of `wrangler dev`, served on the stack's port.
+//! Adding a Worker is one row in [`WORKERS`]: `build`, `dev` and the end-to-end tier all read
+//! this table. The order matters: the first row's config is the entry Worker of `wrangler dev`,
+//! served on the stack's port.
 
 use std::fs;
 use std::path::Path;
@@ -27,11 +27,13 @@ pub(crate) struct Worker {
 }
 
 /// Every Worker of the local configuration; the dispatcher comes first (see module docs).
+#[rustfmt::skip]
 pub(crate) const WORKERS: &[Worker] = &[
-    Worker { name: "producer", crate_dir: "producer", config: "wrangler.toml", admin_token: true },
-    Worker { name: "ledger", crate_dir: "ledger", config: "ledger/wrangler.toml", admin_token: false },
-    Worker { name: "optimizer", crate_dir: "consumers/optimizer", config: "consumers/optimizer/wrangler.toml", admin_token: false },
-    Worker { name: "elite-standin", crate_dir: "elite-standin", config: "elite-standin/wrangler.toml", admin_token: false },
+    Worker { name: "producer",      crate_dir: "producer",               config: "wrangler.toml",                        admin_token: true },
+    Worker { name: "ledger",        crate_dir: "ledger",                 config: "ledger/wrangler.toml",                 admin_token: false },
+    Worker { name: "optimizer",     crate_dir: "consumers/optimizer",    config: "consumers/optimizer/wrangler.toml",    admin_token: false },
+    Worker { name: "dead-letters",  crate_dir: "consumers/dead-letters", config: "consumers/dead-letters/wrangler.toml", admin_token: false },
+    Worker { name: "elite-standin", crate_dir: "elite-standin",          config: "elite-standin/wrangler.toml",          admin_token: false },
 ];
 
 /// The files worker-build writes into `<crate>/build/` that make up the deployed bundle.
@@ -50,7 +52,12 @@ pub(crate) fn build(root: &Path, only: Option<&str>) -> Result<()> {
         println!("build: {} ({}) ...", worker.name, worker.crate_dir);
         let (outcome, took) = cmd::timed(|| build_one(root, &tools, worker));
         let sizes = outcome.map_err(|e| {
-            format!("build of Worker `{}` ({}) failed after {}: {e}", worker.name, worker.crate_dir, cmd::duration(took))
+            format!(
+                "build of Worker `{}` ({}) failed after {}: {e}",
+                worker.name,
+                worker.crate_dir,
+                cmd::duration(took)
+            )
         })?;
         let line = format!("{:<14} {:>7}   {sizes}", worker.name, cmd::duration(took));
         println!("build: {line}");
@@ -74,7 +81,12 @@ fn build_one(root: &Path, tools: &Tools, worker: &Worker) -> Result<String> {
     for file in OUTPUTS {
         let path = crate_dir.join("build").join(file);
         let len = fs::metadata(&path)
-            .map_err(|e| format!("worker-build succeeded but {} is missing: {e}", cmd::rel(root, &path)))?
+            .map_err(|e| {
+                format!(
+                    "worker-build succeeded but {} is missing: {e}",
+                    cmd::rel(root, &path)
+                )
+            })?
             .len();
         sizes.push(format!("{file} {}", cmd::bytes(len)));
     }
@@ -100,7 +112,11 @@ mod tests {
     /// The `main = "..."` of a wrangler config (a line scan: these configs keep it top level).
     fn main_of(config: &str) -> Option<String> {
         config.lines().find_map(|line| {
-            let value = line.trim().strip_prefix("main")?.trim_start().strip_prefix('=')?;
+            let value = line
+                .trim()
+                .strip_prefix("main")?
+                .trim_start()
+                .strip_prefix('=')?;
             Some(value.trim().trim_matches('"').to_string())
         })
     }
@@ -120,7 +136,11 @@ mod tests {
                 "{}",
                 worker.config
             );
-            assert!(root.join(worker.crate_dir).join("Cargo.toml").is_file(), "{}", worker.crate_dir);
+            assert!(
+                root.join(worker.crate_dir).join("Cargo.toml").is_file(),
+                "{}",
+                worker.crate_dir
+            );
         }
     }
 

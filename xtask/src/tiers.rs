@@ -1,0 +1,151 @@
+//! `cargo xtask test`: the test tiers, in order, with a timing summary.
+//!
+//! 1. setup: whatever the machine lacks.
+//! 2. host: `cargo test --workspace` (unit tests of the core, the deterministic simulation,
+//!    tidy checks; the Worker crates compile natively too, so their unit tests run here).
+//! 3. build: every Worker bundle.
+//! 4. e2e: a fresh local stack (empty state, free port, migrations but no demo data) and
+//!    `cargo test -p code24-tests -- --ignored --test-threads=1` against it.
+//!
+//! The first failing tier ends the run; the summary is printed either way.
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use crate::interrupt;
+use crate::setup::{self, Tools};
+use crate::stack::{self, Stack};
+use crate::workers;
+use crate::{cmd, Result};
+
+/// The crate holding the end-to-end tests (as `#[ignore]`d tests, so the host tier skips them).
+const E2E_PACKAGE: &str = "code24-tests";
+
+#[derive(Debug)]
+pub(crate) struct Options {
+    pub(crate) host: bool,
+    pub(crate) build_and_e2e: bool,
+    /// Extra arguments for the end-to-end test binary (e.g. a test name filter).
+    pub(crate) e2e_args: Vec<String>,
+}
+
+/// One finished (or failed) tier for the summary.
+struct Row {
+    tier: &'static str,
+    took: Duration,
+    ok: bool,
+}
+
+pub(crate) fn run(root: &Path, options: Options) -> Result<()> {
+    let mut rows: Vec<Row> = Vec::new();
+    let mut tier = |name: &'static str, work: &mut dyn FnMut() -> Result<()>| -> Result<()> {
+        println!("\n==== test tier: {name} ====");
+        let (outcome, took) = cmd::timed(work);
+        rows.push(Row {
+            tier: name,
+            took,
+            ok: outcome.is_ok(),
+        });
+        outcome.map_err(|e| format!("tier `{name}` failed: {e}"))
+    };
+
+    let outcome = (|| {
+        tier("setup", &mut || setup::run(root))?;
+        if options.host {
+            tier("host", &mut || host(root))?;
+        }
+        if options.build_and_e2e {
+            tier("build", &mut || workers::build(root, None))?;
+            tier("e2e", &mut || e2e(root, &options.e2e_args))?;
+        }
+        Ok(())
+    })();
+
+    println!("\n==== test summary ====");
+    for row in &rows {
+        let mark = if row.ok { "ok  " } else { "FAIL" };
+        println!("  {mark} {:<6} {:>8}", row.tier, cmd::duration(row.took));
+    }
+    let total: Duration = rows.iter().map(|r| r.took).sum();
+    println!("  total       {:>8}", cmd::duration(total));
+    outcome
+}
+
+/// The host tier. `worker` 0.8.7 compiles for the host (its JS imports become stubs that
+/// panic when called), so the Worker crates need no exclusion: their pure unit tests run here.
+/// The `#[ignore]`d end-to-end tests are skipped.
+fn host(root: &Path) -> Result<()> {
+    let mut command = Command::new("cargo");
+    command.current_dir(root).args(["test", "--workspace"]);
+    cmd::run(&mut command, "cargo test (host tier)")
+}
+
+/// The end-to-end tier on a fresh stack; the stack is stopped whatever happens.
+fn e2e(root: &Path, extra_args: &[String]) -> Result<()> {
+    let tools = Tools::at(root);
+    let state_dir = root.join(format!("target/e2e-state-{}", std::process::id()));
+    if state_dir.exists() {
+        fs::remove_dir_all(&state_dir)
+            .map_err(|e| format!("cannot clear {}: {e}", state_dir.display()))?;
+    }
+    stack::apply_migrations(root, &tools, &state_dir)?;
+    let token = stack::ensure_dev_vars(root)?;
+    let interrupt = interrupt::install()?;
+    let mut stack = Stack::start(
+        root,
+        &tools,
+        &stack::Options {
+            log_path: state_dir.join("wrangler.log"),
+            persist_dir: state_dir.clone(),
+            port: stack::free_port()?,
+            inspector_port: Some(stack::free_port()?),
+            echo: false,
+        },
+    )?;
+
+    let outcome = (|| {
+        let ready_in = stack.wait_ready(&interrupt)?;
+        println!(
+            "e2e: stack answers on {} after {}",
+            stack.base_url(),
+            cmd::duration(ready_in)
+        );
+        let mut command = Command::new("cargo");
+        command
+            .current_dir(root)
+            .args([
+                "test",
+                "-p",
+                E2E_PACKAGE,
+                "--",
+                "--ignored",
+                "--test-threads=1",
+            ])
+            .args(extra_args)
+            .env("CODE24_E2E_URL", stack.base_url())
+            .env("CODE24_E2E_TOKEN", &token);
+        cmd::run(&mut command, "cargo test (end-to-end tier)")?;
+        if interrupt.requested() {
+            return Err("interrupted".to_string());
+        }
+        Ok(())
+    })();
+
+    stack.stop();
+    match outcome {
+        Ok(()) => {
+            let _ = fs::remove_dir_all(&state_dir);
+            Ok(())
+        }
+        Err(e) => {
+            println!(
+                "\n--- wrangler log (tail; full log and state kept in {}) ---",
+                cmd::rel(root, &state_dir)
+            );
+            println!("{}\n--- end of wrangler log ---", stack.log_tail(60));
+            Err(e)
+        }
+    }
+}
