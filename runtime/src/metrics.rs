@@ -3,10 +3,8 @@
 //! a failed write is logged, never allowed to fail the job.
 
 use code24_shared::ports::{JobFinished, Metrics};
+use code24_shared::names::binding;
 use worker::{console_error, AnalyticsEngineDataPointBuilder, AnalyticsEngineDataset, Env};
-
-/// Analytics Engine binding name.
-pub const ANALYTICS_BINDING: &str = "JOB_ANALYTICS";
 
 pub struct AnalyticsMetrics {
     dataset: Option<AnalyticsEngineDataset>,
@@ -14,7 +12,7 @@ pub struct AnalyticsMetrics {
 
 impl AnalyticsMetrics {
     pub fn from_env(env: &Env) -> Self {
-        Self { dataset: env.analytics_engine(ANALYTICS_BINDING).ok() }
+        Self { dataset: env.analytics_engine(binding::JOB_ANALYTICS).ok() }
     }
 }
 

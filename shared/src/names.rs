@@ -42,6 +42,8 @@ pub mod binding {
     pub const ELITE_DESIGNER: &str = "ELITE_DESIGNER";
     /// Elite Developer worker service binding (optimizer).
     pub const ELITE_DEVELOPER: &str = "ELITE_DEVELOPER";
+    /// Workers Analytics Engine dataset: one data point per finished job (optimizer).
+    pub const JOB_ANALYTICS: &str = "JOB_ANALYTICS";
     /// Local only: the dispatcher's route to the stand-in's fault knobs.
     pub const ELITE_STANDIN: &str = "ELITE_STANDIN";
 }

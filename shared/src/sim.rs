@@ -94,6 +94,8 @@ pub struct SimReport {
     pub reworked_after_success: u64,
     /// Messages the queue's own backstop dead-lettered (never acked by the consumer).
     pub backstop_dead: u64,
+    /// Analytics data points written (one per job that succeeded or died in the consumer).
+    pub analytics_points: u64,
     pub violations: Vec<String>,
 }
 
@@ -262,6 +264,7 @@ pub fn run(cfg: &SimConfig) -> SimReport {
     report.elite_calls = elite.calls_per_job.borrow().values().sum();
     report.ledger_requests = ledger.requests.get();
     report.backstop_dead = backstop.len() as u64;
+    report.analytics_points = metrics.finished.borrow().len() as u64;
     check_invariants(&sweeps, &registry, &ledger, &results, &dead_letters, &backstop, &mut report);
     report
 }

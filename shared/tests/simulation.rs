@@ -59,6 +59,7 @@ fn a_quiet_run_succeeds_everything_with_constant_ledger_calls_per_batch() {
     assert_clean(&r);
     assert_eq!((r.jobs, r.results, r.dead, r.superseded), (120, 120, 0, 0));
     assert_eq!(r.elite_calls, 3 * 120, "three elite calls per job, no more");
+    assert_eq!(r.analytics_points, 120, "one analytics data point per finished job");
     // Per batch: at most one claim and one complete per shard touched.
     let fanout_requests = 3 * (1 + 1 + 1); // open, one page, finish per sweep
     let per_batch = (r.ledger_requests - fanout_requests) as f64 / r.batches as f64;

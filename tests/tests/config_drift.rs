@@ -90,6 +90,7 @@ fn optimizer_toml_matches_names() {
     check_binding(w, &t, "queues.producers", "binding", binding::DEAD_LETTER_QUEUE, "queue", names::OPTIMIZE_DLQ);
     check_binding(w, &t, "durable_objects.bindings", "name", binding::LEDGER, "script_name", names::LEDGER_WORKER);
     check_binding(w, &t, "r2_buckets", "binding", binding::RESULTS, "bucket_name", names::RESULTS_BUCKET);
+    check_binding(w, &t, "analytics_engine_datasets", "binding", binding::JOB_ANALYTICS, "dataset", "code24_jobs");
     for role in code24_shared::elite::EliteRole::ALL {
         assert!(
             tables(&t, "services").iter().any(|s| str_at(s, "binding") == Some(role.binding())),
