@@ -64,6 +64,20 @@ pub fn fires_at(cron: &str, at: DateTime<Utc>) -> Result<bool, String> {
     Ok(parsed.contains(at))
 }
 
+/// How far back [`latest_at_or_before`] looks: more than any monthly schedule's gap.
+const LOOKBACK_MINUTES: i64 = 62 * 24 * 60;
+
+/// The latest minute at or before `at` at which `cron` fires, or `None` if it did not fire
+/// within the last 62 days. Used to fire "the run that should have happened most recently"
+/// (on a local start, and for missed-run catch-up).
+pub fn latest_at_or_before(cron: &str, at: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, String> {
+    let parsed: saffron::Cron = cron.parse().map_err(|e| format!("invalid cron {cron:?}: {e:?}"))?;
+    let minute = at.timestamp() - at.timestamp().rem_euclid(60);
+    Ok((0..=LOOKBACK_MINUTES)
+        .filter_map(|back| chrono::DateTime::from_timestamp(minute - back * 60, 0))
+        .find(|t| parsed.contains(*t)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,5 +104,16 @@ mod tests {
         assert_eq!(fires_at("*/3 * * * *", at(15)), Ok(true));
         assert_eq!(fires_at("*/3 * * * *", at(16)), Ok(false));
         assert!(fires_at("not a cron", at(0)).is_err());
+    }
+
+    #[test]
+    fn latest_slot_at_or_before() {
+        let at = |d, h, m, s| Utc.with_ymd_and_hms(2026, 11, d, h, m, s).unwrap();
+        let check = |cron, now, expected| assert_eq!(latest_at_or_before(cron, now), Ok(expected), "{cron} at {now}");
+        check("*/3 * * * *", at(29, 2, 35, 41), Some(at(29, 2, 33, 0)));
+        check("*/3 * * * *", at(29, 2, 36, 0), Some(at(29, 2, 36, 0)));
+        // The last weekday of October 2026 is Friday the 30th.
+        check("59 23 LW * *", at(29, 2, 0, 0), Some(Utc.with_ymd_and_hms(2026, 10, 30, 23, 59, 0).unwrap()));
+        assert!(latest_at_or_before("nope", at(1, 0, 0, 0)).is_err());
     }
 }

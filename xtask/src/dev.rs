@@ -10,7 +10,7 @@ use std::thread;
 use std::time::Duration;
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
-use code24_shared::schedule::{fires_at, Schedule, Task, SCHEDULES};
+use code24_shared::schedule::{fires_at, latest_at_or_before, Schedule, Task, SCHEDULES};
 
 use crate::interrupt::{self, Interrupt};
 use crate::setup::{self, Tools};
@@ -71,16 +71,21 @@ pub(crate) fn run(root: &Path, options: Options) -> Result<()> {
     );
     print_where_to_look(stack.base_url(), &token);
 
-    // One sweep at once, so a fresh `dev` shows results without waiting for the next slot.
-    let this_minute = floor_to_minute(Utc::now());
+    // One sweep at once, so a fresh `dev` shows results without waiting for the next slot: the
+    // slot that should have run most recently. On a restart over the same state the ledger
+    // recognises it and enqueues nothing twice.
     for schedule in SCHEDULES.iter().filter(|s| s.task == Task::Optimize) {
-        fire(&stack, schedule, this_minute);
+        match latest_at_or_before(schedule.cron, Utc::now()) {
+            Ok(Some(slot)) => fire(&stack, schedule, slot, &token),
+            Ok(None) => {}
+            Err(e) => println!("[clock] {e}"),
+        }
     }
-    clock(&mut stack, &interrupt)
+    clock(&mut stack, &interrupt, &token)
 }
 
 /// Fires every matching schedule at each minute boundary until interrupted or wrangler exits.
-fn clock(stack: &mut Stack, interrupt: &Interrupt) -> Result<()> {
+fn clock(stack: &mut Stack, interrupt: &Interrupt, token: &str) -> Result<()> {
     println!(
         "dev: local cron clock running ({}); Ctrl-C stops everything",
         SCHEDULES
@@ -109,7 +114,7 @@ fn clock(stack: &mut Stack, interrupt: &Interrupt) -> Result<()> {
         }
         for schedule in SCHEDULES {
             match fires_at(schedule.cron, next) {
-                Ok(true) => fire(stack, schedule, next),
+                Ok(true) => fire(stack, schedule, next, token),
                 Ok(false) => {}
                 Err(e) => println!("[clock] {e}"),
             }
@@ -119,7 +124,8 @@ fn clock(stack: &mut Stack, interrupt: &Interrupt) -> Result<()> {
 }
 
 /// Fires one schedule and prints one line about it; a failed firing is reported, not fatal.
-fn fire(stack: &Stack, schedule: &Schedule, at: DateTime<Utc>) {
+/// A background watcher then prints the sweep's progress until it completes.
+fn fire(stack: &Stack, schedule: &Schedule, at: DateTime<Utc>, token: &str) {
     let time_ms = at.timestamp_millis();
     let outcome = match stack.fire_cron(schedule.cron, time_ms) {
         Ok((status, _)) if (200..300).contains(&status) => format!("{status}"),
@@ -132,6 +138,7 @@ fn fire(stack: &Stack, schedule: &Schedule, at: DateTime<Utc>) {
         schedule.cron,
         schedule.task
     );
+    stack.watch_sweep(schedule.task.as_str(), time_ms, token);
 }
 
 fn floor_to_minute(t: DateTime<Utc>) -> DateTime<Utc> {

@@ -28,6 +28,8 @@ const DB_BINDING: &str = code24_shared::names::binding::DB;
 pub(crate) const DEV_ADMIN_TOKEN: &str = "dev-token";
 const ADMIN_TOKEN_VAR: &str = code24_shared::names::var::ADMIN_TOKEN;
 /// How long workerd may take to answer after wrangler started (cold starts load every wasm).
+/// How long [`Stack::watch_sweep`] follows one sweep.
+const WATCH_TIMEOUT: Duration = Duration::from_secs(180);
 const READY_TIMEOUT: Duration = Duration::from_secs(90);
 /// How long wrangler gets to shut down after SIGTERM before its group is killed.
 const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -282,6 +284,55 @@ impl Stack {
         let status = response.status().as_u16();
         let body = response.into_body().read_to_string().unwrap_or_default();
         Ok((status, body))
+    }
+
+    /// Prints the progress of the sweep of `task` scheduled at `time_ms` from a background
+    /// thread: a line whenever it changes, until it is complete or [`WATCH_TIMEOUT`] passes.
+    pub(crate) fn watch_sweep(&self, task: &str, time_ms: i64, token: &str) {
+        let (agent, base, task, auth) =
+            (self.agent.clone(), self.base_url.clone(), task.to_owned(), format!("Bearer {token}"));
+        thread::spawn(move || {
+            let started = Instant::now();
+            let mut last = String::new();
+            while started.elapsed() < WATCH_TIMEOUT {
+                let sweeps: Option<serde_json::Value> = agent
+                    .get(format!("{base}/api/sweeps?limit=20"))
+                    .header("authorization", &auth)
+                    .call()
+                    .ok()
+                    .and_then(|r| r.into_body().read_to_string().ok())
+                    .and_then(|text| serde_json::from_str(&text).ok());
+                let sweep = sweeps.as_ref().and_then(|s| s.as_array()).and_then(|all| {
+                    all.iter().find(|s| s["task"] == task.as_str() && s["scheduled_ms"] == time_ms).cloned()
+                });
+                if let Some(s) = sweep {
+                    let n = |k: &str| s[k].as_u64().unwrap_or(0);
+                    let line = format!(
+                        "[sweep] {}: {}/{} succeeded, {} retrying, {} dead, {} superseded, {} duplicates{}",
+                        s["sweep_id"].as_str().unwrap_or("?"),
+                        n("succeeded"),
+                        n("expected"),
+                        n("retrying"),
+                        n("dead"),
+                        n("superseded"),
+                        n("duplicates"),
+                        match (s["complete"].as_bool(), s["finished_ms"].as_i64(), s["started_ms"].as_i64()) {
+                            (Some(true), Some(end), Some(start)) => format!(" - complete in {} ms", end - start),
+                            _ => String::new(),
+                        }
+                    );
+                    if line != last {
+                        println!("{line}");
+                        last = line;
+                    }
+                    if s["complete"] == true {
+                        return;
+                    }
+                }
+                thread::sleep(Duration::from_millis(500));
+            }
+            println!("[sweep] {task} at {time_ms}: not complete after {}s; see /api/sweeps", WATCH_TIMEOUT.as_secs());
+        });
     }
 
     /// wrangler's exit status, once it has exited.
