@@ -21,7 +21,7 @@ use code24_shared::config::LedgerConfig;
 use code24_shared::ledger::jobs::{self, JobTable};
 use code24_shared::ledger::sweeps::{self, SweepTable};
 use code24_shared::ledger::{
-    ClaimRequest, CompleteRequest, CountsRequest, FanoutDone, JobRequest, OpenSweep, PageDone, ProgressRequest,
+    ClaimRequest, CompleteRequest, CountsRequest, FanoutDone, JobRequest, OpenSweep, PageDone, ProgressRequest, SettleRequest,
     RecentRequest, StoreError, SweepProgress, SweepRow,
 };
 
@@ -131,6 +131,7 @@ impl Ledger {
             Route::Complete => {
                 self.decide(route, body, |sql, r: CompleteRequest| jobs::complete_batch(&mut SqlJobTable::new(sql), &r))
             }
+            Route::Settle => self.decide(route, body, |sql, r: SettleRequest| jobs::settle(&mut SqlJobTable::new(sql), &r)),
             Route::Counts => self.decide(route, body, |sql, r: CountsRequest| {
                 let table = SqlJobTable::new(sql);
                 r.sweep_ids.iter().map(|id| table.counts(id)).collect::<std::result::Result<Vec<_>, _>>()

@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use worker::SqlStorage;
 
-use code24_shared::ledger::{StoreError, SweepPhase};
+use code24_shared::ledger::StoreError;
 
 use crate::sql_tables::{int, rows};
 
@@ -27,17 +27,13 @@ pub(crate) struct Pruned {
     pub(crate) counts: usize,
 }
 
-/// Deletes everything older than `cutoff_ms`. A sweep still enqueuing is kept however old it
-/// is: its producer may yet resume, and its row is what would let it continue from its cursor
-/// instead of starting over. Counters go once no job of their sweep is left in this shard
+/// Deletes everything older than `cutoff_ms`, sweeps in every phase: a sweep still enqueuing
+/// after the whole retention will never be resumed (its messages, if any, are long expired).
+/// Counters go once no job of their sweep is left in this shard
 /// (every counter row is created together with a job row, so that is exactly the sweeps whose
 /// jobs were pruned).
 pub(crate) fn prune(sql: &SqlStorage, cutoff_ms: i64) -> Result<Pruned, StoreError> {
-    let sweeps = delete(
-        sql,
-        "DELETE FROM sweeps WHERE scheduled_ms < ? AND phase = ?",
-        vec![int(cutoff_ms)?, SweepPhase::Enqueued.as_str().into()],
-    )?;
+    let sweeps = delete(sql, "DELETE FROM sweeps WHERE scheduled_ms < ?", vec![int(cutoff_ms)?])?;
     let jobs = delete(sql, "DELETE FROM jobs WHERE scheduled_ms < ?", vec![int(cutoff_ms)?])?;
     let counts = delete(sql, "DELETE FROM counts WHERE sweep_id NOT IN (SELECT sweep_id FROM jobs)", Vec::new())?;
     Ok(Pruned { sweeps, jobs, counts })

@@ -15,10 +15,11 @@ pub(crate) enum Route {
     Complete,
     Counts,
     Job,
+    Settle,
 }
 
 impl Route {
-    const ALL: [(&'static str, Route); 9] = [
+    const ALL: [(&'static str, Route); 10] = [
         (route::OPEN_SWEEP, Route::OpenSweep),
         (route::RECORD_PAGE, Route::RecordPage),
         (route::FINISH_FANOUT, Route::FinishFanout),
@@ -28,6 +29,7 @@ impl Route {
         (route::COMPLETE, Route::Complete),
         (route::COUNTS, Route::Counts),
         (route::JOB, Route::Job),
+        (route::SETTLE, Route::Settle),
     ];
 
     /// The route of an exact URL path (no trailing slash, no query string).

@@ -61,16 +61,31 @@ const SCHEMA: &[&str] = &[
         producer_lease_until_ms INTEGER NOT NULL,
         fanout_done_ms INTEGER,
         finished_ms INTEGER,
-        firings INTEGER NOT NULL
+        firings INTEGER NOT NULL,
+        producer_owner TEXT
     )",
     // `recent` and pruning both go by scheduled time.
     "CREATE INDEX IF NOT EXISTS sweeps_by_scheduled ON sweeps (scheduled_ms)",
 ];
 
-/// Creates every table and index that does not exist yet.
+/// Columns added after a table was first created, as (table, column, definition). A store
+/// created by an older build gains them on start; a newer store already has them.
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[("sweeps", "producer_owner", "TEXT")];
+
+/// Creates every table and index that does not exist yet, and adds columns newer builds need.
 pub(crate) fn create_schema(sql: &SqlStorage) -> Result<(), StoreError> {
     for statement in SCHEMA {
         exec(sql, statement, Vec::new())?;
+    }
+    #[derive(Deserialize)]
+    struct Column {
+        name: String,
+    }
+    for (table, column, definition) in ADDED_COLUMNS {
+        let columns: Vec<Column> = rows(sql, &format!("SELECT name FROM pragma_table_info('{table}')"), Vec::new())?;
+        if !columns.iter().any(|c| c.name == *column) {
+            exec(sql, &format!("ALTER TABLE {table} ADD COLUMN {column} {definition}"), Vec::new())?;
+        }
     }
     Ok(())
 }
@@ -174,6 +189,7 @@ struct SweepRecord {
     fanout_done_ms: Option<i64>,
     finished_ms: Option<i64>,
     firings: u32,
+    producer_owner: Option<String>,
 }
 
 impl TryFrom<SweepRecord> for SweepRow {
@@ -195,6 +211,7 @@ impl TryFrom<SweepRecord> for SweepRow {
             fanout_done_ms: r.fanout_done_ms,
             finished_ms: r.finished_ms,
             firings: r.firings,
+            producer_owner: r.producer_owner,
         })
     }
 }
@@ -310,8 +327,8 @@ impl SweepTable for SqlSweepTable {
             &self.sql,
             "INSERT OR REPLACE INTO sweeps
                 (sweep_id, task, scheduled_ms, phase, cursor, expected, enqueued, opened_ms,
-                 producer_lease_until_ms, fanout_done_ms, finished_ms, firings)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 producer_lease_until_ms, fanout_done_ms, finished_ms, firings, producer_owner)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             vec![
                 r.sweep_id.as_str().into(),
                 r.task.as_str().into(),
@@ -325,6 +342,7 @@ impl SweepTable for SqlSweepTable {
                 opt_int(r.fanout_done_ms)?,
                 opt_int(r.finished_ms)?,
                 int(i64::from(r.firings))?,
+                r.producer_owner.as_deref().into(),
             ],
         )
     }

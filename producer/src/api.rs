@@ -67,7 +67,10 @@ pub(crate) async fn handle(req: Request, env: &Env) -> worker::Result<Response> 
         }
         (Method::Get, ["results"]) => list_results(env, query("prefix"), query("cursor"), limit).await,
         (Method::Get, ["results", ..]) => {
-            let key = route.trim_start_matches("results/");
+            let key = route.strip_prefix("results/").unwrap_or_default();
+            if key.is_empty() || key.len() > 1_024 || key.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
+                return error(400, format!("{key:?} is not an object key"));
+            }
             let bucket = env.bucket(binding::RESULTS)?;
             match bucket.get(key).execute().await? {
                 Some(object) => match object.body() {

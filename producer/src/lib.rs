@@ -7,7 +7,7 @@
 
 mod api;
 
-use code24_runtime::env::{now_ms, vars};
+use code24_runtime::env::{now_ms, token, vars};
 use code24_runtime::ledger_client::DurableLedger;
 use code24_runtime::queue::TextQueue;
 use code24_runtime::registry::D1Registry;
@@ -44,7 +44,7 @@ async fn run(cron: &str, scheduled_ms: i64, env: &Env) -> Result<Option<FanoutRe
     };
     let environment = config::environment(&vars(env)).map_err(|e| e.to_string())?;
     let scheduled = from_epoch_ms(scheduled_ms).ok_or_else(|| format!("scheduled time {scheduled_ms} is out of range"))?;
-    let firing = Firing { environment: environment.as_str().to_owned(), task, scheduled };
+    let firing = Firing { environment: environment.as_str().to_owned(), task, scheduled, owner: token() };
     match task {
         Task::Optimize => {
             let registry = D1Registry::from_env(env).map_err(|e| e.to_string())?;

@@ -13,6 +13,11 @@ pub fn now_ms() -> i64 {
     worker::Date::now().as_millis() as i64
 }
 
+/// A random hex token, unique enough to tell two invocations apart (producer lease owners).
+pub fn token() -> String {
+    format!("{:016x}", entropy())
+}
+
 /// A seed for the core's jitter source.
 pub fn entropy() -> u64 {
     (js_sys::Math::random() * (u64::MAX as f64)) as u64 ^ now_ms() as u64

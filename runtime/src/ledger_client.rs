@@ -17,7 +17,7 @@ use code24_shared::error::JobError;
 use code24_shared::ledger::{
     route, shard_object, ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, CountsRequest, FanoutDone,
     JobRequest, JobRow, OpenDecision, OpenSweep, PageDone, ProgressRequest, RecentRequest, ShardCounts, SweepProgress,
-    SWEEPS_OBJECT,
+    SWEEPS_OBJECT, SettleDecision, SettleRequest,
 };
 use code24_shared::names::binding;
 use code24_shared::ports::Ledger;
@@ -136,6 +136,10 @@ impl Ledger for DurableLedger {
 
     async fn complete(&self, shard: u32, req: &CompleteRequest) -> Result<CompleteResponse, JobError> {
         self.call(&shard_object(shard), route::COMPLETE, req).await
+    }
+
+    async fn settle(&self, shard: u32, req: &SettleRequest) -> Result<SettleDecision, JobError> {
+        self.call(&shard_object(shard), route::SETTLE, req).await
     }
 }
 

@@ -5,6 +5,7 @@
 
 pub mod ledger_client;
 
+pub mod body;
 pub mod elite;
 pub mod env;
 pub mod http;

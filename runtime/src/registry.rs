@@ -5,7 +5,7 @@
 use code24_shared::error::JobError;
 use code24_shared::ids::CustomerId;
 use code24_shared::names::binding;
-use code24_shared::ports::SiteRegistry;
+use code24_shared::ports::{SitePage, SiteRegistry};
 use code24_shared::site::{Site, SiteUrl};
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
@@ -53,7 +53,7 @@ impl SiteRegistry for D1Registry {
         Ok(rows.first().map_or(0, |r| r.n as u64))
     }
 
-    async fn active_page(&self, after: Option<&str>, limit: u32) -> Result<Vec<Site>, JobError> {
+    async fn active_page(&self, after: Option<&str>, limit: u32) -> Result<SitePage, JobError> {
         // An empty string sorts before every valid customer id, so it stands for "from the start".
         let after = JsValue::from_str(after.unwrap_or(""));
         let rows = self
@@ -66,6 +66,7 @@ impl SiteRegistry for D1Registry {
             .map_err(|e| d1_error("page", e))?
             .results::<SiteRow>()
             .map_err(|e| d1_error("page decode", e))?;
+        let last_key = rows.last().map(|r| r.customer_id.clone());
         let mut sites = Vec::with_capacity(rows.len());
         for row in rows {
             match (CustomerId::parse(&row.customer_id), SiteUrl::parse(&row.url)) {
@@ -77,6 +78,6 @@ impl SiteRegistry for D1Registry {
                 ),
             }
         }
-        Ok(sites)
+        Ok(SitePage { sites, last_key })
     }
 }

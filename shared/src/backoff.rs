@@ -29,6 +29,15 @@ impl RetryPolicy {
         let delay = kept + if jitter_span == 0 { 0 } else { entropy % (jitter_span + 1) };
         (delay.max(1) as u32).min(Self::QUEUE_MAX_DELAY_S)
     }
+
+    /// Delay before retrying a message that failed for infrastructure reasons (ledger or
+    /// dead-letter queue unreachable), where no attempt was recorded: half the message's age,
+    /// within `base..=max`. The delays grow with the outage as exponential backoff would, so a
+    /// long outage spends few of the queue's own retries.
+    pub fn delay_for_age_s(&self, age_ms: i64) -> u32 {
+        let half_age_s = u32::try_from(age_ms.max(0) / 2_000).unwrap_or(u32::MAX);
+        half_age_s.clamp(self.base_s.max(1), self.max_s.max(self.base_s).max(1)).min(Self::QUEUE_MAX_DELAY_S)
+    }
 }
 
 /// xorshift64*: tiny, fast and good enough for jitter and simulated faults. Not for secrets.
@@ -84,6 +93,17 @@ mod tests {
         assert_eq!(tiny.delay_s(1, 0), 1);
         let huge = RetryPolicy { base_s: 3_600, max_s: u32::MAX };
         assert_eq!(huge.delay_s(40, u64::MAX), RetryPolicy::QUEUE_MAX_DELAY_S);
+    }
+
+    #[test]
+    fn infrastructure_delays_grow_with_the_message_age() {
+        let policy = RetryPolicy { base_s: 2, max_s: 300 };
+        let check = |age_ms, expected| assert_eq!(policy.delay_for_age_s(age_ms), expected, "age {age_ms}");
+        check(-5, 2);
+        check(0, 2);
+        check(10_000, 5);
+        check(120_000, 60);
+        check(86_400_000, 300);
     }
 
     #[test]

@@ -122,8 +122,13 @@ pub struct LedgerConfig {
 }
 
 impl LedgerConfig {
+    /// A job row must outlive every message that could still name it: the queues keep a
+    /// message at most 14 days, so retention is at least 15 days. A shorter one could let a
+    /// late redelivery of a pruned, succeeded job run again.
+    pub const MIN_RETENTION_HOURS: u32 = 15 * 24;
+
     pub fn from_vars(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        Ok(Self { retention_hours: number(lookup, var::SWEEP_RETENTION_HOURS, 360, 1, 24 * 90)? })
+        Ok(Self { retention_hours: number(lookup, var::SWEEP_RETENTION_HOURS, 360, Self::MIN_RETENTION_HOURS, 24 * 90)? })
     }
 }
 
@@ -150,6 +155,13 @@ mod tests {
         let err = ConsumerConfig::from_vars(&vars(pairs)).unwrap_err();
         assert_eq!(err.variable, variable);
         assert!(err.to_string().contains(fragment), "{err}");
+    }
+
+    #[test]
+    fn retention_cannot_undercut_the_queue_retention() {
+        let err = LedgerConfig::from_vars(&vars(&[("SWEEP_RETENTION_HOURS", "24")])).unwrap_err();
+        assert_eq!(err.variable, "SWEEP_RETENTION_HOURS");
+        assert_eq!(LedgerConfig::from_vars(&vars(&[])).unwrap().retention_hours, 360);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::wire::{DeadLetter, OptimizeJob, DEAD_LETTER_VERSION};
 /// One row of the dead-letter store (`migrations/0002_dead_letters.sql`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeadLetterRecord {
-    /// The job id, or `msg:{queue message id}` for a body that names no job.
+    /// The job id, or `body:{hash of the body}` for a body that names no job.
     pub id: String,
     pub origin_queue: String,
     pub job_id: Option<String>,
@@ -24,12 +24,19 @@ pub struct DeadLetterRecord {
     pub failed_ms: i64,
 }
 
-/// Turns one dead-letter-queue message into the record to store.
-pub fn record_for(dlq_body: &str, message_id: &str, dlq_name: &str, origin_queue: &str, now_ms: i64) -> DeadLetterRecord {
+/// The store id of a body that names no job: a hash of the body, so the same poison message
+/// sent twice is stored once.
+fn poison_id(body: &str) -> String {
+    format!("body:{:016x}", crate::ids::stable_hash(body.as_bytes()))
+}
+
+/// Turns one dead-letter-queue message into the record to store. Ids come from content (job
+/// id, or a hash of the body), so a re-sent message updates its row instead of adding one.
+pub fn record_for(dlq_body: &str, dlq_name: &str, origin_queue: &str, now_ms: i64) -> DeadLetterRecord {
     if let Ok(letter) = serde_json::from_str::<DeadLetter>(dlq_body) {
         if letter.v == DEAD_LETTER_VERSION {
             return DeadLetterRecord {
-                id: letter.job_id.clone().unwrap_or_else(|| format!("msg:{message_id}")),
+                id: letter.job_id.clone().unwrap_or_else(|| poison_id(&letter.body)),
                 origin_queue: letter.origin_queue,
                 job_id: letter.job_id,
                 sweep_id: letter.sweep_id,
@@ -58,7 +65,7 @@ pub fn record_for(dlq_body: &str, message_id: &str, dlq_name: &str, origin_queue
         };
     }
     DeadLetterRecord {
-        id: format!("msg:{message_id}"),
+        id: poison_id(dlq_body),
         origin_queue: origin_queue.to_owned(),
         job_id: None,
         sweep_id: None,
@@ -95,15 +102,17 @@ mod tests {
             customer_id: Some("acme".into()),
             dead_at_ms: 5,
         };
-        let r = record_for(&letter.encode(), "m1", "dlq", "q", 9);
+        let r = record_for(&letter.encode(), "dlq", "q", 9);
         assert_eq!((r.id.as_str(), r.attempts, r.failed_ms, r.body.as_str()), (job().job_id.as_str(), 1, 5, job().encode().as_str()));
 
-        let r = record_for(&job().encode(), "m2", "dlq", "q", 9);
+        let r = record_for(&job().encode(), "dlq", "q", 9);
         assert_eq!(r.id, job().job_id.as_str());
         assert!(r.error.message.contains("max_retries"), "{}", r.error.message);
 
-        let r = record_for("\u{0}garbage", "m3", "dlq", "q", 9);
-        assert_eq!((r.id.as_str(), r.body.as_str()), ("msg:m3", "\u{0}garbage"));
+        let r = record_for("\u{0}garbage", "dlq", "q", 9);
+        assert_eq!(r.body, "\u{0}garbage");
+        assert!(r.id.starts_with("body:"), "{}", r.id);
+        assert_eq!(record_for("\u{0}garbage", "dlq", "q", 9).id, r.id, "the same poison is one row");
         assert_eq!(r.error.class, ErrorClass::Permanent);
     }
 }

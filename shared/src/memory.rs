@@ -7,14 +7,14 @@ use std::collections::BTreeMap;
 
 use crate::elite::{classify_response, EliteRequest, EliteResponse};
 use crate::error::JobError;
-use crate::ledger::jobs::{claim_batch, complete_batch};
+use crate::ledger::jobs::{claim_batch, complete_batch, settle};
 use crate::ledger::memory::{MemoryJobTable, MemorySweepTable};
 use crate::ledger::sweeps::{self, SweepTable};
 use crate::ledger::{
     ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, FanoutDone, OpenDecision, OpenSweep, PageDone,
-    SweepProgress, JOB_SHARDS,
+    SettleDecision, SettleRequest, SweepProgress, JOB_SHARDS,
 };
-use crate::ports::{DeadLetterSink, EliteClient, JobFinished, JobQueue, Ledger, Metrics, ResultStore, SiteRegistry};
+use crate::ports::{DeadLetterSink, EliteClient, JobFinished, JobQueue, Ledger, Metrics, ResultStore, SitePage, SiteRegistry};
 use crate::site::Site;
 use crate::standin::model::Standin;
 use crate::standin::{simulated_answer, Fault};
@@ -41,16 +41,18 @@ impl SiteRegistry for MemoryRegistry {
         Ok(self.sites.borrow().values().filter(|(_, a)| *a).count() as u64)
     }
 
-    async fn active_page(&self, after: Option<&str>, limit: u32) -> Result<Vec<Site>, JobError> {
+    async fn active_page(&self, after: Option<&str>, limit: u32) -> Result<SitePage, JobError> {
         use std::ops::Bound::{Excluded, Unbounded};
         let sites = self.sites.borrow();
         let lower = after.map_or(Unbounded, |a| Excluded(a.to_owned()));
-        Ok(sites
+        let sites: Vec<Site> = sites
             .range((lower, Unbounded))
             .filter(|(_, (_, active))| *active)
             .take(limit as usize)
             .map(|(_, (s, _))| s.clone())
-            .collect())
+            .collect();
+        let last_key = sites.last().map(|s| s.customer_id.as_str().to_owned());
+        Ok(SitePage { sites, last_key })
     }
 }
 
@@ -140,6 +142,11 @@ impl Ledger for MemoryLedger {
     async fn complete(&self, shard: u32, req: &CompleteRequest) -> Result<CompleteResponse, JobError> {
         self.count();
         Ok(complete_batch(&mut self.shards.borrow_mut()[shard as usize], req)?)
+    }
+
+    async fn settle(&self, shard: u32, req: &SettleRequest) -> Result<SettleDecision, JobError> {
+        self.count();
+        Ok(settle(&mut self.shards.borrow_mut()[shard as usize], req)?)
     }
 }
 

@@ -11,16 +11,26 @@ use crate::elite::{EliteRequest, EliteResponse};
 use crate::error::JobError;
 use crate::ledger::{
     ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, FanoutDone, OpenDecision, OpenSweep, PageDone,
+    SettleDecision, SettleRequest,
 };
 use crate::site::Site;
 use crate::wire::DeadLetter;
 
+/// One page of the site registry.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SitePage {
+    /// The valid active sites of the page (rows failing validation are left out and logged).
+    pub sites: Vec<Site>,
+    /// The customer id of the page's last row, valid or not; `None` when the page is empty.
+    pub last_key: Option<String>,
+}
+
 /// The site registry (D1 in production).
 pub trait SiteRegistry {
     async fn count_active(&self) -> Result<u64, JobError>;
-    /// Up to `limit` active sites with a customer id greater than `after`, ordered by
+    /// Up to `limit` active rows with a customer id greater than `after`, ordered by
     /// customer id (keyset pagination: the cost of a page does not grow with its position).
-    async fn active_page(&self, after: Option<&str>, limit: u32) -> Result<Vec<Site>, JobError>;
+    async fn active_page(&self, after: Option<&str>, limit: u32) -> Result<SitePage, JobError>;
 }
 
 /// The optimize queue, producer side. Bodies are JSON text.
@@ -36,6 +46,7 @@ pub trait Ledger {
     async fn finish_fanout(&self, req: &FanoutDone) -> Result<(), JobError>;
     async fn claim(&self, shard: u32, req: &ClaimRequest) -> Result<ClaimResponse, JobError>;
     async fn complete(&self, shard: u32, req: &CompleteRequest) -> Result<CompleteResponse, JobError>;
+    async fn settle(&self, shard: u32, req: &SettleRequest) -> Result<SettleDecision, JobError>;
 }
 
 /// One elite worker call, timeout included: an implementation turns a timeout or a network

@@ -19,8 +19,11 @@ use crate::error::JobError;
 use crate::ids::{from_epoch_ms, CustomerId, JobId};
 use crate::ledger::{
     ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, FanoutDone, JobState, OpenDecision, OpenSweep,
-    PageDone,
+    PageDone, SettleDecision, SettleRequest, SweepPhase,
 };
+use crate::dead_letters::DeadLetterRecord;
+use crate::pipeline::dead_letters::{decide, DeadLetterAction};
+use crate::pipeline::consumer::Delivery;
 use crate::memory::{MemoryDeadLetters, MemoryElite, MemoryLedger, MemoryMetrics, MemoryQueue, MemoryRegistry, MemoryResults};
 use crate::pipeline::consumer::{Action, Consumer};
 use crate::pipeline::producer::{fan_out, Firing, PRODUCER_LEASE_MS};
@@ -41,6 +44,9 @@ pub struct SimConfig {
     pub batch_size: usize,
     pub p_duplicate_firing: f64,
     pub p_producer_cut: f64,
+    /// After a cut, the chance that the cron fires again for the same time (else the next
+    /// sweep abandons the cut one).
+    pub p_refire_after_cut: f64,
     pub p_duplicate_delivery: f64,
     /// Fraction of elite calls answering 503.
     pub p_elite_transient: f64,
@@ -63,6 +69,7 @@ impl SimConfig {
             batch_size: 10,
             p_duplicate_firing: 0.3,
             p_producer_cut: 0.2,
+            p_refire_after_cut: 0.5,
             p_duplicate_delivery: 0.1,
             p_elite_transient: 0.05,
             permanent_sites: 2,
@@ -94,6 +101,13 @@ pub struct SimReport {
     pub reworked_after_success: u64,
     /// Messages the queue's own backstop dead-lettered (never acked by the consumer).
     pub backstop_dead: u64,
+    /// Dead-letter-queue messages the dead-letters consumer dropped because their job ended
+    /// after all (nothing lost).
+    pub dead_letters_dropped: u64,
+    /// Cron firings handled (including duplicates and re-firings).
+    pub firings: u64,
+    /// Sweeps closed as abandoned because their producer died and a newer sweep started.
+    pub abandoned_sweeps: u64,
     /// Analytics data points written (one per job that succeeded or died in the consumer).
     pub analytics_points: u64,
     pub violations: Vec<String>,
@@ -120,6 +134,9 @@ impl Ledger for CrashingLedger<'_> {
     }
     async fn claim(&self, shard: u32, req: &ClaimRequest) -> Result<ClaimResponse, JobError> {
         self.inner.claim(shard, req).await
+    }
+    async fn settle(&self, shard: u32, req: &SettleRequest) -> Result<SettleDecision, JobError> {
+        self.inner.settle(shard, req).await
     }
     async fn complete(&self, shard: u32, req: &CompleteRequest) -> Result<CompleteResponse, JobError> {
         if self.rng.borrow_mut().chance(self.p_before) {
@@ -155,6 +172,7 @@ struct Msg {
     body: String,
     deliveries: u32,
     visible_at: i64,
+    sent_ms: i64,
 }
 
 /// Runs one simulation and checks its invariants.
@@ -210,14 +228,20 @@ pub fn run(cfg: &SimConfig) -> SimReport {
     };
     let producer_queue = MemoryQueue::default();
     let mut queue: Vec<Msg> = Vec::new();
-    let mut backstop: Vec<String> = Vec::new();
+    // The dead-letter queue (letters the consumer sent, and jobs the queue moved after
+    // max_deliveries) and the store its consumer fills.
+    let mut dlq: Vec<Msg> = Vec::new();
+    let mut store: BTreeMap<String, DeadLetterRecord> = BTreeMap::new();
+    // Every job id the producer ever sent.
+    let mut sent_jobs: BTreeSet<String> = BTreeSet::new();
 
     // (time, firing): planned firings, including re-firings after a producer was cut off.
     let start = clock.get();
     let mut firings: Vec<(i64, Firing)> = (0..cfg.sweeps)
         .map(|k| {
             let at = start + i64::from(k) * cfg.sweep_interval_ms;
-            (at, Firing { environment: "sim".into(), task: Task::Optimize, scheduled: from_epoch_ms(at).expect("in range") })
+            let scheduled = from_epoch_ms(at).expect("in range");
+            (at, Firing { environment: "sim".into(), task: Task::Optimize, scheduled, owner: String::new() })
         })
         .collect();
     let sweeps: Vec<Firing> = firings.iter().map(|(_, f)| f.clone()).collect();
@@ -225,12 +249,14 @@ pub fn run(cfg: &SimConfig) -> SimReport {
     for _step in 0..1_000_000 {
         firings.sort_by_key(|(at, _)| *at);
         let next_firing = firings.first().map(|(at, _)| *at);
-        let next_visible = queue.iter().map(|m| m.visible_at).min();
+        let next_visible = queue.iter().chain(&dlq).map(|m| m.visible_at).min();
         match (next_firing, next_visible) {
             (None, None) => break,
             (Some(at), v) if v.is_none_or(|v| at <= v.max(now())) => {
                 clock.set(clock.get().max(at));
-                let (_, firing) = firings.remove(0);
+                let (_, mut firing) = firings.remove(0);
+                report.firings += 1;
+                firing.owner = format!("producer-{}", report.firings);
                 if rng.chance(cfg.p_producer_cut) {
                     producer_queue.fail_after.set(Some(rng.below(3)));
                 }
@@ -239,33 +265,51 @@ pub fn run(cfg: &SimConfig) -> SimReport {
                 producer_queue.batches.set(0);
                 if outcome.is_err() {
                     report.producer_cuts += 1;
-                    // The cron fires again for the same time once the producer's lease lapsed.
-                    firings.push((now() + PRODUCER_LEASE_MS + 1, firing.clone()));
+                    // Cloudflare does not promise a second firing for the same time; when one
+                    // comes after the lease lapsed, it resumes. Otherwise a sweep opened after
+                    // the lease lapsed abandons this one; without such a sweep it is re-fired.
+                    let lease_end = now() + PRODUCER_LEASE_MS;
+                    let abandoner = sweeps.iter().any(|s| s.scheduled.timestamp_millis() > lease_end);
+                    if !abandoner || rng.chance(cfg.p_refire_after_cut) {
+                        firings.push((now() + PRODUCER_LEASE_MS + 1, firing.clone()));
+                    }
                 } else if rng.chance(cfg.p_duplicate_firing) {
                     report.duplicate_firings += 1;
                     firings.push((now() + 1, firing.clone()));
                 }
                 for body in producer_queue.sent.borrow_mut().drain(..) {
-                    queue.push(Msg { body, deliveries: 0, visible_at: now() });
+                    if let Ok(job) = crate::wire::OptimizeJob::decode(&body) {
+                        sent_jobs.insert(job.job_id.as_str().to_owned());
+                    }
+                    queue.push(Msg { body, deliveries: 0, visible_at: now(), sent_ms: now() });
                 }
             }
             (_, Some(v)) => {
                 clock.set(clock.get().max(v));
-                deliver_batch(cfg, &mut rng, &mut queue, &mut backstop, &consumer, &crashing, &now, &mut report);
+                deliver_batch(cfg, &mut rng, &mut queue, &mut dlq, &consumer, &crashing, &now, &mut report);
+                for letter in dead_letters.letters.borrow_mut().drain(..) {
+                    dlq.push(Msg { body: letter.encode(), deliveries: 0, visible_at: now(), sent_ms: now() });
+                }
+                consume_dead_letters(&mut dlq, &mut store, &ledger, &results, &now, &mut report);
                 clock.set(clock.get() + 50);
             }
             (Some(_), None) => unreachable!("a firing with an empty queue is taken by the arm above"),
         }
     }
-    if !queue.is_empty() || !firings.is_empty() {
-        report.violations.push(format!("did not settle: {} messages and {} firings left", queue.len(), firings.len()));
+    if !queue.is_empty() || !dlq.is_empty() || !firings.is_empty() {
+        report.violations.push(format!(
+            "did not settle: {} messages, {} dead letters and {} firings left",
+            queue.len(),
+            dlq.len(),
+            firings.len()
+        ));
     }
     report.reworked_after_success = watched.reworked.get();
     report.elite_calls = elite.calls_per_job.borrow().values().sum();
     report.ledger_requests = ledger.requests.get();
-    report.backstop_dead = backstop.len() as u64;
+
     report.analytics_points = metrics.finished.borrow().len() as u64;
-    check_invariants(&sweeps, &registry, &ledger, &results, &dead_letters, &backstop, &mut report);
+    check_invariants(&sweeps, &registry, &ledger, &results, &store, &sent_jobs, &mut report);
     report
 }
 
@@ -274,7 +318,7 @@ fn deliver_batch<L: Ledger>(
     cfg: &SimConfig,
     rng: &mut Rng,
     queue: &mut Vec<Msg>,
-    backstop: &mut Vec<String>,
+    dlq: &mut Vec<Msg>,
     consumer: &Consumer<'_, L, WatchedElite<'_>, MemoryResults, MemoryDeadLetters, MemoryMetrics>,
     crashing: &CrashingLedger<'_>,
     now: &dyn Fn() -> i64,
@@ -287,7 +331,8 @@ fn deliver_batch<L: Ledger>(
     batch.retain(|m| {
         let keep = m.deliveries < cfg.max_deliveries;
         if !keep {
-            backstop.push(m.body.clone());
+            report.backstop_dead += 1;
+            dlq.push(Msg { body: m.body.clone(), deliveries: 0, visible_at: now(), sent_ms: now() });
         }
         keep
     });
@@ -296,15 +341,15 @@ fn deliver_batch<L: Ledger>(
         report.deliveries += 1;
         if rng.chance(cfg.p_duplicate_delivery) {
             report.duplicate_deliveries += 1;
-            queue.push(Msg { body: m.body.clone(), deliveries: 0, visible_at: now() + rng.below(2_000) as i64 });
+            queue.push(Msg { body: m.body.clone(), deliveries: 0, visible_at: now() + rng.below(2_000) as i64, sent_ms: m.sent_ms });
         }
     }
     if batch.is_empty() {
         return;
     }
     report.batches += 1;
-    let bodies: Vec<String> = batch.iter().map(|m| m.body.clone()).collect();
-    let actions = block_on(consumer.process_batch(&bodies, now, rng));
+    let deliveries: Vec<Delivery> = batch.iter().map(|m| Delivery { body: m.body.clone(), sent_ms: m.sent_ms }).collect();
+    let actions = block_on(consumer.process_batch(&deliveries, now, rng));
     if crashing.crashed.replace(false) {
         // The consumer died: nothing it decided took effect; everything is redelivered.
         report.crashes += 1;
@@ -320,6 +365,29 @@ fn deliver_batch<L: Ledger>(
     }
 }
 
+/// Runs the dead-letters consumer over every visible DLQ message.
+fn consume_dead_letters(
+    dlq: &mut Vec<Msg>,
+    store: &mut BTreeMap<String, DeadLetterRecord>,
+    ledger: &MemoryLedger,
+    results: &MemoryResults,
+    now: &dyn Fn() -> i64,
+    report: &mut SimReport,
+) {
+    let (ready, later): (Vec<Msg>, Vec<Msg>) = std::mem::take(dlq).into_iter().partition(|m| m.visible_at <= now());
+    *dlq = later;
+    for m in ready {
+        let action = block_on(decide(&m.body, crate::names::OPTIMIZE_DLQ, crate::names::OPTIMIZE_QUEUE, ledger, results, now()));
+        match action {
+            DeadLetterAction::Store(record) => {
+                store.insert(record.id.clone(), record);
+            }
+            DeadLetterAction::Drop { .. } => report.dead_letters_dropped += 1,
+            DeadLetterAction::Retry { after_ms, .. } => dlq.push(Msg { visible_at: now() + after_ms.max(1_000), ..m }),
+        }
+    }
+}
+
 /// Every (sweep, active site) ends with exactly one of: its result object, a dead letter,
 /// or a superseded record; the ledger's counts agree; nothing succeeded was worked again.
 fn check_invariants(
@@ -327,26 +395,30 @@ fn check_invariants(
     registry: &MemoryRegistry,
     ledger: &MemoryLedger,
     results: &MemoryResults,
-    dead_letters: &MemoryDeadLetters,
-    backstop: &[String],
+    store: &BTreeMap<String, DeadLetterRecord>,
+    sent_jobs: &BTreeSet<String>,
     report: &mut SimReport,
 ) {
-    let dead_jobs: BTreeSet<String> = dead_letters.letters.borrow().iter().filter_map(|l| l.job_id.clone()).collect();
-    let backstop_jobs: BTreeSet<String> = backstop
-        .iter()
-        .filter_map(|b| crate::wire::OptimizeJob::decode(b).ok())
-        .map(|j| j.job_id.as_str().to_owned())
-        .collect();
+    let dead_jobs: BTreeSet<String> = store.values().filter_map(|r| r.job_id.clone()).collect();
     let objects = results.objects.borrow();
     let mut per_sweep: BTreeMap<String, u64> = BTreeMap::new();
     for firing in sweeps {
         let sweep_id = firing.sweep_id();
+        let abandoned = ledger.progress(sweep_id.as_str()).is_some_and(|p| p.phase == SweepPhase::Abandoned);
+        report.abandoned_sweeps += u64::from(abandoned);
         for site in registry.active() {
-            report.jobs += 1;
             let job_id = JobId::new(&sweep_id, &site.customer_id);
+            if !sent_jobs.contains(job_id.as_str()) {
+                // Only an abandoned sweep may leave sites unsent: the next sweep covers them.
+                if !abandoned {
+                    report.violations.push(format!("{job_id}: never enqueued"));
+                }
+                continue;
+            }
+            report.jobs += 1;
             let key = optimization_key(&site.customer_id, firing.scheduled);
             let has_result = objects.get(&key).is_some_and(|o| o.job_id == job_id.as_str());
-            let is_dead = dead_jobs.contains(job_id.as_str()) || backstop_jobs.contains(job_id.as_str());
+            let is_dead = dead_jobs.contains(job_id.as_str());
             let state = ledger.job(job_id.as_str()).map(|j| j.state);
             let superseded = state == Some(JobState::Superseded);
             report.results += u64::from(has_result);
@@ -361,15 +433,25 @@ fn check_invariants(
                     "{job_id}: result={has_result} dead={is_dead} superseded={superseded} ledger={state:?}"
                 ));
             }
-            if has_result && state != Some(JobState::Succeeded) {
-                report.violations.push(format!("{job_id}: result in R2 but ledger says {state:?}"));
+            let agrees = match state {
+                Some(JobState::Succeeded) => has_result,
+                Some(JobState::Dead) => is_dead,
+                Some(JobState::Superseded) => true,
+                other => {
+                    report.violations.push(format!("{job_id}: ledger left it {other:?}"));
+                    true
+                }
+            };
+            if !agrees {
+                report.violations.push(format!("{job_id}: ledger says {state:?}, result={has_result} dead={is_dead}"));
             }
         }
         match ledger.progress(sweep_id.as_str()) {
             None => report.violations.push(format!("{sweep_id}: unknown to the ledger")),
             Some(p) => {
                 report.duplicates_absorbed += p.duplicates;
-                if !p.complete || p.expected != registry.active().len() as u64 {
+                let expected = if abandoned { p.expected } else { registry.active().len() as u64 };
+                if !p.complete || p.expected != expected {
                     report.violations.push(format!("{sweep_id}: progress incomplete or wrong: {p:?}"));
                 }
                 let results_here = per_sweep.get(sweep_id.as_str()).copied().unwrap_or(0);

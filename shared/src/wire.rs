@@ -76,6 +76,14 @@ impl OptimizeJob {
             serde_json::from_str(body).map_err(|e| refuse(format!("undecodable optimize message: {e}")))?;
         match version.v {
             Some(JOB_WIRE_VERSION) => {}
+            // A newer producer deployed before this consumer: retrying waits for the
+            // consumer's update instead of dead-lettering a whole sweep.
+            Some(other) if other > JOB_WIRE_VERSION => {
+                return Err(JobError::transient(format!(
+                    "optimize message has wire version {other}, newer than this consumer's {JOB_WIRE_VERSION}; \
+                     retrying until the consumer is updated"
+                )))
+            }
             Some(other) => {
                 return Err(refuse(format!(
                     "optimize message has wire version {other}; this consumer reads version {JOB_WIRE_VERSION}"
@@ -169,7 +177,9 @@ mod tests {
         check_refused("", "undecodable");
         check_refused("{\"v\":1", "undecodable");
         check_refused("[1,2]", "undecodable");
-        check_refused(&good.replace("\"v\":1", "\"v\":2"), "wire version 2");
+        check_refused(&good.replace("\"v\":1", "\"v\":0"), "wire version 0");
+        let newer = OptimizeJob::decode(&good.replace("\"v\":1", "\"v\":2")).unwrap_err();
+        assert_eq!(newer.class, ErrorClass::Transient, "{}", newer.message);
         check_refused(&good.replace("\"v\":1,", ""), "no wire version");
         check_refused(&good.replace("acme\"", "../x\""), "customer id contains '.'");
         check_refused(&good.replace("https://acme.example", "ftp://x"), "must start with http");

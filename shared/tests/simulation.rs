@@ -67,6 +67,33 @@ fn a_quiet_run_succeeds_everything_with_constant_ledger_calls_per_batch() {
 }
 
 #[test]
+fn the_queues_own_retry_limit_loses_nothing() {
+    // A low max_retries makes the queue dead-letter messages the consumer never decided
+    // (crashes, busy leases); the dead-letters consumer must settle each in the ledger.
+    let mut backstop = 0;
+    for seed in 1..=100 {
+        let cfg = SimConfig { max_deliveries: 3, p_crash_before_complete: 0.15, p_crash_after_complete: 0.15, ..SimConfig::hostile(seed) };
+        let r = run(&cfg);
+        assert_clean(&r);
+        backstop += r.backstop_dead;
+    }
+    assert!(backstop > 0, "the backstop never triggered");
+}
+
+#[test]
+fn a_producer_cut_off_is_resumed_or_abandoned_without_losing_sent_jobs() {
+    let (mut abandoned, mut cuts) = (0, 0);
+    for seed in 1..=60 {
+        let cfg = SimConfig { sweeps: 5, sweep_interval_ms: 180_000, p_producer_cut: 0.5, p_refire_after_cut: 0.3, ..SimConfig::hostile(seed) };
+        let r = run(&cfg);
+        assert_clean(&r);
+        abandoned += r.abandoned_sweeps;
+        cuts += r.producer_cuts;
+    }
+    assert!(cuts > 0 && abandoned > 0, "cuts {cuts}, abandoned {abandoned}");
+}
+
+#[test]
 fn overlapping_sweeps_supersede_instead_of_double_working() {
     let cfg = SimConfig { sweep_interval_ms: 2_000, p_elite_transient: 0.3, sweeps: 4, ..SimConfig::hostile(7) };
     let mut superseded = 0;

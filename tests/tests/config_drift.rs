@@ -87,6 +87,11 @@ fn optimizer_toml_matches_names() {
     let w = names::OPTIMIZER_WORKER;
     assert_eq!(str_at(&t, "name"), Some(w));
     check_consumer(w, &t, names::OPTIMIZE_QUEUE, Some(names::OPTIMIZE_DLQ));
+    // The consumer's own dead-lettering (after MAX_ATTEMPTS) must come before the queue's.
+    let max_attempts: i64 = t["vars"][code24_shared::names::var::MAX_ATTEMPTS].as_str().expect("MAX_ATTEMPTS set").parse().unwrap();
+    let consumer = tables(&t, "queues.consumers").into_iter().find(|c| str_at(c, "queue") == Some(names::OPTIMIZE_QUEUE)).unwrap();
+    let max_retries = consumer["max_retries"].as_integer().unwrap();
+    assert!(max_attempts < max_retries, "{w}: MAX_ATTEMPTS {max_attempts} must be below max_retries {max_retries}");
     check_binding(w, &t, "queues.producers", "binding", binding::DEAD_LETTER_QUEUE, "queue", names::OPTIMIZE_DLQ);
     check_binding(w, &t, "durable_objects.bindings", "name", binding::LEDGER, "script_name", names::LEDGER_WORKER);
     check_binding(w, &t, "r2_buckets", "binding", binding::RESULTS, "bucket_name", names::RESULTS_BUCKET);
@@ -107,6 +112,8 @@ fn dead_letters_toml_matches_names() {
     assert_eq!(str_at(&t, "name"), Some(w));
     check_consumer(w, &t, names::OPTIMIZE_DLQ, None);
     check_binding(w, &t, "d1_databases", "binding", binding::DB, "database_name", names::PLATFORM_DB);
+    check_binding(w, &t, "durable_objects.bindings", "name", binding::LEDGER, "script_name", names::LEDGER_WORKER);
+    check_binding(w, &t, "r2_buckets", "binding", binding::RESULTS, "bucket_name", names::RESULTS_BUCKET);
 }
 
 #[test]

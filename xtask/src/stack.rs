@@ -28,9 +28,9 @@ const DB_BINDING: &str = code24_shared::names::binding::DB;
 pub(crate) const DEV_ADMIN_TOKEN: &str = "dev-token";
 const ADMIN_TOKEN_VAR: &str = code24_shared::names::var::ADMIN_TOKEN;
 /// How long workerd may take to answer after wrangler started (cold starts load every wasm).
+const READY_TIMEOUT: Duration = Duration::from_secs(90);
 /// How long [`Stack::watch_sweep`] follows one sweep.
 const WATCH_TIMEOUT: Duration = Duration::from_secs(180);
-const READY_TIMEOUT: Duration = Duration::from_secs(90);
 /// How long wrangler gets to shut down after SIGTERM before its group is killed.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 

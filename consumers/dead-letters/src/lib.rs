@@ -1,14 +1,27 @@
-//! The dead-letters consumer Worker (`code24-dead-letters`): stores every message of the
-//! optimize dead-letter queue in the D1 dead-letter store, then acks it. The record is
-//! decided by the core ([`code24_shared::dead_letters::record_for`]); a message whose row
-//! cannot be written is retried with a delay, never acked unstored.
+//! The dead-letters consumer Worker (`code24-dead-letters`): for every message of the
+//! optimize dead-letter queue, the core decides ([`decide`]) whether to store it, drop it (its
+//! job ended after all) or ask again later; a job the queue dead-lettered on its own is first
+//! settled in the ledger. A record is acked only once written; a message whose row cannot be
+//! written is retried with a delay growing with its age, never acked unstored.
 
+use code24_runtime::body::body_text;
 use code24_runtime::env::now_ms;
-use code24_shared::dead_letters::{record_for, DeadLetterRecord};
+use code24_runtime::ledger_client::DurableLedger;
+use code24_runtime::results::R2Results;
+use code24_shared::backoff::RetryPolicy;
+use code24_shared::dead_letters::DeadLetterRecord;
 use code24_shared::names::{binding, OPTIMIZE_DLQ, OPTIMIZE_QUEUE};
+use code24_shared::pipeline::dead_letters::{decide, DeadLetterAction};
 use serde_json::json;
 use wasm_bindgen::JsValue;
-use worker::{console_error, console_log, event, Context, D1Database, Env, MessageBatch, MessageExt, QueueRetryOptionsBuilder};
+use worker::{
+    console_error, console_log, event, Context, D1Database, Env, MessageBatch, MessageExt, QueueRetryOptionsBuilder,
+    RawMessage,
+};
+
+/// Retry delays of this consumer: from 30 s up to the queues' 12-hour maximum, growing with
+/// the message's age, so a long store outage spends few of the queue's retries.
+const RETRY: RetryPolicy = RetryPolicy { base_s: 30, max_s: RetryPolicy::QUEUE_MAX_DELAY_S };
 
 #[event(start)]
 fn start() {
@@ -25,31 +38,42 @@ const UPSERT: &str = "INSERT INTO dead_letters (id, origin_queue, job_id, sweep_
 #[event(queue)]
 async fn queue(batch: MessageBatch<JsValue>, env: Env, _ctx: Context) -> worker::Result<()> {
     let dlq = batch.queue();
-    let db = match env.d1(binding::DB) {
-        Ok(db) => db,
-        Err(e) => {
-            console_error!("{}", json!({"event": "dead_letter_store_unbound", "error": e.to_string()}));
-            batch.retry_all_with_options(&QueueRetryOptionsBuilder::new().with_delay_seconds(60).build());
-            return Ok(());
-        }
-    };
     let origin = if dlq == OPTIMIZE_DLQ { OPTIMIZE_QUEUE } else { "unknown" };
+    let ports = (env.d1(binding::DB), DurableLedger::from_env(&env), env.bucket(binding::RESULTS));
+    let (Ok(db), Ok(ledger), Ok(bucket)) = ports else {
+        console_error!("{}", json!({"event": "dead_letters_unbound", "error": "DB, LEDGER or RESULTS binding missing"}));
+        batch.retry_all_with_options(&QueueRetryOptionsBuilder::new().with_delay_seconds(RETRY.max_s).build());
+        return Ok(());
+    };
+    let results = R2Results::new(bucket);
     for message in batch.raw_iter() {
-        let body = message.body();
-        let text = body.as_string().unwrap_or_else(|| js_sys::JSON::stringify(&body).ok().and_then(|s| s.as_string()).unwrap_or_default());
-        let record = record_for(&text, &message.id(), &dlq, origin, now_ms());
-        match store(&db, &record).await {
-            Ok(()) => {
-                console_log!("{}", json!({"event": "dead_letter_stored", "id": record.id, "class": record.error.class.as_str(), "error": record.error.message}));
+        let body = body_text(&message.body());
+        let now = now_ms();
+        match decide(&body, &dlq, origin, &ledger, &results, now).await {
+            DeadLetterAction::Store(record) => match store(&db, &record).await {
+                Ok(()) => {
+                    console_log!("{}", json!({"event": "dead_letter_stored", "id": record.id, "class": record.error.class.as_str(), "error": record.error.message}));
+                    message.ack();
+                }
+                Err(e) => retry(&message, now, 0, &format!("store {}: {e}", record.id)),
+            },
+            DeadLetterAction::Drop { id, reason } => {
+                console_log!("{}", json!({"event": "dead_letter_dropped", "id": id, "reason": reason}));
                 message.ack();
             }
-            Err(e) => {
-                console_error!("{}", json!({"event": "dead_letter_store_failed", "id": record.id, "error": e.to_string()}));
-                message.retry_with_options(&QueueRetryOptionsBuilder::new().with_delay_seconds(30).build());
-            }
+            DeadLetterAction::Retry { reason, after_ms } => retry(&message, now, after_ms, &reason),
         }
     }
     Ok(())
+}
+
+/// Retries a message no sooner than `after_ms`, and later the older it is.
+fn retry(message: &RawMessage, now: i64, after_ms: i64, reason: &str) {
+    let age_ms = now - message.timestamp().as_millis() as i64;
+    let after_s = u32::try_from((after_ms.max(0) + 999) / 1000).unwrap_or(RETRY.max_s);
+    let delay_s = RETRY.delay_for_age_s(age_ms).max(after_s).min(RETRY.max_s);
+    console_error!("{}", json!({"event": "dead_letter_retry", "delay_s": delay_s, "reason": reason}));
+    message.retry_with_options(&QueueRetryOptionsBuilder::new().with_delay_seconds(delay_s).build());
 }
 
 async fn store(db: &D1Database, r: &DeadLetterRecord) -> worker::Result<()> {

@@ -4,6 +4,7 @@
 //! It always returns `Ok(())`: an `Err` would make the runtime redeliver the whole batch,
 //! acked messages included.
 
+use code24_runtime::body::body_text;
 use code24_runtime::elite::ServiceElite;
 use code24_runtime::env::{entropy, now_ms, vars};
 use code24_runtime::ledger_client::DurableLedger;
@@ -13,7 +14,7 @@ use code24_runtime::results::R2Results;
 use code24_shared::backoff::Rng;
 use code24_shared::config::ConsumerConfig;
 use code24_shared::names::{binding, OPTIMIZE_DLQ};
-use code24_shared::pipeline::consumer::{Action, Consumer};
+use code24_shared::pipeline::consumer::{Action, Consumer, Delivery};
 use serde_json::json;
 use wasm_bindgen::JsValue;
 use worker::{
@@ -29,8 +30,11 @@ fn start() {
 async fn queue(batch: MessageBatch<JsValue>, env: Env, _ctx: Context) -> worker::Result<()> {
     let messages: Vec<RawMessage> = batch.raw_iter().collect();
     let queue_name = batch.queue();
-    let bodies: Vec<String> = messages.iter().map(|m| body_text(&m.body())).collect();
-    match process(&queue_name, &bodies, &env).await {
+    let deliveries: Vec<Delivery> = messages
+        .iter()
+        .map(|m| Delivery { body: body_text(&m.body()), sent_ms: m.timestamp().as_millis() as i64 })
+        .collect();
+    match process(&queue_name, &deliveries, &env).await {
         Ok(actions) => {
             let (mut acked, mut retried) = (0, 0);
             for (message, action) in messages.iter().zip(actions) {
@@ -45,20 +49,24 @@ async fn queue(batch: MessageBatch<JsValue>, env: Env, _ctx: Context) -> worker:
                     }
                 }
             }
-            console_log!("{}", json!({"event": "batch", "queue": queue_name, "messages": bodies.len(), "acked": acked, "retried": retried}));
+            console_log!("{}", json!({"event": "batch", "queue": queue_name, "messages": deliveries.len(), "acked": acked, "retried": retried}));
         }
         Err(message) => {
             // Nothing could be decided (e.g. bad configuration): keep every message for later.
             console_error!("{}", json!({"event": "batch_failed", "queue": queue_name, "error": message}));
             for m in &messages {
-                m.retry_with_options(&QueueRetryOptionsBuilder::new().with_delay_seconds(30).build());
+                m.retry_with_options(&QueueRetryOptionsBuilder::new().with_delay_seconds(BATCH_FAILED_DELAY_S).build());
             }
         }
     }
     Ok(())
 }
 
-async fn process(queue_name: &str, bodies: &[String], env: &Env) -> Result<Vec<Action>, String> {
+/// Retry delay when nothing could be decided (bad configuration, missing binding): long
+/// enough for an operator to fix it without spending the queue's retries quickly.
+const BATCH_FAILED_DELAY_S: u32 = 300;
+
+async fn process(queue_name: &str, deliveries: &[Delivery], env: &Env) -> Result<Vec<Action>, String> {
     let config = ConsumerConfig::from_vars(&vars(env)).map_err(|e| e.to_string())?;
     let ledger = DurableLedger::from_env(env).map_err(|e| e.to_string())?;
     let elite = ServiceElite::from_env(env, config.elite_timeout_ms).map_err(|e| e.to_string())?;
@@ -75,13 +83,5 @@ async fn process(queue_name: &str, bodies: &[String], env: &Env) -> Result<Vec<A
         origin_queue: queue_name,
     };
     let mut rng = Rng::new(entropy());
-    Ok(consumer.process_batch(bodies, &now_ms, &mut rng).await)
-}
-
-/// The message body as text: producers send text; a JSON-typed body (e.g. sent by hand from
-/// the dashboard) is re-serialized so it is judged by the same decoder.
-fn body_text(body: &JsValue) -> String {
-    body.as_string().unwrap_or_else(|| {
-        js_sys::JSON::stringify(body).ok().and_then(|s| s.as_string()).unwrap_or_else(|| format!("{body:?}"))
-    })
+    Ok(consumer.process_batch(deliveries, &now_ms, &mut rng).await)
 }

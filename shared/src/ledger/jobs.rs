@@ -80,7 +80,9 @@ pub fn claim(table: &mut impl JobTable, c: &JobClaim, now_ms: i64, lease_ms: i64
     // An older sweep's job never runs once a newer sweep has claimed the site. An attempt of
     // it that crashed may have written its result, though: that is recovered, not discarded.
     if site.newest_scheduled_ms > c.scheduled_ms && !c.replay {
-        if let Some(job) = existing.as_ref().filter(|j| j.state == JobState::InFlight) {
+        // Any earlier attempt (in flight, or retrying after a failure that may have come after
+        // its write) may have left a result in R2.
+        if let Some(job) = existing.as_ref().filter(|j| j.attempts > 0 && !j.state.is_terminal()) {
             if job.lease_until_ms > now_ms {
                 return Ok(ClaimDecision::Busy { retry_after_ms: job.lease_until_ms - now_ms });
             }
@@ -136,6 +138,52 @@ pub fn claim(table: &mut impl JobTable, c: &JobClaim, now_ms: i64, lease_ms: i64
     site.active_lease_until_ms = now_ms + lease_ms;
     table.put_site(&site)?;
     Ok(ClaimDecision::Work { attempt: attempts, recovering })
+}
+
+/// Settles a job the queue dead-lettered on its own (see [`super::SettleRequest`]).
+pub fn settle(table: &mut impl JobTable, req: &super::SettleRequest) -> Result<super::SettleDecision, StoreError> {
+    use super::SettleDecision;
+    let c = &req.claim;
+    let existing = table.job(&c.job_id)?;
+    if let Some(job) = &existing {
+        if job.state == JobState::Dead {
+            return Ok(SettleDecision::Dead { attempts: job.attempts });
+        }
+        if job.state.is_terminal() {
+            return Ok(SettleDecision::Ended { state: job.state });
+        }
+        if job.state == JobState::InFlight && job.lease_until_ms > req.now_ms {
+            return Ok(SettleDecision::Busy { retry_after_ms: job.lease_until_ms - req.now_ms });
+        }
+    }
+    let (to, decision) = if req.written {
+        (JobState::Succeeded, SettleDecision::Ended { state: JobState::Succeeded })
+    } else {
+        (JobState::Dead, SettleDecision::Dead { attempts: existing.as_ref().map_or(0, |j| j.attempts) })
+    };
+    let mut counts = table.counts(&c.sweep_id)?;
+    counts.sweep_id.clone_from(&c.sweep_id);
+    shift(&mut counts, existing.as_ref().map(|j| j.state), to, req.now_ms);
+    table.put_counts(&counts)?;
+    table.put_job(&JobRow {
+        job_id: c.job_id.clone(),
+        sweep_id: c.sweep_id.clone(),
+        customer_id: c.customer_id.clone(),
+        scheduled_ms: c.scheduled_ms,
+        state: to,
+        attempts: existing.as_ref().map_or(0, |j| j.attempts),
+        lease_until_ms: 0,
+        last_error: if req.written { existing.and_then(|j| j.last_error) } else { Some(req.error.clone()) },
+        updated_ms: req.now_ms,
+    })?;
+    if let Some(mut site) = table.site(&c.customer_id)? {
+        if site.active_job.as_deref() == Some(c.job_id.as_str()) {
+            site.active_job = None;
+            site.active_lease_until_ms = 0;
+            table.put_site(&site)?;
+        }
+    }
+    Ok(decision)
 }
 
 /// Records how every worked job of a batch ended, in order.

@@ -53,6 +53,8 @@ pub mod route {
     pub const COUNTS: &str = "/jobs/counts";
     /// Body: [`super::JobRequest`]; answer: `Option<JobRow>`.
     pub const JOB: &str = "/jobs/get";
+    /// Body: [`super::SettleRequest`]; answer: [`super::SettleDecision`].
+    pub const SETTLE: &str = "/jobs/settle";
 }
 
 /// A failure inside the ledger's storage.
@@ -243,6 +245,31 @@ pub struct CompleteResponse {
     pub verdicts: Vec<Verdict>,
 }
 
+/// Settles a job whose message the queue itself dead-lettered after `max_retries`
+/// deliveries (the consumer never decided its fate). Sent by the dead-letters consumer after
+/// it looked in R2 for the job's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettleRequest {
+    pub claim: JobClaim,
+    /// Whether R2 holds this job's result (a crashed attempt may have written it).
+    pub written: bool,
+    pub error: JobError,
+    pub now_ms: i64,
+}
+
+/// What the dead-letters consumer must do with a queue-dead-lettered job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "decision", rename_all = "snake_case")]
+pub enum SettleDecision {
+    /// The job is now dead (or already was): store the dead letter.
+    Dead { attempts: u32 },
+    /// The job ended otherwise (succeeded, superseded, or its written result was recorded
+    /// now): nothing was lost, store nothing.
+    Ended { state: JobState },
+    /// A delivery holds a live lease on it: ask again after it.
+    Busy { retry_after_ms: i64 },
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CountsRequest {
     pub sweep_ids: Vec<String>,
@@ -263,6 +290,9 @@ pub enum SweepPhase {
     Enqueuing,
     /// Every message was sent.
     Enqueued,
+    /// The producer died mid-fan-out and a newer sweep of the same task has started, which
+    /// covers the remaining sites: what was enqueued is all this sweep will have.
+    Abandoned,
 }
 
 impl SweepPhase {
@@ -270,6 +300,7 @@ impl SweepPhase {
         match self {
             Self::Enqueuing => "enqueuing",
             Self::Enqueued => "enqueued",
+            Self::Abandoned => "abandoned",
         }
     }
 
@@ -277,6 +308,7 @@ impl SweepPhase {
         match raw {
             "enqueuing" => Some(Self::Enqueuing),
             "enqueued" => Some(Self::Enqueued),
+            "abandoned" => Some(Self::Abandoned),
             _ => None,
         }
     }
@@ -297,6 +329,9 @@ pub struct SweepRow {
     pub opened_ms: i64,
     /// A producer working the fan-out holds it until this instant.
     pub producer_lease_until_ms: i64,
+    /// The token of the producer holding the lease: page and finish reports from any other
+    /// producer (one that outlived its lease) are refused, so no page is counted twice.
+    pub producer_owner: Option<String>,
     pub fanout_done_ms: Option<i64>,
     pub finished_ms: Option<i64>,
     /// How many times the cron fired for this sweep (1 = no duplicate firing).
@@ -306,6 +341,8 @@ pub struct SweepRow {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OpenSweep {
     pub sweep_id: String,
+    /// A token unique to this producer invocation.
+    pub owner: String,
     pub task: String,
     pub scheduled_ms: i64,
     /// Active sites now (the registry's count), the first estimate of `expected`.
@@ -330,6 +367,8 @@ pub enum OpenDecision {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PageDone {
     pub sweep_id: String,
+    /// The token the sweep was opened or resumed with.
+    pub owner: String,
     /// Customer id of the last site of the page.
     pub cursor: String,
     /// Messages sent for this page.
@@ -341,6 +380,7 @@ pub struct PageDone {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FanoutDone {
     pub sweep_id: String,
+    pub owner: String,
     pub now_ms: i64,
 }
 

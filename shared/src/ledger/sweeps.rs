@@ -27,25 +27,62 @@ pub fn open(table: &mut impl SweepTable, req: &OpenSweep) -> Result<OpenDecision
             enqueued: 0,
             opened_ms: req.now_ms,
             producer_lease_until_ms: req.now_ms + req.lease_ms,
+            producer_owner: Some(req.owner.clone()),
             fanout_done_ms: None,
             finished_ms: None,
             firings: 1,
         })?;
+        abandon_stale(table, req)?;
         return Ok(OpenDecision::Start);
     };
     row.firings += 1;
     let decision = match row.phase {
-        SweepPhase::Enqueued => OpenDecision::AlreadyEnqueued,
+        SweepPhase::Enqueued | SweepPhase::Abandoned => OpenDecision::AlreadyEnqueued,
         SweepPhase::Enqueuing if row.producer_lease_until_ms > req.now_ms => {
             OpenDecision::InProgress { lease_until_ms: row.producer_lease_until_ms }
         }
         SweepPhase::Enqueuing => {
             row.producer_lease_until_ms = req.now_ms + req.lease_ms;
+            row.producer_owner = Some(req.owner.clone());
             OpenDecision::Resume { cursor: row.cursor.clone(), enqueued: row.enqueued }
         }
     };
     table.put_sweep(&row)?;
     Ok(decision)
+}
+
+/// How many recent sweeps a new sweep looks through for stale fan-outs to abandon; older ones
+/// are pruned after the retention whatever their phase.
+const STALE_SCAN: u32 = 50;
+
+/// When a new sweep starts, an older sweep of the same task whose producer died mid-fan-out
+/// (lease lapsed) will never be resumed by Cloudflare, which does not fire a past time again;
+/// the new sweep covers its remaining sites. It is closed as abandoned so its progress can
+/// complete over what it did enqueue.
+fn abandon_stale(table: &mut impl SweepTable, req: &OpenSweep) -> Result<(), StoreError> {
+    for mut row in table.recent(STALE_SCAN)? {
+        let stale = row.task == req.task
+            && row.phase == SweepPhase::Enqueuing
+            && row.scheduled_ms < req.scheduled_ms
+            && row.producer_lease_until_ms <= req.now_ms;
+        if stale {
+            row.phase = SweepPhase::Abandoned;
+            row.expected = row.enqueued;
+            row.fanout_done_ms = Some(req.now_ms);
+            row.producer_owner = None;
+            table.put_sweep(&row)?;
+        }
+    }
+    Ok(())
+}
+
+/// Refuses reports from a producer that no longer holds the sweep's lease.
+fn check_owner(row: &SweepRow, owner: &str) -> Result<(), StoreError> {
+    if row.producer_owner.as_deref() == Some(owner) {
+        Ok(())
+    } else {
+        Err(StoreError(format!("sweep {}: this producer's lease was taken over; it must stop", row.sweep_id)))
+    }
 }
 
 /// Records that the messages of one page were sent. A page at or before the recorded cursor
@@ -54,6 +91,7 @@ pub fn record_page(table: &mut impl SweepTable, req: &PageDone) -> Result<(), St
     let mut row = table
         .sweep(&req.sweep_id)?
         .ok_or_else(|| StoreError(format!("page recorded for unknown sweep {}", req.sweep_id)))?;
+    check_owner(&row, &req.owner)?;
     if row.cursor.as_deref().is_some_and(|c| c >= req.cursor.as_str()) {
         return Ok(());
     }
@@ -68,13 +106,15 @@ pub fn finish_fanout(table: &mut impl SweepTable, req: &FanoutDone) -> Result<()
     let mut row = table
         .sweep(&req.sweep_id)?
         .ok_or_else(|| StoreError(format!("fan-out finished for unknown sweep {}", req.sweep_id)))?;
-    if row.phase == SweepPhase::Enqueued {
+    if row.phase != SweepPhase::Enqueuing {
         return Ok(());
     }
+    check_owner(&row, &req.owner)?;
     row.phase = SweepPhase::Enqueued;
     row.expected = row.enqueued;
     row.fanout_done_ms = Some(req.now_ms);
     row.producer_lease_until_ms = 0;
+    row.producer_owner = None;
     table.put_sweep(&row)
 }
 
@@ -84,7 +124,7 @@ pub fn finish_fanout(table: &mut impl SweepTable, req: &FanoutDone) -> Result<()
 pub fn progress(row: &SweepRow, shards: &[ShardCounts]) -> (SweepProgress, Option<SweepRow>) {
     let sum = |f: fn(&ShardCounts) -> u64| shards.iter().map(f).sum::<u64>();
     let (succeeded, dead, superseded) = (sum(|c| c.succeeded), sum(|c| c.dead), sum(|c| c.superseded));
-    let complete = row.phase == SweepPhase::Enqueued && succeeded + dead + superseded >= row.expected;
+    let complete = row.phase != SweepPhase::Enqueuing && succeeded + dead + superseded >= row.expected;
     let mut finished_ms = row.finished_ms;
     let mut update = None;
     if complete && finished_ms.is_none() {

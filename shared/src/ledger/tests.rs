@@ -1,6 +1,6 @@
 //! Every ledger transition, driven through the in-memory tables with explicit times.
 
-use super::jobs::{claim, complete, JobTable};
+use super::jobs::{claim, complete, settle, JobTable};
 use super::memory::{MemoryJobTable, MemorySweepTable};
 use super::sweeps::{finish_fanout, open, progress, record_page, SweepTable};
 use super::*;
@@ -130,11 +130,23 @@ fn stale_outcomes_do_not_override_the_current_attempt() {
 }
 
 fn open_req(sweep: &str, now: i64) -> OpenSweep {
-    OpenSweep { sweep_id: sweep.into(), task: "optimize".into(), scheduled_ms: 0, expected: 3, now_ms: now, lease_ms: LEASE }
+    OpenSweep {
+        sweep_id: sweep.into(),
+        owner: format!("p{now}"),
+        task: "optimize".into(),
+        scheduled_ms: 0,
+        expected: 3,
+        now_ms: now,
+        lease_ms: LEASE,
+    }
 }
 
-fn page(sweep: &str, cursor: &str, added: u64, now: i64) -> PageDone {
-    PageDone { sweep_id: sweep.into(), cursor: cursor.into(), added, now_ms: now, lease_ms: LEASE }
+fn page(sweep: &str, owner: &str, cursor: &str, added: u64, now: i64) -> PageDone {
+    PageDone { sweep_id: sweep.into(), owner: owner.into(), cursor: cursor.into(), added, now_ms: now, lease_ms: LEASE }
+}
+
+fn finish(sweep: &str, owner: &str, now: i64) -> FanoutDone {
+    FanoutDone { sweep_id: sweep.into(), owner: owner.into(), now_ms: now }
 }
 
 #[test]
@@ -142,8 +154,8 @@ fn sweep_opens_once_and_duplicate_firings_enqueue_nothing() {
     let mut t = MemorySweepTable::default();
     assert_eq!(open(&mut t, &open_req("s1", 0)).unwrap(), OpenDecision::Start);
     assert_eq!(open(&mut t, &open_req("s1", 1)).unwrap(), OpenDecision::InProgress { lease_until_ms: LEASE });
-    record_page(&mut t, &page("s1", "c", 3, 2)).unwrap();
-    finish_fanout(&mut t, &FanoutDone { sweep_id: "s1".into(), now_ms: 3 }).unwrap();
+    record_page(&mut t, &page("s1", "p0", "c", 3, 2)).unwrap();
+    finish_fanout(&mut t, &finish("s1", "p0", 3)).unwrap();
     assert_eq!(open(&mut t, &open_req("s1", 4)).unwrap(), OpenDecision::AlreadyEnqueued);
     let row = t.sweep("s1").unwrap().unwrap();
     assert_eq!((row.firings, row.enqueued, row.expected, row.phase), (3, 3, 3, SweepPhase::Enqueued));
@@ -153,13 +165,20 @@ fn sweep_opens_once_and_duplicate_firings_enqueue_nothing() {
 fn dead_producer_is_resumed_from_its_cursor() {
     let mut t = MemorySweepTable::default();
     assert_eq!(open(&mut t, &open_req("s1", 0)).unwrap(), OpenDecision::Start);
-    record_page(&mut t, &page("s1", "b", 2, 10)).unwrap();
+    record_page(&mut t, &page("s1", "p0", "b", 2, 10)).unwrap();
     // The producer dies. Its lease lapses; the next firing resumes after "b".
-    let decision = open(&mut t, &open_req("s1", 10 + LEASE + 1)).unwrap();
+    let later = 10 + LEASE + 1;
+    let decision = open(&mut t, &open_req("s1", later)).unwrap();
     assert_eq!(decision, OpenDecision::Resume { cursor: Some("b".into()), enqueued: 2 });
+    let owner = format!("p{later}");
     // A page at or before the cursor (re-sent by the resumed producer) counts nothing twice.
-    record_page(&mut t, &page("s1", "b", 2, LEASE + 20)).unwrap();
-    record_page(&mut t, &page("s1", "c", 1, LEASE + 21)).unwrap();
+    record_page(&mut t, &page("s1", &owner, "b", 2, LEASE + 20)).unwrap();
+    record_page(&mut t, &page("s1", &owner, "c", 1, LEASE + 21)).unwrap();
+    assert_eq!(t.sweep("s1").unwrap().unwrap().enqueued, 3);
+    // The first producer, if it was only slow, may no longer report anything.
+    let refused = record_page(&mut t, &page("s1", "p0", "d", 5, LEASE + 22)).unwrap_err();
+    assert!(refused.0.contains("taken over"), "{refused}");
+    assert!(finish_fanout(&mut t, &finish("s1", "p0", LEASE + 23)).is_err());
     assert_eq!(t.sweep("s1").unwrap().unwrap().enqueued, 3);
 }
 
@@ -167,7 +186,7 @@ fn dead_producer_is_resumed_from_its_cursor() {
 fn progress_sums_shards_and_records_the_finish_once() {
     let mut t = MemorySweepTable::default();
     open(&mut t, &open_req("s1", 0)).unwrap();
-    record_page(&mut t, &page("s1", "c", 3, 1)).unwrap();
+    record_page(&mut t, &page("s1", "p0", "c", 3, 1)).unwrap();
     let row = t.sweep("s1").unwrap().unwrap();
     let shard = |succeeded, dead, last| ShardCounts {
         sweep_id: "s1".into(),
@@ -180,7 +199,7 @@ fn progress_sums_shards_and_records_the_finish_once() {
     let (p, update) = progress(&row, &shards);
     assert!(!p.complete, "fan-out not finished yet");
     assert_eq!(update, None);
-    finish_fanout(&mut t, &FanoutDone { sweep_id: "s1".into(), now_ms: 5 }).unwrap();
+    finish_fanout(&mut t, &finish("s1", "p0", 5)).unwrap();
     let row = t.sweep("s1").unwrap().unwrap();
     let (p, update) = progress(&row, &shards);
     assert!(p.complete);
@@ -204,4 +223,56 @@ fn crashed_older_job_is_recovered_not_superseded_blindly() {
     check_complete(&mut t, &found_nothing, LEASE + 4, Verdict::Ack);
     let counts = t.counts("s1").unwrap();
     assert_eq!((counts.superseded, counts.in_flight, counts.succeeded), (1, 0, 0));
+}
+
+#[test]
+fn a_stale_fan_out_is_abandoned_when_the_next_sweep_starts() {
+    let mut t = MemorySweepTable::default();
+    let mut first = open_req("s1", 0);
+    first.scheduled_ms = 0;
+    open(&mut t, &first).unwrap();
+    record_page(&mut t, &page("s1", "p0", "b", 2, 10)).unwrap();
+    // The producer died; the next sweep starts after its lease lapsed.
+    let mut second = open_req("s2", 180_000);
+    second.scheduled_ms = 180_000;
+    assert_eq!(open(&mut t, &second).unwrap(), OpenDecision::Start);
+    let row = t.sweep("s1").unwrap().unwrap();
+    assert_eq!((row.phase, row.expected), (SweepPhase::Abandoned, 2));
+    let shards = [ShardCounts { sweep_id: "s1".into(), succeeded: 2, last_terminal_ms: Some(50), ..ShardCounts::default() }];
+    assert!(progress(&row, &shards).0.complete, "an abandoned sweep completes over what it enqueued");
+    assert_eq!(open(&mut t, &open_req("s1", 200_000)).unwrap(), OpenDecision::AlreadyEnqueued);
+}
+
+fn settle_req(c: &JobClaim, written: bool, now: i64) -> SettleRequest {
+    SettleRequest { claim: c.clone(), written, error: JobError::transient("max_retries exhausted"), now_ms: now }
+}
+
+#[test]
+fn a_queue_dead_lettered_job_is_settled_in_the_ledger() {
+    let mut t = MemoryJobTable::default();
+    // Never claimed (the ledger was down for every delivery): dead.
+    let never = job_claim("s1", "a", 1_000);
+    assert_eq!(settle(&mut t, &settle_req(&never, false, 5)).unwrap(), SettleDecision::Dead { attempts: 0 });
+    assert_eq!(t.counts("s1").unwrap().dead, 1);
+    // Crashed after writing its result: recorded as succeeded, nothing dead.
+    let crashed = job_claim("s1", "b", 1_000);
+    check_claim(&mut t, &crashed, 0, ClaimDecision::Work { attempt: 1, recovering: false });
+    assert_eq!(settle(&mut t, &settle_req(&crashed, true, 1)).unwrap(), SettleDecision::Busy { retry_after_ms: LEASE - 1 });
+    assert_eq!(settle(&mut t, &settle_req(&crashed, true, LEASE)).unwrap(), SettleDecision::Ended { state: JobState::Succeeded });
+    let counts = t.counts("s1").unwrap();
+    assert_eq!((counts.succeeded, counts.in_flight, counts.dead), (1, 0, 1));
+    // Already succeeded through another delivery: nothing to store.
+    assert_eq!(settle(&mut t, &settle_req(&crashed, false, LEASE + 1)).unwrap(), SettleDecision::Ended { state: JobState::Succeeded });
+}
+
+#[test]
+fn a_retrying_older_job_is_recovered_before_being_superseded() {
+    let mut t = MemoryJobTable::default();
+    let old = job_claim("s1", "acme", 1_000);
+    let new = job_claim("s2", "acme", 181_000);
+    check_claim(&mut t, &old, 0, ClaimDecision::Work { attempt: 1, recovering: false });
+    check_complete(&mut t, &outcome(&old, 1, Some(JobError::transient("R2 head failed"))), 1, Verdict::Retry { attempt: 1 });
+    check_claim(&mut t, &new, 2, ClaimDecision::Work { attempt: 1, recovering: false });
+    // The failure may have come after a write: look in R2 before calling it superseded.
+    check_claim(&mut t, &old, 3, ClaimDecision::Recover { attempt: 2 });
 }

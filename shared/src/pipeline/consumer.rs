@@ -23,6 +23,15 @@ use crate::ports::{DeadLetterSink, EliteClient, JobFinished, Ledger, Metrics, Re
 use crate::result::{optimization_key, rfc3339, OptimizationResult};
 use crate::wire::{DeadLetter, OptimizeJob, DEAD_LETTER_VERSION};
 
+/// One delivered message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// The body as text.
+    pub body: String,
+    /// When the message was first sent (epoch ms): infrastructure retries back off by age.
+    pub sent_ms: i64,
+}
+
 /// What to do with one delivered message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -80,18 +89,20 @@ where
     D: DeadLetterSink,
     M: Metrics,
 {
-    /// Processes one batch of message bodies; returns one action per body, in order.
-    pub async fn process_batch(&self, bodies: &[String], now: &dyn Fn() -> i64, rng: &mut Rng) -> Vec<Action> {
-        let mut slots = Vec::with_capacity(bodies.len());
-        for body in bodies {
-            slots.push(match OptimizeJob::decode(body) {
+    /// Processes one batch; returns one action per delivery, in order.
+    pub async fn process_batch(&self, deliveries: &[Delivery], now: &dyn Fn() -> i64, rng: &mut Rng) -> Vec<Action> {
+        let ages: Vec<i64> = deliveries.iter().map(|d| now() - d.sent_ms).collect();
+        let mut slots = Vec::with_capacity(deliveries.len());
+        for (d, age) in deliveries.iter().zip(&ages) {
+            slots.push(match OptimizeJob::decode(&d.body) {
                 Ok(job) => Slot::Claiming(job),
-                Err(error) => Slot::Decided(self.dead_letter(body, None, 0, error, now()).await),
+                Err(e) if e.class == ErrorClass::Transient => Slot::Decided(self.infra_retry(*age)),
+                Err(error) => Slot::Decided(self.dead_letter(&d.body, None, 0, error, now(), *age).await),
             });
         }
-        self.claim(&mut slots, now, rng).await;
+        self.claim(&mut slots, &ages, now).await;
         self.work(&mut slots, now).await;
-        self.complete(&mut slots, bodies, now, rng).await;
+        self.complete(&mut slots, deliveries, &ages, now, rng).await;
         slots
             .into_iter()
             .map(|s| match s {
@@ -102,8 +113,13 @@ where
             .collect()
     }
 
+    /// A retry for an infrastructure failure, backing off by the message's age.
+    fn infra_retry(&self, age_ms: i64) -> Action {
+        Action::Retry { delay_s: self.config.retry.delay_for_age_s(age_ms) }
+    }
+
     /// Step 2: one claim request per shard touched, concurrently.
-    async fn claim(&self, slots: &mut [Slot], now: &dyn Fn() -> i64, rng: &mut Rng) {
+    async fn claim(&self, slots: &mut [Slot], ages: &[i64], now: &dyn Fn() -> i64) {
         let lease_ms = self.config.lease_ms();
         let mut by_shard: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
         for (i, s) in slots.iter().enumerate() {
@@ -139,7 +155,7 @@ where
                 // messages, so they are retried as a whole after a short backoff.
                 _ => {
                     for i in idx {
-                        slots[i] = Slot::Decided(Action::Retry { delay_s: self.config.retry.delay_s(1, rng.next_u64()) });
+                        slots[i] = Slot::Decided(self.infra_retry(ages[i]));
                     }
                     continue;
                 }
@@ -155,13 +171,10 @@ where
                     }
                     ClaimDecision::Recover { attempt } => Slot::Working { job, attempt, mode: Mode::RecoverOnly },
                     ClaimDecision::Duplicate | ClaimDecision::Superseded => Slot::Decided(Action::Ack),
-                    ClaimDecision::Busy { retry_after_ms } => {
-                        let delay_s = u32::try_from((retry_after_ms + 999) / 1000).unwrap_or(u32::MAX).max(1);
-                        Slot::Decided(Action::Retry { delay_s: delay_s.min(self.config.retry.max_s.max(1)) })
-                    }
+                    ClaimDecision::Busy { retry_after_ms } => Slot::Decided(Action::Retry { delay_s: after_lease_s(retry_after_ms) }),
                     ClaimDecision::AlreadyDead { attempts, error } => {
                         let body = job.encode();
-                        Slot::Decided(self.dead_letter(&body, Some(&job), attempts, error, now()).await)
+                        Slot::Decided(self.dead_letter(&body, Some(&job), attempts, error, now(), ages[i]).await)
                     }
                 };
             }
@@ -223,7 +236,7 @@ where
     }
 
     /// Steps 4 and 5: report outcomes per shard, then act on the verdicts.
-    async fn complete(&self, slots: &mut [Slot], bodies: &[String], now: &dyn Fn() -> i64, rng: &mut Rng) {
+    async fn complete(&self, slots: &mut [Slot], deliveries: &[Delivery], ages: &[i64], now: &dyn Fn() -> i64, rng: &mut Rng) {
         let mut by_shard: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
         for (i, s) in slots.iter().enumerate() {
             if let Slot::Worked { job, .. } = s {
@@ -257,7 +270,7 @@ where
                 // waits out the lease, and recovers a written result without redoing it.
                 _ => {
                     for i in idx {
-                        slots[i] = Slot::Decided(Action::Retry { delay_s: self.config.retry.delay_s(1, rng.next_u64()) });
+                        slots[i] = Slot::Decided(self.infra_retry(ages[i]));
                     }
                     continue;
                 }
@@ -285,7 +298,7 @@ where
                     Verdict::Retry { attempt } => Action::Retry { delay_s: self.config.retry.delay_s(attempt, rng.next_u64()) },
                     Verdict::Dead { attempts, error } => {
                         self.metrics.job_finished(&finished(false, attempts));
-                        self.dead_letter(&bodies[i], Some(&job), attempts, error, now()).await
+                        self.dead_letter(&deliveries[i].body, Some(&job), attempts, error, now(), ages[i]).await
                     }
                 });
             }
@@ -293,7 +306,7 @@ where
     }
 
     /// Sends a dead letter; the message is acked only once the letter is safely sent.
-    async fn dead_letter(&self, body: &str, job: Option<&OptimizeJob>, attempts: u32, error: JobError, now_ms: i64) -> Action {
+    async fn dead_letter(&self, body: &str, job: Option<&OptimizeJob>, attempts: u32, error: JobError, now_ms: i64, age_ms: i64) -> Action {
         let letter = DeadLetter {
             v: DEAD_LETTER_VERSION,
             origin_queue: self.origin_queue.to_owned(),
@@ -307,9 +320,16 @@ where
         };
         match self.dead_letters.send(&letter).await {
             Ok(()) => Action::Ack,
-            Err(_) => Action::Retry { delay_s: self.config.retry.base_s.max(1) },
+            Err(_) => self.infra_retry(age_ms),
         }
     }
+}
+
+/// Whole seconds until a lease of `retry_after_ms` has passed. Never shorter than the lease:
+/// a shorter retry would only meet the same lease again and spend a queue retry.
+fn after_lease_s(retry_after_ms: i64) -> u32 {
+    let s = u32::try_from((retry_after_ms.max(0) + 999) / 1000).unwrap_or(u32::MAX);
+    s.clamp(1, crate::backoff::RetryPolicy::QUEUE_MAX_DELAY_S)
 }
 
 /// The error that decides a job's fate when several elite calls failed: any permanent failure

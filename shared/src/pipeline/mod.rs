@@ -4,4 +4,5 @@
 //! run exactly this code.
 
 pub mod consumer;
+pub mod dead_letters;
 pub mod producer;

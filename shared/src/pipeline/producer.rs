@@ -28,6 +28,9 @@ pub struct Firing {
     pub environment: String,
     pub task: Task,
     pub scheduled: DateTime<Utc>,
+    /// A token unique to this invocation (the ledger refuses reports from a producer whose
+    /// lease another one took over).
+    pub owner: String,
 }
 
 impl Firing {
@@ -76,6 +79,7 @@ pub async fn fan_out(
     let expected = registry.count_active().await?;
     let open = OpenSweep {
         sweep_id: sweep_id.as_str().to_owned(),
+        owner: firing.owner.clone(),
         task: firing.task.as_str().to_owned(),
         scheduled_ms: firing.scheduled.timestamp_millis(),
         expected,
@@ -90,10 +94,12 @@ pub async fn fan_out(
     };
     let mut report = FanoutReport { sweep_id: sweep_id.as_str().to_owned(), decision, sent: 0, pages: 0 };
     loop {
-        let sites = registry.active_page(cursor.as_deref(), PAGE_SIZE).await?;
-        let Some(last) = sites.last() else { break };
-        let last = last.customer_id.as_str().to_owned();
-        let bodies: Vec<String> = sites
+        let page = registry.active_page(cursor.as_deref(), PAGE_SIZE).await?;
+        // The page's raw last key, not its last valid site: a page of rows that all failed
+        // validation must not end the fan-out.
+        let Some(last) = page.last_key else { break };
+        let bodies: Vec<String> = page
+            .sites
             .into_iter()
             .map(|s| OptimizeJob::new(sweep_id.clone(), firing.scheduled, s.customer_id, s.url).encode())
             .filter(|b| b.len() <= MAX_MESSAGE_BYTES)
@@ -102,13 +108,20 @@ pub async fn fan_out(
         for batch in batches(bodies) {
             queue.send_batch(&batch).await?;
         }
-        let page = PageDone { sweep_id: report.sweep_id.clone(), cursor: last.clone(), added, now_ms: now(), lease_ms: PRODUCER_LEASE_MS };
-        ledger.record_page(&page).await?;
+        let done = PageDone {
+            sweep_id: report.sweep_id.clone(),
+            owner: firing.owner.clone(),
+            cursor: last.clone(),
+            added,
+            now_ms: now(),
+            lease_ms: PRODUCER_LEASE_MS,
+        };
+        ledger.record_page(&done).await?;
         report.sent += added;
         report.pages += 1;
         cursor = Some(last);
     }
-    ledger.finish_fanout(&FanoutDone { sweep_id: report.sweep_id.clone(), now_ms: now() }).await?;
+    ledger.finish_fanout(&FanoutDone { sweep_id: report.sweep_id.clone(), owner: firing.owner.clone(), now_ms: now() }).await?;
     Ok(report)
 }
 
