@@ -171,6 +171,19 @@ pub struct JobClaim {
     pub replay: bool,
 }
 
+impl JobClaim {
+    /// The claim of a decoded job.
+    pub fn of(job: &crate::wire::OptimizeJob) -> Self {
+        Self {
+            job_id: job.job_id.as_str().to_owned(),
+            sweep_id: job.sweep_id.as_str().to_owned(),
+            customer_id: job.customer_id.as_str().to_owned(),
+            scheduled_ms: job.scheduled.timestamp_millis(),
+            replay: job.replay,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClaimRequest {
     pub claims: Vec<JobClaim>,

@@ -121,32 +121,14 @@ where
     /// Step 2: one claim request per shard touched, concurrently.
     async fn claim(&self, slots: &mut [Slot], ages: &[i64], now: &dyn Fn() -> i64) {
         let lease_ms = self.config.lease_ms();
-        let mut by_shard: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
-        for (i, s) in slots.iter().enumerate() {
-            if let Slot::Claiming(job) = s {
-                by_shard.entry(shard_of(&job.customer_id)).or_default().push(i);
-            }
-        }
         let now_ms = now();
-        let requests: Vec<(u32, Vec<usize>, ClaimRequest)> = by_shard
-            .into_iter()
-            .map(|(shard, idx)| {
-                let claims = idx
-                    .iter()
-                    .map(|&i| match &slots[i] {
-                        Slot::Claiming(job) => JobClaim {
-                            job_id: job.job_id.as_str().to_owned(),
-                            sweep_id: job.sweep_id.as_str().to_owned(),
-                            customer_id: job.customer_id.as_str().to_owned(),
-                            scheduled_ms: job.scheduled.timestamp_millis(),
-                            replay: job.replay,
-                        },
-                        _ => unreachable!("indexed only claiming slots"),
-                    })
-                    .collect();
-                (shard, idx, ClaimRequest { claims, now_ms, lease_ms })
-            })
-            .collect();
+        let requests: Vec<(u32, Vec<usize>, ClaimRequest)> = by_shard(slots, |s| match s {
+            Slot::Claiming(job) => Some(JobClaim::of(job)),
+            _ => None,
+        })
+        .into_iter()
+        .map(|(shard, idx, claims)| (shard, idx, ClaimRequest { claims, now_ms, lease_ms }))
+        .collect();
         let answers = join_all(requests.iter().map(|(shard, _, req)| self.ledger.claim(*shard, req))).await;
         for ((_, idx, _), answer) in requests.into_iter().zip(answers) {
             let decisions = match answer {
@@ -237,31 +219,20 @@ where
 
     /// Steps 4 and 5: report outcomes per shard, then act on the verdicts.
     async fn complete(&self, slots: &mut [Slot], deliveries: &[Delivery], ages: &[i64], now: &dyn Fn() -> i64, rng: &mut Rng) {
-        let mut by_shard: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
-        for (i, s) in slots.iter().enumerate() {
-            if let Slot::Worked { job, .. } = s {
-                by_shard.entry(shard_of(&job.customer_id)).or_default().push(i);
-            }
-        }
         let now_ms = now();
-        let requests: Vec<(u32, Vec<usize>, CompleteRequest)> = by_shard
-            .into_iter()
-            .map(|(shard, idx)| {
-                let outcomes = idx
-                    .iter()
-                    .map(|&i| match &slots[i] {
-                        Slot::Worked { job, attempt, outcome, .. } => JobOutcome {
-                            job_id: job.job_id.as_str().to_owned(),
-                            attempt: *attempt,
-                            error: outcome.as_ref().err().cloned(),
-                            superseded: outcome.as_ref().is_ok_and(|w| *w == Worked::Superseded),
-                        },
-                        _ => unreachable!("indexed only worked slots"),
-                    })
-                    .collect();
-                (shard, idx, CompleteRequest { outcomes, now_ms, max_attempts: self.config.max_attempts })
-            })
-            .collect();
+        let max_attempts = self.config.max_attempts;
+        let requests: Vec<(u32, Vec<usize>, CompleteRequest)> = by_shard(slots, |s| match s {
+            Slot::Worked { job, attempt, outcome, .. } => Some(JobOutcome {
+                job_id: job.job_id.as_str().to_owned(),
+                attempt: *attempt,
+                error: outcome.as_ref().err().cloned(),
+                superseded: outcome.as_ref().is_ok_and(|w| *w == Worked::Superseded),
+            }),
+            _ => None,
+        })
+        .into_iter()
+        .map(|(shard, idx, outcomes)| (shard, idx, CompleteRequest { outcomes, now_ms, max_attempts }))
+        .collect();
         let answers = join_all(requests.iter().map(|(shard, _, req)| self.ledger.complete(*shard, req))).await;
         for ((_, idx, _), answer) in requests.into_iter().zip(answers) {
             let verdicts = match answer {
@@ -323,6 +294,24 @@ where
             Err(_) => self.infra_retry(age_ms),
         }
     }
+}
+
+/// Groups the slots `item` selects by the ledger shard of their job: (shard, slot indexes,
+/// items), one group per shard touched, so each step makes one ledger request per shard.
+fn by_shard<T>(slots: &[Slot], item: impl Fn(&Slot) -> Option<T>) -> Vec<(u32, Vec<usize>, Vec<T>)> {
+    let mut groups: BTreeMap<u32, (Vec<usize>, Vec<T>)> = BTreeMap::new();
+    for (i, slot) in slots.iter().enumerate() {
+        let job = match slot {
+            Slot::Claiming(job) | Slot::Working { job, .. } | Slot::Worked { job, .. } => job,
+            Slot::Decided(_) => continue,
+        };
+        if let Some(value) = item(slot) {
+            let group = groups.entry(shard_of(&job.customer_id)).or_default();
+            group.0.push(i);
+            group.1.push(value);
+        }
+    }
+    groups.into_iter().map(|(shard, (idx, items))| (shard, idx, items)).collect()
 }
 
 /// Whole seconds until a lease of `retry_after_ms` has passed. Never shorter than the lease:

@@ -58,13 +58,7 @@ async fn settle(
     let key = optimization_key(&job.customer_id, job.scheduled);
     let written = results.job_of(&key).await?.as_deref() == Some(job.job_id.as_str());
     let request = SettleRequest {
-        claim: JobClaim {
-            job_id: job.job_id.as_str().to_owned(),
-            sweep_id: job.sweep_id.as_str().to_owned(),
-            customer_id: job.customer_id.as_str().to_owned(),
-            scheduled_ms: job.scheduled.timestamp_millis(),
-            replay: job.replay,
-        },
+        claim: JobClaim::of(job),
         written,
         error: error.clone(),
         now_ms,
