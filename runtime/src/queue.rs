@@ -34,6 +34,27 @@ impl JobQueue for TextQueue {
     }
 }
 
+impl TextQueue {
+    /// Sends bodies each with its own delivery delay (seconds), in batches of at most 100.
+    pub async fn send_delayed(&self, messages: &[(String, u32)]) -> Result<(), JobError> {
+        for chunk in messages.chunks(100) {
+            let batch: Vec<SendMessage<JsValue>> = chunk
+                .iter()
+                .map(|(body, delay_s)| {
+                    RawMessageBuilder::new(JsValue::from_str(body))
+                        .delay_seconds(*delay_s)
+                        .build_with_content_type(QueueContentType::Text)
+                })
+                .collect();
+            self.queue
+                .send_raw_batch(batch)
+                .await
+                .map_err(|e| JobError::transient(format!("send_batch of {} messages to {}: {e}", chunk.len(), self.name)))?;
+        }
+        Ok(())
+    }
+}
+
 impl DeadLetterSink for TextQueue {
     async fn send(&self, letter: &DeadLetter) -> Result<(), JobError> {
         self.queue

@@ -86,9 +86,16 @@ pub fn from_epoch_ms(ms: i64) -> Option<DateTime<Utc>> {
 /// Identifies one run of one scheduled task: (environment, task, scheduled time). Two firings
 /// of the same cron for the same scheduled time produce the same sweep id, which is how the
 /// ledger absorbs duplicated cron firings.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
 pub struct SweepId(String);
+
+impl<'de> Deserialize<'de> for SweepId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        Self::parse(&raw).ok_or_else(|| serde::de::Error::custom(format!("{raw:?} is not a sweep id")))
+    }
+}
 
 impl SweepId {
     /// `{environment}.{task}.{basic timestamp}`, e.g. `local.optimize.20261129T011500Z`.

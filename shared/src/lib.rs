@@ -13,6 +13,7 @@
 //! - [`error`]: job errors and their transient/permanent class.
 //! - [`elite`]: the elite-worker contract and the classification of its answers.
 //! - [`standin`]: the control contract of the local, simulated elite stand-in.
+pub mod admin;
 pub mod elite;
 pub mod error;
 pub mod ids;
@@ -30,3 +31,4 @@ pub mod pipeline;
 pub mod memory;
 pub mod sim;
 pub mod dead_letters;
+pub mod reports;

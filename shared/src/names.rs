@@ -1,6 +1,15 @@
 //! Platform names: Worker, binding, queue, bucket and database names, mirroring the wrangler
-//! tomls. Code refers to bindings only through these constants, and a test in `tests/` fails
-//! when a toml and this module drift apart.
+//! tomls. Code refers to bindings only through these constants, and the configuration check
+//! (`config-check/`, run by `cargo xtask check-config` and a test in `tests/`) fails when a
+//! toml and this module drift apart.
+//!
+//! The constants are the *base* names, which the local (top-level) configuration uses as they
+//! are. Each deployed environment suffixes every resource of its own with the environment's
+//! name ([`in_env`]): `code24-ledger-staging`, `code24-optimize-dlq-production`, and so on.
+//! That is wrangler's own default for a Worker's name in an `[env.NAME]` section, applied to
+//! queues, buckets and databases too, so no two environments ever share a resource.
+
+use crate::config::Environment;
 
 /// The dispatcher (cron producer) Worker, configured by the top-level `wrangler.toml`.
 pub const DISPATCHER_WORKER: &str = "code24-platform-dispatcher";
@@ -23,6 +32,52 @@ pub const RESULTS_BUCKET: &str = "code24-elite-workers-data";
 pub const PLATFORM_DB: &str = "code24-platform";
 /// The Durable Object class of the ledger.
 pub const LEDGER_CLASS: &str = "Ledger";
+/// The Workers Analytics Engine dataset of finished jobs. Dataset names take `_`, not `-`,
+/// so its per-environment name is [`dataset_in_env`]'s.
+pub const JOB_ANALYTICS_DATASET: &str = "code24_jobs";
+
+/// The real elite workers, bound in deployed environments as `<name>-<env>` (the local
+/// configuration binds the stand-in instead). These names are an assumption about how the
+/// elite workers are deployed; docs/DEPLOY.md says where to change them.
+pub const ELITE_BRAND_WORKER: &str = "code24-elite-brand";
+/// See [`ELITE_BRAND_WORKER`].
+pub const ELITE_DESIGNER_WORKER: &str = "code24-elite-designer";
+/// See [`ELITE_BRAND_WORKER`].
+pub const ELITE_DEVELOPER_WORKER: &str = "code24-elite-developer";
+
+/// The environments deployed to Cloudflare, in promotion order. [`Environment::Local`] is the
+/// top-level section of every toml and is never deployed.
+pub const DEPLOYED_ENVIRONMENTS: [Environment; 3] = [Environment::Dev, Environment::Staging, Environment::Production];
+
+/// The name of a per-environment resource (Worker, queue, bucket, database): `base` in the
+/// local configuration, `<base>-<env>` in a deployed one.
+pub fn in_env(base: &str, env: Environment) -> String {
+    match env {
+        Environment::Local => base.to_owned(),
+        deployed => format!("{base}-{}", deployed.as_str()),
+    }
+}
+
+/// The name of a per-environment Analytics Engine dataset: `base`, or `<base>_<env>`.
+pub fn dataset_in_env(base: &str, env: Environment) -> String {
+    match env {
+        Environment::Local => base.to_owned(),
+        deployed => format!("{base}_{}", deployed.as_str()),
+    }
+}
+
+/// The base name and environment of a name made by [`in_env`]: the inverse, for code that
+/// is told a resource's full name (a queue consumer learns its queue's name from the batch).
+/// A name without an environment suffix is local.
+pub fn split_env(name: &str) -> (&str, Environment) {
+    DEPLOYED_ENVIRONMENTS
+        .iter()
+        .find_map(|env| {
+            let base = name.strip_suffix(env.as_str())?.strip_suffix('-')?;
+            (!base.is_empty()).then_some((base, *env))
+        })
+        .unwrap_or((name, Environment::Local))
+}
 
 /// Binding names, as written in the tomls' `binding = ...` / `name = ...` keys.
 pub mod binding {
@@ -62,6 +117,34 @@ pub mod var {
     pub const RETRY_MAX_SECONDS: &str = "RETRY_MAX_SECONDS";
     /// How long the ledger keeps finished sweeps before its alarm prunes them.
     pub const SWEEP_RETENTION_HOURS: &str = "SWEEP_RETENTION_HOURS";
+    /// Rows of the dead-letter store at which the store reports itself near capacity (it
+    /// never drops entries; it says so in the log and in the admin API).
+    pub const DEAD_LETTER_WARN_ROWS: &str = "DEAD_LETTER_WARN_ROWS";
     /// Secret bearer token of the admin API.
     pub const ADMIN_TOKEN: &str = "ADMIN_TOKEN";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_environment_names() {
+        assert_eq!(in_env(LEDGER_WORKER, Environment::Local), "code24-ledger");
+        assert_eq!(in_env(LEDGER_WORKER, Environment::Staging), "code24-ledger-staging");
+        assert_eq!(in_env(OPTIMIZE_DLQ, Environment::Production), "code24-optimize-dlq-production");
+        assert_eq!(dataset_in_env(JOB_ANALYTICS_DATASET, Environment::Local), "code24_jobs");
+        assert_eq!(dataset_in_env(JOB_ANALYTICS_DATASET, Environment::Dev), "code24_jobs_dev");
+    }
+
+    #[test]
+    fn split_env_inverts_in_env() {
+        for env in [Environment::Local, Environment::Dev, Environment::Staging, Environment::Production] {
+            for base in [OPTIMIZE_QUEUE, OPTIMIZE_DLQ, DISPATCHER_WORKER] {
+                assert_eq!(split_env(&in_env(base, env)), (base, env));
+            }
+        }
+        assert_eq!(split_env("-dev"), ("-dev", Environment::Local));
+        assert_eq!(split_env("code24-optimize-devx"), ("code24-optimize-devx", Environment::Local));
+    }
 }

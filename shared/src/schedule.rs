@@ -1,10 +1,19 @@
-//! The schedule table: which cron expression runs which task. The producer maps the firing
-//! cron to a task through this table (an unknown cron enqueues nothing), the local clock of
-//! `cargo xtask dev` fires exactly these crons, and a test checks the wrangler triggers equal it.
+//! The schedule table: which cron expression runs which task, and in which environments. The
+//! producer maps the firing cron to a task through this table (an unknown cron enqueues
+//! nothing), the local clock of `cargo xtask dev` fires exactly these crons, and the
+//! configuration check requires each environment's wrangler triggers to equal
+//! [`crons_for`] that environment.
+//!
+//! Today the table has one row, the 3-minute sweep, run locally, in staging and in
+//! production. The `dev` environment therefore has no cron at all (`crons = []`) until the
+//! hourly dev health check exists; the monthly analytics and end-of-month reports are not
+//! built yet either. Each becomes one row here, and the check then demands its trigger.
 
 use std::fmt;
 
 use chrono::{DateTime, Utc};
+
+use crate::config::Environment;
 
 /// A kind of scheduled work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -43,14 +52,31 @@ pub struct Schedule {
     pub task: Task,
     /// Why it runs, in plain words, for `--help` and logs.
     pub description: &'static str,
+    /// The deployed environments whose dispatcher is triggered by this cron. The local
+    /// configuration runs every schedule, so `Local` is never listed.
+    pub environments: &'static [Environment],
 }
 
-/// Every schedule of the local configuration.
+impl Schedule {
+    /// Whether `env`'s dispatcher is triggered by this schedule.
+    pub fn runs_in(&self, env: Environment) -> bool {
+        env == Environment::Local || self.environments.contains(&env)
+    }
+}
+
+/// Every schedule; the local configuration runs all of them.
 pub const SCHEDULES: &[Schedule] = &[Schedule {
     cron: "*/3 * * * *",
     task: Task::Optimize,
     description: "every 3 minutes: optimize every active customer site",
+    environments: &[Environment::Staging, Environment::Production],
 }];
+
+/// The crons that trigger `env`'s dispatcher, in table order: what its `triggers.crons` must
+/// say.
+pub fn crons_for(env: Environment) -> Vec<&'static str> {
+    SCHEDULES.iter().filter(|s| s.runs_in(env)).map(|s| s.cron).collect()
+}
 
 /// The task a firing cron stands for, or `None` for a cron this build does not know.
 pub fn task_for_cron(cron: &str) -> Option<Task> {
@@ -95,6 +121,18 @@ mod tests {
         for s in SCHEDULES {
             assert!(fires_at(s.cron, Utc::now()).is_ok(), "{}", s.cron);
             assert_eq!(Task::parse(s.task.as_str()), Some(s.task));
+        }
+    }
+
+    #[test]
+    fn crons_per_environment() {
+        assert_eq!(crons_for(Environment::Local), ["*/3 * * * *"]);
+        assert_eq!(crons_for(Environment::Staging), ["*/3 * * * *"]);
+        assert_eq!(crons_for(Environment::Production), ["*/3 * * * *"]);
+        // No dev schedule exists until the hourly health check does.
+        assert!(crons_for(Environment::Dev).is_empty());
+        for s in SCHEDULES {
+            assert!(!s.environments.contains(&Environment::Local), "{}: local runs every schedule implicitly", s.cron);
         }
     }
 

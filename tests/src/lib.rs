@@ -173,6 +173,39 @@ impl Stack {
         self.expect_json(Method::DELETE, path, body)
     }
 
+    /// A scheduled time for a new sweep, later than every sweep the ledger knows (so no test's
+    /// sweep is superseded by another's, whichever test binary ran first) and a multiple of
+    /// 3 minutes, like the optimize cron's own slots.
+    #[track_caller]
+    pub fn next_sweep_time(&self) -> i64 {
+        const SLOT_MS: i64 = 180_000;
+        let newest = self.get_json("/api/sweeps?limit=1");
+        let newest_ms = newest.as_array().and_then(|s| s.first()).and_then(|s| s["scheduled_ms"].as_i64()).unwrap_or(0);
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        newest_ms.max(now_ms) / SLOT_MS * SLOT_MS + SLOT_MS
+    }
+
+    /// Customer ids of every active site in the registry.
+    #[track_caller]
+    pub fn active_customers(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut after = String::new();
+        loop {
+            let page = self.get_json(&format!("/api/sites?limit=1000&after={}", percent_encode(&after)));
+            let sites = page["sites"].as_array().cloned().unwrap_or_default();
+            let Some(last) = sites.last() else { return out };
+            after = last["customer_id"].as_str().unwrap_or_default().to_owned();
+            out.extend(
+                sites
+                    .iter()
+                    .filter(|s| s["active"].as_f64() == Some(1.0) || s["active"].as_i64() == Some(1))
+                    .filter_map(|s| s["customer_id"].as_str().map(str::to_owned)),
+            );
+        }
+    }
+
     /// Fires `cron` as if Cloudflare scheduled it at `time_ms` (epoch milliseconds), through
     /// workerd's scheduled-handler endpoint. Panics unless the handler answered 2xx.
     #[track_caller]

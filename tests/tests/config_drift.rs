@@ -1,123 +1,229 @@
-//! The wrangler tomls and `code24_shared::names` / `schedule` must agree: a binding renamed
-//! on one side only would surface as a runtime "binding not found" in production. These
-//! checks read every toml of the repository and fail naming the Worker and the binding.
+//! The configuration check (`code24-config-check`, also `cargo xtask check-config`) as ordinary
+//! tests: it passes on the repository, and it fails, naming the Worker, the environment and the
+//! binding, on deliberately broken copies of the tomls. A binding missing from one `[env.*]`
+//! section would otherwise surface only at runtime, in that environment.
 
+use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use code24_shared::names::{self, binding};
-use code24_shared::schedule::SCHEDULES;
-use toml::Value;
+use code24_config_check::workers::WORKERS;
+use code24_config_check::{check_configs, sources, Problem};
+use code24_shared::config::Environment;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ lives in the repository").to_path_buf()
 }
 
-fn load(relative: &str) -> Value {
-    let path = repo().join(relative);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+fn listing(problems: &[Problem]) -> String {
+    problems.iter().map(|p| format!("\n  - {p}")).collect()
 }
 
-fn str_at<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
-    v.get(key).and_then(Value::as_str)
+#[test]
+fn every_config_passes_in_every_environment() {
+    let problems = check_configs(&repo());
+    assert!(problems.is_empty(), "the configuration check failed:{}", listing(&problems));
 }
 
-/// The entries of an array of tables at a dotted path (e.g. `queues.producers`).
-fn tables<'a>(v: &'a Value, path: &str) -> Vec<&'a Value> {
-    let mut cur = Some(v);
-    for part in path.split('.') {
-        cur = cur.and_then(|c| c.get(part));
+#[test]
+fn the_code_uses_exactly_the_bindings_of_the_table() {
+    let problems = sources::check_sources(&repo());
+    assert!(problems.is_empty(), "the binding table and the code disagree:{}", listing(&problems));
+}
+
+/// A copy of every Worker's toml in a fresh directory, with `edit` applied to one of them.
+struct BrokenCopy {
+    root: PathBuf,
+}
+
+impl BrokenCopy {
+    fn new(config: &str, edit: impl Fn(&str) -> String) -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let root = std::env::temp_dir().join(format!(
+            "code24-config-check-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        ));
+        for spec in WORKERS {
+            let text = fs::read_to_string(repo().join(spec.config)).unwrap();
+            let text = if spec.config == config {
+                let edited = edit(&text);
+                assert_ne!(edited, text, "the edit of {config} changed nothing: the test is stale");
+                edited
+            } else {
+                text
+            };
+            let path = root.join(spec.config);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, text).unwrap();
+        }
+        Self { root }
     }
-    cur.and_then(Value::as_array).map(|a| a.iter().collect()).unwrap_or_default()
+
+    /// Asserts the check fails with a problem about `subject` of `worker` in `env` whose
+    /// message contains `fragment`, and returns every problem.
+    #[track_caller]
+    fn fails_with(&self, worker: &str, env: Environment, subject: &str, fragment: &str) -> Vec<Problem> {
+        let problems = check_configs(&self.root);
+        let hit = problems.iter().find(|p| p.worker == worker && p.env == Some(env) && p.subject == subject && p.message.contains(fragment));
+        let Some(hit) = hit else {
+            panic!("expected a problem of {worker} in {} about {subject} ({fragment:?}); got:{}", env.as_str(), listing(&problems));
+        };
+        // What an operator reads names all three.
+        let shown = hit.to_string();
+        for part in [worker, env.as_str(), subject] {
+            assert!(shown.contains(part), "{shown:?} does not name {part:?}");
+        }
+        problems
+    }
 }
 
-/// Asserts the entry of `path` whose `key_field` is `key` has `field` = `expected`.
-fn check_binding(worker: &str, toml: &Value, path: &str, key_field: &str, key: &str, field: &str, expected: &str) {
-    let entry = tables(toml, path)
+impl Drop for BrokenCopy {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.root);
+    }
+}
+
+/// `text` with the array-of-tables entry `[[header]]` that contains `line` removed.
+fn remove_entry(text: &str, header: &str, line: &str) -> String {
+    edit_entry(text, header, line, |_| String::new())
+}
+
+/// `text` with `f` applied to the entry (header line to the next header) `[[header]]` or
+/// `[header]` that contains `line`.
+fn edit_entry(text: &str, header: &str, line: &str, f: impl Fn(&str) -> String) -> String {
+    let mut blocks: Vec<String> = Vec::new();
+    for l in text.lines() {
+        if l.starts_with('[') || blocks.is_empty() {
+            blocks.push(String::new());
+        }
+        let block = blocks.last_mut().unwrap();
+        block.push_str(l);
+        block.push('\n');
+    }
+    let wanted = [format!("[[{header}]]"), format!("[{header}]")];
+    blocks
         .into_iter()
-        .find(|t| str_at(t, key_field) == Some(key))
-        .unwrap_or_else(|| panic!("{worker}: no [[{path}]] with {key_field} = {key:?}"));
-    assert_eq!(str_at(entry, field), Some(expected), "{worker}: [[{path}]] {key}: {field}");
+        .map(|b| {
+            let first = b.lines().next().unwrap_or_default().trim();
+            if wanted.iter().any(|w| w == first) && b.lines().any(|l| l.trim() == line) {
+                f(&b)
+            } else {
+                b
+            }
+        })
+        .collect()
 }
 
 #[test]
-fn dispatcher_toml_matches_names_and_schedule() {
-    let t = load("wrangler.toml");
-    let w = names::DISPATCHER_WORKER;
-    assert_eq!(str_at(&t, "name"), Some(w));
-    let crons: Vec<&str> = t["triggers"]["crons"].as_array().expect("crons").iter().filter_map(Value::as_str).collect();
-    let expected: Vec<&str> = SCHEDULES.iter().map(|s| s.cron).collect();
-    assert_eq!(crons, expected, "{w}: triggers.crons must equal the schedule table");
-    check_binding(w, &t, "d1_databases", "binding", binding::DB, "database_name", names::PLATFORM_DB);
-    check_binding(w, &t, "durable_objects.bindings", "name", binding::LEDGER, "class_name", names::LEDGER_CLASS);
-    check_binding(w, &t, "durable_objects.bindings", "name", binding::LEDGER, "script_name", names::LEDGER_WORKER);
-    check_binding(w, &t, "queues.producers", "binding", binding::OPTIMIZE_QUEUE, "queue", names::OPTIMIZE_QUEUE);
-    check_binding(w, &t, "r2_buckets", "binding", binding::RESULTS, "bucket_name", names::RESULTS_BUCKET);
-    check_binding(w, &t, "services", "binding", binding::ELITE_STANDIN, "service", names::ELITE_STANDIN_WORKER);
+fn a_binding_missing_from_production_is_named() {
+    let copy = BrokenCopy::new("consumers/optimizer/wrangler.toml", |t| {
+        remove_entry(t, "env.production.analytics_engine_datasets", r#"binding = "JOB_ANALYTICS""#)
+    });
+    let problems = copy.fails_with("code24-optimizer", Environment::Production, "binding JOB_ANALYTICS", "missing");
+    // Only that section is broken.
+    assert!(problems.iter().all(|p| p.env == Some(Environment::Production)), "{}", listing(&problems));
+    let shown = problems[0].to_string();
+    assert!(shown.contains("[[env.production.analytics_engine_datasets]]") && shown.contains("code24_jobs_production"), "{shown}");
 }
 
 #[test]
-fn ledger_toml_hosts_the_sqlite_class() {
-    let t = load("ledger/wrangler.toml");
-    let w = names::LEDGER_WORKER;
-    assert_eq!(str_at(&t, "name"), Some(w));
-    check_binding(w, &t, "durable_objects.bindings", "name", binding::LEDGER, "class_name", names::LEDGER_CLASS);
-    let sqlite = tables(&t, "migrations")
-        .iter()
-        .flat_map(|m| m.get("new_sqlite_classes").and_then(Value::as_array).cloned().unwrap_or_default())
-        .any(|c| c.as_str() == Some(names::LEDGER_CLASS));
-    assert!(sqlite, "{w}: {} must be created with new_sqlite_classes", names::LEDGER_CLASS);
-}
+fn the_stand_in_is_refused_in_deployed_environments() {
+    let copy = BrokenCopy::new("consumers/optimizer/wrangler.toml", |t| {
+        edit_entry(t, "env.staging.services", r#"binding = "ELITE_BRAND""#, |b| b.replace("code24-elite-brand-staging", "code24-elite-standin"))
+    });
+    copy.fails_with("code24-optimizer", Environment::Staging, "binding ELITE_BRAND", "stand-in");
 
-/// Every consumer sets every option explicitly: local defaults differ from production.
-fn check_consumer(worker: &str, t: &Value, queue: &str, dlq: Option<&str>) {
-    let c = tables(t, "queues.consumers")
-        .into_iter()
-        .find(|c| str_at(c, "queue") == Some(queue))
-        .unwrap_or_else(|| panic!("{worker}: does not consume {queue}"));
-    for option in ["max_batch_size", "max_batch_timeout", "max_retries"] {
-        assert!(c.get(option).and_then(Value::as_integer).is_some(), "{worker}: consumer of {queue} must set {option}");
-    }
-    assert_eq!(str_at(c, "dead_letter_queue"), dlq, "{worker}: dead_letter_queue of {queue}");
+    let copy = BrokenCopy::new("wrangler.toml", |t| {
+        format!("{t}\n[[env.dev.services]]\nbinding = \"ELITE_STANDIN\"\nservice = \"code24-elite-standin\"\n")
+    });
+    copy.fails_with("code24-platform-dispatcher", Environment::Dev, "binding ELITE_STANDIN", "local only");
+
+    let copy = BrokenCopy::new("elite-standin/wrangler.toml", |t| format!("{t}\n[env.production]\n"));
+    let problems = check_configs(&copy.root);
+    assert!(problems.iter().any(|p| p.worker == "code24-elite-standin" && p.subject == "[env.production]"), "{}", listing(&problems));
 }
 
 #[test]
-fn optimizer_toml_matches_names() {
-    let t = load("consumers/optimizer/wrangler.toml");
-    let w = names::OPTIMIZER_WORKER;
-    assert_eq!(str_at(&t, "name"), Some(w));
-    check_consumer(w, &t, names::OPTIMIZE_QUEUE, Some(names::OPTIMIZE_DLQ));
-    // The consumer's own dead-lettering (after MAX_ATTEMPTS) must come before the queue's.
-    let max_attempts: i64 = t["vars"][code24_shared::names::var::MAX_ATTEMPTS].as_str().expect("MAX_ATTEMPTS set").parse().unwrap();
-    let consumer = tables(&t, "queues.consumers").into_iter().find(|c| str_at(c, "queue") == Some(names::OPTIMIZE_QUEUE)).unwrap();
-    let max_retries = consumer["max_retries"].as_integer().unwrap();
-    assert!(max_attempts < max_retries, "{w}: MAX_ATTEMPTS {max_attempts} must be below max_retries {max_retries}");
-    check_binding(w, &t, "queues.producers", "binding", binding::DEAD_LETTER_QUEUE, "queue", names::OPTIMIZE_DLQ);
-    check_binding(w, &t, "durable_objects.bindings", "name", binding::LEDGER, "script_name", names::LEDGER_WORKER);
-    check_binding(w, &t, "r2_buckets", "binding", binding::RESULTS, "bucket_name", names::RESULTS_BUCKET);
-    check_binding(w, &t, "analytics_engine_datasets", "binding", binding::JOB_ANALYTICS, "dataset", "code24_jobs");
-    for role in code24_shared::elite::EliteRole::ALL {
-        assert!(
-            tables(&t, "services").iter().any(|s| str_at(s, "binding") == Some(role.binding())),
-            "{w}: no service binding {}",
-            role.binding()
-        );
-    }
+fn a_durable_object_must_point_at_its_own_environments_ledger() {
+    let copy = BrokenCopy::new("consumers/dead-letters/wrangler.toml", |t| {
+        edit_entry(t, "env.staging.durable_objects.bindings", r#"name = "LEDGER""#, |b| b.replace("code24-ledger-staging", "code24-ledger-production"))
+    });
+    copy.fails_with("code24-dead-letters", Environment::Staging, "binding LEDGER", "script_name = \"code24-ledger-production\"");
+    copy.fails_with("code24-dead-letters", Environment::Staging, "binding LEDGER", "no Worker of staging by that name");
 }
 
 #[test]
-fn dead_letters_toml_matches_names() {
-    let t = load("consumers/dead-letters/wrangler.toml");
-    let w = names::DEAD_LETTERS_WORKER;
-    assert_eq!(str_at(&t, "name"), Some(w));
-    check_consumer(w, &t, names::OPTIMIZE_DLQ, None);
-    check_binding(w, &t, "d1_databases", "binding", binding::DB, "database_name", names::PLATFORM_DB);
-    check_binding(w, &t, "durable_objects.bindings", "name", binding::LEDGER, "script_name", names::LEDGER_WORKER);
-    check_binding(w, &t, "r2_buckets", "binding", binding::RESULTS, "bucket_name", names::RESULTS_BUCKET);
+fn crons_must_equal_the_schedule_table() {
+    let copy = BrokenCopy::new("wrangler.toml", |t| edit_entry(t, "env.dev.triggers", "crons = []", |b| b.replace("[]", r#"["*/3 * * * *"]"#)));
+    copy.fails_with("code24-platform-dispatcher", Environment::Dev, "triggers.crons", "schedule table");
+
+    // Triggers are inherited: a section without its own would run the local schedule.
+    let copy = BrokenCopy::new("wrangler.toml", |t| remove_entry(t, "env.dev.triggers", "crons = []"));
+    copy.fails_with("code24-platform-dispatcher", Environment::Dev, "triggers.crons", "schedule table");
 }
 
 #[test]
-fn standin_toml_is_named_as_the_stand_in() {
-    let t = load("elite-standin/wrangler.toml");
-    assert_eq!(str_at(&t, "name"), Some(names::ELITE_STANDIN_WORKER));
+fn queue_producers_and_consumers_must_agree() {
+    let copy = BrokenCopy::new("wrangler.toml", |t| {
+        edit_entry(t, "env.staging.queues.producers", r#"binding = "OPTIMIZE_QUEUE""#, |b| b.replace("code24-optimize-staging", "code24-optimize"))
+    });
+    copy.fails_with("code24-platform-dispatcher", Environment::Staging, "binding OPTIMIZE_QUEUE", "expected \"code24-optimize-staging\"");
+    copy.fails_with("code24-optimizer", Environment::Staging, "consumer of queue code24-optimize-staging", "no Worker of staging sends to this queue");
+
+    let copy = BrokenCopy::new("consumers/optimizer/wrangler.toml", |t| {
+        edit_entry(t, "env.production.queues.consumers", r#"queue = "code24-optimize-production""#, |b| {
+            b.lines().filter(|l| !l.starts_with("dead_letter_queue")).map(|l| format!("{l}\n")).collect()
+        })
+    });
+    copy.fails_with("code24-optimizer", Environment::Production, "consumer of queue code24-optimize-production", "dead_letter_queue = None");
+}
+
+#[test]
+fn consumer_settings_are_explicit_and_attempts_stay_below_max_retries() {
+    let copy = BrokenCopy::new("consumers/optimizer/wrangler.toml", |t| {
+        edit_entry(t, "env.staging.queues.consumers", r#"queue = "code24-optimize-staging""#, |b| {
+            b.replace("max_retries = 100", "max_retries = 5").replace("max_batch_timeout = 5\n", "")
+        })
+    });
+    copy.fails_with("code24-optimizer", Environment::Staging, "consumer of queue code24-optimize-staging", "MAX_ATTEMPTS = 5 must stay below max_retries = 5");
+    copy.fails_with("code24-optimizer", Environment::Staging, "consumer of queue code24-optimize-staging", "max_batch_timeout is not set");
+}
+
+#[test]
+fn vars_are_checked_with_the_workers_own_parsers() {
+    let copy = BrokenCopy::new("consumers/optimizer/wrangler.toml", |t| {
+        edit_entry(t, "env.production.vars", r#"ENVIRONMENT = "production""#, |b| {
+            b.replace(r#"ENVIRONMENT = "production""#, r#"ENVIRONMENT = "staging""#).replace(r#"RETRY_MAX_SECONDS = "300""#, r#"RETRY_MAX_SECONDS = "1""#)
+        })
+    });
+    copy.fails_with("code24-optimizer", Environment::Production, "var ENVIRONMENT", "expected \"production\"");
+    copy.fails_with("code24-optimizer", Environment::Production, "var RETRY_MAX_SECONDS", "would refuse");
+
+    let copy = BrokenCopy::new("ledger/wrangler.toml", |t| edit_entry(t, "env.dev.vars", r#"ENVIRONMENT = "dev""#, |b| b.replace("\"360\"", "\"24\"")));
+    copy.fails_with("code24-ledger", Environment::Dev, "var SWEEP_RETENTION_HOURS", "outside");
+
+    let copy = BrokenCopy::new("wrangler.toml", |t| {
+        edit_entry(t, "env.staging.vars", r#"ENVIRONMENT = "staging""#, |b| format!("{b}ADMIN_TOKEN = \"hunter2\"\n"))
+    });
+    copy.fails_with("code24-platform-dispatcher", Environment::Staging, "var ADMIN_TOKEN", "wrangler secret put ADMIN_TOKEN --env staging");
+}
+
+#[test]
+fn one_database_has_one_id_per_environment() {
+    let copy = BrokenCopy::new("consumers/dead-letters/wrangler.toml", |t| {
+        edit_entry(t, "env.production.d1_databases", r#"binding = "DB""#, |b| {
+            b.replace("00000000-0000-0000-0000-000000000000", "11111111-1111-1111-1111-111111111111")
+        })
+    });
+    copy.fails_with("code24-platform-dispatcher", Environment::Production, "binding DB", "differs");
+}
+
+#[test]
+fn an_unknown_binding_is_named() {
+    let copy = BrokenCopy::new("consumers/dead-letters/wrangler.toml", |t| {
+        edit_entry(t, "env.dev.r2_buckets", r#"binding = "RESULTS""#, |b| b.replace(r#"binding = "RESULTS""#, r#"binding = "RESULT""#))
+    });
+    copy.fails_with("code24-dead-letters", Environment::Dev, "binding RESULT", "not in this Worker's binding table");
+    copy.fails_with("code24-dead-letters", Environment::Dev, "binding RESULTS", "missing");
 }

@@ -7,11 +7,16 @@
 //! - [`stack`]: one `wrangler dev` session running every Worker on local workerd; shared by
 //!   `dev` and `test`.
 //! - [`dev`]: the local run with its cron clock.
-//! - [`tiers`]: `test`, the host, build and end-to-end tiers with a timing summary.
+//! - [`tiers`]: `test`, the host, config, build, dry-run and end-to-end tiers with a timing
+//!   summary.
+//! - [`check_config`]: `check-config`, the configuration check of `code24-config-check`.
+//! - [`deploy`]: `deploy --env X [--dry-run]`: per-environment provisioning and deploys.
 //! - [`cmd`]: running child commands, timing, formatting.
 //! - [`interrupt`]: Ctrl-C and SIGTERM as a flag, so a running stack is always stopped.
 
+mod check_config;
 mod cmd;
+mod deploy;
 mod dev;
 mod interrupt;
 mod setup;
@@ -60,14 +65,40 @@ COMMANDS:
         Schedules: {SCHEDULES}
 
     test [--host-only | --e2e-only] [-- TEST_ARGS...]
-        CI entry point, in tiers: setup; host tier (`cargo test --workspace`, unit and
-        simulation tests); build of every Worker; end-to-end tier: a fresh stack with an
-        empty state dir (target/e2e-state-<pid>) on a free port, migrations without demo
-        data, then `cargo test -p code24-tests -- --ignored --test-threads=1 TEST_ARGS`
-        with CODE24_E2E_URL and CODE24_E2E_TOKEN set. The stack is always stopped; on
-        failure the tail of wrangler's log is printed. Exits non-zero on any failure and
-        prints a summary with per-tier timings.
-        --host-only skips the build and end-to-end tiers; --e2e-only skips the host tier.
+        CI entry point, in tiers: setup; config (`check-config`); host tier (`cargo test
+        --workspace`, unit, simulation and configuration tests); build of every Worker;
+        dry-run (`deploy --dry-run` of dev, staging and production from those bundles,
+        offline); end-to-end tier: a fresh stack with an empty state dir
+        (target/e2e-state-<pid>) on a free port, migrations without demo data, then
+        `cargo test -p code24-tests -- --ignored --test-threads=1 TEST_ARGS` with
+        CODE24_E2E_URL and CODE24_E2E_TOKEN set. The stack is always stopped; on failure
+        the tail of wrangler's log is printed. Exits non-zero on any failure and prints a
+        summary with per-tier timings.
+        --host-only skips the build, dry-run and end-to-end tiers; --e2e-only skips the
+        config and host tiers.
+
+    check-config
+        The configuration check, offline: every Worker's wrangler.toml in every environment
+        (local top level, [env.dev], [env.staging], [env.production]) against the binding
+        table (config-check/src/workers.rs), shared/src/names.rs and the schedule table:
+        bindings present and naming that environment's resources, queue producers and
+        consumers agreeing, dead-letter queues, explicit consumer settings, MAX_ATTEMPTS <
+        max_retries, crons, Durable Object script_names, vars, no secret in vars, the
+        stand-in absent from deployed environments; and the table against the Workers'
+        code. Each problem names the Worker, the environment and the binding.
+
+    deploy --env <dev|staging|production> [--dry-run]
+        Runs the configuration check and builds every deployed Worker, in deploy order:
+        {DEPLOYED}.
+        --dry-run: `wrangler deploy --dry-run --env ENV --outdir
+        target/deploy-dry-run/ENV/WORKER` for each, offline, and prints each bundle's size
+        (raw and gzipped) against Cloudflare's limits (3 MiB gzipped on the Workers Free
+        plan, 10 MiB on Paid).
+        Without --dry-run: needs `npx wrangler login` (or CLOUDFLARE_API_TOKEN); checks the
+        real elite workers exist; creates missing queues, R2 bucket and D1 database
+        (writing the new database_id into the tomls: commit it) and applies the D1
+        migrations remotely; deploys in that order; lists secrets still to set
+        (`npx wrangler secret put ADMIN_TOKEN --env ENV`). See docs/DEPLOY.md.
 
     help, --help, -h
         This text.
@@ -142,6 +173,17 @@ fn run(args: &[String]) -> Result<()> {
                 },
             )
         }
+        "check-config" => {
+            no_more_args(rest)?;
+            check_config::run(&root)
+        }
+        "deploy" => {
+            let mut flags = Flags::new(rest);
+            let env = flags.value("--env")?.ok_or("deploy needs --env <dev|staging|production>")?;
+            let dry_run = flags.switch("--dry-run");
+            flags.finish()?;
+            deploy::run(&root, deploy::Options { env: deploy::parse_env(&env)?, dry_run })
+        }
         other => {
             print_help();
             Err(format!("unknown command `{other}`"))
@@ -155,10 +197,12 @@ fn print_help() {
         .iter()
         .map(|s| format!("`{}` ({})", s.cron, s.task))
         .collect();
+    let deployed: Vec<&str> = code24_config_check::workers::deployed().map(|w| w.name).collect();
     print!(
         "{}",
         HELP.replace("{WORKERS}", &workers.join(", "))
             .replace("{SCHEDULES}", &schedules.join(", "))
+            .replace("{DEPLOYED}", &deployed.join(", "))
     );
 }
 

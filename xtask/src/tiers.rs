@@ -1,10 +1,15 @@
 //! `cargo xtask test`: the test tiers, in order, with a timing summary.
 //!
 //! 1. setup: whatever the machine lacks.
-//! 2. host: `cargo test --workspace` (unit tests of the core, the deterministic simulation,
-//!    tidy checks; the Worker crates compile natively too, so their unit tests run here).
-//! 3. build: every Worker bundle.
-//! 4. e2e: a fresh local stack (empty state, free port, migrations but no demo data) and
+//! 2. config: `check-config`, every toml in every environment (fast, and first, because a
+//!    config problem explains many later failures).
+//! 3. host: `cargo test --workspace` (unit tests of the core, the deterministic simulation,
+//!    tidy checks, the configuration tests; the Worker crates compile natively too, so their
+//!    unit tests run here).
+//! 4. build: every Worker bundle.
+//! 5. dry-run: `deploy --dry-run` of every deployed environment from those bundles, offline:
+//!    wrangler validates each environment's config and the bundle sizes are checked.
+//! 6. e2e: a fresh local stack (empty state, free port, migrations but no demo data) and
 //!    `cargo test -p code24-tests -- --ignored --test-threads=1` against it.
 //!
 //! The first failing tier ends the run; the summary is printed either way.
@@ -14,11 +19,13 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use code24_shared::names::DEPLOYED_ENVIRONMENTS;
+
 use crate::interrupt;
 use crate::setup::{self, Tools};
 use crate::stack::{self, Stack};
 use crate::workers;
-use crate::{cmd, Result};
+use crate::{check_config, cmd, deploy, Result};
 
 /// The crate holding the end-to-end tests (as `#[ignore]`d tests, so the host tier skips them).
 const E2E_PACKAGE: &str = "code24-tests";
@@ -54,10 +61,14 @@ pub(crate) fn run(root: &Path, options: Options) -> Result<()> {
     let outcome = (|| {
         tier("setup", &mut || setup::run(root))?;
         if options.host {
+            tier("config", &mut || check_config::run(root))?;
             tier("host", &mut || host(root))?;
         }
         if options.build_and_e2e {
             tier("build", &mut || workers::build(root, None))?;
+            tier("dry-run", &mut || {
+                DEPLOYED_ENVIRONMENTS.iter().try_for_each(|env| deploy::dry_run(root, &Tools::at(root), *env))
+            })?;
             tier("e2e", &mut || e2e(root, &options.e2e_args))?;
         }
         Ok(())
@@ -66,10 +77,10 @@ pub(crate) fn run(root: &Path, options: Options) -> Result<()> {
     println!("\n==== test summary ====");
     for row in &rows {
         let mark = if row.ok { "ok  " } else { "FAIL" };
-        println!("  {mark} {:<6} {:>8}", row.tier, cmd::duration(row.took));
+        println!("  {mark} {:<7} {:>8}", row.tier, cmd::duration(row.took));
     }
     let total: Duration = rows.iter().map(|r| r.took).sum();
-    println!("  total       {:>8}", cmd::duration(total));
+    println!("  total        {:>8}", cmd::duration(total));
     outcome
 }
 

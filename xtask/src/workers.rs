@@ -45,6 +45,11 @@ pub(crate) fn build(root: &Path, only: Option<&str>) -> Result<()> {
         None => WORKERS.iter().collect(),
         Some(name) => vec![find(name)?],
     };
+    build_selected(root, selected)
+}
+
+/// Builds the given Workers, in order.
+pub(crate) fn build_selected(root: &Path, selected: Vec<&Worker>) -> Result<()> {
     let tools = Tools::at(root);
     tools.check()?;
     let mut rows = Vec::new();

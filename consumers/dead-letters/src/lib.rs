@@ -10,7 +10,8 @@ use code24_runtime::ledger_client::DurableLedger;
 use code24_runtime::results::R2Results;
 use code24_shared::backoff::RetryPolicy;
 use code24_shared::dead_letters::DeadLetterRecord;
-use code24_shared::names::{binding, OPTIMIZE_DLQ, OPTIMIZE_QUEUE};
+use code24_shared::admin::StoreStats;
+use code24_shared::names::{self, binding, var, OPTIMIZE_DLQ, OPTIMIZE_QUEUE};
 use code24_shared::pipeline::dead_letters::{decide, DeadLetterAction};
 use serde_json::json;
 use wasm_bindgen::JsValue;
@@ -28,17 +29,24 @@ fn start() {
     console_error_panic_hook::set_once();
 }
 
-/// Inserts a record, or updates the row of a job that died before (a re-sent dead letter).
+/// Inserts a record, or updates the row of a job that died before: a replay that died again
+/// is `dead` again; a purged entry stays purged (a re-sent letter of the same death, e.g. from
+/// a duplicate delivery, must not bring it back).
 const UPSERT: &str = "INSERT INTO dead_letters (id, origin_queue, job_id, sweep_id, customer_id, body, error_class, \
      error_message, attempts, first_failed_ms, last_failed_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10) \
      ON CONFLICT (id) DO UPDATE SET error_class = excluded.error_class, error_message = excluded.error_message, \
      attempts = max(attempts, excluded.attempts), last_failed_ms = max(last_failed_ms, excluded.last_failed_ms), \
-     status = 'dead'";
+     status = CASE WHEN status = 'purged' THEN 'purged' ELSE 'dead' END";
 
 #[event(queue)]
 async fn queue(batch: MessageBatch<JsValue>, env: Env, _ctx: Context) -> worker::Result<()> {
     let dlq = batch.queue();
-    let origin = if dlq == OPTIMIZE_DLQ { OPTIMIZE_QUEUE } else { "unknown" };
+    // Deployed queues carry their environment's suffix: `code24-optimize-dlq-staging` is the
+    // dead-letter queue of `code24-optimize-staging`.
+    let origin = match names::split_env(&dlq) {
+        (OPTIMIZE_DLQ, env) => names::in_env(OPTIMIZE_QUEUE, env),
+        _ => "unknown".to_owned(),
+    };
     let ports = (env.d1(binding::DB), DurableLedger::from_env(&env), env.bucket(binding::RESULTS));
     let (Ok(db), Ok(ledger), Ok(bucket)) = ports else {
         console_error!("{}", json!({"event": "dead_letters_unbound", "error": "DB, LEDGER or RESULTS binding missing"}));
@@ -49,7 +57,7 @@ async fn queue(batch: MessageBatch<JsValue>, env: Env, _ctx: Context) -> worker:
     for message in batch.raw_iter() {
         let body = body_text(&message.body());
         let now = now_ms();
-        match decide(&body, &dlq, origin, &ledger, &results, now).await {
+        match decide(&body, &dlq, &origin, &ledger, &results, now).await {
             DeadLetterAction::Store(record) => match store(&db, &record).await {
                 Ok(()) => {
                     console_log!("{}", json!({"event": "dead_letter_stored", "id": record.id, "class": record.error.class.as_str(), "error": record.error.message}));
@@ -64,7 +72,30 @@ async fn queue(batch: MessageBatch<JsValue>, env: Env, _ctx: Context) -> worker:
             DeadLetterAction::Retry { reason, after_ms } => retry(&message, now, after_ms, &reason),
         }
     }
+    warn_when_near_capacity(&env, &db).await;
     Ok(())
+}
+
+/// The store never drops an entry to make room; when it nears its configured size it says so,
+/// once per batch, so an operator purges or raises the limit.
+async fn warn_when_near_capacity(env: &Env, db: &D1Database) {
+    #[derive(serde::Deserialize)]
+    struct Count {
+        n: f64,
+    }
+    let warn_at: u64 = env.var(var::DEAD_LETTER_WARN_ROWS).ok().and_then(|v| v.to_string().parse().ok()).unwrap_or(100_000);
+    let rows = match db.prepare("SELECT COUNT(*) AS n FROM dead_letters").all().await.and_then(|r| r.results::<Count>()) {
+        Ok(rows) => rows.first().map_or(0, |c| c.n as u64),
+        Err(e) => {
+            console_error!("{}", json!({"event": "dead_letter_store_count_failed", "error": e.to_string()}));
+            return;
+        }
+    };
+    let stats = StoreStats::new(rows, warn_at);
+    if stats.near_capacity {
+        console_error!("{}", json!({"event": "dead_letter_store_near_capacity", "rows": stats.rows, "warn_at": stats.warn_at,
+            "advice": "purge handled entries (code24-ops dlq purge) or raise DEAD_LETTER_WARN_ROWS; nothing is dropped"}));
+    }
 }
 
 /// Retries a message no sooner than `after_ms`, and later the older it is.

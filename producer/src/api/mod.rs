@@ -1,0 +1,107 @@
+//! The dispatcher's admin API. Every `/api/` route requires `Authorization: Bearer
+//! <ADMIN_TOKEN>` (compared in constant time); JSON in and out; errors are `{"error": ...}`
+//! with a 4xx status naming what was wrong, or a 5xx when a dependency failed.
+//!
+//! - `GET /health` (no token): liveness.
+//! - sweeps ([`sweeps`]): `GET /api/sweeps?limit=N`, `GET /api/sweeps/{sweep_id}`.
+//! - results ([`results`]): `GET /api/results?prefix=P&cursor=C&limit=N`, `GET /api/results/{key}`.
+//! - sites ([`sites`]): `GET /api/sites?after=C&limit=N`, `POST /api/sites`,
+//!   `POST /api/sites/{customer_id}/deactivate`.
+//! - dead letters ([`dead_letters`]): `GET /api/dead-letters?<filter>&cursor=C&limit=N`,
+//!   `GET /api/dead-letters/{id}`, `POST /api/dead-letters/replay`, `POST /api/dead-letters/purge`.
+//! - `GET|PUT|DELETE /api/standin/{faults|stats}`: forwarded to the local elite stand-in; 404
+//!   where it is not bound (every deployed environment).
+
+mod dead_letters;
+mod results;
+mod sites;
+mod sweeps;
+
+use code24_runtime::http::{bearer_ok, error, json};
+use code24_shared::admin::{DEFAULT_LIMIT, MAX_BODY_BYTES, MAX_LIMIT};
+use code24_shared::names::{binding, var};
+use code24_shared::standin::CONTROL_PREFIX;
+use serde_json::json as j;
+use worker::{Env, Method, Request, Response, Url};
+
+/// The parts of a request every route handler may need.
+pub(crate) struct Call<'a> {
+    pub(crate) env: &'a Env,
+    pub(crate) url: Url,
+}
+
+impl Call<'_> {
+    /// One query parameter.
+    pub(crate) fn query(&self, name: &str) -> Option<String> {
+        self.url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+    }
+
+    /// The `limit` parameter, validated.
+    pub(crate) fn limit(&self) -> Result<u32, String> {
+        match self.query("limit").map(|l| l.parse::<u32>()) {
+            None => Ok(DEFAULT_LIMIT),
+            Some(Ok(n)) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+            Some(_) => Err(format!("limit must be a whole number in 1..={MAX_LIMIT}")),
+        }
+    }
+}
+
+/// Reads a JSON request body, refusing an oversized one before parsing it.
+pub(crate) async fn body_text(req: &mut Request) -> Result<String, (u16, String)> {
+    let body = req.text().await.map_err(|e| (400, format!("unreadable body: {e}")))?;
+    if body.len() > MAX_BODY_BYTES {
+        return Err((413, format!("the body is {} bytes; at most {MAX_BODY_BYTES} are accepted", body.len())));
+    }
+    Ok(body)
+}
+
+pub(crate) async fn handle(mut req: Request, env: &Env) -> worker::Result<Response> {
+    let url = req.url()?;
+    let path = url.path().to_owned();
+    if path == "/health" {
+        return json(200, &j!({"status": "ok", "worker": code24_shared::names::DISPATCHER_WORKER}));
+    }
+    let Some(route) = path.strip_prefix("/api/").map(str::to_owned) else {
+        return error(404, format!("no route {path}"));
+    };
+    let token = env.secret(var::ADMIN_TOKEN).map(|s| s.to_string()).unwrap_or_default();
+    if token.is_empty() {
+        return error(503, "the admin API is disabled: the ADMIN_TOKEN secret is not set");
+    }
+    if !bearer_ok(&req, &token) {
+        return error(401, "missing or wrong bearer token");
+    }
+    let method = req.method();
+    let call = Call { env, url };
+    let segments: Vec<&str> = route.split('/').collect();
+    match (method.clone(), segments.as_slice()) {
+        (Method::Get, ["sweeps"]) => sweeps::list(&call).await,
+        (Method::Get, ["sweeps", id]) => sweeps::show(&call, id).await,
+        (Method::Get, ["results"]) => results::list(&call).await,
+        (Method::Get, ["results", ..]) => results::get(&call, route.strip_prefix("results/").unwrap_or_default()).await,
+        (Method::Get, ["sites"]) => sites::list(&call).await,
+        (Method::Post, ["sites"]) => sites::add(&call, &mut req).await,
+        (Method::Post, ["sites", id, "deactivate"]) => sites::deactivate(&call, id).await,
+        (Method::Get, ["dead-letters"]) => dead_letters::list(&call).await,
+        (Method::Post, ["dead-letters", "replay"]) => dead_letters::replay(&call, &mut req).await,
+        (Method::Post, ["dead-letters", "purge"]) => dead_letters::purge(&call, &mut req).await,
+        (Method::Get, ["dead-letters", id]) => dead_letters::show(&call, id).await,
+        (_, ["standin", knob]) if matches!(*knob, "faults" | "stats") => forward_to_standin(req, env, knob).await,
+        (_, ["sweeps" | "results" | "sites" | "dead-letters", ..]) => {
+            error(405, format!("{method:?} is not allowed on /api/{route}"))
+        }
+        _ => error(404, format!("no route {method:?} /api/{route}")),
+    }
+}
+
+async fn forward_to_standin(mut req: Request, env: &Env, knob: &str) -> worker::Result<Response> {
+    let Ok(standin) = env.service(binding::ELITE_STANDIN) else {
+        return error(404, "the elite stand-in is not bound in this environment");
+    };
+    let mut init = worker::RequestInit::new();
+    init.with_method(req.method());
+    if req.method() == Method::Put {
+        init.with_body(Some(req.text().await?.into()));
+    }
+    standin.fetch(format!("https://standin{CONTROL_PREFIX}/{knob}"), Some(init)).await
+}

@@ -1,0 +1,275 @@
+//! Monthly analytics from per-customer daily rollups (never from the optimization objects in
+//! R2: a site writes ~14,400 of them a month). A rollup is a customer's day: runs, outcomes,
+//! a duration histogram and score sums, updated exactly once per finished job. From a month
+//! of rollups come one customer's section ([`customer_section`]); from every section and the
+//! merged histograms, the platform report ([`platform_report`]).
+
+use serde::{Deserialize, Serialize};
+
+use crate::reports::revenue::basis_points;
+
+/// Upper bounds (inclusive, ms) of the duration histogram's buckets; the last is open.
+pub const DURATION_BUCKETS_MS: [i64; 10] = [100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000, i64::MAX];
+/// Elite roles in score arrays: brand, designer, developer.
+pub const ROLES: [&str; 3] = ["brand", "designer", "developer"];
+/// How many customers the report lists as top improvers and top regressions.
+pub const TOP: usize = 5;
+
+/// The histogram bucket of a duration.
+pub fn bucket_of(duration_ms: i64) -> usize {
+    DURATION_BUCKETS_MS.iter().position(|b| duration_ms <= *b).unwrap_or(DURATION_BUCKETS_MS.len() - 1)
+}
+
+/// One customer's day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DailyRollup {
+    pub customer_id: String,
+    /// `YYYY-MM-DD`, UTC.
+    pub day: String,
+    pub runs: u64,
+    pub successes: u64,
+    pub transient_failures: u64,
+    pub permanent_failures: u64,
+    pub duration_ms_sum: i64,
+    /// Job counts per [`DURATION_BUCKETS_MS`] bucket.
+    pub duration_buckets: Vec<u64>,
+    /// Score sums of successful runs, per role.
+    pub score_sums: [u64; 3],
+    /// Scores of the day's first and last successful run, with their times.
+    pub first_scores: Option<[u8; 3]>,
+    pub first_at_ms: Option<i64>,
+    pub last_scores: Option<[u8; 3]>,
+    pub last_at_ms: Option<i64>,
+}
+
+/// One customer's section of the monthly report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomerMonthly {
+    pub customer_id: String,
+    pub runs: u64,
+    pub successes: u64,
+    pub failures: u64,
+    /// Average score of successful runs per role (brand, designer, developer).
+    pub average_scores: [Option<f64>; 3],
+    /// Least-squares slope of the daily average score, points per day, per role.
+    pub score_trend_per_day: [Option<f64>; 3],
+    pub first_scores: Option<[u8; 3]>,
+    pub last_scores: Option<[u8; 3]>,
+    pub transient_failures: u64,
+    pub permanent_failures: u64,
+    pub duration_ms_sum: i64,
+    pub duration_buckets: Vec<u64>,
+}
+
+impl CustomerMonthly {
+    /// Change of the mean of the three scores from the first to the last run of the month.
+    pub fn improvement(&self) -> Option<f64> {
+        let mean = |s: [u8; 3]| s.iter().map(|v| f64::from(*v)).sum::<f64>() / 3.0;
+        Some(mean(self.last_scores?) - mean(self.first_scores?))
+    }
+}
+
+/// Least-squares slope of `points` (x, y); `None` with fewer than two distinct x.
+fn slope(points: &[(f64, f64)]) -> Option<f64> {
+    let n = points.len() as f64;
+    if points.len() < 2 {
+        return None;
+    }
+    let (sx, sy) = points.iter().fold((0.0, 0.0), |(a, b), (x, y)| (a + x, b + y));
+    let (mx, my) = (sx / n, sy / n);
+    let (num, den) = points.iter().fold((0.0, 0.0), |(a, b), (x, y)| (a + (x - mx) * (y - my), b + (x - mx) * (x - mx)));
+    (den > 0.0).then(|| num / den)
+}
+
+/// Folds a customer's rollups of one month into their section. Days are ordered by date.
+pub fn customer_section(customer_id: &str, rollups: &[DailyRollup]) -> CustomerMonthly {
+    let mut days: Vec<&DailyRollup> = rollups.iter().filter(|r| r.customer_id == customer_id).collect();
+    days.sort_by(|a, b| a.day.cmp(&b.day));
+    let mut s = CustomerMonthly {
+        customer_id: customer_id.to_owned(),
+        runs: 0,
+        successes: 0,
+        failures: 0,
+        average_scores: [None; 3],
+        score_trend_per_day: [None; 3],
+        first_scores: days.iter().find_map(|d| d.first_scores),
+        last_scores: days.iter().rev().find_map(|d| d.last_scores),
+        transient_failures: 0,
+        permanent_failures: 0,
+        duration_ms_sum: 0,
+        duration_buckets: vec![0; DURATION_BUCKETS_MS.len()],
+    };
+    let mut sums = [0u64; 3];
+    for d in &days {
+        s.runs += d.runs;
+        s.successes += d.successes;
+        s.transient_failures += d.transient_failures;
+        s.permanent_failures += d.permanent_failures;
+        s.duration_ms_sum += d.duration_ms_sum;
+        for (total, n) in s.duration_buckets.iter_mut().zip(&d.duration_buckets) {
+            *total += n;
+        }
+        for (total, n) in sums.iter_mut().zip(d.score_sums) {
+            *total += n;
+        }
+    }
+    s.failures = s.transient_failures + s.permanent_failures;
+    for (role, sum) in sums.iter().enumerate() {
+        if s.successes > 0 {
+            s.average_scores[role] = Some(*sum as f64 / s.successes as f64);
+        }
+        let points: Vec<(f64, f64)> = days
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| d.successes > 0)
+            .map(|(i, d)| (i as f64, d.score_sums[role] as f64 / d.successes as f64))
+            .collect();
+        s.score_trend_per_day[role] = slope(&points);
+    }
+    s
+}
+
+/// A customer's score change, for the improvers and regressions lists.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoreChange {
+    pub customer_id: String,
+    /// Mean score at the last run minus mean score at the first run of the month.
+    pub change: f64,
+}
+
+/// The platform-wide monthly report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlatformMonthly {
+    pub customers: u64,
+    pub runs: u64,
+    pub successes: u64,
+    pub failures: u64,
+    pub success_rate_bp: Option<i64>,
+    /// Job duration percentiles, as the upper bound of the histogram bucket they fall in.
+    pub p50_duration_ms: Option<i64>,
+    pub p95_duration_ms: Option<i64>,
+    pub transient_failures: u64,
+    pub permanent_failures: u64,
+    pub top_improvers: Vec<ScoreChange>,
+    pub top_regressions: Vec<ScoreChange>,
+}
+
+/// The upper bound of the bucket holding the `p`-th percentile (0-100) of a histogram.
+pub fn percentile_bucket(buckets: &[u64], p: u32) -> Option<i64> {
+    let total: u64 = buckets.iter().sum();
+    if total == 0 {
+        return None;
+    }
+    // The smallest bucket whose cumulative count reaches p % of all jobs.
+    let rank = (total * u64::from(p)).div_ceil(100).max(1);
+    let mut seen = 0;
+    for (i, n) in buckets.iter().enumerate() {
+        seen += n;
+        if seen >= rank {
+            return DURATION_BUCKETS_MS.get(i).copied();
+        }
+    }
+    None
+}
+
+/// Combines every customer's section into the platform report.
+pub fn platform_report(sections: &[CustomerMonthly]) -> PlatformMonthly {
+    let sum = |f: fn(&CustomerMonthly) -> u64| sections.iter().map(f).sum::<u64>();
+    let mut buckets = vec![0u64; DURATION_BUCKETS_MS.len()];
+    for s in sections {
+        for (total, n) in buckets.iter_mut().zip(&s.duration_buckets) {
+            *total += n;
+        }
+    }
+    let mut changes: Vec<ScoreChange> = sections
+        .iter()
+        .filter_map(|s| s.improvement().map(|change| ScoreChange { customer_id: s.customer_id.clone(), change }))
+        .collect();
+    changes.sort_by(|a, b| b.change.total_cmp(&a.change).then_with(|| a.customer_id.cmp(&b.customer_id)));
+    let top_improvers = changes.iter().filter(|c| c.change > 0.0).take(TOP).cloned().collect();
+    let top_regressions = changes.iter().rev().filter(|c| c.change < 0.0).take(TOP).cloned().collect();
+    let (runs, successes) = (sum(|s| s.runs), sum(|s| s.successes));
+    PlatformMonthly {
+        customers: sections.len() as u64,
+        runs,
+        successes,
+        failures: sum(|s| s.failures),
+        success_rate_bp: basis_points(successes as i64, runs as i64),
+        p50_duration_ms: percentile_bucket(&buckets, 50),
+        p95_duration_ms: percentile_bucket(&buckets, 95),
+        transient_failures: sum(|s| s.transient_failures),
+        permanent_failures: sum(|s| s.permanent_failures),
+        top_improvers,
+        top_regressions,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(customer: &str, day: &str, successes: u64, scores: [u8; 3], first: [u8; 3], last: [u8; 3]) -> DailyRollup {
+        let mut buckets = vec![0; DURATION_BUCKETS_MS.len()];
+        buckets[bucket_of(400)] = successes;
+        DailyRollup {
+            customer_id: customer.into(),
+            day: day.into(),
+            runs: successes + 1,
+            successes,
+            transient_failures: 1,
+            permanent_failures: 0,
+            duration_ms_sum: 400 * successes as i64,
+            duration_buckets: buckets,
+            score_sums: scores.map(|s| u64::from(s) * successes),
+            first_scores: Some(first),
+            first_at_ms: Some(0),
+            last_scores: Some(last),
+            last_at_ms: Some(1),
+        }
+    }
+
+    #[test]
+    fn a_customers_month_averages_trends_and_first_last() {
+        let rollups = vec![
+            day("a", "2026-11-02", 10, [60, 70, 80], [59, 70, 80], [61, 70, 80]),
+            day("a", "2026-11-01", 10, [50, 70, 90], [50, 70, 90], [52, 70, 90]),
+            day("b", "2026-11-01", 5, [10, 10, 10], [10, 10, 10], [10, 10, 10]),
+        ];
+        let s = customer_section("a", &rollups);
+        assert_eq!((s.runs, s.successes, s.failures), (22, 20, 2));
+        assert_eq!(s.average_scores, [Some(55.0), Some(70.0), Some(85.0)]);
+        assert_eq!(s.score_trend_per_day, [Some(10.0), Some(0.0), Some(-10.0)]);
+        assert_eq!((s.first_scores, s.last_scores), (Some([50, 70, 90]), Some([61, 70, 80])));
+        assert!((s.improvement().unwrap() - (211.0 - 210.0) / 3.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn percentiles_come_from_the_histogram() {
+        let mut buckets = vec![0; DURATION_BUCKETS_MS.len()];
+        buckets[bucket_of(90)] = 50;
+        buckets[bucket_of(900)] = 45;
+        buckets[bucket_of(20_000)] = 5;
+        assert_eq!(percentile_bucket(&buckets, 50), Some(100));
+        assert_eq!(percentile_bucket(&buckets, 95), Some(1_000));
+        assert_eq!(percentile_bucket(&buckets, 96), Some(30_000));
+        assert_eq!(percentile_bucket(&[0; 10], 50), None);
+        assert_eq!(bucket_of(i64::MAX), DURATION_BUCKETS_MS.len() - 1);
+    }
+
+    #[test]
+    fn the_platform_report_ranks_improvers_and_regressions() {
+        let rollups = vec![
+            day("up", "2026-11-01", 4, [50, 50, 50], [40, 40, 40], [70, 70, 70]),
+            day("down", "2026-11-01", 4, [50, 50, 50], [80, 80, 80], [60, 60, 60]),
+            day("flat", "2026-11-01", 2, [50, 50, 50], [50, 50, 50], [50, 50, 50]),
+        ];
+        let sections: Vec<CustomerMonthly> = ["up", "down", "flat"].iter().map(|c| customer_section(c, &rollups)).collect();
+        let r = platform_report(&sections);
+        assert_eq!((r.customers, r.runs, r.successes, r.failures), (3, 13, 10, 3));
+        assert_eq!(r.success_rate_bp, Some(7_692));
+        assert_eq!(r.p50_duration_ms, Some(500));
+        assert_eq!(r.top_improvers.iter().map(|c| c.customer_id.as_str()).collect::<Vec<_>>(), ["up"]);
+        assert_eq!(r.top_regressions.iter().map(|c| c.customer_id.as_str()).collect::<Vec<_>>(), ["down"]);
+        assert!((r.top_regressions[0].change + 20.0).abs() < 1e-9);
+    }
+}

@@ -1,0 +1,212 @@
+//! Revenue metrics of one month from billing events, with the standard SaaS definitions.
+//! Money is integer cents throughout; rates are basis points (1 bp = 0.01 %), `None` where
+//! the denominator is zero (a zero-MRR start has no churn rate).
+//!
+//! The input is each customer's MRR history: "from this instant, the customer pays X cents a
+//! month" (`billing_events`, see `migrations/0004_billing.sql`). Each change inside the month
+//! is classified against the customer's running MRR, never against a stored "before" value, so
+//! the bridge always balances:
+//!
+//! `ending = starting + new + expansion + reactivation − contraction − churned`
+//!
+//! - **new**: 0 → X for a customer who never paid before;
+//! - **reactivation**: 0 → X for a customer who paid before;
+//! - **expansion** / **contraction**: X → Y with both above 0, by the difference;
+//! - **churned**: X → 0, by X.
+//!
+//! A churn and a reactivation of one customer in the same month therefore count as both.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// "From `at_ms`, `customer_id` pays `mrr_cents` a month."
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillingEvent {
+    pub customer_id: String,
+    pub at_ms: i64,
+    pub mrr_cents: i64,
+}
+
+/// The month's revenue bridge and rates.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevenueMetrics {
+    pub starting_mrr_cents: i64,
+    pub new_mrr_cents: i64,
+    pub expansion_mrr_cents: i64,
+    pub contraction_mrr_cents: i64,
+    pub churned_mrr_cents: i64,
+    pub reactivation_mrr_cents: i64,
+    pub ending_mrr_cents: i64,
+    /// Customers paying at the start / at the end of the month.
+    pub customers_at_start: u64,
+    pub customers_at_end: u64,
+    /// Customers paying at the start and not at the end.
+    pub churned_customers: u64,
+    pub new_customers: u64,
+    /// churned customers / customers at start.
+    pub customer_churn_rate_bp: Option<i64>,
+    /// (churned + contraction) / starting MRR.
+    pub gross_mrr_churn_rate_bp: Option<i64>,
+    /// (starting + expansion − contraction − churned) / starting MRR.
+    pub net_revenue_retention_bp: Option<i64>,
+    /// Ending MRR per paying customer at the end, rounded down to the cent.
+    pub arpa_cents: Option<i64>,
+}
+
+/// `numerator / denominator` in basis points, rounded half away from zero; `None` for a zero
+/// denominator.
+pub fn basis_points(numerator: i64, denominator: i64) -> Option<i64> {
+    if denominator == 0 {
+        return None;
+    }
+    let scaled = i128::from(numerator) * 10_000;
+    let d = i128::from(denominator);
+    let rounded = (scaled * 2 + scaled.signum() * d.abs()) / (2 * d);
+    i64::try_from(rounded).ok()
+}
+
+/// Computes the metrics of the month `[start_ms, end_ms)` from every billing event up to
+/// `end_ms` (earlier events give each customer's MRR at the start).
+pub fn revenue_metrics(events: &[BillingEvent], start_ms: i64, end_ms: i64) -> RevenueMetrics {
+    let mut by_customer: BTreeMap<&str, Vec<&BillingEvent>> = BTreeMap::new();
+    for e in events.iter().filter(|e| e.at_ms < end_ms) {
+        by_customer.entry(e.customer_id.as_str()).or_default().push(e);
+    }
+    let mut m = RevenueMetrics::default();
+    for history in by_customer.values_mut() {
+        history.sort_by_key(|e| e.at_ms);
+        let (before, during): (Vec<&BillingEvent>, Vec<&BillingEvent>) = history.iter().partition(|e| e.at_ms < start_ms);
+        let start = before.last().map_or(0, |e| e.mrr_cents.max(0));
+        let mut paid_before = before.iter().any(|e| e.mrr_cents > 0);
+        let mut running = start;
+        for e in during {
+            let next = e.mrr_cents.max(0);
+            match (running, next) {
+                (0, 0) => {}
+                (0, n) if paid_before => m.reactivation_mrr_cents += n,
+                (0, n) => {
+                    m.new_mrr_cents += n;
+                    m.new_customers += 1;
+                }
+                (r, 0) => m.churned_mrr_cents += r,
+                (r, n) if n > r => m.expansion_mrr_cents += n - r,
+                (r, n) => m.contraction_mrr_cents += r - n,
+            }
+            paid_before |= next > 0;
+            running = next;
+        }
+        m.starting_mrr_cents += start;
+        m.ending_mrr_cents += running;
+        m.customers_at_start += u64::from(start > 0);
+        m.customers_at_end += u64::from(running > 0);
+        m.churned_customers += u64::from(start > 0 && running == 0);
+    }
+    let i = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    m.customer_churn_rate_bp = basis_points(i(m.churned_customers), i(m.customers_at_start));
+    m.gross_mrr_churn_rate_bp = basis_points(m.churned_mrr_cents + m.contraction_mrr_cents, m.starting_mrr_cents);
+    m.net_revenue_retention_bp = basis_points(
+        m.starting_mrr_cents + m.expansion_mrr_cents - m.contraction_mrr_cents - m.churned_mrr_cents,
+        m.starting_mrr_cents,
+    );
+    m.arpa_cents = (m.customers_at_end > 0).then(|| m.ending_mrr_cents / i(m.customers_at_end));
+    m
+}
+
+impl RevenueMetrics {
+    /// Whether the bridge balances (it always does when computed by [`revenue_metrics`]).
+    pub fn balances(&self) -> bool {
+        self.starting_mrr_cents + self.new_mrr_cents + self.expansion_mrr_cents + self.reactivation_mrr_cents
+            - self.contraction_mrr_cents
+            - self.churned_mrr_cents
+            == self.ending_mrr_cents
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: i64 = 86_400_000;
+    /// November 2026: [2026-11-01, 2026-12-01).
+    const START: i64 = 1_793_491_200_000;
+    const END: i64 = START + 30 * DAY;
+
+    fn ev(customer: &str, at_ms: i64, mrr_cents: i64) -> BillingEvent {
+        BillingEvent { customer_id: customer.into(), at_ms, mrr_cents }
+    }
+
+    #[test]
+    fn basis_points_round_half_away_from_zero() {
+        assert_eq!(basis_points(1, 3), Some(3_333));
+        assert_eq!(basis_points(2, 3), Some(6_667));
+        assert_eq!(basis_points(-1, 3), Some(-3_333));
+        assert_eq!(basis_points(1, 8), Some(1_250));
+        assert_eq!(basis_points(5, 0), None);
+    }
+
+    /// A hand-computed month:
+    /// - a: 100.00 before, upgraded to 150.00 → expansion 50.00
+    /// - b: 200.00 before, downgraded to 120.00 → contraction 80.00
+    /// - c: 300.00 before, churns → churned 300.00
+    /// - d: paid 50.00 long ago, churned last month, comes back at 80.00 → reactivation 80.00
+    /// - e: brand new at 99.00 → new 99.00
+    /// - f: 400.00 before, churns and reactivates at 400.00 in the month → churned 400.00 and
+    ///   reactivation 400.00, still a paying customer at the end
+    /// - g: 250.00 before, untouched
+    ///
+    /// Start: a+b+c+f+g = 100+200+300+400+250 = 1250.00 (5 customers).
+    /// End:   150+120+0+80+99+400+250 = 1099.00 (6 customers).
+    #[test]
+    fn a_month_with_every_movement() {
+        let events = vec![
+            ev("a", START - 40 * DAY, 10_000),
+            ev("a", START + 3 * DAY, 15_000),
+            ev("b", START - 10 * DAY, 20_000),
+            ev("b", START + 5 * DAY, 12_000),
+            ev("c", START - 90 * DAY, 30_000),
+            ev("c", START + 9 * DAY, 0),
+            ev("d", START - 200 * DAY, 5_000),
+            ev("d", START - 20 * DAY, 0),
+            ev("d", START + 12 * DAY, 8_000),
+            ev("e", START + 15 * DAY, 9_900),
+            ev("f", START - 60 * DAY, 40_000),
+            ev("f", START + DAY, 0),
+            ev("f", START + 2 * DAY, 40_000),
+            ev("g", START - 5 * DAY, 25_000),
+            // After the month: ignored.
+            ev("g", END + DAY, 0),
+        ];
+        let m = revenue_metrics(&events, START, END);
+        assert_eq!(m.starting_mrr_cents, 125_000);
+        assert_eq!(m.new_mrr_cents, 9_900);
+        assert_eq!(m.expansion_mrr_cents, 5_000);
+        assert_eq!(m.contraction_mrr_cents, 8_000);
+        assert_eq!(m.churned_mrr_cents, 30_000 + 40_000);
+        assert_eq!(m.reactivation_mrr_cents, 8_000 + 40_000);
+        assert_eq!(m.ending_mrr_cents, 109_900);
+        assert!(m.balances());
+        assert_eq!((m.customers_at_start, m.customers_at_end, m.churned_customers, m.new_customers), (5, 6, 1, 1));
+        assert_eq!(m.customer_churn_rate_bp, Some(2_000)); // 1 of 5
+        assert_eq!(m.gross_mrr_churn_rate_bp, Some(6_240)); // (700 + 80) / 1250
+        assert_eq!(m.net_revenue_retention_bp, Some(4_160)); // (1250 + 50 − 80 − 700) / 1250 = 520 / 1250
+        assert_eq!(m.arpa_cents, Some(18_316)); // 1099.00 / 6, rounded down
+    }
+
+    #[test]
+    fn a_zero_mrr_start_has_no_rates_but_still_balances() {
+        let events = vec![ev("x", START + DAY, 5_000), ev("y", START + 2 * DAY, 7_500)];
+        let m = revenue_metrics(&events, START, END);
+        assert_eq!((m.starting_mrr_cents, m.new_mrr_cents, m.ending_mrr_cents), (0, 12_500, 12_500));
+        assert!(m.balances());
+        assert_eq!((m.customer_churn_rate_bp, m.gross_mrr_churn_rate_bp, m.net_revenue_retention_bp), (None, None, None));
+        assert_eq!(m.arpa_cents, Some(6_250));
+    }
+
+    #[test]
+    fn nothing_at_all_is_all_zero() {
+        let m = revenue_metrics(&[], START, END);
+        assert_eq!(m, RevenueMetrics { customer_churn_rate_bp: None, ..RevenueMetrics::default() });
+        assert!(m.balances());
+    }
+}

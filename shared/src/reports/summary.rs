@@ -1,0 +1,206 @@
+//! The end-of-month final report and its executive summary. The summary is computed from the
+//! final report value itself (headline KPIs with month-over-month change, and a few sentences
+//! generated from the numbers), so the two objects written to R2 always agree.
+
+use serde::{Deserialize, Serialize};
+
+use crate::reports::analytics::PlatformMonthly;
+use crate::reports::revenue::{basis_points, RevenueMetrics};
+
+/// Version of both end-of-month objects.
+pub const REPORT_VERSION: u32 = 1;
+
+/// `reports/end-of-month/{year}/{month}/final-report.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FinalReport {
+    pub v: u32,
+    /// `YYYY-MM`.
+    pub month: String,
+    pub generated_at: String,
+    pub revenue: RevenueMetrics,
+    /// The previous month, for month-over-month changes.
+    pub previous_revenue: RevenueMetrics,
+    /// Technical performance of the month's optimization jobs (from the daily rollups).
+    pub technical: PlatformMonthly,
+    pub previous_technical: PlatformMonthly,
+}
+
+/// One headline number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Kpi {
+    pub name: String,
+    /// `cents`, `bp` (basis points) or `count`.
+    pub unit: String,
+    pub value: Option<i64>,
+    pub previous: Option<i64>,
+    /// `value - previous`, in the same unit.
+    pub change: Option<i64>,
+    /// The change relative to `previous`, in basis points.
+    pub change_bp: Option<i64>,
+}
+
+impl Kpi {
+    fn new(name: &str, unit: &str, value: Option<i64>, previous: Option<i64>) -> Self {
+        let change = value.zip(previous).map(|(v, p)| v - p);
+        let change_bp = change.zip(previous).and_then(|(c, p)| basis_points(c, p.abs()));
+        Self { name: name.into(), unit: unit.into(), value, previous, change, change_bp }
+    }
+}
+
+/// `reports/end-of-month/{year}/{month}/executive-summary.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecutiveSummary {
+    pub v: u32,
+    pub month: String,
+    pub headline: Vec<Kpi>,
+    pub sentences: Vec<String>,
+}
+
+/// `12345` cents → `$123.45`, with thousands separators.
+pub fn dollars(cents: i64) -> String {
+    let sign = if cents < 0 { "-" } else { "" };
+    let (whole, frac) = (cents.unsigned_abs() / 100, cents.unsigned_abs() % 100);
+    let digits = whole.to_string();
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    format!("{sign}${grouped}.{frac:02}")
+}
+
+/// `4160` bp → `41.6%`.
+pub fn percent(bp: i64) -> String {
+    let sign = if bp < 0 { "-" } else { "" };
+    let tenths = (bp.unsigned_abs() + 5) / 10;
+    format!("{sign}{}.{}%", tenths / 10, tenths % 10)
+}
+
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The summary of a final report.
+pub fn executive_summary(r: &FinalReport) -> ExecutiveSummary {
+    let (now, before) = (&r.revenue, &r.previous_revenue);
+    let count = |n: u64| Some(i64::try_from(n).unwrap_or(i64::MAX));
+    let headline = vec![
+        Kpi::new("ending_mrr", "cents", Some(now.ending_mrr_cents), Some(before.ending_mrr_cents)),
+        Kpi::new("net_new_mrr", "cents", Some(now.ending_mrr_cents - now.starting_mrr_cents), Some(before.ending_mrr_cents - before.starting_mrr_cents)),
+        Kpi::new("paying_customers", "count", count(now.customers_at_end), count(before.customers_at_end)),
+        Kpi::new("customer_churn_rate", "bp", now.customer_churn_rate_bp, before.customer_churn_rate_bp),
+        Kpi::new("net_revenue_retention", "bp", now.net_revenue_retention_bp, before.net_revenue_retention_bp),
+        Kpi::new("arpa", "cents", now.arpa_cents, before.arpa_cents),
+        Kpi::new("optimization_success_rate", "bp", r.technical.success_rate_bp, r.previous_technical.success_rate_bp),
+    ];
+    let mut sentences = Vec::new();
+    let direction = match now.ending_mrr_cents.cmp(&now.starting_mrr_cents) {
+        std::cmp::Ordering::Greater => "up",
+        std::cmp::Ordering::Less => "down",
+        std::cmp::Ordering::Equal => "flat",
+    };
+    let change = basis_points(now.ending_mrr_cents - now.starting_mrr_cents, now.starting_mrr_cents)
+        .map_or(String::new(), |bp| format!(" ({})", percent(bp)));
+    sentences.push(format!(
+        "MRR ended {} at {}, {direction} from {} at the start of the month{change}.",
+        r.month,
+        dollars(now.ending_mrr_cents),
+        dollars(now.starting_mrr_cents)
+    ));
+    sentences.push(format!(
+        "{} added {} of new MRR; {} added {} through upgrades and {} returned {} through reactivation.",
+        plural(now.new_customers, "new customer", "new customers"),
+        dollars(now.new_mrr_cents),
+        "existing customers",
+        dollars(now.expansion_mrr_cents),
+        "returning customers",
+        dollars(now.reactivation_mrr_cents)
+    ));
+    sentences.push(format!(
+        "Churn took {} and downgrades {}; {} of {} paying customers left{}.",
+        dollars(now.churned_mrr_cents),
+        dollars(now.contraction_mrr_cents),
+        now.churned_customers,
+        now.customers_at_start,
+        now.customer_churn_rate_bp.map_or(String::new(), |bp| format!(" ({})", percent(bp)))
+    ));
+    if let Some(nrr) = now.net_revenue_retention_bp {
+        sentences.push(format!("Net revenue retention was {}.", percent(nrr)));
+    }
+    let t = &r.technical;
+    match t.success_rate_bp {
+        Some(rate) => sentences.push(format!(
+            "{} optimization runs completed with a {} success rate{}.",
+            t.runs,
+            percent(rate),
+            t.p95_duration_ms.map_or(String::new(), |p| format!("; 95% finished within {p} ms"))
+        )),
+        None => sentences.push("No optimization runs were recorded this month.".into()),
+    }
+    if let Some(best) = t.top_improvers.first() {
+        sentences.push(format!("Most improved site: {} (+{:.1} points).", best.customer_id, best.change));
+    }
+    ExecutiveSummary { v: REPORT_VERSION, month: r.month.clone(), headline, sentences }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reports::analytics::{platform_report, ScoreChange};
+
+    #[test]
+    fn money_and_percentages_format_plainly() {
+        assert_eq!(dollars(109_900), "$1,099.00");
+        assert_eq!(dollars(123_456_789), "$1,234,567.89");
+        assert_eq!(dollars(-5), "-$0.05");
+        assert_eq!(percent(4_160), "41.6%");
+        assert_eq!(percent(-1_205), "-12.1%");
+        assert_eq!(percent(10_000), "100.0%");
+    }
+
+    #[test]
+    fn the_summary_agrees_with_the_report() {
+        let revenue = RevenueMetrics {
+            starting_mrr_cents: 125_000,
+            ending_mrr_cents: 109_900,
+            new_mrr_cents: 9_900,
+            new_customers: 1,
+            churned_mrr_cents: 70_000,
+            churned_customers: 1,
+            customers_at_start: 5,
+            customers_at_end: 6,
+            net_revenue_retention_bp: Some(4_160),
+            customer_churn_rate_bp: Some(2_000),
+            arpa_cents: Some(18_316),
+            ..RevenueMetrics::default()
+        };
+        let previous = RevenueMetrics { ending_mrr_cents: 125_000, starting_mrr_cents: 120_000, customers_at_end: 5, ..RevenueMetrics::default() };
+        let mut technical = platform_report(&[]);
+        technical.runs = 200;
+        technical.success_rate_bp = Some(9_750);
+        technical.p95_duration_ms = Some(5_000);
+        technical.top_improvers = vec![ScoreChange { customer_id: "acme".into(), change: 4.26 }];
+        let report = FinalReport {
+            v: 1,
+            month: "2026-11".into(),
+            generated_at: "2026-11-30T23:59:00Z".into(),
+            revenue,
+            previous_revenue: previous,
+            technical,
+            previous_technical: platform_report(&[]),
+        };
+        let s = executive_summary(&report);
+        let kpi = |name: &str| s.headline.iter().find(|k| k.name == name).unwrap().clone();
+        assert_eq!(kpi("ending_mrr").value, Some(report.revenue.ending_mrr_cents));
+        assert_eq!((kpi("ending_mrr").change, kpi("ending_mrr").change_bp), (Some(-15_100), Some(-1_208)));
+        assert_eq!(kpi("net_new_mrr").value, Some(-15_100));
+        assert_eq!(kpi("paying_customers").change, Some(1));
+        assert_eq!(kpi("optimization_success_rate").previous, None);
+        assert_eq!(s.sentences[0], "MRR ended 2026-11 at $1,099.00, down from $1,250.00 at the start of the month (-12.1%).");
+        assert!(s.sentences.iter().any(|l| l == "Net revenue retention was 41.6%."), "{:?}", s.sentences);
+        assert!(s.sentences.iter().any(|l| l.contains("200 optimization runs completed with a 97.5% success rate; 95% finished within 5000 ms")));
+        assert!(s.sentences.iter().any(|l| l == "Most improved site: acme (+4.3 points)."), "{:?}", s.sentences);
+    }
+}

@@ -1,0 +1,138 @@
+//! `cargo xtask deploy --env <dev|staging|production> [--dry-run]`.
+//!
+//! Both paths first run the configuration check (nothing is built or changed while a config
+//! is wrong) and build every deployed Worker; the Workers have no `[build]` section, so wrangler
+//! never builds them itself. Then:
+//! - [`dry_run`]: `wrangler deploy --dry-run` of every deployed Worker, offline, and each
+//!   bundle's size against Cloudflare's limits.
+//! - [`live`]: login check, pre-flight, provisioning of what is missing (queues, R2 bucket, D1
+//!   database and its migrations), the deploys, then which secrets still need setting.
+//!
+//! Deploy order is the order of `code24_config_check::workers::WORKERS`: the ledger (it hosts
+//! the Durable Object the others bind by `script_name`), the dead-letters consumer, the
+//! optimizer, the dispatcher. The elite stand-in is never deployed.
+
+mod database_id;
+mod dry_run;
+mod live;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use code24_config_check::workers::{self as table, WorkerSpec};
+use code24_shared::config::Environment;
+use code24_shared::names::DEPLOYED_ENVIRONMENTS;
+
+use crate::setup::{self, Tools};
+use crate::{check_config, cmd, workers, Result};
+
+pub(crate) use dry_run::run as dry_run;
+
+#[derive(Debug)]
+pub(crate) struct Options {
+    pub(crate) env: Environment,
+    pub(crate) dry_run: bool,
+}
+
+/// Parses `--env`: a deployed environment only.
+pub(crate) fn parse_env(raw: &str) -> Result<Environment> {
+    match Environment::parse(raw) {
+        Some(Environment::Local) => Err("--env local: the local configuration is not deployed; run it with `cargo xtask dev`".into()),
+        Some(env) => Ok(env),
+        None => {
+            let known: Vec<&str> = DEPLOYED_ENVIRONMENTS.iter().map(|e| e.as_str()).collect();
+            Err(format!("--env {raw}: not an environment; one of {}", known.join(", ")))
+        }
+    }
+}
+
+pub(crate) fn run(root: &Path, options: Options) -> Result<()> {
+    setup::run(root)?;
+    let tools = Tools::at(root);
+    println!("deploy: configuration check ...");
+    check_config::require(root)?;
+    println!("deploy: configuration check: ok, every Worker in every environment");
+    let build = || {
+        let selected = table::deployed().map(build_target).collect::<Result<Vec<_>>>()?;
+        workers::build_selected(root, selected)
+    };
+    if options.dry_run {
+        build()?;
+        dry_run::run(root, &tools, options.env)
+    } else {
+        let wrangler = Wrangler::new(&tools.wrangler, root);
+        live::run(root, &wrangler, options.env, build)
+    }
+}
+
+/// The xtask build row of a deployed Worker (same config file).
+pub(crate) fn build_target(spec: &WorkerSpec) -> Result<&'static workers::Worker> {
+    workers::WORKERS
+        .iter()
+        .find(|w| w.config == spec.config)
+        .ok_or_else(|| format!("{} ({}) has no build row in xtask/src/workers.rs", spec.name, spec.config))
+}
+
+/// The pinned wrangler, run from the repository root (where every `-c` path is relative to).
+pub(crate) struct Wrangler {
+    program: PathBuf,
+    root: PathBuf,
+}
+
+impl Wrangler {
+    pub(crate) fn new(program: &Path, root: &Path) -> Self {
+        Self { program: program.to_path_buf(), root: root.to_path_buf() }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(&self.program);
+        command.current_dir(&self.root).args(args).env("WRANGLER_SEND_METRICS", "false");
+        command
+    }
+
+    /// Runs with the terminal attached (wrangler's own output and any confirmation prompt are
+    /// the operator's to see); fails naming `what`.
+    pub(crate) fn run(&self, args: &[&str], what: &str) -> Result<()> {
+        cmd::run(&mut self.command(args), what)
+    }
+
+    /// Runs with the output captured, for probes and JSON answers; only a failure to start is
+    /// an error (the caller reads the exit status).
+    pub(crate) fn output(&self, args: &[&str]) -> Result<Output> {
+        self.command(args)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot start {}: {e}", self.program.display()))
+    }
+}
+
+/// The last `lines` lines of a command's stdout and stderr, for error messages.
+pub(crate) fn output_tail(output: &Output, lines: usize) -> String {
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_deployed_environments_are_accepted() {
+        assert_eq!(parse_env("staging"), Ok(Environment::Staging));
+        assert!(parse_env("local").unwrap_err().contains("cargo xtask dev"));
+        assert!(parse_env("prod").unwrap_err().contains("dev, staging, production"));
+    }
+
+    /// Architecture invariant: the check's table and the build table name the same Workers, so
+    /// everything the check covers is built and deployed, and nothing else.
+    #[test]
+    fn the_check_and_the_build_tables_agree() {
+        for spec in table::WORKERS {
+            build_target(spec).unwrap();
+        }
+        for worker in workers::WORKERS {
+            assert!(table::WORKERS.iter().any(|s| s.config == worker.config), "{} is not in the check's table", worker.config);
+        }
+    }
+}
