@@ -24,3 +24,35 @@ INSERT OR IGNORE INTO sites (customer_id, url, active) VALUES ('iris-florist', '
 INSERT OR IGNORE INTO sites (customer_id, url, active) VALUES ('juniper-dental', 'https://juniper-dental.example', 1);
 INSERT OR IGNORE INTO sites (customer_id, url, active) VALUES ('kestrel-books', 'https://kestrel-books.example', 1);
 INSERT OR IGNORE INTO sites (customer_id, url, active) VALUES ('lumen-labs', 'https://lumenlabs.example', 0);
+
+-- Demo billing history (migrations/0005_billing.sql: from at_ms the customer pays mrr_cents a
+-- month), covering 2026-09 to 2026-11 with every kind of movement. Idempotent through the
+-- table's UNIQUE (customer_id, at_ms).
+-- Paying before the reported months (starter 49.00, growth 149.00, enterprise 499.00 a month).
+INSERT OR IGNORE INTO billing_events (customer_id, at_ms, mrr_cents) VALUES ('acme-bakery', 1772323200000, 4900);
+INSERT OR IGNORE INTO billing_events (customer_id, at_ms, mrr_cents) VALUES ('blue-fern', 1775001600000, 14900);
+INSERT OR IGNORE INTO billing_events (customer_id, at_ms, mrr_cents) VALUES ('cobalt-legal', 1769904000000, 49900);
+INSERT OR IGNORE INTO billing_events (customer_id, at_ms, mrr_cents) VALUES ('dune-outfitters', 1777593600000, 14900);
+INSERT OR IGNORE INTO billing_events (customer_id, at_ms, mrr_cents) VALUES ('ember-coffee', 1780272000000, 4900);
+INSERT OR IGNORE INTO billing_events (customer_id, at_ms, mrr_cents) VALUES ('fjord-analytics', 1773532800000, 49900);
+INSERT OR IGNORE INTO billing_events (customer_id, at_ms, mrr_cents) VALUES ('granite-gyms', 1782864000000, 14900);
+INSERT OR IGNORE INTO billing_events (customer_id, at_ms, mrr_cents) VALUES ('harbor-vets', 1783641600000, 4900);
+INSERT OR IGNORE INTO billing_events (customer_id, at_ms, mrr_cents) VALUES ('lumen-labs', 1768003200000, 49900);
+-- 2026-09: iris-florist new; acme-bakery upgrades to growth; lumen-labs churns.
+INSERT OR IGNORE INTO billing_events (customer_id, at_ms, mrr_cents) VALUES ('iris-florist', 1788998400000, 4900);
+INSERT OR IGNORE INTO billing_events (customer_id, at_ms, mrr_cents) VALUES ('acme-bakery', 1789430400000, 14900);
+INSERT OR IGNORE INTO billing_events (customer_id, at_ms, mrr_cents) VALUES ('lumen-labs', 1789862400000, 0);
+-- 2026-10: juniper-dental new; blue-fern downgrades to starter; fjord-analytics expands; harbor-vets churns.
+INSERT OR IGNORE INTO billing_events (customer_id, at_ms, mrr_cents) VALUES ('juniper-dental', 1791158400000, 14900);
+INSERT OR IGNORE INTO billing_events (customer_id, at_ms, mrr_cents) VALUES ('blue-fern', 1791763200000, 4900);
+INSERT OR IGNORE INTO billing_events (customer_id, at_ms, mrr_cents) VALUES ('fjord-analytics', 1792281600000, 79900);
+INSERT OR IGNORE INTO billing_events (customer_id, at_ms, mrr_cents) VALUES ('harbor-vets', 1792886400000, 0);
+-- 2026-11: kestrel-books new; lumen-labs reactivates; dune-outfitters downgrades; ember-coffee churns;
+-- cobalt-legal expands; granite-gyms churns and reactivates within the month.
+INSERT OR IGNORE INTO billing_events (customer_id, at_ms, mrr_cents) VALUES ('kestrel-books', 1793664000000, 4900);
+INSERT OR IGNORE INTO billing_events (customer_id, at_ms, mrr_cents) VALUES ('granite-gyms', 1793836800000, 0);
+INSERT OR IGNORE INTO billing_events (customer_id, at_ms, mrr_cents) VALUES ('lumen-labs', 1794096000000, 49900);
+INSERT OR IGNORE INTO billing_events (customer_id, at_ms, mrr_cents) VALUES ('dune-outfitters', 1794614400000, 4900);
+INSERT OR IGNORE INTO billing_events (customer_id, at_ms, mrr_cents) VALUES ('ember-coffee', 1795132800000, 0);
+INSERT OR IGNORE INTO billing_events (customer_id, at_ms, mrr_cents) VALUES ('cobalt-legal', 1795305600000, 69900);
+INSERT OR IGNORE INTO billing_events (customer_id, at_ms, mrr_cents) VALUES ('granite-gyms', 1795564800000, 14900);

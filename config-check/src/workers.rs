@@ -120,7 +120,7 @@ pub enum DeadLetterQueue {
     None { why: &'static str },
 }
 
-/// The D1 database's binding, shared by the dispatcher and the dead-letters consumer.
+/// The D1 database's binding, shared by the ledger, the dispatcher and the consumers.
 const DB: Required = Required { name: binding::DB, resource: Resource::D1 { base: names::PLATFORM_DB, migrations: "migrations" }, local_only: false };
 const LEDGER: Required = Required {
     name: binding::LEDGER,
@@ -128,6 +128,13 @@ const LEDGER: Required = Required {
     local_only: false,
 };
 const RESULTS: Required = Required { name: binding::RESULTS, resource: Resource::R2 { base: names::RESULTS_BUCKET }, local_only: false };
+const JOB_ANALYTICS: Required =
+    Required { name: binding::JOB_ANALYTICS, resource: Resource::Dataset { base: names::JOB_ANALYTICS_DATASET }, local_only: false };
+/// The dead-letters consumer stores both dead-letter queues; it has none of its own.
+const DEAD_LETTER_STORE_CONSUMES: DeadLetterQueue = DeadLetterQueue::None {
+    why: "it is the end of the line: a store failure is retried with delays growing to 12 h, \
+          so its retries outlast the queue's retention",
+};
 
 const fn elite(name: &'static str, deployed: &'static str) -> Required {
     Required { name, resource: Resource::Service { local: names::ELITE_STANDIN_WORKER, deployed }, local_only: false }
@@ -137,7 +144,8 @@ fn environment_only(lookup: Lookup<'_>) -> Result<(), ConfigError> {
     config::environment(lookup).map(drop)
 }
 
-fn optimizer_vars(lookup: Lookup<'_>) -> Result<(), ConfigError> {
+/// The optimizer's and the reports consumer's vars: both read a [`ConsumerConfig`].
+fn consumer_vars(lookup: Lookup<'_>) -> Result<(), ConfigError> {
     ConsumerConfig::from_vars(lookup).map(drop)
 }
 
@@ -146,10 +154,13 @@ fn ledger_vars(lookup: Lookup<'_>) -> Result<(), ConfigError> {
     LedgerConfig::from_vars(lookup).map(drop)
 }
 
+/// The vars of a [`ConsumerConfig`] (optimizer, reports), each set explicitly everywhere.
+const CONSUMER_VARS: &[&str] = &[var::ENVIRONMENT, var::ELITE_TIMEOUT_MS, var::MAX_ATTEMPTS, var::RETRY_BASE_SECONDS, var::RETRY_MAX_SECONDS];
+
 /// Every Worker, **in deploy order**: a Worker comes after everything it depends on. The
 /// ledger hosts the Durable Object the others bind by `script_name`; the dead-letters
-/// consumer is in place before the optimizer can dead-letter anything; the optimizer
-/// consumes before the dispatcher produces. The stand-in is never deployed.
+/// consumer is in place before the optimizer or the reports consumer can dead-letter
+/// anything; both consume before the dispatcher produces. The stand-in is never deployed.
 pub const WORKERS: &[WorkerSpec] = &[
     WorkerSpec {
         name: names::LEDGER_WORKER,
@@ -158,7 +169,11 @@ pub const WORKERS: &[WorkerSpec] = &[
         deployed: true,
         public: false,
         scheduled: false,
-        bindings: &[Required { name: binding::LEDGER, resource: Resource::OwnClass { class: names::LEDGER_CLASS }, local_only: false }],
+        bindings: &[
+            Required { name: binding::LEDGER, resource: Resource::OwnClass { class: names::LEDGER_CLASS }, local_only: false },
+            // The alarm flushes the daily rollups to D1.
+            DB,
+        ],
         consumes: &[],
         vars: &[var::ENVIRONMENT, var::SWEEP_RETENTION_HOURS],
         parse_vars: ledger_vars,
@@ -172,14 +187,10 @@ pub const WORKERS: &[WorkerSpec] = &[
         public: false,
         scheduled: false,
         bindings: &[DB, LEDGER, RESULTS],
-        consumes: &[Consumes {
-            queue: names::OPTIMIZE_DLQ,
-            dead_letter_queue: DeadLetterQueue::None {
-                why: "it is the end of the line: a store failure is retried with delays growing to 12 h, \
-                      so its retries outlast the queue's retention",
-            },
-            attempts_var: None,
-        }],
+        consumes: &[
+            Consumes { queue: names::OPTIMIZE_DLQ, dead_letter_queue: DEAD_LETTER_STORE_CONSUMES, attempts_var: None },
+            Consumes { queue: names::REPORTS_DLQ, dead_letter_queue: DEAD_LETTER_STORE_CONSUMES, attempts_var: None },
+        ],
         vars: &[var::ENVIRONMENT],
         parse_vars: environment_only,
         secrets: &[],
@@ -198,15 +209,44 @@ pub const WORKERS: &[WorkerSpec] = &[
             elite(binding::ELITE_BRAND, names::ELITE_BRAND_WORKER),
             elite(binding::ELITE_DESIGNER, names::ELITE_DESIGNER_WORKER),
             elite(binding::ELITE_DEVELOPER, names::ELITE_DEVELOPER_WORKER),
-            Required { name: binding::JOB_ANALYTICS, resource: Resource::Dataset { base: names::JOB_ANALYTICS_DATASET }, local_only: false },
+            JOB_ANALYTICS,
         ],
         consumes: &[Consumes {
             queue: names::OPTIMIZE_QUEUE,
             dead_letter_queue: DeadLetterQueue::Queue(names::OPTIMIZE_DLQ),
             attempts_var: Some(var::MAX_ATTEMPTS),
         }],
-        vars: &[var::ENVIRONMENT, var::ELITE_TIMEOUT_MS, var::MAX_ATTEMPTS, var::RETRY_BASE_SECONDS, var::RETRY_MAX_SECONDS],
-        parse_vars: optimizer_vars,
+        vars: CONSUMER_VARS,
+        parse_vars: consumer_vars,
+        secrets: &[],
+    },
+    WorkerSpec {
+        name: names::REPORTS_WORKER,
+        config: "consumers/reports/wrangler.toml",
+        crate_dir: "consumers/reports",
+        deployed: true,
+        public: false,
+        scheduled: false,
+        bindings: &[
+            DB,
+            LEDGER,
+            RESULTS,
+            // The finalize job of a monthly run is enqueued by the consumer itself (fan-in).
+            Required { name: binding::REPORTS_QUEUE, resource: Resource::Queue { base: names::REPORTS_QUEUE }, local_only: false },
+            Required { name: binding::DEAD_LETTER_QUEUE, resource: Resource::Queue { base: names::REPORTS_DLQ }, local_only: false },
+            // Health probes and the health check's canary run.
+            elite(binding::ELITE_BRAND, names::ELITE_BRAND_WORKER),
+            elite(binding::ELITE_DESIGNER, names::ELITE_DESIGNER_WORKER),
+            elite(binding::ELITE_DEVELOPER, names::ELITE_DEVELOPER_WORKER),
+            JOB_ANALYTICS,
+        ],
+        consumes: &[Consumes {
+            queue: names::REPORTS_QUEUE,
+            dead_letter_queue: DeadLetterQueue::Queue(names::REPORTS_DLQ),
+            attempts_var: Some(var::MAX_ATTEMPTS),
+        }],
+        vars: CONSUMER_VARS,
+        parse_vars: consumer_vars,
         secrets: &[],
     },
     WorkerSpec {
@@ -220,6 +260,7 @@ pub const WORKERS: &[WorkerSpec] = &[
             DB,
             LEDGER,
             Required { name: binding::OPTIMIZE_QUEUE, resource: Resource::Queue { base: names::OPTIMIZE_QUEUE }, local_only: false },
+            Required { name: binding::REPORTS_QUEUE, resource: Resource::Queue { base: names::REPORTS_QUEUE }, local_only: false },
             RESULTS,
             Required {
                 name: binding::ELITE_STANDIN,
@@ -272,14 +313,19 @@ mod tests {
     #[test]
     fn the_ledger_deploys_first_and_the_dispatcher_last() {
         let order: Vec<&str> = deployed().map(|w| w.name).collect();
-        assert_eq!(order, [names::LEDGER_WORKER, names::DEAD_LETTERS_WORKER, names::OPTIMIZER_WORKER, names::DISPATCHER_WORKER]);
+        assert_eq!(
+            order,
+            [names::LEDGER_WORKER, names::DEAD_LETTERS_WORKER, names::OPTIMIZER_WORKER, names::REPORTS_WORKER, names::DISPATCHER_WORKER]
+        );
     }
 
     #[test]
-    fn every_elite_role_is_bound_by_the_optimizer() {
-        let optimizer = WORKERS.iter().find(|w| w.name == names::OPTIMIZER_WORKER).unwrap();
-        for role in code24_shared::elite::EliteRole::ALL {
-            assert!(optimizer.bindings.iter().any(|b| b.name == role.binding()), "{}", role.binding());
+    fn every_elite_role_is_bound_by_the_optimizer_and_the_reports_consumer() {
+        for worker in [names::OPTIMIZER_WORKER, names::REPORTS_WORKER] {
+            let spec = WORKERS.iter().find(|w| w.name == worker).unwrap();
+            for role in code24_shared::elite::EliteRole::ALL {
+                assert!(spec.bindings.iter().any(|b| b.name == role.binding()), "{worker}: {}", role.binding());
+            }
         }
     }
 

@@ -2,6 +2,7 @@
 //! its jobs ended lives in the job shards. A read asks every shard for its counters of the
 //! requested sweeps at once (one `COUNTS` call per shard, concurrently), combines them with
 //! `sweeps::progress`, and records a sweep's finish time the first time it is seen complete.
+//! A fan-in request (`FINALIZE`) gathers one run's counters the same way ([`run_counts`]).
 
 use std::collections::HashMap;
 
@@ -39,6 +40,11 @@ pub(crate) async fn progress_of(
         progresses.push(progress);
     }
     Ok(progresses)
+}
+
+/// Every shard's counters of one run.
+pub(crate) async fn run_counts(env: &Env, sweep_id: &str) -> Result<Vec<ShardCounts>, JobError> {
+    Ok(shard_counts(env, vec![sweep_id.to_owned()]).await?.remove(sweep_id).unwrap_or_default())
 }
 
 /// Every shard's counters of `sweep_ids`, grouped by sweep.

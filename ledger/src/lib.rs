@@ -1,14 +1,17 @@
 //! The ledger Worker: hosts the `Ledger` Durable Object class, which keeps every sweep's
-//! progress (the coordinator instance) and every job's claim and outcome (the job shards).
+//! progress (the coordinator instance) and every job's claim and outcome, with the customers'
+//! daily rollups (the job shards).
 //! The decisions are `code24_shared::ledger`'s; this crate stores their rows in SQLite and
 //! carries them out.
 //!
 //! Map of the crate:
 //! - [`object`]: the Durable Object: routing, one transaction per request, the alarm.
+//! - [`alarm`]: the one alarm's two timers (rollup flush, pruning).
+//! - [`flush`]: copies dirty daily rollups to D1.
 //! - [`routes`]: the pure route tables (object routes, the local debug passage).
 //! - [`sql_tables`]: the schema and the `JobTable` / `SweepTable` implementations.
 //! - [`transaction`]: `transactionSync`, which 0.8.7 does not bind.
-//! - [`coordinator`]: progress reads that gather every shard's counters.
+//! - [`coordinator`]: progress reads and fan-in requests, which gather every shard's counters.
 //! - [`prune`]: what the hourly alarm deletes.
 //! - [`body`]: decoding a route's JSON body, with a 400-worthy message.
 //! - this file: the Worker's own `fetch`, which serves nothing but the local debug passage.
@@ -16,8 +19,10 @@
 //! Architecture invariant: no ledger decision is made here; every branch about sweeps and
 //! jobs is in `code24_shared::ledger`, which the simulation runs over in-memory tables.
 
+mod alarm;
 mod body;
 mod coordinator;
+mod flush;
 mod object;
 mod prune;
 mod routes;

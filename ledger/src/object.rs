@@ -1,6 +1,7 @@
 //! The `Ledger` Durable Object: decodes a route's JSON body, runs the shared decision over the
-//! SQLite tables in one transaction, and answers JSON. It also keeps the hourly pruning alarm
-//! armed while there is data, and prunes when it rings.
+//! SQLite tables in one transaction, and answers JSON. Its one alarm flushes dirty rollups to
+//! D1 within 30 s of the request that dirtied them and prunes hourly while there is data
+//! ([`crate::alarm`]).
 //!
 //! One class, two kinds of instance, told apart only by the routes their callers use: the
 //! sweep coordinator ([`code24_shared::ledger::SWEEPS_OBJECT`]) and the job shards
@@ -12,21 +13,24 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use worker::{
     console_error, console_log, durable_object, DurableObject, Env, Method, Request, Response, Result, SqlStorage,
-    State,
+    State, Storage,
 };
 
 use code24_runtime::env::{now_ms, vars};
 use code24_runtime::http;
 use code24_shared::config::LedgerConfig;
+use code24_shared::ids::from_epoch_ms;
 use code24_shared::ledger::jobs::{self, JobTable};
 use code24_shared::ledger::sweeps::{self, SweepTable};
 use code24_shared::ledger::{
-    ClaimRequest, CompleteRequest, CountsRequest, FanoutDone, JobRequest, OpenSweep, PageDone, ProgressRequest, SettleRequest,
-    RecentRequest, StoreError, SweepProgress, SweepRow,
+    ClaimRequest, CompleteRequest, CountsRequest, FanoutDone, FinalizeRequest, JobRequest, OpenSweep, PageDone,
+    ProgressRequest, RecentRequest, SettleRequest, StoreError, SweepProgress, SweepRow,
 };
 
+use crate::alarm::{early_enough, prune_at, prune_due, ring_at, set_prune_at, FLUSH_DELAY_MS};
 use crate::body::decode;
-use crate::coordinator::progress_of;
+use crate::coordinator::{progress_of, run_counts};
+use crate::flush::{any_dirty, flush};
 use crate::prune::{anything_left, cutoff_ms, prune, PRUNE_INTERVAL_MS};
 use crate::routes::Route;
 use crate::sql_tables::{create_schema, SqlJobTable, SqlSweepTable};
@@ -41,9 +45,9 @@ pub struct Ledger {
     /// Whether the schema could be created when the instance started. `new` cannot fail, so a
     /// failure is kept here and answered as a 500 on every request instead of a crash.
     schema: std::result::Result<(), StoreError>,
-    /// Set once this instance has seen (or set) a pending alarm, so most writes skip the
+    /// When the alarm this instance last saw (or set) pending rings, so most writes skip the
     /// `get_alarm` round trip. Cleared when the alarm rings.
-    alarm_armed: Cell<bool>,
+    alarm_at: Cell<Option<i64>>,
 }
 
 impl DurableObject for Ledger {
@@ -53,7 +57,7 @@ impl DurableObject for Ledger {
         if let Err(e) = &schema {
             console_error!("ledger: cannot create the schema: {e}");
         }
-        Self { state, env, schema, alarm_armed: Cell::new(false) }
+        Self { state, env, schema, alarm_at: Cell::new(None) }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -70,46 +74,49 @@ impl DurableObject for Ledger {
         let body = req.bytes().await?;
         let response = self.handle(route, &body).await?;
         if route.writes() && response.status_code() == 200 {
-            self.ensure_alarm().await;
+            let dirty = route.rolls_up()
+                && any_dirty(&self.state.storage().sql()).unwrap_or_else(|e| {
+                    console_error!("ledger: cannot tell whether rollups are dirty, flushing soon: {e}");
+                    true
+                });
+            self.ensure_alarm(dirty).await;
         }
         Ok(response)
     }
 
+    /// Flushes dirty rollups, prunes when that is due, and sets the alarm again for whichever
+    /// of the two comes next. A failed flush is logged and retried by that next alarm; a failed
+    /// prune fails the alarm, which the runtime retries with backoff.
     async fn alarm(&self) -> Result<Response> {
-        self.alarm_armed.set(false);
+        self.alarm_at.set(None);
         if let Err(e) = &self.schema {
-            console_error!("ledger: not pruning, no schema: {e}");
-            return Response::ok("not pruned: no schema");
+            console_error!("ledger: alarm does nothing, no schema: {e}");
+            return Response::ok("nothing done: no schema");
         }
-        let config = LedgerConfig::from_vars(&vars(&self.env));
-        let config = match config {
-            Ok(config) => config,
-            Err(e) => {
-                // Pruning nothing is the safe reading of a bad retention: data is kept, and
-                // the next write arms the alarm again, which logs this again.
-                console_error!("ledger: not pruning: {e}");
-                return Response::ok("not pruned: bad configuration");
-            }
-        };
         let storage = self.state.storage();
         let sql = storage.sql();
-        let cutoff = cutoff_ms(now_ms(), config.retention_hours);
-        let pruned = {
-            let sql = sql.clone();
-            // An error makes the runtime retry the alarm, with backoff.
-            atomically(&storage, move || prune(&sql, cutoff)).map_err(|e| worker::Error::RustError(e.to_string()))?
-        };
-        console_log!(
-            "ledger: pruned {} sweeps, {} jobs, {} counters scheduled before {cutoff}",
-            pruned.sweeps,
-            pruned.jobs,
-            pruned.counts
-        );
-        if anything_left(&sql).map_err(|e| worker::Error::RustError(e.to_string()))? {
-            storage.set_alarm(PRUNE_INTERVAL_MS).await?;
-            self.alarm_armed.set(true);
+        let now = now_ms();
+        let flushed = flush(&self.env, &storage, now).await;
+        match &flushed.failed {
+            Some(e) => console_error!("ledger: rollup flush stopped after {} rows, retried at the next alarm: {e}", flushed.rows),
+            None if flushed.rows > 0 => console_log!("ledger: flushed {} rollups to D1", flushed.rows),
+            None => {}
         }
-        Response::ok("pruned")
+        let mut next_prune = prune_at(&sql).map_err(storage_error)?;
+        if prune_due(next_prune, now) {
+            next_prune = self.prune_now(&storage, now)?;
+            set_prune_at(&sql, next_prune).map_err(storage_error)?;
+        }
+        let flush_at = match any_dirty(&sql).map_err(storage_error)? {
+            false => None,
+            // More than one flush takes, and D1 is answering: go on at once.
+            true if flushed.capped && flushed.failed.is_none() => Some(now),
+            true => Some(now + FLUSH_DELAY_MS),
+        };
+        if let Some(at) = ring_at(next_prune, flush_at) {
+            self.arm_by(at, now).await?;
+        }
+        Response::ok("done")
     }
 }
 
@@ -144,6 +151,27 @@ impl Ledger {
             Route::Recent => {
                 let read = |t: &SqlSweepTable, r: RecentRequest| t.recent(r.limit);
                 self.progress_read(route, body, read, |all| http::json(200, &all)).await
+            }
+            Route::Finalize => {
+                let request: FinalizeRequest = match decode(route, body) {
+                    Ok(request) => request,
+                    Err(message) => return http::error(400, message),
+                };
+                // The shards' counters first (awaited), then the decision and its record in
+                // one transaction: two requests that both see the run complete are decided
+                // one after the other, and only the first is answered `Enqueue`.
+                let shards = match run_counts(&self.env, &request.sweep_id).await {
+                    Ok(shards) => shards,
+                    Err(e) => return http::error(502, format!("cannot read the job shards: {}", e.message)),
+                };
+                let sql = self.state.storage().sql();
+                let decided = atomically(&self.state.storage(), move || {
+                    sweeps::request_finalize(&mut SqlSweepTable::new(sql), &request, &shards)
+                });
+                match decided {
+                    Ok(decision) => http::json(200, &decision),
+                    Err(e) => http::error(500, e.to_string()),
+                }
             }
         }
     }
@@ -197,24 +225,75 @@ impl Ledger {
         }
     }
 
-    /// Makes sure the pruning alarm is pending, without moving one that already is (a busy
-    /// ledger would otherwise push its alarm forward forever). A failure is logged, not
-    /// answered: the write it follows is already committed.
-    async fn ensure_alarm(&self) {
-        if self.alarm_armed.get() {
-            return;
-        }
-        let storage = self.state.storage();
-        let armed = async {
-            if storage.get_alarm().await?.is_none() {
-                storage.set_alarm(PRUNE_INTERVAL_MS).await?;
+    /// Prunes what is older than the retention; returns when to prune next (`None`: nothing
+    /// is left to prune, until a write plans it again).
+    fn prune_now(&self, storage: &Storage, now: i64) -> Result<Option<i64>> {
+        let config = match LedgerConfig::from_vars(&vars(&self.env)) {
+            Ok(config) => config,
+            Err(e) => {
+                // Pruning nothing is the safe reading of a bad retention: data is kept, and
+                // the next pruning, in an hour, logs this again.
+                console_error!("ledger: not pruning: {e}");
+                return Ok(Some(now + PRUNE_INTERVAL_MS));
             }
-            Ok::<_, worker::Error>(())
+        };
+        let sql = storage.sql();
+        let cutoff = cutoff_ms(now, config.retention_hours);
+        let pruned = {
+            let sql = sql.clone();
+            atomically(storage, move || prune(&sql, cutoff)).map_err(storage_error)?
+        };
+        console_log!(
+            "ledger: pruned {} sweeps, {} jobs, {} counters scheduled before {cutoff}",
+            pruned.sweeps,
+            pruned.jobs,
+            pruned.counts
+        );
+        Ok(anything_left(&sql).map_err(storage_error)?.then_some(now + PRUNE_INTERVAL_MS))
+    }
+
+    /// After a write: makes sure the alarm rings by the planned pruning (planning one an hour
+    /// from now if none is), and within [`FLUSH_DELAY_MS`] when rollups are `dirty`. A failure
+    /// is logged, not answered: the write it follows is already committed.
+    async fn ensure_alarm(&self, dirty: bool) {
+        let now = now_ms();
+        let flush_by = now + FLUSH_DELAY_MS;
+        if let Some(at) = self.alarm_at.get().filter(|at| *at > now) {
+            if !dirty || at <= flush_by {
+                return;
+            }
         }
-        .await;
-        match armed {
-            Ok(()) => self.alarm_armed.set(true),
-            Err(e) => console_error!("ledger: cannot arm the pruning alarm: {e}"),
+        let sql = self.state.storage().sql();
+        let prune = match prune_at(&sql) {
+            Ok(Some(at)) => Ok(at),
+            Ok(None) => set_prune_at(&sql, Some(now + PRUNE_INTERVAL_MS)).map(|()| now + PRUNE_INTERVAL_MS),
+            Err(e) => Err(e),
+        };
+        let armed = match prune {
+            Ok(prune) => self.arm_by(ring_at(Some(prune), dirty.then_some(flush_by)).unwrap_or(prune), now).await,
+            Err(e) => Err(storage_error(e)),
+        };
+        if let Err(e) = armed {
+            console_error!("ledger: cannot set the alarm: {e}");
         }
     }
+
+    /// Sets the alarm to ring at `at`, unless a pending one rings earlier. A pending time not
+    /// after `now` is an alarm ringing (or about to): it does not count as pending.
+    async fn arm_by(&self, at: i64, now: i64) -> Result<()> {
+        let storage = self.state.storage();
+        let pending = storage.get_alarm().await?.filter(|p| *p > now);
+        if early_enough(pending, at) {
+            self.alarm_at.set(pending);
+            return Ok(());
+        }
+        let when = from_epoch_ms(at).ok_or_else(|| worker::Error::RustError(format!("alarm time {at} is out of range")))?;
+        storage.set_alarm(when).await?;
+        self.alarm_at.set(Some(at));
+        Ok(())
+    }
+}
+
+fn storage_error(e: StoreError) -> worker::Error {
+    worker::Error::RustError(e.to_string())
 }

@@ -1,6 +1,7 @@
 //! Retention: what the hourly alarm deletes. Sweeps (coordinator) and jobs with their counters
 //! (shards) scheduled longer ago than `SWEEP_RETENTION_HOURS` go; `sites` rows stay, because
-//! they are what keeps an older sweep's late redelivery from overwriting a newer one's work.
+//! they are what keeps an older sweep's late redelivery from overwriting a newer one's work, and
+//! so do `rollups` (the truth their D1 copy is made from; see ARCHITECTURE.md).
 
 use serde::Deserialize;
 use worker::SqlStorage;
@@ -39,8 +40,8 @@ pub(crate) fn prune(sql: &SqlStorage, cutoff_ms: i64) -> Result<Pruned, StoreErr
     Ok(Pruned { sweeps, jobs, counts })
 }
 
-/// Whether a later pass could have anything to delete, i.e. whether the alarm should be set
-/// again. `sites` rows are never pruned and so do not count.
+/// Whether a later pass could have anything to delete, i.e. whether the pruning should be
+/// planned again. `sites` and `rollups` rows are never pruned and so do not count.
 pub(crate) fn anything_left(sql: &SqlStorage) -> Result<bool, StoreError> {
     #[derive(Deserialize)]
     struct Left {

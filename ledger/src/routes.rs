@@ -11,6 +11,7 @@ pub(crate) enum Route {
     FinishFanout,
     Progress,
     Recent,
+    Finalize,
     Claim,
     Complete,
     Counts,
@@ -19,12 +20,13 @@ pub(crate) enum Route {
 }
 
 impl Route {
-    const ALL: [(&'static str, Route); 10] = [
+    const ALL: [(&'static str, Route); 11] = [
         (route::OPEN_SWEEP, Route::OpenSweep),
         (route::RECORD_PAGE, Route::RecordPage),
         (route::FINISH_FANOUT, Route::FinishFanout),
         (route::PROGRESS, Route::Progress),
         (route::RECENT, Route::Recent),
+        (route::FINALIZE, Route::Finalize),
         (route::CLAIM, Route::Claim),
         (route::COMPLETE, Route::Complete),
         (route::COUNTS, Route::Counts),
@@ -44,6 +46,11 @@ impl Route {
     /// Whether the route changes stored rows (and so must make sure the pruning alarm is set).
     pub(crate) fn writes(self) -> bool {
         !matches!(self, Self::Counts | Self::Job)
+    }
+
+    /// Whether the route may change daily rollups (and so may need a flush soon).
+    pub(crate) fn rolls_up(self) -> bool {
+        matches!(self, Self::Claim | Self::Complete | Self::Settle)
     }
 }
 
@@ -78,6 +85,7 @@ mod tests {
         assert_eq!(Route::parse("/jobs/claim/"), None);
         assert_eq!(Route::parse("/"), None);
         assert!(!Route::Counts.writes() && !Route::Job.writes() && Route::Claim.writes());
+        assert!(Route::Finalize.writes() && !Route::Finalize.rolls_up() && Route::Complete.rolls_up());
     }
 
     fn check_debug(path: &str, expected: Option<(&str, &str)>) {

@@ -14,6 +14,7 @@ use code24_shared::error::JobError;
 use code24_shared::ledger::jobs::JobTable;
 use code24_shared::ledger::sweeps::SweepTable;
 use code24_shared::ledger::{JobRow, JobState, ShardCounts, SiteRow, StoreError, SweepPhase, SweepRow};
+use code24_shared::reports::analytics::DailyRollup;
 
 /// The schema, one statement each so a failure names its statement. Idempotent: it runs every
 /// time an instance starts.
@@ -62,15 +63,34 @@ const SCHEMA: &[&str] = &[
         fanout_done_ms INTEGER,
         finished_ms INTEGER,
         firings INTEGER NOT NULL,
-        producer_owner TEXT
+        producer_owner TEXT,
+        finalize_requested_ms INTEGER
     )",
     // `recent` and pruning both go by scheduled time.
     "CREATE INDEX IF NOT EXISTS sweeps_by_scheduled ON sweeps (scheduled_ms)",
+    // A job shard's daily rollups (`code24_shared::ledger::rollups`): `body` is the
+    // `DailyRollup` as JSON; `dirty` = 1 until the alarm has copied this very body to D1.
+    "CREATE TABLE IF NOT EXISTS rollups (
+        customer_id TEXT NOT NULL,
+        day TEXT NOT NULL,
+        body TEXT NOT NULL,
+        dirty INTEGER NOT NULL,
+        PRIMARY KEY (customer_id, day)
+    )",
+    // The flush reads only dirty rows, in key order.
+    "CREATE INDEX IF NOT EXISTS rollups_dirty ON rollups (customer_id, day) WHERE dirty = 1",
+    // When the alarm is next due to prune (`name` = 'prune'): the one alarm also flushes
+    // rollups, far more often than it prunes.
+    "CREATE TABLE IF NOT EXISTS timers (
+        name TEXT PRIMARY KEY,
+        at_ms INTEGER NOT NULL
+    )",
 ];
 
 /// Columns added after a table was first created, as (table, column, definition). A store
 /// created by an older build gains them on start; a newer store already has them.
-const ADDED_COLUMNS: &[(&str, &str, &str)] = &[("sweeps", "producer_owner", "TEXT")];
+const ADDED_COLUMNS: &[(&str, &str, &str)] =
+    &[("sweeps", "producer_owner", "TEXT"), ("sweeps", "finalize_requested_ms", "INTEGER")];
 
 /// Creates every table and index that does not exist yet, and adds columns newer builds need.
 pub(crate) fn create_schema(sql: &SqlStorage) -> Result<(), StoreError> {
@@ -190,6 +210,8 @@ struct SweepRecord {
     finished_ms: Option<i64>,
     firings: u32,
     producer_owner: Option<String>,
+    #[serde(default)]
+    finalize_requested_ms: Option<i64>,
 }
 
 impl TryFrom<SweepRecord> for SweepRow {
@@ -212,6 +234,7 @@ impl TryFrom<SweepRecord> for SweepRow {
             finished_ms: r.finished_ms,
             firings: r.firings,
             producer_owner: r.producer_owner,
+            finalize_requested_ms: r.finalize_requested_ms,
         })
     }
 }
@@ -302,6 +325,34 @@ impl JobTable for SqlJobTable {
             ],
         )
     }
+
+    fn rollup(&self, customer_id: &str, day: &str) -> Result<Option<DailyRollup>, StoreError> {
+        #[derive(Deserialize)]
+        struct Body {
+            body: String,
+        }
+        let found: Option<Body> = first(
+            &self.sql,
+            "SELECT body FROM rollups WHERE customer_id = ? AND day = ?",
+            vec![customer_id.into(), day.into()],
+        )?;
+        found.map(|b| decode_rollup(customer_id, day, &b.body)).transpose()
+    }
+
+    fn put_rollup(&mut self, r: &DailyRollup) -> Result<(), StoreError> {
+        let body = serde_json::to_string(r)
+            .map_err(|e| StoreError(format!("cannot encode the rollup of {} on {}: {e}", r.customer_id, r.day)))?;
+        exec(
+            &self.sql,
+            "INSERT OR REPLACE INTO rollups (customer_id, day, body, dirty) VALUES (?, ?, ?, 1)",
+            vec![r.customer_id.as_str().into(), r.day.as_str().into(), body.into()],
+        )
+    }
+}
+
+/// A `rollups.body` as the rollup it encodes.
+pub(crate) fn decode_rollup(customer_id: &str, day: &str, body: &str) -> Result<DailyRollup, StoreError> {
+    serde_json::from_str(body).map_err(|e| StoreError(format!("the rollup of {customer_id} on {day} is undecodable: {e}")))
 }
 
 /// The coordinator's table (`sweeps`).
@@ -327,8 +378,8 @@ impl SweepTable for SqlSweepTable {
             &self.sql,
             "INSERT OR REPLACE INTO sweeps
                 (sweep_id, task, scheduled_ms, phase, cursor, expected, enqueued, opened_ms,
-                 producer_lease_until_ms, fanout_done_ms, finished_ms, firings, producer_owner)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 producer_lease_until_ms, fanout_done_ms, finished_ms, firings, producer_owner, finalize_requested_ms)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             vec![
                 r.sweep_id.as_str().into(),
                 r.task.as_str().into(),
@@ -343,6 +394,7 @@ impl SweepTable for SqlSweepTable {
                 opt_int(r.finished_ms)?,
                 int(i64::from(r.firings))?,
                 r.producer_owner.as_deref().into(),
+                opt_int(r.finalize_requested_ms)?,
             ],
         )
     }

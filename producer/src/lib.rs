@@ -1,11 +1,14 @@
 //! The platform dispatcher Worker (`code24-platform-dispatcher`): the cron producer.
 //!
 //! On a cron firing it maps the cron to a task through the core's schedule table and runs
-//! the core's fan-out: open the sweep in the ledger, page through active sites, send one
-//! message per site. It does nothing else: no elite calls, no R2 writes. Its fetch handler
-//! serves the authenticated admin API ([`api`]) that operators and tests read progress from.
+//! the core's fan-out: open the run in the ledger, page through active sites, send one
+//! message per site (or the one job of a single-job report run). On every tick of the sweep or
+//! the health check it also catches up missed monthly report runs ([`runs`]). It does nothing
+//! else: no elite calls, no report work, no result writes. Its fetch handler serves the
+//! authenticated admin API ([`api`]) that operators and tests use.
 
 mod api;
+mod runs;
 
 use code24_runtime::env::{now_ms, token, vars};
 use code24_runtime::ledger_client::DurableLedger;
@@ -15,6 +18,7 @@ use code24_shared::config;
 use code24_shared::ids::from_epoch_ms;
 use code24_shared::names::{binding, OPTIMIZE_QUEUE};
 use code24_shared::pipeline::producer::{fan_out, FanoutReport, Firing};
+use code24_shared::reports::runs::run_for_slot;
 use code24_shared::schedule::{task_for_cron, Task};
 use serde_json::json;
 use worker::{console_error, console_log, event, Context, Env, Request, Response, ScheduleContext, ScheduledEvent};
@@ -45,17 +49,23 @@ async fn run(cron: &str, scheduled_ms: i64, env: &Env) -> Result<Option<FanoutRe
     let environment = config::environment(&vars(env)).map_err(|e| e.to_string())?;
     let scheduled = from_epoch_ms(scheduled_ms).ok_or_else(|| format!("scheduled time {scheduled_ms} is out of range"))?;
     let firing = Firing { environment: environment.as_str().to_owned(), task, scheduled, owner: token() };
-    match task {
+    let report = match task {
         Task::Optimize => {
             let registry = D1Registry::from_env(env).map_err(|e| e.to_string())?;
             let queue = TextQueue::new(env.queue(binding::OPTIMIZE_QUEUE).map_err(|e| e.to_string())?, OPTIMIZE_QUEUE);
             let ledger = DurableLedger::from_env(env).map_err(|e| e.to_string())?;
-            let report = fan_out(&firing, &registry, &queue, &ledger, &now_ms)
-                .await
-                .map_err(|e| format!("sweep {}: {e}", firing.sweep_id()))?;
-            Ok(Some(report))
+            fan_out(&firing, &registry, &queue, &ledger, &now_ms).await.map_err(|e| format!("sweep {}: {e}", firing.sweep_id()))
         }
+        Task::MonthlyAnalytics | Task::EndOfMonth | Task::HealthCheck => {
+            let run = run_for_slot(environment.as_str(), task, scheduled).ok_or("not a report task")?;
+            runs::enqueue(env, &run).await.map_err(|e| format!("run {}: {e}", run.run_id))
+        }
+    };
+    // The ticks that fire often enough to notice a missed monthly run.
+    if matches!(task, Task::Optimize | Task::HealthCheck) {
+        runs::catch_up_missed(env, environment, scheduled).await;
     }
+    report.map(Some)
 }
 
 #[event(fetch)]

@@ -3,11 +3,12 @@
 
 use std::time::Duration;
 
-use code24_shared::elite::{classify_response, EliteRequest, EliteResponse, EliteRole, OPTIMIZE_PATH};
+use code24_shared::elite::{classify_response, EliteHealth, EliteRequest, EliteResponse, EliteRole, HEALTH_PATH, OPTIMIZE_PATH};
 use code24_shared::error::JobError;
 use code24_shared::ports::EliteClient;
-use futures::future::{select, Either};
-use worker::{Delay, Env, Fetcher, Headers, Method, RequestInit};
+use worker::{Env, Fetcher, Headers, Method, RequestInit};
+
+use crate::timeout::within;
 
 pub struct ServiceElite {
     brand: Fetcher,
@@ -53,20 +54,41 @@ impl ServiceElite {
     }
 }
 
+impl ServiceElite {
+    /// `GET /health` of one role's worker, within the same timeout as its calls. Any answer
+    /// but a 200 with the contract's health body is an error naming what came back.
+    pub async fn health(&self, role: EliteRole) -> Result<EliteHealth, JobError> {
+        let name = role.as_str();
+        let probe = async {
+            let mut response = self
+                .fetcher(role)
+                .fetch(format!("https://{name}.elite{HEALTH_PATH}"), None)
+                .await
+                .map_err(|e| JobError::transient(format!("elite {name} unreachable: {e}")))?;
+            let status = response.status_code();
+            let text = response.text().await.map_err(|e| JobError::transient(format!("elite {name} health body: {e}")))?;
+            if status != 200 {
+                return Err(JobError::transient(format!("elite {name} /health answered HTTP {status}")));
+            }
+            serde_json::from_str::<EliteHealth>(&text)
+                .map_err(|e| JobError::transient(format!("elite {name} /health sent an undecodable body ({e})")))
+        };
+        within(self.timeout, probe).await.unwrap_or_else(|| Err(self.timed_out(role)))
+    }
+
+    fn timed_out(&self, role: EliteRole) -> JobError {
+        JobError::transient(format!("elite {} timed out after {} ms", role.as_str(), self.timeout.as_millis()))
+    }
+}
+
 impl EliteClient for ServiceElite {
     async fn optimize(&self, request: &EliteRequest) -> Result<EliteResponse, JobError> {
-        let call = Box::pin(self.call(request));
-        let timer = Box::pin(Delay::from(self.timeout));
-        match select(call, timer).await {
-            Either::Left((answer, _)) => {
+        match within(self.timeout, self.call(request)).await {
+            Some(answer) => {
                 let (status, body) = answer?;
                 classify_response(request.role, status, &body)
             }
-            Either::Right(_) => Err(JobError::transient(format!(
-                "elite {} timed out after {} ms",
-                request.role.as_str(),
-                self.timeout.as_millis()
-            ))),
+            None => Err(self.timed_out(request.role)),
         }
     }
 }

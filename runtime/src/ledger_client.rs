@@ -16,8 +16,8 @@ use worker::{Env, Headers, Method, ObjectNamespace, Request, RequestInit, Respon
 use code24_shared::error::JobError;
 use code24_shared::ledger::{
     route, shard_object, ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, CountsRequest, FanoutDone,
-    JobRequest, JobRow, OpenDecision, OpenSweep, PageDone, ProgressRequest, RecentRequest, ShardCounts, SweepProgress,
-    SWEEPS_OBJECT, SettleDecision, SettleRequest,
+    FinalizeDecision, FinalizeRequest, JobRequest, JobRow, OpenDecision, OpenSweep, PageDone, ProgressRequest,
+    RecentRequest, ShardCounts, SweepProgress, SWEEPS_OBJECT, SettleDecision, SettleRequest,
 };
 use code24_shared::names::binding;
 use code24_shared::ports::Ledger;
@@ -49,6 +49,14 @@ impl DurableLedger {
     /// The newest `limit` sweeps by scheduled time, newest first, with their progress.
     pub async fn recent(&self, limit: u32) -> Result<Vec<SweepProgress>, JobError> {
         self.call(SWEEPS_OBJECT, route::RECENT, &RecentRequest { limit }).await
+    }
+
+    /// The fan-in of run `sweep_id`: ask after one of its jobs ended (was completed in its
+    /// shard). The first request that finds every job of the run ended is answered
+    /// [`FinalizeDecision::Enqueue`]; see there for what the other answers mean.
+    pub async fn request_finalize(&self, sweep_id: &str, now_ms: i64) -> Result<FinalizeDecision, JobError> {
+        let request = FinalizeRequest { sweep_id: sweep_id.to_owned(), now_ms };
+        self.call(SWEEPS_OBJECT, route::FINALIZE, &request).await
     }
 
     /// One job as shard `shard` stores it; `None` when unknown (or pruned).

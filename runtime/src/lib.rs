@@ -6,10 +6,16 @@
 pub mod ledger_client;
 
 pub mod body;
+pub mod d1;
 pub mod elite;
 pub mod env;
 pub mod http;
+pub mod inbox;
 pub mod metrics;
+pub mod probes;
 pub mod queue;
 pub mod registry;
+pub mod reports;
 pub mod results;
+pub mod rollups;
+pub mod timeout;

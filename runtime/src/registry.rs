@@ -11,6 +11,8 @@ use serde::Deserialize;
 use wasm_bindgen::JsValue;
 use worker::{console_error, D1Database, Env};
 
+use crate::d1::rows;
+
 pub struct D1Registry {
     db: D1Database,
 }
@@ -26,10 +28,6 @@ struct CountRow {
     n: f64,
 }
 
-fn d1_error(what: &str, e: worker::Error) -> JobError {
-    JobError::transient(format!("site registry {what}: {e}"))
-}
-
 impl D1Registry {
     pub fn from_env(env: &Env) -> worker::Result<Self> {
         Ok(Self { db: env.d1(binding::DB)? })
@@ -42,30 +40,15 @@ impl D1Registry {
 
 impl SiteRegistry for D1Registry {
     async fn count_active(&self) -> Result<u64, JobError> {
-        let rows = self
-            .db
-            .prepare("SELECT COUNT(*) AS n FROM sites WHERE active = 1")
-            .all()
-            .await
-            .map_err(|e| d1_error("count", e))?
-            .results::<CountRow>()
-            .map_err(|e| d1_error("count decode", e))?;
-        Ok(rows.first().map_or(0, |r| r.n as u64))
+        let counted: Vec<CountRow> = rows(&self.db, "SELECT COUNT(*) AS n FROM sites WHERE active = 1", &[], "site registry count").await?;
+        Ok(counted.first().map_or(0, |r| r.n as u64))
     }
 
     async fn active_page(&self, after: Option<&str>, limit: u32) -> Result<SitePage, JobError> {
         // An empty string sorts before every valid customer id, so it stands for "from the start".
         let after = JsValue::from_str(after.unwrap_or(""));
-        let rows = self
-            .db
-            .prepare("SELECT customer_id, url FROM sites WHERE active = 1 AND customer_id > ?1 ORDER BY customer_id LIMIT ?2")
-            .bind(&[after, JsValue::from_f64(f64::from(limit))])
-            .map_err(|e| d1_error("bind", e))?
-            .all()
-            .await
-            .map_err(|e| d1_error("page", e))?
-            .results::<SiteRow>()
-            .map_err(|e| d1_error("page decode", e))?;
+        let sql = "SELECT customer_id, url FROM sites WHERE active = 1 AND customer_id > ?1 ORDER BY customer_id LIMIT ?2";
+        let rows: Vec<SiteRow> = rows(&self.db, sql, &[after, JsValue::from_f64(f64::from(limit))], "site registry page").await?;
         let last_key = rows.last().map(|r| r.customer_id.clone());
         let mut sites = Vec::with_capacity(rows.len());
         for row in rows {

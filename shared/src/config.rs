@@ -77,6 +77,12 @@ pub fn environment(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Environmen
     })
 }
 
+/// How long after a monthly report's slot the dispatcher still catches it up when it did not
+/// run (`CATCH_UP_WINDOW_HOURS`, default 72, at most four weeks).
+pub fn catch_up_window_hours(lookup: &dyn Fn(&str) -> Option<String>) -> Result<u32, ConfigError> {
+    number(lookup, var::CATCH_UP_WINDOW_HOURS, 72, 1, 24 * 28)
+}
+
 /// Configuration of the optimizer consumer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsumerConfig {

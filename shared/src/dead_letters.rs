@@ -1,11 +1,13 @@
 //! What the dead-letters consumer stores for each message of a dead-letter queue. Three kinds
-//! of body arrive there: a [`DeadLetter`] the optimizer sent with its reason; a raw job the
-//! queue itself moved after `max_retries` deliveries (the consumer never decided, e.g. it
-//! kept crashing); and anything else (stored verbatim as poison). None is dropped.
+//! of body arrive there: a [`DeadLetter`] a consumer sent with its reason; a raw job (optimize
+//! or report) the queue itself moved after `max_retries` deliveries (the consumer never
+//! decided, e.g. it kept crashing); and anything else (stored verbatim as poison). None is
+//! dropped.
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ErrorClass, JobError};
+use crate::reports::jobs::ReportJob;
 use crate::wire::{DeadLetter, OptimizeJob, DEAD_LETTER_VERSION};
 
 /// One row of the dead-letter store (`migrations/0002_dead_letters.sql`).
@@ -48,13 +50,16 @@ pub fn record_for(dlq_body: &str, dlq_name: &str, origin_queue: &str, now_ms: i6
             };
         }
     }
-    if let Ok(job) = OptimizeJob::decode(dlq_body) {
+    let ids = OptimizeJob::decode(dlq_body)
+        .map(|j| (j.job_id.as_str().to_owned(), j.sweep_id.as_str().to_owned(), j.customer_id.as_str().to_owned()))
+        .or_else(|_| ReportJob::decode(dlq_body).map(|j| (j.job_id.clone(), j.run_id.clone(), j.subject().to_owned())));
+    if let Ok((job_id, sweep_id, customer_id)) = ids {
         return DeadLetterRecord {
-            id: job.job_id.as_str().to_owned(),
+            id: job_id.clone(),
             origin_queue: origin_queue.to_owned(),
-            job_id: Some(job.job_id.as_str().to_owned()),
-            sweep_id: Some(job.sweep_id.as_str().to_owned()),
-            customer_id: Some(job.customer_id.as_str().to_owned()),
+            job_id: Some(job_id),
+            sweep_id: Some(sweep_id),
+            customer_id: Some(customer_id),
             body: dlq_body.to_owned(),
             error: JobError::new(
                 ErrorClass::Transient,
@@ -107,6 +112,12 @@ mod tests {
 
         let r = record_for(&job().encode(), "dlq", "q", 9);
         assert_eq!(r.id, job().job_id.as_str());
+        assert!(r.error.message.contains("max_retries"), "{}", r.error.message);
+
+        let month = crate::reports::period::Month::new(2026, 10).unwrap();
+        let report = ReportJob::single("local.end-of-month.2026-10", Some(month), 0, crate::reports::jobs::ReportWork::EndOfMonth);
+        let r = record_for(&report.encode(), "dlq", "q", 9);
+        assert_eq!((r.id.as_str(), r.sweep_id.as_deref(), r.customer_id.as_deref()), (report.job_id.as_str(), Some(report.run_id.as_str()), Some("report")));
         assert!(r.error.message.contains("max_retries"), "{}", r.error.message);
 
         let r = record_for("\u{0}garbage", "dlq", "q", 9);

@@ -29,6 +29,7 @@ pub mod wire;
 pub mod ports;
 pub mod pipeline;
 pub mod memory;
+pub mod memory_reports;
 pub mod sim;
 pub mod dead_letters;
 pub mod reports;

@@ -11,8 +11,8 @@ use crate::ledger::jobs::{claim_batch, complete_batch, settle};
 use crate::ledger::memory::{MemoryJobTable, MemorySweepTable};
 use crate::ledger::sweeps::{self, SweepTable};
 use crate::ledger::{
-    ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, FanoutDone, OpenDecision, OpenSweep, PageDone,
-    SettleDecision, SettleRequest, SweepProgress, JOB_SHARDS,
+    ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, FanoutDone, FinalizeDecision, FinalizeRequest,
+    OpenDecision, OpenSweep, PageDone, SettleDecision, SettleRequest, SweepProgress, JOB_SHARDS,
 };
 use crate::ports::{DeadLetterSink, EliteClient, JobFinished, JobQueue, Ledger, Metrics, ResultStore, SitePage, SiteRegistry};
 use crate::site::Site;
@@ -106,6 +106,15 @@ impl MemoryLedger {
             self.sweeps.borrow_mut().put_sweep(&update).expect("memory tables never fail");
         }
         Some(progress)
+    }
+
+    /// The fan-in request of a run, exactly as the coordinator answers it
+    /// (`code24_runtime::ledger_client::DurableLedger::request_finalize`).
+    pub async fn request_finalize(&self, sweep_id: &str, now_ms: i64) -> Result<FinalizeDecision, JobError> {
+        self.count();
+        let counts: Vec<_> = self.shards.borrow().iter().filter_map(|s| s.counts.get(sweep_id).cloned()).collect();
+        let req = FinalizeRequest { sweep_id: sweep_id.to_owned(), now_ms };
+        Ok(sweeps::request_finalize(&mut *self.sweeps.borrow_mut(), &req, &counts)?)
     }
 
     /// The state of one job, wherever its shard is.

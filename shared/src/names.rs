@@ -26,6 +26,12 @@ pub const ELITE_STANDIN_WORKER: &str = "code24-elite-standin";
 pub const OPTIMIZE_QUEUE: &str = "code24-optimize";
 /// Dead-letter queue of the optimize queue.
 pub const OPTIMIZE_DLQ: &str = "code24-optimize-dlq";
+/// Queue of report jobs (monthly analytics, end-of-month, health checks).
+pub const REPORTS_QUEUE: &str = "code24-reports";
+/// Dead-letter queue of the reports queue.
+pub const REPORTS_DLQ: &str = "code24-reports-dlq";
+/// The reports consumer Worker.
+pub const REPORTS_WORKER: &str = "code24-reports";
 /// The R2 bucket every result lands in (the seed's layout).
 pub const RESULTS_BUCKET: &str = "code24-elite-workers-data";
 /// The D1 database holding the site registry.
@@ -81,23 +87,27 @@ pub fn split_env(name: &str) -> (&str, Environment) {
 
 /// Binding names, as written in the tomls' `binding = ...` / `name = ...` keys.
 pub mod binding {
-    /// D1 site registry (dispatcher).
+    /// D1 platform database: site registry (dispatcher), dead-letter store (dead-letters),
+    /// rollups, sections and billing events (reports).
     pub const DB: &str = "DB";
-    /// Ledger Durable Object namespace (dispatcher, optimizer, ledger host).
+    /// Ledger Durable Object namespace (dispatcher, optimizer, reports, ledger host).
     pub const LEDGER: &str = "LEDGER";
     /// Producer binding of the optimize queue (dispatcher).
     pub const OPTIMIZE_QUEUE: &str = "OPTIMIZE_QUEUE";
-    /// Producer binding of the optimize dead-letter queue (optimizer).
+    /// Producer binding of the reports queue (dispatcher; reports consumer for finalize jobs).
+    pub const REPORTS_QUEUE: &str = "REPORTS_QUEUE";
+    /// Producer binding of a consumer's own dead-letter queue (optimizer: the optimize DLQ;
+    /// reports: the reports DLQ).
     pub const DEAD_LETTER_QUEUE: &str = "DEAD_LETTER_QUEUE";
-    /// R2 results bucket (dispatcher reads, optimizer writes).
+    /// R2 results bucket (dispatcher reads, optimizer and reports write).
     pub const RESULTS: &str = "RESULTS";
-    /// Elite Brand worker service binding (optimizer).
+    /// Elite Brand worker service binding (optimizer; reports for health checks and the canary).
     pub const ELITE_BRAND: &str = "ELITE_BRAND";
-    /// Elite Designer worker service binding (optimizer).
+    /// Elite Designer worker service binding (as [`ELITE_BRAND`]).
     pub const ELITE_DESIGNER: &str = "ELITE_DESIGNER";
-    /// Elite Developer worker service binding (optimizer).
+    /// Elite Developer worker service binding (as [`ELITE_BRAND`]).
     pub const ELITE_DEVELOPER: &str = "ELITE_DEVELOPER";
-    /// Workers Analytics Engine dataset: one data point per finished job (optimizer).
+    /// Workers Analytics Engine dataset: one data point per finished job (optimizer, reports).
     pub const JOB_ANALYTICS: &str = "JOB_ANALYTICS";
     /// Local only: the dispatcher's route to the stand-in's fault knobs.
     pub const ELITE_STANDIN: &str = "ELITE_STANDIN";
@@ -120,6 +130,8 @@ pub mod var {
     /// Rows of the dead-letter store at which the store reports itself near capacity (it
     /// never drops entries; it says so in the log and in the admin API).
     pub const DEAD_LETTER_WARN_ROWS: &str = "DEAD_LETTER_WARN_ROWS";
+    /// Hours after a monthly report's slot during which the dispatcher catches up a missed run.
+    pub const CATCH_UP_WINDOW_HOURS: &str = "CATCH_UP_WINDOW_HOURS";
     /// Secret bearer token of the admin API.
     pub const ADMIN_TOKEN: &str = "ADMIN_TOKEN";
 }
@@ -140,7 +152,7 @@ mod tests {
     #[test]
     fn split_env_inverts_in_env() {
         for env in [Environment::Local, Environment::Dev, Environment::Staging, Environment::Production] {
-            for base in [OPTIMIZE_QUEUE, OPTIMIZE_DLQ, DISPATCHER_WORKER] {
+            for base in [OPTIMIZE_QUEUE, OPTIMIZE_DLQ, REPORTS_QUEUE, REPORTS_DLQ, DISPATCHER_WORKER] {
                 assert_eq!(split_env(&in_env(base, env)), (base, env));
             }
         }

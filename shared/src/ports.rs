@@ -7,12 +7,15 @@
 
 #![allow(async_fn_in_trait)]
 
-use crate::elite::{EliteRequest, EliteResponse};
+use crate::elite::{EliteHealth, EliteRequest, EliteResponse, EliteRole};
 use crate::error::JobError;
 use crate::ledger::{
-    ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, FanoutDone, OpenDecision, OpenSweep, PageDone,
-    SettleDecision, SettleRequest,
+    ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, FanoutDone, FinalizeDecision, OpenDecision, OpenSweep,
+    PageDone, SettleDecision, SettleRequest,
 };
+use crate::reports::analytics::{CustomerMonthly, DailyRollup};
+use crate::reports::period::Month;
+use crate::reports::revenue::BillingEvent;
 use crate::site::Site;
 use crate::wire::DeadLetter;
 
@@ -83,4 +86,41 @@ pub struct JobFinished {
 /// Where finished jobs are reported (Workers Analytics Engine: one data point per job).
 pub trait Metrics {
     fn job_finished(&self, event: &JobFinished);
+}
+
+// ----- report jobs -----
+
+/// The report jobs' data in D1: the rollups and billing events they read, and the monthly
+/// sections a run's customer jobs write and its finalize job reads back.
+pub trait ReportStore {
+    /// Daily rollups of `month`, of one customer or (`None`) of every customer.
+    async fn month_rollups(&self, customer_id: Option<&str>, month: Month) -> Result<Vec<DailyRollup>, JobError>;
+    /// Every billing event before `before_ms` (earlier ones give each customer's MRR at a start).
+    async fn billing_events(&self, before_ms: i64) -> Result<Vec<BillingEvent>, JobError>;
+    /// Writes (or rewrites) one customer's section of a monthly-analytics run.
+    async fn put_section(&self, run_id: &str, section: &CustomerMonthly) -> Result<(), JobError>;
+    /// Every section written for the run, in any order.
+    async fn sections(&self, run_id: &str) -> Result<Vec<CustomerMonthly>, JobError>;
+}
+
+/// The ledger's fan-in: whether a run's final job is due ([`crate::ledger::sweeps::request_finalize`]).
+pub trait RunFinalizer {
+    async fn request_finalize(&self, run_id: &str, now_ms: i64) -> Result<FinalizeDecision, JobError>;
+}
+
+/// What the dev health check probes. Its canary optimization goes through the elite client and
+/// its list of sites through the registry, so those are supertraits. Every probe answers within
+/// its own timeout: an implementation turns a timeout into an error, never hangs.
+pub trait HealthProbes: EliteClient + SiteRegistry {
+    /// `GET /health` of one elite worker, decoded.
+    async fn elite_health(&self, role: EliteRole) -> Result<EliteHealth, JobError>;
+    /// The probe's object store (the results bucket): write, read, delete.
+    async fn object_put(&self, key: &str, body: Vec<u8>) -> Result<(), JobError>;
+    async fn object_get(&self, key: &str) -> Result<Option<Vec<u8>>, JobError>;
+    async fn object_delete(&self, key: &str) -> Result<(), JobError>;
+    /// One trivial query (`SELECT 1`).
+    async fn db_ping(&self) -> Result<(), JobError>;
+    /// The HTTP status of a `GET url`, within [`crate::reports::health::SITE_TIMEOUT_MS`];
+    /// a network error or a timeout is an error.
+    async fn site_status(&self, url: &str) -> Result<u16, JobError>;
 }

@@ -4,10 +4,8 @@
 //! configuration check requires each environment's wrangler triggers to equal
 //! [`crons_for`] that environment.
 //!
-//! Today the table has one row, the 3-minute sweep, run locally, in staging and in
-//! production. The `dev` environment therefore has no cron at all (`crons = []`) until the
-//! hourly dev health check exists; the monthly analytics and end-of-month reports are not
-//! built yet either. Each becomes one row here, and the check then demands its trigger.
+//! The 3-minute sweep, the monthly analytics and the end-of-month reports run in staging and
+//! production; the hourly health check runs in dev; the local configuration runs all four.
 
 use std::fmt;
 
@@ -20,20 +18,28 @@ use crate::config::Environment;
 pub enum Task {
     /// The continuous-optimization sweep: one job per active customer site.
     Optimize,
+    /// Monthly analytics of the previous month: one job per customer, then a finalize job.
+    MonthlyAnalytics,
+    /// End-of-month reports (revenue, technical performance, executive summary).
+    EndOfMonth,
+    /// Dev health checks of the elite workers, R2, D1, customer sites, and a canary run.
+    HealthCheck,
 }
 
 impl Task {
+    pub const ALL: [Task; 4] = [Self::Optimize, Self::MonthlyAnalytics, Self::EndOfMonth, Self::HealthCheck];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Optimize => "optimize",
+            Self::MonthlyAnalytics => crate::reports::jobs::MONTHLY_ANALYTICS,
+            Self::EndOfMonth => crate::reports::jobs::END_OF_MONTH,
+            Self::HealthCheck => crate::reports::jobs::HEALTH_CHECK,
         }
     }
 
     pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "optimize" => Some(Self::Optimize),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|t| t.as_str() == raw)
     }
 }
 
@@ -65,12 +71,37 @@ impl Schedule {
 }
 
 /// Every schedule; the local configuration runs all of them.
-pub const SCHEDULES: &[Schedule] = &[Schedule {
-    cron: "*/3 * * * *",
-    task: Task::Optimize,
-    description: "every 3 minutes: optimize every active customer site",
-    environments: &[Environment::Staging, Environment::Production],
-}];
+pub const SCHEDULES: &[Schedule] = &[
+    Schedule {
+        cron: "*/3 * * * *",
+        task: Task::Optimize,
+        description: "every 3 minutes: optimize every active customer site",
+        environments: &[Environment::Staging, Environment::Production],
+    },
+    Schedule {
+        cron: "0 * * * *",
+        task: Task::HealthCheck,
+        description: "hourly (dev): health of the elite workers, R2, D1, customer sites, and a canary run",
+        environments: &[Environment::Dev],
+    },
+    Schedule {
+        cron: "0 15 1 * *",
+        task: Task::MonthlyAnalytics,
+        description: "15:00 UTC on the 1st: monthly analytics of the previous month",
+        environments: &[Environment::Staging, Environment::Production],
+    },
+    Schedule {
+        cron: "59 23 LW * *",
+        task: Task::EndOfMonth,
+        description: "23:59 UTC on the last weekday: end-of-month reports of the month",
+        environments: &[Environment::Staging, Environment::Production],
+    },
+];
+
+/// The schedule row of a task.
+pub fn schedule_of(task: Task) -> &'static Schedule {
+    SCHEDULES.iter().find(|s| s.task == task).expect("every task has a schedule row")
+}
 
 /// The crons that trigger `env`'s dispatcher, in table order: what its `triggers.crons` must
 /// say.
@@ -99,9 +130,24 @@ const LOOKBACK_MINUTES: i64 = 62 * 24 * 60;
 pub fn latest_at_or_before(cron: &str, at: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, String> {
     let parsed: saffron::Cron = cron.parse().map_err(|e| format!("invalid cron {cron:?}: {e:?}"))?;
     let minute = at.timestamp() - at.timestamp().rem_euclid(60);
-    Ok((0..=LOOKBACK_MINUTES)
-        .filter_map(|back| chrono::DateTime::from_timestamp(minute - back * 60, 0))
-        .find(|t| parsed.contains(*t)))
+    let Some(at) = DateTime::from_timestamp(minute, 0) else { return Ok(None) };
+    // Widening windows keep the walk short for frequent and rare crons alike: from the window's
+    // start, step through the firings with `next_from` until one passes `at`.
+    for window in [60, 24 * 60, LOOKBACK_MINUTES] {
+        let mut cursor = at - chrono::TimeDelta::minutes(window);
+        let mut latest = None;
+        while let Some(next) = parsed.next_from(cursor) {
+            if next > at {
+                break;
+            }
+            latest = Some(next);
+            cursor = next + chrono::TimeDelta::minutes(1);
+        }
+        if latest.is_some() {
+            return Ok(latest);
+        }
+    }
+    Ok(None)
 }
 
 #[cfg(test)]
@@ -112,6 +158,9 @@ mod tests {
     #[test]
     fn known_and_unknown_crons() {
         assert_eq!(task_for_cron("*/3 * * * *"), Some(Task::Optimize));
+        assert_eq!(task_for_cron("59 23 LW * *"), Some(Task::EndOfMonth));
+        assert_eq!(task_for_cron("0 15 1 * *"), Some(Task::MonthlyAnalytics));
+        assert_eq!(task_for_cron("0 * * * *"), Some(Task::HealthCheck));
         assert_eq!(task_for_cron("*/5 * * * *"), None);
         assert_eq!(task_for_cron(""), None);
     }
@@ -126,11 +175,10 @@ mod tests {
 
     #[test]
     fn crons_per_environment() {
-        assert_eq!(crons_for(Environment::Local), ["*/3 * * * *"]);
-        assert_eq!(crons_for(Environment::Staging), ["*/3 * * * *"]);
-        assert_eq!(crons_for(Environment::Production), ["*/3 * * * *"]);
-        // No dev schedule exists until the hourly health check does.
-        assert!(crons_for(Environment::Dev).is_empty());
+        assert_eq!(crons_for(Environment::Local), ["*/3 * * * *", "0 * * * *", "0 15 1 * *", "59 23 LW * *"]);
+        assert_eq!(crons_for(Environment::Staging), ["*/3 * * * *", "0 15 1 * *", "59 23 LW * *"]);
+        assert_eq!(crons_for(Environment::Production), ["*/3 * * * *", "0 15 1 * *", "59 23 LW * *"]);
+        assert_eq!(crons_for(Environment::Dev), ["0 * * * *"]);
         for s in SCHEDULES {
             assert!(!s.environments.contains(&Environment::Local), "{}: local runs every schedule implicitly", s.cron);
         }
@@ -153,5 +201,22 @@ mod tests {
         // The last weekday of October 2026 is Friday the 30th.
         check("59 23 LW * *", at(29, 2, 0, 0), Some(Utc.with_ymd_and_hms(2026, 10, 30, 23, 59, 0).unwrap()));
         assert!(latest_at_or_before("nope", at(1, 0, 0, 0)).is_err());
+    }
+
+    #[test]
+    fn last_weekday_slots_across_months() {
+        let utc = |y, mo, d, h, mi| Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap();
+        let lw = "59 23 LW * *";
+        // May 2026 ends on a Sunday, October 2026 on a Saturday, January 2027 on a Sunday,
+        // November 2026 on a Monday: the slot is the last Friday, or the last day itself.
+        for (y, mo, d) in [(2026, 5, 29), (2026, 10, 30), (2027, 1, 29), (2026, 11, 30)] {
+            assert_eq!(fires_at(lw, utc(y, mo, d, 23, 59)), Ok(true), "{y}-{mo}-{d}");
+            assert_eq!(fires_at(lw, utc(y, mo, d - 1, 23, 59)), Ok(false), "{y}-{mo}-{}", d - 1);
+        }
+        // The weekend after: the latest slot is still that Friday.
+        assert_eq!(latest_at_or_before(lw, utc(2026, 5, 31, 12, 0)), Ok(Some(utc(2026, 5, 29, 23, 59))));
+        // Monthly analytics: the slot of the 1st at 15:00, across a year boundary.
+        assert_eq!(latest_at_or_before("0 15 1 * *", utc(2027, 1, 3, 9, 0)), Ok(Some(utc(2027, 1, 1, 15, 0))));
+        assert_eq!(latest_at_or_before("0 15 1 * *", utc(2027, 1, 1, 14, 59)), Ok(Some(utc(2026, 12, 1, 15, 0))));
     }
 }

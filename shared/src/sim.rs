@@ -17,9 +17,11 @@ use crate::backoff::RetryPolicy;
 use crate::elite::{EliteRequest, EliteResponse, EliteRole};
 use crate::error::JobError;
 use crate::ids::{from_epoch_ms, CustomerId, JobId};
+use crate::error::ErrorClass;
+use crate::ledger::rollups::day_of;
 use crate::ledger::{
-    ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, FanoutDone, JobState, OpenDecision, OpenSweep,
-    PageDone, SettleDecision, SettleRequest, SweepPhase,
+    is_optimization, ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, FanoutDone, JobState,
+    OpenDecision, OpenSweep, PageDone, SettleDecision, SettleRequest, SweepPhase,
 };
 use crate::dead_letters::DeadLetterRecord;
 use crate::pipeline::dead_letters::{decide, DeadLetterAction};
@@ -54,6 +56,9 @@ pub struct SimConfig {
     pub permanent_sites: usize,
     pub p_crash_before_complete: f64,
     pub p_crash_after_complete: f64,
+    /// A consumer that stalls after its R2 writes, past its leases, and reports its outcomes
+    /// only after the redelivered messages were claimed again (stale outcomes).
+    pub p_stall_before_complete: f64,
     /// Deliveries after which the queue itself moves a message to the dead-letter queue.
     pub max_deliveries: u32,
 }
@@ -75,6 +80,7 @@ impl SimConfig {
             permanent_sites: 2,
             p_crash_before_complete: 0.05,
             p_crash_after_complete: 0.05,
+            p_stall_before_complete: 0.03,
             max_deliveries: 11,
         }
     }
@@ -110,16 +116,47 @@ pub struct SimReport {
     pub abandoned_sweeps: u64,
     /// Analytics data points written (one per job that succeeded or died in the consumer).
     pub analytics_points: u64,
+    /// Runs counted in the ledger's daily rollups, summed over every shard.
+    pub rollup_runs: u64,
+    /// Complete requests of stalled consumers that reached the ledger late.
+    pub late_reports: u64,
     pub violations: Vec<String>,
 }
 
-/// The ledger, with consumer crashes injected around `complete`.
+/// The ledger, with consumer crashes and stalls injected around `complete`.
 struct CrashingLedger<'a> {
     inner: &'a MemoryLedger,
     rng: RefCell<Rng>,
     p_before: f64,
     p_after: f64,
+    p_stall: f64,
+    /// A stall outlasts the consumer's lease by up to this much.
+    stall_ms: i64,
     crashed: Cell<bool>,
+    /// Complete requests of stalled consumers: (when they reach the ledger, shard, request).
+    stalled: RefCell<Vec<(i64, u32, CompleteRequest)>>,
+}
+
+impl CrashingLedger<'_> {
+    fn next_stalled(&self) -> Option<i64> {
+        self.stalled.borrow().iter().map(|(at, ..)| *at).min()
+    }
+
+    /// Lets the stalled consumers whose time has come report; their verdicts reach nobody
+    /// (their messages were redelivered when they stalled).
+    fn deliver_stalled(&self, now_ms: i64, report: &mut SimReport) {
+        let due: Vec<(i64, u32, CompleteRequest)> = {
+            let mut stalled = self.stalled.borrow_mut();
+            let (due, later) = std::mem::take(&mut *stalled).into_iter().partition(|(at, ..)| *at <= now_ms);
+            *stalled = later;
+            due
+        };
+        for (_, shard, req) in due {
+            report.late_reports += 1;
+            let late = CompleteRequest { now_ms, ..req };
+            let _ = block_on(self.inner.complete(shard, &late));
+        }
+    }
 }
 
 impl Ledger for CrashingLedger<'_> {
@@ -142,6 +179,13 @@ impl Ledger for CrashingLedger<'_> {
         if self.rng.borrow_mut().chance(self.p_before) {
             self.crashed.set(true);
             return Err(JobError::transient("simulated crash before complete"));
+        }
+        if self.rng.borrow_mut().chance(self.p_stall) {
+            // The results are written; the report arrives after the lease lapsed.
+            let at = req.now_ms + self.stall_ms + 1 + self.rng.borrow_mut().below(10_000) as i64;
+            self.stalled.borrow_mut().push((at, shard, req.clone()));
+            self.crashed.set(true);
+            return Err(JobError::transient("simulated stall before complete"));
         }
         let answer = self.inner.complete(shard, req).await;
         if self.rng.borrow_mut().chance(self.p_after) {
@@ -200,23 +244,26 @@ pub fn run(cfg: &SimConfig) -> SimReport {
     elite.standin.borrow_mut().set_rules(FaultRules { rules });
 
     let ledger = MemoryLedger::default();
-    let crashing = CrashingLedger {
-        inner: &ledger,
-        rng: RefCell::new(Rng::new(cfg.seed ^ 0xC0FFEE)),
-        p_before: cfg.p_crash_before_complete,
-        p_after: cfg.p_crash_after_complete,
-        crashed: Cell::new(false),
-    };
-    let watched = WatchedElite { inner: &elite, ledger: &ledger, reworked: Cell::new(0) };
-    let results = MemoryResults::default();
-    let dead_letters = MemoryDeadLetters::default();
-    let metrics = MemoryMetrics::default();
     let config = ConsumerConfig {
         environment: Environment::Local,
         elite_timeout_ms: 5_000,
         max_attempts: 4,
         retry: RetryPolicy { base_s: 1, max_s: 30 },
     };
+    let crashing = CrashingLedger {
+        inner: &ledger,
+        rng: RefCell::new(Rng::new(cfg.seed ^ 0xC0FFEE)),
+        p_before: cfg.p_crash_before_complete,
+        p_after: cfg.p_crash_after_complete,
+        p_stall: cfg.p_stall_before_complete,
+        stall_ms: config.lease_ms(),
+        crashed: Cell::new(false),
+        stalled: RefCell::default(),
+    };
+    let watched = WatchedElite { inner: &elite, ledger: &ledger, reworked: Cell::new(0) };
+    let results = MemoryResults::default();
+    let dead_letters = MemoryDeadLetters::default();
+    let metrics = MemoryMetrics::default();
     let consumer = Consumer {
         ledger: &crashing,
         elite: &watched,
@@ -249,7 +296,7 @@ pub fn run(cfg: &SimConfig) -> SimReport {
     for _step in 0..1_000_000 {
         firings.sort_by_key(|(at, _)| *at);
         let next_firing = firings.first().map(|(at, _)| *at);
-        let next_visible = queue.iter().chain(&dlq).map(|m| m.visible_at).min();
+        let next_visible = queue.iter().chain(&dlq).map(|m| m.visible_at).chain(crashing.next_stalled()).min();
         match (next_firing, next_visible) {
             (None, None) => break,
             (Some(at), v) if v.is_none_or(|v| at <= v.max(now())) => {
@@ -286,6 +333,7 @@ pub fn run(cfg: &SimConfig) -> SimReport {
             }
             (_, Some(v)) => {
                 clock.set(clock.get().max(v));
+                crashing.deliver_stalled(now(), &mut report);
                 deliver_batch(cfg, &mut rng, &mut queue, &mut dlq, &consumer, &crashing, &now, &mut report);
                 for letter in dead_letters.letters.borrow_mut().drain(..) {
                     dlq.push(Msg { body: letter.encode(), deliveries: 0, visible_at: now(), sent_ms: now() });
@@ -463,5 +511,53 @@ fn check_invariants(
     }
     if report.reworked_after_success > 0 {
         report.violations.push(format!("{} elite calls for jobs that had already succeeded", report.reworked_after_success));
+    }
+    check_rollups(ledger, report);
+}
+
+/// (runs, successes, transient failures, permanent failures) of one customer's day.
+type Tally = (u64, u64, u64, u64);
+
+/// The daily rollups count every optimization job that ended exactly once, whatever was
+/// redelivered, duplicated or crashed: summed over every shard, successes equal the jobs the
+/// ledger records as succeeded and runs equal succeeded + dead; per customer and day, every
+/// count equals what the ledger's own job rows say.
+fn check_rollups(ledger: &MemoryLedger, report: &mut SimReport) {
+    let mut expected: BTreeMap<(String, String), Tally> = BTreeMap::new();
+    let mut rolled: BTreeMap<(String, String), Tally> = BTreeMap::new();
+    let (mut succeeded, mut dead) = (0, 0);
+    for shard in ledger.shards.borrow().iter() {
+        for job in shard.jobs.values().filter(|j| is_optimization(&j.sweep_id)) {
+            let class = job.last_error.as_ref().map(|e| e.class);
+            let tally: Tally = match (job.state, class) {
+                (JobState::Succeeded, _) => (1, 1, 0, 0),
+                (JobState::Dead, Some(ErrorClass::Transient)) => (1, 0, 1, 0),
+                (JobState::Dead, _) => (1, 0, 0, 1),
+                _ => continue,
+            };
+            succeeded += tally.1;
+            dead += tally.2 + tally.3;
+            let day = day_of(job.scheduled_ms).unwrap_or_default();
+            let t = expected.entry((job.customer_id.clone(), day)).or_default();
+            *t = (t.0 + tally.0, t.1 + tally.1, t.2 + tally.2, t.3 + tally.3);
+        }
+        for (key, r) in &shard.rollups {
+            rolled.insert(key.clone(), (r.runs, r.successes, r.transient_failures, r.permanent_failures));
+        }
+    }
+    let runs: u64 = rolled.values().map(|t| t.0).sum();
+    let successes: u64 = rolled.values().map(|t| t.1).sum();
+    report.rollup_runs = runs;
+    if successes != succeeded || runs != succeeded + dead {
+        report.violations.push(format!(
+            "rollups count {runs} runs and {successes} successes; the ledger has {succeeded} succeeded and {dead} dead"
+        ));
+    }
+    rolled.retain(|_, t| *t != (0, 0, 0, 0));
+    for key in expected.keys().chain(rolled.keys()).collect::<BTreeSet<_>>() {
+        let (want, got) = (expected.get(key).copied().unwrap_or_default(), rolled.get(key).copied().unwrap_or_default());
+        if want != got {
+            report.violations.push(format!("rollup of {} on {}: {got:?}, the ledger's jobs say {want:?}", key.0, key.1));
+        }
     }
 }

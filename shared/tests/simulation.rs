@@ -31,15 +31,19 @@ fn hostile_runs_keep_every_invariant() {
         total.duplicate_firings += r.duplicate_firings;
         total.producer_cuts += r.producer_cuts;
         total.duplicates_absorbed += r.duplicates_absorbed;
+        total.late_reports += r.late_reports;
+        total.rollup_runs += r.rollup_runs;
     }
     println!(
-        "jobs {} results {} dead {} superseded {} crashes {} dup-deliveries {} dup-firings {} producer-cuts {} duplicates-absorbed {}",
+        "jobs {} results {} dead {} superseded {} crashes {} dup-deliveries {} dup-firings {} producer-cuts {} duplicates-absorbed {} \
+         late-reports {} rollup-runs {}",
         total.jobs, total.results, total.dead, total.superseded, total.crashes, total.duplicate_deliveries,
-        total.duplicate_firings, total.producer_cuts, total.duplicates_absorbed
+        total.duplicate_firings, total.producer_cuts, total.duplicates_absorbed, total.late_reports, total.rollup_runs
     );
     // The faults must actually have happened, or the run proved nothing.
     assert!(total.crashes > 0 && total.duplicate_deliveries > 0 && total.duplicate_firings > 0);
     assert!(total.producer_cuts > 0 && total.dead > 0 && total.duplicates_absorbed > 0);
+    assert!(total.late_reports > 0 && total.rollup_runs == total.results + total.dead);
 }
 
 #[test]
@@ -52,6 +56,7 @@ fn a_quiet_run_succeeds_everything_with_constant_ledger_calls_per_batch() {
         permanent_sites: 0,
         p_crash_before_complete: 0.0,
         p_crash_after_complete: 0.0,
+        p_stall_before_complete: 0.0,
         sweep_interval_ms: 180_000,
         ..SimConfig::hostile(1)
     };
@@ -60,6 +65,7 @@ fn a_quiet_run_succeeds_everything_with_constant_ledger_calls_per_batch() {
     assert_eq!((r.jobs, r.results, r.dead, r.superseded), (120, 120, 0, 0));
     assert_eq!(r.elite_calls, 3 * 120, "three elite calls per job, no more");
     assert_eq!(r.analytics_points, 120, "one analytics data point per finished job");
+    assert_eq!((r.rollup_runs, r.late_reports), (120, 0), "one rollup run per finished job");
     // Per batch: at most one claim and one complete per shard touched.
     let fanout_requests = 3 * (1 + 1 + 1); // open, one page, finish per sweep
     let per_batch = (r.ledger_requests - fanout_requests) as f64 / r.batches as f64;

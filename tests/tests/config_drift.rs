@@ -155,11 +155,13 @@ fn a_durable_object_must_point_at_its_own_environments_ledger() {
 
 #[test]
 fn crons_must_equal_the_schedule_table() {
-    let copy = BrokenCopy::new("wrangler.toml", |t| edit_entry(t, "env.dev.triggers", "crons = []", |b| b.replace("[]", r#"["*/3 * * * *"]"#)));
+    let copy = BrokenCopy::new("wrangler.toml", |t| {
+        edit_entry(t, "env.dev.triggers", r#"crons = ["0 * * * *"]"#, |b| b.replace(r#"["0 * * * *"]"#, r#"["*/3 * * * *"]"#))
+    });
     copy.fails_with("code24-platform-dispatcher", Environment::Dev, "triggers.crons", "schedule table");
 
     // Triggers are inherited: a section without its own would run the local schedule.
-    let copy = BrokenCopy::new("wrangler.toml", |t| remove_entry(t, "env.dev.triggers", "crons = []"));
+    let copy = BrokenCopy::new("wrangler.toml", |t| remove_entry(t, "env.dev.triggers", r#"crons = ["0 * * * *"]"#));
     copy.fails_with("code24-platform-dispatcher", Environment::Dev, "triggers.crons", "schedule table");
 }
 

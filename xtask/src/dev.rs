@@ -10,7 +10,7 @@ use std::thread;
 use std::time::Duration;
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
-use code24_shared::schedule::{fires_at, latest_at_or_before, Schedule, Task, SCHEDULES};
+use code24_shared::schedule::{fires_at, latest_at_or_before, Schedule, SCHEDULES};
 
 use crate::interrupt::{self, Interrupt};
 use crate::setup::{self, Tools};
@@ -71,10 +71,11 @@ pub(crate) fn run(root: &Path, options: Options) -> Result<()> {
     );
     print_where_to_look(stack.base_url(), &token);
 
-    // One sweep at once, so a fresh `dev` shows results without waiting for the next slot: the
-    // slot that should have run most recently. On a restart over the same state the ledger
-    // recognises it and enqueues nothing twice.
-    for schedule in SCHEDULES.iter().filter(|s| s.task == Task::Optimize) {
+    // The most recent slot of every schedule at once, so a fresh `dev` shows every kind of
+    // result (a sweep, a health check, last month's analytics and end-of-month reports) without
+    // waiting weeks for their next slots. On a restart over the same state the ledger
+    // recognises each run and enqueues nothing twice.
+    for schedule in SCHEDULES {
         match latest_at_or_before(schedule.cron, Utc::now()) {
             Ok(Some(slot)) => fire(&stack, schedule, slot, &token),
             Ok(None) => {}

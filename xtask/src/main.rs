@@ -59,9 +59,11 @@ COMMANDS:
         Run the whole pipeline locally: setup, build, apply the D1 migrations to .state/,
         load seed/demo.sql when present, write .dev.vars (ADMIN_TOKEN=dev-token) where
         absent, then start one `wrangler dev` with every Worker on 127.0.0.1:N (default
-        8787), persisting to .state/. Fires one optimize sweep at once, then runs a local
-        cron clock: at every minute boundary each schedule whose cron matches fires through
-        /cdn-cgi/handler/scheduled with that minute as its time. Ctrl-C stops everything.
+        8787), persisting to .state/. Fires the most recent slot of every schedule at once
+        (a sweep, a health check, last month's analytics and end-of-month reports), then
+        runs a local cron clock: at every minute boundary each schedule whose cron matches
+        fires through /cdn-cgi/handler/scheduled with that minute as its time, and each
+        run's progress is printed until it completes. Ctrl-C stops everything.
         Schedules: {SCHEDULES}
 
     test [--host-only | --e2e-only] [-- TEST_ARGS...]

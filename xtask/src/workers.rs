@@ -32,6 +32,7 @@ pub(crate) const WORKERS: &[Worker] = &[
     Worker { name: "producer",      crate_dir: "producer",               config: "wrangler.toml",                        admin_token: true },
     Worker { name: "ledger",        crate_dir: "ledger",                 config: "ledger/wrangler.toml",                 admin_token: false },
     Worker { name: "optimizer",     crate_dir: "consumers/optimizer",    config: "consumers/optimizer/wrangler.toml",    admin_token: false },
+    Worker { name: "reports",       crate_dir: "consumers/reports",      config: "consumers/reports/wrangler.toml",      admin_token: false },
     Worker { name: "dead-letters",  crate_dir: "consumers/dead-letters", config: "consumers/dead-letters/wrangler.toml", admin_token: false },
     Worker { name: "elite-standin", crate_dir: "elite-standin",          config: "elite-standin/wrangler.toml",          admin_token: false },
 ];

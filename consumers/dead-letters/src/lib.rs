@@ -1,5 +1,5 @@
 //! The dead-letters consumer Worker (`code24-dead-letters`): for every message of the
-//! optimize dead-letter queue, the core decides ([`decide`]) whether to store it, drop it (its
+//! optimize and reports dead-letter queues, the core decides ([`decide`]) whether to store it, drop it (its
 //! job ended after all) or ask again later; a job the queue dead-lettered on its own is first
 //! settled in the ledger. A record is acked only once written; a message whose row cannot be
 //! written is retried with a delay growing with its age, never acked unstored.
@@ -11,7 +11,7 @@ use code24_runtime::results::R2Results;
 use code24_shared::backoff::RetryPolicy;
 use code24_shared::dead_letters::DeadLetterRecord;
 use code24_shared::admin::StoreStats;
-use code24_shared::names::{self, binding, var, OPTIMIZE_DLQ, OPTIMIZE_QUEUE};
+use code24_shared::names::{self, binding, var, OPTIMIZE_DLQ, OPTIMIZE_QUEUE, REPORTS_DLQ, REPORTS_QUEUE};
 use code24_shared::pipeline::dead_letters::{decide, DeadLetterAction};
 use serde_json::json;
 use wasm_bindgen::JsValue;
@@ -45,6 +45,7 @@ async fn queue(batch: MessageBatch<JsValue>, env: Env, _ctx: Context) -> worker:
     // dead-letter queue of `code24-optimize-staging`.
     let origin = match names::split_env(&dlq) {
         (OPTIMIZE_DLQ, env) => names::in_env(OPTIMIZE_QUEUE, env),
+        (REPORTS_DLQ, env) => names::in_env(REPORTS_QUEUE, env),
         _ => "unknown".to_owned(),
     };
     let ports = (env.d1(binding::DB), DurableLedger::from_env(&env), env.bucket(binding::RESULTS));

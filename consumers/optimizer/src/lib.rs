@@ -1,12 +1,11 @@
 //! The optimizer consumer Worker (`code24-optimizer`): one message = one customer site in one
-//! sweep. It decodes each body itself (one poison message must not fail the batch), hands
-//! the batch to the core's consumer, and carries out one ack or delayed retry per message.
-//! It always returns `Ok(())`: an `Err` would make the runtime redeliver the whole batch,
-//! acked messages included.
+//! sweep. It hands the batch's bodies to the core's consumer (which decodes each itself, so one
+//! poison message cannot fail the batch) and carries out one ack or delayed retry per message
+//! (`code24_runtime::inbox`), always returning `Ok(())`.
 
-use code24_runtime::body::body_text;
 use code24_runtime::elite::ServiceElite;
 use code24_runtime::env::{entropy, now_ms, vars};
+use code24_runtime::inbox::Inbox;
 use code24_runtime::ledger_client::DurableLedger;
 use code24_runtime::metrics::AnalyticsMetrics;
 use code24_runtime::queue::TextQueue;
@@ -15,11 +14,8 @@ use code24_shared::backoff::Rng;
 use code24_shared::config::ConsumerConfig;
 use code24_shared::names::{binding, OPTIMIZE_DLQ};
 use code24_shared::pipeline::consumer::{Action, Consumer, Delivery};
-use serde_json::json;
 use wasm_bindgen::JsValue;
-use worker::{
-    console_error, console_log, event, Context, Env, MessageBatch, MessageExt, QueueRetryOptionsBuilder, RawMessage,
-};
+use worker::{event, Context, Env, MessageBatch};
 
 #[event(start)]
 fn start() {
@@ -28,43 +24,11 @@ fn start() {
 
 #[event(queue)]
 async fn queue(batch: MessageBatch<JsValue>, env: Env, _ctx: Context) -> worker::Result<()> {
-    let messages: Vec<RawMessage> = batch.raw_iter().collect();
-    let queue_name = batch.queue();
-    let deliveries: Vec<Delivery> = messages
-        .iter()
-        .map(|m| Delivery { body: body_text(&m.body()), sent_ms: m.timestamp().as_millis() as i64 })
-        .collect();
-    match process(&queue_name, &deliveries, &env).await {
-        Ok(actions) => {
-            let (mut acked, mut retried) = (0, 0);
-            for (message, action) in messages.iter().zip(actions) {
-                match action {
-                    Action::Ack => {
-                        message.ack();
-                        acked += 1;
-                    }
-                    Action::Retry { delay_s } => {
-                        message.retry_with_options(&QueueRetryOptionsBuilder::new().with_delay_seconds(delay_s).build());
-                        retried += 1;
-                    }
-                }
-            }
-            console_log!("{}", json!({"event": "batch", "queue": queue_name, "messages": deliveries.len(), "acked": acked, "retried": retried}));
-        }
-        Err(message) => {
-            // Nothing could be decided (e.g. bad configuration): keep every message for later.
-            console_error!("{}", json!({"event": "batch_failed", "queue": queue_name, "error": message}));
-            for m in &messages {
-                m.retry_with_options(&QueueRetryOptionsBuilder::new().with_delay_seconds(BATCH_FAILED_DELAY_S).build());
-            }
-        }
-    }
+    let inbox = Inbox::new(&batch);
+    let decided = process(&inbox.queue, &inbox.deliveries, &env).await;
+    inbox.settle(decided);
     Ok(())
 }
-
-/// Retry delay when nothing could be decided (bad configuration, missing binding): long
-/// enough for an operator to fix it without spending the queue's retries quickly.
-const BATCH_FAILED_DELAY_S: u32 = 300;
 
 async fn process(queue_name: &str, deliveries: &[Delivery], env: &Env) -> Result<Vec<Action>, String> {
     let config = ConsumerConfig::from_vars(&vars(env)).map_err(|e| e.to_string())?;

@@ -9,11 +9,17 @@
 //!   `POST /api/sites/{customer_id}/deactivate`.
 //! - dead letters ([`dead_letters`]): `GET /api/dead-letters?<filter>&cursor=C&limit=N`,
 //!   `GET /api/dead-letters/{id}`, `POST /api/dead-letters/replay`, `POST /api/dead-letters/purge`.
+//! - report runs ([`runs`]): `POST /api/runs` backfills a monthly report run, idempotently.
+//! - billing ([`billing`]): `POST /api/billing-events` records a customer's MRR from an instant.
+//! - rollups ([`rollups`]): `GET /api/rollups?customer_id=C&month=YYYY-MM`, the daily rollups.
 //! - `GET|PUT|DELETE /api/standin/{faults|stats}`: forwarded to the local elite stand-in; 404
 //!   where it is not bound (every deployed environment).
 
+mod billing;
 mod dead_letters;
+mod runs;
 mod results;
+mod rollups;
 mod sites;
 mod sweeps;
 
@@ -82,12 +88,15 @@ pub(crate) async fn handle(mut req: Request, env: &Env) -> worker::Result<Respon
         (Method::Get, ["sites"]) => sites::list(&call).await,
         (Method::Post, ["sites"]) => sites::add(&call, &mut req).await,
         (Method::Post, ["sites", id, "deactivate"]) => sites::deactivate(&call, id).await,
+        (Method::Post, ["runs"]) => runs::backfill_run(&call, &mut req).await,
+        (Method::Post, ["billing-events"]) => billing::add(&call, &mut req).await,
+        (Method::Get, ["rollups"]) => rollups::list(&call).await,
         (Method::Get, ["dead-letters"]) => dead_letters::list(&call).await,
         (Method::Post, ["dead-letters", "replay"]) => dead_letters::replay(&call, &mut req).await,
         (Method::Post, ["dead-letters", "purge"]) => dead_letters::purge(&call, &mut req).await,
         (Method::Get, ["dead-letters", id]) => dead_letters::show(&call, id).await,
         (_, ["standin", knob]) if matches!(*knob, "faults" | "stats") => forward_to_standin(req, env, knob).await,
-        (_, ["sweeps" | "results" | "sites" | "dead-letters", ..]) => {
+        (_, ["sweeps" | "results" | "sites" | "dead-letters" | "runs" | "rollups" | "billing-events", ..]) => {
             error(405, format!("{method:?} is not allowed on /api/{route}"))
         }
         _ => error(404, format!("no route {method:?} /api/{route}")),

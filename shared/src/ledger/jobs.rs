@@ -1,12 +1,17 @@
 //! The job shard's state machine: claiming a delivered job (fresh, duplicate, superseded,
 //! busy, or recovered after a crash) and completing it (succeeded, retry, dead). Storage is a
 //! [`JobTable`]; the Durable Object backs it with SQLite, the simulation with maps.
+//!
+//! Every entry of an optimization job into `Succeeded` or `Dead` also counts in its customer's
+//! daily rollup ([`super::rollups`]), through the same table, so in the same transaction.
 
+use super::rollups::{self, Ended};
 use super::{
-    ClaimDecision, ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, JobClaim, JobOutcome, JobRow,
-    JobState, ShardCounts, SiteRow, StoreError, Verdict,
+    lane_of, ClaimDecision, ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, JobClaim, JobOutcome,
+    JobRow, JobState, ShardCounts, SiteRow, StoreError, Verdict,
 };
 use crate::error::{ErrorClass, JobError};
+use crate::reports::analytics::DailyRollup;
 
 /// The rows a job shard keeps. Every call is one small keyed read or write.
 pub trait JobTable {
@@ -17,6 +22,10 @@ pub trait JobTable {
     /// Counters of `sweep_id`, zero when the sweep is unknown to this shard.
     fn counts(&self, sweep_id: &str) -> Result<ShardCounts, StoreError>;
     fn put_counts(&mut self, counts: &ShardCounts) -> Result<(), StoreError>;
+    /// The customer's rollup of `day` (`YYYY-MM-DD`), if any run counted in it.
+    fn rollup(&self, customer_id: &str, day: &str) -> Result<Option<DailyRollup>, StoreError>;
+    /// Stores a rollup and marks it for the next flush to D1.
+    fn put_rollup(&mut self, rollup: &DailyRollup) -> Result<(), StoreError>;
 }
 
 /// Moves one job between states in its sweep's counters.
@@ -70,8 +79,9 @@ pub fn claim(table: &mut impl JobTable, c: &JobClaim, now_ms: i64, lease_ms: i64
         }
     }
 
-    let mut site = table.site(&c.customer_id)?.unwrap_or(SiteRow {
-        customer_id: c.customer_id.clone(),
+    let lane = lane_of(&c.sweep_id, &c.customer_id);
+    let mut site = table.site(&lane)?.unwrap_or(SiteRow {
+        customer_id: lane.clone(),
         newest_scheduled_ms: i64::MIN,
         active_job: None,
         active_lease_until_ms: 0,
@@ -118,6 +128,10 @@ pub fn claim(table: &mut impl JobTable, c: &JobClaim, now_ms: i64, lease_ms: i64
     let recovering = existing.as_ref().is_some_and(|j| j.state == JobState::InFlight);
     let attempts = existing.as_ref().map_or(0, |j| j.attempts) + 1;
     let from = existing.as_ref().map(|j| j.state);
+    if let Some(dead) = existing.as_ref().filter(|j| j.state == JobState::Dead) {
+        // A replay revives a dead job: its death no longer counts; how it ends now will.
+        rollups::revive(table, dead)?;
+    }
     table.put_job(&JobRow {
         job_id: c.job_id.clone(),
         sweep_id: c.sweep_id.clone(),
@@ -165,7 +179,7 @@ pub fn settle(table: &mut impl JobTable, req: &super::SettleRequest) -> Result<s
     counts.sweep_id.clone_from(&c.sweep_id);
     shift(&mut counts, existing.as_ref().map(|j| j.state), to, req.now_ms);
     table.put_counts(&counts)?;
-    table.put_job(&JobRow {
+    let job = JobRow {
         job_id: c.job_id.clone(),
         sweep_id: c.sweep_id.clone(),
         customer_id: c.customer_id.clone(),
@@ -175,8 +189,12 @@ pub fn settle(table: &mut impl JobTable, req: &super::SettleRequest) -> Result<s
         lease_until_ms: 0,
         last_error: if req.written { existing.and_then(|j| j.last_error) } else { Some(req.error.clone()) },
         updated_ms: req.now_ms,
-    })?;
-    if let Some(mut site) = table.site(&c.customer_id)? {
+    };
+    table.put_job(&job)?;
+    // Nothing measured the attempts the queue gave up on: a run without duration or scores.
+    let ended = if req.written { Ended::Succeeded } else { Ended::Dead(&req.error) };
+    rollups::record(table, &job, ended, None)?;
+    if let Some(mut site) = table.site(&lane_of(&c.sweep_id, &c.customer_id))? {
         if site.active_job.as_deref() == Some(c.job_id.as_str()) {
             site.active_job = None;
             site.active_lease_until_ms = 0;
@@ -246,7 +264,12 @@ pub fn complete(table: &mut impl JobTable, o: &JobOutcome, now_ms: i64, max_atte
     table.put_job(&job)?;
     shift(&mut counts, Some(from), to, now_ms);
     table.put_counts(&counts)?;
-    if let Some(mut site) = table.site(&job.customer_id)? {
+    match &verdict {
+        Verdict::Ack if to == JobState::Succeeded => rollups::record(table, &job, Ended::Succeeded, o.metrics.as_ref())?,
+        Verdict::Dead { error, .. } => rollups::record(table, &job, Ended::Dead(error), o.metrics.as_ref())?,
+        _ => {}
+    }
+    if let Some(mut site) = table.site(&lane_of(&job.sweep_id, &job.customer_id))? {
         if site.active_job.as_deref() == Some(job.job_id.as_str()) {
             site.active_job = None;
             site.active_lease_until_ms = 0;

@@ -6,12 +6,15 @@ use std::collections::BTreeMap;
 use super::jobs::JobTable;
 use super::sweeps::SweepTable;
 use super::{JobRow, ShardCounts, SiteRow, StoreError, SweepRow};
+use crate::reports::analytics::DailyRollup;
 
 #[derive(Debug, Default, Clone)]
 pub struct MemoryJobTable {
     pub jobs: BTreeMap<String, JobRow>,
     pub sites: BTreeMap<String, SiteRow>,
     pub counts: BTreeMap<String, ShardCounts>,
+    /// Rollups by (customer id, day). Nothing flushes them, so there is no dirty mark.
+    pub rollups: BTreeMap<(String, String), DailyRollup>,
 }
 
 impl JobTable for MemoryJobTable {
@@ -43,6 +46,15 @@ impl JobTable for MemoryJobTable {
 
     fn put_counts(&mut self, counts: &ShardCounts) -> Result<(), StoreError> {
         self.counts.insert(counts.sweep_id.clone(), counts.clone());
+        Ok(())
+    }
+
+    fn rollup(&self, customer_id: &str, day: &str) -> Result<Option<DailyRollup>, StoreError> {
+        Ok(self.rollups.get(&(customer_id.to_owned(), day.to_owned())).cloned())
+    }
+
+    fn put_rollup(&mut self, rollup: &DailyRollup) -> Result<(), StoreError> {
+        self.rollups.insert((rollup.customer_id.clone(), rollup.day.clone()), rollup.clone());
         Ok(())
     }
 }

@@ -10,9 +10,14 @@
 //! traits over SQLite and the simulation over in-memory maps ([`memory`]), so both run the
 //! very same code. The request and response types below are the wire form of the Durable
 //! Object's HTTP routes ([`route`]).
+//!
+//! The job shards also keep each customer's daily rollups of optimization runs ([`rollups`]),
+//! updated in the same transaction as the job's state, so a rollup counts every finished job
+//! exactly once whatever the queue redelivers.
 
 pub mod jobs;
 pub mod memory;
+pub mod rollups;
 pub mod sweeps;
 
 use std::fmt;
@@ -33,6 +38,24 @@ pub fn shard_of(customer: &CustomerId) -> u32 {
     (stable_hash(customer.as_str().as_bytes()) % u64::from(JOB_SHARDS)) as u32
 }
 
+/// The key of the per-site row that serializes jobs and decides superseding. Optimization
+/// sweeps of one customer share a lane (a newer sweep supersedes an older one, and two never
+/// work the site at once); every other task's run has its own lane per customer, so a report
+/// job never waits for or supersedes an optimization, nor a backfill of an older period.
+pub fn lane_of(sweep_id: &str, customer_id: &str) -> String {
+    if is_optimization(sweep_id) {
+        customer_id.to_owned()
+    } else {
+        format!("{sweep_id}:{customer_id}")
+    }
+}
+
+/// Whether `sweep_id` (`{env}.{task}.{slot}`) is an optimization sweep: its jobs share a lane
+/// per customer and are counted in the customers' daily rollups.
+pub fn is_optimization(sweep_id: &str) -> bool {
+    sweep_id.split('.').nth(1) == Some(crate::schedule::Task::Optimize.as_str())
+}
+
 /// Durable Object name of job shard `shard`.
 pub fn shard_object(shard: u32) -> String {
     format!("jobs-{shard}")
@@ -47,6 +70,8 @@ pub mod route {
     pub const PROGRESS: &str = "/sweeps/progress";
     /// Body: [`super::RecentRequest`]; answer: `Vec<SweepProgress>`.
     pub const RECENT: &str = "/sweeps/recent";
+    /// Body: [`super::FinalizeRequest`]; answer: [`super::FinalizeDecision`].
+    pub const FINALIZE: &str = "/sweeps/finalize";
     pub const CLAIM: &str = "/jobs/claim";
     pub const COMPLETE: &str = "/jobs/complete";
     /// Body: [`super::CountsRequest`]; answer: `Vec<ShardCounts>`.
@@ -133,6 +158,7 @@ pub struct JobRow {
 /// keeps one site from being worked by two sweeps at once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SiteRow {
+    /// The lane key ([`lane_of`]): the customer id for optimization sweeps.
     pub customer_id: String,
     /// Scheduled time of the newest sweep whose job for this site was claimed.
     pub newest_scheduled_ms: i64,
@@ -230,6 +256,20 @@ pub struct JobOutcome {
     /// Set when a [`ClaimDecision::Recover`] found no result: the job is superseded.
     #[serde(default)]
     pub superseded: bool,
+    /// What the attempt measured, for the customer's daily rollup. Absent from an older
+    /// consumer's outcomes, and for a superseded job (not a run).
+    #[serde(default)]
+    pub metrics: Option<JobMetrics>,
+}
+
+/// What one worked attempt measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobMetrics {
+    /// From the start of the work to its end (the result written, or the failure known).
+    pub duration_ms: i64,
+    /// The elite workers' scores (brand, designer, developer), when this attempt wrote the
+    /// result; `None` when it found a crashed attempt's result in R2 or failed.
+    pub scores: Option<[u8; 3]>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -349,6 +389,10 @@ pub struct SweepRow {
     pub finished_ms: Option<i64>,
     /// How many times the cron fired for this sweep (1 = no duplicate firing).
     pub firings: u32,
+    /// When a fan-in asked, the first time the run was complete, for the run's final job
+    /// ([`sweeps::request_finalize`]); only that request was answered `Enqueue`.
+    #[serde(default)]
+    pub finalize_requested_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -405,6 +449,28 @@ pub struct ProgressRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecentRequest {
     pub limit: u32,
+}
+
+/// Asks the coordinator whether a run's final (fan-in) job is due.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FinalizeRequest {
+    pub sweep_id: String,
+    pub now_ms: i64,
+}
+
+/// The coordinator's answer to a [`FinalizeRequest`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "decision", rename_all = "snake_case")]
+pub enum FinalizeDecision {
+    /// Some job of the run has not ended yet (or the fan-out is still going, or the run is
+    /// unknown): nothing to do; the request of the run's last job will see it complete.
+    NotComplete,
+    /// The run is complete and this is the first request to see it: enqueue the final job.
+    Enqueue,
+    /// An earlier request was answered [`Self::Enqueue`] at `at_ms`. Sending the final job
+    /// again is harmless (the ledger deduplicates it by job id), which is how a caller whose
+    /// send failed after an `Enqueue` recovers on its retry.
+    AlreadyRequested { at_ms: i64 },
 }
 
 /// A sweep's progress as operators and tests see it.

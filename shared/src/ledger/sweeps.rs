@@ -1,9 +1,11 @@
 //! The sweep coordinator's state machine: opening a sweep exactly once per (environment,
 //! task, scheduled time), recording the fan-out cursor page by page so a producer that died
-//! resumes instead of starting over, and combining the shards' counters into progress.
+//! resumes instead of starting over, combining the shards' counters into progress, and the
+//! fan-in: answering exactly one request "enqueue the final job" once a run is complete.
 
 use super::{
-    FanoutDone, OpenDecision, OpenSweep, PageDone, ShardCounts, StoreError, SweepPhase, SweepProgress, SweepRow,
+    FanoutDone, FinalizeDecision, FinalizeRequest, OpenDecision, OpenSweep, PageDone, ShardCounts, StoreError,
+    SweepPhase, SweepProgress, SweepRow,
 };
 
 /// The rows the coordinator keeps.
@@ -31,6 +33,7 @@ pub fn open(table: &mut impl SweepTable, req: &OpenSweep) -> Result<OpenDecision
             fanout_done_ms: None,
             finished_ms: None,
             firings: 1,
+            finalize_requested_ms: None,
         })?;
         abandon_stale(table, req)?;
         return Ok(OpenDecision::Start);
@@ -152,4 +155,31 @@ pub fn progress(row: &SweepRow, shards: &[ShardCounts]) -> (SweepProgress, Optio
         complete,
     };
     (progress, update)
+}
+
+/// The fan-in of a run (e.g. the monthly analytics' per-customer jobs, then one finalize job):
+/// the first request that finds the run complete, by `shards`' counters gathered after the
+/// caller's own job was recorded, is answered [`FinalizeDecision::Enqueue`] and recorded;
+/// every later one is told when that was. Run in one transaction with the read of the row, so
+/// two requests that both see the run complete cannot both be answered `Enqueue`. Also records
+/// the finish time, as a progress read would.
+pub fn request_finalize(
+    table: &mut impl SweepTable,
+    req: &FinalizeRequest,
+    shards: &[ShardCounts],
+) -> Result<FinalizeDecision, StoreError> {
+    let Some(row) = table.sweep(&req.sweep_id)? else {
+        // Unknown (never opened, or pruned): no run to finish.
+        return Ok(FinalizeDecision::NotComplete);
+    };
+    if let Some(at_ms) = row.finalize_requested_ms {
+        return Ok(FinalizeDecision::AlreadyRequested { at_ms });
+    }
+    let (p, update) = progress(&row, shards);
+    if !p.complete {
+        return Ok(FinalizeDecision::NotComplete);
+    }
+    let row = update.unwrap_or(row);
+    table.put_sweep(&SweepRow { finalize_requested_ms: Some(req.now_ms), ..row })?;
+    Ok(FinalizeDecision::Enqueue)
 }

@@ -9,8 +9,6 @@
 //!
 //! A failure of one message never decides the fate of another.
 
-use std::collections::BTreeMap;
-
 use futures::future::{join3, join_all};
 
 use crate::backoff::Rng;
@@ -18,10 +16,14 @@ use crate::config::ConsumerConfig;
 use crate::elite::{EliteRequest, EliteRole, ELITE_CONTRACT_VERSION};
 use crate::error::{ErrorClass, JobError};
 use crate::ids::from_epoch_ms;
-use crate::ledger::{shard_of, ClaimDecision, ClaimRequest, CompleteRequest, JobClaim, JobOutcome, Verdict};
-use crate::ports::{DeadLetterSink, EliteClient, JobFinished, Ledger, Metrics, ResultStore};
+use crate::ledger::{shard_of, ClaimDecision, JobClaim, JobMetrics, JobOutcome};
+use crate::pipeline::batch::{
+    self, after_lease_s, claim_per_shard, complete_per_shard, group_by_shard, send_dead_letter, JobIds, Letter, Verdicts,
+    WorkedMessage,
+};
+use crate::ports::{DeadLetterSink, EliteClient, Ledger, Metrics, ResultStore};
 use crate::result::{optimization_key, rfc3339, OptimizationResult};
-use crate::wire::{DeadLetter, OptimizeJob, DEAD_LETTER_VERSION};
+use crate::wire::OptimizeJob;
 
 /// One delivered message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,7 +69,8 @@ enum Mode {
 /// How a worked job ended well.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Worked {
-    Written,
+    /// Written now, with the elite workers' scores (brand, designer, developer).
+    Written { scores: [u8; 3] },
     /// A crashed attempt's result was found in R2: nothing redone.
     Recovered,
     Superseded,
@@ -78,7 +81,8 @@ enum Slot {
     Decided(Action),
     Claiming(OptimizeJob),
     Working { job: OptimizeJob, attempt: u32, mode: Mode },
-    Worked { job: OptimizeJob, attempt: u32, outcome: Result<Worked, JobError>, started_ms: i64 },
+    /// `duration_ms`: from the start of the batch's work to the end of this job's.
+    Worked { job: OptimizeJob, attempt: u32, outcome: Result<Worked, JobError>, duration_ms: i64 },
 }
 
 impl<L, E, R, D, M> Consumer<'_, L, E, R, D, M>
@@ -115,51 +119,39 @@ where
 
     /// A retry for an infrastructure failure, backing off by the message's age.
     fn infra_retry(&self, age_ms: i64) -> Action {
-        Action::Retry { delay_s: self.config.retry.delay_for_age_s(age_ms) }
+        batch::infra_retry(&self.config.retry, age_ms)
     }
 
     /// Step 2: one claim request per shard touched, concurrently.
     async fn claim(&self, slots: &mut [Slot], ages: &[i64], now: &dyn Fn() -> i64) {
-        let lease_ms = self.config.lease_ms();
-        let now_ms = now();
-        let requests: Vec<(u32, Vec<usize>, ClaimRequest)> = by_shard(slots, |s| match s {
-            Slot::Claiming(job) => Some(JobClaim::of(job)),
+        let claims = slots.iter().enumerate().filter_map(|(i, s)| match s {
+            Slot::Claiming(job) => Some((i, shard_of(&job.customer_id), JobClaim::of(job))),
             _ => None,
-        })
-        .into_iter()
-        .map(|(shard, idx, claims)| (shard, idx, ClaimRequest { claims, now_ms, lease_ms }))
-        .collect();
-        let answers = join_all(requests.iter().map(|(shard, _, req)| self.ledger.claim(*shard, req))).await;
-        for ((_, idx, _), answer) in requests.into_iter().zip(answers) {
-            let decisions = match answer {
-                Ok(r) if r.decisions.len() == idx.len() => r.decisions,
-                // The ledger is unreachable (or answered nonsense): nothing was decided for these
-                // messages, so they are retried as a whole after a short backoff.
-                _ => {
-                    for i in idx {
-                        slots[i] = Slot::Decided(self.infra_retry(ages[i]));
-                    }
-                    continue;
+        });
+        let groups = group_by_shard(claims.collect::<Vec<_>>());
+        for (i, decision) in claim_per_shard(self.ledger, groups, now(), self.config.lease_ms()).await {
+            // The ledger is unreachable (or answered nonsense): nothing was decided for this
+            // message, so it is retried after a short backoff.
+            let Some(decision) = decision else {
+                slots[i] = Slot::Decided(self.infra_retry(ages[i]));
+                continue;
+            };
+            let Slot::Claiming(job) = std::mem::replace(&mut slots[i], Slot::Decided(Action::Ack)) else {
+                unreachable!("indexed only claiming slots")
+            };
+            slots[i] = match decision {
+                ClaimDecision::Work { attempt, recovering } => {
+                    let mode = if recovering { Mode::Recovering } else { Mode::Fresh };
+                    Slot::Working { job, attempt, mode }
+                }
+                ClaimDecision::Recover { attempt } => Slot::Working { job, attempt, mode: Mode::RecoverOnly },
+                ClaimDecision::Duplicate | ClaimDecision::Superseded => Slot::Decided(Action::Ack),
+                ClaimDecision::Busy { retry_after_ms } => Slot::Decided(Action::Retry { delay_s: after_lease_s(retry_after_ms) }),
+                ClaimDecision::AlreadyDead { attempts, error } => {
+                    let body = job.encode();
+                    Slot::Decided(self.dead_letter(&body, Some(&job), attempts, error, now(), ages[i]).await)
                 }
             };
-            for (i, decision) in idx.into_iter().zip(decisions) {
-                let Slot::Claiming(job) = std::mem::replace(&mut slots[i], Slot::Decided(Action::Ack)) else {
-                    unreachable!("indexed only claiming slots")
-                };
-                slots[i] = match decision {
-                    ClaimDecision::Work { attempt, recovering } => {
-                        let mode = if recovering { Mode::Recovering } else { Mode::Fresh };
-                        Slot::Working { job, attempt, mode }
-                    }
-                    ClaimDecision::Recover { attempt } => Slot::Working { job, attempt, mode: Mode::RecoverOnly },
-                    ClaimDecision::Duplicate | ClaimDecision::Superseded => Slot::Decided(Action::Ack),
-                    ClaimDecision::Busy { retry_after_ms } => Slot::Decided(Action::Retry { delay_s: after_lease_s(retry_after_ms) }),
-                    ClaimDecision::AlreadyDead { attempts, error } => {
-                        let body = job.encode();
-                        Slot::Decided(self.dead_letter(&body, Some(&job), attempts, error, now(), ages[i]).await)
-                    }
-                };
-            }
         }
     }
 
@@ -174,13 +166,18 @@ where
                 _ => None,
             })
             .collect();
-        let results = join_all(jobs.iter().map(|(_, job, attempt, mode)| self.run_job(job, *attempt, *mode, now))).await;
-        let worked: Vec<(usize, Result<Worked, JobError>)> = jobs.iter().map(|(i, ..)| *i).zip(results).collect();
-        for (i, outcome) in worked {
+        // Each job's own end time: a slow job must not lend its duration to the whole batch.
+        let results = join_all(jobs.iter().map(|(_, job, attempt, mode)| async move {
+            let outcome = self.run_job(job, *attempt, *mode, now).await;
+            (outcome, now())
+        }))
+        .await;
+        let slot_of: Vec<usize> = jobs.iter().map(|(i, ..)| *i).collect();
+        for (i, (outcome, ended_ms)) in slot_of.into_iter().zip(results) {
             let Slot::Working { job, attempt, .. } = std::mem::replace(&mut slots[i], Slot::Decided(Action::Ack)) else {
                 unreachable!("indexed only working slots")
             };
-            slots[i] = Slot::Worked { job, attempt, outcome, started_ms };
+            slots[i] = Slot::Worked { job, attempt, outcome, duration_ms: ended_ms - started_ms };
         }
     }
 
@@ -211,114 +208,76 @@ where
             (b, d, v) => return Err(worst([b.err(), d.err(), v.err()])),
         };
         let at = from_epoch_ms(now()).unwrap_or(job.scheduled);
+        let scores = [answers[0].score, answers[1].score, answers[2].score];
         let result = OptimizationResult::new(job, attempt, at, answers);
         let body = serde_json::to_vec_pretty(&result).map_err(|e| JobError::permanent(format!("result does not serialize: {e}")))?;
         self.results.put(&key, body, job.job_id.as_str()).await?;
-        Ok(Worked::Written)
+        Ok(Worked::Written { scores })
     }
 
     /// Steps 4 and 5: report outcomes per shard, then act on the verdicts.
     async fn complete(&self, slots: &mut [Slot], deliveries: &[Delivery], ages: &[i64], now: &dyn Fn() -> i64, rng: &mut Rng) {
-        let now_ms = now();
-        let max_attempts = self.config.max_attempts;
-        let requests: Vec<(u32, Vec<usize>, CompleteRequest)> = by_shard(slots, |s| match s {
-            Slot::Worked { job, attempt, outcome, .. } => Some(JobOutcome {
-                job_id: job.job_id.as_str().to_owned(),
-                attempt: *attempt,
-                error: outcome.as_ref().err().cloned(),
-                superseded: outcome.as_ref().is_ok_and(|w| *w == Worked::Superseded),
-            }),
-            _ => None,
-        })
-        .into_iter()
-        .map(|(shard, idx, outcomes)| (shard, idx, CompleteRequest { outcomes, now_ms, max_attempts }))
-        .collect();
-        let answers = join_all(requests.iter().map(|(shard, _, req)| self.ledger.complete(*shard, req))).await;
-        for ((_, idx, _), answer) in requests.into_iter().zip(answers) {
-            let verdicts = match answer {
-                Ok(r) if r.verdicts.len() == idx.len() => r.verdicts,
-                // Unrecorded outcomes: retry. The redelivery finds the job still in flight,
-                // waits out the lease, and recovers a written result without redoing it.
-                _ => {
-                    for i in idx {
-                        slots[i] = Slot::Decided(self.infra_retry(ages[i]));
-                    }
-                    continue;
-                }
-            };
-            for (i, verdict) in idx.into_iter().zip(verdicts) {
-                let Slot::Worked { job, attempt, outcome, started_ms } = std::mem::replace(&mut slots[i], Slot::Decided(Action::Ack))
-                else {
-                    unreachable!("indexed only worked slots")
-                };
-                let finished = |succeeded, attempts| JobFinished {
+        let outcomes = slots.iter().enumerate().filter_map(|(i, s)| match s {
+            Slot::Worked { job, attempt, outcome, duration_ms } => Some((
+                i,
+                shard_of(&job.customer_id),
+                JobOutcome {
                     job_id: job.job_id.as_str().to_owned(),
-                    sweep_id: job.sweep_id.as_str().to_owned(),
-                    customer_id: job.customer_id.as_str().to_owned(),
-                    succeeded,
-                    attempts,
-                    duration_ms: now_ms - started_ms,
-                };
-                slots[i] = Slot::Decided(match verdict {
-                    Verdict::Ack => {
-                        if matches!(outcome, Ok(Worked::Written | Worked::Recovered)) {
-                            self.metrics.job_finished(&finished(true, attempt));
-                        }
-                        Action::Ack
-                    }
-                    Verdict::Retry { attempt } => Action::Retry { delay_s: self.config.retry.delay_s(attempt, rng.next_u64()) },
-                    Verdict::Dead { attempts, error } => {
-                        self.metrics.job_finished(&finished(false, attempts));
-                        self.dead_letter(&deliveries[i].body, Some(&job), attempts, error, now(), ages[i]).await
-                    }
-                });
-            }
+                    attempt: *attempt,
+                    error: outcome.as_ref().err().cloned(),
+                    superseded: outcome.as_ref().is_ok_and(|w| *w == Worked::Superseded),
+                    metrics: metrics_of(outcome, *duration_ms),
+                },
+            )),
+            _ => None,
+        });
+        let groups = group_by_shard(outcomes.collect::<Vec<_>>());
+        for (i, verdict) in complete_per_shard(self.ledger, groups, now(), self.config.max_attempts).await {
+            // An unrecorded outcome: retry. The redelivery finds the job still in flight, waits
+            // out the lease, and recovers a written result without redoing it.
+            let Some(verdict) = verdict else {
+                slots[i] = Slot::Decided(self.infra_retry(ages[i]));
+                continue;
+            };
+            let Slot::Worked { job, attempt, outcome, duration_ms } = std::mem::replace(&mut slots[i], Slot::Decided(Action::Ack))
+            else {
+                unreachable!("indexed only worked slots")
+            };
+            let worked = WorkedMessage {
+                ids: ids_of(&job),
+                body: &deliveries[i].body,
+                attempt,
+                succeeded: matches!(outcome, Ok(Worked::Written { .. } | Worked::Recovered)),
+                duration_ms,
+                age_ms: ages[i],
+            };
+            slots[i] = Slot::Decided(self.verdicts().act(verdict, worked, now(), rng).await);
         }
     }
 
-    /// Sends a dead letter; the message is acked only once the letter is safely sent.
+    fn verdicts(&self) -> Verdicts<'_, D, M> {
+        Verdicts { dead_letters: self.dead_letters, metrics: self.metrics, retry: &self.config.retry, origin_queue: self.origin_queue }
+    }
+
+    /// Sends a dead letter naming the job (when decoded); see [`send_dead_letter`].
     async fn dead_letter(&self, body: &str, job: Option<&OptimizeJob>, attempts: u32, error: JobError, now_ms: i64, age_ms: i64) -> Action {
-        let letter = DeadLetter {
-            v: DEAD_LETTER_VERSION,
-            origin_queue: self.origin_queue.to_owned(),
-            body: body.to_owned(),
-            error,
-            attempts,
-            job_id: job.map(|j| j.job_id.as_str().to_owned()),
-            sweep_id: job.map(|j| j.sweep_id.as_str().to_owned()),
-            customer_id: job.map(|j| j.customer_id.as_str().to_owned()),
-            dead_at_ms: now_ms,
-        };
-        match self.dead_letters.send(&letter).await {
-            Ok(()) => Action::Ack,
-            Err(_) => self.infra_retry(age_ms),
-        }
+        let letter = Letter { origin_queue: self.origin_queue, body, job: job.map(ids_of), attempts, error, now_ms };
+        send_dead_letter(self.dead_letters, letter, &self.config.retry, age_ms).await
     }
 }
 
-/// Groups the slots `item` selects by the ledger shard of their job: (shard, slot indexes,
-/// items), one group per shard touched, so each step makes one ledger request per shard.
-fn by_shard<T>(slots: &[Slot], item: impl Fn(&Slot) -> Option<T>) -> Vec<(u32, Vec<usize>, Vec<T>)> {
-    let mut groups: BTreeMap<u32, (Vec<usize>, Vec<T>)> = BTreeMap::new();
-    for (i, slot) in slots.iter().enumerate() {
-        let job = match slot {
-            Slot::Claiming(job) | Slot::Working { job, .. } | Slot::Worked { job, .. } => job,
-            Slot::Decided(_) => continue,
-        };
-        if let Some(value) = item(slot) {
-            let group = groups.entry(shard_of(&job.customer_id)).or_default();
-            group.0.push(i);
-            group.1.push(value);
-        }
-    }
-    groups.into_iter().map(|(shard, (idx, items))| (shard, idx, items)).collect()
+fn ids_of(job: &OptimizeJob) -> JobIds<'_> {
+    JobIds { job_id: job.job_id.as_str(), sweep_id: job.sweep_id.as_str(), customer_id: job.customer_id.as_str() }
 }
 
-/// Whole seconds until a lease of `retry_after_ms` has passed. Never shorter than the lease:
-/// a shorter retry would only meet the same lease again and spend a queue retry.
-fn after_lease_s(retry_after_ms: i64) -> u32 {
-    let s = u32::try_from((retry_after_ms.max(0) + 999) / 1000).unwrap_or(u32::MAX);
-    s.clamp(1, crate::backoff::RetryPolicy::QUEUE_MAX_DELAY_S)
+/// What the ledger's daily rollup learns of a worked job: its duration, and its scores when
+/// this attempt wrote the result. A superseded job is not a run and reports nothing.
+fn metrics_of(outcome: &Result<Worked, JobError>, duration_ms: i64) -> Option<JobMetrics> {
+    match outcome {
+        Ok(Worked::Superseded) => None,
+        Ok(Worked::Written { scores }) => Some(JobMetrics { duration_ms, scores: Some(*scores) }),
+        Ok(Worked::Recovered) | Err(_) => Some(JobMetrics { duration_ms, scores: None }),
+    }
 }
 
 /// The error that decides a job's fate when several elite calls failed: any permanent failure

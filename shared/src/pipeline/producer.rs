@@ -9,6 +9,7 @@ use crate::error::JobError;
 use crate::ids::SweepId;
 use crate::ledger::{FanoutDone, OpenDecision, OpenSweep, PageDone};
 use crate::ports::{JobQueue, Ledger, SiteRegistry};
+use crate::site::Site;
 use crate::schedule::Task;
 use crate::wire::{OptimizeJob, MAX_MESSAGE_BYTES};
 
@@ -67,50 +68,71 @@ pub fn batches(bodies: Vec<String>) -> Vec<Vec<String>> {
     out
 }
 
-/// Fans out one firing. `now` reads the clock (a parameter, so tests step a simulated one).
-pub async fn fan_out(
-    firing: &Firing,
-    registry: &impl SiteRegistry,
-    queue: &impl JobQueue,
+/// One run to enqueue: an optimization sweep, or a report run (see `reports::jobs`).
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub run_id: String,
+    pub task: Task,
+    pub scheduled_ms: i64,
+    /// Token of this producer invocation (see [`Firing::owner`]).
+    pub owner: String,
+}
+
+/// Opens `run` in the ledger: where to start (`Ok(Some(cursor))`), or why nothing is to be
+/// sent (`Err(report)`).
+async fn open_run(
+    run: &Run,
+    expected: u64,
     ledger: &impl Ledger,
     now: &dyn Fn() -> i64,
-) -> Result<FanoutReport, JobError> {
-    let sweep_id = firing.sweep_id();
-    let expected = registry.count_active().await?;
+) -> Result<Result<(Option<String>, &'static str), FanoutReport>, JobError> {
     let open = OpenSweep {
-        sweep_id: sweep_id.as_str().to_owned(),
-        owner: firing.owner.clone(),
-        task: firing.task.as_str().to_owned(),
-        scheduled_ms: firing.scheduled.timestamp_millis(),
+        sweep_id: run.run_id.clone(),
+        owner: run.owner.clone(),
+        task: run.task.as_str().to_owned(),
+        scheduled_ms: run.scheduled_ms,
         expected,
         now_ms: now(),
         lease_ms: PRODUCER_LEASE_MS,
     };
-    let (mut cursor, decision) = match ledger.open_sweep(&open).await? {
-        OpenDecision::Start => (None, "start"),
-        OpenDecision::Resume { cursor, .. } => (cursor, "resume"),
-        OpenDecision::AlreadyEnqueued => return Ok(idle(&sweep_id, "already_enqueued")),
-        OpenDecision::InProgress { .. } => return Ok(idle(&sweep_id, "in_progress")),
+    Ok(match ledger.open_sweep(&open).await? {
+        OpenDecision::Start => Ok((None, "start")),
+        OpenDecision::Resume { cursor, .. } => Ok((cursor, "resume")),
+        OpenDecision::AlreadyEnqueued => Err(idle(&run.run_id, "already_enqueued")),
+        OpenDecision::InProgress { .. } => Err(idle(&run.run_id, "in_progress")),
+    })
+}
+
+/// Fans out one run over the active sites: `message` turns a site into the body to send
+/// (`None` skips it). `now` reads the clock (a parameter, so tests step a simulated one).
+pub async fn fan_out_sites(
+    run: &Run,
+    registry: &impl SiteRegistry,
+    queue: &impl JobQueue,
+    ledger: &impl Ledger,
+    now: &dyn Fn() -> i64,
+    message: &dyn Fn(Site) -> Option<String>,
+) -> Result<FanoutReport, JobError> {
+    let expected = registry.count_active().await?;
+    let (mut cursor, decision) = match open_run(run, expected, ledger, now).await? {
+        Ok(start) => start,
+        Err(report) => return Ok(report),
     };
-    let mut report = FanoutReport { sweep_id: sweep_id.as_str().to_owned(), decision, sent: 0, pages: 0 };
+    let mut report = FanoutReport { sweep_id: run.run_id.clone(), decision, sent: 0, pages: 0 };
     loop {
         let page = registry.active_page(cursor.as_deref(), PAGE_SIZE).await?;
         // The page's raw last key, not its last valid site: a page of rows that all failed
         // validation must not end the fan-out.
         let Some(last) = page.last_key else { break };
-        let bodies: Vec<String> = page
-            .sites
-            .into_iter()
-            .map(|s| OptimizeJob::new(sweep_id.clone(), firing.scheduled, s.customer_id, s.url).encode())
-            .filter(|b| b.len() <= MAX_MESSAGE_BYTES)
-            .collect();
+        let bodies: Vec<String> =
+            page.sites.into_iter().filter_map(message).filter(|b| b.len() <= MAX_MESSAGE_BYTES).collect();
         let added = bodies.len() as u64;
         for batch in batches(bodies) {
             queue.send_batch(&batch).await?;
         }
         let done = PageDone {
-            sweep_id: report.sweep_id.clone(),
-            owner: firing.owner.clone(),
+            sweep_id: run.run_id.clone(),
+            owner: run.owner.clone(),
             cursor: last.clone(),
             added,
             now_ms: now(),
@@ -121,12 +143,64 @@ pub async fn fan_out(
         report.pages += 1;
         cursor = Some(last);
     }
-    ledger.finish_fanout(&FanoutDone { sweep_id: report.sweep_id.clone(), owner: firing.owner.clone(), now_ms: now() }).await?;
+    ledger.finish_fanout(&FanoutDone { sweep_id: run.run_id.clone(), owner: run.owner.clone(), now_ms: now() }).await?;
     Ok(report)
 }
 
-fn idle(sweep_id: &SweepId, decision: &'static str) -> FanoutReport {
-    FanoutReport { sweep_id: sweep_id.as_str().to_owned(), decision, sent: 0, pages: 0 }
+/// Enqueues a run of one job (`subject` names it in the ledger's cursor).
+pub async fn enqueue_single(
+    run: &Run,
+    queue: &impl JobQueue,
+    ledger: &impl Ledger,
+    now: &dyn Fn() -> i64,
+    subject: &str,
+    body: String,
+) -> Result<FanoutReport, JobError> {
+    let (cursor, decision) = match open_run(run, 1, ledger, now).await? {
+        Ok(start) => start,
+        Err(report) => return Ok(report),
+    };
+    let mut report = FanoutReport { sweep_id: run.run_id.clone(), decision, sent: 0, pages: 0 };
+    // A resumed run whose cursor already names the job sent it before its producer died.
+    if cursor.as_deref() != Some(subject) {
+        queue.send_batch(&[body]).await?;
+        let done = PageDone {
+            sweep_id: run.run_id.clone(),
+            owner: run.owner.clone(),
+            cursor: subject.to_owned(),
+            added: 1,
+            now_ms: now(),
+            lease_ms: PRODUCER_LEASE_MS,
+        };
+        ledger.record_page(&done).await?;
+        report.sent = 1;
+        report.pages = 1;
+    }
+    ledger.finish_fanout(&FanoutDone { sweep_id: run.run_id.clone(), owner: run.owner.clone(), now_ms: now() }).await?;
+    Ok(report)
+}
+
+/// Fans out one optimization firing: one optimize job per active site.
+pub async fn fan_out(
+    firing: &Firing,
+    registry: &impl SiteRegistry,
+    queue: &impl JobQueue,
+    ledger: &impl Ledger,
+    now: &dyn Fn() -> i64,
+) -> Result<FanoutReport, JobError> {
+    let sweep_id = firing.sweep_id();
+    let run = Run {
+        run_id: sweep_id.as_str().to_owned(),
+        task: firing.task,
+        scheduled_ms: firing.scheduled.timestamp_millis(),
+        owner: firing.owner.clone(),
+    };
+    let message = |s: Site| Some(OptimizeJob::new(sweep_id.clone(), firing.scheduled, s.customer_id, s.url).encode());
+    fan_out_sites(&run, registry, queue, ledger, now, &message).await
+}
+
+fn idle(run_id: &str, decision: &'static str) -> FanoutReport {
+    FanoutReport { sweep_id: run_id.to_owned(), decision, sent: 0, pages: 0 }
 }
 
 #[cfg(test)]

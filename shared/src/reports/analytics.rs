@@ -129,6 +129,12 @@ pub fn customer_section(customer_id: &str, rollups: &[DailyRollup]) -> CustomerM
     s
 }
 
+/// Every customer's section from a month of everyone's rollups, ordered by customer id.
+pub fn sections_of(rollups: &[DailyRollup]) -> Vec<CustomerMonthly> {
+    let customers: std::collections::BTreeSet<&str> = rollups.iter().map(|r| r.customer_id.as_str()).collect();
+    customers.into_iter().map(|c| customer_section(c, rollups)).collect()
+}
+
 /// A customer's score change, for the improvers and regressions lists.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScoreChange {
@@ -204,6 +210,33 @@ pub fn platform_report(sections: &[CustomerMonthly]) -> PlatformMonthly {
     }
 }
 
+/// Version of the monthly analytics object.
+pub const MONTHLY_REPORT_VERSION: u32 = 1;
+
+/// `analytics/monthly/{year}/{month}/report.json`: the platform report and every section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MonthlyReport {
+    pub v: u32,
+    /// `YYYY-MM`.
+    pub month: String,
+    pub generated_at: String,
+    pub platform: PlatformMonthly,
+    /// Ordered by customer id.
+    pub customers: Vec<CustomerMonthly>,
+}
+
+/// The monthly analytics object of `month` from every customer's section (in any order).
+pub fn monthly_report(month: &str, generated_at: &str, mut sections: Vec<CustomerMonthly>) -> MonthlyReport {
+    sections.sort_by(|a, b| a.customer_id.cmp(&b.customer_id));
+    MonthlyReport {
+        v: MONTHLY_REPORT_VERSION,
+        month: month.to_owned(),
+        generated_at: generated_at.to_owned(),
+        platform: platform_report(&sections),
+        customers: sections,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,6 +274,23 @@ mod tests {
         assert_eq!(s.score_trend_per_day, [Some(10.0), Some(0.0), Some(-10.0)]);
         assert_eq!((s.first_scores, s.last_scores), (Some([50, 70, 90]), Some([61, 70, 80])));
         assert!((s.improvement().unwrap() - (211.0 - 210.0) / 3.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_monthly_report_lists_sections_by_customer_and_sums_them() {
+        let rollups = vec![
+            day("b", "2026-11-01", 2, [50, 50, 50], [50, 50, 50], [50, 50, 50]),
+            day("a", "2026-11-01", 3, [60, 60, 60], [60, 60, 60], [61, 61, 61]),
+            day("b", "2026-11-02", 1, [50, 50, 50], [50, 50, 50], [40, 40, 40]),
+        ];
+        let sections = sections_of(&rollups);
+        assert_eq!(sections.iter().map(|s| s.customer_id.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(sections[1], customer_section("b", &rollups));
+        let reversed: Vec<CustomerMonthly> = sections.iter().rev().cloned().collect();
+        let r = monthly_report("2026-11", "2026-12-01T15:00:00Z", reversed);
+        assert_eq!(r.customers, sections);
+        assert_eq!(r.platform, platform_report(&sections));
+        assert_eq!((r.v, r.month.as_str(), r.platform.customers, r.platform.runs), (1, "2026-11", 2, 9));
     }
 
     #[test]

@@ -1,8 +1,12 @@
-//! Report jobs' pure parts: report periods and keys ([`period`]), the revenue bridge and
-//! rates of a month ([`revenue`]), the monthly analytics folded from per-customer daily
-//! rollups ([`analytics`]), and the end-of-month report with its executive summary
-//! ([`summary`]).
+//! Report jobs' pure parts: the reports-queue messages ([`jobs`]), report periods and keys
+//! ([`period`]), the revenue bridge and rates of a month ([`revenue`]), the monthly analytics
+//! folded from per-customer daily rollups ([`analytics`]), and the end-of-month report with its
+//! executive summary ([`summary`]); which run a firing, catch-up or backfill stands for ([`runs`]);
+//! the dev health check's report and status rule ([`health`]).
 pub mod analytics;
+pub mod health;
+pub mod jobs;
 pub mod period;
 pub mod revenue;
+pub mod runs;
 pub mod summary;

@@ -3,7 +3,7 @@
 //! the denominator is zero (a zero-MRR start has no churn rate).
 //!
 //! The input is each customer's MRR history: "from this instant, the customer pays X cents a
-//! month" (`billing_events`, see `migrations/0004_billing.sql`). Each change inside the month
+//! month" (`billing_events`, see `migrations/0005_billing.sql`). Each change inside the month
 //! is classified against the customer's running MRR, never against a stored "before" value, so
 //! the bridge always balances:
 //!
@@ -26,6 +26,34 @@ pub struct BillingEvent {
     pub customer_id: String,
     pub at_ms: i64,
     pub mrr_cents: i64,
+}
+
+impl BillingEvent {
+    /// The largest MRR one event may carry: $1bn a month, far above any plan, far below where
+    /// sums of cents could overflow.
+    pub const MAX_MRR_CENTS: i64 = 100_000_000_000;
+
+    /// Decodes and validates the admin API's body `{customer_id, at_ms, mrr_cents}`: a valid
+    /// customer id, a representable instant, whole cents in `0..=MAX_MRR_CENTS`. The message
+    /// says which field is wrong.
+    pub fn decode(body: &str) -> Result<Self, String> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Wire {
+            customer_id: String,
+            at_ms: i64,
+            mrr_cents: i64,
+        }
+        let w: Wire = serde_json::from_str(body).map_err(|e| format!("malformed billing event: {e}"))?;
+        let customer = crate::ids::CustomerId::parse(&w.customer_id).map_err(|e| format!("customer_id: {e}"))?;
+        if crate::ids::from_epoch_ms(w.at_ms).is_none() || w.at_ms < 0 {
+            return Err(format!("at_ms: {} is not an instant after 1970 (epoch milliseconds)", w.at_ms));
+        }
+        if !(0..=Self::MAX_MRR_CENTS).contains(&w.mrr_cents) {
+            return Err(format!("mrr_cents: {} is outside 0..={}", w.mrr_cents, Self::MAX_MRR_CENTS));
+        }
+        Ok(Self { customer_id: customer.as_str().to_owned(), at_ms: w.at_ms, mrr_cents: w.mrr_cents })
+    }
 }
 
 /// The month's revenue bridge and rates.
@@ -201,6 +229,26 @@ mod tests {
         assert!(m.balances());
         assert_eq!((m.customer_churn_rate_bp, m.gross_mrr_churn_rate_bp, m.net_revenue_retention_bp), (None, None, None));
         assert_eq!(m.arpa_cents, Some(6_250));
+    }
+
+    fn check_decode(body: &str, expected: Result<BillingEvent, &str>) {
+        match (BillingEvent::decode(body), expected) {
+            (Ok(got), Ok(want)) => assert_eq!(got, want, "{body}"),
+            (Err(got), Err(fragment)) => assert!(got.contains(fragment), "{body}: {got}"),
+            (got, want) => panic!("{body}: got {got:?}, expected {want:?}"),
+        }
+    }
+
+    #[test]
+    fn admin_billing_events_are_validated() {
+        check_decode(r#"{"customer_id":"acme","at_ms":1793491200000,"mrr_cents":4900}"#, Ok(ev("acme", START, 4_900)));
+        check_decode(r#"{"customer_id":"acme","at_ms":1793491200000,"mrr_cents":0}"#, Ok(ev("acme", START, 0)));
+        check_decode(r#"{"customer_id":"a/b","at_ms":1,"mrr_cents":1}"#, Err("customer_id"));
+        check_decode(r#"{"customer_id":"acme","at_ms":-5,"mrr_cents":1}"#, Err("at_ms"));
+        check_decode(r#"{"customer_id":"acme","at_ms":1,"mrr_cents":-1}"#, Err("mrr_cents: -1"));
+        check_decode(r#"{"customer_id":"acme","at_ms":1,"mrr_cents":1.5}"#, Err("malformed"));
+        check_decode(r#"{"customer_id":"acme","at_ms":1}"#, Err("missing field `mrr_cents`"));
+        check_decode(r#"{"customer_id":"acme","at_ms":1,"mrr_cents":1,"plan":"x"}"#, Err("unknown field"));
     }
 
     #[test]

@@ -4,8 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::reports::analytics::PlatformMonthly;
-use crate::reports::revenue::{basis_points, RevenueMetrics};
+use crate::reports::analytics::{platform_report, sections_of, DailyRollup, PlatformMonthly};
+use crate::reports::period::Month;
+use crate::reports::revenue::{basis_points, revenue_metrics, BillingEvent, RevenueMetrics};
 
 /// Version of both end-of-month objects.
 pub const REPORT_VERSION: u32 = 1;
@@ -23,6 +24,31 @@ pub struct FinalReport {
     /// Technical performance of the month's optimization jobs (from the daily rollups).
     pub technical: PlatformMonthly,
     pub previous_technical: PlatformMonthly,
+}
+
+/// What the end-of-month report of a month is computed from.
+#[derive(Debug, Clone, Copy)]
+pub struct MonthInputs<'a> {
+    /// Every billing event before the month's end (earlier ones give the starting MRR).
+    pub billing: &'a [BillingEvent],
+    /// Every customer's daily rollups of the month, and of the month before.
+    pub rollups: &'a [DailyRollup],
+    pub previous_rollups: &'a [DailyRollup],
+}
+
+/// The final report of `month`: revenue of the month and of the month before from the billing
+/// history, and technical performance of both from the rollups.
+pub fn final_report(month: Month, generated_at: &str, inputs: MonthInputs<'_>) -> FinalReport {
+    let metrics = |m: Month| revenue_metrics(inputs.billing, m.start().timestamp_millis(), m.end().timestamp_millis());
+    FinalReport {
+        v: REPORT_VERSION,
+        month: month.label(),
+        generated_at: generated_at.to_owned(),
+        revenue: metrics(month),
+        previous_revenue: metrics(month.previous()),
+        technical: platform_report(&sections_of(inputs.rollups)),
+        previous_technical: platform_report(&sections_of(inputs.previous_rollups)),
+    }
 }
 
 /// One headline number.
@@ -158,6 +184,24 @@ mod tests {
         assert_eq!(percent(4_160), "41.6%");
         assert_eq!(percent(-1_205), "-12.1%");
         assert_eq!(percent(10_000), "100.0%");
+    }
+
+    #[test]
+    fn the_final_report_covers_the_month_and_the_one_before() {
+        use crate::reports::analytics::customer_section;
+        let nov = Month::new(2026, 11).unwrap();
+        let at = |m: Month, day: i64| m.start().timestamp_millis() + day * 86_400_000;
+        let ev = |c: &str, at_ms, mrr_cents| BillingEvent { customer_id: c.into(), at_ms, mrr_cents };
+        let billing = vec![ev("a", at(nov.previous(), -3), 10_000), ev("b", at(nov.previous(), 4), 5_000), ev("a", at(nov, 2), 0)];
+        let rollup = |c: &str, day: &str, runs| DailyRollup { runs, successes: runs, ..crate::ledger::rollups::empty(c, day) };
+        let (now, before) = (vec![rollup("a", "2026-11-01", 4), rollup("b", "2026-11-02", 6)], vec![rollup("b", "2026-10-09", 3)]);
+        let r = final_report(nov, "2026-11-30T23:59:00Z", MonthInputs { billing: &billing, rollups: &now, previous_rollups: &before });
+        assert_eq!((r.v, r.month.as_str(), r.generated_at.as_str()), (1, "2026-11", "2026-11-30T23:59:00Z"));
+        // October: a paid 100.00 from before, b is new at 50.00. November: a churns.
+        assert_eq!((r.previous_revenue.starting_mrr_cents, r.previous_revenue.new_mrr_cents, r.previous_revenue.ending_mrr_cents), (10_000, 5_000, 15_000));
+        assert_eq!((r.revenue.starting_mrr_cents, r.revenue.churned_mrr_cents, r.revenue.ending_mrr_cents), (15_000, 10_000, 5_000));
+        assert_eq!((r.technical.customers, r.technical.runs, r.previous_technical.runs), (2, 10, 3));
+        assert_eq!(r.previous_technical, platform_report(&[customer_section("b", &before)]));
     }
 
     #[test]

@@ -95,12 +95,16 @@ fn logged_in(wrangler: &Wrangler) -> Result<()> {
 fn services_exist(wrangler: &Wrangler, configs: &Configs, env: Environment) -> Result<()> {
     let ours: Vec<String> = table::deployed().map(|s| names::in_env(s.name, env)).collect();
     let mut missing = Vec::new();
+    // Several Workers bind the same elite worker (the optimizer and the reports consumer):
+    // each is looked up once.
+    let mut asked: Vec<String> = Vec::new();
     for (spec, resolved) in configs.resolved(env) {
         for binding in &resolved.bindings {
             let Target::Service { service } = &binding.target else { continue };
-            if ours.contains(service) {
+            if ours.contains(service) || asked.contains(service) {
                 continue;
             }
+            asked.push(service.clone());
             if !wrangler.output(&["deployments", "list", "--name", service, "--json"])?.status.success() {
                 missing.push(format!("{service} (bound as {} by {})", binding.name, spec.name));
             }
@@ -112,7 +116,7 @@ fn services_exist(wrangler: &Wrangler, configs: &Configs, env: Environment) -> R
     Err(format!(
         "these Workers are bound but not found in the Cloudflare account, so nothing was changed: {}.\n  \
          Deploy them first, or, if they are named differently, change ELITE_*_WORKER in shared/src/names.rs and the \
-         services in consumers/optimizer/wrangler.toml (docs/DEPLOY.md, \"The elite workers\").",
+         services in consumers/optimizer/wrangler.toml and consumers/reports/wrangler.toml (docs/DEPLOY.md, \"The elite workers\").",
         missing.join(", ")
     ))
 }

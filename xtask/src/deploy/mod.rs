@@ -10,7 +10,7 @@
 //!
 //! Deploy order is the order of `code24_config_check::workers::WORKERS`: the ledger (it hosts
 //! the Durable Object the others bind by `script_name`), the dead-letters consumer, the
-//! optimizer, the dispatcher. The elite stand-in is never deployed.
+//! optimizer, the reports consumer, the dispatcher. The elite stand-in is never deployed.
 
 mod database_id;
 mod dry_run;

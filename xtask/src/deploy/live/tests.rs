@@ -79,23 +79,28 @@ fn a_first_deploy_provisions_everything_then_deploys_in_order() {
         "queues create code24-optimize-dlq-staging",
         "queues info code24-optimize-staging",
         "queues create code24-optimize-staging",
+        "queues info code24-reports-dlq-staging",
+        "queues create code24-reports-dlq-staging",
+        "queues info code24-reports-staging",
+        "queues create code24-reports-staging",
         "r2 bucket info code24-elite-workers-data-staging",
         "r2 bucket create code24-elite-workers-data-staging",
         "d1 list --json",
         "d1 create code24-platform-staging",
         "d1 list --json",
-        "d1 migrations apply DB --remote --env staging -c consumers/dead-letters/wrangler.toml",
+        "d1 migrations apply DB --remote --env staging -c ledger/wrangler.toml",
         "deploy --env staging -c ledger/wrangler.toml",
         "deploy --env staging -c consumers/dead-letters/wrangler.toml",
         "deploy --env staging -c consumers/optimizer/wrangler.toml",
+        "deploy --env staging -c consumers/reports/wrangler.toml",
         "deploy --env staging -c wrangler.toml",
         "secret list --env staging -c wrangler.toml --format json",
     ];
     assert_eq!(sandbox.calls(), expected);
 
-    // The new database's id is in both configs that bind it, in staging only, and the
+    // The new database's id is in every config that binds it, in staging only, and the
     // configs still pass the check.
-    for config in ["wrangler.toml", "consumers/dead-letters/wrangler.toml"] {
+    for config in ["ledger/wrangler.toml", "wrangler.toml", "consumers/dead-letters/wrangler.toml", "consumers/reports/wrangler.toml"] {
         let text = fs::read_to_string(sandbox.root.join(config)).unwrap();
         assert_eq!(text.matches(DB_ID).count(), 1, "{config}");
         assert_eq!(text.matches(PLACEHOLDER_DATABASE_ID).count(), 3, "{config}: local, dev and production keep theirs");
@@ -116,7 +121,7 @@ fn nothing_happens_without_a_login() {
 fn a_database_id_that_disagrees_with_the_account_is_refused() {
     let sandbox = Sandbox::new("wrong-id", true);
     fs::write(sandbox.root.join("d1-created"), "").unwrap();
-    for config in ["wrangler.toml", "consumers/dead-letters/wrangler.toml"] {
+    for config in ["ledger/wrangler.toml", "wrangler.toml", "consumers/dead-letters/wrangler.toml", "consumers/reports/wrangler.toml"] {
         let path = sandbox.root.join(config);
         let text = fs::read_to_string(&path).unwrap();
         fs::write(&path, database_id::set(&text, Environment::Staging, "DB", "99999999-0000-0000-0000-000000000000").unwrap()).unwrap();

@@ -1,0 +1,117 @@
+//! Copies a job shard's dirty daily rollups to D1 (`daily_rollups`, see
+//! `migrations/0004_daily_rollups.sql`), from the alarm. Each upsert writes a row's absolute
+//! values, so a repeated flush, or one cut off half-way, is harmless; the shard's `rollups`
+//! table stays the truth, and a failed flush is simply retried by the next alarm.
+//!
+//! A row is marked clean only if its body is still the one that was sent: a request that
+//! changed it while the upsert was on its way (the alarm awaits D1, and the object serves
+//! requests meanwhile) leaves it dirty for the next flush.
+
+use serde::Deserialize;
+use worker::{console_error, Env, SqlStorage, Storage};
+
+use code24_runtime::rollups::upsert_rollups;
+use code24_shared::ledger::rollups::{FLUSH_BATCH_ROWS, FLUSH_MAX_ROWS};
+use code24_shared::ledger::StoreError;
+use code24_shared::names::binding;
+use code24_shared::reports::analytics::DailyRollup;
+
+use crate::sql_tables::{decode_rollup, exec, int, rows};
+use crate::transaction::atomically;
+
+/// What one flush did.
+#[derive(Debug, Default)]
+pub(crate) struct Flushed {
+    /// Rows copied to D1 (and marked clean, unless they changed meanwhile).
+    pub(crate) rows: usize,
+    /// More dirty rows than one flush takes were waiting.
+    pub(crate) capped: bool,
+    /// Why the flush stopped early; the rows it did not copy stay dirty.
+    pub(crate) failed: Option<String>,
+}
+
+/// A dirty row, with the body that will be compared when marking it clean.
+#[derive(Deserialize)]
+struct DirtyRow {
+    customer_id: String,
+    day: String,
+    body: String,
+}
+
+/// Whether any rollup waits for a flush.
+pub(crate) fn any_dirty(sql: &SqlStorage) -> Result<bool, StoreError> {
+    #[derive(Deserialize)]
+    struct Found {
+        #[allow(dead_code)]
+        found: i64,
+    }
+    let found: Vec<Found> = rows(sql, "SELECT 1 AS found FROM rollups WHERE dirty = 1 LIMIT 1", Vec::new())?;
+    Ok(!found.is_empty())
+}
+
+/// Copies up to [`FLUSH_MAX_ROWS`] dirty rows to D1, [`FLUSH_BATCH_ROWS`] per D1 batch, and
+/// marks each batch clean once D1 took it. Stops at the first failure.
+pub(crate) async fn flush(env: &Env, storage: &Storage, now_ms: i64) -> Flushed {
+    let mut out = Flushed::default();
+    let sql = storage.sql();
+    let limit = match int(FLUSH_MAX_ROWS as i64 + 1) {
+        Ok(limit) => limit,
+        Err(e) => return Flushed { failed: Some(e.to_string()), ..out },
+    };
+    let dirty: Vec<DirtyRow> = match rows(
+        &sql,
+        "SELECT customer_id, day, body FROM rollups WHERE dirty = 1 ORDER BY customer_id, day LIMIT ?",
+        vec![limit],
+    ) {
+        Ok(dirty) => dirty,
+        Err(e) => return Flushed { failed: Some(e.to_string()), ..out },
+    };
+    if dirty.is_empty() {
+        return out;
+    }
+    out.capped = dirty.len() > FLUSH_MAX_ROWS;
+    let mut sendable: Vec<(DirtyRow, DailyRollup)> = Vec::with_capacity(dirty.len().min(FLUSH_MAX_ROWS));
+    for row in dirty.into_iter().take(FLUSH_MAX_ROWS) {
+        match decode_rollup(&row.customer_id, &row.day, &row.body) {
+            Ok(rollup) => sendable.push((row, rollup)),
+            // Left dirty and logged on every flush: a bug to fix, not a reason to stop the rest.
+            Err(e) => console_error!("ledger: not flushing a rollup: {e}"),
+        }
+    }
+    let db = match env.d1(binding::DB) {
+        Ok(db) => db,
+        Err(e) => return Flushed { failed: Some(format!("the {} binding: {e}", binding::DB)), ..out },
+    };
+    for batch in sendable.chunks(FLUSH_BATCH_ROWS) {
+        let rollups: Vec<DailyRollup> = batch.iter().map(|(_, r)| r.clone()).collect();
+        if let Err(e) = upsert_rollups(&db, &rollups, now_ms).await {
+            out.failed = Some(e.to_string());
+            break;
+        }
+        let sent: Vec<(String, String, String)> =
+            batch.iter().map(|(row, _)| (row.customer_id.clone(), row.day.clone(), row.body.clone())).collect();
+        let marked = {
+            let sql = sql.clone();
+            atomically(storage, move || mark_clean(&sql, &sent))
+        };
+        if let Err(e) = marked {
+            // D1 has the rows; they stay dirty here and are sent again, which is harmless.
+            out.failed = Some(e.to_string());
+            break;
+        }
+        out.rows += batch.len();
+    }
+    out
+}
+
+/// Clears `dirty` of each (customer, day) whose body is still the one sent.
+fn mark_clean(sql: &SqlStorage, sent: &[(String, String, String)]) -> Result<(), StoreError> {
+    for (customer_id, day, body) in sent {
+        exec(
+            sql,
+            "UPDATE rollups SET dirty = 0 WHERE customer_id = ? AND day = ? AND body = ?",
+            vec![customer_id.as_str().into(), day.as_str().into(), body.as_str().into()],
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,95 @@
+//! The report jobs' data over D1 ([`D1Reports`]: rollups through [`crate::rollups`], billing
+//! events of `migrations/0005_billing.sql`, monthly sections of
+//! `migrations/0006_monthly_sections.sql`), and the ledger's fan-in as the core's
+//! [`RunFinalizer`] port.
+//!
+//! Numbers come back from D1 as JavaScript numbers and are bound as `f64` (an `i64` would be a
+//! BigInt, which D1 refuses); epoch milliseconds and cents stay far below 2^53.
+
+use code24_shared::error::JobError;
+use code24_shared::ledger::FinalizeDecision;
+use code24_shared::ports::{ReportStore, RunFinalizer};
+use code24_shared::reports::analytics::{CustomerMonthly, DailyRollup};
+use code24_shared::reports::period::Month;
+use code24_shared::reports::revenue::BillingEvent;
+use serde::Deserialize;
+use wasm_bindgen::JsValue;
+use worker::D1Database;
+
+use crate::d1::rows;
+use crate::ledger_client::DurableLedger;
+
+/// Rewrites a customer's section of a run: a retried job leaves one row.
+const UPSERT_SECTION: &str = "INSERT INTO monthly_sections (run_id, customer_id, section) VALUES (?1, ?2, ?3) \
+     ON CONFLICT (run_id, customer_id) DO UPDATE SET section = excluded.section";
+
+pub struct D1Reports {
+    db: D1Database,
+}
+
+#[derive(Deserialize)]
+struct BillingRow {
+    customer_id: String,
+    at_ms: f64,
+    mrr_cents: f64,
+}
+
+#[derive(Deserialize)]
+struct SectionRow {
+    customer_id: String,
+    section: String,
+}
+
+impl D1Reports {
+    pub fn new(db: D1Database) -> Self {
+        Self { db }
+    }
+}
+
+impl ReportStore for D1Reports {
+    async fn month_rollups(&self, customer_id: Option<&str>, month: Month) -> Result<Vec<DailyRollup>, JobError> {
+        crate::rollups::month_rollups(&self.db, customer_id, month).await
+    }
+
+    async fn billing_events(&self, before_ms: i64) -> Result<Vec<BillingEvent>, JobError> {
+        let sql = "SELECT customer_id, at_ms, mrr_cents FROM billing_events WHERE at_ms < ?1 ORDER BY customer_id, at_ms";
+        let rows: Vec<BillingRow> = rows(&self.db, sql, &[JsValue::from_f64(before_ms as f64)], "billing_events").await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| BillingEvent { customer_id: r.customer_id, at_ms: r.at_ms as i64, mrr_cents: r.mrr_cents as i64 })
+            .collect())
+    }
+
+    async fn put_section(&self, run_id: &str, section: &CustomerMonthly) -> Result<(), JobError> {
+        let json = serde_json::to_string(section).map_err(|e| JobError::permanent(format!("section does not serialize: {e}")))?;
+        let fail = |e: worker::Error| JobError::transient(format!("monthly_sections write of {run_id}/{}: {e}", section.customer_id));
+        self.db
+            .prepare(UPSERT_SECTION)
+            .bind(&[run_id.into(), section.customer_id.as_str().into(), json.into()])
+            .map_err(fail)?
+            .run()
+            .await
+            .map_err(fail)?;
+        Ok(())
+    }
+
+    async fn sections(&self, run_id: &str) -> Result<Vec<CustomerMonthly>, JobError> {
+        let sql = "SELECT customer_id, section FROM monthly_sections WHERE run_id = ?1 ORDER BY customer_id";
+        let sections: Vec<SectionRow> = rows(&self.db, sql, &[run_id.into()], "monthly_sections").await?;
+        sections
+            .into_iter()
+            .map(|r| {
+                // A row this consumer cannot read will not become readable by retrying.
+                serde_json::from_str(&r.section)
+                    .map_err(|e| JobError::permanent(format!("monthly_sections {run_id}/{}: undecodable section: {e}", r.customer_id)))
+            })
+            .collect()
+    }
+}
+
+impl RunFinalizer for DurableLedger {
+    async fn request_finalize(&self, run_id: &str, now_ms: i64) -> Result<FinalizeDecision, JobError> {
+        // The inherent method of the same name: the ledger's `/sweeps/finalize` route.
+        DurableLedger::request_finalize(self, run_id, now_ms).await
+    }
+}

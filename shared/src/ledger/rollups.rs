@@ -1,0 +1,137 @@
+//! Each customer's daily rollup of optimization runs ([`DailyRollup`]), kept by the job shard
+//! that owns the customer. A run is an optimization job that ended succeeded or dead; the
+//! rollup of the UTC day of the job's scheduled time counts it when the job *enters* that
+//! state, in the same transaction that records the state ([`super::jobs`]). A redelivery, a
+//! duplicate claim or a stale outcome changes no state and so counts nothing: exactly once by
+//! construction, with no bookkeeping of its own.
+//!
+//! The shard is the truth. Rows it changed are marked dirty and copied, as absolute values, to
+//! D1's `daily_rollups` by the Durable Object's alarm (ledger/src/flush.rs), which the monthly
+//! analytics read.
+//!
+//! A replay of a dead job takes its death back when it revives the job (runs and the failure
+//! class go down by one), so a job counts once, as what it last ended as: the rollups always
+//! agree with the ledger's own states. The dead attempt's duration stays in the histogram: it
+//! was real work.
+
+use super::jobs::JobTable;
+use super::{is_optimization, JobMetrics, JobRow, StoreError};
+use crate::error::{ErrorClass, JobError};
+use crate::ids::from_epoch_ms;
+use crate::reports::analytics::{bucket_of, DailyRollup, DURATION_BUCKETS_MS};
+
+/// A request that leaves dirty rollups makes sure the flush alarm rings within this delay: the
+/// D1 copy lags the shard by at most about this much (plus a failed flush's retries).
+pub const FLUSH_DELAY_MS: i64 = 30_000;
+/// Upserts per D1 batch when flushing.
+pub const FLUSH_BATCH_ROWS: usize = 50;
+/// Rows one alarm flushes at most; more wait for the next alarm, set at once.
+pub const FLUSH_MAX_ROWS: usize = 100 * FLUSH_BATCH_ROWS;
+
+/// How a job ended, as a rollup counts it.
+#[derive(Debug, Clone, Copy)]
+pub enum Ended<'a> {
+    Succeeded,
+    /// Dead with this error; its class decides which failure it counts as.
+    Dead(&'a JobError),
+}
+
+/// The UTC day (`YYYY-MM-DD`) of an instant; `None` for one chrono cannot represent (no
+/// decoded job has such a time).
+pub fn day_of(ms: i64) -> Option<String> {
+    from_epoch_ms(ms).map(|t| t.format("%Y-%m-%d").to_string())
+}
+
+/// A day with no run yet.
+pub fn empty(customer_id: &str, day: &str) -> DailyRollup {
+    DailyRollup {
+        customer_id: customer_id.to_owned(),
+        day: day.to_owned(),
+        runs: 0,
+        successes: 0,
+        transient_failures: 0,
+        permanent_failures: 0,
+        duration_ms_sum: 0,
+        duration_buckets: vec![0; DURATION_BUCKETS_MS.len()],
+        score_sums: [0; 3],
+        first_scores: None,
+        first_at_ms: None,
+        last_scores: None,
+        last_at_ms: None,
+    }
+}
+
+/// Adds one run, scheduled at `scheduled_ms`, to `r`. Durations count when measured; scores
+/// when the run wrote its result, and then the day's first and last scores are those of the
+/// scored successes with the smallest and largest scheduled time.
+pub fn add(r: &mut DailyRollup, ended: Ended<'_>, scheduled_ms: i64, metrics: Option<&JobMetrics>) {
+    r.runs += 1;
+    match ended {
+        Ended::Succeeded => {
+            r.successes += 1;
+            if let Some(scores) = metrics.and_then(|m| m.scores) {
+                for (sum, score) in r.score_sums.iter_mut().zip(scores) {
+                    *sum += u64::from(score);
+                }
+                if r.first_at_ms.is_none_or(|at| scheduled_ms < at) {
+                    r.first_scores = Some(scores);
+                    r.first_at_ms = Some(scheduled_ms);
+                }
+                if r.last_at_ms.is_none_or(|at| scheduled_ms > at) {
+                    r.last_scores = Some(scores);
+                    r.last_at_ms = Some(scheduled_ms);
+                }
+            }
+        }
+        Ended::Dead(error) => match error.class {
+            ErrorClass::Transient => r.transient_failures += 1,
+            ErrorClass::Permanent => r.permanent_failures += 1,
+        },
+    }
+    if let Some(m) = metrics {
+        let duration = m.duration_ms.max(0);
+        r.duration_ms_sum += duration;
+        // A row written by a build with fewer buckets still takes this one.
+        r.duration_buckets.resize(r.duration_buckets.len().max(DURATION_BUCKETS_MS.len()), 0);
+        r.duration_buckets[bucket_of(duration)] += 1;
+    }
+}
+
+/// Takes back a death from `r`: the job is revived by a replay and will end again.
+pub fn take_back_death(r: &mut DailyRollup, error: Option<&JobError>) {
+    r.runs = r.runs.saturating_sub(1);
+    // A death recorded without its reason was counted as permanent (see `jobs::claim`).
+    match error.map_or(ErrorClass::Permanent, |e| e.class) {
+        ErrorClass::Transient => r.transient_failures = r.transient_failures.saturating_sub(1),
+        ErrorClass::Permanent => r.permanent_failures = r.permanent_failures.saturating_sub(1),
+    }
+}
+
+/// Counts `job`'s entry into a terminal state in its customer's rollup. Jobs of other tasks
+/// (reports, health checks) are not optimization runs and count nowhere.
+pub(super) fn record(
+    table: &mut impl JobTable,
+    job: &JobRow,
+    ended: Ended<'_>,
+    metrics: Option<&JobMetrics>,
+) -> Result<(), StoreError> {
+    let Some(mut r) = rollup_of(table, job)? else { return Ok(()) };
+    add(&mut r, ended, job.scheduled_ms, metrics);
+    table.put_rollup(&r)
+}
+
+/// Takes back the death of `job` (still in its dead row) because a replay revives it.
+pub(super) fn revive(table: &mut impl JobTable, job: &JobRow) -> Result<(), StoreError> {
+    let Some(mut r) = rollup_of(table, job)? else { return Ok(()) };
+    take_back_death(&mut r, job.last_error.as_ref());
+    table.put_rollup(&r)
+}
+
+/// The rollup `job` counts in, as stored or empty; `None` when it counts in none.
+fn rollup_of(table: &impl JobTable, job: &JobRow) -> Result<Option<DailyRollup>, StoreError> {
+    if !is_optimization(&job.sweep_id) {
+        return Ok(None);
+    }
+    let Some(day) = day_of(job.scheduled_ms) else { return Ok(None) };
+    Ok(Some(table.rollup(&job.customer_id, &day)?.unwrap_or_else(|| empty(&job.customer_id, &day))))
+}

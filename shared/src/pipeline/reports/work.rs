@@ -1,0 +1,85 @@
+//! The work of each kind of report job, once claimed: read its inputs through the store,
+//! compute the report with the pure functions of [`crate::reports`], write the result. Every
+//! write is idempotent (an upsert, or an object rewritten at its key), so a retry simply does
+//! the work again. Storage failures are transient; a job without the month its kind needs is
+//! permanent (retrying cannot give it one).
+
+use futures::join;
+use serde::Serialize;
+
+use super::health;
+use crate::error::JobError;
+use crate::ids::from_epoch_ms;
+use crate::ports::{HealthProbes, ReportStore, ResultStore};
+use crate::reports::analytics::{customer_section, monthly_report};
+use crate::reports::health::HealthReport;
+use crate::reports::jobs::{ReportJob, ReportWork};
+use crate::reports::period::{health_check_key, Month};
+use crate::reports::summary::{executive_summary, final_report, MonthInputs};
+use crate::result::rfc3339;
+
+/// Does the work of one claimed job.
+pub(super) async fn run(
+    store: &impl ReportStore,
+    results: &impl ResultStore,
+    probes: &impl HealthProbes,
+    job: &ReportJob,
+    now: &dyn Fn() -> i64,
+) -> Result<(), JobError> {
+    match &job.work {
+        ReportWork::MonthlyCustomer { customer_id } => {
+            let rollups = store.month_rollups(Some(customer_id.as_str()), month_of(job)?).await?;
+            store.put_section(&job.run_id, &customer_section(customer_id.as_str(), &rollups)).await
+        }
+        ReportWork::MonthlyFinalize => {
+            let month = month_of(job)?;
+            let sections = store.sections(&job.run_id).await?;
+            let report = monthly_report(&month.label(), &generated_at(now), sections);
+            put_json(results, &month.analytics_key(), &report, job).await
+        }
+        ReportWork::EndOfMonth => end_of_month(store, results, job, month_of(job)?, now).await,
+        ReportWork::HealthCheck => {
+            let scheduled = job.scheduled().ok_or_else(|| JobError::permanent("health check without a scheduled time"))?;
+            let checks = health::run_checks(probes, &job.run_id, scheduled, now).await;
+            let report = HealthReport::new(&job.run_id, &rfc3339(scheduled), &generated_at(now), checks.checks, checks.sites);
+            put_json(results, &health_check_key(scheduled), &report, job).await
+        }
+    }
+}
+
+/// The final report of the month and its executive summary, the report first: a summary in
+/// R2 always has its report beside it.
+async fn end_of_month(
+    store: &impl ReportStore,
+    results: &impl ResultStore,
+    job: &ReportJob,
+    month: Month,
+    now: &dyn Fn() -> i64,
+) -> Result<(), JobError> {
+    let (billing, rollups, previous_rollups) = join!(
+        store.billing_events(month.end().timestamp_millis()),
+        store.month_rollups(None, month),
+        store.month_rollups(None, month.previous()),
+    );
+    let (billing, rollups, previous_rollups) = (billing?, rollups?, previous_rollups?);
+    let inputs = MonthInputs { billing: &billing, rollups: &rollups, previous_rollups: &previous_rollups };
+    let report = final_report(month, &generated_at(now), inputs);
+    put_json(results, &month.final_report_key(), &report, job).await?;
+    put_json(results, &month.executive_summary_key(), &executive_summary(&report), job).await
+}
+
+/// Writes `value` as pretty JSON at `key`, tagged with the job id.
+async fn put_json<T: Serialize>(results: &impl ResultStore, key: &str, value: &T, job: &ReportJob) -> Result<(), JobError> {
+    let body = serde_json::to_vec_pretty(value).map_err(|e| JobError::permanent(format!("{key} does not serialize: {e}")))?;
+    results.put(key, body, &job.job_id).await
+}
+
+/// The month a monthly job reports on (decoding guarantees one; this keeps it explicit).
+fn month_of(job: &ReportJob) -> Result<Month, JobError> {
+    job.month.ok_or_else(|| JobError::permanent(format!("report job {} names no month", job.job_id)))
+}
+
+/// `generated_at` of a report: now, RFC 3339.
+fn generated_at(now: &dyn Fn() -> i64) -> String {
+    from_epoch_ms(now()).map(rfc3339).unwrap_or_default()
+}
