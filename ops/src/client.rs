@@ -2,6 +2,7 @@
 //! a [`CliError`] with its exit code (status answers through [`CliError::from_status`],
 //! transport failures as "cannot reach").
 
+pub(crate) use code24_shared::url::percent_encode;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -126,19 +127,6 @@ pub(crate) fn query(pairs: &[(&str, String)]) -> String {
     }
 }
 
-/// Percent-encodes everything but RFC 3986 unreserved characters (for query values and path
-/// segments).
-pub(crate) fn percent_encode(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len());
-    for byte in raw.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
 
 #[cfg(test)]
 mod tests {

@@ -33,3 +33,4 @@ pub mod memory_reports;
 pub mod sim;
 pub mod dead_letters;
 pub mod reports;
+pub mod url;

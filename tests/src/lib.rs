@@ -264,18 +264,7 @@ pub fn wait_until<T, O: Debug>(
     }
 }
 
-/// Percent-encodes everything but RFC 3986 unreserved characters.
-pub fn percent_encode(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len() * 3);
-    for byte in raw.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
+pub use code24_shared::url::percent_encode;
 
 #[cfg(test)]
 mod tests {
@@ -299,13 +288,5 @@ mod tests {
     #[should_panic(expected = "waiting until never; last observed: \"still no\"")]
     fn wait_until_reports_the_last_observation() {
         wait_until::<(), _>("never", Duration::from_millis(250), || Err("still no"));
-    }
-
-    #[test]
-    fn crons_are_encoded_for_a_query() {
-        assert_eq!(
-            percent_encode("*/3 * * * *"),
-            "%2A%2F3%20%2A%20%2A%20%2A%20%2A"
-        );
     }
 }

@@ -423,34 +423,11 @@ fn strip_ansi(text: &str) -> String {
     out
 }
 
-/// Percent-encodes everything but RFC 3986 unreserved characters (enough for a cron query).
-pub(crate) fn percent_encode(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len() * 3);
-    for byte in raw.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
+pub(crate) use code24_shared::url::percent_encode;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn crons_are_encoded_for_a_query() {
-        assert_eq!(
-            percent_encode("*/3 * * * *"),
-            "%2A%2F3%20%2A%20%2A%20%2A%20%2A"
-        );
-        assert_eq!(
-            percent_encode("0 12 * * MON-FRI"),
-            "0%2012%20%2A%20%2A%20MON-FRI"
-        );
-    }
 
     #[test]
     fn colour_codes_are_stripped_from_the_log() {
