@@ -54,7 +54,7 @@ fn a_dead_site_is_stored_found_replayed_into_its_original_sweep_and_purged() {
     assert_eq!(progress["dead"], json!(1), "{progress}");
 
     // Filters find it, and exclude it when they should.
-    assert_eq!(ids(&list(&stack, &format!("sweep_id={sweep}&error_class=transient&status=dead"))), [job_id.clone()]);
+    assert_eq!(ids(&list(&stack, &format!("sweep_id={sweep}&error_class=transient&status=dead"))), std::slice::from_ref(&job_id));
     assert!(ids(&list(&stack, &format!("sweep_id={sweep}&error_class=permanent"))).is_empty());
     assert!(ids(&list(&stack, &format!("sweep_id={sweep}&to_ms=1"))).is_empty());
 
@@ -93,10 +93,10 @@ fn a_dead_site_is_stored_found_replayed_into_its_original_sweep_and_purged() {
     // Purge: a dry run first, then for real; purged entries leave the default list.
     let dry = stack.post_json("/api/dead-letters/purge", &json!({"ids": [job_id], "dry_run": true}));
     assert_eq!(dry["done"], json!([job_id]));
-    assert_eq!(ids(&list(&stack, &format!("sweep_id={sweep}"))), [job_id.clone()]);
+    assert_eq!(ids(&list(&stack, &format!("sweep_id={sweep}"))), std::slice::from_ref(&job_id));
     stack.post_json("/api/dead-letters/purge", &json!({"ids": [job_id]}));
     assert!(ids(&list(&stack, &format!("sweep_id={sweep}"))).is_empty());
-    assert_eq!(ids(&list(&stack, &format!("sweep_id={sweep}&status=purged"))), [job_id.clone()]);
+    assert_eq!(ids(&list(&stack, &format!("sweep_id={sweep}&status=purged"))), std::slice::from_ref(&job_id));
 
     // Leave the registry as other tests expect it.
     stack.post_json(&format!("/api/sites/{CUSTOMER}/deactivate"), &json!({}));
