@@ -16,17 +16,18 @@ use code24_shared::reports::period::Month;
 /// Upsert of one row with absolute values: sending the same row twice leaves the same row.
 const UPSERT: &str = "INSERT INTO daily_rollups
     (customer_id, day, runs, successes, transient_failures, permanent_failures, duration_ms_sum,
-     duration_buckets, score_sums, first_scores, first_at_ms, last_scores, last_at_ms, updated_ms)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+     duration_buckets, score_sums, first_scores, first_at_ms, last_scores, last_at_ms, updated_ms, scored)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
     ON CONFLICT (customer_id, day) DO UPDATE SET
         runs = excluded.runs, successes = excluded.successes,
         transient_failures = excluded.transient_failures, permanent_failures = excluded.permanent_failures,
         duration_ms_sum = excluded.duration_ms_sum, duration_buckets = excluded.duration_buckets,
         score_sums = excluded.score_sums, first_scores = excluded.first_scores, first_at_ms = excluded.first_at_ms,
-        last_scores = excluded.last_scores, last_at_ms = excluded.last_at_ms, updated_ms = excluded.updated_ms";
+        last_scores = excluded.last_scores, last_at_ms = excluded.last_at_ms, updated_ms = excluded.updated_ms,
+        scored = excluded.scored";
 
 const COLUMNS: &str = "customer_id, day, runs, successes, transient_failures, permanent_failures, duration_ms_sum, \
-    duration_buckets, score_sums, first_scores, first_at_ms, last_scores, last_at_ms";
+    duration_buckets, score_sums, first_scores, first_at_ms, last_scores, last_at_ms, scored";
 
 /// One bound value of [`UPSERT`], in a form tests can read.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,6 +72,7 @@ fn params(r: &DailyRollup, updated_ms: i64) -> Vec<Param> {
         scores(r.last_scores),
         time(r.last_at_ms),
         Param::Number(updated_ms as f64),
+        Param::Number(r.scored as f64),
     ]
 }
 
@@ -102,6 +104,8 @@ struct Record {
     first_at_ms: Option<f64>,
     last_scores: Option<String>,
     last_at_ms: Option<f64>,
+    #[serde(default)]
+    scored: f64,
 }
 
 impl TryFrom<Record> for DailyRollup {
@@ -127,6 +131,7 @@ impl TryFrom<Record> for DailyRollup {
             duration_ms_sum: r.duration_ms_sum as i64,
             first_at_ms: r.first_at_ms.map(|t| t as i64),
             last_at_ms: r.last_at_ms.map(|t| t as i64),
+            scored: r.scored as u64,
         })
     }
 }
@@ -198,6 +203,7 @@ mod tests {
             first_at_ms: number(10),
             last_scores: text(11),
             last_at_ms: number(12),
+            scored: number(14).unwrap_or(0.0),
         }
     }
 

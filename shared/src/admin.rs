@@ -333,9 +333,16 @@ pub struct PlannedReplay {
     pub delay_s: u32,
 }
 
+/// How old (by its sweep's scheduled time) a dead job may be to be replayed: the ledger keeps
+/// a job's record at least this long ([`crate::config::LedgerConfig::MIN_RETENTION_HOURS`]).
+/// An older job's record may be pruned, and a replay would then count it in the daily rollups
+/// a second time.
+pub const MAX_REPLAY_AGE_MS: i64 = crate::config::LedgerConfig::MIN_RETENTION_HOURS as i64 * 3_600_000;
+
 /// Decides which of the selected entries (id, status, stored body) a replay sends, and when:
-/// only `dead` entries whose body is a job; the `n`-th is delayed `n / rate` seconds.
-pub fn plan_replay(entries: &[(String, String, String)], rate_per_s: Option<u32>) -> (Vec<PlannedReplay>, Vec<Skipped>) {
+/// only `dead` entries whose body is a job younger than [`MAX_REPLAY_AGE_MS`]; the `n`-th is
+/// delayed `n / rate` seconds.
+pub fn plan_replay(entries: &[(String, String, String)], rate_per_s: Option<u32>, now_ms: i64) -> (Vec<PlannedReplay>, Vec<Skipped>) {
     let mut planned = Vec::new();
     let mut skipped = Vec::new();
     for (id, status, body) in entries {
@@ -344,6 +351,10 @@ pub fn plan_replay(entries: &[(String, String, String)], rate_per_s: Option<u32>
             continue;
         }
         match OptimizeJob::decode(body) {
+            Ok(job) if now_ms - job.scheduled.timestamp_millis() > MAX_REPLAY_AGE_MS => skipped.push(Skipped {
+                id: id.clone(),
+                reason: "older than the ledger's retention: its record may be pruned, so a replay could count it twice".into(),
+            }),
             Ok(mut job) => {
                 job.replay = true;
                 let n = planned.len() as u32;
@@ -436,9 +447,12 @@ mod tests {
             ("4".to_owned(), "dead".to_owned(), job("c").encode()),
             ("5".to_owned(), "dead".to_owned(), job("d").encode()),
         ];
-        let (planned, skipped) = plan_replay(&entries, Some(2));
+        let (planned, skipped) = plan_replay(&entries, Some(2), 1_795_914_900_000 + 1_000);
         assert_eq!(planned.iter().map(|p| (p.id.as_str(), p.delay_s)).collect::<Vec<_>>(), vec![("1", 0), ("4", 0), ("5", 1)]);
         assert!(OptimizeJob::decode(&planned[0].body).unwrap().replay, "replays are marked");
         assert_eq!(skipped.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), vec!["2", "3"]);
+        let (planned, skipped) = plan_replay(&entries, None, 1_795_914_900_000 + MAX_REPLAY_AGE_MS + 1);
+        assert!(planned.is_empty());
+        assert!(skipped.iter().any(|s| s.id == "1" && s.reason.contains("retention")), "{skipped:?}");
     }
 }

@@ -223,7 +223,7 @@ pub(super) async fn replay(call: &Call<'_>, req: &mut Request) -> worker::Result
     };
     let db = call.env.d1(binding::DB)?;
     let (picked, mut skipped) = select(&db, &selection).await?;
-    let (planned, not_replayable) = plan_replay(&picked, selection.rate_per_s);
+    let (planned, not_replayable) = plan_replay(&picked, selection.rate_per_s, code24_runtime::env::now_ms());
     skipped.extend(not_replayable);
     let done: Vec<String> = planned.iter().map(|p| p.id.clone()).collect();
     if !selection.dry_run && !planned.is_empty() {

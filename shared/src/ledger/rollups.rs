@@ -54,6 +54,7 @@ pub fn empty(customer_id: &str, day: &str) -> DailyRollup {
         duration_ms_sum: 0,
         duration_buckets: vec![0; DURATION_BUCKETS_MS.len()],
         score_sums: [0; 3],
+        scored: 0,
         first_scores: None,
         first_at_ms: None,
         last_scores: None,
@@ -70,6 +71,7 @@ pub fn add(r: &mut DailyRollup, ended: Ended<'_>, scheduled_ms: i64, metrics: Op
         Ended::Succeeded => {
             r.successes += 1;
             if let Some(scores) = metrics.and_then(|m| m.scores) {
+                r.scored += 1;
                 for (sum, score) in r.score_sums.iter_mut().zip(scores) {
                     *sum += u64::from(score);
                 }

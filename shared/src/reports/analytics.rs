@@ -35,6 +35,10 @@ pub struct DailyRollup {
     pub duration_buckets: Vec<u64>,
     /// Score sums of successful runs, per role.
     pub score_sums: [u64; 3],
+    /// Successes that carried scores (a result recovered from a crashed attempt has none):
+    /// the denominator of score averages.
+    #[serde(default)]
+    pub scored: u64,
     /// Scores of the day's first and last successful run, with their times.
     pub first_scores: Option<[u8; 3]>,
     pub first_at_ms: Option<i64>,
@@ -100,6 +104,7 @@ pub fn customer_section(customer_id: &str, rollups: &[DailyRollup]) -> CustomerM
         duration_buckets: vec![0; DURATION_BUCKETS_MS.len()],
     };
     let mut sums = [0u64; 3];
+    let scored: u64 = days.iter().map(|d| d.scored).sum();
     for d in &days {
         s.runs += d.runs;
         s.successes += d.successes;
@@ -115,14 +120,14 @@ pub fn customer_section(customer_id: &str, rollups: &[DailyRollup]) -> CustomerM
     }
     s.failures = s.transient_failures + s.permanent_failures;
     for (role, sum) in sums.iter().enumerate() {
-        if s.successes > 0 {
-            s.average_scores[role] = Some(*sum as f64 / s.successes as f64);
+        if scored > 0 {
+            s.average_scores[role] = Some(*sum as f64 / scored as f64);
         }
         let points: Vec<(f64, f64)> = days
             .iter()
             .enumerate()
-            .filter(|(_, d)| d.successes > 0)
-            .map(|(i, d)| (i as f64, d.score_sums[role] as f64 / d.successes as f64))
+            .filter(|(_, d)| d.scored > 0)
+            .map(|(i, d)| (i as f64, d.score_sums[role] as f64 / d.scored as f64))
             .collect();
         s.score_trend_per_day[role] = slope(&points);
     }
@@ -254,6 +259,7 @@ mod tests {
             duration_ms_sum: 400 * successes as i64,
             duration_buckets: buckets,
             score_sums: scores.map(|s| u64::from(s) * successes),
+            scored: successes,
             first_scores: Some(first),
             first_at_ms: Some(0),
             last_scores: Some(last),
@@ -274,6 +280,11 @@ mod tests {
         assert_eq!(s.score_trend_per_day, [Some(10.0), Some(0.0), Some(-10.0)]);
         assert_eq!((s.first_scores, s.last_scores), (Some([50, 70, 90]), Some([61, 70, 80])));
         assert!((s.improvement().unwrap() - (211.0 - 210.0) / 3.0).abs() < 1e-9);
+        // A success without scores (recovered from a crashed attempt) moves no average.
+        let mut recovered = rollups.clone();
+        recovered[0].successes += 5;
+        recovered[0].runs += 5;
+        assert_eq!(customer_section("a", &recovered).average_scores, s.average_scores);
     }
 
     #[test]

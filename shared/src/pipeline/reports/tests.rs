@@ -125,6 +125,7 @@ fn rollup(customer: &str, day: &str, successes: u64, first: u8, last: u8) -> Dai
         transient_failures: 1,
         duration_ms_sum: 900 * (successes as i64 + 1),
         score_sums: [u64::from(last) * successes; 3],
+        scored: successes,
         first_scores: Some([first; 3]),
         last_scores: Some([last; 3]),
         ..r
