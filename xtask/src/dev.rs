@@ -135,7 +135,7 @@ fn fire(stack: &Stack, schedule: &Schedule, at: DateTime<Utc>, token: &str) {
     };
     println!(
         "[clock] {} fired `{}` ({}) time={time_ms} -> {outcome}",
-        at.format("%H:%M:%SZ"),
+        at.format("%Y-%m-%d %H:%MZ"),
         schedule.cron,
         schedule.task
     );
