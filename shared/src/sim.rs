@@ -120,6 +120,8 @@ pub struct SimReport {
     pub rollup_runs: u64,
     /// Complete requests of stalled consumers that reached the ledger late.
     pub late_reports: u64,
+    /// Elite faults the stand-in model applied, by kind (`status-503`, `hang`, ...).
+    pub elite_faults: BTreeMap<String, u64>,
     pub violations: Vec<String>,
 }
 
@@ -221,6 +223,13 @@ struct Msg {
 
 /// Runs one simulation and checks its invariants.
 pub fn run(cfg: &SimConfig) -> SimReport {
+    run_with_faults(cfg, &[])
+}
+
+/// [`run`] with extra elite fault rules (hangs, latency, garbage, bursts, ...), which take
+/// precedence over the ones `cfg` describes. Every rule gets a budget (unlimited when it has
+/// none), so what each one applied is counted in [`SimReport::elite_faults`].
+pub fn run_with_faults(cfg: &SimConfig, extra_rules: &[FaultRule]) -> SimReport {
     let mut rng = Rng::new(cfg.seed);
     let mut report = SimReport { seed: cfg.seed, ..SimReport::default() };
     let clock = Cell::new(1_800_000_000_000i64);
@@ -233,7 +242,7 @@ pub fn run(cfg: &SimConfig) -> SimReport {
         registry.add(Site { customer_id, url }, true);
     }
     let elite = MemoryElite::default();
-    let mut rules = Vec::new();
+    let mut rules = extra_rules.to_vec();
     for _ in 0..cfg.permanent_sites {
         let customer = format!("c{:06}", rng.below(cfg.sites.max(1) as u64));
         rules.push(FaultRule { customer_id: Some(customer), role: Some(EliteRole::Brand), fault: Fault::Status { code: 400 }, rate: None, times: None });
@@ -241,6 +250,10 @@ pub fn run(cfg: &SimConfig) -> SimReport {
     if cfg.p_elite_transient > 0.0 {
         rules.push(FaultRule { customer_id: None, role: None, fault: Fault::Status { code: 503 }, rate: Some(cfg.p_elite_transient), times: None });
     }
+    for rule in &mut rules {
+        rule.times = Some(rule.times.unwrap_or(u32::MAX));
+    }
+    let budgets: Vec<(String, u32)> = rules.iter().map(|r| (fault_kind(&r.fault), r.times.unwrap_or(0))).collect();
     elite.standin.borrow_mut().set_rules(FaultRules { rules });
 
     let ledger = MemoryLedger::default();
@@ -357,8 +370,22 @@ pub fn run(cfg: &SimConfig) -> SimReport {
     report.ledger_requests = ledger.requests.get();
 
     report.analytics_points = metrics.finished.borrow().len() as u64;
+    let left = elite.standin.borrow().rules().rules;
+    for ((kind, budget), rule) in budgets.into_iter().zip(left) {
+        *report.elite_faults.entry(kind).or_default() += u64::from(budget - rule.times.unwrap_or(0));
+    }
     check_invariants(&sweeps, &registry, &ledger, &results, &store, &sent_jobs, &mut report);
     report
+}
+
+/// A fault's kind as the reports count it.
+fn fault_kind(fault: &Fault) -> String {
+    match fault {
+        Fault::Status { code } => format!("status-{code}"),
+        Fault::Hang { .. } => "hang".into(),
+        Fault::Latency { .. } => "latency".into(),
+        Fault::Garbage => "garbage".into(),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
