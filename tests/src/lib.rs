@@ -273,6 +273,8 @@ pub fn wait_until<T, O: Debug>(
     }
 }
 
+pub mod faults;
+
 pub use code24_shared::url::percent_encode;
 
 #[cfg(test)]
