@@ -419,6 +419,12 @@ pub enum OpenDecision {
     AlreadyEnqueued,
     /// Another producer is fanning out right now: enqueue nothing.
     InProgress { lease_until_ms: i64 },
+    /// An optimization sweep whose fan-out finished more than a producer lease ago and which
+    /// has not been seen complete is fired again: send every site's job once more, counting
+    /// nothing (a job that ended absorbs its copy as a duplicate; one lost in transit, e.g.
+    /// by a local queue that lived only in memory across a restart, is worked). Cloudflare's
+    /// own duplicate firings come within seconds and never re-drive.
+    Redrive,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -39,7 +39,13 @@ pub fn open(table: &mut impl SweepTable, req: &OpenSweep) -> Result<OpenDecision
         return Ok(OpenDecision::Start);
     };
     row.firings += 1;
+    let stalled = |row: &SweepRow| {
+        super::is_optimization(&row.sweep_id)
+            && row.finished_ms.is_none()
+            && row.fanout_done_ms.is_some_and(|done| req.now_ms - done > req.lease_ms)
+    };
     let decision = match row.phase {
+        SweepPhase::Enqueued if stalled(&row) => OpenDecision::Redrive,
         SweepPhase::Enqueued | SweepPhase::Abandoned => OpenDecision::AlreadyEnqueued,
         SweepPhase::Enqueuing if row.producer_lease_until_ms > req.now_ms => {
             OpenDecision::InProgress { lease_until_ms: row.producer_lease_until_ms }

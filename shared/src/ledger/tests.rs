@@ -162,6 +162,29 @@ fn sweep_opens_once_and_duplicate_firings_enqueue_nothing() {
 }
 
 #[test]
+fn a_stalled_sweep_fired_again_long_after_its_fan_out_is_re_driven_without_counting() {
+    let mut t = MemorySweepTable::default();
+    open(&mut t, &open_req("l.optimize.s1", 0)).unwrap();
+    record_page(&mut t, &page("l.optimize.s1", "p0", "c", 3, 2)).unwrap();
+    finish_fanout(&mut t, &finish("l.optimize.s1", "p0", 3)).unwrap();
+    // (now, decision): a duplicate within one lease of the fan-out's end is absorbed; a later
+    // one re-drives the incomplete sweep.
+    for (now, decision) in [(3 + LEASE, OpenDecision::AlreadyEnqueued), (4 + LEASE, OpenDecision::Redrive), (10 * LEASE, OpenDecision::Redrive)] {
+        assert_eq!(open(&mut t, &open_req("l.optimize.s1", now)).unwrap(), decision, "at {now}");
+    }
+    let row = t.sweep("l.optimize.s1").unwrap().unwrap();
+    assert_eq!((row.firings, row.enqueued, row.expected, row.phase), (4, 3, 3, SweepPhase::Enqueued), "a re-drive counts nothing");
+    // Once seen complete, a late firing is only a duplicate.
+    let done = [ShardCounts { sweep_id: "l.optimize.s1".into(), succeeded: 3, last_terminal_ms: Some(50), ..ShardCounts::default() }];
+    t.put_sweep(&progress(&row, &done).1.expect("the finish to record")).unwrap();
+    assert_eq!(open(&mut t, &open_req("l.optimize.s1", 20 * LEASE)).unwrap(), OpenDecision::AlreadyEnqueued);
+    // Report runs are never re-driven.
+    open(&mut t, &open_req("l.monthly-analytics.2027-01", 0)).unwrap();
+    finish_fanout(&mut t, &finish("l.monthly-analytics.2027-01", "p0", 3)).unwrap();
+    assert_eq!(open(&mut t, &open_req("l.monthly-analytics.2027-01", 10 * LEASE)).unwrap(), OpenDecision::AlreadyEnqueued);
+}
+
+#[test]
 fn dead_producer_is_resumed_from_its_cursor() {
     let mut t = MemorySweepTable::default();
     assert_eq!(open(&mut t, &open_req("l.optimize.s1", 0)).unwrap(), OpenDecision::Start);

@@ -1,6 +1,8 @@
 //! The producer's fan-out for one cron firing: open the sweep in the ledger, then page
 //! through the active sites by keyset, send their messages in queue-sized batches, and record
-//! the cursor after every page so a producer that dies mid-way is resumed, not restarted.
+//! the cursor after every page so a producer that dies mid-way is resumed, not restarted. A
+//! stalled sweep fired again long after its fan-out is re-driven: every site's job is sent
+//! once more and nothing is counted (see [`OpenDecision::Redrive`]).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -44,7 +46,7 @@ impl Firing {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FanoutReport {
     pub sweep_id: String,
-    /// `start`, `resume`, `already_enqueued` or `in_progress`.
+    /// `start`, `resume`, `redrive`, `already_enqueued` or `in_progress`.
     pub decision: &'static str,
     /// Messages sent by this firing.
     pub sent: u64,
@@ -78,14 +80,24 @@ pub struct Run {
     pub owner: String,
 }
 
-/// Opens `run` in the ledger: where to start (`Ok(Some(cursor))`), or why nothing is to be
-/// sent (`Err(report)`).
+/// Where a fan-out starts, as the ledger decided.
+struct Start {
+    /// Send the sites after this customer id (all when `None`).
+    cursor: Option<String>,
+    /// `start`, `resume` or `redrive`, for the log.
+    decision: &'static str,
+    /// Whether pages are recorded in the ledger (a re-drive records nothing: its sites were
+    /// counted by the original fan-out).
+    counted: bool,
+}
+
+/// Opens `run` in the ledger: where to start, or why nothing is to be sent (`Err(report)`).
 async fn open_run(
     run: &Run,
     expected: u64,
     ledger: &impl Ledger,
     now: &dyn Fn() -> i64,
-) -> Result<Result<(Option<String>, &'static str), FanoutReport>, JobError> {
+) -> Result<Result<Start, FanoutReport>, JobError> {
     let open = OpenSweep {
         sweep_id: run.run_id.clone(),
         owner: run.owner.clone(),
@@ -96,8 +108,9 @@ async fn open_run(
         lease_ms: PRODUCER_LEASE_MS,
     };
     Ok(match ledger.open_sweep(&open).await? {
-        OpenDecision::Start => Ok((None, "start")),
-        OpenDecision::Resume { cursor, .. } => Ok((cursor, "resume")),
+        OpenDecision::Start => Ok(Start { cursor: None, decision: "start", counted: true }),
+        OpenDecision::Resume { cursor, .. } => Ok(Start { cursor, decision: "resume", counted: true }),
+        OpenDecision::Redrive => Ok(Start { cursor: None, decision: "redrive", counted: false }),
         OpenDecision::AlreadyEnqueued => Err(idle(&run.run_id, "already_enqueued")),
         OpenDecision::InProgress { .. } => Err(idle(&run.run_id, "in_progress")),
     })
@@ -114,7 +127,7 @@ pub async fn fan_out_sites(
     message: &dyn Fn(Site) -> Option<String>,
 ) -> Result<FanoutReport, JobError> {
     let expected = registry.count_active().await?;
-    let (mut cursor, decision) = match open_run(run, expected, ledger, now).await? {
+    let Start { mut cursor, decision, counted } = match open_run(run, expected, ledger, now).await? {
         Ok(start) => start,
         Err(report) => return Ok(report),
     };
@@ -138,12 +151,16 @@ pub async fn fan_out_sites(
             now_ms: now(),
             lease_ms: PRODUCER_LEASE_MS,
         };
-        ledger.record_page(&done).await?;
+        if counted {
+            ledger.record_page(&done).await?;
+        }
         report.sent += added;
         report.pages += 1;
         cursor = Some(last);
     }
-    ledger.finish_fanout(&FanoutDone { sweep_id: run.run_id.clone(), owner: run.owner.clone(), now_ms: now() }).await?;
+    if counted {
+        ledger.finish_fanout(&FanoutDone { sweep_id: run.run_id.clone(), owner: run.owner.clone(), now_ms: now() }).await?;
+    }
     Ok(report)
 }
 
@@ -157,7 +174,9 @@ pub async fn enqueue_single(
     body: String,
 ) -> Result<FanoutReport, JobError> {
     let (cursor, decision) = match open_run(run, 1, ledger, now).await? {
-        Ok(start) => start,
+        // Only optimization sweeps are re-driven.
+        Ok(Start { counted: false, .. }) => return Ok(idle(&run.run_id, "already_enqueued")),
+        Ok(Start { cursor, decision, .. }) => (cursor, decision),
         Err(report) => return Ok(report),
     };
     let mut report = FanoutReport { sweep_id: run.run_id.clone(), decision, sent: 0, pages: 0 };
@@ -221,5 +240,30 @@ mod tests {
         check(&[2_048; 100], &[100]);
         check(&[3_000; 100], &[84, 16]);
         check(&[MAX_BATCH_BYTES, 1], &[1, 1]);
+    }
+
+    #[test]
+    fn a_re_drive_sends_every_site_again_and_records_nothing() {
+        use crate::ids::{from_epoch_ms, CustomerId};
+        use crate::memory::{MemoryLedger, MemoryQueue, MemoryRegistry};
+        use crate::site::SiteUrl;
+        use futures::executor::block_on;
+
+        let registry = MemoryRegistry::default();
+        for i in 0..7 {
+            let site = Site { customer_id: CustomerId::parse(&format!("c{i}")).unwrap(), url: SiteUrl::parse(&format!("https://{i}.example")).unwrap() };
+            registry.add(site, true);
+        }
+        let (queue, ledger) = (MemoryQueue::default(), MemoryLedger::default());
+        let firing = |owner: &str| Firing { environment: "t".into(), task: Task::Optimize, scheduled: from_epoch_ms(0).unwrap(), owner: owner.into() };
+        // (now, decision, messages sent)
+        for (now, decision, sent) in [(0, "start", 7), (1, "already_enqueued", 0), (2 + PRODUCER_LEASE_MS, "redrive", 7)] {
+            queue.sent.borrow_mut().clear();
+            let report = block_on(fan_out(&firing(&format!("p{now}")), &registry, &queue, &ledger, &|| now)).unwrap();
+            assert_eq!((report.decision, report.sent), (decision, sent), "at {now}");
+            assert_eq!(queue.sent.borrow().len() as u64, sent);
+        }
+        let progress = ledger.progress(firing("").sweep_id().as_str()).unwrap();
+        assert_eq!((progress.expected, progress.enqueued, progress.firings), (7, 7, 3), "{progress:?}");
     }
 }
