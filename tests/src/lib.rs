@@ -274,6 +274,7 @@ pub fn wait_until<T, O: Debug>(
 }
 
 pub mod faults;
+pub mod restart;
 
 pub use code24_shared::url::percent_encode;
 

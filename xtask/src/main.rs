@@ -19,6 +19,7 @@ mod cmd;
 mod deploy;
 mod dev;
 mod interrupt;
+mod restart;
 mod setup;
 mod stack;
 mod tiers;
@@ -73,7 +74,9 @@ COMMANDS:
         offline); end-to-end tier: a fresh stack with an empty state dir
         (target/e2e-state-<pid>) on a free port, migrations without demo data, then
         `cargo test -p code24-tests -- --ignored --test-threads=1 TEST_ARGS` with
-        CODE24_E2E_URL and CODE24_E2E_TOKEN set. The stack is always stopped; on failure
+        CODE24_E2E_URL and CODE24_E2E_TOKEN set (and CODE24_E2E_CONTROL: a test may ask
+        for the stack to be killed and restarted on the same state; see
+        xtask/src/restart.rs). The stack is always stopped; on failure
         the tail of wrangler's log is printed. Exits non-zero on any failure and prints a
         summary with per-tier timings.
         --host-only skips the build, dry-run and end-to-end tiers; --e2e-only skips the

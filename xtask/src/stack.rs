@@ -366,6 +366,19 @@ impl Stack {
     }
 }
 
+impl Stack {
+    /// Kills wrangler's process group at once, as a crash would: nothing shuts down cleanly.
+    pub(crate) fn kill(&mut self) {
+        if self.stopped {
+            return;
+        }
+        self.stopped = true;
+        signal_group("KILL", &format!("-{}", self.child.id()));
+        let _ = self.child.wait();
+        println!("stack: killed");
+    }
+}
+
 impl Drop for Stack {
     fn drop(&mut self) {
         self.stop();

@@ -10,7 +10,8 @@
 //! 5. dry-run: `deploy --dry-run` of every deployed environment from those bundles, offline:
 //!    wrangler validates each environment's config and the bundle sizes are checked.
 //! 6. e2e: a fresh local stack (empty state, free port, migrations but no demo data) and
-//!    `cargo test -p code24-tests -- --ignored --test-threads=1` against it.
+//!    `cargo test -p code24-tests -- --ignored --test-threads=1` against it. A test may ask
+//!    for the stack to be killed and started again on the same state ([`restart`]).
 //!
 //! The first failing tier ends the run; the summary is printed either way.
 
@@ -22,6 +23,7 @@ use std::time::Duration;
 use code24_shared::names::DEPLOYED_ENVIRONMENTS;
 
 use crate::interrupt;
+use crate::restart;
 use crate::setup::{self, Tools};
 use crate::stack::{self, Stack};
 use crate::workers;
@@ -104,17 +106,24 @@ fn e2e(root: &Path, extra_args: &[String]) -> Result<()> {
     stack::apply_migrations(root, &tools, &state_dir)?;
     let token = stack::ensure_dev_vars(root)?;
     let interrupt = interrupt::install()?;
-    let mut stack = Stack::start(
-        root,
-        &tools,
-        &stack::Options {
-            log_path: state_dir.join("wrangler.log"),
-            persist_dir: state_dir.clone(),
-            port: stack::free_port()?,
-            inspector_port: Some(stack::free_port()?),
-            echo: false,
-        },
-    )?;
+    let port = stack::free_port()?;
+    // Launch 0 is the tier's own; later ones are restarts a test asked for (same port, same
+    // persisted state, a log of their own).
+    let launch = |n: u32| {
+        let log = if n == 0 { "wrangler.log".to_owned() } else { format!("wrangler-restart-{n}.log") };
+        Stack::start(
+            root,
+            &tools,
+            &stack::Options {
+                log_path: state_dir.join(log),
+                persist_dir: state_dir.clone(),
+                port,
+                inspector_port: Some(stack::free_port()?),
+                echo: false,
+            },
+        )
+    };
+    let mut stack = launch(0)?;
 
     let outcome = (|| {
         let ready_in = stack.wait_ready(&interrupt)?;
@@ -137,7 +146,8 @@ fn e2e(root: &Path, extra_args: &[String]) -> Result<()> {
             .args(extra_args)
             .env("CODE24_E2E_URL", stack.base_url())
             .env("CODE24_E2E_TOKEN", &token);
-        cmd::run(&mut command, "cargo test (end-to-end tier)")?;
+        let control = state_dir.join("control");
+        restart::run_serving_restarts(&mut command, "cargo test (end-to-end tier)", &mut stack, &control, &interrupt, &launch)?;
         if interrupt.requested() {
             return Err("interrupted".to_string());
         }
