@@ -13,6 +13,7 @@
 //! - [`error`]: job errors and their transient/permanent class.
 //! - [`elite`]: the elite-worker contract and the classification of its answers.
 //! - [`standin`]: the control contract of the local, simulated elite stand-in.
+//! - [`dashboard`]: the operator dashboard's sessions, schedule descriptions and pages.
 pub mod admin;
 pub mod elite;
 pub mod error;
@@ -34,3 +35,4 @@ pub mod sim;
 pub mod dead_letters;
 pub mod reports;
 pub mod url;
+pub mod dashboard;
