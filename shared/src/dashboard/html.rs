@@ -92,7 +92,7 @@ pub fn notice(kind: &str, what: &str, todo: &str) -> String {
 
 /// `2026-11-29 04:33:00Z`, or `—` when absent or out of range.
 pub fn time(ms: Option<i64>) -> String {
-    ms.and_then(from_epoch_ms).map_or_else(|| "—".to_owned(), |t| datetime(t))
+    ms.and_then(from_epoch_ms).map_or_else(|| "—".to_owned(), datetime)
 }
 
 /// `2026-11-29 04:33Z` (`:ss` only when not zero).

@@ -143,7 +143,7 @@ pub fn hex(bytes: &[u8]) -> String {
 }
 
 fn unhex(raw: &str) -> Option<Vec<u8>> {
-    if raw.len() % 2 != 0 || !raw.is_ascii() {
+    if !raw.len().is_multiple_of(2) || !raw.is_ascii() {
         return None;
     }
     (0..raw.len()).step_by(2).map(|i| u8::from_str_radix(&raw[i..i + 2], 16).ok()).collect()
