@@ -40,7 +40,11 @@ form.filters,form.add-site,form.login{display:flex;flex-wrap:wrap;gap:.6rem;alig
 label{display:flex;flex-direction:column;font-size:.85rem;gap:.2rem}input,select,button,.button{font:inherit;padding:.4rem .6rem;border:1px solid #bbb;border-radius:4px;background:#fff}
 button,.button{cursor:pointer;text-decoration:none;color:inherit;display:inline-block}.primary{background:var(--run);color:#fff;border-color:var(--run)}
 .danger{border-color:var(--dead);color:var(--dead)}td form{margin:0}.error{overflow-wrap:anywhere}
-[data-refresh].updating{opacity:.75}@media (max-width:600px){main{padding:.6rem}table{min-width:520px}label{flex:1 1 100%}}
+[data-refresh].updating{opacity:.75}
+@media (max-width:600px){main{padding:.6rem}table{min-width:520px}label{flex:1 1 100%}nav{order:3;flex-basis:100%}
+table.sweeps,table.schedules,table.dead-letters{min-width:0}table.sweeps thead,table.schedules thead,table.dead-letters thead{display:none}
+table.sweeps tr,table.schedules tr,table.dead-letters tr{display:block;border-bottom:1px solid var(--line);padding:.4rem 0}
+table.sweeps td,table.schedules td,table.dead-letters td{display:block;border:0;padding:.1rem .6rem}}
 "#;
 
 /// Live refresh: while the page has a section with `data-refresh`, re-fetch the page every

@@ -135,7 +135,8 @@ pub fn bar_parts(p: &SweepProgress) -> [(&'static str, &'static str, u64); 5] {
 /// The stacked progress bar of a sweep as inline SVG (no inline styles: the dashboard's
 /// Content-Security-Policy allows none), with a text legend for screen readers and tests.
 pub fn progress_bar(p: &SweepProgress) -> String {
-    let total = p.expected.max(1) as f64;
+    // A run's fan-in job (monthly analytics' finalize) ends beyond the expected count.
+    let total = bar_parts(p).iter().map(|(_, _, n)| n).sum::<u64>().max(p.expected).max(1) as f64;
     let mut out = format!(
         "<svg class=\"bar\" viewBox=\"0 0 100 4\" preserveAspectRatio=\"none\" role=\"img\" aria-label=\"{} of {} ended\">",
         p.succeeded + p.dead + p.superseded,
@@ -192,6 +193,27 @@ mod tests {
         assert_eq!(time(Some(1_795_919_580_000)), "2026-11-29 02:33Z");
         assert_eq!(time(Some(1_795_919_581_000)), "2026-11-29 02:33:01Z");
         assert_eq!(time(None), "—");
+    }
+
+    #[test]
+    fn progress_bars_never_overflow() {
+        let check = |expected, succeeded, dead, in_flight, widths: &[&str]| {
+            let p: SweepProgress = serde_json::from_value(serde_json::json!({
+                "sweep_id": "s", "task": "optimize", "scheduled_ms": 0, "phase": "enqueued", "expected": expected,
+                "enqueued": expected, "in_flight": in_flight, "retrying": 0, "succeeded": succeeded, "dead": dead,
+                "superseded": 0, "duplicates": 0, "firings": 1, "started_ms": 0, "fanout_done_ms": null,
+                "finished_ms": null, "complete": false
+            }))
+            .unwrap();
+            let bar = progress_bar(&p);
+            let found: Vec<&str> = bar.split("width=\"").skip(1).map(|w| w.split('"').next().unwrap()).collect();
+            assert_eq!(found, widths, "{bar}");
+        };
+        check(4, 2, 1, 1, &["50.00", "25.00", "25.00"]);
+        check(4, 1, 0, 0, &["25.00"]);
+        // A monthly run's finalize job ends beyond the expected count.
+        check(11, 12, 0, 0, &["100.00"]);
+        check(0, 0, 0, 0, &[]);
     }
 
     #[test]

@@ -29,9 +29,15 @@ pub fn sweep_duration(p: &SweepProgress, now_ms: i64) -> String {
     }
 }
 
-/// How long after its scheduled time the sweep started.
+/// How long after its scheduled time the sweep started (a firing ahead of its scheduled time,
+/// as tests and backfills of future slots do, is said so).
 pub fn lag(p: &SweepProgress) -> String {
-    duration(p.started_ms - p.scheduled_ms)
+    let lag = p.started_ms - p.scheduled_ms;
+    if lag < 0 {
+        format!("{} early", duration(-lag))
+    } else {
+        duration(lag)
+    }
 }
 
 fn status(p: &SweepProgress) -> String {
@@ -171,6 +177,9 @@ mod tests {
             &["href=\"/sweeps/local.optimize.20261129T023000Z\"", "succeeded 10", "dead 1", "status failed", "1.5 s</td>"],
             &["data-refresh"],
         );
+        let mut early = progress(true);
+        early.started_ms = early.scheduled_ms - 61_000;
+        check(&[early], &["1 min 01 s early</td>"], &[]);
         check(&[progress(false)], &["data-refresh=\"2000\"", "running 2", "retrying 1", "8.5 s so far", "status running"], &[]);
     }
 
