@@ -170,6 +170,16 @@ impl Browser {
         self.command("GET", &format!("/element/{}/attribute/{name}", e.0), None).as_str().map(str::to_owned)
     }
 
+    /// Waits until the text of `css` contains `fragment` and returns it: a click that submits
+    /// a form may return before the next page is in place.
+    #[track_caller]
+    pub fn wait_for_text(&self, css: &str, fragment: &str) -> String {
+        wait_until(&format!("{css:?} shows {fragment:?}"), Duration::from_secs(30), || {
+            let text = self.text(css);
+            if text.contains(fragment) { Ok(text) } else { Err(text) }
+        })
+    }
+
     #[track_caller]
     pub fn current_url(&self) -> String {
         self.command("GET", "/url", None).as_str().unwrap_or_default().to_owned()

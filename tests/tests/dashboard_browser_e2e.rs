@@ -64,11 +64,11 @@ fn an_operator_sees_a_sweep_replays_its_dead_letter_and_forged_posts_are_refused
     browser.goto(&page("/"));
     browser.type_into(&browser.find("input[name=token]"), "not-the-token");
     browser.click(&browser.find("#login"));
-    assert!(browser.text("main").contains("That is not the admin token"), "{}", browser.text("main"));
+    browser.wait_for_text("main", "That is not the admin token");
     assert!(browser.cookie("code24_session").is_none());
     browser.type_into(&browser.find("input[name=token]"), &token);
     browser.click(&browser.find("#login"));
-    assert_eq!(browser.text("h1"), "Sweeps");
+    browser.wait_for_text("h1", "Sweeps");
     let cookies = browser.cookies();
     let session = cookies.as_array().unwrap().iter().find(|c| c["name"] == json!("code24_session")).expect("the session cookie").clone();
     assert_eq!((session["httpOnly"].clone(), session["sameSite"].clone(), session["path"].clone()), (json!(true), json!("Strict"), json!("/")), "{session}");
@@ -79,7 +79,7 @@ fn an_operator_sees_a_sweep_replays_its_dead_letter_and_forged_posts_are_refused
     browser.type_into(&browser.find("input[name=customer_id]"), CUSTOMER);
     browser.type_into(&browser.find("input[name=url]"), "https://dash.e2e.example");
     browser.click(&browser.find("form.add-site button"));
-    assert!(browser.try_find(&format!("tr[data-site=\"{CUSTOMER}\"]")).is_some(), "{}", browser.text("main"));
+    browser.wait_for_text(&format!("tr[data-site=\"{CUSTOMER}\"]"), "https://dash.e2e.example");
     browser.screenshot(&artifact("sites.png"));
     stack.put_json("/api/standin/faults", &json!({"rules": [{"customer_id": CUSTOMER, "role": "designer", "fault": {"kind": "status", "code": 400}}]}));
 
@@ -110,6 +110,7 @@ fn an_operator_sees_a_sweep_replays_its_dead_letter_and_forged_posts_are_refused
         browser.try_find(&failure).ok_or_else(|| browser.text("main"))
     });
     browser.click(&link);
+    browser.wait_for_text("h1", &job_id);
     assert_eq!(browser.text("[data-field=status]"), "dead");
     assert_eq!(browser.text("[data-field=job_state]"), "dead");
     assert!(browser.text("p.error").contains("elite designer answered HTTP 400"), "{}", browser.text("main"));
@@ -119,11 +120,12 @@ fn an_operator_sees_a_sweep_replays_its_dead_letter_and_forged_posts_are_refused
     // Replay: the preview is a dry run (nothing changes), the confirmation replays it.
     stack.delete("/api/standin/faults", None);
     browser.click(&browser.find("a[href^=\"/dead-letters/preview?action=replay\"]"));
+    browser.wait_for_text("h1", "Replay: preview");
     assert_eq!(browser.text("[data-count=would]"), "1");
     assert_eq!(stack.get_json(&format!("/api/dead-letters/{job_id}"))["entry"]["status"], json!("dead"), "a preview changed the entry");
     browser.screenshot(&artifact("replay-preview.png"));
     browser.click(&browser.find("#confirm"));
-    assert!(browser.text("main").contains("Replayed 1 dead letter."), "{}", browser.text("main"));
+    browser.wait_for_text("main", "Replayed 1 dead letter.");
 
     // The entry becomes replayed and its job succeeds; the sweep's counts follow.
     let entry = page(&format!("/dead-letters/{job_id}"));
@@ -182,11 +184,16 @@ fn an_operator_sees_a_sweep_replays_its_dead_letter_and_forged_posts_are_refused
     // Deactivate the site from its page (leaving the registry as other tests expect it).
     browser.goto(&page("/sites"));
     browser.click(&browser.find(&format!("form[action=\"/sites/{CUSTOMER}/deactivate\"] button")));
+    wait_until("the sites page shows the site inactive", Duration::from_secs(30), || {
+        let cells = browser.text(&format!("tr[data-site=\"{CUSTOMER}\"] td:nth-child(5)"));
+        if cells == "no" { Ok(()) } else { Err(cells) }
+    });
     assert!(browser.try_find(&format!("form[action=\"/sites/{CUSTOMER}/deactivate\"]")).is_none());
     assert!(!stack.active_customers().contains(&CUSTOMER.to_owned()));
 
     // Logout ends the session in the browser.
     browser.click(&browser.find("form.logout button"));
+    browser.wait_for_text("h1", "Log in");
     assert!(browser.cookie("code24_session").is_none(), "{}", browser.cookies());
     browser.goto(&page("/"));
     assert!(browser.try_find("input[name=token]").is_some(), "{}", browser.text("main"));

@@ -39,7 +39,7 @@ pre{background:#111827;color:#e5e7eb;padding:.8rem;border-radius:6px;overflow-x:
 form.filters,form.add-site,form.login{display:flex;flex-wrap:wrap;gap:.6rem;align-items:flex-end;background:#fff;border:1px solid var(--line);padding:.8rem;border-radius:6px}
 label{display:flex;flex-direction:column;font-size:.85rem;gap:.2rem}input,select,button,.button{font:inherit;padding:.4rem .6rem;border:1px solid #bbb;border-radius:4px;background:#fff}
 button,.button{cursor:pointer;text-decoration:none;color:inherit;display:inline-block}.primary{background:var(--run);color:#fff;border-color:var(--run)}
-.danger{border-color:var(--dead);color:var(--dead)}td form{margin:0}.error{overflow-wrap:anywhere}
+.danger{border-color:var(--dead);color:var(--dead)}.nowrap,td code{white-space:nowrap}td form{margin:0}.error{overflow-wrap:anywhere}
 [data-refresh].updating{opacity:.75}
 @media (max-width:600px){main{padding:.6rem}table{min-width:520px}label{flex:1 1 100%}nav{order:3;flex-basis:100%}
 table.sweeps,table.schedules,table.dead-letters{min-width:0}table.sweeps thead,table.schedules thead,table.dead-letters thead{display:none}

@@ -20,7 +20,7 @@ pub fn list(rows: &[ScheduleRow], lookup_error: Option<&str>) -> String {
          <th>Next runs</th><th>Last run</th></tr></thead><tbody>",
     );
     for r in rows {
-        let next: Vec<String> = r.next.iter().map(|t| datetime(*t)).collect();
+        let next: Vec<String> = r.next.iter().map(|t| format!("<span class=\"nowrap\">{}</span>", datetime(*t))).collect();
         let last = match &r.last {
             LastRun::Never => "<span class=\"muted\">none recorded</span>".to_owned(),
             LastRun::Run { id, scheduled_ms, status, catch_up } => format!(
@@ -58,7 +58,7 @@ mod tests {
     fn the_schedules_page() {
         let now = chrono::Utc.with_ymd_and_hms(2026, 11, 29, 4, 31, 0).unwrap();
         let html = list(&rows(Environment::Local, now, &[]), None);
-        for e in ["<code>*/3 * * * *</code>", "Every 3rd minute", "2026-11-29 04:33Z<br>2026-11-29 04:36Z", "At 23:59 on the last weekday", "none recorded"] {
+        for e in ["<code>*/3 * * * *</code>", "Every 3rd minute", "2026-11-29 04:33Z</span><br><span class=\"nowrap\">2026-11-29 04:36Z", "At 23:59 on the last weekday", "none recorded"] {
             assert!(html.contains(e), "missing {e} in {html}");
         }
         assert!(list(&[], Some("down")).contains("could not be read from the ledger: down"));
