@@ -1,6 +1,7 @@
 //! End to end in a real browser (headless Chromium through chromedriver): the operator
-//! dashboard. Log in (a wrong token first), add a site through the Sites form, see a completed
-//! sweep's progress with the site's forced dead letter, open the dead letter, preview and
+//! dashboard. Log in (a wrong token first), add a site through the Sites form, watch a sweep
+//! run and the page refresh itself until it completes, see its progress with the site's
+//! forced dead letter, open the dead letter, preview and
 //! confirm its replay, watch its status and the sweep's counts change; then the refusals: a
 //! page or a POST without the session, a POST with a missing or wrong CSRF token or from
 //! another origin, all changing nothing (and the same POST with everything right does work).
@@ -19,6 +20,8 @@ use ureq::http::{self, Method};
 const SWEEP_CRON: &str = "*/3 * * * *";
 const SETTLE: Duration = Duration::from_secs(120);
 const CUSTOMER: &str = "dash-e2e-1";
+/// The added latency of the test site's Developer call.
+const LATENCY_MS: u64 = 3_000;
 
 fn artifact(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("artifacts").join(name)
@@ -81,12 +84,34 @@ fn an_operator_sees_a_sweep_replays_its_dead_letter_and_forged_posts_are_refused
     browser.click(&browser.find("form.add-site button"));
     browser.wait_for_text(&format!("tr[data-site=\"{CUSTOMER}\"]"), "https://dash.e2e.example");
     browser.screenshot(&artifact("sites.png"));
-    stack.put_json("/api/standin/faults", &json!({"rules": [{"customer_id": CUSTOMER, "role": "designer", "fault": {"kind": "status", "code": 400}}]}));
+    // Its Designer answers 400 (permanent); its Developer takes 3 s (well within the local
+    // 5 s elite timeout), which keeps the sweep running while the page is first shown.
+    stack.put_json("/api/standin/faults", &json!({"rules": [
+        {"customer_id": CUSTOMER, "role": "designer", "fault": {"kind": "status", "code": 400}},
+        {"customer_id": CUSTOMER, "role": "developer", "fault": {"kind": "latency", "ms": LATENCY_MS}}
+    ]}));
 
     let time = stack.next_sweep_time();
     let sweep = SweepId::new("local", Task::Optimize, from_epoch_ms(time).unwrap()).as_str().to_owned();
     let job_id = format!("{sweep}.{CUSTOMER}");
     stack.fire_cron(SWEEP_CRON, time);
+
+    // The sweeps page shows it running and refreshes itself, without a reload, until it ends.
+    browser.goto(&page("/"));
+    let row = format!("tr[data-sweep=\"{sweep}\"]");
+    assert_eq!(browser.text(&format!("{row} .status")), "running", "{}", browser.text("main"));
+    assert!(browser.try_find("section[data-refresh]").is_some(), "a running sweep's page must refresh itself");
+    browser.screenshot(&artifact("sweeps-running.png"));
+    wait_until("the page shows the sweep ended, by itself", SETTLE, || {
+        let status = browser.text(&format!("{row} .status"));
+        if status == "failed" { Ok(()) } else { Err(status) }
+    });
+    assert_eq!(
+        browser.try_find("section[data-refresh]").is_some(),
+        browser.try_find(".status.running").is_some(),
+        "the page refreshes itself exactly while a sweep runs: {}",
+        browser.text("main")
+    );
     let done = wait_until("the sweep completes", SETTLE, || {
         let p = stack.get_json(&format!("/api/sweeps/{sweep}"));
         if p["complete"] == json!(true) { Ok(p) } else { Err(p) }
@@ -96,7 +121,6 @@ fn an_operator_sees_a_sweep_replays_its_dead_letter_and_forged_posts_are_refused
 
     // The sweeps page shows the completed sweep with the ledger's numbers.
     browser.goto(&page("/"));
-    let row = format!("tr[data-sweep=\"{sweep}\"]");
     assert_eq!(browser.text(&format!("{row} [data-count=succeeded]")), format!("succeeded {succeeded}"));
     assert_eq!(browser.text(&format!("{row} [data-count=dead]")), format!("dead {dead}"));
     assert_eq!(browser.text(&format!("{row} .status")), "failed");
