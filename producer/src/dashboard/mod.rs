@@ -2,7 +2,8 @@
 //! admin API (see `code24_shared::dashboard` for every decision and every page's HTML).
 //!
 //! Access: `GET|POST /login` (the admin token, compared in constant time, starts a signed
-//! 12-hour session cookie: HttpOnly, SameSite=Strict, Secure over https), `POST /logout`.
+//! 12-hour session cookie: HttpOnly, SameSite=Strict, Secure over https; signed with the
+//! optional `SESSION_SECRET`, else with a key derived from `ADMIN_TOKEN`), `POST /logout`.
 //! Every other page needs the session; a page request without one is answered 401 with the
 //! login form. Every POST needs the session, a matching CSRF token and (when the browser sends
 //! one) a same-origin `Origin`; a refused POST is answered 401 or 403 and changes nothing.
@@ -129,8 +130,12 @@ pub(crate) async fn handle(mut req: Request, env: &Env) -> worker::Result<Respon
     }
     let environment = env.var(var::ENVIRONMENT).map(|v| v.to_string()).unwrap_or_default();
     let bare = |status: u16, title: &str, body: &str, cookie: Option<&str>| html(status, &page(title, Nav::None, &environment, None, body), cookie);
-    let token = env.secret(var::ADMIN_TOKEN).map(|s| s.to_string()).unwrap_or_default();
-    let Some(key) = SessionKey::derive(&token) else {
+    let secret = |name: &str| env.secret(name).map(|s| s.to_string()).unwrap_or_default();
+    let token = secret(var::ADMIN_TOKEN);
+    // Sessions are signed with SESSION_SECRET when set (rotatable on its own), else with a
+    // key derived from the admin token; without an admin token nothing opens.
+    let session_secret = Some(secret(var::SESSION_SECRET)).filter(|s| !s.is_empty()).unwrap_or_else(|| token.clone());
+    let Some(key) = SessionKey::derive(&session_secret).filter(|_| !token.is_empty()) else {
         let what = notice("error", "The dashboard is disabled: the ADMIN_TOKEN secret is not set.", "Set it with `wrangler secret put ADMIN_TOKEN` (docs/DEPLOY.md).");
         return bare(503, "Dashboard disabled", &what, None);
     };
