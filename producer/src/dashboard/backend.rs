@@ -52,10 +52,12 @@ impl Backend<'_> {
         headers.set("authorization", &format!("Bearer {}", self.token)).map_err(internal)?;
         headers.set("content-type", "application/json").map_err(internal)?;
         let mut init = RequestInit::new();
-        init.with_method(method).with_headers(headers);
         if let Some(body) = body {
+            // The API sizes a body by its declared length before reading it.
+            headers.set("content-length", &body.len().to_string()).map_err(internal)?;
             init.with_body(Some(JsValue::from_str(&body)));
         }
+        init.with_method(method).with_headers(headers);
         let request = Request::new_with_init(&format!("{}/api/{path}", self.origin), &init).map_err(internal)?;
         let mut response = crate::api::handle(request, self.env).await.map_err(internal)?;
         let status = response.status_code();
