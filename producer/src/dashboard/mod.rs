@@ -103,8 +103,19 @@ fn random_hex() -> worker::Result<String> {
     Ok(code24_shared::dashboard::session::hex(&bytes.to_vec()))
 }
 
-/// The form fields of a POST body, refusing an oversized one.
+/// The form fields of a POST body. The declared length is checked before a byte is read
+/// (browsers always declare it for a form), so no one, signed in or not, can make the Worker
+/// buffer a huge or endless body.
 async fn form(req: &mut Request) -> Result<Vec<(String, String)>, (u16, String)> {
+    let declared = req.headers().get("content-length").ok().flatten();
+    match declared.as_deref().map(str::parse::<usize>) {
+        None => return Err((411, "send the form with a Content-Length header".into())),
+        Some(Err(_)) => return Err((400, "the Content-Length header is not a length".into())),
+        Some(Ok(n)) if n > MAX_FORM_BYTES => {
+            return Err((413, format!("the form is {n} bytes; at most {MAX_FORM_BYTES} are accepted")));
+        }
+        Some(Ok(_)) => {}
+    }
     let body = req.text().await.map_err(|e| (400, format!("unreadable form: {e}")))?;
     if body.len() > MAX_FORM_BYTES {
         return Err((413, format!("the form is {} bytes; at most {MAX_FORM_BYTES} are accepted", body.len())));
