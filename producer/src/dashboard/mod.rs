@@ -141,7 +141,7 @@ pub(crate) async fn handle(mut req: Request, env: &Env) -> worker::Result<Respon
     }
     let environment = env.var(var::ENVIRONMENT).map(|v| v.to_string()).unwrap_or_default();
     let bare = |status: u16, title: &str, body: &str, cookie: Option<&str>| html(status, &page(title, Nav::None, &environment, None, body), cookie);
-    let secret = |name: &str| env.secret(name).map(|s| s.to_string()).unwrap_or_default();
+    let secret = |name: &str| crate::api::secret(env, name);
     let token = secret(var::ADMIN_TOKEN);
     // Sessions are signed with SESSION_SECRET when set (rotatable on its own), else with a
     // key derived from the admin token; without an admin token nothing opens.

@@ -230,7 +230,7 @@ mod tests {
         let b = k.issue(NOW, "bbbb");
         let token = k.csrf_token(&a);
         assert!(k.csrf_ok(&a, &token));
-        for (session, token, expected) in [
+        for (session, candidate, expected) in [
             (&b, token.clone(), false),
             (&a, String::new(), false),
             (&a, token[..62].to_owned(), false),
@@ -238,7 +238,7 @@ mod tests {
             (&a, "not hex at all".to_owned(), false),
             (&a, a.value.rsplit('.').next().unwrap().to_owned(), false),
         ] {
-            assert_eq!(k.csrf_ok(session, &token), expected, "{token}");
+            assert_eq!(k.csrf_ok(session, &candidate), expected, "{candidate}");
         }
         assert_ne!(token, k.csrf_token(&b));
     }
