@@ -62,6 +62,7 @@ fn an_operator_sees_a_sweep_replays_its_dead_letter_and_forged_posts_are_refused
     assert_eq!(reply.status, 401, "a bearer token is not a session: {}", reply.body);
     let (status, body) = post_form(&stack, "/sites", None, &[("customer_id", "x"), ("url", "https://x.example"), ("plan", "starter")], None);
     assert!(status == 401 && body.contains("Nothing changed"), "{status} {body}");
+    assert!(!stack.active_customers().iter().any(|c| c == "x"), "the refused POST added a site");
     let (status, body) = post_form(&stack, "/login", None, &[("token", &"x".repeat(70_000))], None);
     assert!(status == 413 && body.contains("at most 65536"), "an oversized form is refused unread: {status} {body}");
 

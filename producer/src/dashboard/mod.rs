@@ -143,14 +143,17 @@ pub(crate) async fn handle(mut req: Request, env: &Env) -> worker::Result<Respon
     let bare = |status: u16, title: &str, body: &str, cookie: Option<&str>| html(status, &page(title, Nav::None, &environment, None, body), cookie);
     let secret = |name: &str| crate::api::secret(env, name);
     let token = secret(var::ADMIN_TOKEN);
-    // Sessions are signed with SESSION_SECRET when set (rotatable on its own), else with a
-    // key derived from the admin token; without an admin token nothing opens.
-    let session_secret = Some(secret(var::SESSION_SECRET)).filter(|s| !s.is_empty()).unwrap_or_else(|| token.clone());
-    let Some(key) = SessionKey::derive(&session_secret).filter(|_| !token.is_empty()) else {
-        let what = notice("error", "The dashboard is disabled: the ADMIN_TOKEN secret is not set.", "Set it with `wrangler secret put ADMIN_TOKEN` (docs/DEPLOY.md).");
-        return bare(503, "Dashboard disabled", &what, None);
+    // Sessions are signed with a key from both secrets (SESSION_SECRET required when deployed).
+    let key = match SessionKey::for_environment(&environment, &token, &secret(var::SESSION_SECRET)) {
+        Ok(key) => key,
+        Err(missing) => {
+            let what = notice("error", &format!("The dashboard is disabled: {missing}."), "Set it with `npx wrangler secret put NAME --env ENV` (docs/DEPLOY.md).");
+            return bare(503, "Dashboard disabled", &what, None);
+        }
     };
-    let secure = url.scheme() == "https";
+    // Secure everywhere but the local run (plain http on 127.0.0.1, where a Secure cookie
+    // would never come back); a deployed dashboard reached over http gets no usable cookie.
+    let secure = environment != "local" || url.scheme() == "https";
     let origin = url.origin().ascii_serialization();
     let now = code24_runtime::env::now_ms();
     if method == Method::Post && !same_origin(req.headers().get("origin")?.as_deref(), &origin) {

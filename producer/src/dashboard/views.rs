@@ -2,7 +2,7 @@
 //! core's page functions. A failed read becomes an error page that says what failed and what
 //! to do; nothing here changes state (the replay and purge previews are dry runs).
 
-use code24_shared::admin::{DeadLetterDetail, DeadLetterFilter, DeadLetterPage, SelectionOutcome, FILTER_PARAMS};
+use code24_shared::admin::{DeadLetterDetail, DeadLetterFilter, DeadLetterPage, DeadLetterStatus, SelectionOutcome, FILTER_PARAMS};
 use code24_shared::config::Environment;
 use code24_shared::dashboard::html::{url as enc, Nav};
 use code24_shared::dashboard::pages::dead_letters::{self, parse_ids, Action, MAX_CONFIRM};
@@ -124,16 +124,22 @@ async fn preview(ctx: &Ctx<'_>) -> worker::Result<Response> {
     };
     let selection = match ctx.query("ids") {
         Some(raw) => match parse_ids(&raw) {
-            Ok(ids) => json!({"ids": ids, "dry_run": true}),
+            Ok(ids) => json!({"ids": ids, "dry_run": true, "limit": ids.len()}),
             Err(e) => return ctx.fail(400, Nav::DeadLetters, &e, "Use the buttons on the dead-letter pages."),
         },
         None => {
             let (pairs, _) = filter_query(ctx);
-            let filter = match DeadLetterFilter::from_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())), &[]) {
+            let mut filter = match DeadLetterFilter::from_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())), &[]) {
                 Ok(f) => f,
                 Err(e) => return ctx.fail(400, Nav::DeadLetters, &format!("That filter is not valid: {e}"), "Correct it on the list page."),
             };
-            json!({"filter": filter, "dry_run": true, "limit": MAX_CONFIRM})
+            // Only dead entries can be replayed: without this, replayed ones would fill the
+            // preview's places and hide dead entries further down.
+            if action == Action::Replay && filter.status.is_none() {
+                filter.status = Some(DeadLetterStatus::Dead);
+            }
+            // One more than a confirmation takes, so the preview can tell "more than".
+            json!({"filter": filter, "dry_run": true, "limit": MAX_CONFIRM + 1})
         }
     };
     match ctx.backend.post::<_, SelectionOutcome>(&format!("dead-letters/{}", action.as_str()), &selection).await {

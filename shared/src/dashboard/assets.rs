@@ -32,7 +32,7 @@ th{background:#f3f4f6;font-weight:600;white-space:nowrap}th.wide{width:35%}td sm
 .status.running{background:#e3f2fd;color:var(--run)}.status.abandoned,.status.purged{background:#efebe9;color:var(--sup)}
 .badge{background:#fff3e0;color:var(--retry);border-radius:10px;padding:0 .45rem;font-size:.8rem}
 .notice{border:1px solid var(--line);border-left:4px solid var(--run);background:#fff;padding:.4rem 1rem;margin:1rem 0;border-radius:4px}
-.notice.error{border-left-color:var(--dead)}.notice.ok{border-left-color:var(--ok)}.notice p{margin:.3rem 0}
+.notice.error{border-left-color:var(--dead)}.notice.ok{border-left-color:var(--ok)}.notice.warning{border-left-color:#b7791f}.notice p{margin:.3rem 0}
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.3rem 1rem;background:#fff;border:1px solid var(--line);padding:.8rem;border-radius:6px}
 dl.facts dt{font-weight:600}dl.facts dd{margin:0;overflow-wrap:anywhere}
 pre{background:#111827;color:#e5e7eb;padding:.8rem;border-radius:6px;overflow-x:auto;white-space:pre-wrap;overflow-wrap:anywhere}
@@ -40,7 +40,7 @@ form.filters,form.add-site,form.login{display:flex;flex-wrap:wrap;gap:.6rem;alig
 label{display:flex;flex-direction:column;font-size:.85rem;gap:.2rem}input,select,button,.button{font:inherit;padding:.4rem .6rem;border:1px solid #bbb;border-radius:4px;background:#fff}
 button,.button{cursor:pointer;text-decoration:none;color:inherit;display:inline-block}.primary{background:var(--run);color:#fff;border-color:var(--run)}
 .danger{border-color:var(--dead);color:var(--dead)}.nowrap,td code{white-space:nowrap}td form{margin:0}.error{overflow-wrap:anywhere}
-[data-refresh].updating{opacity:.75}
+[data-refresh].updating{opacity:.75}[data-stale]::before{content:"Not updating: the last refresh failed; retrying.";display:block;color:var(--dead)}
 @media (max-width:600px){main{padding:.6rem}table{min-width:520px}label{flex:1 1 100%}nav{order:3;flex-basis:100%}
 table.sweeps,table.schedules,table.dead-letters{min-width:0}table.sweeps thead,table.schedules thead,table.dead-letters thead{display:none}
 table.sweeps tr,table.schedules tr,table.dead-letters tr{display:block;border-bottom:1px solid var(--line);padding:.4rem 0}
@@ -49,12 +49,13 @@ table.sweeps td,table.schedules td,table.dead-letters td{display:block;border:0;
 
 /// Live refresh: while the page has a section with `data-refresh`, re-fetch the page every
 /// that many milliseconds and swap the section in; stop when the fresh page has no running
-/// sweep (no `data-refresh`). A failed fetch says so in place and keeps trying.
+/// sweep (no `data-refresh`). A failed fetch or an error answer marks the section stale in
+/// place and keeps trying.
 pub const JS: &str = r#"(function(){
 function tick(){var live=document.querySelector('[data-refresh]');if(!live)return;
 setTimeout(function(){live.classList.add('updating');
 fetch(location.href,{credentials:'same-origin',headers:{'accept':'text/html'}}).then(function(r){
-if(r.status===401){location.reload();return null;}return r.text();}).then(function(t){if(t===null)return;
+if(r.status===401){location.reload();return null;}if(!r.ok){throw new Error('HTTP '+r.status);}return r.text();}).then(function(t){if(t===null)return;
 var next=new DOMParser().parseFromString(t,'text/html').getElementById('live');
 if(next){live.replaceWith(next);}tick();}).catch(function(){live.classList.remove('updating');
 live.setAttribute('data-stale','1');tick();});},+live.getAttribute('data-refresh')||2000);}

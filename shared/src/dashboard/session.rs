@@ -3,9 +3,11 @@
 //!
 //! A session is `{expires_ms}.{nonce}.{mac}`: the MAC (HMAC-SHA256, hex) covers the expiry
 //! and the nonce, so neither can be changed or extended without the key, and a cookie stops
-//! working at its expiry whatever the browser does with `Max-Age`. The key is derived from
-//! the dispatcher's secret (`SESSION_SECRET`, else `ADMIN_TOKEN`), so rotating that secret
-//! ends every session. The CSRF token of a session is a second MAC over its nonce under a
+//! working at its expiry whatever the browser does with `Max-Age`. The key is an HMAC keyed
+//! by `SESSION_SECRET` over a hash of `ADMIN_TOKEN` ([`SessionKey::for_environment`]), so
+//! rotating either secret ends every session, and a cookie or a page's CSRF token is no
+//! oracle for guessing the admin token offline. `SESSION_SECRET` is required in deployed
+//! environments; locally the admin token stands in for it. The CSRF token of a session is a second MAC over its nonce under a
 //! different label: a page embeds it in every form, and a state-changing POST must echo it;
 //! another site can neither read it (same-origin policy) nor compute it (no key). MACs are
 //! compared in constant time (`hmac`'s `verify_slice`).
@@ -69,12 +71,36 @@ impl SessionKey {
     /// Derives the key from a non-empty secret; `None` for an empty one (a missing secret must
     /// not open the dashboard).
     pub fn derive(secret: &str) -> Option<Self> {
-        if secret.is_empty() {
+        Self::from_secrets(secret, secret)
+    }
+
+    /// The key from both secrets: HMAC(`session_secret`, label ‖ SHA-256(`admin_token`)).
+    /// `None` when either is empty.
+    pub fn from_secrets(session_secret: &str, admin_token: &str) -> Option<Self> {
+        use sha2::Digest;
+        if session_secret.is_empty() || admin_token.is_empty() {
             return None;
         }
+        let mut message = b"code24 dashboard session key v2|".to_vec();
+        message.extend_from_slice(&Sha256::digest(admin_token.as_bytes()));
         let mut key = [0u8; 32];
-        key.copy_from_slice(&mac(secret.as_bytes(), b"code24 dashboard session key v1"));
+        key.copy_from_slice(&mac(session_secret.as_bytes(), &message));
         Some(Self(key))
+    }
+
+    /// The key of the dispatcher in `environment` (its `ENVIRONMENT` var) from its secrets as
+    /// read (empty when unset), or what an operator must set first. Only the local environment
+    /// may sign sessions without `SESSION_SECRET` (with the admin token in its place).
+    pub fn for_environment(environment: &str, admin_token: &str, session_secret: &str) -> Result<Self, &'static str> {
+        if admin_token.is_empty() {
+            return Err("the ADMIN_TOKEN secret is not set");
+        }
+        let session_secret = match (session_secret.is_empty(), environment == "local") {
+            (false, _) => session_secret,
+            (true, true) => admin_token,
+            (true, false) => return Err("the SESSION_SECRET secret is not set (required outside the local environment)"),
+        };
+        Self::from_secrets(session_secret, admin_token).ok_or("a secret is empty")
     }
 
     /// A new session that expires `SESSION_TTL_MS` after `now_ms`. `nonce` must be random
@@ -220,7 +246,35 @@ mod tests {
         let other = SessionKey::derive("rotated").unwrap();
         assert_eq!(other.verify(&s.value, NOW), Err(SessionError::BadSignature));
         assert!(SessionKey::derive("").is_none(), "an empty secret must not sign sessions");
+        // Either secret rotated ends the sessions signed before.
+        let both = SessionKey::from_secrets("session", "token").unwrap();
+        let s2 = both.issue(NOW, "00ff00ff");
+        assert!(both.verify(&s2.value, NOW).is_ok());
+        for rotated in [SessionKey::from_secrets("session2", "token"), SessionKey::from_secrets("session", "token2")] {
+            assert_eq!(rotated.unwrap().verify(&s2.value, NOW), Err(SessionError::BadSignature));
+        }
         assert_eq!(format!("{:?}", key()), "SessionKey(..)");
+    }
+
+    #[test]
+    fn deployed_environments_need_a_session_secret() {
+        let check = |env: &str, token: &str, secret: &str, expected: Result<(), &str>| {
+            let got = SessionKey::for_environment(env, token, secret).map(|_| ());
+            match (got, expected) {
+                (Ok(()), Ok(())) => {}
+                (Err(e), Err(needle)) => assert!(e.contains(needle), "{env}: {e}"),
+                (got, expected) => panic!("{env} {token:?} {secret:?}: {got:?}, expected {expected:?}"),
+            }
+        };
+        check("local", "dev-token", "", Ok(()));
+        check("local", "dev-token", "s", Ok(()));
+        check("production", "t", "s", Ok(()));
+        check("production", "t", "", Err("SESSION_SECRET"));
+        check("staging", "", "s", Err("ADMIN_TOKEN"));
+        check("local", "", "", Err("ADMIN_TOKEN"));
+        // Locally, the admin token stands in for the session secret.
+        let local = SessionKey::for_environment("local", "dev-token", "").unwrap();
+        assert!(local.verify(&key().issue(NOW, "ab").value, NOW).is_ok());
     }
 
     #[test]

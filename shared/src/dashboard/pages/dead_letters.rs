@@ -45,7 +45,13 @@ impl Action {
 
 /// The comma-separated ids of a confirmation form, each checked like the API checks them.
 pub fn parse_ids(raw: &str) -> Result<Vec<String>, String> {
-    let ids: Vec<String> = raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
+    // A repeated id is taken once: the API would otherwise select (and replay) it twice.
+    let mut ids: Vec<String> = Vec::new();
+    for id in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        if !ids.iter().any(|seen| seen == id) {
+            ids.push(id.to_owned());
+        }
+    }
     if ids.is_empty() || ids.len() > MAX_CONFIRM as usize {
         return Err(format!("a confirmation takes 1 to {MAX_CONFIRM} ids"));
     }
@@ -211,14 +217,24 @@ pub fn preview(action: Action, dry: &SelectionOutcome, csrf: &str) -> String {
         out.push_str(&skipped(dry));
         return out;
     }
-    let n = dry.done.len();
+    // A filter preview asks for one entry more than a confirmation takes, to tell "exactly
+    // 200" from "more": the confirmation then takes the first 200 (newest first), and says so.
+    let done = &dry.done[..dry.done.len().min(MAX_CONFIRM as usize)];
+    if done.len() < dry.done.len() {
+        out.push_str(&notice(
+            "warning",
+            &format!("More than {MAX_CONFIRM} dead letters match: this takes the first {MAX_CONFIRM}, newest first."),
+            "Confirm, then preview the same filter again for the rest.",
+        ));
+    }
+    let n = done.len();
     let _ = write!(
         out,
         "<p class=\"preview\">Dry run: this would {} <strong data-count=\"would\">{n}</strong> dead letter{} ({} matched). Nothing has changed yet.</p>{}{}",
         action.as_str(),
         if n == 1 { "" } else { "s" },
         dry.matched,
-        id_list(&dry.done),
+        id_list(done),
         skipped(dry)
     );
     let _ = write!(
@@ -227,7 +243,7 @@ pub fn preview(action: Action, dry: &SelectionOutcome, csrf: &str) -> String {
          <button class=\"{class}\" id=\"confirm\">{verb} {n} dead letter{s}</button> <a href=\"/dead-letters\">Cancel</a></form>",
         a = action.as_str(),
         csrf = csrf_input(csrf),
-        ids = esc(&dry.done.join(",")),
+        ids = esc(&done.join(",")),
         class = if action == Action::Purge { "danger" } else { "primary" },
         s = if n == 1 { "" } else { "s" },
     );
@@ -277,8 +293,9 @@ mod tests {
         for bad in ["", " , ", "a b", "x,<y>"] {
             assert!(parse_ids(bad).is_err(), "{bad:?}");
         }
-        let many = vec!["x"; MAX_CONFIRM as usize + 1].join(",");
-        assert!(parse_ids(&many).is_err());
+        assert_eq!(parse_ids("a,b,a"), Ok(vec!["a".to_owned(), "b".to_owned()]), "a repeated id is taken once");
+        let many: Vec<String> = (0..=MAX_CONFIRM).map(|i| format!("x{i}")).collect();
+        assert!(parse_ids(&many.join(",")).is_err());
         assert_eq!(Action::parse("replay"), Some(Action::Replay));
         assert_eq!(Action::parse("delete"), None);
     }
@@ -317,6 +334,12 @@ mod tests {
         for e in ["would replay <strong data-count=\"would\">1</strong> dead letter (2 matched)", "name=\"ids\" value=\"j1\"", "value=\"tok\"", "Replay 1 dead letter<", "status is replayed"] {
             assert!(html.contains(e), "missing {e} in {html}");
         }
+        // More than a confirmation takes: the first MAX_CONFIRM, with a warning.
+        let over: Vec<String> = (0..=MAX_CONFIRM).map(|i| format!("j{i}")).collect();
+        let html = preview(Action::Replay, &SelectionOutcome { matched: MAX_CONFIRM + 1, done: over.clone(), skipped: vec![], dry_run: true }, "tok");
+        let confirmed = over[..MAX_CONFIRM as usize].join(",");
+        assert!(html.contains(&format!("More than {MAX_CONFIRM}")) && html.contains(&format!("value=\"{confirmed}\"")), "{html}");
+        assert!(html.contains(&format!("Replay {MAX_CONFIRM} dead letters<")), "{html}");
         let none = SelectionOutcome { done: vec![], ..dry.clone() };
         let html = preview(Action::Purge, &none, "tok");
         assert!(html.contains("Nothing to purge") && !html.contains("<form"), "{html}");
