@@ -271,7 +271,7 @@ pub const WORKERS: &[WorkerSpec] = &[
         consumes: &[],
         vars: &[var::ENVIRONMENT],
         parse_vars: environment_only,
-        secrets: &[var::ADMIN_TOKEN],
+        secrets: &[var::ADMIN_TOKEN, var::SESSION_SECRET],
     },
     WorkerSpec {
         name: names::ELITE_STANDIN_WORKER,
