@@ -122,6 +122,12 @@ pub struct SimReport {
     pub late_reports: u64,
     /// Elite faults the stand-in model applied, by kind (`status-503`, `hang`, ...).
     pub elite_faults: BTreeMap<String, u64>,
+    /// Times the queue lost every message it held ([`ExtraFaults::p_queue_loss`]).
+    pub queue_losses: u64,
+    /// Messages lost that way.
+    pub messages_lost: u64,
+    /// Firings that re-drove a stalled sweep.
+    pub redrives: u64,
     pub violations: Vec<String>,
 }
 
@@ -223,13 +229,27 @@ struct Msg {
 
 /// Runs one simulation and checks its invariants.
 pub fn run(cfg: &SimConfig) -> SimReport {
-    run_with_faults(cfg, &[])
+    run_with_faults(cfg, &ExtraFaults::default())
 }
 
-/// [`run`] with extra elite fault rules (hangs, latency, garbage, bursts, ...), which take
-/// precedence over the ones `cfg` describes. Every rule gets a budget (unlimited when it has
-/// none), so what each one applied is counted in [`SimReport::elite_faults`].
-pub fn run_with_faults(cfg: &SimConfig, extra_rules: &[FaultRule]) -> SimReport {
+/// Faults beyond [`SimConfig`]'s, for [`run_with_faults`]. Their random choices come from
+/// streams of their own, so a run without them is exactly [`run`].
+#[derive(Debug, Clone, Default)]
+pub struct ExtraFaults {
+    /// Elite fault rules (hangs, latency, garbage, bursts, ...), taking precedence over the
+    /// ones the config describes.
+    pub elite_rules: Vec<FaultRule>,
+    /// The chance that, once at a random moment, the queue loses every message it holds (as
+    /// a local stack killed mid-sweep does: its queues live in memory). Every sweep fired so
+    /// far is then fired again a producer lease later, which re-drives the stalled ones.
+    /// Meant for runs without producer cut-offs: an abandoned sweep is never re-driven.
+    pub p_queue_loss: f64,
+}
+
+/// [`run`] with [`ExtraFaults`]. Every elite rule gets a budget (unlimited when it has none),
+/// so what each one applied is counted in [`SimReport::elite_faults`].
+pub fn run_with_faults(cfg: &SimConfig, extra: &ExtraFaults) -> SimReport {
+    let extra_rules = &extra.elite_rules;
     let mut rng = Rng::new(cfg.seed);
     let mut report = SimReport { seed: cfg.seed, ..SimReport::default() };
     let clock = Cell::new(1_800_000_000_000i64);
@@ -306,7 +326,20 @@ pub fn run_with_faults(cfg: &SimConfig, extra_rules: &[FaultRule]) -> SimReport 
         .collect();
     let sweeps: Vec<Firing> = firings.iter().map(|(_, f)| f.clone()).collect();
 
+    let mut loss_rng = Rng::new(cfg.seed ^ 0x1055_1055);
+    let horizon = i64::from(cfg.sweeps) * cfg.sweep_interval_ms + 30_000;
+    let mut loss_at = loss_rng.chance(extra.p_queue_loss).then(|| start + loss_rng.below(horizon as u64) as i64);
+
     for _step in 0..1_000_000 {
+        if loss_at.is_some_and(|at| now() >= at) {
+            loss_at = None;
+            report.queue_losses += 1;
+            report.messages_lost += queue.len() as u64;
+            queue.clear();
+            for sweep in sweeps.iter().filter(|s| s.scheduled.timestamp_millis() <= now()) {
+                firings.push((now() + PRODUCER_LEASE_MS + 1, sweep.clone()));
+            }
+        }
         firings.sort_by_key(|(at, _)| *at);
         let next_firing = firings.first().map(|(at, _)| *at);
         let next_visible = queue.iter().chain(&dlq).map(|m| m.visible_at).chain(crashing.next_stalled()).min();
@@ -323,6 +356,7 @@ pub fn run_with_faults(cfg: &SimConfig, extra_rules: &[FaultRule]) -> SimReport 
                 let outcome = block_on(fan_out(&firing, &registry, &producer_queue, &ledger, &now));
                 producer_queue.fail_after.set(None);
                 producer_queue.batches.set(0);
+                report.redrives += u64::from(outcome.as_ref().is_ok_and(|o| o.decision == "redrive"));
                 if outcome.is_err() {
                     report.producer_cuts += 1;
                     // Cloudflare does not promise a second firing for the same time; when one

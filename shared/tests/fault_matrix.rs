@@ -17,19 +17,19 @@ use std::collections::BTreeMap;
 
 use code24_shared::backoff::Rng;
 use code24_shared::elite::EliteRole;
-use code24_shared::sim::{run_with_faults, SimConfig, SimReport};
+use code24_shared::sim::{run_with_faults, ExtraFaults, SimConfig, SimReport};
 use code24_shared::standin::{Fault, FaultRule};
 
 /// How many seeded scenarios the matrix runs by default.
 const SCENARIOS: u64 = 5_000;
 
-/// The scenario of `seed`: a configuration and extra elite fault rules.
-fn scenario(seed: u64) -> (SimConfig, Vec<FaultRule>) {
+/// The scenario of `seed`: a configuration and extra faults.
+fn scenario(seed: u64) -> (SimConfig, ExtraFaults) {
     let mut rng = Rng::new(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xFA17);
     let pick = |rng: &mut Rng, options: &[i64]| options[rng.below(options.len() as u64) as usize];
     let p = |rng: &mut Rng, max: f64| (rng.below(1_000) as f64 / 1_000.0) * max;
     let sites = 1 + rng.below(40) as usize;
-    let cfg = SimConfig {
+    let mut cfg = SimConfig {
         seed,
         sites,
         sweeps: 1 + rng.below(4) as u32,
@@ -75,7 +75,16 @@ fn scenario(seed: u64) -> (SimConfig, Vec<FaultRule>) {
     if rng.chance(0.3) {
         rules.push(FaultRule { customer_id: customer(&mut rng), role: None, fault: Fault::Status { code: 429 }, rate: None, times: Some(1 + rng.below(4) as u32) });
     }
-    (cfg, rules)
+    // A queue that loses what it holds (a local stack killed mid-sweep), then late
+    // re-firings that re-drive the stalled sweeps. Without producer cut-offs: an abandoned
+    // sweep is not re-driven.
+    let p_queue_loss = if rng.chance(0.25) {
+        cfg.p_producer_cut = 0.0;
+        1.0
+    } else {
+        0.0
+    };
+    (cfg, ExtraFaults { elite_rules: rules, p_queue_loss })
 }
 
 /// The figures of many runs, summed.
@@ -110,13 +119,18 @@ impl Totals {
         count("late-report", r.late_reports);
         count("queue-backstop", r.backstop_dead);
         count("overlap-superseded", r.superseded);
+        count("queue-loss", r.queue_losses);
+        count("messages-lost-in-transit", r.messages_lost);
+        count("redrive", r.redrives);
         for (kind, n) in &r.elite_faults {
             count(&format!("elite-{kind}"), *n);
         }
     }
 
     fn print(&self, what: &str) {
-        let injected: u64 = self.faults.iter().filter(|(k, _)| *k != "overlap-superseded").map(|(_, n)| n).sum();
+        // Consequences, not injections: supersedings, lost messages and the re-drives.
+        let consequences = ["overlap-superseded", "messages-lost-in-transit", "redrive"];
+        let injected: u64 = self.faults.iter().filter(|(k, _)| !consequences.contains(&k.as_str())).map(|(_, n)| n).sum();
         println!(
             "{what}: scenarios {} jobs {} results {} dead {} superseded {} lost {} duplicates-after-success {} faults-injected {injected}",
             self.scenarios, self.jobs, self.results, self.dead, self.superseded, self.lost, self.reworked_after_success
@@ -167,6 +181,9 @@ fn thousands_of_mixed_fault_scenarios_lose_nothing_and_never_rework_a_success() 
             "late-report",
             "queue-backstop",
             "overlap-superseded",
+            "queue-loss",
+            "messages-lost-in-transit",
+            "redrive",
             "elite-status-503",
             "elite-status-400",
             "elite-status-429",
@@ -209,7 +226,7 @@ fn one_sweep_of_100_000_sites_under_faults_ends_every_site_once() {
         ..SimConfig::hostile(100_000)
     };
     let hangs = vec![FaultRule { customer_id: None, role: None, fault: Fault::Hang { ms: None }, rate: Some(0.002), times: None }];
-    let r = run_with_faults(&cfg, &hangs);
+    let r = run_with_faults(&cfg, &ExtraFaults { elite_rules: hangs, p_queue_loss: 0.0 });
     assert_clean(&r);
     let mut totals = Totals::default();
     totals.add(&r);
