@@ -23,8 +23,11 @@ mod rollups;
 mod sites;
 mod sweeps;
 
-use code24_runtime::http::{bearer_ok, error, json};
-use code24_shared::admin::{DEFAULT_LIMIT, MAX_BODY_BYTES, MAX_LIMIT};
+use code24_runtime::http::{access, error, json};
+use code24_shared::admin::{DEFAULT_LIMIT, MAX_LIMIT};
+use code24_shared::api;
+use code24_shared::auth::{self, Access};
+use futures::StreamExt;
 use code24_shared::names::{binding, var};
 use code24_shared::standin::CONTROL_PREFIX;
 use serde_json::json as j;
@@ -52,13 +55,21 @@ impl Call<'_> {
     }
 }
 
-/// Reads a JSON request body, refusing an oversized one before parsing it.
+/// Reads a JSON request body within the size limit: refused by its declared length before a
+/// byte is read, and the read stops as soon as more than the limit has arrived (a chunked body
+/// declares no length), so an oversized body is never held in memory whole.
 pub(crate) async fn body_text(req: &mut Request) -> Result<String, (u16, String)> {
-    let body = req.text().await.map_err(|e| (400, format!("unreadable body: {e}")))?;
-    if body.len() > MAX_BODY_BYTES {
-        return Err((413, format!("the body is {} bytes; at most {MAX_BODY_BYTES} are accepted", body.len())));
+    let declared = req.headers().get("content-length").ok().flatten();
+    api::check_declared_length(declared.as_deref())?;
+    // workers-rs reports a request without a body as an error of `stream()`: an empty body.
+    let Ok(mut stream) = req.stream() else { return Ok(String::new()) };
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| (400, format!("unreadable body: {e}")))?;
+        bytes.extend_from_slice(&chunk);
+        api::check_read_length(bytes.len())?;
     }
-    Ok(body)
+    api::body_text(bytes)
 }
 
 pub(crate) async fn handle(mut req: Request, env: &Env) -> worker::Result<Response> {
@@ -70,12 +81,13 @@ pub(crate) async fn handle(mut req: Request, env: &Env) -> worker::Result<Respon
     let Some(route) = path.strip_prefix("/api/").map(str::to_owned) else {
         return error(404, format!("no route {path}"));
     };
+    // The token is checked before the path is looked at: every `/api/` path, known or not,
+    // answers 401 without it, and the same 401 whatever was wrong.
     let token = env.secret(var::ADMIN_TOKEN).map(|s| s.to_string()).unwrap_or_default();
-    if token.is_empty() {
-        return error(503, "the admin API is disabled: the ADMIN_TOKEN secret is not set");
-    }
-    if !bearer_ok(&req, &token) {
-        return error(401, "missing or wrong bearer token");
+    match access(&req, &token) {
+        Access::Allowed => {}
+        Access::Disabled => return error(503, auth::DISABLED_MESSAGE),
+        Access::Refused => return error(401, auth::REFUSED_MESSAGE),
     }
     let method = req.method();
     let call = Call { env, url };

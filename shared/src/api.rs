@@ -1,0 +1,137 @@
+//! The admin API's envelope, sans IO: the table of every route (what the dispatcher's router
+//! in `producer/src/api/mod.rs` matches, kept equal to it by a tidy test, and what the
+//! end-to-end tests enumerate to prove each one refuses a missing or wrong token), and the
+//! request-size limits, decided from the declared `Content-Length` before a byte is read and
+//! again from the bytes actually read (a chunked body declares nothing).
+
+use crate::admin::MAX_BODY_BYTES;
+
+/// One route of the admin API. `{name}` is a path parameter; a trailing `{key...}` takes the
+/// rest of the path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+    /// Answers only where the local elite stand-in is bound (404 in every deployed environment).
+    pub local_only: bool,
+}
+
+const fn route(method: &'static str, path: &'static str) -> Route {
+    Route { method, path, local_only: false }
+}
+
+const fn local(method: &'static str, path: &'static str) -> Route {
+    Route { method, path, local_only: true }
+}
+
+/// Every route of the admin API. All of them require the bearer token; the token is checked
+/// before the router looks at the path, so an unknown `/api/` path is refused (401) too.
+pub const ROUTES: &[Route] = &[
+    route("GET", "/api/sweeps"),
+    route("GET", "/api/sweeps/{sweep_id}"),
+    route("GET", "/api/results"),
+    route("GET", "/api/results/{key...}"),
+    route("GET", "/api/sites"),
+    route("POST", "/api/sites"),
+    route("POST", "/api/sites/{customer_id}/deactivate"),
+    route("POST", "/api/runs"),
+    route("POST", "/api/billing-events"),
+    route("GET", "/api/rollups"),
+    route("GET", "/api/dead-letters"),
+    route("POST", "/api/dead-letters/replay"),
+    route("POST", "/api/dead-letters/purge"),
+    route("GET", "/api/dead-letters/{id}"),
+    local("GET", "/api/standin/faults"),
+    local("PUT", "/api/standin/faults"),
+    local("DELETE", "/api/standin/faults"),
+    local("GET", "/api/standin/stats"),
+    local("DELETE", "/api/standin/stats"),
+];
+
+impl Route {
+    /// The path with every parameter replaced by a well-formed example value, for tests that
+    /// call each route.
+    pub fn example_path(&self) -> String {
+        self.path
+            .split('/')
+            .map(|segment| match segment {
+                "{sweep_id}" => "local.optimize.20261129T011500Z",
+                "{key...}" => "optimizations/acme/20261129T011500Z.json",
+                "{customer_id}" => "acme",
+                "{id}" => "local.optimize.20261129T011500Z.acme",
+                other => other,
+            })
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+}
+
+/// Refuses a body by its declared `Content-Length` (the header's value, when present), before
+/// reading it: 413 when over [`MAX_BODY_BYTES`], 400 when the header is not a length.
+pub fn check_declared_length(content_length: Option<&str>) -> Result<(), (u16, String)> {
+    let Some(raw) = content_length else { return Ok(()) };
+    match raw.trim().parse::<u64>() {
+        Ok(n) if n > MAX_BODY_BYTES as u64 => Err(too_large(&format!("declares {n} bytes"))),
+        Ok(_) => Ok(()),
+        Err(_) => Err((400, format!("content-length {:?} is not a length", truncated(raw, 40)))),
+    }
+}
+
+/// Refuses a body once more than [`MAX_BODY_BYTES`] have been read (the reader stops there).
+pub fn check_read_length(read: usize) -> Result<(), (u16, String)> {
+    if read > MAX_BODY_BYTES {
+        return Err(too_large("is longer"));
+    }
+    Ok(())
+}
+
+/// A body read in full: JSON bodies must be UTF-8.
+pub fn body_text(bytes: Vec<u8>) -> Result<String, (u16, String)> {
+    String::from_utf8(bytes).map_err(|e| (400, format!("the body is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to())))
+}
+
+fn too_large(what: &str) -> (u16, String) {
+    (413, format!("the body {what}; at most {MAX_BODY_BYTES} bytes are accepted"))
+}
+
+/// At most `max` characters of `raw`, for error messages that quote input.
+pub fn truncated(raw: &str, max: usize) -> String {
+    match raw.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &raw[..at]),
+        None => raw.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(header: Option<&str>, expected: Result<(), u16>) {
+        assert_eq!(check_declared_length(header).map_err(|(s, _)| s), expected, "{header:?}");
+    }
+
+    #[test]
+    fn declared_lengths_are_checked_before_reading() {
+        check(None, Ok(()));
+        check(Some("0"), Ok(()));
+        check(Some(&MAX_BODY_BYTES.to_string()), Ok(()));
+        check(Some(&(MAX_BODY_BYTES + 1).to_string()), Err(413));
+        check(Some("99999999999999999999999"), Err(400));
+        check(Some("-1"), Err(400));
+        check(Some("12abc"), Err(400));
+        assert!(check_read_length(MAX_BODY_BYTES).is_ok());
+        assert_eq!(check_read_length(MAX_BODY_BYTES + 1).unwrap_err().0, 413);
+        assert_eq!(body_text(vec![b'{', 0xff]).unwrap_err().0, 400);
+        assert_eq!(body_text(b"{}".to_vec()), Ok("{}".to_owned()));
+    }
+
+    #[test]
+    fn route_examples_fill_every_parameter() {
+        for r in ROUTES {
+            let path = r.example_path();
+            assert!(path.starts_with("/api/") && !path.contains('{'), "{r:?} → {path}");
+        }
+        assert_eq!(truncated("abcdef", 3), "abc…");
+        assert_eq!(truncated("ab", 3), "ab");
+    }
+}
