@@ -79,7 +79,7 @@ pub(crate) async fn handle(mut req: Request, env: &Env) -> worker::Result<Respon
         return json(200, &j!({"status": "ok", "worker": code24_shared::names::DISPATCHER_WORKER}));
     }
     let Some(route) = path.strip_prefix("/api/").map(str::to_owned) else {
-        return error(404, format!("no route {path}"));
+        return error(404, format!("no route {}", api::truncated(&path, 120)));
     };
     // The token is checked before the path is looked at: every `/api/` path, known or not,
     // answers 401 without it, and the same 401 whatever was wrong.
@@ -109,9 +109,9 @@ pub(crate) async fn handle(mut req: Request, env: &Env) -> worker::Result<Respon
         (Method::Get, ["dead-letters", id]) => dead_letters::show(&call, id).await,
         (_, ["standin", knob]) if matches!(*knob, "faults" | "stats") => forward_to_standin(req, env, knob).await,
         (_, ["sweeps" | "results" | "sites" | "dead-letters" | "runs" | "rollups" | "billing-events", ..]) => {
-            error(405, format!("{method:?} is not allowed on /api/{route}"))
+            error(405, format!("{method:?} is not allowed on /api/{}", api::truncated(&route, 120)))
         }
-        _ => error(404, format!("no route {method:?} /api/{route}")),
+        _ => error(404, format!("no route {method:?} /api/{}", api::truncated(&route, 120))),
     }
 }
 
