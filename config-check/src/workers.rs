@@ -280,7 +280,11 @@ pub const WORKERS: &[WorkerSpec] = &[
         deployed: false,
         public: false,
         scheduled: false,
-        bindings: &[],
+        // The producers of the queue injection hook (local only, like the whole Worker).
+        bindings: &[
+            Required { name: binding::OPTIMIZE_QUEUE, resource: Resource::Queue { base: names::OPTIMIZE_QUEUE }, local_only: true },
+            Required { name: binding::REPORTS_QUEUE, resource: Resource::Queue { base: names::REPORTS_QUEUE }, local_only: true },
+        ],
         consumes: &[],
         vars: &[],
         parse_vars: |_| Ok(()),

@@ -4,8 +4,10 @@
 //! [`EliteRequest::role`](code24_shared::elite::EliteRequest). It speaks the elite contract of
 //! [`code24_shared::elite`] with deterministic answers from
 //! [`simulated_answer`], and exposes the fault knobs and call statistics of
-//! [`code24_shared::standin`] so tests can make chosen calls fail, hang or slow down. It exists
-//! only in the local configuration; deployed environments bind the real elite workers.
+//! [`code24_shared::standin`] so tests can make chosen calls fail, hang or slow down, and the
+//! queue injection hook that sends raw bodies onto the optimize or reports queue (duplicate
+//! and malformed deliveries for tests). It exists only in the local configuration; deployed
+//! environments bind the real elite workers.
 //!
 //! Map of the crate:
 //! - [`routes`]: the pure route table (method and path to handler, 404, 405).
@@ -21,8 +23,10 @@ mod routes;
 use std::cell::RefCell;
 
 use code24_shared::elite::{EliteHealth, EliteRequest};
-use code24_shared::standin::{simulated_answer, Fault, FaultRules};
-use worker::{event, Context, Delay, Env, Request, Response, Result};
+use code24_shared::names::binding;
+use code24_shared::standin::{decode_inject, simulated_answer, Fault, FaultRules, InjectReply, InjectTarget};
+use wasm_bindgen::JsValue;
+use worker::{event, Context, Delay, Env, QueueContentType, RawMessageBuilder, Request, Response, Result};
 
 use crate::routes::{route, Route, Routed};
 use code24_shared::standin::model::{decode_request, sleep_of, validate_rules, Standin};
@@ -55,10 +59,10 @@ fn with_standin<T>(f: impl FnOnce(&mut Standin) -> T) -> T {
 }
 
 #[event(fetch)]
-async fn fetch(req: Request, _env: Env, _ctx: Context) -> Result<Response> {
+async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     console_error_panic_hook::set_once();
     let mut response = match route(req.method().as_ref(), &req.path()) {
-        Routed::To(to) => handle(to, req).await?,
+        Routed::To(to) => handle(to, req, &env).await?,
         Routed::MethodNotAllowed { allow } => {
             let mut response =
                 json_error(405, &format!("method not allowed here; allowed: {allow}"))?;
@@ -76,8 +80,9 @@ async fn fetch(req: Request, _env: Env, _ctx: Context) -> Result<Response> {
     Ok(response)
 }
 
-async fn handle(to: Route, mut req: Request) -> Result<Response> {
+async fn handle(to: Route, mut req: Request, env: &Env) -> Result<Response> {
     match to {
+        Route::Inject(target) => inject(target, &req.bytes().await?, env).await,
         Route::Optimize => optimize(&req.bytes().await?).await,
         Route::Health => Response::from_json(&EliteHealth {
             status: "ok".into(),
@@ -127,6 +132,31 @@ async fn optimize(body: &[u8]) -> Result<Response> {
         }
     }
     Response::from_json(&simulated_answer(&request))
+}
+
+/// The queue injection hook: sends each body as-is, one message at a time, so a body the
+/// queue refuses (e.g. one over the 128 KB message limit) is named by its index and the
+/// bodies before it are reported as sent.
+async fn inject(target: InjectTarget, body: &[u8], env: &Env) -> Result<Response> {
+    let request = match decode_inject(body) {
+        Ok(request) => request,
+        Err(e) => return json_error(400, &e),
+    };
+    let binding = match target {
+        InjectTarget::Optimize => binding::OPTIMIZE_QUEUE,
+        InjectTarget::Reports => binding::REPORTS_QUEUE,
+    };
+    let queue = env.queue(binding)?;
+    for (index, text) in request.bodies.iter().enumerate() {
+        let message = RawMessageBuilder::new(JsValue::from_str(text)).build_with_content_type(QueueContentType::Text);
+        if let Err(e) = queue.send_raw(message).await {
+            return json_error(
+                422,
+                &format!("{} refused body {index} ({} bytes) after {index} were sent: {e}", target.queue(), text.len()),
+            );
+        }
+    }
+    Response::from_json(&InjectReply { queue: target.queue().to_owned(), sent: request.bodies.len() })
 }
 
 /// The answer of a [`Fault::Status`] rule: the chosen status with a small JSON body naming the

@@ -3,7 +3,7 @@
 //! the Workers runtime.
 
 use code24_shared::elite::{HEALTH_PATH, OPTIMIZE_PATH};
-use code24_shared::standin::{FAULTS_PATH, STATS_PATH};
+use code24_shared::standin::{InjectTarget, FAULTS_PATH, QUEUE_PATH_PREFIX, STATS_PATH};
 
 /// What a request asks the stand-in to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +23,8 @@ pub(crate) enum Route {
     GetStats,
     /// `DELETE /__standin/stats`: zero the call counters.
     ResetStats,
+    /// `POST /__standin/queue/{optimize|reports}`: send raw bodies onto that queue.
+    Inject(InjectTarget),
 }
 
 /// The outcome of routing: a handler, or the reason there is none.
@@ -61,7 +63,11 @@ pub(crate) fn route(method: &str, path: &str) -> Routed {
                 &[("GET", Route::GetStats), ("DELETE", Route::ResetStats)],
                 "GET, DELETE",
             ),
-            _ => return Routed::NotFound,
+            _ => match path.strip_prefix(QUEUE_PATH_PREFIX).and_then(InjectTarget::from_segment) {
+                Some(InjectTarget::Optimize) => (&[("POST", Route::Inject(InjectTarget::Optimize))], "POST"),
+                Some(InjectTarget::Reports) => (&[("POST", Route::Inject(InjectTarget::Reports))], "POST"),
+                None => return Routed::NotFound,
+            },
         }
     };
     match allowed.iter().find(|(m, _)| *m == method) {
@@ -91,6 +97,8 @@ mod tests {
         );
         check("GET", "/__standin/stats", Routed::To(Route::GetStats));
         check("DELETE", "/__standin/stats", Routed::To(Route::ResetStats));
+        check("POST", "/__standin/queue/optimize", Routed::To(Route::Inject(InjectTarget::Optimize)));
+        check("POST", "/__standin/queue/reports", Routed::To(Route::Inject(InjectTarget::Reports)));
     }
 
     #[test]
@@ -124,6 +132,9 @@ mod tests {
         check("GET", "/__standin", Routed::NotFound);
         check("GET", "/__standin/other", Routed::NotFound);
         check("GET", "/healthz", Routed::NotFound);
+        check("POST", "/__standin/queue/", Routed::NotFound);
+        check("POST", "/__standin/queue/optimize-dlq", Routed::NotFound);
+        check("POST", "/__standin/queue/optimize/x", Routed::NotFound);
     }
 
     #[test]
@@ -134,6 +145,8 @@ mod tests {
             "/health",
             "/__standin/faults",
             "/__standin/stats",
+            "/__standin/queue/optimize",
+            "/__standin/queue/reports",
         ] {
             let Routed::MethodNotAllowed { allow } = route("TRACE", path) else {
                 panic!("{path}")

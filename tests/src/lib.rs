@@ -206,6 +206,15 @@ impl Stack {
         }
     }
 
+    /// Sends each of `bodies` as-is as one message onto the `queue` (`optimize` or `reports`)
+    /// through the local stand-in's queue injection hook: duplicate deliveries and malformed
+    /// bodies for tests. Returns the answer (`{"queue", "sent"}`, or an error naming the body
+    /// the queue refused) without judging it.
+    #[track_caller]
+    pub fn inject_raw(&self, queue: &str, bodies: &[String]) -> Reply {
+        self.send(Method::POST, &format!("/api/standin/queue/{queue}"), Some(&serde_json::json!({ "bodies": bodies })), true)
+    }
+
     /// Fires `cron` as if Cloudflare scheduled it at `time_ms` (epoch milliseconds), through
     /// workerd's scheduled-handler endpoint. Panics unless the handler answered 2xx.
     #[track_caller]

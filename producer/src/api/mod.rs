@@ -12,8 +12,9 @@
 //! - report runs ([`runs`]): `POST /api/runs` backfills a monthly report run, idempotently.
 //! - billing ([`billing`]): `POST /api/billing-events` records a customer's MRR from an instant.
 //! - rollups ([`rollups`]): `GET /api/rollups?customer_id=C&month=YYYY-MM`, the daily rollups.
-//! - `GET|PUT|DELETE /api/standin/{faults|stats}`: forwarded to the local elite stand-in; 404
-//!   where it is not bound (every deployed environment).
+//! - `GET|PUT|DELETE /api/standin/{faults|stats}` and `POST /api/standin/queue/{optimize|reports}`
+//!   (the queue injection hook for tests): forwarded to the local elite stand-in; 404 where it
+//!   is not bound (every deployed environment).
 
 mod billing;
 mod dead_letters;
@@ -108,6 +109,7 @@ pub(crate) async fn handle(mut req: Request, env: &Env) -> worker::Result<Respon
         (Method::Post, ["dead-letters", "purge"]) => dead_letters::purge(&call, &mut req).await,
         (Method::Get, ["dead-letters", id]) => dead_letters::show(&call, id).await,
         (_, ["standin", knob]) if matches!(*knob, "faults" | "stats") => forward_to_standin(req, env, knob).await,
+        (_, ["standin", "queue", target]) => forward_to_standin(req, env, &format!("queue/{target}")).await,
         (_, ["sweeps" | "results" | "sites" | "dead-letters" | "runs" | "rollups" | "billing-events", ..]) => {
             error(405, format!("{method:?} is not allowed on /api/{}", api::truncated(&route, 120)))
         }
@@ -121,7 +123,7 @@ async fn forward_to_standin(mut req: Request, env: &Env, knob: &str) -> worker::
     };
     let mut init = worker::RequestInit::new();
     init.with_method(req.method());
-    if req.method() == Method::Put {
+    if matches!(req.method(), Method::Put | Method::Post) {
         init.with_body(Some(req.text().await?.into()));
     }
     standin.fetch(format!("https://standin{CONTROL_PREFIX}/{knob}"), Some(init)).await

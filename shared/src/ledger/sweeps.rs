@@ -161,8 +161,11 @@ pub fn progress(row: &SweepRow, shards: &[ShardCounts]) -> (SweepProgress, Optio
 /// the first request that finds the run complete, by `shards`' counters gathered after the
 /// caller's own job was recorded, is answered [`FinalizeDecision::Enqueue`] and recorded;
 /// every later one is told when that was. Run in one transaction with the read of the row, so
-/// two requests that both see the run complete cannot both be answered `Enqueue`. Also records
-/// the finish time, as a progress read would.
+/// two requests that both see the run complete cannot both be answered `Enqueue`.
+///
+/// The finalize job is one more job of the run, so `Enqueue` also adds it to `expected`: the
+/// run reads complete (and gets its finish time) only once the final report is written, and
+/// its progress never shows more jobs succeeded than expected.
 pub fn request_finalize(
     table: &mut impl SweepTable,
     req: &FinalizeRequest,
@@ -175,11 +178,9 @@ pub fn request_finalize(
     if let Some(at_ms) = row.finalize_requested_ms {
         return Ok(FinalizeDecision::AlreadyRequested { at_ms });
     }
-    let (p, update) = progress(&row, shards);
-    if !p.complete {
+    if !progress(&row, shards).0.complete {
         return Ok(FinalizeDecision::NotComplete);
     }
-    let row = update.unwrap_or(row);
-    table.put_sweep(&SweepRow { finalize_requested_ms: Some(req.now_ms), ..row })?;
+    table.put_sweep(&SweepRow { finalize_requested_ms: Some(req.now_ms), expected: row.expected + 1, ..row })?;
     Ok(FinalizeDecision::Enqueue)
 }

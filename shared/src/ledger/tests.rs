@@ -427,6 +427,12 @@ fn the_final_job_is_enqueued_once_when_the_run_is_complete() {
     assert_eq!(finalize(&mut t, 4, 1), FinalizeDecision::NotComplete, "one job is still going");
     assert_eq!(finalize(&mut t, 5, 2), FinalizeDecision::Enqueue);
     assert_eq!(finalize(&mut t, 6, 2), FinalizeDecision::AlreadyRequested { at_ms: 5 });
+    // The finalize job is now expected too: the run is complete only once it is done.
     let row = t.sweep("l.monthly-analytics.2026-11").unwrap().unwrap();
-    assert_eq!((row.finalize_requested_ms, row.finished_ms), (Some(5), Some(50)));
+    assert_eq!((row.finalize_requested_ms, row.expected, row.finished_ms), (Some(5), 3, None));
+    let shards = |succeeded| [ShardCounts { sweep_id: row.sweep_id.clone(), succeeded, last_terminal_ms: Some(60), ..ShardCounts::default() }];
+    assert!(!progress(&row, &shards(2)).0.complete, "the finalize job is still going");
+    let (done, update) = progress(&row, &shards(3));
+    assert_eq!((done.complete, done.succeeded, done.expected), (true, 3, 3));
+    assert_eq!(update.and_then(|r| r.finished_ms), Some(60));
 }

@@ -4,7 +4,11 @@
 //!
 //! Control routes on the stand-in: `PUT /__standin/faults` (body: [`FaultRules`], replaces all
 //! rules), `DELETE /__standin/faults`, `GET /__standin/stats` (answer: [`StandinStats`]),
-//! `DELETE /__standin/stats` (zeroes the counters).
+//! `DELETE /__standin/stats` (zeroes the counters), and the queue injection hook
+//! `POST /__standin/queue/{optimize|reports}` (body: [`InjectRequest`], answer:
+//! [`InjectReply`]) that sends raw bodies onto a pipeline queue, so end-to-end tests can
+//! deliver duplicates and malformed messages. The stand-in Worker is never deployed (the
+//! configuration check keeps it out of every deployed environment), so neither is the hook.
 
 pub mod model;
 
@@ -21,6 +25,64 @@ pub const CONTROL_PREFIX: &str = "/__standin";
 pub const FAULTS_PATH: &str = "/__standin/faults";
 /// Call counters: `GET` reads, `DELETE` zeroes.
 pub const STATS_PATH: &str = "/__standin/stats";
+
+/// Prefix of the queue injection hook: `POST /__standin/queue/{target}`.
+pub const QUEUE_PATH_PREFIX: &str = "/__standin/queue/";
+/// At most this many bodies per injection request (a test that needs more sends several).
+pub const MAX_INJECT_BODIES: usize = 1_000;
+
+/// A pipeline queue the injection hook can send to, named in the hook's path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InjectTarget {
+    /// The optimize queue (`optimize`).
+    Optimize,
+    /// The reports queue (`reports`).
+    Reports,
+}
+
+impl InjectTarget {
+    /// The target named by the last path segment of the hook, if any.
+    pub fn from_segment(segment: &str) -> Option<Self> {
+        match segment {
+            "optimize" => Some(Self::Optimize),
+            "reports" => Some(Self::Reports),
+            _ => None,
+        }
+    }
+
+    /// The queue's (local) name.
+    pub fn queue(self) -> &'static str {
+        match self {
+            Self::Optimize => crate::names::OPTIMIZE_QUEUE,
+            Self::Reports => crate::names::REPORTS_QUEUE,
+        }
+    }
+}
+
+/// Body of an injection: each string is sent as-is as one text message, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InjectRequest {
+    pub bodies: Vec<String>,
+}
+
+/// Answer of an injection that sent every body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InjectReply {
+    pub queue: String,
+    pub sent: usize,
+}
+
+/// Decodes and bounds an injection body; the error says what was wrong.
+pub fn decode_inject(body: &[u8]) -> Result<InjectRequest, String> {
+    let request: InjectRequest =
+        serde_json::from_slice(body).map_err(|e| format!("body is not {{\"bodies\": [\"<message text>\", ...]}}: {e}"))?;
+    match request.bodies.len() {
+        0 => Err("bodies is empty: nothing to send".to_owned()),
+        n if n > MAX_INJECT_BODIES => Err(format!("{n} bodies; at most {MAX_INJECT_BODIES} per request")),
+        _ => Ok(request),
+    }
+}
 
 /// What a matching call suffers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,6 +174,23 @@ pub fn simulated_answer(request: &EliteRequest) -> EliteResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn injection_targets_and_bodies_are_checked() {
+        assert_eq!(InjectTarget::from_segment("optimize"), Some(InjectTarget::Optimize));
+        assert_eq!(InjectTarget::from_segment("reports").map(InjectTarget::queue), Some(crate::names::REPORTS_QUEUE));
+        assert_eq!(InjectTarget::from_segment("dead-letters"), None);
+        assert_eq!(decode_inject(br#"{"bodies":["x","{}"]}"#).map(|r| r.bodies.len()), Ok(2));
+        let refused = |body: &[u8], needle: &str| {
+            let e = decode_inject(body).expect_err("must be refused");
+            assert!(e.contains(needle), "{e}");
+        };
+        refused(br#"{"bodies":[]}"#, "empty");
+        refused(br#"{"bodies":"x"}"#, "not {");
+        refused(br#"{"bodies":["x"],"copies":2}"#, "unknown field");
+        let many = serde_json::to_vec(&InjectRequest { bodies: vec![String::new(); MAX_INJECT_BODIES + 1] }).unwrap();
+        refused(&many, "at most");
+    }
 
     #[test]
     fn rate_is_roughly_honoured() {
