@@ -4,8 +4,6 @@
 //! request-size limits, decided from the declared `Content-Length` before a byte is read and
 //! again from the bytes actually read (a chunked body declares nothing).
 
-use crate::admin::MAX_BODY_BYTES;
-
 /// One route of the admin API. `{name}` is a path parameter; a trailing `{key...}` takes the
 /// rest of the path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +44,15 @@ pub const ROUTES: &[Route] = &[
     local("DELETE", "/api/standin/faults"),
     local("GET", "/api/standin/stats"),
     local("DELETE", "/api/standin/stats"),
+    local("POST", "/api/standin/queue/optimize"),
+    local("POST", "/api/standin/queue/reports"),
 ];
+
+/// Largest body forwarded to the local stand-in: the queue injection hook must carry a body over
+/// the queue's own 128 KB limit (to prove the queue refuses it), so it gets more room than the
+/// admin API's [`MAX_BODY_BYTES`](crate::admin::MAX_BODY_BYTES); it is still bounded, and only exists where the stand-in is
+/// bound (never deployed).
+pub const MAX_STANDIN_BODY_BYTES: usize = 1024 * 1024;
 
 impl Route {
     /// The path with every parameter replaced by a well-formed example value, for tests that
@@ -67,20 +73,21 @@ impl Route {
 }
 
 /// Refuses a body by its declared `Content-Length` (the header's value, when present), before
-/// reading it: 413 when over [`MAX_BODY_BYTES`], 400 when the header is not a length.
-pub fn check_declared_length(content_length: Option<&str>) -> Result<(), (u16, String)> {
+/// reading it: 413 when over `max` (the admin API's is [`MAX_BODY_BYTES`](crate::admin::MAX_BODY_BYTES)), 400 when the header
+/// is not a length.
+pub fn check_declared_length(content_length: Option<&str>, max: usize) -> Result<(), (u16, String)> {
     let Some(raw) = content_length else { return Ok(()) };
     match raw.trim().parse::<u64>() {
-        Ok(n) if n > MAX_BODY_BYTES as u64 => Err(too_large(&format!("declares {n} bytes"))),
+        Ok(n) if n > max as u64 => Err(too_large(&format!("declares {n} bytes"), max)),
         Ok(_) => Ok(()),
         Err(_) => Err((400, format!("content-length {:?} is not a length", truncated(raw, 40)))),
     }
 }
 
-/// Refuses a body once more than [`MAX_BODY_BYTES`] have been read (the reader stops there).
-pub fn check_read_length(read: usize) -> Result<(), (u16, String)> {
-    if read > MAX_BODY_BYTES {
-        return Err(too_large("is longer"));
+/// Refuses a body once more than `max` bytes have been read (the reader stops there).
+pub fn check_read_length(read: usize, max: usize) -> Result<(), (u16, String)> {
+    if read > max {
+        return Err(too_large("is longer", max));
     }
     Ok(())
 }
@@ -90,8 +97,8 @@ pub fn body_text(bytes: Vec<u8>) -> Result<String, (u16, String)> {
     String::from_utf8(bytes).map_err(|e| (400, format!("the body is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to())))
 }
 
-fn too_large(what: &str) -> (u16, String) {
-    (413, format!("the body {what}; at most {MAX_BODY_BYTES} bytes are accepted"))
+fn too_large(what: &str, max: usize) -> (u16, String) {
+    (413, format!("the body {what}; at most {max} bytes are accepted"))
 }
 
 /// At most `max` characters of `raw`, for error messages that quote input.
@@ -105,9 +112,10 @@ pub fn truncated(raw: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::admin::MAX_BODY_BYTES;
 
     fn check(header: Option<&str>, expected: Result<(), u16>) {
-        assert_eq!(check_declared_length(header).map_err(|(s, _)| s), expected, "{header:?}");
+        assert_eq!(check_declared_length(header, MAX_BODY_BYTES).map_err(|(s, _)| s), expected, "{header:?}");
     }
 
     #[test]
@@ -119,8 +127,9 @@ mod tests {
         check(Some("99999999999999999999999"), Err(400));
         check(Some("-1"), Err(400));
         check(Some("12abc"), Err(400));
-        assert!(check_read_length(MAX_BODY_BYTES).is_ok());
-        assert_eq!(check_read_length(MAX_BODY_BYTES + 1).unwrap_err().0, 413);
+        assert!(check_read_length(MAX_BODY_BYTES, MAX_BODY_BYTES).is_ok());
+        assert_eq!(check_read_length(MAX_BODY_BYTES + 1, MAX_BODY_BYTES).unwrap_err().0, 413);
+        assert_eq!(check_declared_length(Some("200000"), MAX_STANDIN_BODY_BYTES), Ok(()));
         assert_eq!(body_text(vec![b'{', 0xff]).unwrap_err().0, 400);
         assert_eq!(body_text(b"{}".to_vec()), Ok("{}".to_owned()));
     }

@@ -54,11 +54,16 @@ fn the_route_table_is_the_routers() {
     for (method, path) in &table {
         assert!(arms.iter().any(|(m, p)| m == method && shape(p) == *path), "{method} {path} is in ROUTES but not routed");
     }
-    // The stand-in's routes are forwarded by one arm over the knobs it names.
+    // The stand-in's routes are forwarded by the arms naming their first segment, and the
+    // forwarding answers 404 unless the stand-in is bound (never, when deployed).
     for r in ROUTES.iter().filter(|r| r.local_only) {
-        let knob = r.path.rsplit('/').next().expect("a knob");
+        let knob = r.path.strip_prefix("/api/standin/").and_then(|p| p.split('/').next()).expect("a stand-in route");
         assert!(source.contains(&format!("\"{knob}\"")), "{} {} is not forwarded", r.method, r.path);
     }
+    let forward = &source[source.find("async fn forward_to_standin").expect("the forwarding")..];
+    let first = forward.lines().nth(1).unwrap_or_default();
+    assert!(first.contains("let Ok(standin) = env.service(binding::ELITE_STANDIN) else"), "the binding is looked up first: {first}");
+    assert!(forward.lines().nth(2).unwrap_or_default().contains("error(404"), "and its absence is a 404");
 }
 
 #[test]

@@ -25,7 +25,7 @@ mod sites;
 mod sweeps;
 
 use code24_runtime::http::{access, error, json};
-use code24_shared::admin::{DEFAULT_LIMIT, MAX_LIMIT};
+use code24_shared::admin::{DEFAULT_LIMIT, MAX_BODY_BYTES, MAX_LIMIT};
 use code24_shared::api;
 use code24_shared::auth::{self, Access};
 use futures::StreamExt;
@@ -56,19 +56,24 @@ impl Call<'_> {
     }
 }
 
-/// Reads a JSON request body within the size limit: refused by its declared length before a
-/// byte is read, and the read stops as soon as more than the limit has arrived (a chunked body
-/// declares no length), so an oversized body is never held in memory whole.
+/// Reads a JSON request body within the admin API's size limit ([`MAX_BODY_BYTES`]).
 pub(crate) async fn body_text(req: &mut Request) -> Result<String, (u16, String)> {
+    read_limited(req, MAX_BODY_BYTES).await
+}
+
+/// Reads a body of at most `max` bytes: refused by its declared length before a byte is read,
+/// and the read stops as soon as more than `max` has arrived (a chunked body declares no
+/// length), so an oversized body is never held in memory whole.
+async fn read_limited(req: &mut Request, max: usize) -> Result<String, (u16, String)> {
     let declared = req.headers().get("content-length").ok().flatten();
-    api::check_declared_length(declared.as_deref())?;
+    api::check_declared_length(declared.as_deref(), max)?;
     // workers-rs reports a request without a body as an error of `stream()`: an empty body.
     let Ok(mut stream) = req.stream() else { return Ok(String::new()) };
     let mut bytes = Vec::new();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| (400, format!("unreadable body: {e}")))?;
         bytes.extend_from_slice(&chunk);
-        api::check_read_length(bytes.len())?;
+        api::check_read_length(bytes.len(), max)?;
     }
     api::body_text(bytes)
 }
@@ -124,7 +129,10 @@ async fn forward_to_standin(mut req: Request, env: &Env, knob: &str) -> worker::
     let mut init = worker::RequestInit::new();
     init.with_method(req.method());
     if matches!(req.method(), Method::Put | Method::Post) {
-        init.with_body(Some(req.text().await?.into()));
+        match read_limited(&mut req, api::MAX_STANDIN_BODY_BYTES).await {
+            Ok(body) => init.with_body(Some(body.into())),
+            Err((status, message)) => return error(status, message),
+        };
     }
     standin.fetch(format!("https://standin{CONTROL_PREFIX}/{knob}"), Some(init)).await
 }
