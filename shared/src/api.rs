@@ -1,8 +1,8 @@
 //! The admin API's envelope, sans IO: the table of every route (what the dispatcher's router
 //! in `producer/src/api/mod.rs` matches, kept equal to it by a tidy test, and what the
 //! end-to-end tests enumerate to prove each one refuses a missing or wrong token), and the
-//! request-size limits, decided from the declared `Content-Length` before a byte is read and
-//! again from the bytes actually read (a chunked body declares nothing).
+//! request-size limits, decided from the declared `Content-Length` before a byte is read (a
+//! body that declares no length is refused) and checked again on the bytes read.
 
 /// One route of the admin API. `{name}` is a path parameter; a trailing `{key...}` takes the
 /// rest of the path.
@@ -84,6 +84,29 @@ pub fn check_declared_length(content_length: Option<&str>, max: usize) -> Result
     }
 }
 
+/// How to read a request's body, decided before reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyPlan {
+    /// No body at all.
+    Empty,
+    /// A body of a declared length within the limit: HTTP framing delivers exactly that many
+    /// bytes, so it can be read whole.
+    Read,
+}
+
+/// Decides how to read a body of at most `max` bytes from its `Content-Length` (when present)
+/// and whether the request has a body. A body without a declared length (chunked) is refused
+/// (411) rather than streamed: a reader that stops mid-stream leaves the runtime with an
+/// unread body, and every client of this API (curl, the ops CLI, browsers) declares lengths.
+pub fn body_plan(content_length: Option<&str>, has_body: bool, max: usize) -> Result<BodyPlan, (u16, String)> {
+    check_declared_length(content_length, max)?;
+    match (content_length, has_body) {
+        (Some(_), _) => Ok(BodyPlan::Read),
+        (None, false) => Ok(BodyPlan::Empty),
+        (None, true) => Err((411, format!("send the body with a Content-Length header (at most {max} bytes)"))),
+    }
+}
+
 /// Refuses a body once more than `max` bytes have been read (the reader stops there).
 pub fn check_read_length(read: usize, max: usize) -> Result<(), (u16, String)> {
     if read > max {
@@ -130,6 +153,11 @@ mod tests {
         assert!(check_read_length(MAX_BODY_BYTES, MAX_BODY_BYTES).is_ok());
         assert_eq!(check_read_length(MAX_BODY_BYTES + 1, MAX_BODY_BYTES).unwrap_err().0, 413);
         assert_eq!(check_declared_length(Some("200000"), MAX_STANDIN_BODY_BYTES), Ok(()));
+        assert_eq!(body_plan(None, false, MAX_BODY_BYTES), Ok(BodyPlan::Empty));
+        assert_eq!(body_plan(Some("0"), false, MAX_BODY_BYTES), Ok(BodyPlan::Read));
+        assert_eq!(body_plan(Some("10"), true, MAX_BODY_BYTES), Ok(BodyPlan::Read));
+        assert_eq!(body_plan(None, true, MAX_BODY_BYTES).map_err(|e| e.0), Err(411));
+        assert_eq!(body_plan(Some("70000"), true, MAX_BODY_BYTES).map_err(|e| e.0), Err(413));
         assert_eq!(body_text(vec![b'{', 0xff]).unwrap_err().0, 400);
         assert_eq!(body_text(b"{}".to_vec()), Ok("{}".to_owned()));
     }

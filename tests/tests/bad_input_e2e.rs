@@ -3,7 +3,7 @@
 //! - Every route of the route table (`code24_shared::api::ROUTES`) refuses a missing, wrong or
 //!   malformed token with the same 401 body; unknown `/api/` paths are refused before routing.
 //! - Unknown routes and methods, malformed, truncated, non-UTF-8, wrong-typed and oversized
-//!   (declared or chunked) admin bodies, path-traversal customer ids, bad site URLs and bad
+//!   (by declared length; a chunked body declares none and is refused) admin bodies, path-traversal customer ids, bad site URLs and bad
 //!   query parameters each get a 4xx with an `{"error"}` naming what was wrong.
 //! - Malformed, truncated, wrong-version and near-limit queue bodies, sent onto the real queues
 //!   through the stand-in's injection hook, each end in the dead-letter store with their reason;
@@ -208,9 +208,10 @@ fn bad_admin_requests_are_refused_and_change_nothing() {
         refused(&raw(&stack, "POST", path, body, Auth::Token, false), *status, fragment, &format!("POST {path} ({} bytes)", body.len()));
         tried += 1;
     }
-    // A chunked body declares no length: the read stops past the limit.
-    refused(&raw(&stack, "POST", "/api/sites", big.as_bytes(), Auth::Token, true), 413, "at most 65536 bytes", "a chunked oversized body");
-    tried += 1;
+    // A chunked body declares no length: refused before it is read, whatever its size.
+    refused(&raw(&stack, "POST", "/api/sites", big.as_bytes(), Auth::Token, true), 411, "Content-Length", "a chunked oversized body");
+    refused(&raw(&stack, "POST", "/api/sites", b"{}", Auth::Token, true), 411, "Content-Length", "a chunked small body");
+    tried += 2;
 
     // Path parameters and query strings.
     for (path, status, fragment) in [

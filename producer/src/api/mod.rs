@@ -26,9 +26,8 @@ mod sweeps;
 
 use code24_runtime::http::{access, error, json};
 use code24_shared::admin::{DEFAULT_LIMIT, MAX_BODY_BYTES, MAX_LIMIT};
-use code24_shared::api;
+use code24_shared::api::{self, BodyPlan};
 use code24_shared::auth::{self, Access};
-use futures::StreamExt;
 use code24_shared::names::{binding, var};
 use code24_shared::standin::CONTROL_PREFIX;
 use serde_json::json as j;
@@ -61,21 +60,19 @@ pub(crate) async fn body_text(req: &mut Request) -> Result<String, (u16, String)
     read_limited(req, MAX_BODY_BYTES).await
 }
 
-/// Reads a body of at most `max` bytes: refused by its declared length before a byte is read,
-/// and the read stops as soon as more than `max` has arrived (a chunked body declares no
-/// length), so an oversized body is never held in memory whole.
+/// Reads a body of at most `max` bytes, refused by its declared length before a byte is read
+/// (`code24_shared::api::body_plan`: a body with no declared length is refused, 411), so an
+/// oversized body is never read.
 async fn read_limited(req: &mut Request, max: usize) -> Result<String, (u16, String)> {
     let declared = req.headers().get("content-length").ok().flatten();
-    api::check_declared_length(declared.as_deref(), max)?;
-    // workers-rs reports a request without a body as an error of `stream()`: an empty body.
-    let Ok(mut stream) = req.stream() else { return Ok(String::new()) };
-    let mut bytes = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| (400, format!("unreadable body: {e}")))?;
-        bytes.extend_from_slice(&chunk);
-        api::check_read_length(bytes.len(), max)?;
+    match api::body_plan(declared.as_deref(), req.inner().body().is_some(), max)? {
+        BodyPlan::Empty => Ok(String::new()),
+        BodyPlan::Read => {
+            let bytes = req.bytes().await.map_err(|e| (400, format!("unreadable body: {e}")))?;
+            api::check_read_length(bytes.len(), max)?;
+            api::body_text(bytes)
+        }
     }
-    api::body_text(bytes)
 }
 
 pub(crate) async fn handle(mut req: Request, env: &Env) -> worker::Result<Response> {
