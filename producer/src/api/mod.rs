@@ -1,6 +1,8 @@
 //! The dispatcher's admin API. Every `/api/` route requires `Authorization: Bearer
-//! <ADMIN_TOKEN>` (compared in constant time); JSON in and out; errors are `{"error": ...}`
-//! with a 4xx status naming what was wrong, or a 5xx when a dependency failed.
+//! <ADMIN_TOKEN>` (checked before the route is chosen, in constant time; one 401 for every
+//! refusal); JSON in and out, bodies of at most 64 KB with a declared length; errors are
+//! `{"error": ...}` with a 4xx status naming what was wrong, or a 5xx when a dependency failed.
+//! The route table below is also `code24_shared::api::ROUTES` (kept equal by a tidy test).
 //!
 //! - `GET /health` (no token): liveness.
 //! - sweeps ([`sweeps`]): `GET /api/sweeps?limit=N`, `GET /api/sweeps/{sweep_id}`.
