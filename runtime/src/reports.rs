@@ -9,7 +9,7 @@
 use code24_shared::error::JobError;
 use code24_shared::ledger::FinalizeDecision;
 use code24_shared::ports::{ReportStore, RunFinalizer};
-use code24_shared::reports::analytics::{CustomerMonthly, DailyRollup};
+use code24_shared::reports::analytics::{CustomerMonthly, DailyRollup, RollupPage};
 use code24_shared::reports::period::Month;
 use code24_shared::reports::revenue::BillingEvent;
 use serde::Deserialize;
@@ -47,8 +47,12 @@ impl D1Reports {
 }
 
 impl ReportStore for D1Reports {
-    async fn month_rollups(&self, customer_id: Option<&str>, month: Month) -> Result<Vec<DailyRollup>, JobError> {
+    async fn month_rollups(&self, customer_id: &str, month: Month) -> Result<Vec<DailyRollup>, JobError> {
         crate::rollups::month_rollups(&self.db, customer_id, month).await
+    }
+
+    async fn month_rollups_page(&self, month: Month, after: Option<&str>) -> Result<RollupPage, JobError> {
+        crate::rollups::month_rollups_page(&self.db, month, after).await
     }
 
     async fn billing_events(&self, before_ms: i64) -> Result<Vec<BillingEvent>, JobError> {

@@ -1,6 +1,7 @@
 //! The D1 copy of the customers' daily rollups (`daily_rollups`, schema and column meanings in
 //! `migrations/0004_daily_rollups.sql`): the ledger's job shards write it from their alarm
-//! ([`upsert_rollups`]), the monthly analytics and the admin API read it ([`month_rollups`]).
+//! ([`upsert_rollups`]), the monthly analytics and the admin API read one customer's month
+//! ([`month_rollups`]), the end-of-month report every customer's, in pages ([`month_rollups_page`]).
 //!
 //! Arrays are JSON text columns. Numbers come back from D1 as JavaScript numbers, so rows are
 //! decoded through `f64` and converted; every count and time here is far below 2^53.
@@ -10,7 +11,7 @@ use wasm_bindgen::JsValue;
 use worker::D1Database;
 
 use code24_shared::error::JobError;
-use code24_shared::reports::analytics::DailyRollup;
+use code24_shared::reports::analytics::{whole_customers, DailyRollup, RollupPage, ROLLUP_PAGE_ROWS};
 use code24_shared::reports::period::Month;
 
 /// Upsert of one row with absolute values: sending the same row twice leaves the same row.
@@ -141,18 +142,31 @@ fn bounds(month: Month) -> (String, String) {
     (format!("{}-01", month.label()), format!("{}-01", month.next().label()))
 }
 
-/// Every rollup of `month` (one customer's, or all), ordered by customer, then day. All
-/// customers at once is meant for tests and small installations: at scale, read per customer.
-pub async fn month_rollups(db: &D1Database, customer_id: Option<&str>, month: Month) -> Result<Vec<DailyRollup>, JobError> {
-    let fail = |what: &str, e: worker::Error| JobError::transient(format!("daily_rollups {what}: {e}"));
+/// One customer's rollups of `month`, ordered by day.
+pub async fn month_rollups(db: &D1Database, customer_id: &str, month: Month) -> Result<Vec<DailyRollup>, JobError> {
     let (from, to) = bounds(month);
-    let mut values = vec![JsValue::from_str(&from), JsValue::from_str(&to)];
-    let mut query = format!("SELECT {COLUMNS} FROM daily_rollups WHERE day >= ?1 AND day < ?2");
-    if let Some(customer_id) = customer_id {
-        query.push_str(" AND customer_id = ?3");
-        values.push(JsValue::from_str(customer_id));
-    }
-    query.push_str(" ORDER BY customer_id, day");
+    let query = format!("SELECT {COLUMNS} FROM daily_rollups WHERE customer_id = ?1 AND day >= ?2 AND day < ?3 ORDER BY day");
+    read(db, query, vec![JsValue::from_str(customer_id), JsValue::from_str(&from), JsValue::from_str(&to)]).await
+}
+
+/// One page of every customer's rollups of `month` after customer `after`, in whole customers
+/// (keyset paging on the table's (customer_id, day) key, [`ROLLUP_PAGE_ROWS`] rows a read).
+pub async fn month_rollups_page(db: &D1Database, month: Month, after: Option<&str>) -> Result<RollupPage, JobError> {
+    let (from, to) = bounds(month);
+    let query = format!(
+        "SELECT {COLUMNS} FROM daily_rollups WHERE customer_id > ?1 AND day >= ?2 AND day < ?3 ORDER BY customer_id, day LIMIT ?4"
+    );
+    let values = vec![
+        JsValue::from_str(after.unwrap_or_default()),
+        JsValue::from_str(&from),
+        JsValue::from_str(&to),
+        JsValue::from_f64(ROLLUP_PAGE_ROWS as f64),
+    ];
+    Ok(whole_customers(read(db, query, values).await?, ROLLUP_PAGE_ROWS))
+}
+
+async fn read(db: &D1Database, query: String, values: Vec<JsValue>) -> Result<Vec<DailyRollup>, JobError> {
+    let fail = |what: &str, e: worker::Error| JobError::transient(format!("daily_rollups {what}: {e}"));
     let records = db
         .prepare(query)
         .bind(&values)

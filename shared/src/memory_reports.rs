@@ -11,7 +11,7 @@ use crate::ledger::sweeps;
 use crate::ledger::{FinalizeDecision, FinalizeRequest};
 use crate::memory::{MemoryElite, MemoryLedger, MemoryRegistry};
 use crate::ports::{EliteClient, HealthProbes, ReportStore, RunFinalizer, SitePage, SiteRegistry};
-use crate::reports::analytics::{CustomerMonthly, DailyRollup};
+use crate::reports::analytics::{whole_customers, CustomerMonthly, DailyRollup, RollupPage, ROLLUP_PAGE_ROWS};
 use crate::reports::period::Month;
 use crate::reports::revenue::BillingEvent;
 
@@ -28,6 +28,9 @@ pub struct MemoryReportStore {
     pub failing_section_writes: Cell<u32>,
     /// Every read fails while set.
     pub reads_down: Cell<bool>,
+    /// Rows per page of [`ReportStore::month_rollups_page`] (`None`: [`ROLLUP_PAGE_ROWS`], as in
+    /// D1); tests make it small to read a month in many pages.
+    pub page_rows: Cell<Option<usize>>,
 }
 
 impl MemoryReportStore {
@@ -40,11 +43,29 @@ impl MemoryReportStore {
 }
 
 impl ReportStore for MemoryReportStore {
-    async fn month_rollups(&self, customer_id: Option<&str>, month: Month) -> Result<Vec<DailyRollup>, JobError> {
+    async fn month_rollups(&self, customer_id: &str, month: Month) -> Result<Vec<DailyRollup>, JobError> {
         self.read("rollups")?;
         let prefix = format!("{}-", month.label());
-        let wanted = |r: &&DailyRollup| r.day.starts_with(&prefix) && customer_id.is_none_or(|c| r.customer_id == c);
+        let wanted = |r: &&DailyRollup| r.day.starts_with(&prefix) && r.customer_id == customer_id;
         Ok(self.rollups.borrow().iter().filter(wanted).cloned().collect())
+    }
+
+    /// As D1 answers it: ordered by customer then day, `page_rows` rows read after `after`.
+    async fn month_rollups_page(&self, month: Month, after: Option<&str>) -> Result<RollupPage, JobError> {
+        self.read("rollups")?;
+        let prefix = format!("{}-", month.label());
+        let after = after.unwrap_or_default();
+        let mut rows: Vec<DailyRollup> = self
+            .rollups
+            .borrow()
+            .iter()
+            .filter(|r| r.day.starts_with(&prefix) && r.customer_id.as_str() > after)
+            .cloned()
+            .collect();
+        rows.sort_by(|a, b| (&a.customer_id, &a.day).cmp(&(&b.customer_id, &b.day)));
+        let limit = self.page_rows.get().unwrap_or(ROLLUP_PAGE_ROWS);
+        rows.truncate(limit);
+        Ok(whole_customers(rows, limit))
     }
 
     async fn billing_events(&self, before_ms: i64) -> Result<Vec<BillingEvent>, JobError> {

@@ -13,7 +13,7 @@ use crate::ledger::{
     ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, FanoutDone, FinalizeDecision, OpenDecision, OpenSweep,
     PageDone, SettleDecision, SettleRequest,
 };
-use crate::reports::analytics::{CustomerMonthly, DailyRollup};
+use crate::reports::analytics::{CustomerMonthly, DailyRollup, RollupPage};
 use crate::reports::period::Month;
 use crate::reports::revenue::BillingEvent;
 use crate::site::Site;
@@ -93,8 +93,11 @@ pub trait Metrics {
 /// The report jobs' data in D1: the rollups and billing events they read, and the monthly
 /// sections a run's customer jobs write and its finalize job reads back.
 pub trait ReportStore {
-    /// Daily rollups of `month`, of one customer or (`None`) of every customer.
-    async fn month_rollups(&self, customer_id: Option<&str>, month: Month) -> Result<Vec<DailyRollup>, JobError>;
+    /// One customer's daily rollups of `month`.
+    async fn month_rollups(&self, customer_id: &str, month: Month) -> Result<Vec<DailyRollup>, JobError>;
+    /// Every customer's daily rollups of `month`, one page of whole customers
+    /// ([`whole_customers`](crate::reports::analytics::whole_customers)) after customer `after`.
+    async fn month_rollups_page(&self, month: Month, after: Option<&str>) -> Result<RollupPage, JobError>;
     /// Every billing event before `before_ms` (earlier ones give each customer's MRR at a start).
     async fn billing_events(&self, before_ms: i64) -> Result<Vec<BillingEvent>, JobError>;
     /// Writes (or rewrites) one customer's section of a monthly-analytics run.

@@ -18,7 +18,7 @@ pub(super) async fn list(call: &Call<'_>) -> worker::Result<Response> {
         Ok(params) => params,
         Err(message) => return error(400, message),
     };
-    match month_rollups(&call.env.d1(binding::DB)?, Some(customer_id.as_str()), month).await {
+    match month_rollups(&call.env.d1(binding::DB)?, customer_id.as_str(), month).await {
         Ok(rollups) => json(200, &j!({ "rollups": rollups })),
         Err(e) => error(502, e.to_string()),
     }

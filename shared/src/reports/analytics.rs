@@ -150,6 +150,39 @@ pub fn sections_of(rollups: &[DailyRollup]) -> Vec<CustomerMonthly> {
     by_customer.into_iter().map(|(c, days)| section_of_days(c, days)).collect()
 }
 
+/// Rows per page when every customer's rollups of a month are read (the end-of-month report):
+/// a few megabytes per page, whatever the number of customers.
+pub const ROLLUP_PAGE_ROWS: usize = 5_000;
+// A customer has at most 31 rollups in a month; a page must hold at least one whole customer.
+const _: () = assert!(ROLLUP_PAGE_ROWS > 31);
+
+/// One page of a month's rollups, ordered by customer then day, holding whole customers only.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RollupPage {
+    pub rollups: Vec<DailyRollup>,
+    /// The last customer of this page, to read the next page after; `None` on the last page.
+    pub next_after: Option<String>,
+}
+
+/// Cuts a read of up to `limit` rows (ordered by customer, then day) into a page of whole
+/// customers: when the read came back full, its last customer may continue beyond it, so that
+/// customer's rows are left for the next page. A short read is the last page.
+pub fn whole_customers(mut rows: Vec<DailyRollup>, limit: usize) -> RollupPage {
+    if rows.len() < limit {
+        return RollupPage { rollups: rows, next_after: None };
+    }
+    let Some(last) = rows.last().map(|r| r.customer_id.clone()) else { return RollupPage::default() };
+    let keep = rows.iter().position(|r| r.customer_id == last).unwrap_or(rows.len());
+    if keep == 0 {
+        // One customer fills the page: impossible with a page over 31 rows (one row per
+        // customer and day), kept whole rather than lost if it ever happens.
+        return RollupPage { rollups: rows, next_after: Some(last) };
+    }
+    rows.truncate(keep);
+    let next_after = rows.last().map(|r| r.customer_id.clone());
+    RollupPage { rollups: rows, next_after }
+}
+
 /// A customer's score change, for the improvers and regressions lists.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScoreChange {
@@ -313,6 +346,24 @@ mod tests {
         assert_eq!(r.customers, sections);
         assert_eq!(r.platform, platform_report(&sections));
         assert_eq!((r.v, r.month.as_str(), r.platform.customers, r.platform.runs), (1, "2026-11", 2, 9));
+    }
+
+    #[test]
+    fn pages_hold_whole_customers() {
+        let row = |c: &str, d: u32| day(c, &format!("2026-11-{d:02}"), 1, [1, 1, 1], [1, 1, 1], [1, 1, 1]);
+        let ids = |p: &RollupPage| p.rollups.iter().map(|r| r.customer_id.clone()).collect::<Vec<_>>();
+        let check = |rows: Vec<DailyRollup>, limit, expected_ids: &[&str], next: Option<&str>| {
+            let page = whole_customers(rows, limit);
+            assert_eq!((ids(&page), page.next_after.as_deref()), (expected_ids.iter().map(|s| s.to_string()).collect(), next));
+        };
+        // A short read is the last page.
+        check(vec![row("a", 1), row("b", 1)], 3, &["a", "b"], None);
+        check(Vec::new(), 3, &[], None);
+        // A full read leaves its last customer (maybe cut) for the next page.
+        check(vec![row("a", 1), row("a", 2), row("b", 1)], 3, &["a", "a"], Some("a"));
+        check(vec![row("a", 1), row("b", 1), row("b", 2)], 3, &["a"], Some("a"));
+        // One customer filling the page is kept whole.
+        check(vec![row("a", 1), row("a", 2)], 2, &["a", "a"], Some("a"));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::reports::analytics::{platform_report, sections_of, DailyRollup, PlatformMonthly};
+use crate::reports::analytics::{platform_report, CustomerMonthly, PlatformMonthly};
 use crate::reports::period::Month;
 use crate::reports::revenue::{basis_points, revenue_metrics, BillingEvent, RevenueMetrics};
 
@@ -31,9 +31,9 @@ pub struct FinalReport {
 pub struct MonthInputs<'a> {
     /// Every billing event before the month's end (earlier ones give the starting MRR).
     pub billing: &'a [BillingEvent],
-    /// Every customer's daily rollups of the month, and of the month before.
-    pub rollups: &'a [DailyRollup],
-    pub previous_rollups: &'a [DailyRollup],
+    /// Every customer's section of the month, and of the month before (from the daily rollups).
+    pub sections: &'a [CustomerMonthly],
+    pub previous_sections: &'a [CustomerMonthly],
 }
 
 /// The final report of `month`: revenue of the month and of the month before from the billing
@@ -46,8 +46,8 @@ pub fn final_report(month: Month, generated_at: &str, inputs: MonthInputs<'_>) -
         generated_at: generated_at.to_owned(),
         revenue: metrics(month),
         previous_revenue: metrics(month.previous()),
-        technical: platform_report(&sections_of(inputs.rollups)),
-        previous_technical: platform_report(&sections_of(inputs.previous_rollups)),
+        technical: platform_report(inputs.sections),
+        previous_technical: platform_report(inputs.previous_sections),
     }
 }
 
@@ -188,14 +188,15 @@ mod tests {
 
     #[test]
     fn the_final_report_covers_the_month_and_the_one_before() {
-        use crate::reports::analytics::customer_section;
+        use crate::reports::analytics::{customer_section, sections_of, DailyRollup};
         let nov = Month::new(2026, 11).unwrap();
         let at = |m: Month, day: i64| m.start().timestamp_millis() + day * 86_400_000;
         let ev = |c: &str, at_ms, mrr_cents| BillingEvent { customer_id: c.into(), at_ms, mrr_cents };
         let billing = vec![ev("a", at(nov.previous(), -3), 10_000), ev("b", at(nov.previous(), 4), 5_000), ev("a", at(nov, 2), 0)];
         let rollup = |c: &str, day: &str, runs| DailyRollup { runs, successes: runs, ..crate::ledger::rollups::empty(c, day) };
         let (now, before) = (vec![rollup("a", "2026-11-01", 4), rollup("b", "2026-11-02", 6)], vec![rollup("b", "2026-10-09", 3)]);
-        let r = final_report(nov, "2026-11-30T23:59:00Z", MonthInputs { billing: &billing, rollups: &now, previous_rollups: &before });
+        let (sections, previous_sections) = (sections_of(&now), sections_of(&before));
+        let r = final_report(nov, "2026-11-30T23:59:00Z", MonthInputs { billing: &billing, sections: &sections, previous_sections: &previous_sections });
         assert_eq!((r.v, r.month.as_str(), r.generated_at.as_str()), (1, "2026-11", "2026-11-30T23:59:00Z"));
         // October: a paid 100.00 from before, b is new at 50.00. November: a churns.
         assert_eq!((r.previous_revenue.starting_mrr_cents, r.previous_revenue.new_mrr_cents, r.previous_revenue.ending_mrr_cents), (10_000, 5_000, 15_000));

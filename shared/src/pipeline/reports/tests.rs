@@ -16,7 +16,7 @@ use crate::memory::{MemoryDeadLetters, MemoryLedger, MemoryMetrics, MemoryQueue,
 use crate::memory_reports::{MemoryProbes, MemoryReportStore};
 use crate::pipeline::consumer::{Action, Delivery};
 use crate::ports::Ledger;
-use crate::reports::analytics::{customer_section, monthly_report, DailyRollup, MonthlyReport};
+use crate::reports::analytics::{customer_section, monthly_report, platform_report, sections_of, DailyRollup, MonthlyReport};
 use crate::reports::health::{HealthReport, HealthStatus, PROBE_KEY};
 use crate::reports::jobs::{health_run_id, monthly_run_id, ReportJob, ReportWork, END_OF_MONTH, MONTHLY_ANALYTICS};
 use crate::reports::period::{health_check_key, Month};
@@ -289,6 +289,36 @@ fn the_end_of_month_report_and_its_summary_agree() {
     assert_eq!(summary, executive_summary(&report));
     assert!(w.ledger.progress(&run).unwrap().complete);
     assert!(w.enqueued().is_empty(), "only monthly analytics fan in");
+}
+
+#[test]
+fn the_end_of_month_report_reads_every_customer_in_pages() {
+    // Many customers over both months, read in pages of 5 rows (whole customers each): the
+    // technical performance equals the sections of every rollup read at once.
+    let customers: Vec<String> = (0..23).map(|i| format!("c{i:02}")).collect();
+    let rollups: Vec<DailyRollup> = customers
+        .iter()
+        .enumerate()
+        .flat_map(|(i, c)| {
+            let days = 1 + i % 4;
+            (1..=days).flat_map(move |d| {
+                [rollup(c, &format!("2026-11-{d:02}"), (i + d) as u64, 40, 60), rollup(c, &format!("2026-10-{d:02}"), 1, 50, 50)]
+            })
+        })
+        .collect();
+    let w = World::new();
+    w.store.rollups.borrow_mut().extend(rollups.iter().rev().cloned());
+    w.store.page_rows.set(Some(5));
+    let run = monthly_run_id("local", END_OF_MONTH, NOV);
+    w.open_run(&run, END_OF_MONTH, 1);
+    let job = ReportJob::single(&run, Some(NOV), SLOT_MS, ReportWork::EndOfMonth);
+    assert_eq!(w.deliver(&[&job.encode()]), [Action::Ack]);
+
+    let report: FinalReport = w.object(&NOV.final_report_key());
+    let (nov, oct): (Vec<DailyRollup>, Vec<DailyRollup>) = rollups.into_iter().partition(|r| r.day.starts_with("2026-11"));
+    assert_eq!(report.technical, platform_report(&sections_of(&nov)));
+    assert_eq!(report.previous_technical, platform_report(&sections_of(&oct)));
+    assert_eq!((report.technical.customers, report.previous_technical.customers), (23, 23));
 }
 
 fn health_job() -> (String, ReportJob) {

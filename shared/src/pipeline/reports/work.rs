@@ -11,7 +11,7 @@ use super::health;
 use crate::error::JobError;
 use crate::ids::from_epoch_ms;
 use crate::ports::{HealthProbes, ReportStore, ResultStore};
-use crate::reports::analytics::{customer_section, monthly_report};
+use crate::reports::analytics::{customer_section, monthly_report, sections_of, CustomerMonthly};
 use crate::reports::health::HealthReport;
 use crate::reports::jobs::{ReportJob, ReportWork};
 use crate::reports::period::{health_check_key, Month};
@@ -28,7 +28,7 @@ pub(super) async fn run(
 ) -> Result<(), JobError> {
     match &job.work {
         ReportWork::MonthlyCustomer { customer_id } => {
-            let rollups = store.month_rollups(Some(customer_id.as_str()), month_of(job)?).await?;
+            let rollups = store.month_rollups(customer_id.as_str(), month_of(job)?).await?;
             store.put_section(&job.run_id, &customer_section(customer_id.as_str(), &rollups)).await
         }
         ReportWork::MonthlyFinalize => {
@@ -56,16 +56,32 @@ async fn end_of_month(
     month: Month,
     now: &dyn Fn() -> i64,
 ) -> Result<(), JobError> {
-    let (billing, rollups, previous_rollups) = join!(
+    let (billing, sections, previous_sections) = join!(
         store.billing_events(month.end().timestamp_millis()),
-        store.month_rollups(None, month),
-        store.month_rollups(None, month.previous()),
+        month_sections(store, month),
+        month_sections(store, month.previous()),
     );
-    let (billing, rollups, previous_rollups) = (billing?, rollups?, previous_rollups?);
-    let inputs = MonthInputs { billing: &billing, rollups: &rollups, previous_rollups: &previous_rollups };
+    let (billing, sections, previous_sections) = (billing?, sections?, previous_sections?);
+    let inputs = MonthInputs { billing: &billing, sections: &sections, previous_sections: &previous_sections };
     let report = final_report(month, &generated_at(now), inputs);
     put_json(results, &month.final_report_key(), &report, job).await?;
     put_json(results, &month.executive_summary_key(), &executive_summary(&report), job).await
+}
+
+/// Every customer's section of `month`, folded page by page so only the sections (not a
+/// month of everyone's rollups) are ever held at once. Pages come in customer order, so the
+/// sections do too.
+async fn month_sections(store: &impl ReportStore, month: Month) -> Result<Vec<CustomerMonthly>, JobError> {
+    let mut sections = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store.month_rollups_page(month, after.as_deref()).await?;
+        sections.extend(sections_of(&page.rollups));
+        match page.next_after {
+            Some(next) => after = Some(next),
+            None => return Ok(sections),
+        }
+    }
 }
 
 /// Writes `value` as pretty JSON at `key`, tagged with the job id.
