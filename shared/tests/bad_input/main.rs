@@ -7,6 +7,7 @@
 //! - the same queue bodies through the optimizer's whole batch processing over the in-memory
 //!   twins ([`pipeline`]): each bad body is dead-lettered alone with its reason and nothing else
 //!   changes (no ledger call for it, no elite call, no result, no metric);
+//! - the report-queue corpus through the reports consumer's batch ([`reports`]), likewise;
 //! - generated inputs ([`props`], proptest): random strings, random mutations and truncations
 //!   of valid bodies, and well-shaped JSON with wrong-typed values. Every property states what
 //!   an accepted input guarantees (e.g. an R2 key of exactly three safe segments), not only
@@ -18,3 +19,4 @@
 mod corpus;
 mod pipeline;
 mod props;
+mod reports;

@@ -235,11 +235,21 @@ proptest! {
     }
 
     #[test]
-    fn report_jobs_are_validated_whole(body in prop_oneof![nasty_string(120), mutated(GOOD_REPORT), reshaped(GOOD_REPORT)]) {
+    fn report_jobs_are_validated_whole(body in prop_oneof![
+        nasty_string(120),
+        mutated(GOOD_REPORT),
+        reshaped(GOOD_REPORT),
+        (any::<i32>(), any::<u32>()).prop_map(|(y, m)| GOOD_REPORT.replace(r#"{"year":2026,"month":10}"#, &format!(r#"{{"year":{y},"month":{m}}}"#))),
+    ]) {
         match ReportJob::decode(&body) {
             Ok(job) => {
                 prop_assert!(valid_entry_id(&job.job_id), "{}", job.job_id);
                 prop_assert!(code24_shared::ids::SweepId::parse(&job.run_id).is_some(), "{}", job.run_id);
+                // Everything the consumer derives from an accepted job is defined (no panic).
+                if let Some(month) = job.month {
+                    prop_assert!(month.start() < month.end());
+                    prop_assert!(month.analytics_key().starts_with("analytics/monthly/"));
+                }
                 prop_assert_eq!(ReportJob::decode(&job.encode()).map(|j| j.job_id), Ok(job.job_id.clone()));
             }
             Err(e) => prop_assert!(!e.message.is_empty() && e.message.len() <= 1_024, "{}", e.message),
