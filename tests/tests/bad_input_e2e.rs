@@ -265,7 +265,10 @@ fn bad_queue_bodies_are_dead_lettered_alone_and_change_nothing_else() {
         good.replace("https://acme.example", "ftp://acme.example"),
         format!("{{\"v\":1,\"nonce\":{run},\"pad\":\"{}\"}}", "\u{1}".repeat(60_000)),
     ];
-    let reports = vec![format!("{{\"v\":0,\"nonce\":{run}}}"), format!("[{run}]")];
+    let month_13 = format!(
+        r#"{{"v":1,"job_id":"local.monthly-analytics.2026-10.acme","run_id":"local.monthly-analytics.2026-10","month":{{"year":2026,"month":13}},"scheduled_ms":{run},"work":{{"kind":"monthly_customer","customer_id":"acme"}}}}"#
+    );
+    let reports = vec![format!("{{\"v\":0,\"nonce\":{run}}}"), format!("[{run}]"), month_13];
     for (queue, bodies) in [("optimize", &optimize), ("reports", &reports)] {
         let reply = stack.inject_raw(queue, bodies);
         assert_eq!(reply.status, 200, "{queue}: {}", reply.body);
