@@ -5,9 +5,11 @@
 //! message per site (or the one job of a single-job report run). On every tick of the sweep or
 //! the health check it also catches up missed monthly report runs ([`runs`]). It does nothing
 //! else: no elite calls, no report work, no result writes. Its fetch handler serves the
-//! authenticated admin API ([`api`]) that operators and tests use.
+//! authenticated admin API ([`api`]) that operators and tests use, and the operator dashboard
+//! ([`dashboard`]) on every other path.
 
 mod api;
+mod dashboard;
 mod runs;
 
 use code24_runtime::env::{now_ms, token, vars};
@@ -70,5 +72,10 @@ async fn run(cron: &str, scheduled_ms: i64, env: &Env) -> Result<Option<FanoutRe
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
-    api::handle(req, &env).await
+    let path = req.path();
+    if path == "/health" || path.starts_with("/api/") {
+        api::handle(req, &env).await
+    } else {
+        dashboard::handle(req, &env).await
+    }
 }

@@ -134,6 +134,8 @@ pub mod var {
     pub const CATCH_UP_WINDOW_HOURS: &str = "CATCH_UP_WINDOW_HOURS";
     /// Secret bearer token of the admin API.
     pub const ADMIN_TOKEN: &str = "ADMIN_TOKEN";
+    /// Optional secret that signs the dashboard's sessions; `ADMIN_TOKEN` signs them when unset.
+    pub const SESSION_SECRET: &str = "SESSION_SECRET";
 }
 
 #[cfg(test)]

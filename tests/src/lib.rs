@@ -20,6 +20,8 @@
 //! });
 //! ```
 
+pub mod browser;
+
 use std::fmt::Debug;
 use std::time::{Duration, Instant};
 

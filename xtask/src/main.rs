@@ -2,7 +2,7 @@
 //!
 //! Map of the modules:
 //! - [`setup`]: installs the wasm toolchain pieces and npm packages into `.tools/` and
-//!   `node_modules/`, idempotently.
+//!   `node_modules/`, and the headless browser of the dashboard test, idempotently.
 //! - [`workers`]: the table of Worker crates and their builds with worker-build.
 //! - [`stack`]: one `wrangler dev` session running every Worker on local workerd; shared by
 //!   `dev` and `test`.
@@ -46,8 +46,10 @@ COMMANDS:
         the wasm32-unknown-unknown target (rustup), worker-build (same version as the
         `worker` crate in Cargo.lock) and wasm-bindgen-cli (exactly the wasm-bindgen
         version in Cargo.lock) into .tools/cargo, and `npm ci` when node_modules is
-        missing or older than package-lock.json. Each step is skipped when already
-        satisfied; the step times are printed.
+        missing or older than package-lock.json; and Debian's `chromium` and
+        `chromium-driver` (for the dashboard's browser test) with apt-get, as root or
+        through sudo, when /usr/bin/chromium or /usr/bin/chromedriver is missing. Each
+        step is skipped when already satisfied; the step times are printed.
 
     build [--worker NAME]
         Build every Worker bundle (or only NAME) with `worker-build --release --no-opt`,

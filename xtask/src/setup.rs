@@ -88,6 +88,7 @@ pub(crate) fn run(root: &Path) -> Result<()> {
         )
     })?;
     step("npm packages", || npm_packages(root))?;
+    step("headless browser (chromium, chromium-driver)", browser)?;
     tools.check()
 }
 
@@ -179,6 +180,36 @@ fn npm_packages(root: &Path) -> Result<&'static str> {
         "npm ci",
     )?;
     Ok("installed with npm ci")
+}
+
+/// The browser and WebDriver the dashboard's browser test drives (Debian's packages).
+pub(crate) const CHROMIUM: &str = "/usr/bin/chromium";
+pub(crate) const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// Installs Debian's `chromium` and `chromium-driver` with apt-get when either binary is
+/// missing: unattended (CI runs this on a brand-new machine), through `sudo` only when not
+/// root. The package index is refreshed first, since a fresh image may have none.
+fn browser() -> Result<&'static str> {
+    if Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists() {
+        return Ok("already installed");
+    }
+    let root_user = cmd::stdout_of(Command::new("id").arg("-u")).is_some_and(|uid| uid == "0");
+    let apt = |args: &[&str], what: &str| {
+        let mut command = if root_user { Command::new("apt-get") } else { Command::new("sudo") };
+        if !root_user {
+            command.args(["--non-interactive", "--preserve-env=DEBIAN_FRONTEND", "apt-get"]);
+        }
+        command.env("DEBIAN_FRONTEND", "noninteractive").args(args);
+        cmd::run(&mut command, what)
+    };
+    apt(&["update", "-q"], "apt-get update")?;
+    apt(&["install", "-y", "-q", "--no-install-recommends", "chromium", "chromium-driver"], "apt-get install")?;
+    for path in [CHROMIUM, CHROMEDRIVER] {
+        if !Path::new(path).exists() {
+            return Err(format!("{path} is still missing after apt-get install"));
+        }
+    }
+    Ok("installed with apt-get")
 }
 
 fn modified(path: &Path) -> Option<SystemTime> {

@@ -135,3 +135,9 @@ async fn forward_to_standin(mut req: Request, env: &Env, knob: &str) -> worker::
     }
     standin.fetch(format!("https://standin{CONTROL_PREFIX}/{knob}"), Some(init)).await
 }
+
+/// A secret of the dispatcher (empty when unset). Secrets are read here only, next to the
+/// token check; the dashboard uses it for the admin token and its session-signing secret.
+pub(crate) fn secret(env: &Env, name: &str) -> String {
+    env.secret(name).map(|s| s.to_string()).unwrap_or_default()
+}

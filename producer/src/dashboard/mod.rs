@@ -1,0 +1,213 @@
+//! The operator dashboard, served at `/` by the dispatcher: server-rendered pages over the
+//! admin API (see `code24_shared::dashboard` for every decision and every page's HTML).
+//!
+//! Access: `GET|POST /login` (the admin token, compared in constant time, starts a signed
+//! 12-hour session cookie: HttpOnly, SameSite=Strict, Secure over https; signed with the
+//! optional `SESSION_SECRET`, else with a key derived from `ADMIN_TOKEN`), `POST /logout`.
+//! Every other page needs the session; a page request without one is answered 401 with the
+//! login form. Every POST needs the session, a matching CSRF token and (when the browser sends
+//! one) a same-origin `Origin`; a refused POST is answered 401 or 403 and changes nothing.
+//!
+//! Pages ([`views`]): `/` (sweeps), `/sweeps/{id}`, `/schedules`, `/dead-letters`,
+//! `/dead-letters/{id}`, `/dead-letters/preview?action=replay|purge&(ids=..|<filter>)`,
+//! `/sites`. Actions ([`actions`]): `POST /dead-letters/replay|purge` (ids from a preview),
+//! `POST /sites`, `POST /sites/{id}/deactivate`.
+
+mod actions;
+mod backend;
+mod views;
+
+use code24_runtime::http::constant_time_eq;
+use code24_shared::dashboard::assets::{CSP, CSS, CSS_PATH, JS, JS_PATH};
+use code24_shared::dashboard::html::{notice, page, Nav};
+use code24_shared::dashboard::pages::{login, safe_next};
+use code24_shared::dashboard::session::{
+    clear_cookie, cookie_value, same_origin, set_cookie, Session, SessionError, SessionKey, CSRF_FIELD,
+};
+use code24_shared::names::var;
+use wasm_bindgen::JsCast;
+use worker::{Env, Headers, Method, Request, Response, Url};
+
+use backend::Backend;
+
+/// Largest form body accepted (a confirmation carries at most 200 ids).
+const MAX_FORM_BYTES: usize = 64 * 1024;
+
+/// A signed-in request: what every page and action needs.
+pub(crate) struct Ctx<'a> {
+    pub(crate) url: Url,
+    pub(crate) backend: Backend<'a>,
+    pub(crate) csrf: String,
+    pub(crate) environment: String,
+}
+
+impl Ctx<'_> {
+    /// One query parameter.
+    pub(crate) fn query(&self, name: &str) -> Option<String> {
+        self.url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+    }
+
+    /// A whole page in this session.
+    pub(crate) fn page(&self, status: u16, title: &str, nav: Nav, body: &str) -> worker::Result<Response> {
+        html(status, &page(title, nav, &self.environment, Some(&self.csrf), body), None)
+    }
+
+    /// An error page in this session: what failed, and what to do.
+    pub(crate) fn fail(&self, status: u16, nav: Nav, what: &str, todo: &str) -> worker::Result<Response> {
+        self.page(status, "Something went wrong", nav, &notice("error", what, todo))
+    }
+}
+
+/// An HTML answer with the dashboard's security headers.
+fn html(status: u16, body: &str, cookie: Option<&str>) -> worker::Result<Response> {
+    let headers = Headers::new();
+    headers.set("content-type", "text/html; charset=utf-8")?;
+    headers.set("content-security-policy", CSP)?;
+    headers.set("x-content-type-options", "nosniff")?;
+    headers.set("x-frame-options", "DENY")?;
+    headers.set("referrer-policy", "same-origin")?;
+    headers.set("cache-control", "no-store")?;
+    if let Some(cookie) = cookie {
+        headers.set("set-cookie", cookie)?;
+    }
+    Ok(Response::ok(body)?.with_status(status).with_headers(headers))
+}
+
+/// A 303 to `location`, optionally setting a cookie.
+fn see_other(location: &str, cookie: Option<&str>) -> worker::Result<Response> {
+    let headers = Headers::new();
+    headers.set("location", location)?;
+    headers.set("cache-control", "no-store")?;
+    if let Some(cookie) = cookie {
+        headers.set("set-cookie", cookie)?;
+    }
+    Ok(Response::empty()?.with_status(303).with_headers(headers))
+}
+
+fn asset(body: &'static str, content_type: &str) -> worker::Result<Response> {
+    let headers = Headers::new();
+    headers.set("content-type", content_type)?;
+    headers.set("x-content-type-options", "nosniff")?;
+    headers.set("cache-control", "public, max-age=300")?;
+    Ok(Response::ok(body)?.with_headers(headers))
+}
+
+/// 16 random bytes as hex, from the platform's CSPRNG (`crypto.getRandomValues`).
+fn random_hex() -> worker::Result<String> {
+    let crypto = js_sys::Reflect::get(&js_sys::global(), &"crypto".into())?;
+    let get: js_sys::Function = js_sys::Reflect::get(&crypto, &"getRandomValues".into())?
+        .dyn_into()
+        .map_err(|_| worker::Error::RustError("crypto.getRandomValues is missing".into()))?;
+    let bytes = js_sys::Uint8Array::new_with_length(16);
+    get.call1(&crypto, &bytes)?;
+    Ok(code24_shared::dashboard::session::hex(&bytes.to_vec()))
+}
+
+/// The form fields of a POST body. The declared length is checked before a byte is read
+/// (browsers always declare it for a form), so no one, signed in or not, can make the Worker
+/// buffer a huge or endless body.
+async fn form(req: &mut Request) -> Result<Vec<(String, String)>, (u16, String)> {
+    let declared = req.headers().get("content-length").ok().flatten();
+    match declared.as_deref().map(str::parse::<usize>) {
+        None => return Err((411, "send the form with a Content-Length header".into())),
+        Some(Err(_)) => return Err((400, "the Content-Length header is not a length".into())),
+        Some(Ok(n)) if n > MAX_FORM_BYTES => {
+            return Err((413, format!("the form is {n} bytes; at most {MAX_FORM_BYTES} are accepted")));
+        }
+        Some(Ok(_)) => {}
+    }
+    let body = req.text().await.map_err(|e| (400, format!("unreadable form: {e}")))?;
+    if body.len() > MAX_FORM_BYTES {
+        return Err((413, format!("the form is {} bytes; at most {MAX_FORM_BYTES} are accepted", body.len())));
+    }
+    let parsed = Url::parse(&format!("http://form/?{body}")).map_err(|e| (400, format!("unreadable form: {e}")))?;
+    Ok(parsed.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
+}
+
+/// One field of a form.
+pub(crate) fn field<'f>(fields: &'f [(String, String)], name: &str) -> &'f str {
+    fields.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
+}
+
+/// Serves every path that is not `/health` or under `/api/`.
+pub(crate) async fn handle(mut req: Request, env: &Env) -> worker::Result<Response> {
+    let url = req.url()?;
+    let path = url.path().to_owned();
+    let method = req.method();
+    match (&method, path.as_str()) {
+        (Method::Get, CSS_PATH) => return asset(CSS, "text/css; charset=utf-8"),
+        (Method::Get, JS_PATH) => return asset(JS, "text/javascript; charset=utf-8"),
+        _ => {}
+    }
+    let environment = env.var(var::ENVIRONMENT).map(|v| v.to_string()).unwrap_or_default();
+    let bare = |status: u16, title: &str, body: &str, cookie: Option<&str>| html(status, &page(title, Nav::None, &environment, None, body), cookie);
+    let secret = |name: &str| crate::api::secret(env, name);
+    let token = secret(var::ADMIN_TOKEN);
+    // Sessions are signed with SESSION_SECRET when set (rotatable on its own), else with a
+    // key derived from the admin token; without an admin token nothing opens.
+    let session_secret = Some(secret(var::SESSION_SECRET)).filter(|s| !s.is_empty()).unwrap_or_else(|| token.clone());
+    let Some(key) = SessionKey::derive(&session_secret).filter(|_| !token.is_empty()) else {
+        let what = notice("error", "The dashboard is disabled: the ADMIN_TOKEN secret is not set.", "Set it with `wrangler secret put ADMIN_TOKEN` (docs/DEPLOY.md).");
+        return bare(503, "Dashboard disabled", &what, None);
+    };
+    let secure = url.scheme() == "https";
+    let origin = url.origin().ascii_serialization();
+    let now = code24_runtime::env::now_ms();
+    if method == Method::Post && !same_origin(req.headers().get("origin")?.as_deref(), &origin) {
+        let what = notice("error", "Refused: this form was not sent from the dashboard's own origin. Nothing changed.", "Open the dashboard and submit the form there.");
+        return bare(403, "Refused", &what, None);
+    }
+    if path == "/login" {
+        return match method {
+            Method::Get => bare(200, "Log in", &login(SessionError::Malformed.message(), &url.query_pairs().find(|(k, _)| k == "next").map(|(_, v)| v.into_owned()).unwrap_or_default()), None),
+            Method::Post => {
+                let fields = match form(&mut req).await {
+                    Ok(f) => f,
+                    Err((status, message)) => return bare(status, "Log in", &login(&message, "/"), None),
+                };
+                let next = safe_next(field(&fields, "next"));
+                if !constant_time_eq(field(&fields, "token").as_bytes(), token.as_bytes()) {
+                    return bare(401, "Log in", &login("That is not the admin token. Nothing changed.", next), None);
+                }
+                let session = key.issue(now, &random_hex()?);
+                see_other(next, Some(&set_cookie(&session, now, secure)))
+            }
+            _ => bare(405, "Not allowed", &notice("error", "Use the login form.", "Open /login."), None),
+        };
+    }
+    let cookie = req.headers().get("cookie")?.unwrap_or_default();
+    let session: Result<Session, SessionError> = cookie_value(&cookie).map_or(Err(SessionError::Malformed), |v| key.verify(v, now));
+    let session = match session {
+        Ok(s) => s,
+        Err(e) => {
+            let next = match url.query() {
+                Some(q) => format!("{path}?{q}"),
+                None => path.clone(),
+            };
+            let body = if method == Method::Get {
+                login(e.message(), safe_next(&next))
+            } else {
+                format!("{}{}", notice("error", "Refused: you are not logged in. Nothing changed.", e.message()), login(e.message(), "/"))
+            };
+            return bare(401, "Log in", &body, Some(&clear_cookie(secure)));
+        }
+    };
+    let ctx = Ctx { url, backend: Backend { env, origin, token }, csrf: key.csrf_token(&session), environment };
+    if method == Method::Post {
+        let fields = match form(&mut req).await {
+            Ok(f) => f,
+            Err((status, message)) => return ctx.fail(status, Nav::None, &message, "Go back and try again."),
+        };
+        if !key.csrf_ok(&session, field(&fields, CSRF_FIELD)) {
+            return ctx.fail(403, Nav::None, "Refused: the form's CSRF token is missing or wrong. Nothing changed.", "Reload the page and submit the form again.");
+        }
+        if path == "/logout" {
+            return see_other("/login", Some(&clear_cookie(secure)));
+        }
+        return actions::handle(&ctx, &path, &fields).await;
+    }
+    if method != Method::Get {
+        return ctx.fail(405, Nav::None, &format!("{method:?} is not allowed on {path}."), "Use the dashboard's links and forms.");
+    }
+    views::handle(&ctx, &path, now).await
+}

@@ -1,0 +1,14 @@
+//! The operator dashboard's pure parts; the dispatcher Worker (`producer/src/dashboard/`)
+//! serves them. Nothing here touches the network or the clock.
+//!
+//! - [`session`]: the signed, expiring session cookie, CSRF tokens, origin checks.
+//! - [`schedules`]: each cron's plain-English description and next runs (saffron), last runs.
+//! - [`html`]: escaping, the page frame, progress bars, notices.
+//! - [`pages`]: one function per page, from the admin API's answers to HTML.
+//! - [`assets`]: the stylesheet and the small script (live refresh), embedded.
+
+pub mod assets;
+pub mod html;
+pub mod pages;
+pub mod schedules;
+pub mod session;
