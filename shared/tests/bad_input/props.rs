@@ -23,8 +23,17 @@ use crate::pipeline::Twins;
 /// Cases per property. Fixed (not read from `PROPTEST_CASES`) so the README's figure is true.
 pub(crate) const CASES: u32 = 1_000;
 
+/// The generator's seed when `PROPTEST_RNG_SEED` is unset: fixed, so the test tier is the same
+/// on every run and a red build always means a change broke something. Explore other cases
+/// with `PROPTEST_RNG_SEED=<n> cargo test -p code24-shared --test bad_input`.
+const DEFAULT_SEED: u64 = 0x00C0_DE24;
+
 fn config() -> ProptestConfig {
-    ProptestConfig { cases: CASES, ..ProptestConfig::default() }
+    let mut config = ProptestConfig { cases: CASES, ..ProptestConfig::default() };
+    if std::env::var_os("PROPTEST_RNG_SEED").is_none() {
+        config.rng_seed = proptest::test_runner::RngSeed::Fixed(DEFAULT_SEED);
+    }
+    config
 }
 
 const GOOD_JOB: &str = r#"{"v":1,"job_id":"local.optimize.20261129T011500Z.acme","sweep_id":"local.optimize.20261129T011500Z","scheduled_ms":1795914900000,"customer_id":"acme","site_url":"https://acme.example"}"#;
@@ -187,7 +196,9 @@ proptest! {
             Err(e) => {
                 prop_assert!(e.len() <= 1_024);
                 if raw.contains('@') {
-                    prop_assert!(!e.contains(&raw), "a refused URL with '@' is not echoed: {}", e);
+                    // A URL with '@' may carry credentials: the message never quotes it.
+                    let unquoted = ["(withheld: it contains '@')", "must not carry credentials", "bytes long"];
+                    prop_assert!(unquoted.iter().any(|m| e.contains(m)), "a refused URL with '@' is quoted: {}", e);
                 }
             }
         }
