@@ -283,7 +283,7 @@ impl Selection {
                     return Err(format!("ids must list 1 to {MAX_LIMIT} entries"));
                 }
                 if let Some(bad) = ids.iter().find(|id| !valid_entry_id(id)) {
-                    return Err(format!("{bad:?} is not a dead-letter id"));
+                    return Err(format!("{:?} is not a dead-letter id", crate::api::truncated(bad, 80)));
                 }
             }
             (None, Some(f)) => f.check()?,
