@@ -9,7 +9,7 @@
 //! - [`dev`]: the local run with its cron clock.
 //! - [`tiers`]: `test`, the host, config, build, dry-run and end-to-end tiers with a timing
 //!   summary.
-//! - [`bench`]: `bench [--quick]`, the benchmarks and BENCHMARKS.md.
+//! - [`bench`]: `bench [--quick] [--only PARTS]`, the benchmarks and BENCHMARKS.md.
 //! - [`check_config`]: `check-config`, the configuration check of `code24-config-check`.
 //! - [`deploy`]: `deploy --env X [--dry-run]`: per-environment provisioning and deploys.
 //! - [`cmd`]: running child commands, timing, formatting.
@@ -104,7 +104,7 @@ COMMANDS:
         migrations remotely; deploys in that order; lists secrets still to set
         (`npx wrangler secret put ADMIN_TOKEN --env ENV`). See docs/DEPLOY.md.
 
-    bench [--quick]
+    bench [--quick] [--only PARTS]
         The benchmarks of BENCHMARKS.md, on this machine; one JSON line per figure, then
         BENCHMARKS.md (machine, date, command, each figure against its target; the notes
         after its table are kept). Builds every Worker and the bench's bare Workers
@@ -120,6 +120,8 @@ COMMANDS:
         unless a stack failed.
         --quick: small sizes and single runs (CI); writes target/bench-quick.md instead of
         BENCHMARKS.md.
+        --only PARTS: a comma-separated subset of bundles,native,fanout,sweep (while
+        profiling); also writes target/bench-quick.md, never BENCHMARKS.md.
 
     help, --help, -h
         This text.
@@ -197,8 +199,9 @@ fn run(args: &[String]) -> Result<()> {
         "bench" => {
             let mut flags = Flags::new(rest);
             let quick = flags.switch("--quick");
+            let only = flags.value("--only")?.map(|v| v.split(',').map(str::to_owned).collect()).unwrap_or_default();
             flags.finish()?;
-            bench::run(&root, &bench::Options { quick })
+            bench::run(&root, &bench::Options { quick, only })
         }
         "check-config" => {
             no_more_args(rest)?;

@@ -2,8 +2,9 @@
 //!
 //! Its scheduled handler does the unavoidable part of a fan-out and nothing else: it sends N
 //! messages of exactly the size the dispatcher sends (the same `OptimizeJob` JSON text for the
-//! same synthetic site ids, [`site`]) with `send_batch` in batches of 100, one batch after the
-//! other. No D1 page, no ledger, no validation. The bench fires it through Miniflare's
+//! same synthetic site ids, [`site`]) with `send_batch` in batches of 100, the batches of each
+//! 500 messages concurrently (as the dispatcher sends the batches of one registry page). No D1
+//! page, no ledger, no validation. The bench fires it through Miniflare's
 //! scheduled endpoint with a cron string naming what to do (Miniflare passes the string on
 //! without parsing it):
 //! - `bench-fanout N`: send to `BENCH_FANOUT`, a queue with no consumer in the bench stack
@@ -19,6 +20,7 @@ use code24_shared::schedule::Task;
 use code24_shared::site::SiteUrl;
 use code24_shared::wire::OptimizeJob;
 use wasm_bindgen::JsValue;
+use futures::future::join_all;
 use worker::{
     console_error, console_log, event, Context, Env, QueueContentType, RawMessageBuilder, Request, Response,
     ScheduleContext, ScheduledEvent, SendMessage,
@@ -26,6 +28,9 @@ use worker::{
 
 /// Messages per `send_batch`, as the dispatcher sends them.
 const BATCH: usize = 100;
+/// Messages sent concurrently, as the dispatcher sends a page of its registry: one page's
+/// batches at once (`code24_shared::pipeline::producer::PAGE_SIZE`).
+const GROUP: usize = code24_shared::pipeline::producer::PAGE_SIZE as usize;
 
 /// The synthetic site `i` of a bench run: the bench seeds D1 with exactly these rows, so the
 /// baseline's messages are byte for byte as large as the dispatcher's.
@@ -66,23 +71,24 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
 async fn send(env: &Env, binding: &str, n: usize, scheduled: chrono::DateTime<chrono::Utc>) -> worker::Result<()> {
     let queue = env.queue(binding)?;
     let sweep = SweepId::new("local", Task::Optimize, scheduled);
-    let mut i = 0;
-    while i < n {
-        let end = (i + BATCH).min(n);
-        let batch: Vec<SendMessage<JsValue>> = (i..end)
-            .map(|k| {
-                let (id, url) = site(k);
-                let job = OptimizeJob::new(
-                    sweep.clone(),
-                    scheduled,
-                    CustomerId::parse(&id).expect("synthetic ids are valid"),
-                    SiteUrl::parse(&url).expect("synthetic urls are valid"),
-                );
-                RawMessageBuilder::new(JsValue::from_str(&job.encode())).build_with_content_type(QueueContentType::Text)
-            })
+    let message = |k: usize| {
+        let (id, url) = site(k);
+        let job = OptimizeJob::new(
+            sweep.clone(),
+            scheduled,
+            CustomerId::parse(&id).expect("synthetic ids are valid"),
+            SiteUrl::parse(&url).expect("synthetic urls are valid"),
+        );
+        RawMessageBuilder::new(JsValue::from_str(&job.encode())).build_with_content_type(QueueContentType::Text)
+    };
+    for start in (0..n).step_by(GROUP) {
+        let group: Vec<Vec<SendMessage<JsValue>>> = (start..(start + GROUP).min(n))
+            .step_by(BATCH)
+            .map(|i| (i..(i + BATCH).min(n)).map(message).collect())
             .collect();
-        queue.send_raw_batch(batch).await?;
-        i = end;
+        for sent in join_all(group.into_iter().map(|batch| queue.send_raw_batch(batch))).await {
+            sent?;
+        }
     }
     Ok(())
 }
@@ -90,6 +96,9 @@ async fn send(env: &Env, binding: &str, n: usize, scheduled: chrono::DateTime<ch
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
     let url = req.url()?;
+    if url.path() == "/bench/profile" {
+        return profile(&env).await;
+    }
     if url.path() != "/bench/sites" {
         return Response::ok("bare producer");
     }
@@ -115,6 +124,35 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         .run()
         .await?;
     Response::ok(format!("{active} of {total} bench sites active"))
+}
+
+/// The fan-out's profile (`GET /bench/profile`): the registry reads of a whole fan-out, alone,
+/// with the dispatcher's own adapter (`D1Registry`), at its page size and at larger ones, and
+/// the encoding of every message without sending it. Each is timed with the Workers clock,
+/// which advances across I/O, so CPU-only work (the encoding) reads as 0 ms locally and is
+/// timed by counting instead.
+async fn profile(env: &Env) -> worker::Result<Response> {
+    use code24_shared::ports::SiteRegistry;
+    let registry = code24_runtime::registry::D1Registry::from_env(env)?;
+    let now = code24_runtime::env::now_ms;
+    let started = now();
+    let count = registry.count_active().await.map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let count_ms = now() - started;
+    let mut pages = Vec::new();
+    for size in [500u32, 2_000] {
+        let started = now();
+        let (mut cursor, mut n, mut rows) = (None::<String>, 0u32, 0usize);
+        loop {
+            let page = registry.active_page(cursor.as_deref(), size).await.map_err(|e| worker::Error::RustError(e.to_string()))?;
+            let Some(last) = page.last_key else { break };
+            rows += page.sites.len();
+            n += 1;
+            cursor = Some(last);
+        }
+        pages.push(serde_json::json!({"page_size": size, "pages": n, "rows": rows, "ms": now() - started}));
+    }
+    let body = serde_json::json!({"active": count, "count_ms": count_ms, "reads": pages});
+    Response::from_json(&body)
 }
 
 /// Rows per seeding statement.

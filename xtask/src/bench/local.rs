@@ -114,6 +114,15 @@ impl BenchStack {
         Ok(())
     }
 
+    /// The bare producer's profile of the registry reads (bench/bare-producer, `profile`).
+    pub(crate) fn profile(&self) -> Result<Value> {
+        let (status, body) = self.get("/bench/profile", BARE)?;
+        if status != 200 {
+            return Err(format!("profile: HTTP {status}: {body}"));
+        }
+        serde_json::from_str(&body).map_err(|e| format!("profile: {e}: {body}"))
+    }
+
     /// Fires a scheduled event and returns its wall time in milliseconds.
     fn fire(&self, cron: &str, time_ms: i64, worker: &str) -> Result<f64> {
         let path = format!("/bench/scheduled?to={worker}&cron={}&time={time_ms}", stack::percent_encode(cron));
@@ -244,7 +253,8 @@ pub(crate) fn with_stack<T>(
 ) -> Result<T> {
     let mut stack = BenchStack::start(root, name, configs, interrupt)?;
     let outcome = work(&mut stack);
-    stack.stop(outcome.is_err());
+    // CODE24_BENCH_KEEP_STATE keeps a successful run's state and log too (for profiling).
+    stack.stop(outcome.is_err() || std::env::var_os("CODE24_BENCH_KEEP_STATE").is_some());
     outcome
 }
 

@@ -27,7 +27,7 @@ use crate::interrupt;
 use crate::workers::{self, Worker};
 use crate::{cmd, setup, Result};
 use native::thousands;
-use stats::{emit, Samples};
+use stats::{emit, merge, Samples};
 
 /// The bench's own Workers (bench tree only, never deployed).
 #[rustfmt::skip]
@@ -40,6 +40,15 @@ const BENCH_WORKERS: &[Worker] = &[
 pub(crate) struct Options {
     /// The reduced CI variant: small sizes, few runs, no BENCHMARKS.md.
     pub(crate) quick: bool,
+    /// Only these parts (`bundles`, `native`, `fanout`, `sweep`); all when empty. A partial
+    /// run never writes BENCHMARKS.md.
+    pub(crate) only: Vec<String>,
+}
+
+impl Options {
+    fn wants(&self, part: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|p| p == part)
+    }
 }
 
 /// The sizes and run counts of one variant.
@@ -97,29 +106,34 @@ pub(crate) fn run(root: &Path, options: &Options) -> Result<()> {
     workers::build_selected(root, BENCH_WORKERS.iter().collect())?;
 
     let mut figures = Vec::new();
-    println!("\n==== bench: bundle sizes ====");
-    figures.extend(bundles::measure(root)?);
-
-    println!("\n==== bench: native simulation ====");
-    let reports = native::run(root, plan.native_sites)?;
-    figures.extend(native::figures(&reports));
-    let counted = &reports[0];
-    figures.push(ledger_figure(counted));
-    figures.extend(cost::figures(counted));
-
-    println!("\n==== bench: producer fan-out (local workerd) ====");
-    figures.extend(fanout(root, plan, &interrupt)?);
-
-    println!("\n==== bench: sweep completion (local workerd) ====");
-    figures.extend(sweep(root, plan, &interrupt)?);
+    if options.wants("bundles") {
+        println!("\n==== bench: bundle sizes ====");
+        figures.extend(bundles::measure(root)?);
+    }
+    if options.wants("native") {
+        println!("\n==== bench: native simulation ====");
+        let reports = native::run(root, plan.native_sites)?;
+        figures.extend(native::figures(&reports));
+        let counted = &reports[0];
+        figures.push(ledger_figure(counted));
+        figures.extend(cost::figures(counted));
+    }
+    if options.wants("fanout") {
+        println!("\n==== bench: producer fan-out (local workerd) ====");
+        figures.extend(fanout(root, plan, &interrupt)?);
+    }
+    if options.wants("sweep") {
+        println!("\n==== bench: sweep completion (local workerd) ====");
+        figures.extend(sweep(root, plan, &interrupt)?);
+    }
 
     let took = cmd::duration(started.elapsed());
     let command = if options.quick { "cargo xtask bench --quick" } else { "cargo xtask bench" };
     let text = report::render(&figures, command, &format!("took {took}"), &load_note());
-    if options.quick {
+    if options.quick || !options.only.is_empty() {
         let path = root.join("target/bench-quick.md");
         std::fs::write(&path, &text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        println!("bench: --quick wrote {} (BENCHMARKS.md is left as it is)", cmd::rel(root, &path));
+        println!("bench: wrote {} (BENCHMARKS.md is left as it is: a --quick or --only run)", cmd::rel(root, &path));
     } else {
         report::write(root, &text)?;
     }
@@ -178,6 +192,8 @@ fn fanout(root: &Path, plan: &Plan, interrupt: &interrupt::Interrupt) -> Result<
                 || stack.borrow_mut().bare_fanout(sites),
             )?;
             medians.push((sites, producer.median()));
+            let profile = stack.borrow().profile()?;
+            emit("fanout_profile", merge(json!({"sites": sites}), profile));
             figures.push(Figure {
                 figure: format!("1. fan-out, {} sites: dispatcher / bare producer", thousands(sites as u64)),
                 value: ratio_text(&producer, &bare, &ratio),
