@@ -65,6 +65,17 @@ pub(crate) struct CountingJobTable {
     pub(crate) rows_written: u64,
     /// Rollup rows dirtied: each is copied to D1 by the next flush (one D1 row written).
     pub(crate) rollups_written: u64,
+    /// Sweeps whose counters this request changed: the Durable Object writes each counters
+    /// row once per request (`ledger/src/sql_tables.rs`, `SqlJobTable::batch`).
+    counts_dirty: BTreeSet<String>,
+}
+
+impl CountingJobTable {
+    /// Ends one request: its counters rows are written.
+    fn end_request(&mut self) {
+        self.rows_written += self.counts_dirty.len() as u64;
+        self.counts_dirty.clear();
+    }
 }
 
 impl JobTable for CountingJobTable {
@@ -86,7 +97,7 @@ impl JobTable for CountingJobTable {
         self.inner.counts(sweep_id)
     }
     fn put_counts(&mut self, counts: &ShardCounts) -> Result<(), StoreError> {
-        self.rows_written += 1;
+        self.counts_dirty.insert(counts.sweep_id.clone());
         self.inner.put_counts(counts)
     }
     fn rollup(&self, customer_id: &str, day: &str) -> Result<Option<DailyRollup>, StoreError> {
@@ -145,8 +156,14 @@ impl CountingLedger {
         Some(sweeps::progress(&row, &counts).0)
     }
 
-    fn shard(&self, shard: u32) -> std::cell::RefMut<'_, CountingJobTable> {
-        std::cell::RefMut::map(self.shards.borrow_mut(), |s| &mut s[shard as usize])
+    /// Runs one request's decision on a shard, as one Durable Object request.
+    fn on_shard<T>(&self, shard: u32, decision: impl FnOnce(&mut CountingJobTable) -> Result<T, StoreError>) -> Result<T, JobError> {
+        self.consumer(shard);
+        let mut shards = self.shards.borrow_mut();
+        let table = &mut shards[shard as usize];
+        let answer = decision(table);
+        table.end_request();
+        Ok(answer?)
     }
 }
 
@@ -164,16 +181,13 @@ impl Ledger for CountingLedger {
         Ok(sweeps::finish_fanout(&mut *self.sweeps.borrow_mut(), req)?)
     }
     async fn claim(&self, shard: u32, req: &ClaimRequest) -> Result<ClaimResponse, JobError> {
-        self.consumer(shard);
-        Ok(claim_batch(&mut *self.shard(shard), req)?)
+        self.on_shard(shard, |t| claim_batch(t, req))
     }
     async fn complete(&self, shard: u32, req: &CompleteRequest) -> Result<CompleteResponse, JobError> {
-        self.consumer(shard);
-        Ok(complete_batch(&mut *self.shard(shard), req)?)
+        self.on_shard(shard, |t| complete_batch(t, req))
     }
     async fn settle(&self, shard: u32, req: &SettleRequest) -> Result<SettleDecision, JobError> {
-        self.consumer(shard);
-        Ok(settle(&mut *self.shard(shard), req)?)
+        self.on_shard(shard, |t| settle(t, req))
     }
 }
 

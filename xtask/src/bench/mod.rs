@@ -231,7 +231,7 @@ fn linearity(medians: &[(usize, f64)]) -> Option<Figure> {
 
 /// Figure 2: sweep completion against the bare consumer.
 fn sweep(root: &Path, plan: &Plan, interrupt: &interrupt::Interrupt) -> Result<Vec<Figure>> {
-    let sites = plan.sweep_sites;
+    let sites = std::env::var("CODE24_BENCH_SWEEP_SITES").ok().and_then(|v| v.parse().ok()).unwrap_or(plan.sweep_sites);
     local::with_stack(root, "sweep", &local::sweep_configs(), interrupt, |stack| {
         stack.sites(sites, sites)?;
         let stack = std::cell::RefCell::new(stack);
