@@ -12,10 +12,14 @@ use std::collections::HashMap;
 
 use code24_shared::elite::{classify_response, EliteRequest, EliteRole, ELITE_CONTRACT_VERSION, OPTIMIZE_PATH};
 use code24_shared::result::{optimization_key, rfc3339, OptimizationResult};
+use code24_shared::names::binding;
 use code24_shared::wire::OptimizeJob;
 use futures::future::{join3, join_all};
 use wasm_bindgen::JsValue;
 use worker::{console_log, event, Context, Env, Fetcher, Headers, HttpMetadata, Method, MessageBatch, MessageExt, RequestInit};
+
+/// The custom-metadata key the optimizer writes (`code24_runtime::results::JOB_ID_METADATA`).
+const JOB_ID_METADATA: &str = "job-id";
 
 /// The prefix of the per-batch log line the bench reads.
 pub const DONE_LINE: &str = "bench-bare-consumer: done";
@@ -28,7 +32,7 @@ fn start() {
 #[event(queue)]
 async fn queue(batch: MessageBatch<JsValue>, env: Env, _ctx: Context) -> worker::Result<()> {
     let messages: Vec<_> = batch.raw_iter().collect();
-    let (Ok(elite), Ok(bucket)) = (env.service("ELITE_STANDIN"), env.bucket("RESULTS")) else {
+    let (Ok(elite), Ok(bucket)) = (env.service(binding::ELITE_STANDIN), env.bucket(binding::RESULTS)) else {
         console_log!("{DONE_LINE} 0 failed {}", messages.len());
         batch.ack_all();
         return Ok(());
@@ -61,7 +65,7 @@ async fn work(body: String, elite: &Fetcher, bucket: &worker::Bucket) -> Result<
     .await;
     let result = OptimizationResult::new(&job, 1, job.scheduled, [b?, d?, v?]);
     let bytes = serde_json::to_vec_pretty(&result).map_err(|e| e.to_string())?;
-    let metadata = HashMap::from([("job-id".to_owned(), job.job_id.as_str().to_owned())]);
+    let metadata = HashMap::from([(JOB_ID_METADATA.to_owned(), job.job_id.as_str().to_owned())]);
     bucket
         .put(optimization_key(&job.customer_id, job.scheduled), bytes)
         .http_metadata(HttpMetadata { content_type: Some("application/json".into()), ..HttpMetadata::default() })

@@ -109,7 +109,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
     if active > total || total > 999_999 {
         return Response::error("need active <= total <= 999999", 400);
     }
-    let db = env.d1("DB")?;
+    let db = env.d1(code24_shared::names::binding::DB)?;
     // Literal values: the ids and urls are synthetic and valid, and D1 binds at most 100
     // parameters per statement.
     for start in (0..total).step_by(SEED_CHUNK) {
