@@ -14,7 +14,9 @@ use code24_shared::ledger::{
 };
 use code24_shared::memory::{MemoryQueue, MemoryRegistry};
 use code24_shared::reports::analytics::DailyRollup;
-use code24_shared::ports::{JobQueue, Ledger, ResultStore, SitePage, SiteRegistry};
+use code24_shared::elite::{classify_response, EliteRequest, EliteResponse};
+use code24_shared::ports::{EliteClient, JobFinished, JobQueue, Ledger, Metrics, ResultStore, SitePage, SiteRegistry};
+use code24_shared::standin::simulated_answer;
 
 /// The registry, counting D1 queries and the rows they read. D1 bills the rows a query
 /// scans: `COUNT(*)` over the active sites scans every active row (through the index), and a
@@ -211,5 +213,35 @@ impl ResultStore for CountingResults {
 
     async fn job_of(&self, key: &str) -> Result<Option<String>, JobError> {
         Err(JobError::permanent(format!("the bench never recovers a job ({key})")))
+    }
+}
+
+/// The elite workers: the local stand-in's simulated answer for the request, as JSON bytes,
+/// classified by the core exactly as the optimizer classifies a real answer. Unlike
+/// [`code24_shared::memory::MemoryElite`] it keeps no per-job call map and runs no fault model
+/// (a fault-free sweep has none), which the profile showed as a large share of a
+/// million-site run's allocations.
+#[derive(Debug, Default)]
+pub(crate) struct CountingElite {
+    pub(crate) calls: Cell<u64>,
+}
+
+impl EliteClient for CountingElite {
+    async fn optimize(&self, request: &EliteRequest) -> Result<EliteResponse, JobError> {
+        self.calls.set(self.calls.get() + 1);
+        let body = serde_json::to_vec(&simulated_answer(request)).map_err(|e| JobError::permanent(e.to_string()))?;
+        classify_response(request.role, 200, &body)
+    }
+}
+
+/// The analytics dataset: finished jobs, counted (not kept).
+#[derive(Debug, Default)]
+pub(crate) struct CountingMetrics {
+    pub(crate) finished: Cell<u64>,
+}
+
+impl Metrics for CountingMetrics {
+    fn job_finished(&self, _event: &JobFinished) {
+        self.finished.set(self.finished.get() + 1);
     }
 }

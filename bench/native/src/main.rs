@@ -20,12 +20,12 @@ use std::time::Instant;
 use code24_shared::backoff::{RetryPolicy, Rng};
 use code24_shared::config::{ConsumerConfig, Environment};
 use code24_shared::ids::{from_epoch_ms, CustomerId};
-use code24_shared::memory::{MemoryDeadLetters, MemoryElite, MemoryMetrics};
+use code24_shared::memory::MemoryDeadLetters;
 use code24_shared::pipeline::consumer::{Action, Consumer, Delivery};
 use code24_shared::pipeline::producer::{fan_out, Firing};
 use code24_shared::schedule::Task;
 use code24_shared::site::{Site, SiteUrl};
-use counting::{CountingLedger, CountingQueue, CountingRegistry, CountingResults};
+use counting::{CountingElite, CountingLedger, CountingMetrics, CountingQueue, CountingRegistry, CountingResults};
 use futures::executor::block_on;
 use serde::Serialize;
 
@@ -131,10 +131,10 @@ fn run(sites: usize) -> Report {
         violations.push(format!("fan-out failed: {e}"));
     }
 
-    let elite = MemoryElite::default();
+    let elite = CountingElite::default();
     let results = CountingResults::default();
     let dead_letters = MemoryDeadLetters::default();
-    let metrics = MemoryMetrics::default();
+    let metrics = CountingMetrics::default();
     let config = ConsumerConfig {
         environment: Environment::Local,
         elite_timeout_ms: 5_000,
@@ -185,7 +185,10 @@ fn run(sites: usize) -> Report {
     if results.keys.borrow().len() != sites {
         violations.push(format!("{} result keys for {sites} sites", results.keys.borrow().len()));
     }
-    let elite_calls: u64 = elite.calls_per_job.borrow().values().sum();
+    let elite_calls = elite.calls.get();
+    if metrics.finished.get() != sites as u64 {
+        violations.push(format!("{} finished jobs reported to analytics for {sites} sites", metrics.finished.get()));
+    }
     let sweep_ms = fanout_ms + consume_ms;
     let consumer_requests = ledger.consumer_requests.get();
     let (ledger_rows_written, d1_rows_written_max) = {
