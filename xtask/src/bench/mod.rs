@@ -65,7 +65,7 @@ const FULL: Plan = Plan {
     fanout_sites: &[1_000, 10_000, 20_000],
     fanout_runs: 5,
     sweep_sites: 10_000,
-    sweep_runs: 2,
+    sweep_runs: 3,
 };
 
 const QUICK: Plan = Plan { native_sites: &[10_000], fanout_sites: &[1_000], fanout_runs: 2, sweep_sites: 200, sweep_runs: 1 };
