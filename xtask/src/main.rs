@@ -121,7 +121,9 @@ COMMANDS:
         --quick: small sizes and single runs (CI); writes target/bench-quick.md instead of
         BENCHMARKS.md.
         --only PARTS: a comma-separated subset of bundles,native,fanout,sweep (while
-        profiling); also writes target/bench-quick.md, never BENCHMARKS.md.
+        profiling); also writes target/bench-quick.md, never BENCHMARKS.md. Environment:
+        CODE24_BENCH_KEEP_STATE=1 keeps each stack's state and wrangler log;
+        CODE24_BENCH_SWEEP_SITES=N sizes the sweep comparison.
 
     help, --help, -h
         This text.

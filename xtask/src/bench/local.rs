@@ -17,6 +17,7 @@
 //! setup route).
 
 use std::fs;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -37,8 +38,14 @@ const DISPATCHER: &str = "dispatcher";
 const ROUTER_CONFIG: &str = "bench/router/bench.toml";
 const BARE_PRODUCER_CONFIG: &str = "bench/bare-producer/bench.toml";
 const BARE_CONSUMER_CONFIG: &str = "bench/bare-consumer/bench.toml";
+/// The queue the bare consumer reads (bench/bare-consumer/bench.toml).
+pub(crate) const BARE_JOBS_QUEUE: &str = "code24-bench-jobs";
 /// The bare consumer's per-batch log line (bench/bare-consumer/src/lib.rs).
 const BARE_DONE: &str = "bench-bare-consumer: done ";
+/// How often the dispatcher's sweep progress is asked for (see [`BenchStack::producer_sweep`]).
+const PIPELINE_POLL: Duration = Duration::from_secs(1);
+/// How often the bare consumer's log is read.
+const BARE_POLL: Duration = Duration::from_millis(100);
 /// How long one sweep may take before the bench gives up on it.
 const SWEEP_TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -166,59 +173,89 @@ impl BenchStack {
     }
 
     /// One dispatcher sweep: from firing to the ledger reporting it complete with every site
-    /// succeeded.
+    /// succeeded. The end is the ledger's own finish time (its last job's end, on the same
+    /// host clock as the firing), so the progress polls can be rare: each one is nine ledger
+    /// requests, which would otherwise compete with the consumer for the one workerd thread.
     pub(crate) fn producer_sweep(&mut self, sites: usize, interrupt: &Interrupt) -> Result<f64> {
         let slot = self.slot();
         let started = Instant::now();
+        let fired_ms = chrono::Utc::now().timestamp_millis();
         self.fire(SWEEP_CRON, slot, DISPATCHER)?;
         loop {
             let sweep = self.sweep(slot)?;
             if sweep["complete"] == true {
-                let ms = started.elapsed().as_secs_f64() * 1000.0;
                 if sweep["succeeded"].as_u64() != Some(sites as u64) {
                     return Err(format!("the sweep completed without every site succeeded: {sweep}"));
                 }
-                return Ok(ms);
+                let finished = sweep["finished_ms"].as_i64().ok_or_else(|| format!("a complete sweep without finished_ms: {sweep}"))?;
+                return Ok((finished - fired_ms) as f64);
             }
-            self.wait(started, interrupt, &format!("sweep {}", sweep["sweep_id"]))?;
+            self.wait(started, interrupt, &format!("sweep {}", sweep["sweep_id"]), PIPELINE_POLL)?;
         }
     }
 
     /// One bare sweep: from firing the bare producer to the bare consumer's log lines adding up
-    /// to `sites` messages done.
+    /// to `sites` messages done (the log is read from where it ended before the firing, every
+    /// 100 ms).
     pub(crate) fn bare_sweep(&mut self, sites: usize, interrupt: &Interrupt) -> Result<f64> {
         let slot = self.slot();
-        let offset = fs::metadata(&self.log_path).map(|m| m.len()).unwrap_or(0);
+        let mut offset = fs::metadata(&self.log_path).map(|m| m.len()).unwrap_or(0);
         let started = Instant::now();
         self.fire(&format!("bench-sweep {sites}"), slot, BARE)?;
+        let (mut done, mut failed) = (0, 0);
         loop {
-            let (done, failed) = self.bare_done(offset);
+            let (more_done, more_failed, read_to) = self.bare_done(offset);
+            (done, failed, offset) = (done + more_done, failed + more_failed, read_to);
             if failed > 0 {
                 return Err(format!("the bare consumer failed {failed} messages; see {}", self.log_path.display()));
             }
             if done >= sites as u64 {
                 return Ok(started.elapsed().as_secs_f64() * 1000.0);
             }
-            self.wait(started, interrupt, "bare sweep")?;
+            self.wait(started, interrupt, "bare sweep", BARE_POLL)?;
         }
     }
 
-    /// (done, failed) messages the bare consumer logged after `offset` in wrangler's log.
-    fn bare_done(&self, offset: u64) -> (u64, u64) {
-        let text = fs::read(&self.log_path).unwrap_or_default();
-        let tail = String::from_utf8_lossy(text.get(offset as usize..).unwrap_or_default()).into_owned();
-        let mut totals = (0, 0);
-        for line in tail.lines() {
+    /// The wall time of every consumer invocation of `queue`, from wrangler's
+    /// `QUEUE <queue> n/m (X ms)` lines: the per-batch profile of a sweep.
+    pub(crate) fn batch_times(&self, queue: &str) -> Samples {
+        let text = fs::read_to_string(&self.log_path).unwrap_or_default();
+        let prefix = format!("QUEUE {queue} ");
+        let mut samples = Samples::default();
+        for line in text.lines() {
+            let Some(rest) = line.split(&prefix).nth(1) else { continue };
+            let ms = rest.rsplit_once('(').and_then(|(_, t)| t.trim_end_matches(')').trim_end_matches("ms").parse::<f64>().ok());
+            if let Some(ms) = ms {
+                samples.push(ms);
+            }
+        }
+        samples
+    }
+
+    /// (done, failed) messages the bare consumer logged in the complete lines after `offset`
+    /// in wrangler's log, and the offset after the last complete line.
+    fn bare_done(&self, offset: u64) -> (u64, u64, u64) {
+        let mut file = match fs::File::open(&self.log_path) {
+            Ok(f) => f,
+            Err(_) => return (0, 0, offset),
+        };
+        let mut bytes = Vec::new();
+        if file.seek(SeekFrom::Start(offset)).and_then(|_| file.read_to_end(&mut bytes)).is_err() {
+            return (0, 0, offset);
+        }
+        let complete = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        let text = String::from_utf8_lossy(&bytes[..complete]);
+        let (mut done, mut failed) = (0, 0);
+        for line in text.lines() {
             let Some(rest) = line.split(BARE_DONE).nth(1) else { continue };
             let mut words = rest.split_whitespace();
-            let done: u64 = words.next().and_then(|w| w.parse().ok()).unwrap_or(0);
-            let failed: u64 = words.nth(1).and_then(|w| w.parse().ok()).unwrap_or(0);
-            totals = (totals.0 + done, totals.1 + failed);
+            done += words.next().and_then(|w| w.parse::<u64>().ok()).unwrap_or(0);
+            failed += words.nth(1).and_then(|w| w.parse::<u64>().ok()).unwrap_or(0);
         }
-        totals
+        (done, failed, offset + complete as u64)
     }
 
-    fn wait(&mut self, started: Instant, interrupt: &Interrupt, what: &str) -> Result<()> {
+    fn wait(&mut self, started: Instant, interrupt: &Interrupt, what: &str, every: Duration) -> Result<()> {
         if interrupt.requested() {
             return Err("interrupted".into());
         }
@@ -228,7 +265,7 @@ impl BenchStack {
         if started.elapsed() > SWEEP_TIMEOUT {
             return Err(format!("{what}: not complete after {}", cmd::duration(SWEEP_TIMEOUT)));
         }
-        thread::sleep(Duration::from_millis(100));
+        thread::sleep(every);
         Ok(())
     }
 

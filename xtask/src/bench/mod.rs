@@ -243,12 +243,30 @@ fn sweep(root: &Path, plan: &Plan, interrupt: &interrupt::Interrupt) -> Result<V
             || stack.borrow_mut().producer_sweep(sites, interrupt),
             || stack.borrow_mut().bare_sweep(sites, interrupt),
         )?;
-        Ok(vec![Figure {
-            figure: format!("2. sweep completion, {} sites: pipeline / bare consumer", thousands(sites as u64)),
-            value: ratio_text(&producer, &bare, &ratio),
-            target: "≤ 1.3×".into(),
-            verdict: Verdict::of(ratio.median() <= 1.3),
-        }])
+        let stack = stack.into_inner();
+        let (optimizer, bare_batches) = (stack.batch_times(code24_shared::names::OPTIMIZE_QUEUE), stack.batch_times(local::BARE_JOBS_QUEUE));
+        emit("sweep_profile", merge(json!({"sites": sites, "consumer": "optimizer"}), optimizer.fields()));
+        emit("sweep_profile", merge(json!({"sites": sites, "consumer": "bare"}), bare_batches.fields()));
+        Ok(vec![
+            Figure {
+                figure: format!("2. sweep completion, {} sites: pipeline / bare consumer", thousands(sites as u64)),
+                value: ratio_text(&producer, &bare, &ratio),
+                target: "≤ 1.3×".into(),
+                verdict: Verdict::of(ratio.median() <= 1.3),
+            },
+            Figure {
+                figure: "2. profile: one consumer invocation (batch of up to 50), wrangler's timing".into(),
+                value: format!(
+                    "optimizer {:.0} ms median ({} batches), bare {:.0} ms median ({} batches)",
+                    optimizer.median(),
+                    optimizer.ms.len(),
+                    bare_batches.median(),
+                    bare_batches.ms.len()
+                ),
+                target: "(profile)".into(),
+                verdict: Verdict::Info,
+            },
+        ])
     })
 }
 
