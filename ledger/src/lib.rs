@@ -34,7 +34,7 @@ use worker::{event, Context, Env, Method, Request, Response, Result};
 use code24_runtime::env::vars;
 use code24_runtime::http;
 use code24_runtime::ledger_client::DurableLedger;
-use code24_shared::config::{environment, Environment};
+use code24_shared::config::environment;
 
 pub use object::Ledger;
 
@@ -47,12 +47,10 @@ pub use object::Ledger;
 async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
     console_error_panic_hook::set_once();
     let path = req.path();
-    if let Some((object, route)) = routes::debug_target(&path) {
-        let local = environment(&vars(&env)) == Ok(Environment::Local);
-        if local && req.method() == Method::Post {
-            let body = req.text().await?;
-            return DurableLedger::from_env(&env)?.forward(object, route, &body).await;
-        }
+    let deployed_as = environment(&vars(&env)).ok();
+    if let Some((object, route)) = routes::debug_passage(deployed_as, req.method() == Method::Post, &path) {
+        let body = req.text().await?;
+        return DurableLedger::from_env(&env)?.forward(object, route, &body).await;
     }
     http::error(404, "the ledger Worker serves no routes: its Durable Object is reached through the LEDGER binding")
 }

@@ -133,12 +133,12 @@ impl Ledger {
                 self.decide(route, body, |sql, r: FanoutDone| sweeps::finish_fanout(&mut SqlSweepTable::new(sql), &r))
             }
             Route::Claim => {
-                self.decide(route, body, |sql, r: ClaimRequest| jobs::claim_batch(&mut SqlJobTable::new(sql), &r))
+                self.decide(route, body, |sql, r: ClaimRequest| SqlJobTable::batch(sql, |t| jobs::claim_batch(t, &r)))
             }
             Route::Complete => {
-                self.decide(route, body, |sql, r: CompleteRequest| jobs::complete_batch(&mut SqlJobTable::new(sql), &r))
+                self.decide(route, body, |sql, r: CompleteRequest| SqlJobTable::batch(sql, |t| jobs::complete_batch(t, &r)))
             }
-            Route::Settle => self.decide(route, body, |sql, r: SettleRequest| jobs::settle(&mut SqlJobTable::new(sql), &r)),
+            Route::Settle => self.decide(route, body, |sql, r: SettleRequest| SqlJobTable::batch(sql, |t| jobs::settle(t, &r))),
             Route::Counts => self.decide(route, body, |sql, r: CountsRequest| {
                 let table = SqlJobTable::new(sql);
                 r.sweep_ids.iter().map(|id| table.counts(id)).collect::<std::result::Result<Vec<_>, _>>()

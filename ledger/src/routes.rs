@@ -2,6 +2,7 @@
 //! ([`Route`]), and the local-only debug passage of the ledger Worker ([`debug_target`]).
 
 use code24_shared::ledger::{route, shard_object, JOB_SHARDS, SWEEPS_OBJECT};
+use code24_shared::config::Environment;
 
 /// What a request to a ledger instance asks for. Every route is `POST` with a JSON body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +68,16 @@ pub(crate) fn debug_target(path: &str) -> Option<(&str, &str)> {
     (is_instance_name(object) && Route::parse(route).is_some()).then_some((object, route))
 }
 
+/// Whether a request to the ledger Worker's own `fetch` may take the debug passage, and where
+/// to: only a `POST` to a debug path, and only when `ENVIRONMENT` is exactly `local`. An
+/// unreadable or missing `ENVIRONMENT` closes it, like every deployed value does.
+pub(crate) fn debug_passage(environment: Option<Environment>, method_is_post: bool, path: &str) -> Option<(&str, &str)> {
+    if environment != Some(Environment::Local) || !method_is_post {
+        return None;
+    }
+    debug_target(path)
+}
+
 /// The coordinator's name or one of the [`JOB_SHARDS`] shard names.
 fn is_instance_name(name: &str) -> bool {
     name == SWEEPS_OBJECT || (0..JOB_SHARDS).any(|k| shard_object(k) == name)
@@ -93,6 +104,17 @@ mod tests {
     }
 
     #[test]
+    fn the_debug_passage_opens_only_locally_and_only_to_posts() {
+        let path = "/debug/jobs-0/jobs/claim";
+        assert_eq!(debug_passage(Some(Environment::Local), true, path), Some(("jobs-0", "/jobs/claim")));
+        for env in [None, Some(Environment::Dev), Some(Environment::Staging), Some(Environment::Production)] {
+            assert_eq!(debug_passage(env, true, path), None, "{env:?}");
+        }
+        assert_eq!(debug_passage(Some(Environment::Local), false, path), None, "only POST");
+        assert_eq!(debug_passage(Some(Environment::Local), true, "/debug/jobs-9/jobs/claim"), None);
+    }
+
+    #[test]
     fn debug_paths_name_a_real_instance_and_route() {
         check_debug("/debug/sweeps/sweeps/open", Some(("sweeps", "/sweeps/open")));
         check_debug("/debug/jobs-0/jobs/claim", Some(("jobs-0", "/jobs/claim")));
@@ -102,5 +124,8 @@ mod tests {
         check_debug("/debug/sweeps/nope", None);
         check_debug("/debug/sweeps", None);
         check_debug("/sweeps/open", None);
+        check_debug("/debug/../sweeps/sweeps/open", None);
+        check_debug("/debug/jobs-0/../../x", None);
+        check_debug("/debug/jobs-0//jobs/claim", None);
     }
 }

@@ -29,14 +29,25 @@ pub(crate) const DEV_VARS: &str = ".dev.vars";
 /// The admin token's line in [`DEV_VARS`].
 const DEV_VARS_TOKEN: &str = "ADMIN_TOKEN";
 
-/// The API to talk to, resolved.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The API to talk to, resolved. Its `Debug` form withholds the token, so no debug print or
+/// panic message can leak it.
+#[derive(Clone, PartialEq, Eq)]
 pub(crate) struct Target {
     /// Base URL without a trailing slash.
     pub(crate) url: String,
     pub(crate) token: String,
     /// Where the token came from, so a refused token's error can say what to change.
     pub(crate) token_source: TokenSource,
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Target")
+            .field("url", &self.url)
+            .field("token", &"<withheld>")
+            .field("token_source", &self.token_source)
+            .finish()
+    }
 }
 
 /// Where a token was found.

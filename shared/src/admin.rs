@@ -274,7 +274,12 @@ pub struct Selection {
 impl Selection {
     /// Decodes and validates a replay or purge body.
     pub fn decode(body: &str) -> Result<Self, String> {
-        let s: Self = serde_json::from_str(body).map_err(|e| format!("invalid request: {e}"))?;
+        let mut s: Self = serde_json::from_str(body).map_err(|e| format!("invalid request: {e}"))?;
+        // A repeated id is one entry: selected (and replayed) once, in first-seen order.
+        if let Some(ids) = &mut s.ids {
+            let mut seen = std::collections::BTreeSet::new();
+            ids.retain(|id| seen.insert(id.clone()));
+        }
         match (&s.ids, &s.filter) {
             (None, None) => return Err("give either ids or a filter".into()),
             (Some(_), Some(_)) => return Err("give either ids or a filter, not both".into()),
@@ -283,7 +288,7 @@ impl Selection {
                     return Err(format!("ids must list 1 to {MAX_LIMIT} entries"));
                 }
                 if let Some(bad) = ids.iter().find(|id| !valid_entry_id(id)) {
-                    return Err(format!("{bad:?} is not a dead-letter id"));
+                    return Err(format!("{:?} is not a dead-letter id", crate::api::truncated(bad, 80)));
                 }
             }
             (None, Some(f)) => f.check()?,
@@ -418,6 +423,8 @@ mod tests {
     #[test]
     fn selections_need_exactly_one_of_ids_or_filter() {
         assert!(Selection::decode(r#"{"ids":["a.b"],"dry_run":true}"#).is_ok());
+        let repeated = Selection::decode(r#"{"ids":["b","a","b","a"]}"#).unwrap();
+        assert_eq!(repeated.ids, Some(vec!["b".to_owned(), "a".to_owned()]), "a repeated id is one entry");
         assert!(Selection::decode(r#"{"filter":{"customer_id":"acme"},"limit":10,"rate_per_s":5}"#).is_ok());
         let check = |body: &str, fragment: &str| {
             let e = Selection::decode(body).unwrap_err();

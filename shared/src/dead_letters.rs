@@ -37,8 +37,11 @@ fn poison_id(body: &str) -> String {
 pub fn record_for(dlq_body: &str, dlq_name: &str, origin_queue: &str, now_ms: i64) -> DeadLetterRecord {
     if let Ok(letter) = serde_json::from_str::<DeadLetter>(dlq_body) {
         if letter.v == DEAD_LETTER_VERSION {
+            // A letter's job id becomes the store's key and the admin API's path: one that the
+            // API could not address (none of our consumers sends one) falls back to the hash.
+            let id = letter.job_id.clone().filter(|id| crate::admin::valid_entry_id(id)).unwrap_or_else(|| poison_id(&letter.body));
             return DeadLetterRecord {
-                id: letter.job_id.clone().unwrap_or_else(|| poison_id(&letter.body)),
+                id,
                 origin_queue: letter.origin_queue,
                 job_id: letter.job_id,
                 sweep_id: letter.sweep_id,

@@ -14,7 +14,10 @@
 //! - [`error`]: job errors and their transient/permanent class.
 //! - [`elite`]: the elite-worker contract and the classification of its answers.
 //! - [`standin`]: the control contract of the local, simulated elite stand-in.
+//! - [`auth`], [`api`]: the admin API's token check, route table and request-size limits.
 pub mod admin;
+pub mod api;
+pub mod auth;
 pub mod elite;
 pub mod error;
 pub mod ids;

@@ -227,6 +227,11 @@ pub struct MemoryDeadLetters {
 
 impl DeadLetterSink for MemoryDeadLetters {
     async fn send(&self, letter: &DeadLetter) -> Result<(), JobError> {
+        // Like the real queue, refuse a message over the size limit.
+        let size = letter.encode().len();
+        if size > crate::wire::MAX_MESSAGE_BYTES {
+            return Err(JobError::transient(format!("dead letter of {size} bytes refused: over the queue's message limit")));
+        }
         self.letters.borrow_mut().push(letter.clone());
         Ok(())
     }

@@ -17,25 +17,63 @@ impl SiteUrl {
     pub const MAX_LEN: usize = 2_048;
 
     pub fn parse(raw: &str) -> Result<Self, String> {
+        let quoted = shown(raw);
         if raw.len() > Self::MAX_LEN {
             return Err(format!("site URL is {} bytes long; at most {} are allowed", raw.len(), Self::MAX_LEN));
         }
         let rest = raw
             .strip_prefix("https://")
             .or_else(|| raw.strip_prefix("http://"))
-            .ok_or_else(|| format!("site URL {raw:?} must start with http:// or https://"))?;
-        let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-        if host.is_empty() || host.starts_with(':') {
-            return Err(format!("site URL {raw:?} has no host"));
-        }
+            .ok_or_else(|| format!("site URL {quoted} must start with http:// or https://"))?;
         if let Some(bad) = raw.chars().find(|c| c.is_whitespace() || c.is_control()) {
-            return Err(format!("site URL {raw:?} contains {bad:?}"));
+            return Err(format!("site URL {quoted} contains {bad:?}"));
+        }
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        // Credentials in a URL would travel to the elite workers and show in every listing;
+        // the message does not quote the URL, so it cannot echo them either.
+        if authority.contains('@') {
+            return Err("site URL must not carry credentials (user info before '@' in its host)".into());
+        }
+        let (host, port) = match authority.strip_prefix('[') {
+            Some(v6) => match v6.split_once(']') {
+                Some((inner, after)) if !inner.is_empty() && inner.chars().all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.') => {
+                    (inner, (!after.is_empty()).then(|| after.strip_prefix(':').unwrap_or(after)))
+                }
+                _ => return Err(format!("site URL {quoted} has a malformed IPv6 host")),
+            },
+            None => match authority.rsplit_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (authority, None),
+            },
+        };
+        if host.is_empty() {
+            return Err(format!("site URL {quoted} has no host"));
+        }
+        if !authority.starts_with('[') {
+            if let Some(bad) = host.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))) {
+                return Err(format!("site URL {quoted} has {bad:?} in its host; use letters, digits, '-', '.' (punycode for other scripts)"));
+            }
+        }
+        if let Some(port) = port {
+            if !port.parse::<u16>().is_ok_and(|p| p > 0) || !port.chars().all(|c| c.is_ascii_digit()) {
+                return Err(format!("site URL {quoted} has port {port:?}; a port is a number in 1..=65535"));
+            }
         }
         Ok(Self(raw.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// How an error message quotes a refused URL: at most 100 characters, and not at all when it
+/// contains `@`, which may mark credentials an error must not echo.
+fn shown(raw: &str) -> String {
+    if raw.contains('@') {
+        "(withheld: it contains '@')".to_owned()
+    } else {
+        format!("{:?}", crate::api::truncated(raw, 100))
     }
 }
 
@@ -130,6 +168,19 @@ mod tests {
         check("https://:80", false);
         check("https://a b.example", false);
         check(&format!("https://{}.example", "a".repeat(2_100)), false);
+        check("https://[::1]:8443/x", true);
+        check("https://[::1]", true);
+        check("https://user:pw@acme.example", false);
+        check("https://acme.example:0", false);
+        check("https://acme.example:99999", false);
+        check("https://acme.example:+80", false);
+        check("https://acme.example:", false);
+        check("https://ac<me.example", false);
+        check("https://xn--bcher-kva.example", true);
+        check("https://bücher.example", false);
+        check("https://[zz]", false);
+        check("https://[::1]x", false);
+        assert!(!SiteUrl::parse("https://admin:hunter2@a.example").unwrap_err().contains("hunter2"), "credentials are never echoed");
     }
 }
 

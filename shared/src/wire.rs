@@ -11,8 +11,10 @@ use crate::site::SiteUrl;
 
 /// Version of [`OptimizeJobWire`] this build writes and reads.
 pub const JOB_WIRE_VERSION: u32 = 1;
-/// Queues refuse messages over 128 KB; bodies above this are refused before sending.
-pub const MAX_MESSAGE_BYTES: usize = 128 * 1024;
+/// Queues refuse a message over 128 KB, counted in thousands (128,000 bytes: Miniflare's
+/// limit, which mirrors Cloudflare's; its docs count about 100 bytes of metadata within it).
+/// Bodies above this are refused before sending, and dead letters are cut to fit it.
+pub const MAX_MESSAGE_BYTES: usize = 127_000;
 
 /// The optimize-queue message: one job = one customer site in one sweep.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,6 +70,10 @@ impl OptimizeJob {
     /// message from a newer producer is reported as such rather than as garbage.
     pub fn decode(body: &str) -> Result<Self, JobError> {
         let refuse = |why: String| JobError::new(ErrorClass::Permanent, why);
+        // No queue delivers a body this large; one that claims to be a job is refused unread.
+        if body.len() > MAX_MESSAGE_BYTES {
+            return Err(refuse(format!("optimize message is {} bytes; at most {MAX_MESSAGE_BYTES} are accepted", body.len())));
+        }
         #[derive(Deserialize)]
         struct VersionOnly {
             v: Option<u32>,
@@ -138,6 +144,43 @@ impl DeadLetter {
     pub fn encode(&self) -> String {
         serde_json::to_string(self).expect("a struct of strings and numbers always serializes")
     }
+
+    /// The letter as it can be sent: unchanged when its encoding fits a queue message
+    /// ([`MAX_MESSAGE_BYTES`]); otherwise the body is cut to the longest prefix that fits, and
+    /// the error says so, with the original length and a hash of the original body. Escaping
+    /// can make a letter several times larger than its body (a quote becomes two bytes, a
+    /// control character six), so a body the queue delivered may not fit in its dead letter:
+    /// unfitted, the dead-letter queue would refuse it on every delivery.
+    pub fn fitted(mut self) -> Self {
+        if self.encode().len() <= MAX_MESSAGE_BYTES {
+            return self;
+        }
+        let body = std::mem::take(&mut self.body);
+        self.error.message = format!(
+            "{} [body cut to fit the dead-letter queue: {} bytes, fnv1a {:016x}]",
+            crate::api::truncated(&self.error.message, 1_000),
+            body.len(),
+            crate::ids::stable_hash(body.as_bytes()),
+        );
+        // The longest char-boundary prefix whose letter fits: binary search over byte lengths.
+        let boundaries: Vec<usize> = body.char_indices().map(|(i, _)| i).chain([body.len()]).collect();
+        let fits = |end: usize| {
+            let mut probe = self.clone();
+            probe.body = body[..end].to_owned();
+            probe.encode().len() <= MAX_MESSAGE_BYTES
+        };
+        let (mut lo, mut hi) = (0, boundaries.len() - 1);
+        while lo < hi {
+            let mid = (lo + hi).div_ceil(2);
+            if fits(boundaries[mid]) {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        self.body = body[..boundaries[lo]].to_owned();
+        self
+    }
 }
 
 #[cfg(test)]
@@ -185,5 +228,35 @@ mod tests {
         check_refused(&good.replace("https://acme.example", "ftp://x"), "must start with http");
         check_refused(&good.replace("\"job_id\":\"local", "\"job_id\":\"other"), "does not match");
         check_refused(&good.replace("{", "{\"extra\":1,"), "unknown field");
+        check_refused(&format!("{good}{}", " ".repeat(MAX_MESSAGE_BYTES)), &format!("at most {MAX_MESSAGE_BYTES}"));
+    }
+
+    fn letter(body: String) -> DeadLetter {
+        DeadLetter {
+            v: DEAD_LETTER_VERSION,
+            origin_queue: "code24-optimize".into(),
+            body,
+            error: JobError::permanent("undecodable"),
+            attempts: 0,
+            job_id: None,
+            sweep_id: None,
+            customer_id: None,
+            dead_at_ms: 1,
+        }
+    }
+
+    #[test]
+    fn dead_letters_are_fitted_to_a_queue_message() {
+        let small = letter("poison".into());
+        assert_eq!(small.clone().fitted(), small, "a letter that fits is unchanged");
+        // Each control character escapes to six bytes: 30 KB of them cannot travel verbatim.
+        for body in ["\u{1}".repeat(30_000), "\"é".repeat(60_000), "x".repeat(MAX_MESSAGE_BYTES)] {
+            let fitted = letter(body.clone()).fitted();
+            let encoded = fitted.encode();
+            assert!(encoded.len() <= MAX_MESSAGE_BYTES, "{} bytes", encoded.len());
+            assert!(encoded.len() > MAX_MESSAGE_BYTES - 16, "the prefix is as long as fits: {}", encoded.len());
+            assert!(body.starts_with(&fitted.body));
+            assert!(fitted.error.message.contains(&format!("{} bytes", body.len())), "{}", fitted.error.message);
+        }
     }
 }

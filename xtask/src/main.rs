@@ -9,11 +9,13 @@
 //! - [`dev`]: the local run with its cron clock.
 //! - [`tiers`]: `test`, the host, config, build, dry-run and end-to-end tiers with a timing
 //!   summary.
+//! - [`bench`]: `bench [--quick] [--only PARTS]`, the benchmarks and BENCHMARKS.md.
 //! - [`check_config`]: `check-config`, the configuration check of `code24-config-check`.
 //! - [`deploy`]: `deploy --env X [--dry-run]`: per-environment provisioning and deploys.
 //! - [`cmd`]: running child commands, timing, formatting.
 //! - [`interrupt`]: Ctrl-C and SIGTERM as a flag, so a running stack is always stopped.
 
+mod bench;
 mod check_config;
 mod cmd;
 mod deploy;
@@ -107,6 +109,27 @@ COMMANDS:
         migrations remotely; deploys in that order; lists secrets still to set
         (`npx wrangler secret put ADMIN_TOKEN --env ENV`). See docs/DEPLOY.md.
 
+    bench [--quick] [--only PARTS]
+        The benchmarks of BENCHMARKS.md, on this machine; one JSON line per figure, then
+        BENCHMARKS.md (machine, date, command, each figure against its target; the notes
+        after its table are kept). Builds every Worker and the bench's bare Workers
+        (bench/, never deployed), then: bundle sizes (raw and gzipped wasm + JS); a native
+        sweep of 100,000 and 1,000,000 sites through the core's in-memory twins
+        (bench/native), whose counts give the ledger requests per batch and per site, the
+        operations per site per sweep and the monthly cost at 1k/10k/100k sites
+        (docs/PRICES.md); on local workerd, one fresh stack at a time on a free port: the
+        dispatcher's fan-out of 1,000, 10,000 and 20,000 sites against the bare producer,
+        and a 10,000-site sweep (firing to the ledger's `complete`) against the bare
+        consumer, each side alternately in the same session, median and spread of the
+        paired ratios. About 10 minutes; the state dirs (target/bench-state-*) are removed
+        unless a stack failed.
+        --quick: small sizes and single runs (CI); writes target/bench-quick.md instead of
+        BENCHMARKS.md.
+        --only PARTS: a comma-separated subset of bundles,native,fanout,sweep (while
+        profiling); also writes target/bench-quick.md, never BENCHMARKS.md. Environment:
+        CODE24_BENCH_KEEP_STATE=1 keeps each stack's state and wrangler log;
+        CODE24_BENCH_SWEEP_SITES=N sizes the sweep comparison.
+
     help, --help, -h
         This text.
 ";
@@ -179,6 +202,13 @@ fn run(args: &[String]) -> Result<()> {
                     e2e_args: passthrough,
                 },
             )
+        }
+        "bench" => {
+            let mut flags = Flags::new(rest);
+            let quick = flags.switch("--quick");
+            let only = flags.value("--only")?.map(|v| v.split(',').map(str::to_owned).collect()).unwrap_or_default();
+            flags.finish()?;
+            bench::run(&root, &bench::Options { quick, only })
         }
         "check-config" => {
             no_more_args(rest)?;

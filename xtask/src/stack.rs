@@ -179,10 +179,17 @@ impl Stack {
     /// Starts `wrangler dev` with every Worker config; returns once the process runs (see
     /// [`Stack::wait_ready`]).
     pub(crate) fn start(root: &Path, tools: &Tools, options: &Options) -> Result<Self> {
+        let configs: Vec<&str> = WORKERS.iter().map(|w| w.config).collect();
+        Self::start_with_configs(root, tools, options, &configs)
+    }
+
+    /// Like [`Stack::start`], with another set of Worker configs (relative to the root; the
+    /// first is the entry Worker). The bench runs its own stacks this way.
+    pub(crate) fn start_with_configs(root: &Path, tools: &Tools, options: &Options, configs: &[&str]) -> Result<Self> {
         let mut command = wrangler(root, tools);
         command.arg("dev");
-        for worker in WORKERS {
-            command.args(["-c", worker.config]);
+        for config in configs {
+            command.args(["-c", config]);
         }
         command
             .arg("--persist-to")

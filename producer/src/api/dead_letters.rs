@@ -10,6 +10,7 @@ use code24_shared::admin::{
     plan_replay, valid_entry_id, Cursor, DeadLetterDetail, DeadLetterEntry, DeadLetterFilter, DeadLetterPage,
     DeadLetterStatus, Selection, SelectionOutcome, Skipped, SqlParam, StoreStats,
 };
+use code24_shared::api::truncated;
 use code24_shared::ledger::shard_of;
 use code24_shared::names::{binding, var, OPTIMIZE_QUEUE};
 use code24_shared::result::optimization_key;
@@ -131,7 +132,7 @@ pub(super) async fn list(call: &Call<'_>) -> worker::Result<Response> {
 
 pub(super) async fn show(call: &Call<'_>, id: &str) -> worker::Result<Response> {
     if !valid_entry_id(id) {
-        return error(400, format!("{id:?} is not a dead-letter id"));
+        return error(400, format!("{:?} is not a dead-letter id", truncated(id, 80)));
     }
     let db = call.env.d1(binding::DB)?;
     let rows = db

@@ -1,6 +1,8 @@
 //! The dispatcher's admin API. Every `/api/` route requires `Authorization: Bearer
-//! <ADMIN_TOKEN>` (compared in constant time); JSON in and out; errors are `{"error": ...}`
-//! with a 4xx status naming what was wrong, or a 5xx when a dependency failed.
+//! <ADMIN_TOKEN>` (checked before the route is chosen, in constant time; one 401 for every
+//! refusal); JSON in and out, bodies of at most 64 KB with a declared length; errors are
+//! `{"error": ...}` with a 4xx status naming what was wrong, or a 5xx when a dependency failed.
+//! The route table below is also `code24_shared::api::ROUTES` (kept equal by a tidy test).
 //!
 //! - `GET /health` (no token): liveness.
 //! - sweeps ([`sweeps`]): `GET /api/sweeps?limit=N`, `GET /api/sweeps/{sweep_id}`.
@@ -24,8 +26,10 @@ mod rollups;
 mod sites;
 mod sweeps;
 
-use code24_runtime::http::{bearer_ok, error, json};
+use code24_runtime::http::{access, error, json};
 use code24_shared::admin::{DEFAULT_LIMIT, MAX_BODY_BYTES, MAX_LIMIT};
+use code24_shared::api::{self, BodyPlan};
+use code24_shared::auth::{self, Access};
 use code24_shared::names::{binding, var};
 use code24_shared::standin::CONTROL_PREFIX;
 use serde_json::json as j;
@@ -53,13 +57,24 @@ impl Call<'_> {
     }
 }
 
-/// Reads a JSON request body, refusing an oversized one before parsing it.
+/// Reads a JSON request body within the admin API's size limit ([`MAX_BODY_BYTES`]).
 pub(crate) async fn body_text(req: &mut Request) -> Result<String, (u16, String)> {
-    let body = req.text().await.map_err(|e| (400, format!("unreadable body: {e}")))?;
-    if body.len() > MAX_BODY_BYTES {
-        return Err((413, format!("the body is {} bytes; at most {MAX_BODY_BYTES} are accepted", body.len())));
+    read_limited(req, MAX_BODY_BYTES).await
+}
+
+/// Reads a body of at most `max` bytes, refused by its declared length before a byte is read
+/// (`code24_shared::api::body_plan`: a body with no declared length is refused, 411), so an
+/// oversized body is never read.
+async fn read_limited(req: &mut Request, max: usize) -> Result<String, (u16, String)> {
+    let declared = req.headers().get("content-length").ok().flatten();
+    match api::body_plan(declared.as_deref(), req.inner().body().is_some(), max)? {
+        BodyPlan::Empty => Ok(String::new()),
+        BodyPlan::Read => {
+            let bytes = req.bytes().await.map_err(|e| (400, format!("unreadable body: {e}")))?;
+            api::check_read_length(bytes.len(), max)?;
+            api::body_text(bytes)
+        }
     }
-    Ok(body)
 }
 
 pub(crate) async fn handle(mut req: Request, env: &Env) -> worker::Result<Response> {
@@ -69,14 +84,15 @@ pub(crate) async fn handle(mut req: Request, env: &Env) -> worker::Result<Respon
         return json(200, &j!({"status": "ok", "worker": code24_shared::names::DISPATCHER_WORKER}));
     }
     let Some(route) = path.strip_prefix("/api/").map(str::to_owned) else {
-        return error(404, format!("no route {path}"));
+        return error(404, format!("no route {}", api::truncated(&path, 120)));
     };
+    // The token is checked before the path is looked at: every `/api/` path, known or not,
+    // answers 401 without it, and the same 401 whatever was wrong.
     let token = env.secret(var::ADMIN_TOKEN).map(|s| s.to_string()).unwrap_or_default();
-    if token.is_empty() {
-        return error(503, "the admin API is disabled: the ADMIN_TOKEN secret is not set");
-    }
-    if !bearer_ok(&req, &token) {
-        return error(401, "missing or wrong bearer token");
+    match access(&req, &token) {
+        Access::Allowed => {}
+        Access::Disabled => return error(503, auth::DISABLED_MESSAGE),
+        Access::Refused => return error(401, auth::REFUSED_MESSAGE),
     }
     let method = req.method();
     let call = Call { env, url };
@@ -99,9 +115,9 @@ pub(crate) async fn handle(mut req: Request, env: &Env) -> worker::Result<Respon
         (_, ["standin", knob]) if matches!(*knob, "faults" | "stats") => forward_to_standin(req, env, knob).await,
         (_, ["standin", "queue", target]) => forward_to_standin(req, env, &format!("queue/{target}")).await,
         (_, ["sweeps" | "results" | "sites" | "dead-letters" | "runs" | "rollups" | "billing-events", ..]) => {
-            error(405, format!("{method:?} is not allowed on /api/{route}"))
+            error(405, format!("{method:?} is not allowed on /api/{}", api::truncated(&route, 120)))
         }
-        _ => error(404, format!("no route {method:?} /api/{route}")),
+        _ => error(404, format!("no route {method:?} /api/{}", api::truncated(&route, 120))),
     }
 }
 
@@ -112,7 +128,10 @@ async fn forward_to_standin(mut req: Request, env: &Env, knob: &str) -> worker::
     let mut init = worker::RequestInit::new();
     init.with_method(req.method());
     if matches!(req.method(), Method::Put | Method::Post) {
-        init.with_body(Some(req.text().await?.into()));
+        match read_limited(&mut req, api::MAX_STANDIN_BODY_BYTES).await {
+            Ok(body) => init.with_body(Some(body.into())),
+            Err((status, message)) => return error(status, message),
+        };
     }
     standin.fetch(format!("https://standin{CONTROL_PREFIX}/{knob}"), Some(init)).await
 }

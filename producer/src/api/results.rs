@@ -40,7 +40,7 @@ pub(super) async fn list(call: &Call<'_>) -> worker::Result<Response> {
 
 pub(super) async fn get(call: &Call<'_>, key: &str) -> worker::Result<Response> {
     if key.is_empty() || key.len() > 1_024 || key.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
-        return error(400, format!("{key:?} is not an object key"));
+        return error(400, format!("{:?} is not an object key", code24_shared::api::truncated(key, 80)));
     }
     let bucket = call.env.bucket(binding::RESULTS)?;
     let Some(object) = bucket.get(key).execute().await? else { return error(404, format!("no object {key}")) };

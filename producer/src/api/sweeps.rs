@@ -19,7 +19,9 @@ pub(super) async fn list(call: &Call<'_>) -> worker::Result<Response> {
 }
 
 pub(super) async fn show(call: &Call<'_>, id: &str) -> worker::Result<Response> {
-    let Some(sweep_id) = SweepId::parse(id) else { return error(400, format!("{id:?} is not a sweep id")) };
+    let Some(sweep_id) = SweepId::parse(id) else {
+        return error(400, format!("{:?} is not a sweep id", code24_shared::api::truncated(id, 80)));
+    };
     match DurableLedger::from_env(call.env)?.progress(sweep_id.as_str()).await {
         Ok(Some(p)) => json(200, &p),
         Ok(None) => error(404, format!("no sweep {sweep_id}")),

@@ -179,7 +179,8 @@ pub(crate) async fn send_dead_letter(sink: &impl DeadLetterSink, letter: Letter<
         error: letter.error,
         attempts: letter.attempts,
         dead_at_ms: letter.now_ms,
-    };
+    }
+    .fitted();
     match sink.send(&dead).await {
         Ok(()) => Action::Ack,
         Err(_) => infra_retry(retry, age_ms),

@@ -5,6 +5,7 @@
 //! once more and nothing is counted (see [`OpenDecision::Redrive`]).
 
 use chrono::{DateTime, Utc};
+use futures::future::{join3, join_all};
 use serde::Serialize;
 
 use crate::error::JobError;
@@ -20,8 +21,13 @@ pub const MAX_BATCH_MESSAGES: usize = 100;
 /// Queues accept at most this many bytes per `send_batch`; a margin is kept for the
 /// per-message overhead the runtime adds.
 pub const MAX_BATCH_BYTES: usize = 256 * 1024 - 8 * 1024;
-/// Sites read from the registry per page (and per ledger cursor update).
-pub const PAGE_SIZE: u32 = 500;
+/// Sites read from the registry per page; a page's batches are sent concurrently. 2,000 rather
+/// than 500 because a page read costs nearly the same up to that size (the bench's profile:
+/// 20,000 rows read in 332 ms in pages of 500, in 142 ms in pages of 2,000).
+pub const PAGE_SIZE: u32 = 2_000;
+/// Pages sent between two cursor records in the ledger (one ledger request per
+/// `RECORD_EVERY_PAGES × PAGE_SIZE` sites; each record also renews the producer's lease).
+pub const RECORD_EVERY_PAGES: u32 = 1;
 /// How long a producer holds a sweep's fan-out before another firing may resume it.
 pub const PRODUCER_LEASE_MS: i64 = 60_000;
 
@@ -127,36 +133,65 @@ pub async fn fan_out_sites(
     message: &dyn Fn(Site) -> Option<String>,
 ) -> Result<FanoutReport, JobError> {
     let expected = registry.count_active().await?;
-    let Start { mut cursor, decision, counted } = match open_run(run, expected, ledger, now).await? {
+    let Start { cursor, decision, counted } = match open_run(run, expected, ledger, now).await? {
         Ok(start) => start,
         Err(report) => return Ok(report),
     };
     let mut report = FanoutReport { sweep_id: run.run_id.clone(), decision, sent: 0, pages: 0 };
-    loop {
-        let page = registry.active_page(cursor.as_deref(), PAGE_SIZE).await?;
-        // The page's raw last key, not its last valid site: a page of rows that all failed
-        // validation must not end the fan-out.
-        let Some(last) = page.last_key else { break };
+    // Pipelined (the bench's profile: the page reads and the cursor records cost as much as
+    // the sends): while a page's batches are sent, concurrently, the next page is read and the
+    // cursor of earlier pages is recorded, once per [`RECORD_EVERY_PAGES`] pages. A cursor is
+    // recorded only after every message up to it was sent, so a producer that dies resumes
+    // after the last recorded cursor and re-sends at most `2 × RECORD_EVERY_PAGES` pages (the
+    // ledger absorbs the duplicates).
+    let mut page = registry.active_page(cursor.as_deref(), PAGE_SIZE).await?;
+    // Sent and not yet recorded: the last page's cursor with the messages of every such page.
+    let mut unrecorded: Option<PageDone> = None;
+    let mut unrecorded_pages = 0;
+    // Due: recorded alongside the next page's sends.
+    let mut due: Option<PageDone> = None;
+    // The page's raw last key, not its last valid site: a page of rows that all failed
+    // validation must not end the fan-out.
+    while let Some(last) = page.last_key.take() {
         let bodies: Vec<String> =
-            page.sites.into_iter().filter_map(message).filter(|b| b.len() <= MAX_MESSAGE_BYTES).collect();
+            std::mem::take(&mut page.sites).into_iter().filter_map(message).filter(|b| b.len() <= MAX_MESSAGE_BYTES).collect();
         let added = bodies.len() as u64;
-        for batch in batches(bodies) {
-            queue.send_batch(&batch).await?;
-        }
-        let done = PageDone {
+        let chunks = batches(bodies);
+        let sends = join_all(chunks.iter().map(|batch| queue.send_batch(batch)));
+        let next = registry.active_page(Some(&last), PAGE_SIZE);
+        let record = async {
+            match &due {
+                // A re-drive records nothing: the original fan-out counted its sites.
+                Some(done) if counted => ledger.record_page(done).await,
+                _ => Ok(()),
+            }
+        };
+        let (sent, next, recorded) = join3(sends, next, record).await;
+        sent.into_iter().collect::<Result<Vec<()>, JobError>>()?;
+        recorded?;
+        due = None;
+        let pending = unrecorded.get_or_insert_with(|| PageDone {
             sweep_id: run.run_id.clone(),
             owner: run.owner.clone(),
-            cursor: last.clone(),
-            added,
-            now_ms: now(),
+            cursor: String::new(),
+            added: 0,
+            now_ms: 0,
             lease_ms: PRODUCER_LEASE_MS,
-        };
-        if counted {
-            ledger.record_page(&done).await?;
+        });
+        pending.cursor = last;
+        pending.added += added;
+        pending.now_ms = now();
+        unrecorded_pages += 1;
+        if unrecorded_pages >= RECORD_EVERY_PAGES {
+            due = unrecorded.take();
+            unrecorded_pages = 0;
         }
         report.sent += added;
         report.pages += 1;
-        cursor = Some(last);
+        page = next?;
+    }
+    for done in [due, unrecorded].into_iter().flatten().filter(|_| counted) {
+        ledger.record_page(&done).await?;
     }
     if counted {
         ledger.finish_fanout(&FanoutDone { sweep_id: run.run_id.clone(), owner: run.owner.clone(), now_ms: now() }).await?;

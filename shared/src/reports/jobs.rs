@@ -147,7 +147,8 @@ impl ReportJob {
         let parts: Vec<&str> = job.run_id.split('.').collect();
         let customer_reserved = matches!(&job.work, ReportWork::MonthlyCustomer { customer_id } if RESERVED_SUBJECTS.contains(&customer_id.as_str()));
         let month_named = job.month.is_some() || job.work == ReportWork::HealthCheck;
-        let well_formed = parts.len() == 3
+        let well_formed = crate::ids::SweepId::parse(&job.run_id).is_some()
+            && parts.len() == 3
             && parts[1] == job.work.task()
             && job.job_id == format!("{}.{}", job.run_id, job.work.subject())
             && !customer_reserved

@@ -9,12 +9,30 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::basic_timestamp;
 
-/// A calendar month, UTC.
+/// A calendar month, UTC. Deserialization validates it like [`Month::new`]: a queue body naming
+/// month 13 is refused by the decoder instead of panicking later in [`Month::start`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "MonthWire")]
 pub struct Month {
     pub year: i32,
     /// 1-12.
     pub month: u32,
+}
+
+/// The unvalidated wire form of a [`Month`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MonthWire {
+    year: i32,
+    month: u32,
+}
+
+impl TryFrom<MonthWire> for Month {
+    type Error = String;
+
+    fn try_from(w: MonthWire) -> Result<Self, String> {
+        Self::new(w.year, w.month).ok_or_else(|| format!("{}-{} is not a month (years 2000-9999, months 1-12)", w.year, w.month))
+    }
 }
 
 impl Month {

@@ -1,0 +1,88 @@
+//! Bad report-queue bodies (`shared/tests/corpus/reports/`) through the report jobs' decoder and
+//! through the reports consumer's whole batch over the in-memory twins: each bad body is
+//! dead-lettered alone with the decoder's reason (or retried, for a newer version) and touches
+//! nothing else — no ledger request, section write, report object, finalize send or probe.
+
+use code24_shared::backoff::{RetryPolicy, Rng};
+use code24_shared::config::{ConsumerConfig, Environment};
+use code24_shared::error::ErrorClass;
+use code24_shared::memory::{MemoryDeadLetters, MemoryLedger, MemoryMetrics, MemoryQueue, MemoryResults};
+use code24_shared::memory_reports::{MemoryProbes, MemoryReportStore};
+use code24_shared::pipeline::consumer::{Action, Delivery};
+use code24_shared::pipeline::reports::ReportConsumer;
+use code24_shared::reports::jobs::ReportJob;
+use futures::executor::block_on;
+
+use crate::corpus::{entries, text};
+
+const NOW_MS: i64 = 1_796_137_201_000;
+
+#[derive(Default)]
+struct World {
+    ledger: MemoryLedger,
+    store: MemoryReportStore,
+    results: MemoryResults,
+    queue: MemoryQueue,
+    probes: MemoryProbes,
+    dead: MemoryDeadLetters,
+    metrics: MemoryMetrics,
+}
+
+impl World {
+    fn deliver(&self, body: &str) -> Vec<Action> {
+        let config = ConsumerConfig { environment: Environment::Local, elite_timeout_ms: 5_000, max_attempts: 3, retry: RetryPolicy { base_s: 1, max_s: 30 } };
+        let consumer = ReportConsumer {
+            ledger: &self.ledger,
+            store: &self.store,
+            results: &self.results,
+            queue: &self.queue,
+            probes: &self.probes,
+            dead_letters: &self.dead,
+            metrics: &self.metrics,
+            config: &config,
+            origin_queue: code24_shared::names::REPORTS_QUEUE,
+        };
+        let deliveries = [Delivery { body: body.to_owned(), sent_ms: NOW_MS - 1_000 }];
+        block_on(consumer.process_batch(&deliveries, &|| NOW_MS, &mut Rng::new(7)))
+    }
+
+    fn assert_untouched(&self, what: &str) {
+        assert_eq!(self.ledger.requests.get(), 0, "{what}: no ledger request");
+        assert_eq!(self.store.section_writes.get(), 0, "{what}: no section written");
+        assert!(self.results.objects.borrow().is_empty(), "{what}: no report object");
+        assert!(self.queue.sent.borrow().is_empty(), "{what}: no finalize job sent");
+        assert!(self.probes.objects.borrow().is_empty() && self.probes.site_calls.get() == 0, "{what}: nothing probed");
+        assert!(self.metrics.finished.borrow().is_empty(), "{what}: no metric");
+    }
+}
+
+#[test]
+fn bad_report_bodies_are_dead_lettered_alone_and_change_nothing_else() {
+    let corpus = entries("reports");
+    for (name, bytes, cols) in &corpus {
+        let body = text(bytes).unwrap_or_else(|_| String::from_utf8_lossy(bytes).into_owned());
+        let decoded = ReportJob::decode(&body);
+        if cols[0] == "ok" {
+            let job = decoded.unwrap_or_else(|e| panic!("{name}: {e:?}"));
+            assert_eq!(ReportJob::decode(&job.encode()).map(|j| j.job_id), Ok(job.job_id.clone()), "{name} round trips");
+            continue;
+        }
+        let reason = decoded.expect_err(name);
+        assert!(reason.message.contains(&cols[1]), "{name}: {:?} lacks {:?}", reason.message, cols[1]);
+        let world = World::default();
+        let actions = world.deliver(&body);
+        world.assert_untouched(name);
+        let letters = world.dead.letters.borrow();
+        if cols[0] == "transient" {
+            assert_eq!(reason.class, ErrorClass::Transient, "{name}");
+            assert!(matches!(actions[..], [Action::Retry { .. }]), "{name}: {actions:?}");
+            assert!(letters.is_empty(), "{name}");
+        } else {
+            assert_eq!(reason.class, ErrorClass::Permanent, "{name}");
+            assert_eq!(actions, vec![Action::Ack], "{name}");
+            assert_eq!(letters.len(), 1, "{name}");
+            assert_eq!((&letters[0].body, &letters[0].error, letters[0].attempts), (&body, &reason, 0), "{name}");
+        }
+    }
+    eprintln!("report corpus: {} bodies replayed through the decoder and the reports consumer", corpus.len());
+}

@@ -1,0 +1,130 @@
+//! Figure 4's monthly cost: the operations one site costs per sweep (counted by the native
+//! run, see bench/native) times the sweeps in a month, priced with the dated table in
+//! docs/PRICES.md. The table here is that document's numbers; a test keeps them equal.
+
+use serde_json::{json, Value};
+
+use super::native::thousands;
+use super::stats::{emit, round};
+use super::{Figure, Verdict};
+
+/// Sweeps per month: every 3 minutes for 30 days.
+pub(crate) const SWEEPS_PER_MONTH: f64 = 20.0 * 24.0 * 30.0;
+
+/// One billed unit: (name, USD per million beyond the monthly inclusion, included per month).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Price {
+    pub(crate) unit: &'static str,
+    pub(crate) usd_per_million: f64,
+    pub(crate) included_per_month: f64,
+}
+
+/// Workers Paid prices, as in docs/PRICES.md (read 2026-11-29).
+pub(crate) const PRICES: &[Price] = &[
+    Price { unit: "queue_operations", usd_per_million: 0.40, included_per_month: 1e6 },
+    Price { unit: "do_requests", usd_per_million: 0.15, included_per_month: 1e6 },
+    Price { unit: "do_rows_written", usd_per_million: 1.00, included_per_month: 50e6 },
+    Price { unit: "r2_class_a", usd_per_million: 4.50, included_per_month: 1e6 },
+    Price { unit: "d1_rows_read", usd_per_million: 0.001, included_per_month: 25e9 },
+    Price { unit: "d1_rows_written", usd_per_million: 1.00, included_per_month: 50e6 },
+    Price { unit: "worker_requests", usd_per_million: 0.30, included_per_month: 10e6 },
+];
+
+/// The Workers Paid subscription, per month.
+pub(crate) const BASE_USD: f64 = 5.0;
+
+/// Operations per site per sweep, from one native run's report.
+pub(crate) fn per_site(report: &Value) -> Vec<(&'static str, f64)> {
+    let n = report["sites"].as_f64().unwrap_or(1.0).max(1.0);
+    let f = |k: &str| report[k].as_f64().unwrap_or(0.0);
+    vec![
+        // Each message is written, read and deleted once (under 64 KB each): 3 operations.
+        ("queue_operations", 3.0 * f("queue_messages_sent") / n),
+        ("do_requests", (f("ledger_requests_producer") + f("ledger_requests_consumer")) / n),
+        ("do_rows_written", (f("ledger_rows_written") + f("ledger_sweep_rows_written")) / n),
+        ("r2_class_a", f("r2_puts") / n),
+        ("d1_rows_read", f("d1_rows_read") / n),
+        ("d1_rows_written", f("d1_rows_written_max") / n),
+        // The scheduled invocation and one consumer invocation per batch; the elite calls are
+        // service-binding subrequests to workers outside this system (not priced here).
+        ("worker_requests", (1.0 + f("consumer_batches")) / n),
+    ]
+}
+
+/// Monthly USD for `sites` sites, per unit and in total (base subscription included).
+pub(crate) fn monthly(per_site: &[(&'static str, f64)], sites: f64) -> (Vec<(&'static str, f64)>, f64) {
+    let mut lines = Vec::new();
+    let mut total = BASE_USD;
+    for (unit, per) in per_site {
+        let price = PRICES.iter().find(|p| p.unit == *unit).expect("every counted unit has a price");
+        let volume = per * sites * SWEEPS_PER_MONTH;
+        let usd = (volume - price.included_per_month).max(0.0) / 1e6 * price.usd_per_million;
+        total += usd;
+        lines.push((*unit, usd));
+    }
+    (lines, total)
+}
+
+/// The per-site figures and the monthly cost at 1k / 10k / 100k sites.
+pub(crate) fn figures(report: &Value) -> Vec<Figure> {
+    let ops = per_site(report);
+    let mut fields = json!({"sites_counted": report["sites"]});
+    for (unit, per) in &ops {
+        fields[unit] = json!((*per * 10_000.0).round() / 10_000.0);
+    }
+    emit("ops_per_site_per_sweep", fields);
+    let mut figures = vec![Figure {
+        figure: "4. operations per site per sweep".into(),
+        value: ops.iter().map(|(u, v)| format!("{u} {:.3}", v)).collect::<Vec<_>>().join(", "),
+        target: "(counted, no target)".into(),
+        verdict: Verdict::Info,
+    }];
+    for sites in [1_000u64, 10_000, 100_000] {
+        let (lines, total) = monthly(&ops, sites as f64);
+        let mut fields = json!({"sites": sites, "usd_per_month": round(total), "sweeps_per_month": SWEEPS_PER_MONTH});
+        for (unit, usd) in &lines {
+            fields[format!("{unit}_usd")] = json!(round(*usd));
+        }
+        emit("monthly_cost", fields);
+        let biggest: Vec<String> = {
+            let mut l = lines.clone();
+            l.sort_by(|a, b| b.1.total_cmp(&a.1));
+            l.iter().take(3).filter(|(_, u)| *u > 0.0).map(|(n, u)| format!("{n} ${u:.0}")).collect()
+        };
+        figures.push(Figure {
+            figure: format!("4. monthly cost, {} sites", thousands(sites)),
+            value: format!("**${total:.0}/month** (largest: {})", if biggest.is_empty() { "none beyond the inclusions".into() } else { biggest.join(", ") }),
+            target: "(priced, no target)".into(),
+            verdict: Verdict::Info,
+        });
+    }
+    figures
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_price_table_matches_the_document() {
+        let doc = std::fs::read_to_string(crate::workspace_root().join("docs/PRICES.md")).unwrap();
+        for price in PRICES {
+            let row = doc
+                .lines()
+                .find(|l| l.contains(&format!("`{}`", price.unit)))
+                .unwrap_or_else(|| panic!("docs/PRICES.md has no row for `{}`", price.unit));
+            assert!(row.contains(&format!("${:.3}", price.usd_per_million)), "{row}");
+        }
+        assert!(doc.contains(&format!("${BASE_USD:.2}")));
+    }
+
+    #[test]
+    fn nothing_is_billed_within_the_inclusions() {
+        let ops = vec![("queue_operations", 3.0)];
+        let (_, total) = monthly(&ops, 10.0);
+        assert_eq!(total, BASE_USD);
+        let (lines, _) = monthly(&ops, 1_000.0);
+        // 3 × 1,000 × 14,400 = 43.2M operations, 42.2M of them billed at $0.40/M.
+        assert!((lines[0].1 - 16.88).abs() < 1e-9, "{lines:?}");
+    }
+}
