@@ -16,19 +16,8 @@ pub fn error(status: u16, message: impl Into<String>) -> worker::Result<Response
     json(status, &serde_json::json!({ "error": message.into() }))
 }
 
-/// Compares two byte strings in time independent of their content (see `code24_shared::auth`).
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    auth::constant_time_eq(a, b)
-}
-
 /// What the token check decides about a request (`code24_shared::auth::authorize`).
 pub fn access(req: &Request, secret: &str) -> Access {
     let header = req.headers().get("authorization").ok().flatten();
     auth::authorize(header.as_deref(), secret)
-}
-
-/// Whether the request carries `Authorization: Bearer <expected>`. An empty expected token
-/// authorizes nothing: a missing secret must not open the API.
-pub fn bearer_ok(req: &Request, expected: &str) -> bool {
-    access(req, expected) == Access::Allowed
 }

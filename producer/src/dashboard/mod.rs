@@ -17,7 +17,7 @@ mod actions;
 mod backend;
 mod views;
 
-use code24_runtime::http::constant_time_eq;
+use code24_shared::auth::constant_time_eq;
 use code24_shared::dashboard::assets::{CSP, CSS, CSS_PATH, JS, JS_PATH};
 use code24_shared::dashboard::html::{notice, page, Nav};
 use code24_shared::dashboard::pages::{login, safe_next};
@@ -30,8 +30,6 @@ use worker::{Env, Headers, Method, Request, Response, Url};
 
 use backend::Backend;
 
-/// Largest form body accepted (a confirmation carries at most 200 ids).
-const MAX_FORM_BYTES: usize = 64 * 1024;
 
 /// A signed-in request: what every page and action needs.
 pub(crate) struct Ctx<'a> {
@@ -103,23 +101,11 @@ fn random_hex() -> worker::Result<String> {
     Ok(code24_shared::dashboard::session::hex(&bytes.to_vec()))
 }
 
-/// The form fields of a POST body. The declared length is checked before a byte is read
-/// (browsers always declare it for a form), so no one, signed in or not, can make the Worker
-/// buffer a huge or endless body.
+/// The form fields of a POST body, read as the admin API reads its bodies (the declared length
+/// checked before a byte is read, at most 64 KB, none declared: 411), so no one, signed in or
+/// not, can make the Worker buffer a huge or endless body.
 async fn form(req: &mut Request) -> Result<Vec<(String, String)>, (u16, String)> {
-    let declared = req.headers().get("content-length").ok().flatten();
-    match declared.as_deref().map(str::parse::<usize>) {
-        None => return Err((411, "send the form with a Content-Length header".into())),
-        Some(Err(_)) => return Err((400, "the Content-Length header is not a length".into())),
-        Some(Ok(n)) if n > MAX_FORM_BYTES => {
-            return Err((413, format!("the form is {n} bytes; at most {MAX_FORM_BYTES} are accepted")));
-        }
-        Some(Ok(_)) => {}
-    }
-    let body = req.text().await.map_err(|e| (400, format!("unreadable form: {e}")))?;
-    if body.len() > MAX_FORM_BYTES {
-        return Err((413, format!("the form is {} bytes; at most {MAX_FORM_BYTES} are accepted", body.len())));
-    }
+    let body = crate::api::body_text(req).await?;
     let parsed = Url::parse(&format!("http://form/?{body}")).map_err(|e| (400, format!("unreadable form: {e}")))?;
     Ok(parsed.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
 }

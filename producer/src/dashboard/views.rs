@@ -63,7 +63,9 @@ async fn schedules(ctx: &Ctx<'_>, now_ms: i64) -> worker::Result<Response> {
     };
     let now = from_epoch_ms(now_ms).unwrap_or_default();
     let mut error = None;
-    let mut known = match ctx.backend.get::<Vec<SweepProgress>>("sweeps?limit=1000").await {
+    // The recent sweeps hold every frequent schedule's last run (the sweep list is newest
+    // first); the rest are looked up by their latest slot below.
+    let mut known = match ctx.backend.get::<Vec<SweepProgress>>(&format!("sweeps?limit={RECENT}")).await {
         Ok(list) => list,
         Err(e) => {
             error = Some(e.to_string());

@@ -25,9 +25,6 @@ pub const MAX_BATCH_BYTES: usize = 256 * 1024 - 8 * 1024;
 /// than 500 because a page read costs nearly the same up to that size (the bench's profile:
 /// 20,000 rows read in 332 ms in pages of 500, in 142 ms in pages of 2,000).
 pub const PAGE_SIZE: u32 = 2_000;
-/// Pages sent between two cursor records in the ledger (one ledger request per
-/// `RECORD_EVERY_PAGES × PAGE_SIZE` sites; each record also renews the producer's lease).
-pub const RECORD_EVERY_PAGES: u32 = 1;
 /// How long a producer holds a sweep's fan-out before another firing may resume it.
 pub const PRODUCER_LEASE_MS: i64 = 60_000;
 
@@ -140,15 +137,12 @@ pub async fn fan_out_sites(
     let mut report = FanoutReport { sweep_id: run.run_id.clone(), decision, sent: 0, pages: 0 };
     // Pipelined (the bench's profile: the page reads and the cursor records cost as much as
     // the sends): while a page's batches are sent, concurrently, the next page is read and the
-    // cursor of earlier pages is recorded, once per [`RECORD_EVERY_PAGES`] pages. A cursor is
-    // recorded only after every message up to it was sent, so a producer that dies resumes
-    // after the last recorded cursor and re-sends at most `2 × RECORD_EVERY_PAGES` pages (the
-    // ledger absorbs the duplicates).
+    // previous page's cursor is recorded (one ledger request per page, which also renews the
+    // producer's lease). A cursor is recorded only after every message up to it was sent, so a
+    // producer that dies resumes after the last recorded cursor and re-sends at most two pages
+    // (the ledger absorbs the duplicates).
     let mut page = registry.active_page(cursor.as_deref(), PAGE_SIZE).await?;
-    // Sent and not yet recorded: the last page's cursor with the messages of every such page.
-    let mut unrecorded: Option<PageDone> = None;
-    let mut unrecorded_pages = 0;
-    // Due: recorded alongside the next page's sends.
+    // The previous page: sent, and recorded alongside this page's sends.
     let mut due: Option<PageDone> = None;
     // The page's raw last key, not its last valid site: a page of rows that all failed
     // validation must not end the fan-out.
@@ -169,28 +163,19 @@ pub async fn fan_out_sites(
         let (sent, next, recorded) = join3(sends, next, record).await;
         sent.into_iter().collect::<Result<Vec<()>, JobError>>()?;
         recorded?;
-        due = None;
-        let pending = unrecorded.get_or_insert_with(|| PageDone {
+        due = Some(PageDone {
             sweep_id: run.run_id.clone(),
             owner: run.owner.clone(),
-            cursor: String::new(),
-            added: 0,
-            now_ms: 0,
+            cursor: last,
+            added,
+            now_ms: now(),
             lease_ms: PRODUCER_LEASE_MS,
         });
-        pending.cursor = last;
-        pending.added += added;
-        pending.now_ms = now();
-        unrecorded_pages += 1;
-        if unrecorded_pages >= RECORD_EVERY_PAGES {
-            due = unrecorded.take();
-            unrecorded_pages = 0;
-        }
         report.sent += added;
         report.pages += 1;
         page = next?;
     }
-    for done in [due, unrecorded].into_iter().flatten().filter(|_| counted) {
+    if let Some(done) = due.filter(|_| counted) {
         ledger.record_page(&done).await?;
     }
     if counted {
