@@ -23,8 +23,18 @@ pub fn check_environment(env: Environment, workers: &[(&'static WorkerSpec, Reso
             match &binding.target {
                 Target::Queue { queue } => match consumers_of(queue) {
                     1 => {}
-                    0 => out.push(Problem::new(spec, Some(env), subject, format!("queue {queue:?} has no consumer in {in_env}: its messages would never be worked"))),
-                    n => out.push(Problem::new(spec, Some(env), subject, format!("queue {queue:?} has {n} consumers in {in_env}; a queue has exactly one"))),
+                    0 => out.push(Problem::new(
+                        spec,
+                        Some(env),
+                        subject,
+                        format!("queue {queue:?} has no consumer in {in_env}: its messages would never be worked"),
+                    )),
+                    n => out.push(Problem::new(
+                        spec,
+                        Some(env),
+                        subject,
+                        format!("queue {queue:?} has {n} consumers in {in_env}; a queue has exactly one"),
+                    )),
                 },
                 Target::D1 { database_name, database_id, .. } => {
                     for (other, other_r) in workers {
@@ -63,7 +73,12 @@ pub fn check_environment(env: Environment, workers: &[(&'static WorkerSpec, Reso
             let subject = format!("consumer of queue {}", c.queue);
             let sent_to = workers.iter().any(|(_, p)| p.bindings.iter().any(|b| b.target == Target::Queue { queue: c.queue.clone() }));
             if !sent_to && !dead_letter_queues.contains(&c.queue.as_str()) {
-                out.push(Problem::new(spec, Some(env), subject.clone(), format!("no Worker of {in_env} sends to this queue, and it is no consumer's dead-letter queue")));
+                out.push(Problem::new(
+                    spec,
+                    Some(env),
+                    subject.clone(),
+                    format!("no Worker of {in_env} sends to this queue, and it is no consumer's dead-letter queue"),
+                ));
             }
             if let Some(dlq) = &c.dead_letter_queue {
                 if consumers_of(dlq) == 0 {

@@ -55,13 +55,7 @@ pub struct Problem {
 
 impl Problem {
     pub fn new(spec: &WorkerSpec, env: Option<Environment>, subject: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            worker: spec.name.to_owned(),
-            config: spec.config.to_owned(),
-            env,
-            subject: subject.into(),
-            message: message.into(),
-        }
+        Self { worker: spec.name.to_owned(), config: spec.config.to_owned(), env, subject: subject.into(), message: message.into() }
     }
 }
 

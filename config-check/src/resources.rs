@@ -53,7 +53,9 @@ pub fn resources(configs: &Configs, env: Environment) -> Resources {
                     let entry = (spec.config.to_owned(), binding.name.clone());
                     match out.databases.iter_mut().find(|d| d.name == *database_name) {
                         Some(db) => db.bound_by.push(entry),
-                        None => out.databases.push(Database { name: database_name.clone(), id: database_id.clone(), bound_by: vec![entry] }),
+                        None => {
+                            out.databases.push(Database { name: database_name.clone(), id: database_id.clone(), bound_by: vec![entry] })
+                        }
                     }
                 }
                 Target::DurableObject { .. } | Target::Service { .. } => {}

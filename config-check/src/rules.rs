@@ -25,7 +25,12 @@ pub fn check_worker(root: &Path, config: &Config) -> Vec<Problem> {
     let spec = config.spec;
     let mut out = Vec::new();
     if spec.name != config.top.name.as_deref().unwrap_or_default() {
-        out.push(Problem::new(spec, Some(Environment::Local), "name", format!("is {:?}, expected {:?} (code24_shared::names)", config.top.name, spec.name)));
+        out.push(Problem::new(
+            spec,
+            Some(Environment::Local),
+            "name",
+            format!("is {:?}, expected {:?} (code24_shared::names)", config.top.name, spec.name),
+        ));
     }
     if !spec.deployed {
         for env in config.top.env.keys() {
@@ -40,7 +45,12 @@ pub fn check_worker(root: &Path, config: &Config) -> Vec<Problem> {
     for &env in workers::environments_of(spec) {
         match wrangler::resolve(&config.top, env) {
             Some(resolved) => out.extend(check_env(root, spec, &resolved)),
-            None => out.push(Problem::new(spec, Some(env), format!("[env.{}]", env.as_str()), "section missing: every deployed Worker configures every environment")),
+            None => out.push(Problem::new(
+                spec,
+                Some(env),
+                format!("[env.{}]", env.as_str()),
+                "section missing: every deployed Worker configures every environment",
+            )),
         }
     }
     out
@@ -53,7 +63,10 @@ fn check_env(root: &Path, spec: &WorkerSpec, r: &Resolved) -> Vec<Problem> {
 
     let expected_name = names::in_env(spec.name, env);
     if r.name != expected_name {
-        problem("name".into(), format!("the Worker would be deployed as {:?}, expected {expected_name:?} (leave `name` unset in [env.*])", r.name));
+        problem(
+            "name".into(),
+            format!("the Worker would be deployed as {:?}, expected {expected_name:?} (leave `name` unset in [env.*])", r.name),
+        );
     }
     for (subject, message) in bindings(root, spec, r) {
         problem(subject, message);
@@ -98,7 +111,13 @@ fn bindings(root: &Path, spec: &WorkerSpec, r: &Resolved) -> Found {
         let found: Vec<&Binding> = r.bindings.iter().filter(|b| b.name == required.name).collect();
         if required.local_only && env != Environment::Local {
             if !found.is_empty() {
-                out.push((subject, format!("is local only and must not be bound in a deployed environment: remove it from [[{prefix}{}]]", required.resource.table())));
+                out.push((
+                    subject,
+                    format!(
+                        "is local only and must not be bound in a deployed environment: remove it from [[{prefix}{}]]",
+                        required.resource.table()
+                    ),
+                ));
             }
             continue;
         }
@@ -173,7 +192,10 @@ fn compare(root: &Path, spec: &WorkerSpec, required: &Required, binding: &Bindin
                 return mismatch("database_name", database_name);
             }
             if database_id.trim().is_empty() {
-                return Some(format!("database_id is missing (use {:?} until `cargo xtask deploy` writes the real one)", crate::PLACEHOLDER_DATABASE_ID));
+                return Some(format!(
+                    "database_id is missing (use {:?} until `cargo xtask deploy` writes the real one)",
+                    crate::PLACEHOLDER_DATABASE_ID
+                ));
             }
             let config_dir = Path::new(spec.config).parent().unwrap_or(Path::new(""));
             let resolved = migrations_dir.as_deref().map(|dir| normalize(&root.join(config_dir).join(dir)));
@@ -199,7 +221,10 @@ fn compare(root: &Path, spec: &WorkerSpec, required: &Required, binding: &Bindin
                 return Some(format!("class_name = {class_name:?}, expected {class:?}"));
             }
             match script_name {
-                None => Some(format!("script_name is missing: it must name this environment's ledger Worker {:?}", expected.unwrap_or_default())),
+                None => Some(format!(
+                    "script_name is missing: it must name this environment's ledger Worker {:?}",
+                    expected.unwrap_or_default()
+                )),
                 Some(s) if Some(s) != expected.as_ref() => mismatch("script_name", s),
                 Some(_) => None,
             }
@@ -208,8 +233,12 @@ fn compare(root: &Path, spec: &WorkerSpec, required: &Required, binding: &Bindin
         (Resource::R2 { .. }, Target::R2 { bucket_name }) => {
             (Some(bucket_name) != expected.as_ref()).then(|| mismatch("bucket_name", bucket_name)).flatten()
         }
-        (Resource::Service { .. }, Target::Service { service }) => (Some(service) != expected.as_ref()).then(|| mismatch("service", service)).flatten(),
-        (Resource::Dataset { .. }, Target::Dataset { dataset }) => (Some(dataset) != expected.as_ref()).then(|| mismatch("dataset", dataset)).flatten(),
+        (Resource::Service { .. }, Target::Service { service }) => {
+            (Some(service) != expected.as_ref()).then(|| mismatch("service", service)).flatten()
+        }
+        (Resource::Dataset { .. }, Target::Dataset { dataset }) => {
+            (Some(dataset) != expected.as_ref()).then(|| mismatch("dataset", dataset)).flatten()
+        }
         (resource, target) => Some(format!("is bound in [[{}]], but the code uses it as [[{}]]", target.table(), resource.table())),
     }
 }
@@ -260,7 +289,9 @@ fn vars(spec: &WorkerSpec, r: &Resolved) -> Found {
             let env_flag = if env == Environment::Local { String::new() } else { format!(" --env {}", env.as_str()) };
             out.push((
                 format!("var {secret}"),
-                format!("is a secret and must not be written in {table}: use `wrangler secret put {secret}{env_flag}` (or .dev.vars locally)"),
+                format!(
+                    "is a secret and must not be written in {table}: use `wrangler secret put {secret}{env_flag}` (or .dev.vars locally)"
+                ),
             ));
         }
     }
@@ -286,7 +317,9 @@ fn consumers(spec: &WorkerSpec, r: &Resolved) -> Found {
             ("max_retries", c.max_retries, MAX_RETRIES),
         ] {
             match value {
-                None => out.push((subject.clone(), format!("{option} is not set: set it explicitly (local defaults differ from Cloudflare's)"))),
+                None => {
+                    out.push((subject.clone(), format!("{option} is not set: set it explicitly (local defaults differ from Cloudflare's)")))
+                }
                 Some(v) if !(0..=max).contains(&v) || (option == "max_batch_size" && v == 0) => {
                     out.push((subject.clone(), format!("{option} = {v} is outside Cloudflare's bounds (at most {max})")));
                 }
@@ -317,7 +350,10 @@ fn consumers(spec: &WorkerSpec, r: &Resolved) -> Found {
     }
     for c in &r.consumers {
         if !spec.consumes.iter().any(|w| names::in_env(w.queue, env) == c.queue) {
-            out.push((format!("consumer of queue {}", c.queue), format!("in {table} but not in this Worker's table (config-check/src/workers.rs)")));
+            out.push((
+                format!("consumer of queue {}", c.queue),
+                format!("in {table} but not in this Worker's table (config-check/src/workers.rs)"),
+            ));
         }
     }
     out

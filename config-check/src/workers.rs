@@ -121,7 +121,8 @@ pub enum DeadLetterQueue {
 }
 
 /// The D1 database's binding, shared by the ledger, the dispatcher and the consumers.
-const DB: Required = Required { name: binding::DB, resource: Resource::D1 { base: names::PLATFORM_DB, migrations: "migrations" }, local_only: false };
+const DB: Required =
+    Required { name: binding::DB, resource: Resource::D1 { base: names::PLATFORM_DB, migrations: "migrations" }, local_only: false };
 const LEDGER: Required = Required {
     name: binding::LEDGER,
     resource: Resource::Class { class: names::LEDGER_CLASS, script: names::LEDGER_WORKER },
@@ -155,7 +156,8 @@ fn ledger_vars(lookup: Lookup<'_>) -> Result<(), ConfigError> {
 }
 
 /// The vars of a [`ConsumerConfig`] (optimizer, reports), each set explicitly everywhere.
-const CONSUMER_VARS: &[&str] = &[var::ENVIRONMENT, var::ELITE_TIMEOUT_MS, var::MAX_ATTEMPTS, var::RETRY_BASE_SECONDS, var::RETRY_MAX_SECONDS];
+const CONSUMER_VARS: &[&str] =
+    &[var::ENVIRONMENT, var::ELITE_TIMEOUT_MS, var::MAX_ATTEMPTS, var::RETRY_BASE_SECONDS, var::RETRY_MAX_SECONDS];
 
 /// Every Worker, **in deploy order**: a Worker comes after everything it depends on. The
 /// ledger hosts the Durable Object the others bind by `script_name`; the dead-letters
@@ -293,8 +295,7 @@ pub const WORKERS: &[WorkerSpec] = &[
 ];
 
 /// Every environment the check covers: local, then the deployed ones in promotion order.
-pub const ENVIRONMENTS: [Environment; 4] =
-    [Environment::Local, Environment::Dev, Environment::Staging, Environment::Production];
+pub const ENVIRONMENTS: [Environment; 4] = [Environment::Local, Environment::Dev, Environment::Staging, Environment::Production];
 
 /// The Workers deployed to `env`-named environments, in deploy order.
 pub fn deployed() -> impl Iterator<Item = &'static WorkerSpec> {

@@ -218,11 +218,14 @@ fn bindings(section: &Section) -> Vec<Binding> {
     let mut out = Vec::new();
     let mut add = |name: &str, target| out.push(Binding { name: name.to_owned(), target });
     for d in section.d1_databases.iter().flatten() {
-        add(&d.binding, Target::D1 {
-            database_name: d.database_name.clone().unwrap_or_default(),
-            database_id: d.database_id.clone().unwrap_or_default(),
-            migrations_dir: d.migrations_dir.clone(),
-        });
+        add(
+            &d.binding,
+            Target::D1 {
+                database_name: d.database_name.clone().unwrap_or_default(),
+                database_id: d.database_id.clone().unwrap_or_default(),
+                migrations_dir: d.migrations_dir.clone(),
+            },
+        );
     }
     for d in section.durable_objects.iter().flat_map(|d| &d.bindings) {
         add(&d.name, Target::DurableObject { class_name: d.class_name.clone(), script_name: d.script_name.clone() });

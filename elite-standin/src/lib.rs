@@ -64,19 +64,13 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let mut response = match route(req.method().as_ref(), &req.path()) {
         Routed::To(to) => handle(to, req, &env).await?,
         Routed::MethodNotAllowed { allow } => {
-            let mut response =
-                json_error(405, &format!("method not allowed here; allowed: {allow}"))?;
+            let mut response = json_error(405, &format!("method not allowed here; allowed: {allow}"))?;
             response.headers_mut().set("allow", allow)?;
             response
         }
-        Routed::NotFound => json_error(
-            404,
-            &format!("no such route on the local elite stand-in: {}", req.path()),
-        )?,
+        Routed::NotFound => json_error(404, &format!("no such route on the local elite stand-in: {}", req.path()))?,
     };
-    response
-        .headers_mut()
-        .set(STANDIN_HEADER, STANDIN_HEADER_VALUE)?;
+    response.headers_mut().set(STANDIN_HEADER, STANDIN_HEADER_VALUE)?;
     Ok(response)
 }
 
@@ -84,10 +78,9 @@ async fn handle(to: Route, mut req: Request, env: &Env) -> Result<Response> {
     match to {
         Route::Inject(target) => inject(target, &req.bytes().await?, env).await,
         Route::Optimize => optimize(&req.bytes().await?).await,
-        Route::Health => Response::from_json(&EliteHealth {
-            status: "ok".into(),
-            version: concat!("standin-", env!("CARGO_PKG_VERSION")).into(),
-        }),
+        Route::Health => {
+            Response::from_json(&EliteHealth { status: "ok".into(), version: concat!("standin-", env!("CARGO_PKG_VERSION")).into() })
+        }
         Route::GetFaults => Response::from_json(&with_standin(|s| s.rules())),
         Route::PutFaults => {
             let body = req.bytes().await?;
@@ -162,13 +155,7 @@ async fn inject(target: InjectTarget, body: &[u8], env: &Env) -> Result<Response
 /// The answer of a [`Fault::Status`] rule: the chosen status with a small JSON body naming the
 /// simulation, so whoever reads the client's error log sees it was injected on purpose.
 fn fault_status(code: u16, request: &EliteRequest) -> Result<Response> {
-    json_error(
-        code,
-        &format!(
-            "simulated fault: HTTP {code} injected by the local elite stand-in ({})",
-            request.role.as_str()
-        ),
-    )
+    json_error(code, &format!("simulated fault: HTTP {code} injected by the local elite stand-in ({})", request.role.as_str()))
 }
 
 /// A JSON error answer `{"error": "..."}` with the given status.

@@ -51,18 +51,8 @@ pub(crate) fn route(method: &str, path: &str) -> Routed {
         (&[("GET", Route::Health)], "GET")
     } else {
         match path {
-            FAULTS_PATH => (
-                &[
-                    ("GET", Route::GetFaults),
-                    ("PUT", Route::PutFaults),
-                    ("DELETE", Route::ClearFaults),
-                ],
-                "GET, PUT, DELETE",
-            ),
-            STATS_PATH => (
-                &[("GET", Route::GetStats), ("DELETE", Route::ResetStats)],
-                "GET, DELETE",
-            ),
+            FAULTS_PATH => (&[("GET", Route::GetFaults), ("PUT", Route::PutFaults), ("DELETE", Route::ClearFaults)], "GET, PUT, DELETE"),
+            STATS_PATH => (&[("GET", Route::GetStats), ("DELETE", Route::ResetStats)], "GET, DELETE"),
             _ => match path.strip_prefix(QUEUE_PATH_PREFIX).and_then(InjectTarget::from_segment) {
                 Some(InjectTarget::Optimize) => (&[("POST", Route::Inject(InjectTarget::Optimize))], "POST"),
                 Some(InjectTarget::Reports) => (&[("POST", Route::Inject(InjectTarget::Reports))], "POST"),
@@ -90,11 +80,7 @@ mod tests {
         check("GET", "/health", Routed::To(Route::Health));
         check("GET", "/__standin/faults", Routed::To(Route::GetFaults));
         check("PUT", "/__standin/faults", Routed::To(Route::PutFaults));
-        check(
-            "DELETE",
-            "/__standin/faults",
-            Routed::To(Route::ClearFaults),
-        );
+        check("DELETE", "/__standin/faults", Routed::To(Route::ClearFaults));
         check("GET", "/__standin/stats", Routed::To(Route::GetStats));
         check("DELETE", "/__standin/stats", Routed::To(Route::ResetStats));
         check("POST", "/__standin/queue/optimize", Routed::To(Route::Inject(InjectTarget::Optimize)));
@@ -103,26 +89,10 @@ mod tests {
 
     #[test]
     fn wrong_methods_are_405_with_allow() {
-        check(
-            "GET",
-            "/optimize",
-            Routed::MethodNotAllowed { allow: "POST" },
-        );
+        check("GET", "/optimize", Routed::MethodNotAllowed { allow: "POST" });
         check("POST", "/health", Routed::MethodNotAllowed { allow: "GET" });
-        check(
-            "POST",
-            "/__standin/faults",
-            Routed::MethodNotAllowed {
-                allow: "GET, PUT, DELETE",
-            },
-        );
-        check(
-            "PUT",
-            "/__standin/stats",
-            Routed::MethodNotAllowed {
-                allow: "GET, DELETE",
-            },
-        );
+        check("POST", "/__standin/faults", Routed::MethodNotAllowed { allow: "GET, PUT, DELETE" });
+        check("PUT", "/__standin/stats", Routed::MethodNotAllowed { allow: "GET, DELETE" });
     }
 
     #[test]
@@ -140,22 +110,12 @@ mod tests {
     #[test]
     fn every_allowed_method_routes() {
         // The `Allow` header must list exactly the methods that route somewhere.
-        for path in [
-            "/optimize",
-            "/health",
-            "/__standin/faults",
-            "/__standin/stats",
-            "/__standin/queue/optimize",
-            "/__standin/queue/reports",
-        ] {
-            let Routed::MethodNotAllowed { allow } = route("TRACE", path) else {
-                panic!("{path}")
-            };
+        for path in
+            ["/optimize", "/health", "/__standin/faults", "/__standin/stats", "/__standin/queue/optimize", "/__standin/queue/reports"]
+        {
+            let Routed::MethodNotAllowed { allow } = route("TRACE", path) else { panic!("{path}") };
             for method in allow.split(", ") {
-                assert!(
-                    matches!(route(method, path), Routed::To(_)),
-                    "{method} {path}"
-                );
+                assert!(matches!(route(method, path), Routed::To(_)), "{method} {path}");
             }
         }
     }

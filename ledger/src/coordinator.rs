@@ -18,11 +18,7 @@ use crate::sql_tables::SqlSweepTable;
 use crate::transaction::atomically;
 
 /// The progress of each of `rows`, in order.
-pub(crate) async fn progress_of(
-    env: &Env,
-    storage: &Storage,
-    rows: Vec<SweepRow>,
-) -> Result<Vec<SweepProgress>, JobError> {
+pub(crate) async fn progress_of(env: &Env, storage: &Storage, rows: Vec<SweepRow>) -> Result<Vec<SweepProgress>, JobError> {
     if rows.is_empty() {
         return Ok(Vec::new());
     }

@@ -58,14 +58,11 @@ pub(crate) async fn flush(env: &Env, storage: &Storage, now_ms: i64) -> Flushed 
         Ok(limit) => limit,
         Err(e) => return Flushed { failed: Some(e.to_string()), ..out },
     };
-    let dirty: Vec<DirtyRow> = match rows(
-        &sql,
-        "SELECT customer_id, day, body FROM rollups WHERE dirty = 1 ORDER BY customer_id, day LIMIT ?",
-        vec![limit],
-    ) {
-        Ok(dirty) => dirty,
-        Err(e) => return Flushed { failed: Some(e.to_string()), ..out },
-    };
+    let dirty: Vec<DirtyRow> =
+        match rows(&sql, "SELECT customer_id, day, body FROM rollups WHERE dirty = 1 ORDER BY customer_id, day LIMIT ?", vec![limit]) {
+            Ok(dirty) => dirty,
+            Err(e) => return Flushed { failed: Some(e.to_string()), ..out },
+        };
     if dirty.is_empty() {
         return out;
     }

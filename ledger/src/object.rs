@@ -12,8 +12,7 @@ use std::cell::Cell;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use worker::{
-    console_error, console_log, durable_object, DurableObject, Env, Method, Request, Response, Result, SqlStorage,
-    State, Storage,
+    console_error, console_log, durable_object, DurableObject, Env, Method, Request, Response, Result, SqlStorage, State, Storage,
 };
 
 use code24_runtime::env::{now_ms, vars};
@@ -23,8 +22,8 @@ use code24_shared::ids::from_epoch_ms;
 use code24_shared::ledger::jobs::{self, JobTable};
 use code24_shared::ledger::sweeps::{self, SweepTable};
 use code24_shared::ledger::{
-    ClaimRequest, CompleteRequest, CountsRequest, FanoutDone, FinalizeRequest, JobRequest, OpenSweep, PageDone,
-    ProgressRequest, RecentRequest, SettleRequest, StoreError, SweepProgress, SweepRow,
+    ClaimRequest, CompleteRequest, CountsRequest, FanoutDone, FinalizeRequest, JobRequest, OpenSweep, PageDone, ProgressRequest,
+    RecentRequest, SettleRequest, StoreError, SweepProgress, SweepRow,
 };
 
 use crate::alarm::{early_enough, prune_at, prune_due, ring_at, set_prune_at, FLUSH_DELAY_MS};
@@ -123,21 +122,11 @@ impl DurableObject for Ledger {
 impl Ledger {
     async fn handle(&self, route: Route, body: &[u8]) -> Result<Response> {
         match route {
-            Route::OpenSweep => {
-                self.decide(route, body, |sql, r: OpenSweep| sweeps::open(&mut SqlSweepTable::new(sql), &r))
-            }
-            Route::RecordPage => {
-                self.decide(route, body, |sql, r: PageDone| sweeps::record_page(&mut SqlSweepTable::new(sql), &r))
-            }
-            Route::FinishFanout => {
-                self.decide(route, body, |sql, r: FanoutDone| sweeps::finish_fanout(&mut SqlSweepTable::new(sql), &r))
-            }
-            Route::Claim => {
-                self.decide(route, body, |sql, r: ClaimRequest| SqlJobTable::batch(sql, |t| jobs::claim_batch(t, &r)))
-            }
-            Route::Complete => {
-                self.decide(route, body, |sql, r: CompleteRequest| SqlJobTable::batch(sql, |t| jobs::complete_batch(t, &r)))
-            }
+            Route::OpenSweep => self.decide(route, body, |sql, r: OpenSweep| sweeps::open(&mut SqlSweepTable::new(sql), &r)),
+            Route::RecordPage => self.decide(route, body, |sql, r: PageDone| sweeps::record_page(&mut SqlSweepTable::new(sql), &r)),
+            Route::FinishFanout => self.decide(route, body, |sql, r: FanoutDone| sweeps::finish_fanout(&mut SqlSweepTable::new(sql), &r)),
+            Route::Claim => self.decide(route, body, |sql, r: ClaimRequest| SqlJobTable::batch(sql, |t| jobs::claim_batch(t, &r))),
+            Route::Complete => self.decide(route, body, |sql, r: CompleteRequest| SqlJobTable::batch(sql, |t| jobs::complete_batch(t, &r))),
             Route::Settle => self.decide(route, body, |sql, r: SettleRequest| SqlJobTable::batch(sql, |t| jobs::settle(t, &r))),
             Route::Counts => self.decide(route, body, |sql, r: CountsRequest| {
                 let table = SqlJobTable::new(sql);
@@ -165,9 +154,8 @@ impl Ledger {
                     Err(e) => return http::error(502, format!("cannot read the job shards: {}", e.message)),
                 };
                 let sql = self.state.storage().sql();
-                let decided = atomically(&self.state.storage(), move || {
-                    sweeps::request_finalize(&mut SqlSweepTable::new(sql), &request, &shards)
-                });
+                let decided =
+                    atomically(&self.state.storage(), move || sweeps::request_finalize(&mut SqlSweepTable::new(sql), &request, &shards));
                 match decided {
                     Ok(decision) => http::json(200, &decision),
                     Err(e) => http::error(500, e.to_string()),
@@ -243,12 +231,7 @@ impl Ledger {
             let sql = sql.clone();
             atomically(storage, move || prune(&sql, cutoff)).map_err(storage_error)?
         };
-        console_log!(
-            "ledger: pruned {} sweeps, {} jobs, {} counters scheduled before {cutoff}",
-            pruned.sweeps,
-            pruned.jobs,
-            pruned.counts
-        );
+        console_log!("ledger: pruned {} sweeps, {} jobs, {} counters scheduled before {cutoff}", pruned.sweeps, pruned.jobs, pruned.counts);
         Ok(anything_left(&sql).map_err(storage_error)?.then_some(now + PRUNE_INTERVAL_MS))
     }
 

@@ -91,8 +91,7 @@ const SCHEMA: &[&str] = &[
 
 /// Columns added after a table was first created, as (table, column, definition). A store
 /// created by an older build gains them on start; a newer store already has them.
-const ADDED_COLUMNS: &[(&str, &str, &str)] =
-    &[("sweeps", "producer_owner", "TEXT"), ("sweeps", "finalize_requested_ms", "INTEGER")];
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[("sweeps", "producer_owner", "TEXT"), ("sweeps", "finalize_requested_ms", "INTEGER")];
 
 /// Creates every table and index that does not exist yet, and adds columns newer builds need.
 pub(crate) fn create_schema(sql: &SqlStorage) -> Result<(), StoreError> {
@@ -119,11 +118,7 @@ pub(crate) fn exec(sql: &SqlStorage, query: &str, params: Vec<SqlStorageValue>) 
 
 /// Runs one query and decodes every row. `SqlCursor::one()` would crash the instance on zero
 /// rows (0.8.7), so single-row reads go through here too and take the first element.
-pub(crate) fn rows<T: DeserializeOwned>(
-    sql: &SqlStorage,
-    query: &str,
-    params: Vec<SqlStorageValue>,
-) -> Result<Vec<T>, StoreError> {
+pub(crate) fn rows<T: DeserializeOwned>(sql: &SqlStorage, query: &str, params: Vec<SqlStorageValue>) -> Result<Vec<T>, StoreError> {
     let context = |e: worker::Error| StoreError(format!("{e} (in: {})", first_line(query)));
     sql.exec(query, params).map_err(context)?.to_array().map_err(context)
 }
@@ -136,8 +131,7 @@ fn first_line(query: &str) -> &str {
 /// outside the safe range, so such a value is refused here instead of being stored rounded
 /// and becoming unreadable.
 pub(crate) fn int(value: i64) -> Result<SqlStorageValue, StoreError> {
-    SqlStorageValue::try_from_i64(value)
-        .map_err(|_| StoreError(format!("{value} is outside the storable integer range")))
+    SqlStorageValue::try_from_i64(value).map_err(|_| StoreError(format!("{value} is outside the storable integer range")))
 }
 
 fn uint(value: u64) -> Result<SqlStorageValue, StoreError> {
@@ -149,11 +143,7 @@ fn opt_int(value: Option<i64>) -> Result<SqlStorageValue, StoreError> {
 }
 
 /// Reads the first row, if any.
-fn first<T: DeserializeOwned>(
-    sql: &SqlStorage,
-    query: &str,
-    params: Vec<SqlStorageValue>,
-) -> Result<Option<T>, StoreError> {
+fn first<T: DeserializeOwned>(sql: &SqlStorage, query: &str, params: Vec<SqlStorageValue>) -> Result<Option<T>, StoreError> {
     Ok(rows(sql, query, params)?.into_iter().next())
 }
 
@@ -175,8 +165,7 @@ impl TryFrom<JobRecord> for JobRow {
     type Error = StoreError;
 
     fn try_from(r: JobRecord) -> Result<Self, StoreError> {
-        let state = JobState::parse(&r.state)
-            .ok_or_else(|| StoreError(format!("job {} has unknown state {:?}", r.job_id, r.state)))?;
+        let state = JobState::parse(&r.state).ok_or_else(|| StoreError(format!("job {} has unknown state {:?}", r.job_id, r.state)))?;
         let last_error = r
             .last_error
             .map(|raw| serde_json::from_str::<JobError>(&raw))
@@ -220,8 +209,8 @@ impl TryFrom<SweepRecord> for SweepRow {
     type Error = StoreError;
 
     fn try_from(r: SweepRecord) -> Result<Self, StoreError> {
-        let phase = SweepPhase::parse(&r.phase)
-            .ok_or_else(|| StoreError(format!("sweep {} has unknown phase {:?}", r.sweep_id, r.phase)))?;
+        let phase =
+            SweepPhase::parse(&r.phase).ok_or_else(|| StoreError(format!("sweep {} has unknown phase {:?}", r.sweep_id, r.phase)))?;
         Ok(SweepRow {
             sweep_id: r.sweep_id,
             task: r.task,
@@ -288,9 +277,7 @@ impl SqlJobTable {
 
 impl JobTable for SqlJobTable {
     fn job(&self, job_id: &str) -> Result<Option<JobRow>, StoreError> {
-        first::<JobRecord>(&self.sql, "SELECT * FROM jobs WHERE job_id = ?", vec![job_id.into()])?
-            .map(JobRow::try_from)
-            .transpose()
+        first::<JobRecord>(&self.sql, "SELECT * FROM jobs WHERE job_id = ?", vec![job_id.into()])?.map(JobRow::try_from).transpose()
     }
 
     fn put_job(&mut self, row: &JobRow) -> Result<(), StoreError> {
@@ -341,8 +328,7 @@ impl JobTable for SqlJobTable {
         if let Some(pending) = self.counts.get(sweep_id) {
             return Ok(pending.clone());
         }
-        let found: Option<ShardCounts> =
-            first(&self.sql, "SELECT * FROM counts WHERE sweep_id = ?", vec![sweep_id.into()])?;
+        let found: Option<ShardCounts> = first(&self.sql, "SELECT * FROM counts WHERE sweep_id = ?", vec![sweep_id.into()])?;
         Ok(found.unwrap_or_else(|| ShardCounts { sweep_id: sweep_id.to_owned(), ..ShardCounts::default() }))
     }
 
@@ -358,17 +344,14 @@ impl JobTable for SqlJobTable {
         struct Body {
             body: String,
         }
-        let found: Option<Body> = first(
-            &self.sql,
-            "SELECT body FROM rollups WHERE customer_id = ? AND day = ?",
-            vec![customer_id.into(), day.into()],
-        )?;
+        let found: Option<Body> =
+            first(&self.sql, "SELECT body FROM rollups WHERE customer_id = ? AND day = ?", vec![customer_id.into(), day.into()])?;
         found.map(|b| decode_rollup(customer_id, day, &b.body)).transpose()
     }
 
     fn put_rollup(&mut self, r: &DailyRollup) -> Result<(), StoreError> {
-        let body = serde_json::to_string(r)
-            .map_err(|e| StoreError(format!("cannot encode the rollup of {} on {}: {e}", r.customer_id, r.day)))?;
+        let body =
+            serde_json::to_string(r).map_err(|e| StoreError(format!("cannot encode the rollup of {} on {}: {e}", r.customer_id, r.day)))?;
         exec(
             &self.sql,
             "INSERT OR REPLACE INTO rollups (customer_id, day, body, dirty) VALUES (?, ?, ?, 1)",

@@ -21,10 +21,7 @@ use code24_shared::ledger::StoreError;
 /// Runs `work` in one SQLite transaction: committed when it returns `Ok`, rolled back when it
 /// returns `Err` or the commit fails. `work` must not await (it cannot: it is synchronous),
 /// which is what makes the decision and its writes one step.
-pub(crate) fn atomically<T: 'static>(
-    storage: &Storage,
-    work: impl FnOnce() -> Result<T, StoreError> + 'static,
-) -> Result<T, StoreError> {
+pub(crate) fn atomically<T: 'static>(storage: &Storage, work: impl FnOnce() -> Result<T, StoreError> + 'static) -> Result<T, StoreError> {
     // The closure hands its result out through this slot: `transactionSync` only passes a
     // JavaScript value back, and the result is a Rust value.
     let slot: Rc<RefCell<Option<Result<T, StoreError>>>> = Rc::default();

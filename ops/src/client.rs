@@ -62,9 +62,9 @@ impl Client {
         if body.is_some() {
             request = request.header("content-type", "application/json");
         }
-        let request = request.body(body.unwrap_or_default()).map_err(|e| {
-            CliError::usage(format!("cannot build a request to {url}: {e}"), "check --url or the url of the config entry")
-        })?;
+        let request = request
+            .body(body.unwrap_or_default())
+            .map_err(|e| CliError::usage(format!("cannot build a request to {url}: {e}"), "check --url or the url of the config entry"))?;
         let response = self.agent.run(request).map_err(|e| self.transport_error(&e))?;
         let status = response.status().as_u16();
         let text = response.into_body().read_to_string().map_err(|e| self.transport_error(&e))?;
@@ -126,7 +126,6 @@ pub(crate) fn query(pairs: &[(&str, String)]) -> String {
         format!("?{}", encoded.join("&"))
     }
 }
-
 
 #[cfg(test)]
 mod tests {

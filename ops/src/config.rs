@@ -42,11 +42,7 @@ pub(crate) struct Target {
 
 impl std::fmt::Debug for Target {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Target")
-            .field("url", &self.url)
-            .field("token", &"<withheld>")
-            .field("token_source", &self.token_source)
-            .finish()
+        f.debug_struct("Target").field("url", &self.url).field("token", &"<withheld>").field("token_source", &self.token_source).finish()
     }
 }
 
@@ -66,10 +62,9 @@ impl Target {
     pub(crate) fn token_hint(&self) -> String {
         match &self.token_source {
             TokenSource::Var(name) => format!("the token came from ${name}; set it to the dispatcher's ADMIN_TOKEN"),
-            TokenSource::ConfigFile { path, env } => format!(
-                "the token came from `token` of [env.{env}] in {}; fix it, or set ${TOKEN_VAR}",
-                path.display()
-            ),
+            TokenSource::ConfigFile { path, env } => {
+                format!("the token came from `token` of [env.{env}] in {}; fix it, or set ${TOKEN_VAR}", path.display())
+            }
             TokenSource::DevVars(path) => format!(
                 "the token came from {DEV_VARS_TOKEN} in {}; restart `cargo xtask dev` so the stack reads it, or set ${TOKEN_VAR}",
                 path.display()
@@ -213,14 +208,10 @@ pub(crate) fn resolve(selector: &Selector, sources: &Sources<'_>) -> Result<Targ
     }
     let hint = match env {
         None => format!("set ${TOKEN_VAR} to the dispatcher's ADMIN_TOKEN"),
-        Some(Environment::Local) => format!(
-            "set ${TOKEN_VAR}, or run from the repository root where `cargo xtask dev` wrote {DEV_VARS_TOKEN} to {DEV_VARS}"
-        ),
-        Some(env) => format!(
-            "set ${TOKEN_VAR}, or add `token_env = \"VAR\"` under [env.{}] in {}",
-            env.as_str(),
-            config_hint(&var)
-        ),
+        Some(Environment::Local) => {
+            format!("set ${TOKEN_VAR}, or run from the repository root where `cargo xtask dev` wrote {DEV_VARS_TOKEN} to {DEV_VARS}")
+        }
+        Some(env) => format!("set ${TOKEN_VAR}, or add `token_env = \"VAR\"` under [env.{}] in {}", env.as_str(), config_hint(&var)),
     };
     Err(CliError::new(Exit::Auth, format!("no API token for {url}"), hint))
 }
@@ -281,14 +272,20 @@ mod tests {
 
     #[test]
     fn local_is_the_default_with_the_dev_vars_token() {
-        check_ok(Case { dev_vars: Some("X=1\nADMIN_TOKEN=dev-token\n"), ..NONE }, LOCAL_URL, "dev-token", TokenSource::DevVars(".dev.vars".into()));
+        check_ok(
+            Case { dev_vars: Some("X=1\nADMIN_TOKEN=dev-token\n"), ..NONE },
+            LOCAL_URL,
+            "dev-token",
+            TokenSource::DevVars(".dev.vars".into()),
+        );
     }
 
     #[test]
     fn the_token_variable_wins_over_every_file() {
         let case = Case { vars: &[(TOKEN_VAR, " t0k ")], dev_vars: Some("ADMIN_TOKEN=dev-token"), ..NONE };
         check_ok(case, LOCAL_URL, "t0k", TokenSource::Var(TOKEN_VAR.into()));
-        let case = Case { env: Some(Environment::Staging), vars: &[(TOKEN_VAR, "t0k"), ("STAGING_TOKEN", "s")], config: Some(STAGING), ..NONE };
+        let case =
+            Case { env: Some(Environment::Staging), vars: &[(TOKEN_VAR, "t0k"), ("STAGING_TOKEN", "s")], config: Some(STAGING), ..NONE };
         check_ok(case, "https://ops.staging.example", "t0k", TokenSource::Var(TOKEN_VAR.into()));
     }
 
@@ -305,7 +302,11 @@ mod tests {
     fn a_url_flag_overrides_the_url_and_alone_reads_only_the_token_variable() {
         let case = Case { url: Some("http://127.0.0.1:4000"), vars: &[(TOKEN_VAR, "t")], config: Some("not toml ["), ..NONE };
         check_ok(case, "http://127.0.0.1:4000", "t", TokenSource::Var(TOKEN_VAR.into()));
-        check_err(Case { url: Some("http://127.0.0.1:4000"), dev_vars: Some("ADMIN_TOKEN=x"), ..NONE }, Exit::Auth, "set $CODE24_API_TOKEN");
+        check_err(
+            Case { url: Some("http://127.0.0.1:4000"), dev_vars: Some("ADMIN_TOKEN=x"), ..NONE },
+            Exit::Auth,
+            "set $CODE24_API_TOKEN",
+        );
         let case = Case { url: Some("http://127.0.0.1:4000"), env: Some(Environment::Local), dev_vars: Some("ADMIN_TOKEN=x"), ..NONE };
         check_ok(case, "http://127.0.0.1:4000", "x", TokenSource::DevVars(".dev.vars".into()));
     }

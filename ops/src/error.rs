@@ -74,7 +74,9 @@ impl CliError {
                 format!("the API refused {request} ({status}{said})"),
                 "fix the arguments as the message says; `code24-ops <command> --help` lists them",
             ),
-            429 => Self::new(Exit::Api, format!("the API is rate limiting requests (429{said})"), "wait a minute and run the command again"),
+            429 => {
+                Self::new(Exit::Api, format!("the API is rate limiting requests (429{said})"), "wait a minute and run the command again")
+            }
             _ => Self::new(
                 Exit::Api,
                 format!("the API failed on {request} ({status}{said})"),

@@ -212,7 +212,8 @@ mod tests {
         let cli = parse(&["sweeps", "list", "--json", "--url", "http://127.0.0.1:4000/"]).unwrap();
         assert!(cli.json);
         assert_eq!(cli.url.as_deref(), Some("http://127.0.0.1:4000"));
-        let cli = parse(&["sites", "add", "new-shop", "https://new.example", "--plan", "growth", "--url", "http://127.0.0.1:4000"]).unwrap();
+        let cli =
+            parse(&["sites", "add", "new-shop", "https://new.example", "--plan", "growth", "--url", "http://127.0.0.1:4000"]).unwrap();
         assert_eq!(cli.url.as_deref(), Some("http://127.0.0.1:4000"), "the site's URL is not the API's");
         let Command::Sites(SitesCommand::Add { url, .. }) = cli.command else { panic!("parsed as {:?}", cli.command) };
         assert_eq!(url.as_str(), "https://new.example");

@@ -130,11 +130,7 @@ pub(crate) fn progress_line(label: &str, done: usize, total: usize) -> String {
         0 => (BAR_WIDTH, 100),
         _ => (BAR_WIDTH * done.min(total) / total, 100 * done.min(total) / total),
     };
-    format!(
-        "{label:<10} {done:>total_width$}/{total} [{}{}] {percent}%",
-        "#".repeat(filled),
-        ".".repeat(BAR_WIDTH - filled)
-    )
+    format!("{label:<10} {done:>total_width$}/{total} [{}{}] {percent}%", "#".repeat(filled), ".".repeat(BAR_WIDTH - filled))
 }
 
 /// A progress line on stderr: redrawn in place on a terminal, one plain line per update

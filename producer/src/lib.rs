@@ -38,14 +38,19 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     match run(&cron, scheduled_ms, &env).await {
         Ok(Some(report)) => console_log!("{}", json!({"event": "fanout", "cron": cron, "report": report})),
         Ok(None) => {}
-        Err(message) => console_error!("{}", json!({"event": "fanout_failed", "cron": cron, "scheduled_ms": scheduled_ms, "error": message})),
+        Err(message) => {
+            console_error!("{}", json!({"event": "fanout_failed", "cron": cron, "scheduled_ms": scheduled_ms, "error": message}))
+        }
     }
 }
 
 /// One firing. `Ok(None)` when the cron is unknown (already logged as an error).
 async fn run(cron: &str, scheduled_ms: i64, env: &Env) -> Result<Option<FanoutReport>, String> {
     let Some(task) = task_for_cron(cron) else {
-        console_error!("{}", json!({"event": "unknown_cron", "cron": cron, "error": "this cron is not in the schedule table; nothing enqueued"}));
+        console_error!(
+            "{}",
+            json!({"event": "unknown_cron", "cron": cron, "error": "this cron is not in the schedule table; nothing enqueued"})
+        );
         return Ok(None);
     };
     let environment = config::environment(&vars(env)).map_err(|e| e.to_string())?;

@@ -39,8 +39,11 @@ pub(crate) async fn enqueue(env: &Env, run: &ReportRun) -> Result<FanoutReport, 
             let month = run.month.ok_or_else(|| JobError::permanent("a monthly run without a month"))?;
             let message = |site: code24_shared::site::Site| {
                 if RESERVED_SUBJECTS.contains(&site.customer_id.as_str()) {
-                    console_error!("{}", json!({"event": "reserved_customer_id", "customer_id": site.customer_id.as_str(),
-                        "error": "this customer id names a report job; it is left out of the monthly analytics"}));
+                    console_error!(
+                        "{}",
+                        json!({"event": "reserved_customer_id", "customer_id": site.customer_id.as_str(),
+                        "error": "this customer id names a report job; it is left out of the monthly analytics"})
+                    );
                     return None;
                 }
                 Some(ReportJob::monthly_customer(&run.run_id, month, spec.scheduled_ms, site.customer_id).encode())

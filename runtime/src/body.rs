@@ -5,7 +5,6 @@
 use wasm_bindgen::JsValue;
 
 pub fn body_text(body: &JsValue) -> String {
-    body.as_string().unwrap_or_else(|| {
-        js_sys::JSON::stringify(body).ok().and_then(|s| s.as_string()).unwrap_or_else(|| format!("{body:?}"))
-    })
+    body.as_string()
+        .unwrap_or_else(|| js_sys::JSON::stringify(body).ok().and_then(|s| s.as_string()).unwrap_or_else(|| format!("{body:?}")))
 }

@@ -26,10 +26,8 @@ pub struct Inbox {
 impl Inbox {
     pub fn new(batch: &MessageBatch<JsValue>) -> Self {
         let messages: Vec<RawMessage> = batch.raw_iter().collect();
-        let deliveries = messages
-            .iter()
-            .map(|m| Delivery { body: body_text(&m.body()), sent_ms: m.timestamp().as_millis() as i64 })
-            .collect();
+        let deliveries =
+            messages.iter().map(|m| Delivery { body: body_text(&m.body()), sent_ms: m.timestamp().as_millis() as i64 }).collect();
         Self { queue: batch.queue(), deliveries, messages }
     }
 

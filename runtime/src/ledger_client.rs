@@ -15,9 +15,9 @@ use worker::{Env, Headers, Method, ObjectNamespace, Request, RequestInit, Respon
 
 use code24_shared::error::JobError;
 use code24_shared::ledger::{
-    route, shard_object, ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, CountsRequest, FanoutDone,
-    FinalizeDecision, FinalizeRequest, JobRequest, JobRow, OpenDecision, OpenSweep, PageDone, ProgressRequest,
-    RecentRequest, ShardCounts, SweepProgress, SWEEPS_OBJECT, SettleDecision, SettleRequest,
+    route, shard_object, ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, CountsRequest, FanoutDone, FinalizeDecision,
+    FinalizeRequest, JobRequest, JobRow, OpenDecision, OpenSweep, PageDone, ProgressRequest, RecentRequest, SettleDecision, SettleRequest,
+    ShardCounts, SweepProgress, SWEEPS_OBJECT,
 };
 use code24_shared::names::binding;
 use code24_shared::ports::Ledger;
@@ -84,16 +84,10 @@ impl DurableLedger {
     }
 
     /// One JSON call: serializes `request`, posts it, and decodes a 2xx answer as `Resp`.
-    async fn call<Req: Serialize, Resp: DeserializeOwned>(
-        &self,
-        object: &str,
-        route: &str,
-        request: &Req,
-    ) -> Result<Resp, JobError> {
+    async fn call<Req: Serialize, Resp: DeserializeOwned>(&self, object: &str, route: &str, request: &Req) -> Result<Resp, JobError> {
         let fail = |what: String| JobError::transient(format!("ledger {object} {route}: {what}"));
         let body = serde_json::to_string(request).map_err(|e| fail(format!("cannot encode the request: {e}")))?;
-        let mut response =
-            self.forward(object, route, &body).await.map_err(|e| fail(format!("request failed: {e}")))?;
+        let mut response = self.forward(object, route, &body).await.map_err(|e| fail(format!("request failed: {e}")))?;
         let status = response.status_code();
         let text = response.text().await.map_err(|e| fail(format!("HTTP {status}, unreadable body: {e}")))?;
         if !(200..300).contains(&status) {

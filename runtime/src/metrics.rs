@@ -2,8 +2,8 @@
 //! analytics engine"). The binding is optional, so a configuration without it still runs;
 //! a failed write is logged, never allowed to fail the job.
 
-use code24_shared::ports::{JobFinished, Metrics};
 use code24_shared::names::binding;
+use code24_shared::ports::{JobFinished, Metrics};
 use worker::{console_error, AnalyticsEngineDataPointBuilder, AnalyticsEngineDataset, Env};
 
 pub struct AnalyticsMetrics {

@@ -41,9 +41,7 @@ impl TextQueue {
             let batch: Vec<SendMessage<JsValue>> = chunk
                 .iter()
                 .map(|(body, delay_s)| {
-                    RawMessageBuilder::new(JsValue::from_str(body))
-                        .delay_seconds(*delay_s)
-                        .build_with_content_type(QueueContentType::Text)
+                    RawMessageBuilder::new(JsValue::from_str(body)).delay_seconds(*delay_s).build_with_content_type(QueueContentType::Text)
                 })
                 .collect();
             self.queue
@@ -57,9 +55,6 @@ impl TextQueue {
 
 impl DeadLetterSink for TextQueue {
     async fn send(&self, letter: &DeadLetter) -> Result<(), JobError> {
-        self.queue
-            .send_raw(Self::message(&letter.encode()))
-            .await
-            .map_err(|e| JobError::transient(format!("send to {}: {e}", self.name)))
+        self.queue.send_raw(Self::message(&letter.encode())).await.map_err(|e| JobError::transient(format!("send to {}: {e}", self.name)))
     }
 }

@@ -153,9 +153,8 @@ pub async fn month_rollups(db: &D1Database, customer_id: &str, month: Month) -> 
 /// (keyset paging on the table's (customer_id, day) key, [`ROLLUP_PAGE_ROWS`] rows a read).
 pub async fn month_rollups_page(db: &D1Database, month: Month, after: Option<&str>) -> Result<RollupPage, JobError> {
     let (from, to) = bounds(month);
-    let query = format!(
-        "SELECT {COLUMNS} FROM daily_rollups WHERE customer_id > ?1 AND day >= ?2 AND day < ?3 ORDER BY customer_id, day LIMIT ?4"
-    );
+    let query =
+        format!("SELECT {COLUMNS} FROM daily_rollups WHERE customer_id > ?1 AND day >= ?2 AND day < ?3 ORDER BY customer_id, day LIMIT ?4");
     let values = vec![
         JsValue::from_str(after.unwrap_or_default()),
         JsValue::from_str(&from),

@@ -94,19 +94,14 @@ impl DeadLetterFilter {
                 }
                 "status" => {
                     f.status = Some(
-                        DeadLetterStatus::parse(value)
-                            .ok_or_else(|| format!("status must be dead, replayed or purged, not {value:?}"))?,
+                        DeadLetterStatus::parse(value).ok_or_else(|| format!("status must be dead, replayed or purged, not {value:?}"))?,
                     )
                 }
                 "from_ms" => f.from_ms = Some(epoch_ms(key, value)?),
                 "to_ms" => f.to_ms = Some(epoch_ms(key, value)?),
                 other if extra.contains(&other) => {}
                 other => {
-                    return Err(format!(
-                        "unknown parameter {other:?}; filters are {} (and {})",
-                        FILTER_PARAMS.join(", "),
-                        extra.join(", ")
-                    ))
+                    return Err(format!("unknown parameter {other:?}; filters are {} (and {})", FILTER_PARAMS.join(", "), extra.join(", ")))
                 }
             }
         }
@@ -445,7 +440,12 @@ mod tests {
     fn replays_take_dead_jobs_only_and_spread_by_rate() {
         let at = from_epoch_ms(1_795_914_900_000).unwrap();
         let job = |c: &str| {
-            OptimizeJob::new(SweepId::new("local", Task::Optimize, at), at, CustomerId::parse(c).unwrap(), SiteUrl::parse("https://a.example").unwrap())
+            OptimizeJob::new(
+                SweepId::new("local", Task::Optimize, at),
+                at,
+                CustomerId::parse(c).unwrap(),
+                SiteUrl::parse("https://a.example").unwrap(),
+            )
         };
         let entries = vec![
             ("1".to_owned(), "dead".to_owned(), job("a").encode()),

@@ -117,7 +117,8 @@ pub fn check_read_length(read: usize, max: usize) -> Result<(), (u16, String)> {
 
 /// A body read in full: JSON bodies must be UTF-8.
 pub fn body_text(bytes: Vec<u8>) -> Result<String, (u16, String)> {
-    String::from_utf8(bytes).map_err(|e| (400, format!("the body is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to())))
+    String::from_utf8(bytes)
+        .map_err(|e| (400, format!("the body is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to())))
 }
 
 fn too_large(what: &str, max: usize) -> (u16, String) {

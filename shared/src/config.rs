@@ -58,10 +58,7 @@ where
     T: FromStr + PartialOrd + Copy + fmt::Display,
 {
     let Some(raw) = lookup(name) else { return Ok(default) };
-    let value: T = raw
-        .trim()
-        .parse()
-        .map_err(|_| ConfigError { variable: name, problem: format!("{raw:?} is not a whole number") })?;
+    let value: T = raw.trim().parse().map_err(|_| ConfigError { variable: name, problem: format!("{raw:?} is not a whole number") })?;
     if value < min || value > max {
         return Err(ConfigError { variable: name, problem: format!("{value} is outside {min}..={max}") });
     }
@@ -176,10 +173,6 @@ mod tests {
         check_error(&[("ENVIRONMENT", "prod")], "ENVIRONMENT", "not one of");
         check_error(&[("ENVIRONMENT", "dev"), ("MAX_ATTEMPTS", "x")], "MAX_ATTEMPTS", "not a whole number");
         check_error(&[("ENVIRONMENT", "dev"), ("MAX_ATTEMPTS", "0")], "MAX_ATTEMPTS", "outside 1..=50");
-        check_error(
-            &[("ENVIRONMENT", "dev"), ("RETRY_BASE_SECONDS", "60"), ("RETRY_MAX_SECONDS", "10")],
-            "RETRY_MAX_SECONDS",
-            "below",
-        );
+        check_error(&[("ENVIRONMENT", "dev"), ("RETRY_BASE_SECONDS", "60"), ("RETRY_MAX_SECONDS", "10")], "RETRY_MAX_SECONDS", "below");
     }
 }

@@ -94,7 +94,12 @@ mod tests {
 
     fn job() -> OptimizeJob {
         let at = from_epoch_ms(1_795_914_900_000).unwrap();
-        OptimizeJob::new(SweepId::new("local", Task::Optimize, at), at, CustomerId::parse("acme").unwrap(), SiteUrl::parse("https://a.example").unwrap())
+        OptimizeJob::new(
+            SweepId::new("local", Task::Optimize, at),
+            at,
+            CustomerId::parse("acme").unwrap(),
+            SiteUrl::parse("https://a.example").unwrap(),
+        )
     }
 
     #[test]
@@ -120,7 +125,10 @@ mod tests {
         let month = crate::reports::period::Month::new(2026, 10).unwrap();
         let report = ReportJob::single("local.end-of-month.2026-10", Some(month), 0, crate::reports::jobs::ReportWork::EndOfMonth);
         let r = record_for(&report.encode(), "dlq", "q", 9);
-        assert_eq!((r.id.as_str(), r.sweep_id.as_deref(), r.customer_id.as_deref()), (report.job_id.as_str(), Some(report.run_id.as_str()), Some("report")));
+        assert_eq!(
+            (r.id.as_str(), r.sweep_id.as_deref(), r.customer_id.as_deref()),
+            (report.job_id.as_str(), Some(report.run_id.as_str()), Some("report"))
+        );
         assert!(r.error.message.contains("max_retries"), "{}", r.error.message);
 
         let r = record_for("\u{0}garbage", "dlq", "q", 9);

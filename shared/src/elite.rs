@@ -102,39 +102,21 @@ pub fn classify_response(role: EliteRole, status: u16, body: &[u8]) -> Result<El
     match status {
         200..=299 => {}
         408 | 429 | 500..=599 => {
-            return Err(JobError::new(
-                ErrorClass::Transient,
-                format!("elite {} answered HTTP {status}: {}", role.as_str(), snippet()),
-            ))
+            return Err(JobError::new(ErrorClass::Transient, format!("elite {} answered HTTP {status}: {}", role.as_str(), snippet())))
         }
-        _ => {
-            return Err(JobError::new(
-                ErrorClass::Permanent,
-                format!("elite {} answered HTTP {status}: {}", role.as_str(), snippet()),
-            ))
-        }
+        _ => return Err(JobError::new(ErrorClass::Permanent, format!("elite {} answered HTTP {status}: {}", role.as_str(), snippet()))),
     }
     let response: EliteResponse = serde_json::from_slice(body).map_err(|e| {
-        JobError::new(
-            ErrorClass::Permanent,
-            format!("elite {} sent an undecodable body ({e}): {}", role.as_str(), snippet()),
-        )
+        JobError::new(ErrorClass::Permanent, format!("elite {} sent an undecodable body ({e}): {}", role.as_str(), snippet()))
     })?;
     if response.v != ELITE_CONTRACT_VERSION {
         return Err(JobError::new(
             ErrorClass::Permanent,
-            format!(
-                "elite {} speaks contract version {}, this build speaks {ELITE_CONTRACT_VERSION}",
-                role.as_str(),
-                response.v
-            ),
+            format!("elite {} speaks contract version {}, this build speaks {ELITE_CONTRACT_VERSION}", role.as_str(), response.v),
         ));
     }
     if response.role != role {
-        return Err(JobError::new(
-            ErrorClass::Permanent,
-            format!("elite {} answered as {}", role.as_str(), response.role.as_str()),
-        ));
+        return Err(JobError::new(ErrorClass::Permanent, format!("elite {} answered as {}", role.as_str(), response.role.as_str())));
     }
     Ok(response)
 }

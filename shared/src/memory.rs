@@ -11,8 +11,8 @@ use crate::ledger::jobs::{claim_batch, complete_batch, settle};
 use crate::ledger::memory::{MemoryJobTable, MemorySweepTable};
 use crate::ledger::sweeps::{self, SweepTable};
 use crate::ledger::{
-    ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, FanoutDone, FinalizeDecision, FinalizeRequest,
-    OpenDecision, OpenSweep, PageDone, SettleDecision, SettleRequest, SweepProgress, JOB_SHARDS,
+    ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, FanoutDone, FinalizeDecision, FinalizeRequest, OpenDecision, OpenSweep,
+    PageDone, SettleDecision, SettleRequest, SweepProgress, JOB_SHARDS,
 };
 use crate::ports::{DeadLetterSink, EliteClient, JobFinished, JobQueue, Ledger, Metrics, ResultStore, SitePage, SiteRegistry};
 use crate::site::Site;
@@ -45,12 +45,8 @@ impl SiteRegistry for MemoryRegistry {
         use std::ops::Bound::{Excluded, Unbounded};
         let sites = self.sites.borrow();
         let lower = after.map_or(Unbounded, |a| Excluded(a.to_owned()));
-        let sites: Vec<Site> = sites
-            .range((lower, Unbounded))
-            .filter(|(_, (_, active))| *active)
-            .take(limit as usize)
-            .map(|(_, (s, _))| s.clone())
-            .collect();
+        let sites: Vec<Site> =
+            sites.range((lower, Unbounded)).filter(|(_, (_, active))| *active).take(limit as usize).map(|(_, (s, _))| s.clone()).collect();
         let last_key = sites.last().map(|s| s.customer_id.as_str().to_owned());
         Ok(SitePage { sites, last_key })
     }
@@ -183,9 +179,7 @@ impl EliteClient for MemoryElite {
             None | Some(Fault::Latency { .. }) => (200, ok()),
             Some(Fault::Status { code }) => (code, b"{\"error\":\"simulated\"}".to_vec()),
             Some(Fault::Garbage) => (200, b"not the elite contract".to_vec()),
-            Some(Fault::Hang { .. }) => {
-                return Err(JobError::transient(format!("elite {} timed out", request.role.as_str())))
-            }
+            Some(Fault::Hang { .. }) => return Err(JobError::transient(format!("elite {} timed out", request.role.as_str()))),
         };
         classify_response(request.role, status, &body)
     }

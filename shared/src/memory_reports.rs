@@ -55,13 +55,8 @@ impl ReportStore for MemoryReportStore {
         self.read("rollups")?;
         let prefix = format!("{}-", month.label());
         let after = after.unwrap_or_default();
-        let mut rows: Vec<DailyRollup> = self
-            .rollups
-            .borrow()
-            .iter()
-            .filter(|r| r.day.starts_with(&prefix) && r.customer_id.as_str() > after)
-            .cloned()
-            .collect();
+        let mut rows: Vec<DailyRollup> =
+            self.rollups.borrow().iter().filter(|r| r.day.starts_with(&prefix) && r.customer_id.as_str() > after).cloned().collect();
         rows.sort_by(|a, b| (&a.customer_id, &a.day).cmp(&(&b.customer_id, &b.day)));
         let limit = self.page_rows.get().unwrap_or(ROLLUP_PAGE_ROWS);
         rows.truncate(limit);
@@ -172,10 +167,6 @@ impl HealthProbes for MemoryProbes {
 
     async fn site_status(&self, url: &str) -> Result<u16, JobError> {
         self.site_calls.set(self.site_calls.get() + 1);
-        self.site_answers
-            .borrow()
-            .get(url)
-            .copied()
-            .ok_or_else(|| JobError::transient(format!("GET {url}: DNS lookup failed")))
+        self.site_answers.borrow().get(url).copied().ok_or_else(|| JobError::transient(format!("GET {url}: DNS lookup failed")))
     }
 }

@@ -10,8 +10,8 @@
 use crate::elite::{EliteHealth, EliteRequest, EliteResponse, EliteRole};
 use crate::error::JobError;
 use crate::ledger::{
-    ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, FanoutDone, FinalizeDecision, OpenDecision, OpenSweep,
-    PageDone, SettleDecision, SettleRequest,
+    ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, FanoutDone, FinalizeDecision, OpenDecision, OpenSweep, PageDone,
+    SettleDecision, SettleRequest,
 };
 use crate::reports::analytics::{CustomerMonthly, DailyRollup, RollupPage};
 use crate::reports::period::Month;

@@ -11,23 +11,23 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures::executor::block_on;
 use serde::Serialize;
 
+use crate::backoff::RetryPolicy;
 use crate::backoff::Rng;
 use crate::config::{ConsumerConfig, Environment};
-use crate::backoff::RetryPolicy;
+use crate::dead_letters::DeadLetterRecord;
 use crate::elite::{EliteRequest, EliteResponse, EliteRole};
+use crate::error::ErrorClass;
 use crate::error::JobError;
 use crate::ids::{from_epoch_ms, CustomerId, JobId};
-use crate::error::ErrorClass;
 use crate::ledger::rollups::day_of;
 use crate::ledger::{
-    is_optimization, ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, FanoutDone, JobState,
-    OpenDecision, OpenSweep, PageDone, SettleDecision, SettleRequest, SweepPhase,
+    is_optimization, ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, FanoutDone, JobState, OpenDecision, OpenSweep,
+    PageDone, SettleDecision, SettleRequest, SweepPhase,
 };
-use crate::dead_letters::DeadLetterRecord;
-use crate::pipeline::dead_letters::{decide, DeadLetterAction};
-use crate::pipeline::consumer::Delivery;
 use crate::memory::{MemoryDeadLetters, MemoryElite, MemoryLedger, MemoryMetrics, MemoryQueue, MemoryRegistry, MemoryResults};
+use crate::pipeline::consumer::Delivery;
 use crate::pipeline::consumer::{Action, Consumer};
+use crate::pipeline::dead_letters::{decide, DeadLetterAction};
 use crate::pipeline::producer::{fan_out, Firing, PRODUCER_LEASE_MS};
 use crate::ports::{EliteClient, Ledger};
 use crate::result::optimization_key;
@@ -265,10 +265,22 @@ pub fn run_with_faults(cfg: &SimConfig, extra: &ExtraFaults) -> SimReport {
     let mut rules = extra_rules.to_vec();
     for _ in 0..cfg.permanent_sites {
         let customer = format!("c{:06}", rng.below(cfg.sites.max(1) as u64));
-        rules.push(FaultRule { customer_id: Some(customer), role: Some(EliteRole::Brand), fault: Fault::Status { code: 400 }, rate: None, times: None });
+        rules.push(FaultRule {
+            customer_id: Some(customer),
+            role: Some(EliteRole::Brand),
+            fault: Fault::Status { code: 400 },
+            rate: None,
+            times: None,
+        });
     }
     if cfg.p_elite_transient > 0.0 {
-        rules.push(FaultRule { customer_id: None, role: None, fault: Fault::Status { code: 503 }, rate: Some(cfg.p_elite_transient), times: None });
+        rules.push(FaultRule {
+            customer_id: None,
+            role: None,
+            fault: Fault::Status { code: 503 },
+            rate: Some(cfg.p_elite_transient),
+            times: None,
+        });
     }
     for rule in &mut rules {
         rule.times = Some(rule.times.unwrap_or(u32::MAX));
@@ -538,9 +550,7 @@ fn check_invariants(
             }
             let ends = u8::from(has_result) + u8::from(is_dead) + u8::from(superseded);
             if ends != 1 {
-                report.violations.push(format!(
-                    "{job_id}: result={has_result} dead={is_dead} superseded={superseded} ledger={state:?}"
-                ));
+                report.violations.push(format!("{job_id}: result={has_result} dead={is_dead} superseded={superseded} ledger={state:?}"));
             }
             let agrees = match state {
                 Some(JobState::Succeeded) => has_result,
@@ -610,9 +620,9 @@ fn check_rollups(ledger: &MemoryLedger, report: &mut SimReport) {
     let successes: u64 = rolled.values().map(|t| t.1).sum();
     report.rollup_runs = runs;
     if successes != succeeded || runs != succeeded + dead {
-        report.violations.push(format!(
-            "rollups count {runs} runs and {successes} successes; the ledger has {succeeded} succeeded and {dead} dead"
-        ));
+        report
+            .violations
+            .push(format!("rollups count {runs} runs and {successes} successes; the ledger has {succeeded} succeeded and {dead} dead"));
     }
     rolled.retain(|_, t| *t != (0, 0, 0, 0));
     for key in expected.keys().chain(rolled.keys()).collect::<BTreeSet<_>>() {

@@ -51,7 +51,9 @@ impl SiteUrl {
         }
         if !authority.starts_with('[') {
             if let Some(bad) = host.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))) {
-                return Err(format!("site URL {quoted} has {bad:?} in its host; use letters, digits, '-', '.' (punycode for other scripts)"));
+                return Err(format!(
+                    "site URL {quoted} has {bad:?} in its host; use letters, digits, '-', '.' (punycode for other scripts)"
+                ));
             }
         }
         if let Some(port) = port {

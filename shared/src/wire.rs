@@ -78,8 +78,7 @@ impl OptimizeJob {
         struct VersionOnly {
             v: Option<u32>,
         }
-        let version: VersionOnly =
-            serde_json::from_str(body).map_err(|e| refuse(format!("undecodable optimize message: {e}")))?;
+        let version: VersionOnly = serde_json::from_str(body).map_err(|e| refuse(format!("undecodable optimize message: {e}")))?;
         match version.v {
             Some(JOB_WIRE_VERSION) => {}
             // A newer producer deployed before this consumer: retrying waits for the
@@ -91,14 +90,11 @@ impl OptimizeJob {
                 )))
             }
             Some(other) => {
-                return Err(refuse(format!(
-                    "optimize message has wire version {other}; this consumer reads version {JOB_WIRE_VERSION}"
-                )))
+                return Err(refuse(format!("optimize message has wire version {other}; this consumer reads version {JOB_WIRE_VERSION}")))
             }
             None => return Err(refuse("optimize message has no wire version field `v`".into())),
         }
-        let wire: OptimizeJobWire =
-            serde_json::from_str(body).map_err(|e| refuse(format!("malformed optimize message: {e}")))?;
+        let wire: OptimizeJobWire = serde_json::from_str(body).map_err(|e| refuse(format!("malformed optimize message: {e}")))?;
         wire.try_into().map_err(refuse)
     }
 }

@@ -53,7 +53,13 @@ fn scenario(seed: u64) -> (SimConfig, ExtraFaults) {
     // A burst of 5xx from every elite worker: the next calls fail, whoever they are for.
     if rng.chance(0.5) {
         let code = pick(&mut rng, &[500, 502, 503, 504]) as u16;
-        rules.push(FaultRule { customer_id: None, role: role(&mut rng), fault: Fault::Status { code }, rate: None, times: Some(1 + rng.below(30) as u32) });
+        rules.push(FaultRule {
+            customer_id: None,
+            role: role(&mut rng),
+            fault: Fault::Status { code },
+            rate: None,
+            times: Some(1 + rng.below(30) as u32),
+        });
     }
     // Hangs past the consumer's timeout, for one site (sometimes for good: it dies) or at a rate.
     if rng.chance(0.5) {
@@ -65,15 +71,33 @@ fn scenario(seed: u64) -> (SimConfig, ExtraFaults) {
     }
     // Slow answers (within the timeout) across sites.
     if rng.chance(0.5) {
-        rules.push(FaultRule { customer_id: None, role: role(&mut rng), fault: Fault::Latency { ms: 1 + rng.below(3_000) }, rate: Some(p(&mut rng, 0.5)), times: None });
+        rules.push(FaultRule {
+            customer_id: None,
+            role: role(&mut rng),
+            fault: Fault::Latency { ms: 1 + rng.below(3_000) },
+            rate: Some(p(&mut rng, 0.5)),
+            times: None,
+        });
     }
     // A site whose elite answers are not the contract (permanent).
     if rng.chance(0.2) {
-        rules.push(FaultRule { customer_id: customer(&mut rng), role: role(&mut rng), fault: Fault::Garbage, rate: None, times: Some(1 + rng.below(3) as u32) });
+        rules.push(FaultRule {
+            customer_id: customer(&mut rng),
+            role: role(&mut rng),
+            fault: Fault::Garbage,
+            rate: None,
+            times: Some(1 + rng.below(3) as u32),
+        });
     }
     // A site answering 429 (transient) a few times.
     if rng.chance(0.3) {
-        rules.push(FaultRule { customer_id: customer(&mut rng), role: None, fault: Fault::Status { code: 429 }, rate: None, times: Some(1 + rng.below(4) as u32) });
+        rules.push(FaultRule {
+            customer_id: customer(&mut rng),
+            role: None,
+            fault: Fault::Status { code: 429 },
+            rate: None,
+            times: Some(1 + rng.below(4) as u32),
+        });
     }
     // A queue that loses what it holds (a local stack killed mid-sweep), then late
     // re-firings that re-drive the stalled sweeps. Without producer cut-offs: an abandoned

@@ -37,8 +37,17 @@ fn hostile_runs_keep_every_invariant() {
     println!(
         "jobs {} results {} dead {} superseded {} crashes {} dup-deliveries {} dup-firings {} producer-cuts {} duplicates-absorbed {} \
          late-reports {} rollup-runs {}",
-        total.jobs, total.results, total.dead, total.superseded, total.crashes, total.duplicate_deliveries,
-        total.duplicate_firings, total.producer_cuts, total.duplicates_absorbed, total.late_reports, total.rollup_runs
+        total.jobs,
+        total.results,
+        total.dead,
+        total.superseded,
+        total.crashes,
+        total.duplicate_deliveries,
+        total.duplicate_firings,
+        total.producer_cuts,
+        total.duplicates_absorbed,
+        total.late_reports,
+        total.rollup_runs
     );
     // The faults must actually have happened, or the run proved nothing.
     assert!(total.crashes > 0 && total.duplicate_deliveries > 0 && total.duplicate_firings > 0);
@@ -90,7 +99,8 @@ fn the_queues_own_retry_limit_loses_nothing() {
 fn a_producer_cut_off_is_resumed_or_abandoned_without_losing_sent_jobs() {
     let (mut abandoned, mut cuts) = (0, 0);
     for seed in 1..=60 {
-        let cfg = SimConfig { sweeps: 5, sweep_interval_ms: 180_000, p_producer_cut: 0.5, p_refire_after_cut: 0.3, ..SimConfig::hostile(seed) };
+        let cfg =
+            SimConfig { sweeps: 5, sweep_interval_ms: 180_000, p_producer_cut: 0.5, p_refire_after_cut: 0.3, ..SimConfig::hostile(seed) };
         let r = run(&cfg);
         assert_clean(&r);
         abandoned += r.abandoned_sweeps;

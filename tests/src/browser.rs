@@ -32,7 +32,10 @@ impl Driver {
     /// # Panics
     /// When the binary is missing (run `cargo xtask setup`) or never becomes ready.
     pub fn start() -> Self {
-        assert!(Path::new(CHROMEDRIVER).exists() && Path::new(CHROMIUM).exists(), "{CHROMEDRIVER} or {CHROMIUM} is missing: run `cargo xtask setup`");
+        assert!(
+            Path::new(CHROMEDRIVER).exists() && Path::new(CHROMIUM).exists(),
+            "{CHROMEDRIVER} or {CHROMIUM} is missing: run `cargo xtask setup`"
+        );
         let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port");
         let child = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
@@ -42,14 +45,16 @@ impl Driver {
             .unwrap_or_else(|e| panic!("cannot start {CHROMEDRIVER}: {e}"));
         let driver = Self { child, url: format!("http://127.0.0.1:{port}") };
         let agent = agent();
-        wait_until("chromedriver is ready", Duration::from_secs(30), || {
-            match agent.get(&format!("{}/status", driver.url)).call() {
-                Ok(mut r) => {
-                    let v: Value = r.body_mut().read_json().unwrap_or(Value::Null);
-                    if v["value"]["ready"] == json!(true) { Ok(()) } else { Err(v.to_string()) }
+        wait_until("chromedriver is ready", Duration::from_secs(30), || match agent.get(&format!("{}/status", driver.url)).call() {
+            Ok(mut r) => {
+                let v: Value = r.body_mut().read_json().unwrap_or(Value::Null);
+                if v["value"]["ready"] == json!(true) {
+                    Ok(())
+                } else {
+                    Err(v.to_string())
                 }
-                Err(e) => Err(e.to_string()),
             }
+            Err(e) => Err(e.to_string()),
         });
         driver
     }
@@ -63,12 +68,7 @@ impl Drop for Driver {
 }
 
 fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .proxy(None)
-        .timeout_global(Some(Duration::from_secs(120)))
-        .build()
-        .into()
+    ureq::Agent::config_builder().http_status_as_error(false).proxy(None).timeout_global(Some(Duration::from_secs(120))).build().into()
 }
 
 /// One headless Chromium session; closed on drop.
@@ -176,7 +176,11 @@ impl Browser {
     pub fn wait_for_text(&self, css: &str, fragment: &str) -> String {
         wait_until(&format!("{css:?} shows {fragment:?}"), Duration::from_secs(30), || {
             let text = self.text(css);
-            if text.contains(fragment) { Ok(text) } else { Err(text) }
+            if text.contains(fragment) {
+                Ok(text)
+            } else {
+                Err(text)
+            }
         })
     }
 
@@ -257,7 +261,14 @@ mod tests {
 
     #[test]
     fn base64() {
-        for (text, expected) in [("", &b""[..]), ("TQ==", b"M"), ("TWE=", b"Ma"), ("TWFu", b"Man"), ("aGVsbG8gd29ybGQ=", b"hello world"), ("iVBO\nRw==", &[0x89, 0x50, 0x4e, 0x47])] {
+        for (text, expected) in [
+            ("", &b""[..]),
+            ("TQ==", b"M"),
+            ("TWE=", b"Ma"),
+            ("TWFu", b"Man"),
+            ("aGVsbG8gd29ybGQ=", b"hello world"),
+            ("iVBO\nRw==", &[0x89, 0x50, 0x4e, 0x47]),
+        ] {
             assert_eq!(base64_decode(text).as_deref(), Some(expected), "{text}");
         }
         assert_eq!(base64_decode("a*b="), None);

@@ -31,7 +31,11 @@ pub fn result_key(customer: &str, time_ms: i64) -> String {
 /// The sweep's progress, or the reply when the ledger does not know it (yet).
 pub fn progress(stack: &Stack, sweep: &str) -> Result<Value, String> {
     let reply = stack.send(Method::GET, &format!("/api/sweeps/{sweep}"), None, true);
-    if reply.status == 200 { Ok(reply.json()) } else { Err(format!("{} {}", reply.status, reply.body)) }
+    if reply.status == 200 {
+        Ok(reply.json())
+    } else {
+        Err(format!("{} {}", reply.status, reply.body))
+    }
 }
 
 /// Waits until the ledger reports the sweep complete, and returns its progress.
@@ -79,8 +83,9 @@ pub fn calls(stack: &Stack) -> (String, BTreeMap<String, u64>) {
     let stats = stack.get_json("/api/standin/stats");
     let per_customer = stats["calls"]
         .as_object()
-        .map(|m| m.iter().map(|(c, roles)| (c.clone(), roles.as_object().map_or(0, |r| r.values().filter_map(Value::as_u64).sum())))
-        .collect())
+        .map(|m| {
+            m.iter().map(|(c, roles)| (c.clone(), roles.as_object().map_or(0, |r| r.values().filter_map(Value::as_u64).sum()))).collect()
+        })
         .unwrap_or_default();
     (stats["instance"].as_str().unwrap_or_default().to_owned(), per_customer)
 }
@@ -121,7 +126,11 @@ pub fn assert_every_site_ends_once(stack: &Stack, time_ms: i64, active: &[String
     // The dead-letters consumer stores letters shortly after the ledger records the deaths.
     let letters = wait_until(&format!("the {} dead letters of {sweep} are stored", n("dead")), timeout, || {
         let letters = dead_letters(stack, &sweep);
-        if letters.values().map(Vec::len).sum::<usize>() as u64 >= n("dead") { Ok(letters) } else { Err(letters) }
+        if letters.values().map(Vec::len).sum::<usize>() as u64 >= n("dead") {
+            Ok(letters)
+        } else {
+            Err(letters)
+        }
     });
     let objects = objects(stack, "optimizations/");
     let mut endings = BTreeMap::new();

@@ -63,10 +63,7 @@ impl Reply {
     pub fn json(&self) -> Value {
         match serde_json::from_str(&self.body) {
             Ok(json) => json,
-            Err(e) => panic!(
-                "expected a JSON body ({e}), got {}: {}",
-                self.status, self.body
-            ),
+            Err(e) => panic!("expected a JSON body ({e}), got {}: {}", self.status, self.body),
         }
     }
 }
@@ -78,15 +75,12 @@ impl Stack {
     /// When either variable is missing: these tests only run through `cargo xtask test`.
     pub fn from_env() -> Self {
         let var = |name: &str| {
-            std::env::var(name)
-                .ok()
-                .filter(|v| !v.trim().is_empty())
-                .unwrap_or_else(|| {
-                    panic!(
-                        "{name} is not set: end-to-end tests need a running local stack; \
+            std::env::var(name).ok().filter(|v| !v.trim().is_empty()).unwrap_or_else(|| {
+                panic!(
+                    "{name} is not set: end-to-end tests need a running local stack; \
                      run through `cargo xtask test` (or `cargo xtask test --e2e-only`)"
-                    )
-                })
+                )
+            })
         };
         Self::new(&var(URL_VAR), &var(TOKEN_VAR))
     }
@@ -98,11 +92,7 @@ impl Stack {
             .timeout_global(Some(Duration::from_secs(60)))
             .build()
             .into();
-        Self {
-            base_url: base_url.trim_end_matches('/').to_string(),
-            token: token.to_string(),
-            agent,
-        }
+        Self { base_url: base_url.trim_end_matches('/').to_string(), token: token.to_string(), agent }
     }
 
     pub fn base_url(&self) -> &str {
@@ -117,13 +107,7 @@ impl Stack {
     /// Sends one request with the bearer token (when `authorized`) and an optional JSON body.
     /// Never panics on an HTTP status; panics only when the stack cannot be reached.
     #[track_caller]
-    pub fn send(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<&Value>,
-        authorized: bool,
-    ) -> Reply {
+    pub fn send(&self, method: Method, path: &str, body: Option<&Value>, authorized: bool) -> Reply {
         let url = self.url(path);
         let mut request = http::Request::builder().method(method.clone()).uri(&url);
         if authorized {
@@ -136,9 +120,7 @@ impl Stack {
             }
             None => Vec::new(),
         };
-        let request = request
-            .body(payload)
-            .unwrap_or_else(|e| panic!("cannot build {method} {url}: {e}"));
+        let request = request.body(payload).unwrap_or_else(|e| panic!("cannot build {method} {url}: {e}"));
         let response = match self.agent.run(request) {
             Ok(response) => response,
             Err(e) => panic!("{method} {url}: the local stack did not answer: {e}"),
@@ -183,9 +165,7 @@ impl Stack {
         const SLOT_MS: i64 = 180_000;
         let newest = self.get_json("/api/sweeps?limit=1");
         let newest_ms = newest.as_array().and_then(|s| s.first()).and_then(|s| s["scheduled_ms"].as_i64()).unwrap_or(0);
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
+        let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
         newest_ms.max(now_ms) / SLOT_MS * SLOT_MS + SLOT_MS
     }
 
@@ -221,29 +201,16 @@ impl Stack {
     /// workerd's scheduled-handler endpoint. Panics unless the handler answered 2xx.
     #[track_caller]
     pub fn fire_cron(&self, cron: &str, time_ms: i64) -> Reply {
-        let path = format!(
-            "/cdn-cgi/handler/scheduled?cron={}&time={time_ms}",
-            percent_encode(cron)
-        );
+        let path = format!("/cdn-cgi/handler/scheduled?cron={}&time={time_ms}", percent_encode(cron));
         let reply = self.send(Method::GET, &path, None, false);
-        assert!(
-            reply.is_success(),
-            "firing `{cron}` at {time_ms}: {} {}",
-            reply.status,
-            reply.body
-        );
+        assert!(reply.is_success(), "firing `{cron}` at {time_ms}: {} {}", reply.status, reply.body);
         reply
     }
 
     #[track_caller]
     fn expect_json(&self, method: Method, path: &str, body: Option<&Value>) -> Value {
         let reply = self.send(method.clone(), path, body, true);
-        assert!(
-            reply.is_success(),
-            "{method} {path}: {} {}",
-            reply.status,
-            reply.body
-        );
+        assert!(reply.is_success(), "{method} {path}: {} {}", reply.status, reply.body);
         if reply.body.trim().is_empty() {
             Value::Null
         } else {
@@ -257,11 +224,7 @@ impl Stack {
 /// `poll` returns `Err(observed)` while the condition does not hold yet; on timeout this
 /// panics with `description` and the last observed value, which usually says why.
 #[track_caller]
-pub fn wait_until<T, O: Debug>(
-    description: &str,
-    timeout: Duration,
-    mut poll: impl FnMut() -> Result<T, O>,
-) -> T {
+pub fn wait_until<T, O: Debug>(description: &str, timeout: Duration, mut poll: impl FnMut() -> Result<T, O>) -> T {
     let started = Instant::now();
     loop {
         let observed = match poll() {

@@ -23,19 +23,23 @@ impl Stack {
     /// When not run by `cargo xtask test`, or the restart failed or took too long.
     #[track_caller]
     pub fn restart(&self) {
-        let control = PathBuf::from(std::env::var(CONTROL_VAR).unwrap_or_else(|_| {
-            panic!("{CONTROL_VAR} is not set: only `cargo xtask test` can restart the stack")
-        }));
+        let control = PathBuf::from(
+            std::env::var(CONTROL_VAR)
+                .unwrap_or_else(|_| panic!("{CONTROL_VAR} is not set: only `cargo xtask test` can restart the stack")),
+        );
         let done = control.join(DONE);
         let _ = std::fs::remove_file(&done);
         std::fs::write(control.join(REQUEST), b"restart").expect("cannot write the restart request");
-        let answer = wait_until("the e2e tier restarted the stack", RESTART_TIMEOUT, || {
-            std::fs::read_to_string(&done).map_err(|e| e.to_string())
-        });
+        let answer =
+            wait_until("the e2e tier restarted the stack", RESTART_TIMEOUT, || std::fs::read_to_string(&done).map_err(|e| e.to_string()));
         assert!(answer.starts_with("restarted"), "the stack did not restart: {answer}");
         wait_until("the restarted stack answers its API", RESTART_TIMEOUT, || {
             let reply = self.send(ureq::http::Method::GET, "/api/sweeps?limit=1", None, true);
-            if reply.is_success() { Ok(()) } else { Err(reply) }
+            if reply.is_success() {
+                Ok(())
+            } else {
+                Err(reply)
+            }
         });
     }
 }

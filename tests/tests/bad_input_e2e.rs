@@ -102,7 +102,12 @@ fn snapshot(stack: &Stack) -> Snapshot {
         after = last["customer_id"].as_str().unwrap_or_default().to_owned();
         sites.extend(batch);
     }
-    Snapshot { sites, dead_letters, results: all_pages(stack, "/api/results", "objects", "cursor"), sweeps: stack.get_json("/api/sweeps?limit=1000") }
+    Snapshot {
+        sites,
+        dead_letters,
+        results: all_pages(stack, "/api/results", "objects", "cursor"),
+        sweeps: stack.get_json("/api/sweeps?limit=1000"),
+    }
 }
 
 /// A snapshot once the stack is quiet: the same state observed over five seconds (earlier tests
@@ -134,7 +139,13 @@ fn bad_admin_requests_are_refused_and_change_nothing() {
     let mut paths: Vec<(&str, String)> =
         ["/api/nope", "/api/", "/api/../api/sites", "/api/sites/acme/../../x"].iter().map(|p| ("GET", (*p).to_owned())).collect();
     paths.extend(ROUTES.iter().map(|r| (r.method, r.example_path())));
-    let auths = [Auth::None, Auth::Header("Bearer wrong-token"), Auth::Header("Basic ZGV2LXRva2Vu"), Auth::Header("Bearer "), Auth::Header("dev-token")];
+    let auths = [
+        Auth::None,
+        Auth::Header("Bearer wrong-token"),
+        Auth::Header("Basic ZGV2LXRva2Vu"),
+        Auth::Header("Bearer "),
+        Auth::Header("dev-token"),
+    ];
     let mut first_refusal: Option<String> = None;
     for (method, path) in &paths {
         for auth in auths {
@@ -176,17 +187,37 @@ fn bad_admin_requests_are_refused_and_change_nothing() {
         ("/api/sites", br#"[{"customer_id":"acme"}]"#.to_vec(), 400, "invalid site registration"),
         ("/api/sites", deep.clone().into_bytes(), 400, "invalid site registration"),
         ("/api/sites", b"{\"customer_id\":\"ac\xffme\"}".to_vec(), 400, "not UTF-8"),
-        ("/api/sites", br#"{"customer_id":"../../etc/passwd","url":"https://a.example","plan":"growth"}"#.to_vec(), 400, "customer id contains '.'"),
+        (
+            "/api/sites",
+            br#"{"customer_id":"../../etc/passwd","url":"https://a.example","plan":"growth"}"#.to_vec(),
+            400,
+            "customer id contains '.'",
+        ),
         ("/api/sites", br#"{"customer_id":"a/b","url":"https://a.example","plan":"growth"}"#.to_vec(), 400, "customer id contains '/'"),
         ("/api/sites", br#"{"customer_id":"acme\u0000","url":"https://a.example","plan":"growth"}"#.to_vec(), 400, "customer id contains"),
         ("/api/sites", br#"{"customer_id":42,"url":"https://a.example","plan":"growth"}"#.to_vec(), 400, "invalid type"),
         ("/api/sites", br#"{"customer_id":"bad-url","url":"ftp://a.example","plan":"growth"}"#.to_vec(), 400, "must start with http"),
         ("/api/sites", br#"{"customer_id":"bad-url","url":"javascript:alert(1)","plan":"growth"}"#.to_vec(), 400, "must start with http"),
-        ("/api/sites", br#"{"customer_id":"bad-url","url":"https://admin:hunter2@a.example","plan":"growth"}"#.to_vec(), 400, "credentials"),
-        ("/api/sites", format!(r#"{{"customer_id":"bad-url","url":"https://a.example/{}","plan":"growth"}}"#, "x".repeat(3_000)).into_bytes(), 400, "at most 2048"),
+        (
+            "/api/sites",
+            br#"{"customer_id":"bad-url","url":"https://admin:hunter2@a.example","plan":"growth"}"#.to_vec(),
+            400,
+            "credentials",
+        ),
+        (
+            "/api/sites",
+            format!(r#"{{"customer_id":"bad-url","url":"https://a.example/{}","plan":"growth"}}"#, "x".repeat(3_000)).into_bytes(),
+            400,
+            "at most 2048",
+        ),
         ("/api/sites", br#"{"customer_id":"bad-url","url":"https://a.example:99999","plan":"growth"}"#.to_vec(), 400, "a port is a number"),
         ("/api/sites", br#"{"customer_id":"bad-url","url":"https://a.example","plan":"gold"}"#.to_vec(), 400, "unknown variant"),
-        ("/api/sites", br#"{"customer_id":"bad-url","url":"https://a.example","plan":"growth","admin":true}"#.to_vec(), 400, "unknown field"),
+        (
+            "/api/sites",
+            br#"{"customer_id":"bad-url","url":"https://a.example","plan":"growth","admin":true}"#.to_vec(),
+            400,
+            "unknown field",
+        ),
         ("/api/sites", big.clone().into_bytes(), 413, "at most 65536 bytes"),
         ("/api/dead-letters/replay", b"{}".to_vec(), 400, "either ids or a filter"),
         ("/api/dead-letters/replay", br#"{"ids":"x"}"#.to_vec(), 400, "invalid type"),
@@ -281,17 +312,25 @@ fn bad_queue_bodies_are_dead_lettered_alone_and_change_nothing_else() {
 
     // Each body's dead letter: stored under its hash (a body cut to fit the dead-letter queue is
     // found by the original's hash, which its error names).
-    let expected: Vec<(String, &str)> = optimize.iter().map(|b| (b.clone(), "code24-optimize")).chain(reports.iter().map(|b| (b.clone(), "code24-reports"))).collect();
+    let expected: Vec<(String, &str)> =
+        optimize.iter().map(|b| (b.clone(), "code24-optimize")).chain(reports.iter().map(|b| (b.clone(), "code24-reports"))).collect();
     let stored = wait_until("every injected body is in the dead-letter store", SETTLE, || {
         let entries = all_pages(&stack, "/api/dead-letters?status=dead", "dead_letters", "next_cursor");
         let found: Vec<Option<Value>> = expected
             .iter()
             .map(|(body, _)| {
                 let hash = format!("{:016x}", stable_hash(body.as_bytes()));
-                entries.iter().find(|e| e["id"] == json!(format!("body:{hash}")) || e["error_message"].as_str().is_some_and(|m| m.contains(&hash))).cloned()
+                entries
+                    .iter()
+                    .find(|e| e["id"] == json!(format!("body:{hash}")) || e["error_message"].as_str().is_some_and(|m| m.contains(&hash)))
+                    .cloned()
             })
             .collect();
-        if found.iter().all(Option::is_some) { Ok(found.into_iter().flatten().collect::<Vec<_>>()) } else { Err(found.iter().filter(|f| f.is_none()).count()) }
+        if found.iter().all(Option::is_some) {
+            Ok(found.into_iter().flatten().collect::<Vec<_>>())
+        } else {
+            Err(found.iter().filter(|f| f.is_none()).count())
+        }
     });
     for (entry, (body, queue)) in stored.iter().zip(&expected) {
         assert_eq!(entry["origin_queue"], json!(queue), "{entry}");
@@ -299,12 +338,19 @@ fn bad_queue_bodies_are_dead_lettered_alone_and_change_nothing_else() {
         assert!(entry["error_message"].as_str().is_some_and(|m| !m.is_empty()), "{entry}");
         let detail = stack.get_json(&format!("/api/dead-letters/{}", entry["id"].as_str().expect("an id")));
         let kept = detail["entry"]["body"].as_str().expect("the body");
-        assert!(body.starts_with(kept) && (kept == body || entry["error_message"].as_str().is_some_and(|m| m.contains("cut to fit"))), "{entry}");
+        assert!(
+            body.starts_with(kept) && (kept == body || entry["error_message"].as_str().is_some_and(|m| m.contains("cut to fit"))),
+            "{entry}"
+        );
     }
 
     // Nothing else: the same registry, results and sweeps; the store gained exactly these.
     let after = quiet_snapshot(&stack);
-    assert_eq!((&after.sites, &after.results, &after.sweeps), (&before.sites, &before.results, &before.sweeps), "bad bodies changed more than the store");
+    assert_eq!(
+        (&after.sites, &after.results, &after.sweeps),
+        (&before.sites, &before.results, &before.sweeps),
+        "bad bodies changed more than the store"
+    );
     let new: Vec<&Value> = after.dead_letters.iter().filter(|e| !before.dead_letters.contains(e)).collect();
     assert_eq!(new.len(), expected.len(), "one new store entry per bad body: {new:#?}");
     eprintln!("bad_input_e2e: {} bad queue bodies dead-lettered, 1 oversized refused by the queue; nothing else changed", expected.len());

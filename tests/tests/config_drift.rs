@@ -39,11 +39,7 @@ struct BrokenCopy {
 impl BrokenCopy {
     fn new(config: &str, edit: impl Fn(&str) -> String) -> Self {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let root = std::env::temp_dir().join(format!(
-            "code24-config-check-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::SeqCst)
-        ));
+        let root = std::env::temp_dir().join(format!("code24-config-check-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst)));
         for spec in WORKERS {
             let text = fs::read_to_string(repo().join(spec.config)).unwrap();
             let text = if spec.config == config {
@@ -65,7 +61,8 @@ impl BrokenCopy {
     #[track_caller]
     fn fails_with(&self, worker: &str, env: Environment, subject: &str, fragment: &str) -> Vec<Problem> {
         let problems = check_configs(&self.root);
-        let hit = problems.iter().find(|p| p.worker == worker && p.env == Some(env) && p.subject == subject && p.message.contains(fragment));
+        let hit =
+            problems.iter().find(|p| p.worker == worker && p.env == Some(env) && p.subject == subject && p.message.contains(fragment));
         let Some(hit) = hit else {
             panic!("expected a problem of {worker} in {} about {subject} ({fragment:?}); got:{}", env.as_str(), listing(&problems));
         };
@@ -130,7 +127,9 @@ fn a_binding_missing_from_production_is_named() {
 #[test]
 fn the_stand_in_is_refused_in_deployed_environments() {
     let copy = BrokenCopy::new("consumers/optimizer/wrangler.toml", |t| {
-        edit_entry(t, "env.staging.services", r#"binding = "ELITE_BRAND""#, |b| b.replace("code24-elite-brand-staging", "code24-elite-standin"))
+        edit_entry(t, "env.staging.services", r#"binding = "ELITE_BRAND""#, |b| {
+            b.replace("code24-elite-brand-staging", "code24-elite-standin")
+        })
     });
     copy.fails_with("code24-optimizer", Environment::Staging, "binding ELITE_BRAND", "stand-in");
 
@@ -147,7 +146,9 @@ fn the_stand_in_is_refused_in_deployed_environments() {
 #[test]
 fn a_durable_object_must_point_at_its_own_environments_ledger() {
     let copy = BrokenCopy::new("consumers/dead-letters/wrangler.toml", |t| {
-        edit_entry(t, "env.staging.durable_objects.bindings", r#"name = "LEDGER""#, |b| b.replace("code24-ledger-staging", "code24-ledger-production"))
+        edit_entry(t, "env.staging.durable_objects.bindings", r#"name = "LEDGER""#, |b| {
+            b.replace("code24-ledger-staging", "code24-ledger-production")
+        })
     });
     copy.fails_with("code24-dead-letters", Environment::Staging, "binding LEDGER", "script_name = \"code24-ledger-production\"");
     copy.fails_with("code24-dead-letters", Environment::Staging, "binding LEDGER", "no Worker of staging by that name");
@@ -168,17 +169,29 @@ fn crons_must_equal_the_schedule_table() {
 #[test]
 fn queue_producers_and_consumers_must_agree() {
     let copy = BrokenCopy::new("wrangler.toml", |t| {
-        edit_entry(t, "env.staging.queues.producers", r#"binding = "OPTIMIZE_QUEUE""#, |b| b.replace("code24-optimize-staging", "code24-optimize"))
+        edit_entry(t, "env.staging.queues.producers", r#"binding = "OPTIMIZE_QUEUE""#, |b| {
+            b.replace("code24-optimize-staging", "code24-optimize")
+        })
     });
     copy.fails_with("code24-platform-dispatcher", Environment::Staging, "binding OPTIMIZE_QUEUE", "expected \"code24-optimize-staging\"");
-    copy.fails_with("code24-optimizer", Environment::Staging, "consumer of queue code24-optimize-staging", "no Worker of staging sends to this queue");
+    copy.fails_with(
+        "code24-optimizer",
+        Environment::Staging,
+        "consumer of queue code24-optimize-staging",
+        "no Worker of staging sends to this queue",
+    );
 
     let copy = BrokenCopy::new("consumers/optimizer/wrangler.toml", |t| {
         edit_entry(t, "env.production.queues.consumers", r#"queue = "code24-optimize-production""#, |b| {
             b.lines().filter(|l| !l.starts_with("dead_letter_queue")).map(|l| format!("{l}\n")).collect()
         })
     });
-    copy.fails_with("code24-optimizer", Environment::Production, "consumer of queue code24-optimize-production", "dead_letter_queue = None");
+    copy.fails_with(
+        "code24-optimizer",
+        Environment::Production,
+        "consumer of queue code24-optimize-production",
+        "dead_letter_queue = None",
+    );
 }
 
 #[test]
@@ -188,7 +201,12 @@ fn consumer_settings_are_explicit_and_attempts_stay_below_max_retries() {
             b.replace("max_retries = 100", "max_retries = 5").replace("max_batch_timeout = 5\n", "")
         })
     });
-    copy.fails_with("code24-optimizer", Environment::Staging, "consumer of queue code24-optimize-staging", "MAX_ATTEMPTS = 5 must stay below max_retries = 5");
+    copy.fails_with(
+        "code24-optimizer",
+        Environment::Staging,
+        "consumer of queue code24-optimize-staging",
+        "MAX_ATTEMPTS = 5 must stay below max_retries = 5",
+    );
     copy.fails_with("code24-optimizer", Environment::Staging, "consumer of queue code24-optimize-staging", "max_batch_timeout is not set");
 }
 
@@ -196,13 +214,16 @@ fn consumer_settings_are_explicit_and_attempts_stay_below_max_retries() {
 fn vars_are_checked_with_the_workers_own_parsers() {
     let copy = BrokenCopy::new("consumers/optimizer/wrangler.toml", |t| {
         edit_entry(t, "env.production.vars", r#"ENVIRONMENT = "production""#, |b| {
-            b.replace(r#"ENVIRONMENT = "production""#, r#"ENVIRONMENT = "staging""#).replace(r#"RETRY_MAX_SECONDS = "300""#, r#"RETRY_MAX_SECONDS = "1""#)
+            b.replace(r#"ENVIRONMENT = "production""#, r#"ENVIRONMENT = "staging""#)
+                .replace(r#"RETRY_MAX_SECONDS = "300""#, r#"RETRY_MAX_SECONDS = "1""#)
         })
     });
     copy.fails_with("code24-optimizer", Environment::Production, "var ENVIRONMENT", "expected \"production\"");
     copy.fails_with("code24-optimizer", Environment::Production, "var RETRY_MAX_SECONDS", "would refuse");
 
-    let copy = BrokenCopy::new("ledger/wrangler.toml", |t| edit_entry(t, "env.dev.vars", r#"ENVIRONMENT = "dev""#, |b| b.replace("\"360\"", "\"24\"")));
+    let copy = BrokenCopy::new("ledger/wrangler.toml", |t| {
+        edit_entry(t, "env.dev.vars", r#"ENVIRONMENT = "dev""#, |b| b.replace("\"360\"", "\"24\""))
+    });
     copy.fails_with("code24-ledger", Environment::Dev, "var SWEEP_RETENTION_HOURS", "outside");
 
     let copy = BrokenCopy::new("wrangler.toml", |t| {

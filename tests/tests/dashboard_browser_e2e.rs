@@ -31,7 +31,8 @@ fn artifact(name: &str) -> PathBuf {
 fn post_form(stack: &Stack, path: &str, cookie: Option<&str>, fields: &[(&str, &str)], origin: Option<&str>) -> (u16, String) {
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).proxy(None).max_redirects(0).build().into();
     let body = fields.iter().map(|(k, v)| format!("{k}={}", code24_tests::percent_encode(v))).collect::<Vec<_>>().join("&");
-    let mut request = http::Request::builder().method(Method::POST).uri(stack.url(path)).header("content-type", "application/x-www-form-urlencoded");
+    let mut request =
+        http::Request::builder().method(Method::POST).uri(stack.url(path)).header("content-type", "application/x-www-form-urlencoded");
     if let Some(c) = cookie {
         request = request.header("cookie", format!("code24_session={c}"));
     }
@@ -60,7 +61,8 @@ fn an_operator_sees_a_sweep_replays_its_dead_letter_and_forged_posts_are_refused
     assert!(reply.status == 401 && reply.body.contains("name=\"token\""), "{} {}", reply.status, reply.body);
     let reply = stack.send(Method::GET, "/dead-letters", None, true);
     assert_eq!(reply.status, 401, "a bearer token is not a session: {}", reply.body);
-    let (status, body) = post_form(&stack, "/sites", None, &[("customer_id", "x"), ("url", "https://x.example"), ("plan", "starter")], None);
+    let (status, body) =
+        post_form(&stack, "/sites", None, &[("customer_id", "x"), ("url", "https://x.example"), ("plan", "starter")], None);
     assert!(status == 401 && body.contains("Nothing changed"), "{status} {body}");
     assert!(!stack.active_customers().iter().any(|c| c == "x"), "the refused POST added a site");
     let (status, body) = post_form(&stack, "/login", None, &[("token", &"x".repeat(70_000))], None);
@@ -77,7 +79,11 @@ fn an_operator_sees_a_sweep_replays_its_dead_letter_and_forged_posts_are_refused
     browser.wait_for_text("h1", "Sweeps");
     let cookies = browser.cookies();
     let session = cookies.as_array().unwrap().iter().find(|c| c["name"] == json!("code24_session")).expect("the session cookie").clone();
-    assert_eq!((session["httpOnly"].clone(), session["sameSite"].clone(), session["path"].clone()), (json!(true), json!("Strict"), json!("/")), "{session}");
+    assert_eq!(
+        (session["httpOnly"].clone(), session["sameSite"].clone(), session["path"].clone()),
+        (json!(true), json!("Strict"), json!("/")),
+        "{session}"
+    );
     let cookie = session["value"].as_str().unwrap().to_owned();
 
     // Add the test's site through the Sites form; its Designer answers 400 (permanent).
@@ -89,10 +95,13 @@ fn an_operator_sees_a_sweep_replays_its_dead_letter_and_forged_posts_are_refused
     browser.screenshot(&artifact("sites.png"));
     // Its Designer answers 400 (permanent); its Developer takes 3 s (well within the local
     // 5 s elite timeout), which keeps the sweep running while the page is first shown.
-    stack.put_json("/api/standin/faults", &json!({"rules": [
-        {"customer_id": CUSTOMER, "role": "designer", "fault": {"kind": "status", "code": 400}},
-        {"customer_id": CUSTOMER, "role": "developer", "fault": {"kind": "latency", "ms": LATENCY_MS}}
-    ]}));
+    stack.put_json(
+        "/api/standin/faults",
+        &json!({"rules": [
+            {"customer_id": CUSTOMER, "role": "designer", "fault": {"kind": "status", "code": 400}},
+            {"customer_id": CUSTOMER, "role": "developer", "fault": {"kind": "latency", "ms": LATENCY_MS}}
+        ]}),
+    );
 
     let time = stack.next_sweep_time();
     let sweep = SweepId::new("local", Task::Optimize, from_epoch_ms(time).unwrap()).as_str().to_owned();
@@ -107,7 +116,11 @@ fn an_operator_sees_a_sweep_replays_its_dead_letter_and_forged_posts_are_refused
     browser.screenshot(&artifact("sweeps-running.png"));
     wait_until("the page shows the sweep ended, by itself", SETTLE, || {
         let status = browser.text(&format!("{row} .status"));
-        if status == "failed" { Ok(()) } else { Err(status) }
+        if status == "failed" {
+            Ok(())
+        } else {
+            Err(status)
+        }
     });
     assert_eq!(
         browser.try_find("section[data-refresh]").is_some(),
@@ -117,7 +130,11 @@ fn an_operator_sees_a_sweep_replays_its_dead_letter_and_forged_posts_are_refused
     );
     let done = wait_until("the sweep completes", SETTLE, || {
         let p = stack.get_json(&format!("/api/sweeps/{sweep}"));
-        if p["complete"] == json!(true) { Ok(p) } else { Err(p) }
+        if p["complete"] == json!(true) {
+            Ok(p)
+        } else {
+            Err(p)
+        }
     });
     let (succeeded, dead) = counts(&done);
     assert!(dead >= 1, "{done}");
@@ -159,14 +176,22 @@ fn an_operator_sees_a_sweep_replays_its_dead_letter_and_forged_posts_are_refused
     wait_until("the dead letter's page shows the replay succeeded", SETTLE, || {
         browser.goto(&entry);
         let seen = (browser.text("[data-field=status]"), browser.text("[data-field=job_state]"));
-        if seen == ("replayed".to_owned(), "succeeded".to_owned()) { Ok(()) } else { Err(seen) }
+        if seen == ("replayed".to_owned(), "succeeded".to_owned()) {
+            Ok(())
+        } else {
+            Err(seen)
+        }
     });
     let sweep_page = page(&format!("/sweeps/{sweep}"));
     let want = (format!("succeeded {}", succeeded + 1), format!("dead {}", dead - 1));
     wait_until("the sweep's page shows the new counts", SETTLE, || {
         browser.goto(&sweep_page);
         let seen = (browser.text("[data-count=succeeded]"), browser.text("[data-count=dead]"));
-        if seen == want { Ok(()) } else { Err(seen) }
+        if seen == want {
+            Ok(())
+        } else {
+            Err(seen)
+        }
     });
     browser.screenshot(&artifact("sweep.png"));
 
@@ -189,7 +214,11 @@ fn an_operator_sees_a_sweep_replays_its_dead_letter_and_forged_posts_are_refused
     ] {
         assert_eq!(reply.0, status, "{what}: {}", reply.1);
         assert!(reply.1.contains("Nothing changed"), "{what}: {}", reply.1);
-        assert_eq!(stack.get_json(&format!("/api/dead-letters/{job_id}"))["entry"]["status"], json!("replayed"), "{what} changed the entry");
+        assert_eq!(
+            stack.get_json(&format!("/api/dead-letters/{job_id}"))["entry"]["status"],
+            json!("replayed"),
+            "{what} changed the entry"
+        );
     }
     // The same request with the session, its token and the own origin does purge.
     let (status, body) = purge(Some(&cookie), Some(&csrf), Some(stack.base_url()));
@@ -213,7 +242,11 @@ fn an_operator_sees_a_sweep_replays_its_dead_letter_and_forged_posts_are_refused
     browser.click(&browser.find(&format!("form[action=\"/sites/{CUSTOMER}/deactivate\"] button")));
     wait_until("the sites page shows the site inactive", Duration::from_secs(30), || {
         let cells = browser.text(&format!("tr[data-site=\"{CUSTOMER}\"] td:nth-child(5)"));
-        if cells == "no" { Ok(()) } else { Err(cells) }
+        if cells == "no" {
+            Ok(())
+        } else {
+            Err(cells)
+        }
     });
     assert!(browser.try_find(&format!("form[action=\"/sites/{CUSTOMER}/deactivate\"]")).is_none());
     assert!(!stack.active_customers().contains(&CUSTOMER.to_owned()));

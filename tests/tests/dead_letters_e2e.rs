@@ -40,7 +40,11 @@ fn a_dead_site_is_stored_found_replayed_into_its_original_sweep_and_purged() {
     // Stored with its error and the attempts made.
     let page = wait_until("the dead letter is stored", SETTLE, || {
         let page = list(&stack, &format!("customer_id={CUSTOMER}&sweep_id={sweep}"));
-        if ids(&page) == [job_id.clone()] { Ok(page) } else { Err(page) }
+        if ids(&page) == [job_id.clone()] {
+            Ok(page)
+        } else {
+            Err(page)
+        }
     });
     let entry = &page["dead_letters"][0];
     assert_eq!((entry["status"].as_str(), entry["error_class"].as_str()), (Some("dead"), Some("transient")));
@@ -49,7 +53,11 @@ fn a_dead_site_is_stored_found_replayed_into_its_original_sweep_and_purged() {
     assert!(page["store"]["rows"].as_u64().unwrap() >= 1 && page["store"]["near_capacity"] == json!(false));
     let progress = wait_until("the sweep completes", SETTLE, || {
         let p = stack.get_json(&format!("/api/sweeps/{sweep}"));
-        if p["complete"] == json!(true) { Ok(p) } else { Err(p) }
+        if p["complete"] == json!(true) {
+            Ok(p)
+        } else {
+            Err(p)
+        }
     });
     assert_eq!(progress["dead"], json!(1), "{progress}");
 
@@ -78,12 +86,20 @@ fn a_dead_site_is_stored_found_replayed_into_its_original_sweep_and_purged() {
     assert_eq!(replay["done"], json!([job_id]), "{replay}");
     let result = wait_until("the replay wrote the original sweep's object", SETTLE, || {
         let r = stack.send(Method::GET, &format!("/api/results/{key}"), None, true);
-        if r.status == 200 { Ok(r.json()) } else { Err(r) }
+        if r.status == 200 {
+            Ok(r.json())
+        } else {
+            Err(r)
+        }
     });
     assert_eq!(result["job_id"], json!(job_id));
     let healed = wait_until("the ledger records the replayed job", SETTLE, || {
         let d = stack.get_json(&format!("/api/dead-letters/{job_id}"));
-        if d["job_state"] == json!("succeeded") { Ok(d) } else { Err(d) }
+        if d["job_state"] == json!("succeeded") {
+            Ok(d)
+        } else {
+            Err(d)
+        }
     });
     assert_eq!((healed["entry"]["status"].as_str(), healed["entry"]["replay_count"].as_u64()), (Some("replayed"), Some(1)));
     // A second replay is refused: the entry is no longer dead.

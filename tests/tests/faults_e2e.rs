@@ -14,9 +14,7 @@ use std::collections::BTreeMap;
 use std::sync::Once;
 use std::time::Duration;
 
-use code24_tests::faults::{
-    assert_every_site_ends_once, calls, job_body, objects, progress, sweep_id, Ending, SWEEP_CRON,
-};
+use code24_tests::faults::{assert_every_site_ends_once, calls, job_body, objects, progress, sweep_id, Ending, SWEEP_CRON};
 use code24_tests::{wait_until, Stack};
 use serde_json::json;
 
@@ -60,14 +58,19 @@ fn duplicates_change_nothing(stack: &Stack, time: i64, active: &[String], ending
     let sweep = sweep_id(time);
     let (before, objects_before, first) = (calls(stack), objects(stack, "optimizations/"), progress(stack, &sweep).unwrap());
     stack.fire_cron(SWEEP_CRON, time);
-    let bodies: Vec<String> = (0..SITES).flat_map(|i| [job_body(time, &customer(i), &site_url(i)), job_body(time, &customer(i), &site_url(i))]).collect();
+    let bodies: Vec<String> =
+        (0..SITES).flat_map(|i| [job_body(time, &customer(i), &site_url(i)), job_body(time, &customer(i), &site_url(i))]).collect();
     let sent = stack.inject_raw("optimize", &bodies);
     assert!(sent.is_success(), "{} {}", sent.status, sent.body);
     assert_eq!(sent.json()["sent"], json!(bodies.len()));
     let duplicates = first["duplicates"].as_u64().unwrap() + bodies.len() as u64;
     let again = wait_until("the ledger absorbed every duplicate delivery", SETTLE, || {
         let p = progress(stack, &sweep).unwrap();
-        if p["duplicates"].as_u64() >= Some(duplicates) && p["firings"].as_u64() > first["firings"].as_u64() { Ok(p) } else { Err(p) }
+        if p["duplicates"].as_u64() >= Some(duplicates) && p["firings"].as_u64() > first["firings"].as_u64() {
+            Ok(p)
+        } else {
+            Err(p)
+        }
     });
     for key in ["expected", "enqueued", "succeeded", "dead", "superseded"] {
         assert_eq!(again[key], first[key], "{key} changed after duplicates: {again}");
@@ -107,7 +110,11 @@ fn elite_bursts_hangs_slowness_and_garbage_across_sites_end_every_site_exactly_o
         }
         other => panic!("{} always hangs, yet {other:?}", customer(4)),
     }
-    assert!(matches!(ending(5), Ending::Dead { ref class, attempts: 1, .. } if class == "permanent"), "garbage is permanent: {:?}", ending(5));
+    assert!(
+        matches!(ending(5), Ending::Dead { ref class, attempts: 1, .. } if class == "permanent"),
+        "garbage is permanent: {:?}",
+        ending(5)
+    );
     for i in [0, 7, 8, 9] {
         assert!(matches!(ending(i), Ending::Result { .. }), "{}: {:?}", customer(i), ending(i));
     }
@@ -124,10 +131,12 @@ fn concurrent_duplicate_firings_open_one_sweep_and_work_each_site_once() {
     let stack = stack();
     let (time, active) = (stack.next_sweep_time(), stack.active_customers());
     let before = calls(&stack);
-    let firings: Vec<_> = (0..4).map(|_| {
-        let stack = stack.clone();
-        std::thread::spawn(move || stack.fire_cron(SWEEP_CRON, time))
-    }).collect();
+    let firings: Vec<_> = (0..4)
+        .map(|_| {
+            let stack = stack.clone();
+            std::thread::spawn(move || stack.fire_cron(SWEEP_CRON, time))
+        })
+        .collect();
     for firing in firings {
         firing.join().expect("a firing thread panicked");
     }

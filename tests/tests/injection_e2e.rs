@@ -24,7 +24,11 @@ fn a_raw_body_reaches_the_consumer_as_sent() {
     let id = format!("body:{:016x}", stable_hash(poison.as_bytes()));
     let detail = wait_until("the poison body is in the dead-letter store", SETTLE, || {
         let r = stack.send(Method::GET, &format!("/api/dead-letters/{id}"), None, true);
-        if r.status == 200 { Ok(r.json()) } else { Err(r) }
+        if r.status == 200 {
+            Ok(r.json())
+        } else {
+            Err(r)
+        }
     });
     let entry = &detail["entry"];
     assert_eq!(entry["body"], json!(poison), "{detail}");

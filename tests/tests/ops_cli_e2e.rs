@@ -215,7 +215,8 @@ impl Drop for Restore<'_> {
 /// site's dead letter is stored.
 fn dead_sweep(stack: &Stack, customers: &[String]) -> (i64, String) {
     for customer in customers {
-        stack.post_json("/api/sites", &json!({"customer_id": customer, "url": format!("https://{customer}.e2e.example"), "plan": "growth"}));
+        stack
+            .post_json("/api/sites", &json!({"customer_id": customer, "url": format!("https://{customer}.e2e.example"), "plan": "growth"}));
     }
     let rules: Vec<Value> =
         customers.iter().map(|c| json!({"customer_id": c, "role": "designer", "fault": {"kind": "status", "code": 400}})).collect();
@@ -226,7 +227,11 @@ fn dead_sweep(stack: &Stack, customers: &[String]) -> (i64, String) {
     wait_until(&format!("{} dead letters of {sweep} are stored", customers.len()), SETTLE, || {
         let page = stack.get_json(&format!("/api/dead-letters?sweep_id={sweep}&limit=1000"));
         let stored = page["dead_letters"].as_array().map_or(0, Vec::len);
-        if stored == customers.len() { Ok(()) } else { Err(stored) }
+        if stored == customers.len() {
+            Ok(())
+        } else {
+            Err(stored)
+        }
     });
     (time, sweep)
 }
@@ -286,7 +291,11 @@ fn cli_replays_a_dead_letter_into_its_original_sweep() {
     let key = optimization_key(&CustomerId::parse(BROKEN).unwrap(), from_epoch_ms(time).unwrap());
     let object = wait_until("the replay wrote the original sweep's object", SETTLE, || {
         let reply = stack.send(Method::GET, &format!("/api/results/{key}"), None, true);
-        if reply.status == 200 { Ok(reply.json()) } else { Err(reply) }
+        if reply.status == 200 {
+            Ok(reply.json())
+        } else {
+            Err(reply)
+        }
     });
     assert_eq!(object["job_id"], json!(job_id));
 
@@ -331,7 +340,11 @@ fn cli_replays_and_purges_more_than_one_chunk_with_progress() {
         let run = cli(&stack, &["dlq", "list", "--sweep", &sweep, "--status", "dead", "--limit", "1000", "--json"]);
         let page = run.json();
         let again = page["dead_letters"].as_array().map_or(0, |l| l.iter().filter(|e| e["replay_count"] == 1).count());
-        if again == 60 { Ok(()) } else { Err(again) }
+        if again == 60 {
+            Ok(())
+        } else {
+            Err(again)
+        }
     });
 
     // A filter purge of the same 60 entries, chunked the same way.

@@ -56,7 +56,11 @@ fn billing() -> Vec<BillingEvent> {
 fn run_complete(stack: &Stack, run_id: &str) -> Value {
     wait_until(&format!("run {run_id} is complete"), SETTLE, || {
         let r = stack.send(Method::GET, &format!("/api/sweeps/{run_id}"), None, true);
-        if r.status == 200 && r.json()["complete"] == json!(true) { Ok(r.json()) } else { Err(r) }
+        if r.status == 200 && r.json()["complete"] == json!(true) {
+            Ok(r.json())
+        } else {
+            Err(r)
+        }
     })
 }
 
@@ -109,7 +113,11 @@ fn report_jobs_run_once_from_rollups_and_billing_and_catch_up_a_dropped_slot() {
     let rollups = wait_until("rpt-a's January rollups are in D1", SETTLE, || {
         let r = stack.get_json("/api/rollups?customer_id=rpt-a&month=2031-01");
         let runs: u64 = r["rollups"].as_array().unwrap().iter().map(|d| d["runs"].as_u64().unwrap_or(0)).sum();
-        if runs == 2 { Ok(r) } else { Err(r) }
+        if runs == 2 {
+            Ok(r)
+        } else {
+            Err(r)
+        }
     });
     assert_eq!(rollups["rollups"].as_array().unwrap().len(), 2, "one rollup a day: {rollups}");
 
@@ -148,10 +156,16 @@ fn report_jobs_run_once_from_rollups_and_billing_and_catch_up_a_dropped_slot() {
     let a = sections.iter().find(|s| s["customer_id"] == "rpt-a").expect("rpt-a's section");
     assert_eq!((a["runs"].clone(), a["successes"].clone()), (json!(2), json!(2)), "{a}");
     // Its average brand score is the stand-in's deterministic answer for its site.
-    let request = EliteRequest { v: 1, role: EliteRole::Brand, job_id: String::new(), customer_id: "rpt-a".into(), site_url: url("rpt-a"), scheduled_at: String::new() };
+    let request = EliteRequest {
+        v: 1,
+        role: EliteRole::Brand,
+        job_id: String::new(),
+        customer_id: "rpt-a".into(),
+        site_url: url("rpt-a"),
+        scheduled_at: String::new(),
+    };
     assert_eq!(a["average_scores"][0], json!(f64::from(simulated_answer(&request).score)));
     assert!(analytics["platform"]["runs"].as_u64().unwrap() >= 2 * CUSTOMERS.len() as u64);
-
 
     // 5. The same crons and times again: no new work, no rewrite.
     let analytics_etag = etag(&stack, key);
@@ -159,7 +173,11 @@ fn report_jobs_run_once_from_rollups_and_billing_and_catch_up_a_dropped_slot() {
     stack.fire_cron("0 * * * *", hc_time);
     let firings = wait_until("the duplicate firing is counted", SETTLE, || {
         let r = stack.get_json("/api/sweeps/local.monthly-analytics.2031-01");
-        if r["firings"] == json!(2) { Ok(r) } else { Err(r) }
+        if r["firings"] == json!(2) {
+            Ok(r)
+        } else {
+            Err(r)
+        }
     });
     assert_eq!(firings["succeeded"], run["succeeded"]);
     assert_eq!(etag(&stack, key), analytics_etag, "the monthly report was rewritten");

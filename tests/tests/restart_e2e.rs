@@ -30,7 +30,8 @@ fn now_ms() -> i64 {
 fn a_stack_killed_mid_sweep_finishes_the_sweep_after_restart_without_reworking_a_success() {
     let stack = Stack::from_env();
     for i in 0..SITES {
-        stack.post_json("/api/sites", &json!({"customer_id": customer(i), "url": format!("https://{i}.restart.example"), "plan": "growth"}));
+        stack
+            .post_json("/api/sites", &json!({"customer_id": customer(i), "url": format!("https://{i}.restart.example"), "plan": "growth"}));
     }
     // Every call is slow, and a few sites hang once (past the 5 s timeout, then retry): the
     // sweep is surely still running when some of its sites have succeeded.
@@ -62,7 +63,11 @@ fn a_stack_killed_mid_sweep_finishes_the_sweep_after_restart_without_reworking_a
     // condition on the clock, not a guess at how long anything takes).
     let fanout_done_ms = before_refire["fanout_done_ms"].as_i64().expect("fan-out done");
     wait_until("a producer lease passed since the fan-out", SETTLE, || {
-        if now_ms() > fanout_done_ms + PRODUCER_LEASE_MS + 1_000 { Ok(()) } else { Err(now_ms()) }
+        if now_ms() > fanout_done_ms + PRODUCER_LEASE_MS + 1_000 {
+            Ok(())
+        } else {
+            Err(now_ms())
+        }
     });
     // The messages that were in the local queues died with the stack: nothing but the
     // re-drive finishes the sweep now.

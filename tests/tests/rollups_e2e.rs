@@ -43,25 +43,39 @@ fn wait_rollup(stack: &Stack, customer_id: &str, time: i64, runs: u64) -> DailyR
 fn a_sweep_fired_twice_is_rolled_up_once_and_reaches_d1() {
     let stack = Stack::from_env();
     for customer_id in [GOOD, BAD] {
-        stack.post_json("/api/sites", &json!({"customer_id": customer_id, "url": format!("https://{customer_id}.e2e.example"), "plan": "starter"}));
+        stack.post_json(
+            "/api/sites",
+            &json!({"customer_id": customer_id, "url": format!("https://{customer_id}.e2e.example"), "plan": "starter"}),
+        );
     }
-    stack.put_json("/api/standin/faults", &json!({"rules": [{"customer_id": BAD, "role": "brand", "fault": {"kind": "status", "code": 400}}]}));
+    stack.put_json(
+        "/api/standin/faults",
+        &json!({"rules": [{"customer_id": BAD, "role": "brand", "fault": {"kind": "status", "code": 400}}]}),
+    );
     let time = stack.next_sweep_time();
     let sweep = SweepId::new("local", Task::Optimize, from_epoch_ms(time).unwrap()).as_str().to_owned();
     stack.fire_cron(SWEEP_CRON, time);
     stack.fire_cron(SWEEP_CRON, time);
     wait_until(&format!("sweep {sweep} is complete"), SETTLE, || {
         let p = stack.get_json(&format!("/api/sweeps/{sweep}"));
-        if p["complete"] == json!(true) { Ok(p) } else { Err(p) }
+        if p["complete"] == json!(true) {
+            Ok(p)
+        } else {
+            Err(p)
+        }
     });
 
     let good = wait_rollup(&stack, GOOD, time, 1);
     assert_eq!((good.runs, good.successes, good.transient_failures, good.permanent_failures), (1, 1, 0, 0), "{good:?}");
     let key = optimization_key(&CustomerId::parse(GOOD).unwrap(), from_epoch_ms(time).unwrap());
-    let result: OptimizationResult = serde_json::from_str(&stack.send(Method::GET, &format!("/api/results/{key}"), None, true).body).unwrap();
+    let result: OptimizationResult =
+        serde_json::from_str(&stack.send(Method::GET, &format!("/api/results/{key}"), None, true).body).unwrap();
     let scores = [result.brand.score, result.designer.score, result.developer.score];
     assert_eq!(good.score_sums, scores.map(u64::from));
-    assert_eq!((good.first_scores, good.first_at_ms, good.last_scores, good.last_at_ms), (Some(scores), Some(time), Some(scores), Some(time)));
+    assert_eq!(
+        (good.first_scores, good.first_at_ms, good.last_scores, good.last_at_ms),
+        (Some(scores), Some(time), Some(scores), Some(time))
+    );
     assert_eq!(good.duration_buckets.iter().sum::<u64>(), 1, "one measured run: {good:?}");
 
     let bad = wait_rollup(&stack, BAD, time, 1);

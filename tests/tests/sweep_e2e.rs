@@ -39,7 +39,10 @@ fn stack() -> Stack {
         for i in 0..SITES {
             stack.post_json("/api/sites", &json!({"customer_id": customer(i), "url": site_url(i), "plan": "growth"}));
         }
-        stack.post_json("/api/sites", &json!({"customer_id": INACTIVE, "url": "https://off.e2e.example", "plan": "starter", "active": false}));
+        stack.post_json(
+            "/api/sites",
+            &json!({"customer_id": INACTIVE, "url": "https://off.e2e.example", "plan": "starter", "active": false}),
+        );
     });
     stack.delete("/api/standin/faults", None);
     stack
@@ -111,7 +114,9 @@ fn a_sweep_writes_one_result_per_active_site_at_its_scheduled_key() {
         assert_eq!((result.customer_id.as_str(), result.site_url.as_str()), (customer(i).as_str(), site_url(i).as_str()));
         assert_eq!(result.attempt, 1);
         // The content is the stand-in's deterministic answer for this site, role by role.
-        for (role, answer) in [(EliteRole::Brand, &result.brand), (EliteRole::Designer, &result.designer), (EliteRole::Developer, &result.developer)] {
+        for (role, answer) in
+            [(EliteRole::Brand, &result.brand), (EliteRole::Designer, &result.designer), (EliteRole::Developer, &result.developer)]
+        {
             let request = EliteRequest {
                 v: 1,
                 role,
@@ -139,7 +144,11 @@ fn a_second_firing_for_the_same_time_calls_and_writes_nothing() {
     stack.fire_cron(SWEEP_CRON, time);
     let again = wait_until("the ledger counted the second firing", SETTLE, || {
         let p = stack.get_json(&format!("/api/sweeps/{}", sweep_id(time)));
-        if p["firings"] == json!(2) { Ok(p) } else { Err(p) }
+        if p["firings"] == json!(2) {
+            Ok(p)
+        } else {
+            Err(p)
+        }
     });
     assert_eq!(counts(&again), counts(&first), "a duplicate firing changed the sweep's counts");
     assert_eq!(again["enqueued"], first["enqueued"]);
@@ -188,7 +197,11 @@ fn a_permanent_failure_reaches_the_dead_letter_store_while_the_rest_finish() {
     }
     let letters = wait_until("the dead letter is stored", SETTLE, || {
         let page = stack.get_json(&format!("/api/dead-letters?sweep_id={sweep}"));
-        if page["dead_letters"].as_array().is_some_and(|l| !l.is_empty()) { Ok(page) } else { Err(page) }
+        if page["dead_letters"].as_array().is_some_and(|l| !l.is_empty()) {
+            Ok(page)
+        } else {
+            Err(page)
+        }
     });
     let letter = &letters["dead_letters"][0];
     assert_eq!(letter["customer_id"], json!(broken));
@@ -204,9 +217,8 @@ fn a_permanent_failure_reaches_the_dead_letter_store_while_the_rest_finish() {
 #[ignore = "end to end: needs the local stack of `cargo xtask test`"]
 fn an_unknown_cron_enqueues_nothing() {
     let stack = stack();
-    let sweep_ids = || -> Vec<Value> {
-        stack.get_json("/api/sweeps?limit=1000").as_array().unwrap().iter().map(|s| s["sweep_id"].clone()).collect()
-    };
+    let sweep_ids =
+        || -> Vec<Value> { stack.get_json("/api/sweeps?limit=1000").as_array().unwrap().iter().map(|s| s["sweep_id"].clone()).collect() };
     let before = sweep_ids();
     let (_, calls_before) = total_calls(&stack);
     stack.fire_cron("*/7 * * * *", stack.next_sweep_time());

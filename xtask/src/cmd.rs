@@ -9,9 +9,7 @@ use crate::Result;
 /// Runs `command` with inherited stdio and fails, naming `what`, unless it exits successfully.
 pub(crate) fn run(command: &mut Command, what: &str) -> Result<()> {
     println!("  $ {}", display(command));
-    let status = command
-        .status()
-        .map_err(|e| format!("{what}: cannot start `{}`: {e}", program(command)))?;
+    let status = command.status().map_err(|e| format!("{what}: cannot start `{}`: {e}", program(command)))?;
     if status.success() {
         Ok(())
     } else {
@@ -23,10 +21,7 @@ pub(crate) fn run(command: &mut Command, what: &str) -> Result<()> {
 /// Used for probes such as `X --version`, where any failure just means "not there".
 pub(crate) fn stdout_of(command: &mut Command) -> Option<String> {
     let output = command.stderr(std::process::Stdio::null()).output().ok()?;
-    output
-        .status
-        .success()
-        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
+    output.status.success().then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
 }
 
 /// Runs `step` and returns its result with how long it took.

@@ -50,25 +50,12 @@ pub(crate) fn run(root: &Path, options: Options) -> Result<()> {
     let mut stack = Stack::start(
         root,
         &tools,
-        &stack::Options {
-            log_path: persist_dir.join("wrangler.log"),
-            persist_dir,
-            port: options.port,
-            inspector_port: None,
-            echo: true,
-        },
+        &stack::Options { log_path: persist_dir.join("wrangler.log"), persist_dir, port: options.port, inspector_port: None, echo: true },
     )?;
-    let ready_in = stack.wait_ready(&interrupt).map_err(|e| {
-        format!(
-            "the local stack did not come up: {e}\n--- wrangler log (tail) ---\n{}",
-            stack.log_tail(40)
-        )
-    })?;
-    println!(
-        "dev: stack answers on {} after {}",
-        stack.base_url(),
-        cmd::duration(ready_in)
-    );
+    let ready_in = stack
+        .wait_ready(&interrupt)
+        .map_err(|e| format!("the local stack did not come up: {e}\n--- wrangler log (tail) ---\n{}", stack.log_tail(40)))?;
+    println!("dev: stack answers on {} after {}", stack.base_url(), cmd::duration(ready_in));
     print_where_to_look(stack.base_url(), &token);
 
     // The most recent slot of every schedule at once, so a fresh `dev` shows every kind of
@@ -89,11 +76,7 @@ pub(crate) fn run(root: &Path, options: Options) -> Result<()> {
 fn clock(stack: &mut Stack, interrupt: &Interrupt, token: &str) -> Result<()> {
     println!(
         "dev: local cron clock running ({}); Ctrl-C stops everything",
-        SCHEDULES
-            .iter()
-            .map(|s| s.cron)
-            .collect::<Vec<_>>()
-            .join(", ")
+        SCHEDULES.iter().map(|s| s.cron).collect::<Vec<_>>().join(", ")
     );
     let mut next = floor_to_minute(Utc::now()) + TimeDelta::minutes(1);
     loop {
@@ -106,10 +89,7 @@ fn clock(stack: &mut Stack, interrupt: &Interrupt, token: &str) -> Result<()> {
                 return Ok(());
             }
             if let Some(status) = stack.exited() {
-                return Err(format!(
-                    "wrangler exited ({status})\n{}",
-                    stack.log_tail(40)
-                ));
+                return Err(format!("wrangler exited ({status})\n{}", stack.log_tail(40)));
             }
             thread::sleep(Duration::from_millis(200));
         }
@@ -133,12 +113,7 @@ fn fire(stack: &Stack, schedule: &Schedule, at: DateTime<Utc>, token: &str) {
         Ok((status, body)) => format!("{status} {}", body.trim()),
         Err(e) => format!("failed: {e}"),
     };
-    println!(
-        "[clock] {} fired `{}` ({}) time={time_ms} -> {outcome}",
-        at.format("%Y-%m-%d %H:%MZ"),
-        schedule.cron,
-        schedule.task
-    );
+    println!("[clock] {} fired `{}` ({}) time={time_ms} -> {outcome}", at.format("%Y-%m-%d %H:%MZ"), schedule.cron, schedule.task);
     stack.watch_sweep(schedule.task.as_str(), time_ms, token);
 }
 

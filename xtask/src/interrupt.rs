@@ -30,8 +30,7 @@ pub(crate) fn install() -> crate::Result<Interrupt> {
         // signal finds it already set and exits with the conventional 130.
         flag::register_conditional_shutdown(signal, 130, Arc::clone(&raised))
             .map_err(|e| format!("cannot install the signal handler: {e}"))?;
-        flag::register(signal, Arc::clone(&raised))
-            .map_err(|e| format!("cannot install the signal handler: {e}"))?;
+        flag::register(signal, Arc::clone(&raised)).map_err(|e| format!("cannot install the signal handler: {e}"))?;
     }
     Ok(Interrupt(raised))
 }

@@ -173,9 +173,7 @@ fn run(args: &[String]) -> Result<()> {
         "dev" => {
             let mut flags = Flags::new(rest);
             let port = match flags.value("--port")? {
-                Some(raw) => raw
-                    .parse()
-                    .map_err(|_| format!("--port: not a port number: {raw}"))?,
+                Some(raw) => raw.parse().map_err(|_| format!("--port: not a port number: {raw}"))?,
                 None => dev::DEFAULT_PORT,
             };
             let build = !flags.switch("--no-build");
@@ -194,14 +192,7 @@ fn run(args: &[String]) -> Result<()> {
             if host_only && e2e_only {
                 return Err("--host-only and --e2e-only exclude each other".into());
             }
-            tiers::run(
-                &root,
-                tiers::Options {
-                    host: !e2e_only,
-                    build_and_e2e: !host_only,
-                    e2e_args: passthrough,
-                },
-            )
+            tiers::run(&root, tiers::Options { host: !e2e_only, build_and_e2e: !host_only, e2e_args: passthrough })
         }
         "bench" => {
             let mut flags = Flags::new(rest);
@@ -230,10 +221,7 @@ fn run(args: &[String]) -> Result<()> {
 
 fn print_help() {
     let workers: Vec<&str> = workers::WORKERS.iter().map(|w| w.name).collect();
-    let schedules: Vec<String> = SCHEDULES
-        .iter()
-        .map(|s| format!("`{}` ({})", s.cron, s.task))
-        .collect();
+    let schedules: Vec<String> = SCHEDULES.iter().map(|s| format!("`{}` ({})", s.cron, s.task)).collect();
     let deployed: Vec<&str> = code24_config_check::workers::deployed().map(|w| w.name).collect();
     print!(
         "{}",
@@ -247,10 +235,7 @@ fn print_help() {
 /// relative to it, whatever directory `cargo xtask` was started from.
 fn workspace_root() -> PathBuf {
     let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest_dir
-        .parent()
-        .map(PathBuf::from)
-        .unwrap_or(manifest_dir)
+    manifest_dir.parent().map(PathBuf::from).unwrap_or(manifest_dir)
 }
 
 fn no_more_args(rest: &[String]) -> Result<()> {
@@ -265,9 +250,7 @@ struct Flags {
 
 impl Flags {
     fn new(args: &[String]) -> Self {
-        Self {
-            rest: args.to_vec(),
-        }
+        Self { rest: args.to_vec() }
     }
 
     /// `--name VALUE` or `--name=VALUE`.
@@ -297,9 +280,7 @@ impl Flags {
     fn finish(self) -> Result<()> {
         match self.rest.first() {
             None => Ok(()),
-            Some(arg) => Err(format!(
-                "unexpected argument `{arg}` (see `cargo xtask --help`)"
-            )),
+            Some(arg) => Err(format!("unexpected argument `{arg}` (see `cargo xtask --help`)")),
         }
     }
 }

@@ -47,17 +47,9 @@ impl Tools {
 
     /// Fails with a hint to run `setup` when a tool is missing.
     pub(crate) fn check(&self) -> Result<()> {
-        for path in [
-            &self.worker_build,
-            &self.wasm_bindgen,
-            &self.esbuild,
-            &self.wrangler,
-        ] {
+        for path in [&self.worker_build, &self.wasm_bindgen, &self.esbuild, &self.wrangler] {
             if !path.exists() {
-                return Err(format!(
-                    "{} is missing: run `cargo xtask setup` first",
-                    path.display()
-                ));
+                return Err(format!("{} is missing: run `cargo xtask setup` first", path.display()));
             }
         }
         Ok(())
@@ -67,8 +59,7 @@ impl Tools {
 /// Runs every setup step, printing what each did and how long it took.
 pub(crate) fn run(root: &Path) -> Result<()> {
     println!("setup: checking the toolchain in {}", root.display());
-    let lock = fs::read_to_string(root.join("Cargo.lock"))
-        .map_err(|e| format!("cannot read Cargo.lock: {e}"))?;
+    let lock = fs::read_to_string(root.join("Cargo.lock")).map_err(|e| format!("cannot read Cargo.lock: {e}"))?;
     // worker-build is released in lockstep with the `worker` crate; building with the
     // matching version keeps its generated JS shim in step with the crate's exports.
     let worker_version = locked_version(&lock, "worker")?;
@@ -76,16 +67,9 @@ pub(crate) fn run(root: &Path) -> Result<()> {
     let tools = Tools::at(root);
 
     step("wasm32 target", || wasm_target(root))?;
-    step(&format!("worker-build {worker_version}"), || {
-        cargo_install(root, "worker-build", &worker_version, &tools.worker_build)
-    })?;
+    step(&format!("worker-build {worker_version}"), || cargo_install(root, "worker-build", &worker_version, &tools.worker_build))?;
     step(&format!("wasm-bindgen-cli {bindgen_version}"), || {
-        cargo_install(
-            root,
-            "wasm-bindgen-cli",
-            &bindgen_version,
-            &tools.wasm_bindgen,
-        )
+        cargo_install(root, "wasm-bindgen-cli", &bindgen_version, &tools.wasm_bindgen)
     })?;
     step("npm packages", || npm_packages(root))?;
     step("headless browser (chromium, chromium-driver)", browser)?;
@@ -101,36 +85,19 @@ fn step(name: &str, work: impl FnOnce() -> Result<&'static str>) -> Result<()> {
             println!("setup: {name}: {what} ({})", cmd::duration(took));
             Ok(())
         }
-        Err(e) => Err(format!(
-            "setup step `{name}` failed after {}: {e}",
-            cmd::duration(took)
-        )),
+        Err(e) => Err(format!("setup step `{name}` failed after {}: {e}", cmd::duration(took))),
     }
 }
 
 fn wasm_target(root: &Path) -> Result<&'static str> {
     // The sysroot probe needs no rustup and is instant; rust-toolchain.toml in `root` selects
     // the pinned toolchain for both it and `rustup target add`.
-    let sysroot = cmd::stdout_of(
-        Command::new("rustc")
-            .current_dir(root)
-            .args(["--print", "sysroot"]),
-    )
-    .ok_or("`rustc --print sysroot` failed: is Rust installed?")?;
-    if Path::new(&sysroot)
-        .join("lib/rustlib")
-        .join(WASM_TARGET)
-        .join("lib")
-        .is_dir()
-    {
+    let sysroot = cmd::stdout_of(Command::new("rustc").current_dir(root).args(["--print", "sysroot"]))
+        .ok_or("`rustc --print sysroot` failed: is Rust installed?")?;
+    if Path::new(&sysroot).join("lib/rustlib").join(WASM_TARGET).join("lib").is_dir() {
         return Ok("already installed");
     }
-    cmd::run(
-        Command::new("rustup")
-            .current_dir(root)
-            .args(["target", "add", WASM_TARGET]),
-        "rustup target add",
-    )?;
+    cmd::run(Command::new("rustup").current_dir(root).args(["target", "add", WASM_TARGET]), "rustup target add")?;
     Ok("installed")
 }
 
@@ -146,10 +113,7 @@ fn cargo_install(root: &Path, name: &str, version: &str, bin: &Path) -> Result<&
     }
     let install = |locked: bool| {
         let mut command = Command::new("cargo");
-        command
-            .current_dir(root)
-            .args(["install", name, "--version", version, "--root"])
-            .arg(root.join(TOOLS_CARGO_ROOT));
+        command.current_dir(root).args(["install", name, "--version", version, "--root"]).arg(root.join(TOOLS_CARGO_ROOT));
         if locked {
             command.arg("--locked");
         }
@@ -173,12 +137,7 @@ fn npm_packages(root: &Path) -> Result<&'static str> {
     if fresh {
         return Ok("node_modules up to date");
     }
-    cmd::run(
-        Command::new("npm")
-            .current_dir(root)
-            .args(["ci", "--no-audit", "--no-fund"]),
-        "npm ci",
-    )?;
+    cmd::run(Command::new("npm").current_dir(root).args(["ci", "--no-audit", "--no-fund"]), "npm ci")?;
     Ok("installed with npm ci")
 }
 
@@ -226,10 +185,7 @@ pub(crate) fn locked_version(lock: &str, package: &str) -> Result<String> {
         if line.trim() != name_line {
             continue;
         }
-        let version = lines
-            .next()
-            .and_then(|l| l.trim().strip_prefix("version = \""))
-            .and_then(|l| l.strip_suffix('"'));
+        let version = lines.next().and_then(|l| l.trim().strip_prefix("version = \"")).and_then(|l| l.strip_suffix('"'));
         if let Some(v) = version {
             if !versions.iter().any(|known| known == v) {
                 versions.push(v.to_string());
@@ -239,9 +195,7 @@ pub(crate) fn locked_version(lock: &str, package: &str) -> Result<String> {
     match versions.as_slice() {
         [one] => Ok(one.clone()),
         [] => Err(format!("Cargo.lock has no `{package}` package")),
-        many => Err(format!(
-            "Cargo.lock has several `{package}` versions: {many:?}"
-        )),
+        many => Err(format!("Cargo.lock has several `{package}` versions: {many:?}")),
     }
 }
 
@@ -270,10 +224,7 @@ version = "2.0.0"
 
     #[test]
     fn reads_the_single_locked_version() {
-        assert_eq!(
-            locked_version(LOCK, "wasm-bindgen").as_deref(),
-            Ok("0.2.130")
-        );
+        assert_eq!(locked_version(LOCK, "wasm-bindgen").as_deref(), Ok("0.2.130"));
         assert!(locked_version(LOCK, "absent").is_err());
         assert!(locked_version(LOCK, "twice").is_err());
     }

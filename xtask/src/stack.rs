@@ -52,50 +52,23 @@ pub(crate) struct Options {
 /// A wrangler command from the pinned npm package, run from the workspace root.
 fn wrangler(root: &Path, tools: &Tools) -> Command {
     let mut command = Command::new(&tools.wrangler);
-    command
-        .current_dir(root)
-        .env("WRANGLER_SEND_METRICS", "false")
-        .stdin(Stdio::null());
+    command.current_dir(root).env("WRANGLER_SEND_METRICS", "false").stdin(Stdio::null());
     command
 }
 
 /// Applies the D1 migrations of the top-level config to the local database in `persist_dir`.
 pub(crate) fn apply_migrations(root: &Path, tools: &Tools, persist_dir: &Path) -> Result<()> {
     let mut command = wrangler(root, tools);
-    command
-        .args([
-            "d1",
-            "migrations",
-            "apply",
-            DB_BINDING,
-            "--local",
-            "-c",
-            WORKERS[0].config,
-            "--persist-to",
-        ])
-        .arg(persist_dir);
+    command.args(["d1", "migrations", "apply", DB_BINDING, "--local", "-c", WORKERS[0].config, "--persist-to"]).arg(persist_dir);
     cmd::run(&mut command, "applying the D1 migrations")
 }
 
 /// Executes an SQL file against the local database (it must be idempotent: `dev` runs it on
 /// every start).
-pub(crate) fn execute_sql(
-    root: &Path,
-    tools: &Tools,
-    persist_dir: &Path,
-    file: &Path,
-) -> Result<()> {
+pub(crate) fn execute_sql(root: &Path, tools: &Tools, persist_dir: &Path, file: &Path) -> Result<()> {
     let mut command = wrangler(root, tools);
     command
-        .args([
-            "d1",
-            "execute",
-            DB_BINDING,
-            "--local",
-            "-c",
-            WORKERS[0].config,
-            "--persist-to",
-        ])
+        .args(["d1", "execute", DB_BINDING, "--local", "-c", WORKERS[0].config, "--persist-to"])
         .arg(persist_dir)
         .arg("--file")
         .arg(file);
@@ -118,12 +91,8 @@ pub(crate) fn ensure_dev_vars(root: &Path) -> Result<String> {
                     text.push('\n');
                 }
                 text.push_str(&format!("{ADMIN_TOKEN_VAR}={DEV_ADMIN_TOKEN}\n"));
-                fs::write(&path, text)
-                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-                println!(
-                    "stack: wrote {ADMIN_TOKEN_VAR} to {}",
-                    cmd::rel(root, &path)
-                );
+                fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                println!("stack: wrote {ADMIN_TOKEN_VAR} to {}", cmd::rel(root, &path));
                 DEV_ADMIN_TOKEN.to_string()
             }
         };
@@ -131,36 +100,21 @@ pub(crate) fn ensure_dev_vars(root: &Path) -> Result<String> {
             entry_token = Some(token);
         }
     }
-    entry_token.ok_or_else(|| {
-        format!(
-            "the entry Worker `{}` is not marked to read {ADMIN_TOKEN_VAR}",
-            WORKERS[0].name
-        )
-    })
+    entry_token.ok_or_else(|| format!("the entry Worker `{}` is not marked to read {ADMIN_TOKEN_VAR}", WORKERS[0].name))
 }
 
 /// The value of `name` in a dotenv-style file, without surrounding quotes.
 fn dev_var(text: &str, name: &str) -> Option<String> {
     text.lines().find_map(|line| {
         let (key, value) = line.split_once('=')?;
-        (key.trim() == name).then(|| {
-            value
-                .trim()
-                .trim_matches('"')
-                .trim_matches('\'')
-                .to_string()
-        })
+        (key.trim() == name).then(|| value.trim().trim_matches('"').trim_matches('\'').to_string())
     })
 }
 
 /// A port that was free a moment ago (the race with other processes is accepted).
 pub(crate) fn free_port() -> Result<u16> {
-    let listener =
-        TcpListener::bind("127.0.0.1:0").map_err(|e| format!("cannot find a free port: {e}"))?;
-    listener
-        .local_addr()
-        .map(|a| a.port())
-        .map_err(|e| e.to_string())
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("cannot find a free port: {e}"))?;
+    listener.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
 }
 
 /// A running `wrangler dev` session. Dropping it stops wrangler's whole process group.
@@ -199,24 +153,15 @@ impl Stack {
         if let Some(port) = options.inspector_port {
             command.args(["--inspector-port", &port.to_string()]);
         }
-        command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0);
+        command.stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
 
         if let Some(dir) = options.log_path.parent() {
             fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         }
-        let log = File::create(&options.log_path)
-            .map_err(|e| format!("cannot create {}: {e}", options.log_path.display()))?;
+        let log = File::create(&options.log_path).map_err(|e| format!("cannot create {}: {e}", options.log_path.display()))?;
         println!("stack: $ {}", cmd::display(&command));
-        println!(
-            "stack: wrangler output -> {}",
-            cmd::rel(root, &options.log_path)
-        );
-        let mut child = command
-            .spawn()
-            .map_err(|e| format!("cannot start wrangler: {e}"))?;
+        println!("stack: wrangler output -> {}", cmd::rel(root, &options.log_path));
+        let mut child = command.spawn().map_err(|e| format!("cannot start wrangler: {e}"))?;
 
         let log = Arc::new(Mutex::new(log));
         if let Some(out) = child.stdout.take() {
@@ -265,11 +210,7 @@ impl Stack {
                 return Err("interrupted".into());
             }
             if started.elapsed() > READY_TIMEOUT {
-                return Err(format!(
-                    "{} did not answer within {}",
-                    self.base_url,
-                    cmd::duration(READY_TIMEOUT)
-                ));
+                return Err(format!("{} did not answer within {}", self.base_url, cmd::duration(READY_TIMEOUT)));
             }
             thread::sleep(Duration::from_millis(250));
         }
@@ -278,16 +219,8 @@ impl Stack {
     /// Fires `cron` as if Cloudflare scheduled it at `time_ms` (epoch milliseconds); returns
     /// the HTTP status and body of the scheduled-handler endpoint.
     pub(crate) fn fire_cron(&self, cron: &str, time_ms: i64) -> Result<(u16, String)> {
-        let url = format!(
-            "{}/cdn-cgi/handler/scheduled?cron={}&time={time_ms}",
-            self.base_url,
-            percent_encode(cron)
-        );
-        let response = self
-            .agent
-            .get(&url)
-            .call()
-            .map_err(|e| format!("GET {url}: {e}"))?;
+        let url = format!("{}/cdn-cgi/handler/scheduled?cron={}&time={time_ms}", self.base_url, percent_encode(cron));
+        let response = self.agent.get(&url).call().map_err(|e| format!("GET {url}: {e}"))?;
         let status = response.status().as_u16();
         let body = response.into_body().read_to_string().unwrap_or_default();
         Ok((status, body))
@@ -296,8 +229,7 @@ impl Stack {
     /// Prints the progress of the sweep of `task` scheduled at `time_ms` from a background
     /// thread: a line whenever it changes, until it is complete or [`WATCH_TIMEOUT`] passes.
     pub(crate) fn watch_sweep(&self, task: &str, time_ms: i64, token: &str) {
-        let (agent, base, task, auth) =
-            (self.agent.clone(), self.base_url.clone(), task.to_owned(), format!("Bearer {token}"));
+        let (agent, base, task, auth) = (self.agent.clone(), self.base_url.clone(), task.to_owned(), format!("Bearer {token}"));
         thread::spawn(move || {
             let started = Instant::now();
             let mut last = String::new();
@@ -309,9 +241,10 @@ impl Stack {
                     .ok()
                     .and_then(|r| r.into_body().read_to_string().ok())
                     .and_then(|text| serde_json::from_str(&text).ok());
-                let sweep = sweeps.as_ref().and_then(|s| s.as_array()).and_then(|all| {
-                    all.iter().find(|s| s["task"] == task.as_str() && s["scheduled_ms"] == time_ms).cloned()
-                });
+                let sweep = sweeps
+                    .as_ref()
+                    .and_then(|s| s.as_array())
+                    .and_then(|all| all.iter().find(|s| s["task"] == task.as_str() && s["scheduled_ms"] == time_ms).cloned());
                 if let Some(s) = sweep {
                     let n = |k: &str| s[k].as_u64().unwrap_or(0);
                     let line = format!(
@@ -396,11 +329,7 @@ impl Drop for Stack {
 /// code (and with it a direct `libc::kill`). "No such process" is the expected outcome when
 /// the group has already gone, so errors are not reported.
 fn signal_group(signal: &str, group: &str) {
-    let _ = Command::new("kill")
-        .args([&format!("-{signal}"), "--", group])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
+    let _ = Command::new("kill").args([&format!("-{signal}"), "--", group]).stdout(Stdio::null()).stderr(Stdio::null()).status();
 }
 
 /// Copies one of wrangler's output streams into the log, and to the terminal when `echo`.
@@ -453,10 +382,7 @@ mod tests {
     fn colour_codes_are_stripped_from_the_log() {
         let line = "\u{1b}[33m▲ \u{1b}[43;33m[\u{1b}[43;30mWARNING\u{1b}[43;33m]\u{1b}[0m \u{1b}[1mScheduled\u{1b}[0m";
         assert_eq!(strip_ansi(line), "▲ [WARNING] Scheduled");
-        assert_eq!(
-            strip_ansi("plain [wrangler:info] Ready"),
-            "plain [wrangler:info] Ready"
-        );
+        assert_eq!(strip_ansi("plain [wrangler:info] Ready"), "plain [wrangler:info] Ready");
     }
 
     #[test]
@@ -468,9 +394,6 @@ mod tests {
 
     #[test]
     fn the_entry_worker_reads_the_admin_token() {
-        assert!(
-            WORKERS[0].admin_token,
-            "the dispatcher serves the admin API"
-        );
+        assert!(WORKERS[0].admin_token, "the dispatcher serves the admin API");
     }
 }

@@ -52,11 +52,7 @@ pub(crate) fn run(root: &Path, options: Options) -> Result<()> {
     let mut tier = |name: &'static str, work: &mut dyn FnMut() -> Result<()>| -> Result<()> {
         println!("\n==== test tier: {name} ====");
         let (outcome, took) = cmd::timed(work);
-        rows.push(Row {
-            tier: name,
-            took,
-            ok: outcome.is_ok(),
-        });
+        rows.push(Row { tier: name, took, ok: outcome.is_ok() });
         outcome.map_err(|e| format!("tier `{name}` failed: {e}"))
     };
 
@@ -68,9 +64,7 @@ pub(crate) fn run(root: &Path, options: Options) -> Result<()> {
         }
         if options.build_and_e2e {
             tier("build", &mut || workers::build(root, None))?;
-            tier("dry-run", &mut || {
-                DEPLOYED_ENVIRONMENTS.iter().try_for_each(|env| deploy::dry_run(root, &Tools::at(root), *env))
-            })?;
+            tier("dry-run", &mut || DEPLOYED_ENVIRONMENTS.iter().try_for_each(|env| deploy::dry_run(root, &Tools::at(root), *env)))?;
             tier("e2e", &mut || e2e(root, &options.e2e_args))?;
         }
         Ok(())
@@ -100,8 +94,7 @@ fn e2e(root: &Path, extra_args: &[String]) -> Result<()> {
     let tools = Tools::at(root);
     let state_dir = root.join(format!("target/e2e-state-{}", std::process::id()));
     if state_dir.exists() {
-        fs::remove_dir_all(&state_dir)
-            .map_err(|e| format!("cannot clear {}: {e}", state_dir.display()))?;
+        fs::remove_dir_all(&state_dir).map_err(|e| format!("cannot clear {}: {e}", state_dir.display()))?;
     }
     stack::apply_migrations(root, &tools, &state_dir)?;
     let token = stack::ensure_dev_vars(root)?;
@@ -127,22 +120,11 @@ fn e2e(root: &Path, extra_args: &[String]) -> Result<()> {
 
     let outcome = (|| {
         let ready_in = stack.wait_ready(&interrupt)?;
-        println!(
-            "e2e: stack answers on {} after {}",
-            stack.base_url(),
-            cmd::duration(ready_in)
-        );
+        println!("e2e: stack answers on {} after {}", stack.base_url(), cmd::duration(ready_in));
         let mut command = Command::new("cargo");
         command
             .current_dir(root)
-            .args([
-                "test",
-                "-p",
-                E2E_PACKAGE,
-                "--",
-                "--ignored",
-                "--test-threads=1",
-            ])
+            .args(["test", "-p", E2E_PACKAGE, "--", "--ignored", "--test-threads=1"])
             .args(extra_args)
             .env("CODE24_E2E_URL", stack.base_url())
             .env("CODE24_E2E_TOKEN", &token);
@@ -161,10 +143,7 @@ fn e2e(root: &Path, extra_args: &[String]) -> Result<()> {
             Ok(())
         }
         Err(e) => {
-            println!(
-                "\n--- wrangler log (tail; full log and state kept in {}) ---",
-                cmd::rel(root, &state_dir)
-            );
+            println!("\n--- wrangler log (tail; full log and state kept in {}) ---", cmd::rel(root, &state_dir));
             println!("{}\n--- end of wrangler log ---", stack.log_tail(60));
             Err(e)
         }

@@ -57,14 +57,8 @@ pub(crate) fn build_selected(root: &Path, selected: Vec<&Worker>) -> Result<()> 
     for worker in selected {
         println!("build: {} ({}) ...", worker.name, worker.crate_dir);
         let (outcome, took) = cmd::timed(|| build_one(root, &tools, worker));
-        let sizes = outcome.map_err(|e| {
-            format!(
-                "build of Worker `{}` ({}) failed after {}: {e}",
-                worker.name,
-                worker.crate_dir,
-                cmd::duration(took)
-            )
-        })?;
+        let sizes = outcome
+            .map_err(|e| format!("build of Worker `{}` ({}) failed after {}: {e}", worker.name, worker.crate_dir, cmd::duration(took)))?;
         let line = format!("{:<14} {:>7}   {sizes}", worker.name, cmd::duration(took));
         println!("build: {line}");
         rows.push(line);
@@ -86,14 +80,7 @@ fn build_one(root: &Path, tools: &Tools, worker: &Worker) -> Result<String> {
     let mut sizes = Vec::new();
     for file in OUTPUTS {
         let path = crate_dir.join("build").join(file);
-        let len = fs::metadata(&path)
-            .map_err(|e| {
-                format!(
-                    "worker-build succeeded but {} is missing: {e}",
-                    cmd::rel(root, &path)
-                )
-            })?
-            .len();
+        let len = fs::metadata(&path).map_err(|e| format!("worker-build succeeded but {} is missing: {e}", cmd::rel(root, &path)))?.len();
         sizes.push(format!("{file} {}", cmd::bytes(len)));
     }
     Ok(sizes.join(", "))
@@ -102,13 +89,10 @@ fn build_one(root: &Path, tools: &Tools, worker: &Worker) -> Result<String> {
 /// Looks a Worker up by short name or crate directory.
 pub(crate) fn find(name: &str) -> Result<&'static Worker> {
     let wanted = name.trim_end_matches('/');
-    WORKERS
-        .iter()
-        .find(|w| w.name == wanted || w.crate_dir == wanted)
-        .ok_or_else(|| {
-            let known: Vec<&str> = WORKERS.iter().map(|w| w.name).collect();
-            format!("unknown Worker `{name}`; known: {}", known.join(", "))
-        })
+    WORKERS.iter().find(|w| w.name == wanted || w.crate_dir == wanted).ok_or_else(|| {
+        let known: Vec<&str> = WORKERS.iter().map(|w| w.name).collect();
+        format!("unknown Worker `{name}`; known: {}", known.join(", "))
+    })
 }
 
 #[cfg(test)]
@@ -118,11 +102,7 @@ mod tests {
     /// The `main = "..."` of a wrangler config (a line scan: these configs keep it top level).
     fn main_of(config: &str) -> Option<String> {
         config.lines().find_map(|line| {
-            let value = line
-                .trim()
-                .strip_prefix("main")?
-                .trim_start()
-                .strip_prefix('=')?;
+            let value = line.trim().strip_prefix("main")?.trim_start().strip_prefix('=')?;
             Some(value.trim().trim_matches('"').to_string())
         })
     }
@@ -136,17 +116,8 @@ mod tests {
             let config = fs::read_to_string(root.join(worker.config)).unwrap();
             let main = main_of(&config).unwrap_or_else(|| panic!("{}: no main", worker.config));
             let config_dir = Path::new(worker.config).parent().unwrap();
-            assert_eq!(
-                config_dir.join(&main),
-                Path::new(worker.crate_dir).join("build/index.js"),
-                "{}",
-                worker.config
-            );
-            assert!(
-                root.join(worker.crate_dir).join("Cargo.toml").is_file(),
-                "{}",
-                worker.crate_dir
-            );
+            assert_eq!(config_dir.join(&main), Path::new(worker.crate_dir).join("build/index.js"), "{}", worker.config);
+            assert!(root.join(worker.crate_dir).join("Cargo.toml").is_file(), "{}", worker.crate_dir);
         }
     }
 

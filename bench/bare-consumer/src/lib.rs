@@ -11,12 +11,12 @@
 use std::collections::HashMap;
 
 use code24_shared::elite::{classify_response, EliteRequest, EliteRole, ELITE_CONTRACT_VERSION, OPTIMIZE_PATH};
-use code24_shared::result::{optimization_key, rfc3339, OptimizationResult};
 use code24_shared::names::binding;
+use code24_shared::result::{optimization_key, rfc3339, OptimizationResult};
 use code24_shared::wire::OptimizeJob;
 use futures::future::{join3, join_all};
 use wasm_bindgen::JsValue;
-use worker::{console_log, event, Context, Env, Fetcher, Headers, HttpMetadata, Method, MessageBatch, MessageExt, RequestInit};
+use worker::{console_log, event, Context, Env, Fetcher, Headers, HttpMetadata, MessageBatch, MessageExt, Method, RequestInit};
 
 /// The custom-metadata key the optimizer writes (`code24_runtime::results::JOB_ID_METADATA`).
 const JOB_ID_METADATA: &str = "job-id";
@@ -82,10 +82,8 @@ async fn call(elite: &Fetcher, request: EliteRequest) -> Result<code24_shared::e
     headers.set("content-type", "application/json").map_err(|e| e.to_string())?;
     let mut init = RequestInit::new();
     init.with_method(Method::Post).with_headers(headers).with_body(Some(body.into()));
-    let mut response = elite
-        .fetch(format!("https://{}.elite{OPTIMIZE_PATH}", request.role.as_str()), Some(init))
-        .await
-        .map_err(|e| e.to_string())?;
+    let mut response =
+        elite.fetch(format!("https://{}.elite{OPTIMIZE_PATH}", request.role.as_str()), Some(init)).await.map_err(|e| e.to_string())?;
     let bytes = response.bytes().await.map_err(|e| e.to_string())?;
     classify_response(request.role, response.status_code(), &bytes).map_err(|e| e.to_string())
 }

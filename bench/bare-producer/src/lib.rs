@@ -19,11 +19,11 @@ use code24_shared::ids::{CustomerId, SweepId};
 use code24_shared::schedule::Task;
 use code24_shared::site::SiteUrl;
 use code24_shared::wire::OptimizeJob;
-use wasm_bindgen::JsValue;
 use futures::future::join_all;
+use wasm_bindgen::JsValue;
 use worker::{
-    console_error, console_log, event, Context, Env, QueueContentType, RawMessageBuilder, Request, Response,
-    ScheduleContext, ScheduledEvent, SendMessage,
+    console_error, console_log, event, Context, Env, QueueContentType, RawMessageBuilder, Request, Response, ScheduleContext,
+    ScheduledEvent, SendMessage,
 };
 
 /// Messages per `send_batch`, as the dispatcher sends them.
@@ -82,10 +82,8 @@ async fn send(env: &Env, binding: &str, n: usize, scheduled: chrono::DateTime<ch
         RawMessageBuilder::new(JsValue::from_str(&job.encode())).build_with_content_type(QueueContentType::Text)
     };
     for start in (0..n).step_by(GROUP) {
-        let group: Vec<Vec<SendMessage<JsValue>>> = (start..(start + GROUP).min(n))
-            .step_by(BATCH)
-            .map(|i| (i..(i + BATCH).min(n)).map(message).collect())
-            .collect();
+        let group: Vec<Vec<SendMessage<JsValue>>> =
+            (start..(start + GROUP).min(n)).step_by(BATCH).map(|i| (i..(i + BATCH).min(n)).map(message).collect()).collect();
         for sent in join_all(group.into_iter().map(|batch| queue.send_raw_batch(batch))).await {
             sent?;
         }
@@ -120,9 +118,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         db.prepare(format!("INSERT OR IGNORE INTO sites (customer_id, url, active) VALUES {}", sites.join(","))).run().await?;
     }
     let (first_inactive, _) = site(active);
-    db.prepare(format!("UPDATE sites SET active = CASE WHEN customer_id < '{first_inactive}' THEN 1 ELSE 0 END"))
-        .run()
-        .await?;
+    db.prepare(format!("UPDATE sites SET active = CASE WHEN customer_id < '{first_inactive}' THEN 1 ELSE 0 END")).run().await?;
     Response::ok(format!("{active} of {total} bench sites active"))
 }
 

@@ -4,18 +4,18 @@
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeSet, HashSet};
 
+use code24_shared::elite::{classify_response, EliteRequest, EliteResponse};
 use code24_shared::error::JobError;
 use code24_shared::ledger::jobs::{claim_batch, complete_batch, settle, JobTable};
 use code24_shared::ledger::memory::{MemoryJobTable, MemorySweepTable};
 use code24_shared::ledger::sweeps::{self, SweepTable};
 use code24_shared::ledger::{
-    ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, FanoutDone, JobRow, OpenDecision, OpenSweep,
-    PageDone, SettleDecision, SettleRequest, ShardCounts, SiteRow, StoreError, SweepProgress, JOB_SHARDS,
+    ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, FanoutDone, JobRow, OpenDecision, OpenSweep, PageDone, SettleDecision,
+    SettleRequest, ShardCounts, SiteRow, StoreError, SweepProgress, JOB_SHARDS,
 };
 use code24_shared::memory::{MemoryQueue, MemoryRegistry};
-use code24_shared::reports::analytics::DailyRollup;
-use code24_shared::elite::{classify_response, EliteRequest, EliteResponse};
 use code24_shared::ports::{EliteClient, JobFinished, JobQueue, Ledger, Metrics, ResultStore, SitePage, SiteRegistry};
+use code24_shared::reports::analytics::DailyRollup;
 use code24_shared::standin::simulated_answer;
 
 /// The registry, counting D1 queries and the rows they read. D1 bills the rows a query

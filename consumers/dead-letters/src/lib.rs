@@ -8,17 +8,14 @@ use code24_runtime::body::body_text;
 use code24_runtime::env::now_ms;
 use code24_runtime::ledger_client::DurableLedger;
 use code24_runtime::results::R2Results;
+use code24_shared::admin::StoreStats;
 use code24_shared::backoff::RetryPolicy;
 use code24_shared::dead_letters::DeadLetterRecord;
-use code24_shared::admin::StoreStats;
 use code24_shared::names::{self, binding, var, OPTIMIZE_DLQ, OPTIMIZE_QUEUE, REPORTS_DLQ, REPORTS_QUEUE};
 use code24_shared::pipeline::dead_letters::{decide, DeadLetterAction};
 use serde_json::json;
 use wasm_bindgen::JsValue;
-use worker::{
-    console_error, console_log, event, Context, D1Database, Env, MessageBatch, MessageExt, QueueRetryOptionsBuilder,
-    RawMessage,
-};
+use worker::{console_error, console_log, event, Context, D1Database, Env, MessageBatch, MessageExt, QueueRetryOptionsBuilder, RawMessage};
 
 /// Retry delays of this consumer: from 30 s up to the queues' 12-hour maximum, growing with
 /// the message's age, so a long store outage spends few of the queue's retries.
@@ -61,7 +58,10 @@ async fn queue(batch: MessageBatch<JsValue>, env: Env, _ctx: Context) -> worker:
         match decide(&body, &dlq, &origin, &ledger, &results, now).await {
             DeadLetterAction::Store(record) => match store(&db, &record).await {
                 Ok(()) => {
-                    console_log!("{}", json!({"event": "dead_letter_stored", "id": record.id, "class": record.error.class.as_str(), "error": record.error.message}));
+                    console_log!(
+                        "{}",
+                        json!({"event": "dead_letter_stored", "id": record.id, "class": record.error.class.as_str(), "error": record.error.message})
+                    );
                     message.ack();
                 }
                 Err(e) => retry(&message, now, 0, &format!("store {}: {e}", record.id)),
@@ -94,8 +94,11 @@ async fn warn_when_near_capacity(env: &Env, db: &D1Database) {
     };
     let stats = StoreStats::new(rows, warn_at);
     if stats.near_capacity {
-        console_error!("{}", json!({"event": "dead_letter_store_near_capacity", "rows": stats.rows, "warn_at": stats.warn_at,
-            "advice": "purge handled entries (code24-ops dlq purge) or raise DEAD_LETTER_WARN_ROWS; nothing is dropped"}));
+        console_error!(
+            "{}",
+            json!({"event": "dead_letter_store_near_capacity", "rows": stats.rows, "warn_at": stats.warn_at,
+            "advice": "purge handled entries (code24-ops dlq purge) or raise DEAD_LETTER_WARN_ROWS; nothing is dropped"})
+        );
     }
 }
 

@@ -205,20 +205,20 @@ mod tests {
 
     fn entry(message: &str) -> DeadLetterEntry {
         DeadLetterEntry {
-                id: "local.optimize.20261129T011500Z.acme".into(),
-                origin_queue: "code24-optimize".into(),
-                job_id: Some("local.optimize.20261129T011500Z.acme".into()),
-                sweep_id: Some("local.optimize.20261129T011500Z".into()),
-                customer_id: Some("acme".into()),
-                error_class: "permanent".into(),
-                error_message: message.to_owned(),
-                attempts: 1,
-                first_failed_ms: 1_795_914_903_000,
-                last_failed_ms: 1_795_914_903_000,
-                status: "dead".into(),
-                replay_count: 0,
-                replayed_ms: None,
-                body: None,
+            id: "local.optimize.20261129T011500Z.acme".into(),
+            origin_queue: "code24-optimize".into(),
+            job_id: Some("local.optimize.20261129T011500Z.acme".into()),
+            sweep_id: Some("local.optimize.20261129T011500Z".into()),
+            customer_id: Some("acme".into()),
+            error_class: "permanent".into(),
+            error_message: message.to_owned(),
+            attempts: 1,
+            first_failed_ms: 1_795_914_903_000,
+            last_failed_ms: 1_795_914_903_000,
+            status: "dead".into(),
+            replay_count: 0,
+            replayed_ms: None,
+            body: None,
         }
     }
 
@@ -226,7 +226,10 @@ mod tests {
     fn lists_truncate_errors_to_one_short_line() {
         let out = render_page(&[entry(&format!("elite designer answered HTTP 400:\n{}", "x".repeat(100)))]);
         let row = out.lines().nth(1).unwrap_or_default();
-        assert!(row.starts_with("local.optimize.20261129T011500Z.acme  acme      dead    permanent  1      0        2026-11-29T01:15:03Z  "), "{out}");
+        assert!(
+            row.starts_with("local.optimize.20261129T011500Z.acme  acme      dead    permanent  1      0        2026-11-29T01:15:03Z  "),
+            "{out}"
+        );
         assert!(row.ends_with(&format!("elite designer answered HTTP 400: {}…", "x".repeat(25))), "{row}");
         assert!(out.ends_with("\n1 dead letter.\n"), "{out}");
         assert_eq!(render_page(&[]), "No dead letters match.\n");

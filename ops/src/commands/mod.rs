@@ -169,7 +169,8 @@ fn instant(raw: &str) -> Result<i64, String> {
 /// before `now_ms`).
 pub(crate) fn parse_instant(raw: &str, now_ms: i64) -> Result<i64, String> {
     let raw = raw.trim();
-    let bad = || format!("{raw:?} is not a time; use RFC 3339 (2026-11-29T01:15:00Z), a date (2026-11-29), epoch ms, or an age (30m, 6h, 7d)");
+    let bad =
+        || format!("{raw:?} is not a time; use RFC 3339 (2026-11-29T01:15:00Z), a date (2026-11-29), epoch ms, or an age (30m, 6h, 7d)");
     if !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) {
         return raw.parse().map_err(|_| bad());
     }

@@ -188,24 +188,15 @@ fn chunked(ctx: &Ctx, action: Action, ids: &[String], rate: Option<u32>) -> Resu
     let mut sent = 0;
     for chunk in ids.chunks(CHUNK) {
         let started = Instant::now();
-        let request = Selection {
-            ids: Some(chunk.to_vec()),
-            filter: None,
-            dry_run: false,
-            limit: Some(chunk.len() as u32),
-            rate_per_s: rate,
-        };
+        let request =
+            Selection { ids: Some(chunk.to_vec()), filter: None, dry_run: false, limit: Some(chunk.len() as u32), rate_per_s: rate };
         let outcome = client.post(action.path(), &request).and_then(|b| decode::<SelectionOutcome>(&b, "a replay or purge outcome"));
         let mut outcome = match outcome {
             Ok(outcome) => outcome,
             Err(mut e) => {
                 progress.finish();
                 e.message = format!("stopped after {} of {} entries: {}", total.done.len(), ids.len(), e.message);
-                e.hint = format!(
-                    "{}; then run the same command again: {} entries are no longer selected",
-                    e.hint,
-                    action.past()
-                );
+                e.hint = format!("{}; then run the same command again: {} entries are no longer selected", e.hint, action.past());
                 return Err(e);
             }
         };

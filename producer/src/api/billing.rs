@@ -40,19 +40,12 @@ pub(super) async fn add(call: &Call<'_>, req: &mut Request) -> worker::Result<Re
         .env
         .d1(binding::DB)?
         .prepare(UPSERT)
-        .bind(&[
-            event.customer_id.as_str().into(),
-            JsValue::from_f64(event.at_ms as f64),
-            JsValue::from_f64(event.mrr_cents as f64),
-        ])?
+        .bind(&[event.customer_id.as_str().into(), JsValue::from_f64(event.at_ms as f64), JsValue::from_f64(event.mrr_cents as f64)])?
         .all()
         .await?
         .results::<Inserted>()?;
     let Some(row) = rows.first() else {
         return error(404, format!("no customer {}: register its site first (POST /api/sites)", event.customer_id));
     };
-    json(
-        201,
-        &j!({"id": row.id as i64, "customer_id": event.customer_id, "at_ms": event.at_ms, "mrr_cents": event.mrr_cents}),
-    )
+    json(201, &j!({"id": row.id as i64, "customer_id": event.customer_id, "at_ms": event.at_ms, "mrr_cents": event.mrr_cents}))
 }

@@ -7,8 +7,8 @@ use code24_runtime::http::{error, json};
 use code24_runtime::ledger_client::DurableLedger;
 use code24_runtime::queue::TextQueue;
 use code24_shared::admin::{
-    plan_replay, valid_entry_id, Cursor, DeadLetterDetail, DeadLetterEntry, DeadLetterFilter, DeadLetterPage,
-    DeadLetterStatus, Selection, SelectionOutcome, Skipped, SqlParam, StoreStats,
+    plan_replay, valid_entry_id, Cursor, DeadLetterDetail, DeadLetterEntry, DeadLetterFilter, DeadLetterPage, DeadLetterStatus, Selection,
+    SelectionOutcome, Skipped, SqlParam, StoreStats,
 };
 use code24_shared::api::truncated;
 use code24_shared::ledger::shard_of;
@@ -81,12 +81,7 @@ async fn store_stats(call: &Call<'_>, db: &D1Database) -> worker::Result<StoreSt
     struct Count {
         n: f64,
     }
-    let warn_at = call
-        .env
-        .var(var::DEAD_LETTER_WARN_ROWS)
-        .ok()
-        .and_then(|v| v.to_string().parse().ok())
-        .unwrap_or(DEFAULT_WARN_ROWS);
+    let warn_at = call.env.var(var::DEAD_LETTER_WARN_ROWS).ok().and_then(|v| v.to_string().parse().ok()).unwrap_or(DEFAULT_WARN_ROWS);
     let rows = db.prepare("SELECT COUNT(*) AS n FROM dead_letters").all().await?.results::<Count>()?;
     Ok(StoreStats::new(rows.first().map_or(0, |c| c.n as u64), warn_at))
 }
@@ -114,10 +109,7 @@ pub(super) async fn list(call: &Call<'_>) -> worker::Result<Response> {
         params.push(JsValue::from_str(&c.id));
     }
     params.push(JsValue::from_f64(f64::from(limit) + 1.0));
-    let query = format!(
-        "SELECT {COLUMNS} FROM dead_letters WHERE {sql} ORDER BY last_failed_ms DESC, id DESC LIMIT ?{}",
-        params.len()
-    );
+    let query = format!("SELECT {COLUMNS} FROM dead_letters WHERE {sql} ORDER BY last_failed_ms DESC, id DESC LIMIT ?{}", params.len());
     let db = call.env.d1(binding::DB)?;
     let mut entries: Vec<DeadLetterEntry> =
         db.prepare(query).bind(&params)?.all().await?.results::<Row>()?.into_iter().map(Into::into).collect();
@@ -135,12 +127,8 @@ pub(super) async fn show(call: &Call<'_>, id: &str) -> worker::Result<Response> 
         return error(400, format!("{:?} is not a dead-letter id", truncated(id, 80)));
     }
     let db = call.env.d1(binding::DB)?;
-    let rows = db
-        .prepare(format!("SELECT {COLUMNS}, body FROM dead_letters WHERE id = ?1"))
-        .bind(&[id.into()])?
-        .all()
-        .await?
-        .results::<Row>()?;
+    let rows =
+        db.prepare(format!("SELECT {COLUMNS}, body FROM dead_letters WHERE id = ?1")).bind(&[id.into()])?.all().await?.results::<Row>()?;
     let Some(row) = rows.into_iter().next() else { return error(404, format!("no dead letter {id}")) };
     let entry = DeadLetterEntry::from(row);
     let job = entry.body.as_deref().and_then(|b| OptimizeJob::decode(b).ok());
@@ -190,10 +178,8 @@ async fn select(db: &D1Database, selection: &Selection) -> worker::Result<(Vec<(
         let (sql, params) = filter.where_sql();
         let mut params: Vec<JsValue> = params.iter().map(js).collect();
         params.push(JsValue::from_f64(limit as f64));
-        let query = format!(
-            "SELECT id, status, body FROM dead_letters WHERE {sql} ORDER BY last_failed_ms DESC, id DESC LIMIT ?{}",
-            params.len()
-        );
+        let query =
+            format!("SELECT id, status, body FROM dead_letters WHERE {sql} ORDER BY last_failed_ms DESC, id DESC LIMIT ?{}", params.len());
         for p in db.prepare(query).bind(&params)?.all().await?.results::<Picked>()? {
             picked.push((p.id, p.status, p.body));
         }

@@ -20,9 +20,9 @@
 
 mod billing;
 mod dead_letters;
-mod runs;
 mod results;
 mod rollups;
+mod runs;
 mod sites;
 mod sweeps;
 

@@ -35,7 +35,12 @@ async fn dead_letter_action(ctx: &Ctx<'_>, action: Action, fields: &[(String, St
             let title = if action == Action::Replay { "Replay: done" } else { "Purge: done" };
             ctx.page(200, title, Nav::DeadLetters, &dead_letters::outcome(action, &done))
         }
-        Err(e) => ctx.fail(e.status, Nav::DeadLetters, &format!("The {} failed: {e}", action.as_str()), "The API changes nothing on a refused request; a failed queue send marks nothing replayed. Try again."),
+        Err(e) => ctx.fail(
+            e.status,
+            Nav::DeadLetters,
+            &format!("The {} failed: {e}", action.as_str()),
+            "The API changes nothing on a refused request; a failed queue send marks nothing replayed. Try again.",
+        ),
     }
 }
 
@@ -62,7 +67,11 @@ async fn add_site(ctx: &Ctx<'_>, fields: &[(String, String)]) -> worker::Result<
 }
 
 async fn deactivate(ctx: &Ctx<'_>, id: &str) -> worker::Result<Response> {
-    match ctx.backend.post::<_, serde_json::Value>(&format!("sites/{}/deactivate", code24_shared::url::percent_encode(id)), &json!({})).await {
+    match ctx
+        .backend
+        .post::<_, serde_json::Value>(&format!("sites/{}/deactivate", code24_shared::url::percent_encode(id)), &json!({}))
+        .await
+    {
         Ok(_) => see_other("/sites", None),
         Err(e) => ctx.fail(e.status, Nav::Sites, &format!("{id} was not deactivated: {e}"), "Reload the sites page and try again."),
     }

@@ -63,10 +63,8 @@ impl Backend<'_> {
         let status = response.status_code();
         let text = response.text().await.map_err(internal)?;
         if !(200..300).contains(&status) {
-            let message = serde_json::from_str::<serde_json::Value>(&text)
-                .ok()
-                .and_then(|v| v["error"].as_str().map(str::to_owned))
-                .unwrap_or(text);
+            let message =
+                serde_json::from_str::<serde_json::Value>(&text).ok().and_then(|v| v["error"].as_str().map(str::to_owned)).unwrap_or(text);
             return Err(Failure::new(status, message));
         }
         serde_json::from_str(&text).map_err(|e| Failure::new(502, format!("unexpected answer from /api/{path}: {e}")))

@@ -30,7 +30,6 @@ use worker::{Env, Headers, Method, Request, Response, Url};
 
 use backend::Backend;
 
-
 /// A signed-in request: what every page and action needs.
 pub(crate) struct Ctx<'a> {
     pub(crate) url: Url,
@@ -126,14 +125,20 @@ pub(crate) async fn handle(mut req: Request, env: &Env) -> worker::Result<Respon
         _ => {}
     }
     let environment = env.var(var::ENVIRONMENT).map(|v| v.to_string()).unwrap_or_default();
-    let bare = |status: u16, title: &str, body: &str, cookie: Option<&str>| html(status, &page(title, Nav::None, &environment, None, body), cookie);
+    let bare = |status: u16, title: &str, body: &str, cookie: Option<&str>| {
+        html(status, &page(title, Nav::None, &environment, None, body), cookie)
+    };
     let secret = |name: &str| crate::api::secret(env, name);
     let token = secret(var::ADMIN_TOKEN);
     // Sessions are signed with a key from both secrets (SESSION_SECRET required when deployed).
     let key = match SessionKey::for_environment(&environment, &token, &secret(var::SESSION_SECRET)) {
         Ok(key) => key,
         Err(missing) => {
-            let what = notice("error", &format!("The dashboard is disabled: {missing}."), "Set it with `npx wrangler secret put NAME --env ENV` (docs/DEPLOY.md).");
+            let what = notice(
+                "error",
+                &format!("The dashboard is disabled: {missing}."),
+                "Set it with `npx wrangler secret put NAME --env ENV` (docs/DEPLOY.md).",
+            );
             return bare(503, "Dashboard disabled", &what, None);
         }
     };
@@ -143,12 +148,24 @@ pub(crate) async fn handle(mut req: Request, env: &Env) -> worker::Result<Respon
     let origin = url.origin().ascii_serialization();
     let now = code24_runtime::env::now_ms();
     if method == Method::Post && !same_origin(req.headers().get("origin")?.as_deref(), &origin) {
-        let what = notice("error", "Refused: this form was not sent from the dashboard's own origin. Nothing changed.", "Open the dashboard and submit the form there.");
+        let what = notice(
+            "error",
+            "Refused: this form was not sent from the dashboard's own origin. Nothing changed.",
+            "Open the dashboard and submit the form there.",
+        );
         return bare(403, "Refused", &what, None);
     }
     if path == "/login" {
         return match method {
-            Method::Get => bare(200, "Log in", &login(SessionError::Malformed.message(), &url.query_pairs().find(|(k, _)| k == "next").map(|(_, v)| v.into_owned()).unwrap_or_default()), None),
+            Method::Get => bare(
+                200,
+                "Log in",
+                &login(
+                    SessionError::Malformed.message(),
+                    &url.query_pairs().find(|(k, _)| k == "next").map(|(_, v)| v.into_owned()).unwrap_or_default(),
+                ),
+                None,
+            ),
             Method::Post => {
                 let fields = match form(&mut req).await {
                     Ok(f) => f,
@@ -188,7 +205,12 @@ pub(crate) async fn handle(mut req: Request, env: &Env) -> worker::Result<Respon
             Err((status, message)) => return ctx.fail(status, Nav::None, &message, "Go back and try again."),
         };
         if !key.csrf_ok(&session, field(&fields, CSRF_FIELD)) {
-            return ctx.fail(403, Nav::None, "Refused: the form's CSRF token is missing or wrong. Nothing changed.", "Reload the page and submit the form again.");
+            return ctx.fail(
+                403,
+                Nav::None,
+                "Refused: the form's CSRF token is missing or wrong. Nothing changed.",
+                "Reload the page and submit the form again.",
+            );
         }
         if path == "/logout" {
             return see_other("/login", Some(&clear_cookie(secure)));

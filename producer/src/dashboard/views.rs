@@ -37,7 +37,12 @@ pub(super) async fn handle(ctx: &Ctx<'_>, path: &str, now_ms: i64) -> worker::Re
 async fn sweep_list(ctx: &Ctx<'_>, now_ms: i64) -> worker::Result<Response> {
     match ctx.backend.get::<Vec<SweepProgress>>(&format!("sweeps?limit={RECENT}")).await {
         Ok(list) => ctx.page(200, "Sweeps", Nav::Sweeps, &sweeps::list(&list, now_ms)),
-        Err(e) => ctx.fail(e.status, Nav::Sweeps, &format!("The sweeps could not be read: {e}"), "Reload the page; if this persists, check the ledger Worker's log."),
+        Err(e) => ctx.fail(
+            e.status,
+            Nav::Sweeps,
+            &format!("The sweeps could not be read: {e}"),
+            "Reload the page; if this persists, check the ledger Worker's log.",
+        ),
     }
 }
 
@@ -45,8 +50,17 @@ async fn sweep(ctx: &Ctx<'_>, id: &str, now_ms: i64) -> worker::Result<Response>
     let id = percent_decoded(id);
     let progress = match ctx.backend.get::<SweepProgress>(&format!("sweeps/{}", enc(&id))).await {
         Ok(p) => p,
-        Err(e) if e.status == 404 => return ctx.fail(404, Nav::Sweeps, &format!("No sweep {id} is known to the ledger."), "It may be older than the retention; pick one from the list."),
-        Err(e) => return ctx.fail(e.status, Nav::Sweeps, &format!("Sweep {id} could not be read: {e}"), "Check the id, or reload the page."),
+        Err(e) if e.status == 404 => {
+            return ctx.fail(
+                404,
+                Nav::Sweeps,
+                &format!("No sweep {id} is known to the ledger."),
+                "It may be older than the retention; pick one from the list.",
+            )
+        }
+        Err(e) => {
+            return ctx.fail(e.status, Nav::Sweeps, &format!("Sweep {id} could not be read: {e}"), "Check the id, or reload the page.")
+        }
     };
     let failures = ctx
         .backend
@@ -59,7 +73,12 @@ async fn sweep(ctx: &Ctx<'_>, id: &str, now_ms: i64) -> worker::Result<Response>
 
 async fn schedules(ctx: &Ctx<'_>, now_ms: i64) -> worker::Result<Response> {
     let Some(environment) = Environment::parse(&ctx.environment) else {
-        return ctx.fail(500, Nav::Schedules, &format!("ENVIRONMENT is {:?}, not a known environment.", ctx.environment), "Fix the Worker's vars.");
+        return ctx.fail(
+            500,
+            Nav::Schedules,
+            &format!("ENVIRONMENT is {:?}, not a known environment.", ctx.environment),
+            "Fix the Worker's vars.",
+        );
     };
     let now = from_epoch_ms(now_ms).unwrap_or_default();
     let mut error = None;
@@ -105,8 +124,15 @@ async fn dead_letter_list(ctx: &Ctx<'_>) -> worker::Result<Response> {
     let cursor = ctx.query("cursor").map(|c| format!("&cursor={}", enc(&c))).unwrap_or_default();
     match ctx.backend.get::<DeadLetterPage>(&format!("dead-letters?limit=50&{encoded}{cursor}")).await {
         Ok(page) => ctx.page(200, "Dead letters", Nav::DeadLetters, &dead_letters::list(&page, &pairs, &encoded)),
-        Err(e) if e.status == 400 => ctx.fail(400, Nav::DeadLetters, &format!("That filter is not valid: {}", e.message), "Correct it, or clear the filter."),
-        Err(e) => ctx.fail(e.status, Nav::DeadLetters, &format!("The dead-letter store could not be read: {e}"), "Reload the page; if this persists, check the dispatcher's log."),
+        Err(e) if e.status == 400 => {
+            ctx.fail(400, Nav::DeadLetters, &format!("That filter is not valid: {}", e.message), "Correct it, or clear the filter.")
+        }
+        Err(e) => ctx.fail(
+            e.status,
+            Nav::DeadLetters,
+            &format!("The dead-letter store could not be read: {e}"),
+            "Reload the page; if this persists, check the dispatcher's log.",
+        ),
     }
 }
 
@@ -115,14 +141,21 @@ async fn dead_letter(ctx: &Ctx<'_>, id: &str) -> worker::Result<Response> {
     match ctx.backend.get::<DeadLetterDetail>(&format!("dead-letters/{}", enc(&id))).await {
         Ok(d) => ctx.page(200, &format!("Dead letter {id}"), Nav::DeadLetters, &dead_letters::detail(&d)),
         Err(e) if e.status == 404 => ctx.fail(404, Nav::DeadLetters, &format!("No dead letter {id}."), "Pick one from the list."),
-        Err(e) => ctx.fail(e.status, Nav::DeadLetters, &format!("Dead letter {id} could not be read: {e}"), "Check the id, or reload the page."),
+        Err(e) => {
+            ctx.fail(e.status, Nav::DeadLetters, &format!("Dead letter {id} could not be read: {e}"), "Check the id, or reload the page.")
+        }
     }
 }
 
 /// The dry run of a replay or purge, by ids (`ids=a,b`) or by the list's filter.
 async fn preview(ctx: &Ctx<'_>) -> worker::Result<Response> {
     let Some(action) = ctx.query("action").as_deref().and_then(Action::parse) else {
-        return ctx.fail(400, Nav::DeadLetters, "The preview needs action=replay or action=purge.", "Use the buttons on the dead-letter pages.");
+        return ctx.fail(
+            400,
+            Nav::DeadLetters,
+            "The preview needs action=replay or action=purge.",
+            "Use the buttons on the dead-letter pages.",
+        );
     };
     let selection = match ctx.query("ids") {
         Some(raw) => match parse_ids(&raw) {
@@ -133,7 +166,9 @@ async fn preview(ctx: &Ctx<'_>) -> worker::Result<Response> {
             let (pairs, _) = filter_query(ctx);
             let mut filter = match DeadLetterFilter::from_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())), &[]) {
                 Ok(f) => f,
-                Err(e) => return ctx.fail(400, Nav::DeadLetters, &format!("That filter is not valid: {e}"), "Correct it on the list page."),
+                Err(e) => {
+                    return ctx.fail(400, Nav::DeadLetters, &format!("That filter is not valid: {e}"), "Correct it on the list page.")
+                }
             };
             // Only dead entries can be replayed: without this, replayed ones would fill the
             // preview's places and hide dead entries further down.
@@ -149,7 +184,9 @@ async fn preview(ctx: &Ctx<'_>) -> worker::Result<Response> {
             let title = if action == Action::Replay { "Replay: preview" } else { "Purge: preview" };
             ctx.page(200, title, Nav::DeadLetters, &dead_letters::preview(action, &dry, &ctx.csrf))
         }
-        Err(e) => ctx.fail(e.status, Nav::DeadLetters, &format!("The dry run failed: {e}"), "Nothing changed. Reload the page to try again."),
+        Err(e) => {
+            ctx.fail(e.status, Nav::DeadLetters, &format!("The dry run failed: {e}"), "Nothing changed. Reload the page to try again.")
+        }
     }
 }
 
@@ -157,7 +194,9 @@ async fn sites(ctx: &Ctx<'_>) -> worker::Result<Response> {
     let after = ctx.query("after").unwrap_or_default();
     match ctx.backend.get::<SitesPage>(&format!("sites?limit={PAGE}&after={}", enc(&after))).await {
         Ok(page) => ctx.page(200, "Sites", Nav::Sites, &code24_shared::dashboard::pages::sites::list(&page, &after, &ctx.csrf)),
-        Err(e) => ctx.fail(e.status, Nav::Sites, &format!("The registry could not be read: {e}"), "Reload the page; if this persists, check D1."),
+        Err(e) => {
+            ctx.fail(e.status, Nav::Sites, &format!("The registry could not be read: {e}"), "Reload the page; if this persists, check D1.")
+        }
     }
 }
 

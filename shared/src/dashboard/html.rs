@@ -74,7 +74,8 @@ pub fn page(title: &str, nav: Nav, environment: &str, csrf: Option<&str>, body: 
         out.push_str("</nav>");
     }
     if let Some(token) = csrf {
-        let _ = write!(out, "<form class=\"logout\" method=\"post\" action=\"/logout\">{}<button>Log out</button></form>", csrf_input(token));
+        let _ =
+            write!(out, "<form class=\"logout\" method=\"post\" action=\"/logout\">{}<button>Log out</button></form>", csrf_input(token));
     }
     let _ = write!(out, "</header><main><h1>{}</h1>{body}</main></body></html>", esc(title));
     out

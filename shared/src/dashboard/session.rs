@@ -263,7 +263,11 @@ mod tests {
             match (got, expected) {
                 (Ok(()), Ok(())) => {}
                 (Err(e), Err(needle)) => assert!(e.contains(needle), "{env}: {e}"),
-                (got, expected) => panic!("{env}, admin token set: {}, session secret set: {}: {got:?}, expected {expected:?}", !admin.is_empty(), !session.is_empty()),
+                (got, expected) => panic!(
+                    "{env}, admin token set: {}, session secret set: {}: {got:?}, expected {expected:?}",
+                    !admin.is_empty(),
+                    !session.is_empty()
+                ),
             }
         };
         check("local", "dev-token", "", Ok(()));

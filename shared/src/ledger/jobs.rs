@@ -7,8 +7,8 @@
 
 use super::rollups::{self, Ended};
 use super::{
-    lane_of, ClaimDecision, ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, JobClaim, JobOutcome,
-    JobRow, JobState, ShardCounts, SiteRow, StoreError, Verdict,
+    lane_of, ClaimDecision, ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, JobClaim, JobOutcome, JobRow, JobState,
+    ShardCounts, SiteRow, StoreError, Verdict,
 };
 use crate::error::{ErrorClass, JobError};
 use crate::reports::analytics::DailyRollup;
@@ -52,11 +52,7 @@ fn field_mut(c: &mut ShardCounts, s: JobState) -> &mut u64 {
 
 /// Claims every job of a consumer batch, in order.
 pub fn claim_batch(table: &mut impl JobTable, request: &ClaimRequest) -> Result<ClaimResponse, StoreError> {
-    let decisions = request
-        .claims
-        .iter()
-        .map(|c| claim(table, c, request.now_ms, request.lease_ms))
-        .collect::<Result<_, _>>()?;
+    let decisions = request.claims.iter().map(|c| claim(table, c, request.now_ms, request.lease_ms)).collect::<Result<_, _>>()?;
     Ok(ClaimResponse { decisions })
 }
 
@@ -206,11 +202,7 @@ pub fn settle(table: &mut impl JobTable, req: &super::SettleRequest) -> Result<s
 
 /// Records how every worked job of a batch ended, in order.
 pub fn complete_batch(table: &mut impl JobTable, request: &CompleteRequest) -> Result<CompleteResponse, StoreError> {
-    let verdicts = request
-        .outcomes
-        .iter()
-        .map(|o| complete(table, o, request.now_ms, request.max_attempts))
-        .collect::<Result<_, _>>()?;
+    let verdicts = request.outcomes.iter().map(|o| complete(table, o, request.now_ms, request.max_attempts)).collect::<Result<_, _>>()?;
     Ok(CompleteResponse { verdicts })
 }
 
@@ -240,10 +232,7 @@ pub fn complete(table: &mut impl JobTable, o: &JobOutcome, now_ms: i64, max_atte
         }
         Some(e) => {
             let error = if e.class == ErrorClass::Transient {
-                JobError::new(
-                    ErrorClass::Transient,
-                    format!("gave up after {} attempts; last error: {}", job.attempts, e.message),
-                )
+                JobError::new(ErrorClass::Transient, format!("gave up after {} attempts; last error: {}", job.attempts, e.message))
             } else {
                 e.clone()
             };

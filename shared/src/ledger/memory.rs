@@ -37,11 +37,7 @@ impl JobTable for MemoryJobTable {
     }
 
     fn counts(&self, sweep_id: &str) -> Result<ShardCounts, StoreError> {
-        Ok(self
-            .counts
-            .get(sweep_id)
-            .cloned()
-            .unwrap_or_else(|| ShardCounts { sweep_id: sweep_id.to_owned(), ..ShardCounts::default() }))
+        Ok(self.counts.get(sweep_id).cloned().unwrap_or_else(|| ShardCounts { sweep_id: sweep_id.to_owned(), ..ShardCounts::default() }))
     }
 
     fn put_counts(&mut self, counts: &ShardCounts) -> Result<(), StoreError> {

@@ -128,9 +128,7 @@ impl JobState {
     }
 
     pub fn parse(raw: &str) -> Option<Self> {
-        [Self::InFlight, Self::Retrying, Self::Succeeded, Self::Dead, Self::Superseded]
-            .into_iter()
-            .find(|s| s.as_str() == raw)
+        [Self::InFlight, Self::Retrying, Self::Succeeded, Self::Dead, Self::Superseded].into_iter().find(|s| s.as_str() == raw)
     }
 
     pub fn is_terminal(self) -> bool {

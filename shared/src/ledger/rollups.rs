@@ -111,12 +111,7 @@ pub fn take_back_death(r: &mut DailyRollup, error: Option<&JobError>) {
 
 /// Counts `job`'s entry into a terminal state in its customer's rollup. Jobs of other tasks
 /// (reports, health checks) are not optimization runs and count nowhere.
-pub(super) fn record(
-    table: &mut impl JobTable,
-    job: &JobRow,
-    ended: Ended<'_>,
-    metrics: Option<&JobMetrics>,
-) -> Result<(), StoreError> {
+pub(super) fn record(table: &mut impl JobTable, job: &JobRow, ended: Ended<'_>, metrics: Option<&JobMetrics>) -> Result<(), StoreError> {
     let Some(mut r) = rollup_of(table, job)? else { return Ok(()) };
     add(&mut r, ended, job.scheduled_ms, metrics);
     table.put_rollup(&r)

@@ -4,8 +4,8 @@
 //! fan-in: answering exactly one request "enqueue the final job" once a run is complete.
 
 use super::{
-    FanoutDone, FinalizeDecision, FinalizeRequest, OpenDecision, OpenSweep, PageDone, ShardCounts, StoreError,
-    SweepPhase, SweepProgress, SweepRow,
+    FanoutDone, FinalizeDecision, FinalizeRequest, OpenDecision, OpenSweep, PageDone, ShardCounts, StoreError, SweepPhase, SweepProgress,
+    SweepRow,
 };
 
 /// The rows the coordinator keeps.
@@ -97,9 +97,7 @@ fn check_owner(row: &SweepRow, owner: &str) -> Result<(), StoreError> {
 /// Records that the messages of one page were sent. A page at or before the recorded cursor
 /// was already counted (a resumed producer re-sent it) and changes nothing.
 pub fn record_page(table: &mut impl SweepTable, req: &PageDone) -> Result<(), StoreError> {
-    let mut row = table
-        .sweep(&req.sweep_id)?
-        .ok_or_else(|| StoreError(format!("page recorded for unknown sweep {}", req.sweep_id)))?;
+    let mut row = table.sweep(&req.sweep_id)?.ok_or_else(|| StoreError(format!("page recorded for unknown sweep {}", req.sweep_id)))?;
     check_owner(&row, &req.owner)?;
     if row.cursor.as_deref().is_some_and(|c| c >= req.cursor.as_str()) {
         return Ok(());
@@ -112,9 +110,7 @@ pub fn record_page(table: &mut impl SweepTable, req: &PageDone) -> Result<(), St
 
 /// Records that every message was sent; from now on `expected` is exactly what was sent.
 pub fn finish_fanout(table: &mut impl SweepTable, req: &FanoutDone) -> Result<(), StoreError> {
-    let mut row = table
-        .sweep(&req.sweep_id)?
-        .ok_or_else(|| StoreError(format!("fan-out finished for unknown sweep {}", req.sweep_id)))?;
+    let mut row = table.sweep(&req.sweep_id)?.ok_or_else(|| StoreError(format!("fan-out finished for unknown sweep {}", req.sweep_id)))?;
     if row.phase != SweepPhase::Enqueuing {
         return Ok(());
     }

@@ -9,13 +9,7 @@ use crate::error::JobError;
 const LEASE: i64 = 30_000;
 
 fn job_claim(sweep: &str, customer: &str, scheduled_ms: i64) -> JobClaim {
-    JobClaim {
-        job_id: format!("{sweep}.{customer}"),
-        sweep_id: sweep.into(),
-        customer_id: customer.into(),
-        scheduled_ms,
-        replay: false,
-    }
+    JobClaim { job_id: format!("{sweep}.{customer}"), sweep_id: sweep.into(), customer_id: customer.into(), scheduled_ms, replay: false }
 }
 
 fn outcome(c: &JobClaim, attempt: u32, error: Option<JobError>) -> JobOutcome {
@@ -169,7 +163,9 @@ fn a_stalled_sweep_fired_again_long_after_its_fan_out_is_re_driven_without_count
     finish_fanout(&mut t, &finish("l.optimize.s1", "p0", 3)).unwrap();
     // (now, decision): a duplicate within one lease of the fan-out's end is absorbed; a later
     // one re-drives the incomplete sweep.
-    for (now, decision) in [(3 + LEASE, OpenDecision::AlreadyEnqueued), (4 + LEASE, OpenDecision::Redrive), (10 * LEASE, OpenDecision::Redrive)] {
+    for (now, decision) in
+        [(3 + LEASE, OpenDecision::AlreadyEnqueued), (4 + LEASE, OpenDecision::Redrive), (10 * LEASE, OpenDecision::Redrive)]
+    {
         assert_eq!(open(&mut t, &open_req("l.optimize.s1", now)).unwrap(), decision, "at {now}");
     }
     let row = t.sweep("l.optimize.s1").unwrap().unwrap();
@@ -339,7 +335,10 @@ fn a_success_counts_its_duration_and_scores() {
     let r = check_rollup(&t, "acme", (1, 1, 0, 0));
     assert_eq!((r.duration_ms_sum, r.score_sums), (700, [60, 70, 80]));
     assert_eq!(r.duration_buckets[crate::reports::analytics::bucket_of(700)], 1);
-    assert_eq!((r.first_scores, r.first_at_ms, r.last_scores, r.last_at_ms), (Some([60, 70, 80]), Some(DAY_MS), Some([60, 70, 80]), Some(DAY_MS)));
+    assert_eq!(
+        (r.first_scores, r.first_at_ms, r.last_scores, r.last_at_ms),
+        (Some([60, 70, 80]), Some(DAY_MS), Some([60, 70, 80]), Some(DAY_MS))
+    );
 }
 
 #[test]
@@ -435,7 +434,8 @@ fn only_optimization_runs_that_ended_are_rolled_up() {
 // ----- fan-in -----
 
 fn finalize(t: &mut MemorySweepTable, now_ms: i64, succeeded: u64) -> FinalizeDecision {
-    let shards = [ShardCounts { sweep_id: "l.monthly-analytics.2026-11".into(), succeeded, last_terminal_ms: Some(50), ..ShardCounts::default() }];
+    let shards =
+        [ShardCounts { sweep_id: "l.monthly-analytics.2026-11".into(), succeeded, last_terminal_ms: Some(50), ..ShardCounts::default() }];
     request_finalize(t, &FinalizeRequest { sweep_id: "l.monthly-analytics.2026-11".into(), now_ms }, &shards).unwrap()
 }
 
@@ -453,7 +453,8 @@ fn the_final_job_is_enqueued_once_when_the_run_is_complete() {
     // The finalize job is now expected too: the run is complete only once it is done.
     let row = t.sweep("l.monthly-analytics.2026-11").unwrap().unwrap();
     assert_eq!((row.finalize_requested_ms, row.expected, row.finished_ms), (Some(5), 3, None));
-    let shards = |succeeded| [ShardCounts { sweep_id: row.sweep_id.clone(), succeeded, last_terminal_ms: Some(60), ..ShardCounts::default() }];
+    let shards =
+        |succeeded| [ShardCounts { sweep_id: row.sweep_id.clone(), succeeded, last_terminal_ms: Some(60), ..ShardCounts::default() }];
     assert!(!progress(&row, &shards(2)).0.complete, "the finalize job is still going");
     let (done, update) = progress(&row, &shards(3));
     assert_eq!((done.complete, done.succeeded, done.expected), (true, 3, 3));

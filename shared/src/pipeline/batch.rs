@@ -63,9 +63,10 @@ pub(crate) async fn claim_per_shard(
     now_ms: i64,
     lease_ms: i64,
 ) -> ShardAnswers<ClaimDecision> {
-    per_shard(groups, |shard, claims| async move {
-        ledger.claim(shard, &ClaimRequest { claims, now_ms, lease_ms }).await.map(|r| r.decisions)
-    })
+    per_shard(
+        groups,
+        |shard, claims| async move { ledger.claim(shard, &ClaimRequest { claims, now_ms, lease_ms }).await.map(|r| r.decisions) },
+    )
     .await
 }
 

@@ -18,8 +18,7 @@ use crate::error::{ErrorClass, JobError};
 use crate::ids::from_epoch_ms;
 use crate::ledger::{shard_of, ClaimDecision, JobClaim, JobMetrics, JobOutcome};
 use crate::pipeline::batch::{
-    self, after_lease_s, claim_per_shard, complete_per_shard, group_by_shard, send_dead_letter, JobIds, Letter, Verdicts,
-    WorkedMessage,
+    self, after_lease_s, claim_per_shard, complete_per_shard, group_by_shard, send_dead_letter, JobIds, Letter, Verdicts, WorkedMessage,
 };
 use crate::ports::{DeadLetterSink, EliteClient, Ledger, Metrics, ResultStore};
 use crate::result::{optimization_key, rfc3339, OptimizationResult};
@@ -39,7 +38,9 @@ pub struct Delivery {
 pub enum Action {
     Ack,
     /// Retry after this many seconds.
-    Retry { delay_s: u32 },
+    Retry {
+        delay_s: u32,
+    },
 }
 
 /// The ports and settings one consumer invocation works with.
@@ -70,7 +71,9 @@ enum Mode {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Worked {
     /// Written now, with the elite workers' scores (brand, designer, developer).
-    Written { scores: [u8; 3] },
+    Written {
+        scores: [u8; 3],
+    },
     /// A crashed attempt's result was found in R2: nothing redone.
     Recovered,
     Superseded,
@@ -80,9 +83,18 @@ enum Worked {
 enum Slot {
     Decided(Action),
     Claiming(OptimizeJob),
-    Working { job: OptimizeJob, attempt: u32, mode: Mode },
+    Working {
+        job: OptimizeJob,
+        attempt: u32,
+        mode: Mode,
+    },
     /// `duration_ms`: from the start of the batch's work to the end of this job's.
-    Worked { job: OptimizeJob, attempt: u32, outcome: Result<Worked, JobError>, duration_ms: i64 },
+    Worked {
+        job: OptimizeJob,
+        attempt: u32,
+        outcome: Result<Worked, JobError>,
+        duration_ms: i64,
+    },
 }
 
 impl<L, E, R, D, M> Consumer<'_, L, E, R, D, M>
@@ -239,8 +251,7 @@ where
                 slots[i] = Slot::Decided(self.infra_retry(ages[i]));
                 continue;
             };
-            let Slot::Worked { job, attempt, outcome, duration_ms } = std::mem::replace(&mut slots[i], Slot::Decided(Action::Ack))
-            else {
+            let Slot::Worked { job, attempt, outcome, duration_ms } = std::mem::replace(&mut slots[i], Slot::Decided(Action::Ack)) else {
                 unreachable!("indexed only worked slots")
             };
             let worked = WorkedMessage {

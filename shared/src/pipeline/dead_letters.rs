@@ -69,12 +69,7 @@ async fn settle(
 ) -> Result<SettleDecision, JobError> {
     let key = optimization_key(&job.customer_id, job.scheduled);
     let written = results.job_of(&key).await?.as_deref() == Some(job.job_id.as_str());
-    let request = SettleRequest {
-        claim: JobClaim::of(job),
-        written,
-        error: error.clone(),
-        now_ms,
-    };
+    let request = SettleRequest { claim: JobClaim::of(job), written, error: error.clone(), now_ms };
     ledger.settle(shard_of(&job.customer_id), &request).await
 }
 

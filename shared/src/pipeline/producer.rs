@@ -12,8 +12,8 @@ use crate::error::JobError;
 use crate::ids::SweepId;
 use crate::ledger::{FanoutDone, OpenDecision, OpenSweep, PageDone};
 use crate::ports::{JobQueue, Ledger, SiteRegistry};
-use crate::site::Site;
 use crate::schedule::Task;
+use crate::site::Site;
 use crate::wire::{OptimizeJob, MAX_MESSAGE_BYTES};
 
 /// Queues accept at most this many messages per `send_batch`.
@@ -95,12 +95,7 @@ struct Start {
 }
 
 /// Opens `run` in the ledger: where to start, or why nothing is to be sent (`Err(report)`).
-async fn open_run(
-    run: &Run,
-    expected: u64,
-    ledger: &impl Ledger,
-    now: &dyn Fn() -> i64,
-) -> Result<Result<Start, FanoutReport>, JobError> {
+async fn open_run(run: &Run, expected: u64, ledger: &impl Ledger, now: &dyn Fn() -> i64) -> Result<Result<Start, FanoutReport>, JobError> {
     let open = OpenSweep {
         sweep_id: run.run_id.clone(),
         owner: run.owner.clone(),
@@ -271,11 +266,19 @@ mod tests {
 
         let registry = MemoryRegistry::default();
         for i in 0..7 {
-            let site = Site { customer_id: CustomerId::parse(&format!("c{i}")).unwrap(), url: SiteUrl::parse(&format!("https://{i}.example")).unwrap() };
+            let site = Site {
+                customer_id: CustomerId::parse(&format!("c{i}")).unwrap(),
+                url: SiteUrl::parse(&format!("https://{i}.example")).unwrap(),
+            };
             registry.add(site, true);
         }
         let (queue, ledger) = (MemoryQueue::default(), MemoryLedger::default());
-        let firing = |owner: &str| Firing { environment: "t".into(), task: Task::Optimize, scheduled: from_epoch_ms(0).unwrap(), owner: owner.into() };
+        let firing = |owner: &str| Firing {
+            environment: "t".into(),
+            task: Task::Optimize,
+            scheduled: from_epoch_ms(0).unwrap(),
+            owner: owner.into(),
+        };
         // (now, decision, messages sent)
         for (now, decision, sent) in [(0, "start", 7), (1, "already_enqueued", 0), (2 + PRODUCER_LEASE_MS, "redrive", 7)] {
             queue.sent.borrow_mut().clear();

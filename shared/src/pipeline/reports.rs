@@ -33,8 +33,8 @@ use crate::error::{ErrorClass, JobError};
 use crate::ids::stable_hash;
 use crate::ledger::{ClaimDecision, FinalizeDecision, JobClaim, JobOutcome, Verdict, JOB_SHARDS};
 use crate::pipeline::batch::{
-    after_lease_s, claim_per_shard, complete_per_shard, group_by_shard, infra_retry, send_dead_letter, JobIds, Letter,
-    Verdicts, WorkedMessage,
+    after_lease_s, claim_per_shard, complete_per_shard, group_by_shard, infra_retry, send_dead_letter, JobIds, Letter, Verdicts,
+    WorkedMessage,
 };
 use crate::pipeline::consumer::{Action, Delivery};
 use crate::ports::{DeadLetterSink, HealthProbes, JobQueue, Ledger, Metrics, ReportStore, ResultStore, RunFinalizer};

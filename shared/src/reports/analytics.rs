@@ -235,10 +235,8 @@ pub fn platform_report(sections: &[CustomerMonthly]) -> PlatformMonthly {
             *total += n;
         }
     }
-    let mut changes: Vec<ScoreChange> = sections
-        .iter()
-        .filter_map(|s| s.improvement().map(|change| ScoreChange { customer_id: s.customer_id.clone(), change }))
-        .collect();
+    let mut changes: Vec<ScoreChange> =
+        sections.iter().filter_map(|s| s.improvement().map(|change| ScoreChange { customer_id: s.customer_id.clone(), change })).collect();
     changes.sort_by(|a, b| b.change.total_cmp(&a.change).then_with(|| a.customer_id.cmp(&b.customer_id)));
     let top_improvers = changes.iter().filter(|c| c.change > 0.0).take(TOP).cloned().collect();
     let top_regressions = changes.iter().rev().filter(|c| c.change < 0.0).take(TOP).cloned().collect();

@@ -153,7 +153,14 @@ mod tests {
     }
 
     fn site(customer: &str, ok: bool) -> SiteCheck {
-        SiteCheck { customer_id: customer.into(), url: format!("https://{customer}.example"), ok, http_status: ok.then_some(200), error: None, latency_ms: 3 }
+        SiteCheck {
+            customer_id: customer.into(),
+            url: format!("https://{customer}.example"),
+            ok,
+            http_status: ok.then_some(200),
+            error: None,
+            latency_ms: 3,
+        }
     }
 
     #[test]

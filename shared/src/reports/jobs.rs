@@ -129,8 +129,7 @@ impl ReportJob {
         struct VersionOnly {
             v: Option<u32>,
         }
-        let version: VersionOnly = serde_json::from_str(body)
-            .map_err(|e| JobError::permanent(format!("undecodable report job: {e}")))?;
+        let version: VersionOnly = serde_json::from_str(body).map_err(|e| JobError::permanent(format!("undecodable report job: {e}")))?;
         match version.v {
             Some(REPORT_JOB_VERSION) => {}
             Some(v) if v > REPORT_JOB_VERSION => {
@@ -145,7 +144,8 @@ impl ReportJob {
         // monthly run names its month: a body that breaks any of these would make the ledger
         // and the report keys disagree about which job this is.
         let parts: Vec<&str> = job.run_id.split('.').collect();
-        let customer_reserved = matches!(&job.work, ReportWork::MonthlyCustomer { customer_id } if RESERVED_SUBJECTS.contains(&customer_id.as_str()));
+        let customer_reserved =
+            matches!(&job.work, ReportWork::MonthlyCustomer { customer_id } if RESERVED_SUBJECTS.contains(&customer_id.as_str()));
         let month_named = job.month.is_some() || job.work == ReportWork::HealthCheck;
         let well_formed = crate::ids::SweepId::parse(&job.run_id).is_some()
             && parts.len() == 3
@@ -155,7 +155,10 @@ impl ReportJob {
             && month_named
             && job.scheduled().is_some();
         if !well_formed {
-            return Err(JobError::new(ErrorClass::Permanent, format!("report job {:?} of run {:?} is inconsistent", job.job_id, job.run_id)));
+            return Err(JobError::new(
+                ErrorClass::Permanent,
+                format!("report job {:?} of run {:?} is inconsistent", job.job_id, job.run_id),
+            ));
         }
         Ok(job)
     }
@@ -186,7 +189,8 @@ mod tests {
         assert_eq!(ReportJob::decode(&good.replace("\"v\":1", "\"v\":2")).unwrap_err().class, ErrorClass::Transient);
         assert_eq!(ReportJob::decode(&good.replace("end-of-month", "nonsense")).unwrap_err().class, ErrorClass::Permanent);
         assert_eq!(ReportJob::decode("{").unwrap_err().class, ErrorClass::Permanent);
-        assert!(ReportJob::decode(&good.replace("\"kind\":\"end_of_month\"", "\"kind\":\"monthly_customer\",\"customer_id\":\"../x\"")).is_err());
+        assert!(ReportJob::decode(&good.replace("\"kind\":\"end_of_month\"", "\"kind\":\"monthly_customer\",\"customer_id\":\"../x\""))
+            .is_err());
         let refused = |body: String| assert_eq!(ReportJob::decode(&body).map_err(|e| e.class), Err(ErrorClass::Permanent), "{body}");
         // Work of another task than the run's, a job id that is not the run's and the work's,
         // a monthly job without its month, a customer named like a single job.

@@ -133,10 +133,8 @@ pub fn revenue_metrics(events: &[BillingEvent], start_ms: i64, end_ms: i64) -> R
     let i = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
     m.customer_churn_rate_bp = basis_points(i(m.churned_customers), i(m.customers_at_start));
     m.gross_mrr_churn_rate_bp = basis_points(m.churned_mrr_cents + m.contraction_mrr_cents, m.starting_mrr_cents);
-    m.net_revenue_retention_bp = basis_points(
-        m.starting_mrr_cents + m.expansion_mrr_cents - m.contraction_mrr_cents - m.churned_mrr_cents,
-        m.starting_mrr_cents,
-    );
+    m.net_revenue_retention_bp =
+        basis_points(m.starting_mrr_cents + m.expansion_mrr_cents - m.contraction_mrr_cents - m.churned_mrr_cents, m.starting_mrr_cents);
     m.arpa_cents = (m.customers_at_end > 0).then(|| m.ending_mrr_cents / i(m.customers_at_end));
     m
 }

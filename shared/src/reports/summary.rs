@@ -114,7 +114,12 @@ pub fn executive_summary(r: &FinalReport) -> ExecutiveSummary {
     let count = |n: u64| Some(i64::try_from(n).unwrap_or(i64::MAX));
     let headline = vec![
         Kpi::new("ending_mrr", "cents", Some(now.ending_mrr_cents), Some(before.ending_mrr_cents)),
-        Kpi::new("net_new_mrr", "cents", Some(now.ending_mrr_cents - now.starting_mrr_cents), Some(before.ending_mrr_cents - before.starting_mrr_cents)),
+        Kpi::new(
+            "net_new_mrr",
+            "cents",
+            Some(now.ending_mrr_cents - now.starting_mrr_cents),
+            Some(before.ending_mrr_cents - before.starting_mrr_cents),
+        ),
         Kpi::new("paying_customers", "count", count(now.customers_at_end), count(before.customers_at_end)),
         Kpi::new("customer_churn_rate", "bp", now.customer_churn_rate_bp, before.customer_churn_rate_bp),
         Kpi::new("net_revenue_retention", "bp", now.net_revenue_retention_bp, before.net_revenue_retention_bp),
@@ -196,10 +201,17 @@ mod tests {
         let rollup = |c: &str, day: &str, runs| DailyRollup { runs, successes: runs, ..crate::ledger::rollups::empty(c, day) };
         let (now, before) = (vec![rollup("a", "2026-11-01", 4), rollup("b", "2026-11-02", 6)], vec![rollup("b", "2026-10-09", 3)]);
         let (sections, previous_sections) = (sections_of(&now), sections_of(&before));
-        let r = final_report(nov, "2026-11-30T23:59:00Z", MonthInputs { billing: &billing, sections: &sections, previous_sections: &previous_sections });
+        let r = final_report(
+            nov,
+            "2026-11-30T23:59:00Z",
+            MonthInputs { billing: &billing, sections: &sections, previous_sections: &previous_sections },
+        );
         assert_eq!((r.v, r.month.as_str(), r.generated_at.as_str()), (1, "2026-11", "2026-11-30T23:59:00Z"));
         // October: a paid 100.00 from before, b is new at 50.00. November: a churns.
-        assert_eq!((r.previous_revenue.starting_mrr_cents, r.previous_revenue.new_mrr_cents, r.previous_revenue.ending_mrr_cents), (10_000, 5_000, 15_000));
+        assert_eq!(
+            (r.previous_revenue.starting_mrr_cents, r.previous_revenue.new_mrr_cents, r.previous_revenue.ending_mrr_cents),
+            (10_000, 5_000, 15_000)
+        );
         assert_eq!((r.revenue.starting_mrr_cents, r.revenue.churned_mrr_cents, r.revenue.ending_mrr_cents), (15_000, 10_000, 5_000));
         assert_eq!((r.technical.customers, r.technical.runs, r.previous_technical.runs), (2, 10, 3));
         assert_eq!(r.previous_technical, platform_report(&[customer_section("b", &before)]));
@@ -221,7 +233,8 @@ mod tests {
             arpa_cents: Some(18_316),
             ..RevenueMetrics::default()
         };
-        let previous = RevenueMetrics { ending_mrr_cents: 125_000, starting_mrr_cents: 120_000, customers_at_end: 5, ..RevenueMetrics::default() };
+        let previous =
+            RevenueMetrics { ending_mrr_cents: 125_000, starting_mrr_cents: 120_000, customers_at_end: 5, ..RevenueMetrics::default() };
         let mut technical = platform_report(&[]);
         technical.runs = 200;
         technical.success_rate_bp = Some(9_750);
@@ -245,7 +258,10 @@ mod tests {
         assert_eq!(kpi("optimization_success_rate").previous, None);
         assert_eq!(s.sentences[0], "MRR ended 2026-11 at $1,099.00, down from $1,250.00 at the start of the month (-12.1%).");
         assert!(s.sentences.iter().any(|l| l == "Net revenue retention was 41.6%."), "{:?}", s.sentences);
-        assert!(s.sentences.iter().any(|l| l.contains("200 optimization runs completed with a 97.5% success rate; 95% finished within 5000 ms")));
+        assert!(s
+            .sentences
+            .iter()
+            .any(|l| l.contains("200 optimization runs completed with a 97.5% success rate; 95% finished within 5000 ms")));
         assert!(s.sentences.iter().any(|l| l == "Most improved site: acme (+4.3 points)."), "{:?}", s.sentences);
     }
 }

@@ -33,14 +33,7 @@ impl Standin {
     /// A fresh stand-in. `instance` is the random id of this wasm instance; the caller draws it
     /// because this module never touches a source of randomness.
     pub fn new(instance: String) -> Self {
-        Self {
-            rules: Vec::new(),
-            stats: StandinStats {
-                instance,
-                ..StandinStats::default()
-            },
-            seq: 0,
-        }
+        Self { rules: Vec::new(), stats: StandinStats { instance, ..StandinStats::default() }, seq: 0 }
     }
 
     /// Records one decoded optimize call and decides which fault it suffers, consuming one unit
@@ -49,13 +42,7 @@ impl Standin {
         let seq = self.seq;
         self.seq += 1;
         self.stats.total_calls += 1;
-        *self
-            .stats
-            .calls
-            .entry(request.customer_id.clone())
-            .or_default()
-            .entry(request.role)
-            .or_default() += 1;
+        *self.stats.calls.entry(request.customer_id.clone()).or_default().entry(request.role).or_default() += 1;
         let fault = pick_fault(&mut self.rules, request, seq);
         if fault.is_some() {
             self.stats.faults_applied += 1;
@@ -74,9 +61,7 @@ impl Standin {
 
     /// The current rules, with remaining budgets.
     pub fn rules(&self) -> FaultRules {
-        FaultRules {
-            rules: self.rules.clone(),
-        }
+        FaultRules { rules: self.rules.clone() }
     }
 
     pub fn stats(&self) -> StandinStats {
@@ -87,10 +72,7 @@ impl Standin {
     /// reader whether the *instance* restarted, which a deliberate reset does not do.
     pub fn reset_stats(&mut self) {
         let instance = std::mem::take(&mut self.stats.instance);
-        self.stats = StandinStats {
-            instance,
-            ..StandinStats::default()
-        };
+        self.stats = StandinStats { instance, ..StandinStats::default() };
         self.seq = 0;
     }
 }
@@ -98,15 +80,9 @@ impl Standin {
 /// Picks the first rule that matches the call and has budget left, and spends one unit of its
 /// budget. A rule whose `rate` excludes this call does not apply and costs nothing, so the
 /// next matching rule gets its chance (rules compose: "30% 503, else 10% garbage").
-pub fn pick_fault(
-    rules: &mut [FaultRule],
-    request: &EliteRequest,
-    seq: u64,
-) -> Option<Fault> {
+pub fn pick_fault(rules: &mut [FaultRule], request: &EliteRequest, seq: u64) -> Option<Fault> {
     let rule = rules.iter_mut().find(|rule| {
-        rule.customer_id
-            .as_deref()
-            .is_none_or(|c| c == request.customer_id)
+        rule.customer_id.as_deref().is_none_or(|c| c == request.customer_id)
             && rule.role.is_none_or(|r| r == request.role)
             && rule.times != Some(0)
             && rule.rate.is_none_or(|rate| within_rate(rate, seq))
@@ -139,13 +115,9 @@ pub fn validate_rules(rules: &FaultRules) -> Result<(), String> {
 /// Decodes an optimize body and checks its contract version, with an error message meant for
 /// the caller's logs.
 pub fn decode_request(body: &[u8]) -> Result<EliteRequest, String> {
-    let request: EliteRequest =
-        serde_json::from_slice(body).map_err(|e| format!("body is not an EliteRequest: {e}"))?;
+    let request: EliteRequest = serde_json::from_slice(body).map_err(|e| format!("body is not an EliteRequest: {e}"))?;
     if request.v != ELITE_CONTRACT_VERSION {
-        return Err(format!(
-            "contract version {} is not supported; the local elite stand-in speaks {ELITE_CONTRACT_VERSION}",
-            request.v
-        ));
+        return Err(format!("contract version {} is not supported; the local elite stand-in speaks {ELITE_CONTRACT_VERSION}", request.v));
     }
     Ok(request)
 }
@@ -178,19 +150,8 @@ mod tests {
         }
     }
 
-    fn rule(
-        customer: Option<&str>,
-        role: Option<EliteRole>,
-        fault: Fault,
-        times: Option<u32>,
-    ) -> FaultRule {
-        FaultRule {
-            customer_id: customer.map(Into::into),
-            role,
-            fault,
-            rate: None,
-            times,
-        }
+    fn rule(customer: Option<&str>, role: Option<EliteRole>, fault: Fault, times: Option<u32>) -> FaultRule {
+        FaultRule { customer_id: customer.map(Into::into), role, fault, rate: None, times }
     }
 
     const S503: Fault = Fault::Status { code: 503 };
@@ -198,79 +159,43 @@ mod tests {
     #[test]
     fn selectors_must_all_match() {
         let mut rules = vec![rule(Some("c1"), Some(EliteRole::Designer), S503, None)];
-        assert_eq!(
-            pick_fault(&mut rules, &req("c1", EliteRole::Designer), 0),
-            Some(S503)
-        );
-        assert_eq!(
-            pick_fault(&mut rules, &req("c1", EliteRole::Brand), 1),
-            None
-        );
-        assert_eq!(
-            pick_fault(&mut rules, &req("c2", EliteRole::Designer), 2),
-            None
-        );
+        assert_eq!(pick_fault(&mut rules, &req("c1", EliteRole::Designer), 0), Some(S503));
+        assert_eq!(pick_fault(&mut rules, &req("c1", EliteRole::Brand), 1), None);
+        assert_eq!(pick_fault(&mut rules, &req("c2", EliteRole::Designer), 2), None);
         let mut any = vec![rule(None, None, Fault::Garbage, None)];
-        assert_eq!(
-            pick_fault(&mut any, &req("zz", EliteRole::Developer), 3),
-            Some(Fault::Garbage)
-        );
+        assert_eq!(pick_fault(&mut any, &req("zz", EliteRole::Developer), 3), Some(Fault::Garbage));
     }
 
     #[test]
     fn budget_is_spent_then_the_next_rule_applies() {
-        let mut rules = vec![
-            rule(None, None, S503, Some(2)),
-            rule(None, None, Fault::Garbage, Some(1)),
-        ];
+        let mut rules = vec![rule(None, None, S503, Some(2)), rule(None, None, Fault::Garbage, Some(1))];
         let r = req("c", EliteRole::Brand);
         let got: Vec<_> = (0..4).map(|s| pick_fault(&mut rules, &r, s)).collect();
-        assert_eq!(
-            got,
-            vec![Some(S503), Some(S503), Some(Fault::Garbage), None]
-        );
+        assert_eq!(got, vec![Some(S503), Some(S503), Some(Fault::Garbage), None]);
         assert_eq!(rules[0].times, Some(0));
         assert_eq!(rules[1].times, Some(0));
     }
 
     #[test]
     fn a_rate_miss_costs_no_budget_and_falls_through() {
-        let mut rules = vec![
-            FaultRule {
-                rate: Some(0.0),
-                ..rule(None, None, S503, Some(1))
-            },
-            rule(None, None, Fault::Garbage, None),
-        ];
-        assert_eq!(
-            pick_fault(&mut rules, &req("c", EliteRole::Brand), 7),
-            Some(Fault::Garbage)
-        );
+        let mut rules = vec![FaultRule { rate: Some(0.0), ..rule(None, None, S503, Some(1)) }, rule(None, None, Fault::Garbage, None)];
+        assert_eq!(pick_fault(&mut rules, &req("c", EliteRole::Brand), 7), Some(Fault::Garbage));
         assert_eq!(rules[0].times, Some(1));
     }
 
     #[test]
     fn a_rate_picks_the_calls_within_rate_picks() {
-        let mut rules = vec![FaultRule {
-            rate: Some(0.5),
-            ..rule(None, None, S503, None)
-        }];
+        let mut rules = vec![FaultRule { rate: Some(0.5), ..rule(None, None, S503, None) }];
         let r = req("c", EliteRole::Brand);
         for seq in 0..200 {
-            assert_eq!(
-                pick_fault(&mut rules, &r, seq).is_some(),
-                within_rate(0.5, seq),
-                "seq {seq}"
-            );
+            assert_eq!(pick_fault(&mut rules, &r, seq).is_some(), within_rate(0.5, seq), "seq {seq}");
         }
     }
 
     #[test]
     fn calls_and_faults_are_counted_and_reset_keeps_the_instance() {
         let mut s = Standin::new("abc".into());
-        s.set_rules(FaultRules {
-            rules: vec![rule(Some("c1"), None, S503, Some(1))],
-        });
+        s.set_rules(FaultRules { rules: vec![rule(Some("c1"), None, S503, Some(1))] });
         assert_eq!(s.on_optimize(&req("c1", EliteRole::Brand)), Some(S503));
         assert_eq!(s.on_optimize(&req("c1", EliteRole::Brand)), None);
         assert_eq!(s.on_optimize(&req("c2", EliteRole::Developer)), None);
@@ -281,13 +206,7 @@ mod tests {
         assert_eq!(s.rules().rules[0].times, Some(0));
 
         s.reset_stats();
-        assert_eq!(
-            s.stats(),
-            StandinStats {
-                instance: "abc".into(),
-                ..StandinStats::default()
-            }
-        );
+        assert_eq!(s.stats(), StandinStats { instance: "abc".into(), ..StandinStats::default() });
         assert_eq!(s.seq, 0);
         s.clear_rules();
         assert!(s.rules().rules.is_empty());
@@ -298,20 +217,12 @@ mod tests {
         let mut s = Standin::new("i".into());
         s.on_optimize(&req("c1", EliteRole::Designer));
         let json = serde_json::to_string(&s.stats()).unwrap();
-        assert_eq!(
-            json,
-            r#"{"instance":"i","calls":{"c1":{"designer":1}},"total_calls":1,"faults_applied":0}"#
-        );
+        assert_eq!(json, r#"{"instance":"i","calls":{"c1":{"designer":1}},"total_calls":1,"faults_applied":0}"#);
     }
 
     #[test]
     fn unrunnable_rules_are_rejected() {
-        let bad = |fault, rate| FaultRules {
-            rules: vec![FaultRule {
-                rate,
-                ..rule(None, None, fault, None)
-            }],
-        };
+        let bad = |fault, rate| FaultRules { rules: vec![FaultRule { rate, ..rule(None, None, fault, None) }] };
         assert!(validate_rules(&bad(S503, Some(0.3))).is_ok());
         assert!(validate_rules(&bad(Fault::Status { code: 99 }, None)).is_err());
         assert!(validate_rules(&bad(Fault::Status { code: 600 }, None)).is_err());
@@ -322,32 +233,17 @@ mod tests {
     fn requests_are_decoded_and_versions_checked() {
         let good = serde_json::to_vec(&req("c", EliteRole::Brand)).unwrap();
         assert_eq!(decode_request(&good), Ok(req("c", EliteRole::Brand)));
-        let v2 = serde_json::to_vec(&EliteRequest {
-            v: 2,
-            ..req("c", EliteRole::Brand)
-        })
-        .unwrap();
+        let v2 = serde_json::to_vec(&EliteRequest { v: 2, ..req("c", EliteRole::Brand) }).unwrap();
         assert!(decode_request(&v2).unwrap_err().contains("version 2"));
-        assert!(decode_request(b"{")
-            .unwrap_err()
-            .starts_with("body is not an EliteRequest"));
+        assert!(decode_request(b"{").unwrap_err().starts_with("body is not an EliteRequest"));
         assert!(decode_request(br#"{"v":1,"role":"ceo"}"#).is_err());
     }
 
     #[test]
     fn sleeps_follow_the_fault() {
-        assert_eq!(
-            sleep_of(&Fault::Hang { ms: None }),
-            Some(Duration::from_millis(DEFAULT_HANG_MS))
-        );
-        assert_eq!(
-            sleep_of(&Fault::Hang { ms: Some(5) }),
-            Some(Duration::from_millis(5))
-        );
-        assert_eq!(
-            sleep_of(&Fault::Latency { ms: u64::MAX }),
-            Some(Duration::from_millis(MAX_SLEEP_MS))
-        );
+        assert_eq!(sleep_of(&Fault::Hang { ms: None }), Some(Duration::from_millis(DEFAULT_HANG_MS)));
+        assert_eq!(sleep_of(&Fault::Hang { ms: Some(5) }), Some(Duration::from_millis(5)));
+        assert_eq!(sleep_of(&Fault::Latency { ms: u64::MAX }), Some(Duration::from_millis(MAX_SLEEP_MS)));
         assert_eq!(sleep_of(&S503), None);
         assert_eq!(sleep_of(&Fault::Garbage), None);
     }

@@ -38,14 +38,17 @@ fn config() -> ProptestConfig {
 
 const GOOD_JOB: &str = r#"{"v":1,"job_id":"local.optimize.20261129T011500Z.acme","sweep_id":"local.optimize.20261129T011500Z","scheduled_ms":1795914900000,"customer_id":"acme","site_url":"https://acme.example"}"#;
 const GOOD_SITE: &str = r#"{"customer_id":"acme","url":"https://a.example","plan":"growth","name":"Acme","active":true}"#;
-const GOOD_SELECTION: &str = r#"{"filter":{"customer_id":"acme","status":"dead","from_ms":1,"to_ms":9},"limit":10,"rate_per_s":5,"dry_run":true}"#;
+const GOOD_SELECTION: &str =
+    r#"{"filter":{"customer_id":"acme","status":"dead","from_ms":1,"to_ms":9},"limit":10,"rate_per_s":5,"dry_run":true}"#;
 const GOOD_BILLING: &str = r#"{"customer_id":"acme","at_ms":1795914900000,"mrr_cents":4900}"#;
 const GOOD_REPORT: &str = r#"{"v":1,"job_id":"local.monthly-analytics.2026-10.acme","run_id":"local.monthly-analytics.2026-10","month":{"year":2026,"month":10},"scheduled_ms":1793545200000,"work":{"kind":"monthly_customer","customer_id":"acme"}}"#;
 
 /// Characters that matter to the decoders, plus anything at all.
 fn nasty_char() -> impl Strategy<Value = char> {
     prop_oneof![
-        prop::sample::select(vec!['"', '\\', '{', '}', '[', ']', ':', ',', '.', '/', '%', '@', '\0', '\n', ' ', '-', '_', 'é', '\u{202e}', '0', '9', 'a']),
+        prop::sample::select(vec![
+            '"', '\\', '{', '}', '[', ']', ':', ',', '.', '/', '%', '@', '\0', '\n', ' ', '-', '_', 'é', '\u{202e}', '0', '9', 'a'
+        ]),
         any::<char>(),
     ]
 }

@@ -30,7 +30,12 @@ struct World {
 
 impl World {
     fn deliver(&self, body: &str) -> Vec<Action> {
-        let config = ConsumerConfig { environment: Environment::Local, elite_timeout_ms: 5_000, max_attempts: 3, retry: RetryPolicy { base_s: 1, max_s: 30 } };
+        let config = ConsumerConfig {
+            environment: Environment::Local,
+            elite_timeout_ms: 5_000,
+            max_attempts: 3,
+            retry: RetryPolicy { base_s: 1, max_s: 30 },
+        };
         let consumer = ReportConsumer {
             ledger: &self.ledger,
             store: &self.store,

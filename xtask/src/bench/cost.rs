@@ -93,7 +93,10 @@ pub(crate) fn figures(report: &Value) -> Vec<Figure> {
         };
         figures.push(Figure {
             figure: format!("4. monthly cost, {} sites", thousands(sites)),
-            value: format!("**${total:.0}/month** (largest: {})", if biggest.is_empty() { "none beyond the inclusions".into() } else { biggest.join(", ") }),
+            value: format!(
+                "**${total:.0}/month** (largest: {})",
+                if biggest.is_empty() { "none beyond the inclusions".into() } else { biggest.join(", ") }
+            ),
             target: "(priced, no target)".into(),
             verdict: Verdict::Info,
         });

@@ -244,7 +244,8 @@ fn sweep(root: &Path, plan: &Plan, interrupt: &interrupt::Interrupt) -> Result<V
             || stack.borrow_mut().bare_sweep(sites, interrupt),
         )?;
         let stack = stack.into_inner();
-        let (optimizer, bare_batches) = (stack.batch_times(code24_shared::names::OPTIMIZE_QUEUE), stack.batch_times(local::BARE_JOBS_QUEUE));
+        let (optimizer, bare_batches) =
+            (stack.batch_times(code24_shared::names::OPTIMIZE_QUEUE), stack.batch_times(local::BARE_JOBS_QUEUE));
         emit("sweep_profile", merge(json!({"sites": sites, "consumer": "optimizer"}), optimizer.fields()));
         emit("sweep_profile", merge(json!({"sites": sites, "consumer": "bare"}), bare_batches.fields()));
         Ok(vec![

@@ -44,12 +44,7 @@ pub(crate) fn run(root: &Path, sizes: &[usize]) -> Result<Vec<Value>> {
         println!("{r}");
     }
     if !output.status.success() || reports.len() != sizes.len() {
-        return Err(format!(
-            "{PACKAGE} failed ({}): {}{}",
-            output.status,
-            stdout,
-            String::from_utf8_lossy(&output.stderr)
-        ));
+        return Err(format!("{PACKAGE} failed ({}): {}{}", output.status, stdout, String::from_utf8_lossy(&output.stderr)));
     }
     Ok(reports)
 }

@@ -36,7 +36,12 @@ pub(crate) fn run(root: &Path, wrangler: &Wrangler, env: Environment, build: imp
     build()?;
 
     let needs = resources(&configs, env);
-    println!("deploy: provisioning {e}: queues {:?}, R2 buckets {:?}, D1 {:?}", needs.queues, needs.buckets, needs.databases.iter().map(|d| &d.name).collect::<Vec<_>>());
+    println!(
+        "deploy: provisioning {e}: queues {:?}, R2 buckets {:?}, D1 {:?}",
+        needs.queues,
+        needs.buckets,
+        needs.databases.iter().map(|d| &d.name).collect::<Vec<_>>()
+    );
     for queue in &needs.queues {
         done.push(ensure(wrangler, "queue", queue, &["queues", "info", queue], &["queues", "create", queue])?);
     }
@@ -139,7 +144,8 @@ fn provision_database(root: &Path, wrangler: &Wrangler, env: Environment, db: &D
         }
         None => {
             wrangler.run(&["d1", "create", &db.name], &format!("creating D1 {}", db.name))?;
-            let id = d1_id(wrangler, &db.name)?.ok_or_else(|| format!("D1 {} was created but is not listed by `wrangler d1 list`", db.name))?;
+            let id =
+                d1_id(wrangler, &db.name)?.ok_or_else(|| format!("D1 {} was created but is not listed by `wrangler d1 list`", db.name))?;
             done.push(format!("D1 {}: created ({id})", db.name));
             id
         }
@@ -184,13 +190,7 @@ fn d1_id(wrangler: &Wrangler, name: &str) -> Result<Option<String>> {
 fn database_in_list(stdout: &str, name: &str) -> Result<Option<String>> {
     let json = stdout.find('[').map_or("", |at| &stdout[at..]);
     let list: Value = serde_json::from_str(json).map_err(|e| format!("cannot read `wrangler d1 list --json`: {e}"))?;
-    Ok(list
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|db| db["name"] == name)
-        .and_then(|db| db["uuid"].as_str())
-        .map(str::to_owned))
+    Ok(list.as_array().into_iter().flatten().find(|db| db["name"] == name).and_then(|db| db["uuid"].as_str()).map(str::to_owned))
 }
 
 /// One line per secret that is not set (or could not be listed), with the command to set it.

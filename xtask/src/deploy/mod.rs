@@ -99,10 +99,7 @@ impl Wrangler {
     /// Runs with the output captured, for probes and JSON answers; only a failure to start is
     /// an error (the caller reads the exit status).
     pub(crate) fn output(&self, args: &[&str]) -> Result<Output> {
-        self.command(args)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| format!("cannot start {}: {e}", self.program.display()))
+        self.command(args).stdin(Stdio::null()).output().map_err(|e| format!("cannot start {}: {e}", self.program.display()))
     }
 }
 

@@ -130,7 +130,11 @@ pub fn list(page: &DeadLetterPage, query: &[(String, String)], query_string: &st
         out.push_str(&if filtered {
             notice("empty", "No dead letters match this filter.", "Clear the filter, or look for status replayed or purged.")
         } else {
-            notice("empty", "No dead letters.", "Jobs that fail permanently, or transiently MAX_ATTEMPTS times, are stored here with their reason.")
+            notice(
+                "empty",
+                "No dead letters.",
+                "Jobs that fail permanently, or transiently MAX_ATTEMPTS times, are stored here with their reason.",
+            )
         });
         return out;
     }
@@ -319,7 +323,11 @@ mod tests {
 
     #[test]
     fn detail_preview_and_outcome() {
-        let d = DeadLetterDetail { entry: entry("j1", "dead"), job_state: Some("dead".into()), result_key: Some("optimizations/acme/x.json".into()) };
+        let d = DeadLetterDetail {
+            entry: entry("j1", "dead"),
+            job_state: Some("dead".into()),
+            result_key: Some("optimizations/acme/x.json".into()),
+        };
         let html = detail(&d);
         for e in ["{&quot;job_id&quot;:&quot;&lt;x&gt;&quot;}", "data-field=\"job_state\">dead<", "preview?action=replay&amp;ids=j1"] {
             assert!(html.contains(e), "missing {e} in {html}");
@@ -331,12 +339,22 @@ mod tests {
             skipped: vec![Skipped { id: "j2".into(), reason: "status is replayed, not dead".into() }],
         };
         let html = preview(Action::Replay, &dry, "tok");
-        for e in ["would replay <strong data-count=\"would\">1</strong> dead letter (2 matched)", "name=\"ids\" value=\"j1\"", "value=\"tok\"", "Replay 1 dead letter<", "status is replayed"] {
+        for e in [
+            "would replay <strong data-count=\"would\">1</strong> dead letter (2 matched)",
+            "name=\"ids\" value=\"j1\"",
+            "value=\"tok\"",
+            "Replay 1 dead letter<",
+            "status is replayed",
+        ] {
             assert!(html.contains(e), "missing {e} in {html}");
         }
         // More than a confirmation takes: the first MAX_CONFIRM, with a warning.
         let over: Vec<String> = (0..=MAX_CONFIRM).map(|i| format!("j{i}")).collect();
-        let html = preview(Action::Replay, &SelectionOutcome { matched: MAX_CONFIRM + 1, done: over.clone(), skipped: vec![], dry_run: true }, "tok");
+        let html = preview(
+            Action::Replay,
+            &SelectionOutcome { matched: MAX_CONFIRM + 1, done: over.clone(), skipped: vec![], dry_run: true },
+            "tok",
+        );
         let confirmed = over[..MAX_CONFIRM as usize].join(",");
         assert!(html.contains(&format!("More than {MAX_CONFIRM}")) && html.contains(&format!("value=\"{confirmed}\"")), "{html}");
         assert!(html.contains(&format!("Replay {MAX_CONFIRM} dead letters<")), "{html}");

@@ -9,10 +9,18 @@ use crate::dashboard::schedules::{LastRun, ScheduleRow};
 pub fn list(rows: &[ScheduleRow], lookup_error: Option<&str>) -> String {
     let mut out = String::new();
     if let Some(e) = lookup_error {
-        out.push_str(&notice("error", &format!("The last runs could not be read from the ledger: {e}"), "Reload the page; if this persists, check the ledger Worker's log."));
+        out.push_str(&notice(
+            "error",
+            &format!("The last runs could not be read from the ledger: {e}"),
+            "Reload the page; if this persists, check the ledger Worker's log.",
+        ));
     }
     if rows.is_empty() {
-        out.push_str(&notice("empty", "No schedule runs in this environment.", "Schedules are listed in shared/src/schedule.rs, per environment."));
+        out.push_str(&notice(
+            "empty",
+            "No schedule runs in this environment.",
+            "Schedules are listed in shared/src/schedule.rs, per environment.",
+        ));
         return out;
     }
     out.push_str(
@@ -58,7 +66,13 @@ mod tests {
     fn the_schedules_page() {
         let now = chrono::Utc.with_ymd_and_hms(2026, 11, 29, 4, 31, 0).unwrap();
         let html = list(&rows(Environment::Local, now, &[]), None);
-        for e in ["<code>*/3 * * * *</code>", "Every 3rd minute", "2026-11-29 04:33Z</span><br><span class=\"nowrap\">2026-11-29 04:36Z", "At 23:59 on the last weekday", "none recorded"] {
+        for e in [
+            "<code>*/3 * * * *</code>",
+            "Every 3rd minute",
+            "2026-11-29 04:33Z</span><br><span class=\"nowrap\">2026-11-29 04:36Z",
+            "At 23:59 on the last weekday",
+            "none recorded",
+        ] {
             assert!(html.contains(e), "missing {e} in {html}");
         }
         assert!(list(&[], Some("down")).contains("could not be read from the ledger: down"));

@@ -99,7 +99,9 @@ mod tests {
         ]}))
         .unwrap();
         let html = list(&page, "", "tok");
-        for e in ["action=\"/sites/acme/deactivate\"", "https://a.example/?q=&lt;b&gt;", "value=\"tok\"", "<td>no</td>", "Add or update a site"] {
+        for e in
+            ["action=\"/sites/acme/deactivate\"", "https://a.example/?q=&lt;b&gt;", "value=\"tok\"", "<td>no</td>", "Add or update a site"]
+        {
             assert!(html.contains(e), "missing {e} in {html}");
         }
         assert!(!html.contains("/sites/gone/deactivate"), "an inactive site cannot be deactivated again");

@@ -122,7 +122,11 @@ pub fn detail(p: &SweepProgress, failures: &Result<Vec<DeadLetterEntry>, String>
     }
     out.push_str("<h2>Failures</h2>");
     match failures {
-        Err(e) => out.push_str(&notice("error", &format!("The dead-letter store could not be read: {e}"), "Reload the page; if this persists, check the dispatcher's log.")),
+        Err(e) => out.push_str(&notice(
+            "error",
+            &format!("The dead-letter store could not be read: {e}"),
+            "Reload the page; if this persists, check the dispatcher's log.",
+        )),
         Ok(entries) if entries.is_empty() => out.push_str("<p>No dead letters stored for this sweep.</p>"),
         Ok(entries) => {
             out.push_str(&super::dead_letters::table(entries));
@@ -192,7 +196,9 @@ mod tests {
         }))
         .unwrap();
         let html = detail(&progress(false), &Ok(vec![entry]), 1_795_919_410_000);
-        for e in ["5 of 11 jobs have not ended: 2 running, 1 waiting for a retry, 2 queued.", "c&lt;1&gt;", "/dead-letters/j1", "data-refresh"] {
+        for e in
+            ["5 of 11 jobs have not ended: 2 running, 1 waiting for a retry, 2 queued.", "c&lt;1&gt;", "/dead-letters/j1", "data-refresh"]
+        {
             assert!(html.contains(e), "missing {e} in {html}");
         }
         let html = detail(&progress(true), &Err("D1 down".into()), 0);

@@ -74,7 +74,8 @@ impl World {
             config: &self.config,
             origin_queue: crate::names::REPORTS_QUEUE,
         };
-        let deliveries: Vec<Delivery> = bodies.iter().map(|b| Delivery { body: (*b).to_owned(), sent_ms: self.clock.get() - 1_000 }).collect();
+        let deliveries: Vec<Delivery> =
+            bodies.iter().map(|b| Delivery { body: (*b).to_owned(), sent_ms: self.clock.get() - 1_000 }).collect();
         let now = || self.clock.get();
         let actions = block_on(consumer.process_batch(&deliveries, &now, &mut Rng::new(7)));
         self.advance(1_000);
@@ -234,7 +235,10 @@ fn a_job_failing_every_attempt_is_dead_lettered_and_still_ends_its_run() {
     assert_eq!(w.deliver(&[&a]), [Action::Ack]);
     let letters = w.dead.letters.borrow().clone();
     assert_eq!(letters.len(), 1);
-    assert_eq!((letters[0].job_id.as_deref(), letters[0].attempts, letters[0].body.as_str()), (Some(&*format!("{run}.acme")), 3, a.as_str()));
+    assert_eq!(
+        (letters[0].job_id.as_deref(), letters[0].attempts, letters[0].body.as_str()),
+        (Some(&*format!("{run}.acme")), 3, a.as_str())
+    );
     assert_eq!(letters[0].origin_queue, crate::names::REPORTS_QUEUE);
     assert!(letters[0].error.message.contains("simulated D1 outage"), "{:?}", letters[0].error);
     assert!(w.metrics.finished.borrow().iter().any(|f| !f.succeeded && f.attempts == 3));

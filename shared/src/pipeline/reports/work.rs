@@ -56,11 +56,8 @@ async fn end_of_month(
     month: Month,
     now: &dyn Fn() -> i64,
 ) -> Result<(), JobError> {
-    let (billing, sections, previous_sections) = join!(
-        store.billing_events(month.end().timestamp_millis()),
-        month_sections(store, month),
-        month_sections(store, month.previous()),
-    );
+    let (billing, sections, previous_sections) =
+        join!(store.billing_events(month.end().timestamp_millis()), month_sections(store, month), month_sections(store, month.previous()),);
     let (billing, sections, previous_sections) = (billing?, sections?, previous_sections?);
     let inputs = MonthInputs { billing: &billing, sections: &sections, previous_sections: &previous_sections };
     let report = final_report(month, &generated_at(now), inputs);
