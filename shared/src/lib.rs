@@ -10,7 +10,6 @@
 //! - [`names`]: binding, queue, bucket and Worker names mirroring the wrangler tomls.
 //! - [`ids`]: validated customer ids, deterministic sweep and job ids, R2 timestamps.
 //! - [`schedule`]: which cron runs which task.
-//! - [`dashboard`]: the operator dashboard's sessions, schedule descriptions and pages.
 //! - [`error`]: job errors and their transient/permanent class.
 //! - [`elite`]: the elite-worker contract and the classification of its answers.
 //! - [`standin`]: the control contract of the local, simulated elite stand-in.
@@ -20,7 +19,6 @@ pub mod api;
 pub mod auth;
 pub mod backoff;
 pub mod config;
-pub mod dashboard;
 pub mod dead_letters;
 pub mod elite;
 pub mod error;
