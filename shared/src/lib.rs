@@ -24,16 +24,15 @@ pub mod elite;
 pub mod error;
 pub mod ids;
 pub mod ledger;
-pub mod memory;
-pub mod memory_reports;
 pub mod names;
 pub mod pipeline;
 pub mod ports;
 pub mod reports;
 pub mod result;
 pub mod schedule;
-pub mod sim;
 pub mod site;
 pub mod standin;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
 pub mod url;
 pub mod wire;

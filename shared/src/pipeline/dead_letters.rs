@@ -80,8 +80,8 @@ mod tests {
     use super::*;
     use crate::ids::CustomerId;
     use crate::ledger::{ClaimRequest, JobState};
-    use crate::memory::{MemoryLedger, MemoryResults};
     use crate::names::{REPORTS_DLQ, REPORTS_QUEUE};
+    use crate::testkit::ports::{MemoryLedger, MemoryResults};
 
     const NOW: i64 = 1_800_000_000_000;
 

@@ -6,8 +6,8 @@
 use code24_shared::backoff::{RetryPolicy, Rng};
 use code24_shared::config::{ConsumerConfig, Environment};
 use code24_shared::error::ErrorClass;
-use code24_shared::memory::{MemoryDeadLetters, MemoryElite, MemoryLedger, MemoryMetrics, MemoryResults};
 use code24_shared::pipeline::consumer::{Action, Consumer, Delivery};
+use code24_shared::testkit::ports::{MemoryDeadLetters, MemoryElite, MemoryLedger, MemoryMetrics, MemoryResults};
 use code24_shared::wire::{OptimizeJob, MAX_MESSAGE_BYTES};
 use futures::executor::block_on;
 

@@ -12,8 +12,6 @@ use crate::config::{ConsumerConfig, Environment};
 use crate::error::ErrorClass;
 use crate::ids::CustomerId;
 use crate::ledger::{FanoutDone, JobState, OpenSweep, PageDone};
-use crate::memory::{MemoryDeadLetters, MemoryLedger, MemoryMetrics, MemoryQueue, MemoryResults};
-use crate::memory_reports::{MemoryProbes, MemoryReportStore};
 use crate::pipeline::consumer::{Action, Delivery};
 use crate::ports::Ledger;
 use crate::reports::analytics::{customer_section, monthly_report, platform_report, sections_of, DailyRollup, MonthlyReport};
@@ -23,6 +21,8 @@ use crate::reports::period::{health_check_key, Month};
 use crate::reports::revenue::{revenue_metrics, BillingEvent};
 use crate::reports::summary::{executive_summary, ExecutiveSummary, FinalReport};
 use crate::site::{Site, SiteUrl};
+use crate::testkit::ports::{MemoryDeadLetters, MemoryLedger, MemoryMetrics, MemoryQueue, MemoryResults};
+use crate::testkit::reports::{MemoryProbes, MemoryReportStore};
 
 /// 2026-12-01T15:00:00Z, the slot of November's analytics.
 const SLOT_MS: i64 = 1_796_137_200_000;

@@ -24,7 +24,6 @@ use crate::ledger::{
     is_optimization, ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, FanoutDone, JobState, OpenDecision, OpenSweep,
     PageDone, SettleDecision, SettleRequest, SweepPhase,
 };
-use crate::memory::{MemoryDeadLetters, MemoryElite, MemoryLedger, MemoryMetrics, MemoryQueue, MemoryRegistry, MemoryResults};
 use crate::pipeline::consumer::Delivery;
 use crate::pipeline::consumer::{Action, Consumer};
 use crate::pipeline::dead_letters::{decide, DeadLetterAction};
@@ -34,6 +33,7 @@ use crate::result::optimization_key;
 use crate::schedule::Task;
 use crate::site::{Site, SiteUrl};
 use crate::standin::{Fault, FaultRule, FaultRules};
+use crate::testkit::ports::{MemoryDeadLetters, MemoryElite, MemoryLedger, MemoryMetrics, MemoryQueue, MemoryRegistry, MemoryResults};
 
 /// The knobs of one simulated run.
 #[derive(Debug, Clone)]
