@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use saffron::parse::{CronExpr, English, HourFormat};
 use saffron::Cron;
 
-use code24_shared::config::Environment;
 use code24_shared::ledger::SweepProgress;
+use code24_shared::names::Environment;
 use code24_shared::reports::runs::run_for_slot;
 use code24_shared::schedule::{latest_at_or_before, Schedule, Task, SCHEDULES};
 

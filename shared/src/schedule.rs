@@ -11,7 +11,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
-use crate::config::Environment;
+use crate::names::Environment;
 
 /// A kind of scheduled work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

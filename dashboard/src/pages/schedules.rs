@@ -60,7 +60,7 @@ mod tests {
     use super::*;
     use crate::schedules::rows;
     use chrono::TimeZone;
-    use code24_shared::config::Environment;
+    use code24_shared::names::Environment;
 
     #[test]
     fn the_schedules_page() {

@@ -8,10 +8,11 @@ use futures::executor::block_on;
 
 use super::{ReportConsumer, FINALIZE_RESEND_AFTER_MS};
 use crate::backoff::{RetryPolicy, Rng};
-use crate::config::{ConsumerConfig, Environment};
+use crate::config::ConsumerConfig;
 use crate::error::ErrorClass;
 use crate::ids::CustomerId;
 use crate::ledger::{FanoutDone, JobState, OpenSweep, PageDone};
+use crate::names::Environment;
 use crate::pipeline::consumer::{Action, Delivery};
 use crate::ports::Ledger;
 use crate::reports::analytics::{customer_section, monthly_report, platform_report, sections_of, DailyRollup, MonthlyReport};
