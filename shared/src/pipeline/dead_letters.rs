@@ -87,7 +87,7 @@ mod tests {
 
     fn monthly_job(customer: &str) -> ReportJob {
         let month = crate::reports::period::Month::new(2027, 1).expect("a month");
-        let run = crate::reports::jobs::monthly_run_id("local", crate::reports::jobs::MONTHLY_ANALYTICS, month);
+        let run = crate::reports::jobs::monthly_run_id("local", crate::schedule::MONTHLY_ANALYTICS, month);
         ReportJob::monthly_customer(&run, month, NOW, CustomerId::parse(customer).expect("an id"))
     }
 
