@@ -8,8 +8,8 @@
 //!
 //! The decisions live here, over small table traits; the Durable Object implements the
 //! traits over SQLite and the simulation over in-memory maps (`testkit::ledger`, built for
-//! tests only), so both run the very same code. The request and response types below are the wire form of the Durable
-//! Object's HTTP routes ([`route`]).
+//! tests only), so both run the very same code. The request and response types below are the
+//! wire form of the Durable Object's HTTP routes ([`route`]).
 //!
 //! The job shards also keep each customer's daily rollups of optimization runs ([`rollups`]),
 //! updated in the same transaction as the job's state, so a rollup counts every finished job
