@@ -4,7 +4,7 @@
 //! D1 database agree on its id; every Durable Object `script_name` names a Worker of the same
 //! environment that hosts the class.
 
-use code24_shared::config::Environment;
+use code24_shared::names::Environment;
 
 use crate::workers::{Resource, WorkerSpec};
 use crate::wrangler::{Resolved, Target};

@@ -29,7 +29,7 @@ pub mod wrangler;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use code24_shared::config::Environment;
+use code24_shared::names::Environment;
 
 use crate::workers::{WorkerSpec, WORKERS};
 use crate::wrangler::{Resolved, Section};

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use code24_shared::config::Environment;
+use code24_shared::names::Environment;
 
 use crate::wrangler::Target;
 use crate::Configs;

@@ -7,8 +7,7 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use code24_shared::config::Environment;
-use code24_shared::names::{self, var};
+use code24_shared::names::{self, var, Environment};
 use code24_shared::schedule;
 
 use crate::workers::{self, DeadLetterQueue, Required, Resource, WorkerSpec};

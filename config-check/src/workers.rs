@@ -6,8 +6,8 @@
 //! Adding a binding to a Worker's code means one row here, and the check then names every
 //! environment whose toml lacks it.
 
-use code24_shared::config::{self, ConfigError, ConsumerConfig, Environment, LedgerConfig};
-use code24_shared::names::{self, binding, var};
+use code24_shared::config::{self, ConfigError, ConsumerConfig, LedgerConfig};
+use code24_shared::names::{self, binding, var, Environment};
 
 /// Looks a var up by name, as a Worker's `Env` does (`None`: not set).
 pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;

@@ -9,8 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use code24_shared::config::Environment;
-use code24_shared::names;
+use code24_shared::names::{self, Environment};
 use serde::Deserialize;
 
 /// The top level of a wrangler.toml, or one `[env.NAME]` section of it.

@@ -1,8 +1,8 @@
 //! The ledger's route tables as pure functions, tested natively: the Durable Object's routes
 //! ([`Route`]), and the local-only debug passage of the ledger Worker ([`debug_target`]).
 
-use code24_shared::config::Environment;
 use code24_shared::ledger::{route, shard_object, JOB_SHARDS, SWEEPS_OBJECT};
+use code24_shared::names::Environment;
 
 /// What a request to a ledger instance asks for. Every route is `POST` with a JSON body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

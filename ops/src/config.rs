@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use code24_shared::config::Environment;
+use code24_shared::names::Environment;
 use code24_shared::site::SiteUrl;
 use serde::Deserialize;
 

@@ -18,7 +18,7 @@ mod output;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use code24_shared::config::Environment;
+use code24_shared::names::Environment;
 use code24_shared::site::SiteUrl;
 
 use crate::commands::dlq::DlqCommand;

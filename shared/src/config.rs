@@ -6,7 +6,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::backoff::RetryPolicy;
-use crate::names::var;
+use crate::names::{var, Environment};
 
 /// Why a configuration was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,30 +22,6 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
-
-/// The deployment environment; part of every sweep id so environments never share a sweep.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Environment {
-    Local,
-    Dev,
-    Staging,
-    Production,
-}
-
-impl Environment {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Local => "local",
-            Self::Dev => "dev",
-            Self::Staging => "staging",
-            Self::Production => "production",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        [Self::Local, Self::Dev, Self::Staging, Self::Production].into_iter().find(|e| e.as_str() == raw)
-    }
-}
 
 /// Reads one variable through `lookup` (the Worker's env, or a map in tests).
 fn required(lookup: &dyn Fn(&str) -> Option<String>, name: &'static str) -> Result<String, ConfigError> {

@@ -4,38 +4,74 @@
 //! data; the Workers (`producer/`, `consumers/`, `ledger/`, `elite-standin/`) only decode
 //! input, call into this crate and carry out what it returns. Nothing here depends on the
 //! Workers runtime or reads a clock: time is always a parameter. The crate builds for the host
-//! (tests, simulation, xtask) and for wasm32 (the Workers).
+//! (tests, simulation, xtask) and for wasm32 (the Workers). The operator dashboard's pages are
+//! a crate of their own (`code24-dashboard`), which only the dispatcher depends on.
 //!
-//! Map of the components:
-//! - [`names`]: binding, queue, bucket and Worker names mirroring the wrangler tomls.
-//! - [`ids`]: validated customer ids, deterministic sweep and job ids, R2 timestamps.
-//! - [`schedule`]: which cron runs which task.
-//! - [`dashboard`]: the operator dashboard's sessions, schedule descriptions and pages.
-//! - [`error`]: job errors and their transient/permanent class.
+//! Map of the modules, grouped:
+//!
+//! Identity and names
+//! - [`names`]: Worker, binding, queue, bucket, database and variable names mirroring the
+//!   wrangler tomls, and the deployment [`names::Environment`].
+//! - [`ids`]: validated customer ids, deterministic sweep and job ids, R2 timestamps, the stable hash.
+//! - [`schedule`]: the schedule table (which cron runs which task where) and the tasks' names.
+//! - [`config`]: a Worker's `[vars]`, read and validated in one place.
+//! - [`site`]: customer sites as the registry holds them, with URL validation.
+//! - [`url`]: percent-encoding shared by every client of the admin API.
+//!
+//! Wire and contracts
+//! - [`wire`]: queue message bodies (versioned JSON) and their conversions to domain types.
 //! - [`elite`]: the elite-worker contract and the classification of its answers.
-//! - [`standin`]: the control contract of the local, simulated elite stand-in.
-//! - [`auth`], [`api`]: the admin API's token check, route table and request-size limits.
+//! - [`result`]: the optimization object written to R2, and its key in the seed's layout.
+//! - [`error`]: job errors and their transient/permanent class.
+//! - [`api`]: the admin API's route table and request-size limits.
+//! - [`auth`]: the admin API's bearer-token check, in constant time.
+//!
+//! The ledger
+//! - [`ledger`]: progress and deduplication of every sweep: the sweep coordinator
+//!   ([`ledger::sweeps`]), the job shards' state machine ([`ledger::jobs`]) and their daily
+//!   rollups ([`ledger::rollups`]), with the Durable Object's request and response types.
+//!
+//! The pipeline
+//! - [`ports`]: the boundaries as small capability traits (registry, queue, ledger, elite, R2,
+//!   dead-letter sink, metrics, report store, run finalizer, health probes).
+//! - [`backoff`]: retry timing (exponential backoff with jitter) and its seeded random source.
+//! - [`pipeline`]: the producer's fan-out and the consumers' batch processing, over the ports.
+//!
+//! Reports
+//! - [`reports`]: report jobs' pure parts: messages, periods, revenue, monthly analytics, the
+//!   end-of-month report, runs, the health check.
+//!
+//! Dead letters
+//! - [`dead_letters`]: what the dead-letters consumer stores for each dead-letter message.
+//! - [`admin`]: the admin API's dead-letter contract (filters, pages, replay and purge).
+//! - [`pipeline::dead_letters`]: the dead-letters consumer's decision for one message.
+//!
+//! The stand-in
+//! - [`standin`]: the local elite stand-in's control contract and deterministic answers, and
+//!   its model of the elite workers ([`standin::model`]), run by the `elite-standin` Worker.
+//!
+//! The test kit (compiled for tests and with the `testkit` feature only; no Worker enables it)
+//! - `testkit`: in-memory twins of every port and the seeded simulation of the whole pipeline.
+
 pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod backoff;
 pub mod config;
-pub mod dashboard;
 pub mod dead_letters;
 pub mod elite;
 pub mod error;
 pub mod ids;
 pub mod ledger;
-pub mod memory;
-pub mod memory_reports;
 pub mod names;
 pub mod pipeline;
 pub mod ports;
 pub mod reports;
 pub mod result;
 pub mod schedule;
-pub mod sim;
 pub mod site;
 pub mod standin;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
 pub mod url;
 pub mod wire;

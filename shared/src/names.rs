@@ -7,9 +7,8 @@
 //! are. Each deployed environment suffixes every resource of its own with the environment's
 //! name ([`in_env`]): `code24-ledger-staging`, `code24-optimize-dlq-production`, and so on.
 //! That is wrangler's own default for a Worker's name in an `[env.NAME]` section, applied to
-//! queues, buckets and databases too, so no two environments ever share a resource.
-
-use crate::config::Environment;
+//! queues, buckets and databases too, so no two environments ever share a resource. The
+//! environments themselves are [`Environment`]; this module depends on no other.
 
 /// The dispatcher (cron producer) Worker, configured by the top-level `wrangler.toml`.
 pub const DISPATCHER_WORKER: &str = "code24-platform-dispatcher";
@@ -50,6 +49,32 @@ pub const ELITE_BRAND_WORKER: &str = "code24-elite-brand";
 pub const ELITE_DESIGNER_WORKER: &str = "code24-elite-designer";
 /// See [`ELITE_BRAND_WORKER`].
 pub const ELITE_DEVELOPER_WORKER: &str = "code24-elite-developer";
+
+/// The deployment environment: the top-level section of every toml ([`Environment::Local`])
+/// or one of its `[env.NAME]` sections. Part of every resource name ([`in_env`]) and of every
+/// sweep id, so environments never share a resource or a sweep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Local,
+    Dev,
+    Staging,
+    Production,
+}
+
+impl Environment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::Dev => "dev",
+            Self::Staging => "staging",
+            Self::Production => "production",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        [Self::Local, Self::Dev, Self::Staging, Self::Production].into_iter().find(|e| e.as_str() == raw)
+    }
+}
 
 /// The environments deployed to Cloudflare, in promotion order. [`Environment::Local`] is the
 /// top-level section of every toml and is never deployed.

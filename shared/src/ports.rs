@@ -1,6 +1,7 @@
 //! The pipeline's boundaries as small capability traits. Each has an in-memory twin in
-//! [`crate::memory`] (simulation, tests) and a Workers implementation in the `code24-runtime`
-//! crate (D1, Queues, R2, the ledger Durable Object, service bindings).
+//! `crate::testkit` (simulation, tests; behind the `testkit` feature) and a Workers
+//! implementation in the `code24-runtime` crate (D1, Queues, R2, the ledger Durable Object,
+//! service bindings).
 //!
 //! Every failure is a [`JobError`] and so carries its class. The traits use `async fn`
 //! without `Send` bounds on purpose: Workers futures are single-threaded.

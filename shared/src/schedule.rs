@@ -11,7 +11,13 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
-use crate::config::Environment;
+use crate::names::Environment;
+
+/// Names of the report tasks ([`Task::as_str`]), as they appear in sweep and run ids and as
+/// the task a report job's work belongs to (`reports::jobs`).
+pub const MONTHLY_ANALYTICS: &str = "monthly-analytics";
+pub const END_OF_MONTH: &str = "end-of-month";
+pub const HEALTH_CHECK: &str = "health-check";
 
 /// A kind of scheduled work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -32,9 +38,9 @@ impl Task {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Optimize => "optimize",
-            Self::MonthlyAnalytics => crate::reports::jobs::MONTHLY_ANALYTICS,
-            Self::EndOfMonth => crate::reports::jobs::END_OF_MONTH,
-            Self::HealthCheck => crate::reports::jobs::HEALTH_CHECK,
+            Self::MonthlyAnalytics => MONTHLY_ANALYTICS,
+            Self::EndOfMonth => END_OF_MONTH,
+            Self::HealthCheck => HEALTH_CHECK,
         }
     }
 

@@ -17,8 +17,8 @@ use std::collections::BTreeMap;
 
 use code24_shared::backoff::Rng;
 use code24_shared::elite::EliteRole;
-use code24_shared::sim::{run_with_faults, ExtraFaults, SimConfig, SimReport};
 use code24_shared::standin::{Fault, FaultRule};
+use code24_shared::testkit::sim::{run_with_faults, ExtraFaults, SimConfig, SimReport};
 
 /// How many seeded scenarios the matrix runs by default.
 const SCENARIOS: u64 = 5_000;

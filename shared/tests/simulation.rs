@@ -2,7 +2,7 @@
 //! in-memory twins with every fault kind injected. A failing seed is printed and replays
 //! exactly with `SIM_SEED=<seed> cargo test -p code24-shared --test simulation`.
 
-use code24_shared::sim::{run, SimConfig, SimReport};
+use code24_shared::testkit::sim::{run, SimConfig, SimReport};
 
 fn seeds() -> Vec<u64> {
     match std::env::var("SIM_SEED") {

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use code24_config_check::workers::WORKERS;
 use code24_config_check::{check_configs, sources, Problem};
-use code24_shared::config::Environment;
+use code24_shared::names::Environment;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ lives in the repository").to_path_buf()

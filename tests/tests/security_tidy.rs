@@ -82,10 +82,11 @@ fn the_token_is_checked_before_any_route_is_chosen() {
 /// Every Rust source file of the Workers, the runtime, the CLI and the tools.
 fn sources() -> Vec<PathBuf> {
     let mut out = Vec::new();
-    let mut dirs: Vec<PathBuf> = ["producer", "consumers", "ledger", "runtime", "elite-standin", "ops", "xtask", "shared/src"]
-        .iter()
-        .map(|d| repo().join(d))
-        .collect();
+    let mut dirs: Vec<PathBuf> =
+        ["producer", "consumers", "ledger", "runtime", "elite-standin", "ops", "xtask", "shared/src", "dashboard/src"]
+            .iter()
+            .map(|d| repo().join(d))
+            .collect();
     while let Some(dir) = dirs.pop() {
         for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
             let path = entry.path();

@@ -7,16 +7,16 @@ use std::collections::{BTreeSet, HashSet};
 use code24_shared::elite::{classify_response, EliteRequest, EliteResponse};
 use code24_shared::error::JobError;
 use code24_shared::ledger::jobs::{claim_batch, complete_batch, settle, JobTable};
-use code24_shared::ledger::memory::{MemoryJobTable, MemorySweepTable};
 use code24_shared::ledger::sweeps::{self, SweepTable};
 use code24_shared::ledger::{
     ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, FanoutDone, JobRow, OpenDecision, OpenSweep, PageDone, SettleDecision,
     SettleRequest, ShardCounts, SiteRow, StoreError, SweepProgress, JOB_SHARDS,
 };
-use code24_shared::memory::{MemoryQueue, MemoryRegistry};
 use code24_shared::ports::{EliteClient, JobFinished, JobQueue, Ledger, Metrics, ResultStore, SitePage, SiteRegistry};
 use code24_shared::reports::analytics::DailyRollup;
 use code24_shared::standin::simulated_answer;
+use code24_shared::testkit::ledger::{MemoryJobTable, MemorySweepTable};
+use code24_shared::testkit::ports::{MemoryQueue, MemoryRegistry};
 
 /// The registry, counting D1 queries and the rows they read. D1 bills the rows a query
 /// scans: `COUNT(*)` over the active sites scans every active row (through the index), and a
@@ -193,7 +193,7 @@ impl Ledger for CountingLedger {
     }
 }
 
-/// R2: object writes and their bytes. Unlike [`code24_shared::memory::MemoryResults`] it keeps
+/// R2: object writes and their bytes. Unlike [`code24_shared::testkit::ports::MemoryResults`] it keeps
 /// no bodies (a million result objects would not fit in memory); a fault-free sweep never
 /// asks for a stored job id, so [`ResultStore::job_of`] answers from the keys alone.
 #[derive(Debug, Default)]
@@ -218,7 +218,7 @@ impl ResultStore for CountingResults {
 
 /// The elite workers: the local stand-in's simulated answer for the request, as JSON bytes,
 /// classified by the core exactly as the optimizer classifies a real answer. Unlike
-/// [`code24_shared::memory::MemoryElite`] it keeps no per-job call map and runs no fault model
+/// [`code24_shared::testkit::ports::MemoryElite`] it keeps no per-job call map and runs no fault model
 /// (a fault-free sweep has none), which the profile showed as a large share of a
 /// million-site run's allocations.
 #[derive(Debug, Default)]

@@ -18,13 +18,14 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use code24_shared::backoff::{RetryPolicy, Rng};
-use code24_shared::config::{ConsumerConfig, Environment};
+use code24_shared::config::ConsumerConfig;
 use code24_shared::ids::{from_epoch_ms, CustomerId};
-use code24_shared::memory::MemoryDeadLetters;
+use code24_shared::names::Environment;
 use code24_shared::pipeline::consumer::{Action, Consumer, Delivery};
 use code24_shared::pipeline::producer::{fan_out, Firing};
 use code24_shared::schedule::Task;
 use code24_shared::site::{Site, SiteUrl};
+use code24_shared::testkit::ports::MemoryDeadLetters;
 use counting::{CountingElite, CountingLedger, CountingMetrics, CountingQueue, CountingRegistry, CountingResults};
 use futures::executor::block_on;
 use serde::Serialize;

@@ -1,5 +1,5 @@
 //! The operator dashboard, served at `/` by the dispatcher: server-rendered pages over the
-//! admin API (see `code24_shared::dashboard` for every decision and every page's HTML).
+//! admin API (see `code24_dashboard` for every decision and every page's HTML).
 //!
 //! Access: `GET|POST /login` (the admin token, compared in constant time, starts a signed
 //! 12-hour session cookie: HttpOnly, SameSite=Strict, Secure over https; signed with the
@@ -17,13 +17,11 @@ mod actions;
 mod backend;
 mod views;
 
+use code24_dashboard::assets::{CSP, CSS, CSS_PATH, JS, JS_PATH};
+use code24_dashboard::html::{notice, page, Nav};
+use code24_dashboard::pages::{login, safe_next};
+use code24_dashboard::session::{clear_cookie, cookie_value, same_origin, set_cookie, Session, SessionError, SessionKey, CSRF_FIELD};
 use code24_shared::auth::constant_time_eq;
-use code24_shared::dashboard::assets::{CSP, CSS, CSS_PATH, JS, JS_PATH};
-use code24_shared::dashboard::html::{notice, page, Nav};
-use code24_shared::dashboard::pages::{login, safe_next};
-use code24_shared::dashboard::session::{
-    clear_cookie, cookie_value, same_origin, set_cookie, Session, SessionError, SessionKey, CSRF_FIELD,
-};
 use code24_shared::names::var;
 use wasm_bindgen::JsCast;
 use worker::{Env, Headers, Method, Request, Response, Url};
@@ -97,7 +95,7 @@ fn random_hex() -> worker::Result<String> {
         .map_err(|_| worker::Error::RustError("crypto.getRandomValues is missing".into()))?;
     let bytes = js_sys::Uint8Array::new_with_length(16);
     get.call1(&crypto, &bytes)?;
-    Ok(code24_shared::dashboard::session::hex(&bytes.to_vec()))
+    Ok(code24_dashboard::session::hex(&bytes.to_vec()))
 }
 
 /// The form fields of a POST body, read as the admin API reads its bodies (the declared length

@@ -2,15 +2,15 @@
 //! core's page functions. A failed read becomes an error page that says what failed and what
 //! to do; nothing here changes state (the replay and purge previews are dry runs).
 
+use code24_dashboard::html::{url as enc, Nav};
+use code24_dashboard::pages::dead_letters::{self, parse_ids, Action, MAX_CONFIRM};
+use code24_dashboard::pages::sites::{SitesPage, PAGE};
+use code24_dashboard::pages::{schedules as schedules_page, sweeps};
+use code24_dashboard::schedules::{latest_run_id, rows};
 use code24_shared::admin::{DeadLetterDetail, DeadLetterFilter, DeadLetterPage, DeadLetterStatus, SelectionOutcome, FILTER_PARAMS};
-use code24_shared::config::Environment;
-use code24_shared::dashboard::html::{url as enc, Nav};
-use code24_shared::dashboard::pages::dead_letters::{self, parse_ids, Action, MAX_CONFIRM};
-use code24_shared::dashboard::pages::sites::{SitesPage, PAGE};
-use code24_shared::dashboard::pages::{schedules as schedules_page, sweeps};
-use code24_shared::dashboard::schedules::{latest_run_id, rows};
 use code24_shared::ids::from_epoch_ms;
 use code24_shared::ledger::SweepProgress;
+use code24_shared::names::Environment;
 use code24_shared::schedule::SCHEDULES;
 use serde_json::json;
 use worker::Response;
@@ -193,7 +193,7 @@ async fn preview(ctx: &Ctx<'_>) -> worker::Result<Response> {
 async fn sites(ctx: &Ctx<'_>) -> worker::Result<Response> {
     let after = ctx.query("after").unwrap_or_default();
     match ctx.backend.get::<SitesPage>(&format!("sites?limit={PAGE}&after={}", enc(&after))).await {
-        Ok(page) => ctx.page(200, "Sites", Nav::Sites, &code24_shared::dashboard::pages::sites::list(&page, &after, &ctx.csrf)),
+        Ok(page) => ctx.page(200, "Sites", Nav::Sites, &code24_dashboard::pages::sites::list(&page, &after, &ctx.csrf)),
         Err(e) => {
             ctx.fail(e.status, Nav::Sites, &format!("The registry could not be read: {e}"), "Reload the page; if this persists, check D1.")
         }

@@ -7,8 +7,8 @@
 
 use super::rollups::{self, Ended};
 use super::{
-    lane_of, ClaimDecision, ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, JobClaim, JobOutcome, JobRow, JobState,
-    ShardCounts, SiteRow, StoreError, Verdict,
+    is_optimization, lane_of, ClaimDecision, ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, JobClaim, JobMetrics,
+    JobOutcome, JobRow, JobState, ShardCounts, SiteRow, StoreError, Verdict,
 };
 use crate::error::{ErrorClass, JobError};
 use crate::reports::analytics::DailyRollup;
@@ -126,7 +126,7 @@ pub fn claim(table: &mut impl JobTable, c: &JobClaim, now_ms: i64, lease_ms: i64
     let from = existing.as_ref().map(|j| j.state);
     if let Some(dead) = existing.as_ref().filter(|j| j.state == JobState::Dead) {
         // A replay revives a dead job: its death no longer counts; how it ends now will.
-        rollups::revive(table, dead)?;
+        take_back_from_rollup(table, dead)?;
     }
     table.put_job(&JobRow {
         job_id: c.job_id.clone(),
@@ -189,7 +189,7 @@ pub fn settle(table: &mut impl JobTable, req: &super::SettleRequest) -> Result<s
     table.put_job(&job)?;
     // Nothing measured the attempts the queue gave up on: a run without duration or scores.
     let ended = if req.written { Ended::Succeeded } else { Ended::Dead(&req.error) };
-    rollups::record(table, &job, ended, None)?;
+    record_in_rollup(table, &job, ended, None)?;
     if let Some(mut site) = table.site(&lane_of(&c.sweep_id, &c.customer_id))? {
         if site.active_job.as_deref() == Some(c.job_id.as_str()) {
             site.active_job = None;
@@ -254,8 +254,8 @@ pub fn complete(table: &mut impl JobTable, o: &JobOutcome, now_ms: i64, max_atte
     shift(&mut counts, Some(from), to, now_ms);
     table.put_counts(&counts)?;
     match &verdict {
-        Verdict::Ack if to == JobState::Succeeded => rollups::record(table, &job, Ended::Succeeded, o.metrics.as_ref())?,
-        Verdict::Dead { error, .. } => rollups::record(table, &job, Ended::Dead(error), o.metrics.as_ref())?,
+        Verdict::Ack if to == JobState::Succeeded => record_in_rollup(table, &job, Ended::Succeeded, o.metrics.as_ref())?,
+        Verdict::Dead { error, .. } => record_in_rollup(table, &job, Ended::Dead(error), o.metrics.as_ref())?,
         _ => {}
     }
     if let Some(mut site) = table.site(&lane_of(&job.sweep_id, &job.customer_id))? {
@@ -266,4 +266,29 @@ pub fn complete(table: &mut impl JobTable, o: &JobOutcome, now_ms: i64, max_atte
         }
     }
     Ok(verdict)
+}
+
+/// Counts `job`'s entry into a terminal state in its customer's rollup ([`rollups::add`]),
+/// through the same table and so in the same transaction as the state. Jobs of other tasks
+/// (reports, health checks) are not optimization runs and count nowhere.
+fn record_in_rollup(table: &mut impl JobTable, job: &JobRow, ended: Ended<'_>, metrics: Option<&JobMetrics>) -> Result<(), StoreError> {
+    let Some(mut r) = rollup_of(table, job)? else { return Ok(()) };
+    rollups::add(&mut r, ended, job.scheduled_ms, metrics);
+    table.put_rollup(&r)
+}
+
+/// Takes back the death of `job` (still in its dead row) because a replay revives it.
+fn take_back_from_rollup(table: &mut impl JobTable, job: &JobRow) -> Result<(), StoreError> {
+    let Some(mut r) = rollup_of(table, job)? else { return Ok(()) };
+    rollups::take_back_death(&mut r, job.last_error.as_ref());
+    table.put_rollup(&r)
+}
+
+/// The rollup `job` counts in, as stored or empty; `None` when it counts in none.
+fn rollup_of(table: &impl JobTable, job: &JobRow) -> Result<Option<DailyRollup>, StoreError> {
+    if !is_optimization(&job.sweep_id) {
+        return Ok(None);
+    }
+    let Some(day) = rollups::day_of(job.scheduled_ms) else { return Ok(None) };
+    Ok(Some(table.rollup(&job.customer_id, &day)?.unwrap_or_else(|| rollups::empty(&job.customer_id, &day))))
 }

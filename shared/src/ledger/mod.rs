@@ -7,16 +7,15 @@
 //!   customer so a 100k-site sweep is not bound by one object's throughput ([`jobs`]).
 //!
 //! The decisions live here, over small table traits; the Durable Object implements the
-//! traits over SQLite and the simulation over in-memory maps ([`memory`]), so both run the
-//! very same code. The request and response types below are the wire form of the Durable
-//! Object's HTTP routes ([`route`]).
+//! traits over SQLite and the simulation over in-memory maps (`testkit::ledger`, built for
+//! tests only), so both run the very same code. The request and response types below are the
+//! wire form of the Durable Object's HTTP routes ([`route`]).
 //!
 //! The job shards also keep each customer's daily rollups of optimization runs ([`rollups`]),
 //! updated in the same transaction as the job's state, so a rollup counts every finished job
 //! exactly once whatever the queue redelivers.
 
 pub mod jobs;
-pub mod memory;
 pub mod rollups;
 pub mod sweeps;
 

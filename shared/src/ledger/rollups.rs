@@ -1,7 +1,9 @@
 //! Each customer's daily rollup of optimization runs ([`DailyRollup`]), kept by the job shard
-//! that owns the customer. A run is an optimization job that ended succeeded or dead; the
-//! rollup of the UTC day of the job's scheduled time counts it when the job *enters* that
-//! state, in the same transaction that records the state ([`super::jobs`]). A redelivery, a
+//! that owns the customer: how a run counts in a day, as pure functions over the rollup. A run
+//! is an optimization job that ended succeeded or dead; the rollup of the UTC day of the job's
+//! scheduled time counts it when the job *enters* that state, in the same transaction that
+//! records the state (the job shard's state machine, `super::jobs`, reads and writes the
+//! rollup through its table). A redelivery, a
 //! duplicate claim or a stale outcome changes no state and so counts nothing: exactly once by
 //! construction, with no bookkeeping of its own.
 //!
@@ -14,8 +16,7 @@
 //! agree with the ledger's own states. The dead attempt's duration stays in the histogram: it
 //! was real work.
 
-use super::jobs::JobTable;
-use super::{is_optimization, JobMetrics, JobRow, StoreError};
+use super::JobMetrics;
 use crate::error::{ErrorClass, JobError};
 use crate::ids::from_epoch_ms;
 use crate::reports::analytics::{bucket_of, DailyRollup, DURATION_BUCKETS_MS};
@@ -107,28 +108,4 @@ pub fn take_back_death(r: &mut DailyRollup, error: Option<&JobError>) {
         ErrorClass::Transient => r.transient_failures = r.transient_failures.saturating_sub(1),
         ErrorClass::Permanent => r.permanent_failures = r.permanent_failures.saturating_sub(1),
     }
-}
-
-/// Counts `job`'s entry into a terminal state in its customer's rollup. Jobs of other tasks
-/// (reports, health checks) are not optimization runs and count nowhere.
-pub(super) fn record(table: &mut impl JobTable, job: &JobRow, ended: Ended<'_>, metrics: Option<&JobMetrics>) -> Result<(), StoreError> {
-    let Some(mut r) = rollup_of(table, job)? else { return Ok(()) };
-    add(&mut r, ended, job.scheduled_ms, metrics);
-    table.put_rollup(&r)
-}
-
-/// Takes back the death of `job` (still in its dead row) because a replay revives it.
-pub(super) fn revive(table: &mut impl JobTable, job: &JobRow) -> Result<(), StoreError> {
-    let Some(mut r) = rollup_of(table, job)? else { return Ok(()) };
-    take_back_death(&mut r, job.last_error.as_ref());
-    table.put_rollup(&r)
-}
-
-/// The rollup `job` counts in, as stored or empty; `None` when it counts in none.
-fn rollup_of(table: &impl JobTable, job: &JobRow) -> Result<Option<DailyRollup>, StoreError> {
-    if !is_optimization(&job.sweep_id) {
-        return Ok(None);
-    }
-    let Some(day) = day_of(job.scheduled_ms) else { return Ok(None) };
-    Ok(Some(table.rollup(&job.customer_id, &day)?.unwrap_or_else(|| empty(&job.customer_id, &day))))
 }

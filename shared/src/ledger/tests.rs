@@ -1,10 +1,10 @@
 //! Every ledger transition, driven through the in-memory tables with explicit times.
 
 use super::jobs::{claim, complete, settle, JobTable};
-use super::memory::{MemoryJobTable, MemorySweepTable};
 use super::sweeps::{finish_fanout, open, progress, record_page, request_finalize, SweepTable};
 use super::*;
 use crate::error::JobError;
+use crate::testkit::ledger::{MemoryJobTable, MemorySweepTable};
 
 const LEASE: i64 = 30_000;
 

@@ -80,14 +80,14 @@ mod tests {
     use super::*;
     use crate::ids::CustomerId;
     use crate::ledger::{ClaimRequest, JobState};
-    use crate::memory::{MemoryLedger, MemoryResults};
     use crate::names::{REPORTS_DLQ, REPORTS_QUEUE};
+    use crate::testkit::ports::{MemoryLedger, MemoryResults};
 
     const NOW: i64 = 1_800_000_000_000;
 
     fn monthly_job(customer: &str) -> ReportJob {
         let month = crate::reports::period::Month::new(2027, 1).expect("a month");
-        let run = crate::reports::jobs::monthly_run_id("local", crate::reports::jobs::MONTHLY_ANALYTICS, month);
+        let run = crate::reports::jobs::monthly_run_id("local", crate::schedule::MONTHLY_ANALYTICS, month);
         ReportJob::monthly_customer(&run, month, NOW, CustomerId::parse(customer).expect("an id"))
     }
 

@@ -260,8 +260,8 @@ mod tests {
     #[test]
     fn a_re_drive_sends_every_site_again_and_records_nothing() {
         use crate::ids::{from_epoch_ms, CustomerId};
-        use crate::memory::{MemoryLedger, MemoryQueue, MemoryRegistry};
         use crate::site::SiteUrl;
+        use crate::testkit::ports::{MemoryLedger, MemoryQueue, MemoryRegistry};
         use futures::executor::block_on;
 
         let registry = MemoryRegistry::default();

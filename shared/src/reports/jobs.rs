@@ -19,14 +19,10 @@ use serde::{Deserialize, Serialize};
 use crate::error::{ErrorClass, JobError};
 use crate::ids::{basic_timestamp, from_epoch_ms, CustomerId};
 use crate::reports::period::Month;
+use crate::schedule::{END_OF_MONTH, HEALTH_CHECK, MONTHLY_ANALYTICS};
 
 /// Version of [`ReportJob`] this build writes and reads.
 pub const REPORT_JOB_VERSION: u32 = 1;
-
-/// Task names of report runs, as they appear in run ids.
-pub const MONTHLY_ANALYTICS: &str = "monthly-analytics";
-pub const END_OF_MONTH: &str = "end-of-month";
-pub const HEALTH_CHECK: &str = "health-check";
 
 /// Subjects of single jobs, which no customer section may use.
 pub const RESERVED_SUBJECTS: [&str; 3] = ["finalize", "report", "check"];

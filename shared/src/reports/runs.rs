@@ -9,7 +9,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::config::Environment;
+use crate::names::Environment;
 use crate::reports::jobs::{health_run_id, monthly_run_id, ReportJob, ReportWork};
 use crate::reports::period::{analytics_month, end_of_month_month, Month};
 use crate::schedule::{latest_at_or_before, schedule_of, Task};

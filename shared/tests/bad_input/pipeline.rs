@@ -4,10 +4,11 @@
 //! result, no metric — while a good job in the same batch is worked as usual.
 
 use code24_shared::backoff::{RetryPolicy, Rng};
-use code24_shared::config::{ConsumerConfig, Environment};
+use code24_shared::config::ConsumerConfig;
 use code24_shared::error::ErrorClass;
-use code24_shared::memory::{MemoryDeadLetters, MemoryElite, MemoryLedger, MemoryMetrics, MemoryResults};
+use code24_shared::names::Environment;
 use code24_shared::pipeline::consumer::{Action, Consumer, Delivery};
+use code24_shared::testkit::ports::{MemoryDeadLetters, MemoryElite, MemoryLedger, MemoryMetrics, MemoryResults};
 use code24_shared::wire::{OptimizeJob, MAX_MESSAGE_BYTES};
 use futures::executor::block_on;
 

@@ -4,13 +4,14 @@
 //! nothing else — no ledger request, section write, report object, finalize send or probe.
 
 use code24_shared::backoff::{RetryPolicy, Rng};
-use code24_shared::config::{ConsumerConfig, Environment};
+use code24_shared::config::ConsumerConfig;
 use code24_shared::error::ErrorClass;
-use code24_shared::memory::{MemoryDeadLetters, MemoryLedger, MemoryMetrics, MemoryQueue, MemoryResults};
-use code24_shared::memory_reports::{MemoryProbes, MemoryReportStore};
+use code24_shared::names::Environment;
 use code24_shared::pipeline::consumer::{Action, Delivery};
 use code24_shared::pipeline::reports::ReportConsumer;
 use code24_shared::reports::jobs::ReportJob;
+use code24_shared::testkit::ports::{MemoryDeadLetters, MemoryLedger, MemoryMetrics, MemoryQueue, MemoryResults};
+use code24_shared::testkit::reports::{MemoryProbes, MemoryReportStore};
 use futures::executor::block_on;
 
 use crate::corpus::{entries, text};

@@ -2,7 +2,7 @@
 //! `deploy` makes to the configs. A line edit inside the right `[[env.NAME.d1_databases]]`
 //! entry keeps every comment and the layout, so the change is a one-line diff to commit.
 
-use code24_shared::config::Environment;
+use code24_shared::names::Environment;
 
 use crate::Result;
 

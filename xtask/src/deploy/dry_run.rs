@@ -10,8 +10,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use code24_config_check::workers as table;
-use code24_shared::config::Environment;
-use code24_shared::names;
+use code24_shared::names::{self, Environment};
 use flate2::write::GzEncoder;
 use flate2::Compression;
 

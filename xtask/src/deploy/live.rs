@@ -20,8 +20,7 @@ use code24_config_check::resources::{resources, Database};
 use code24_config_check::workers as table;
 use code24_config_check::wrangler::Target;
 use code24_config_check::{Configs, PLACEHOLDER_DATABASE_ID};
-use code24_shared::config::Environment;
-use code24_shared::names;
+use code24_shared::names::{self, Environment};
 use serde_json::Value;
 
 use super::{database_id, output_tail, Wrangler};

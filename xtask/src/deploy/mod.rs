@@ -20,8 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use code24_config_check::workers::{self as table, WorkerSpec};
-use code24_shared::config::Environment;
-use code24_shared::names::DEPLOYED_ENVIRONMENTS;
+use code24_shared::names::{Environment, DEPLOYED_ENVIRONMENTS};
 
 use crate::setup::{self, Tools};
 use crate::{check_config, cmd, workers, Result};

@@ -8,21 +8,23 @@ use futures::executor::block_on;
 
 use super::{ReportConsumer, FINALIZE_RESEND_AFTER_MS};
 use crate::backoff::{RetryPolicy, Rng};
-use crate::config::{ConsumerConfig, Environment};
+use crate::config::ConsumerConfig;
 use crate::error::ErrorClass;
 use crate::ids::CustomerId;
 use crate::ledger::{FanoutDone, JobState, OpenSweep, PageDone};
-use crate::memory::{MemoryDeadLetters, MemoryLedger, MemoryMetrics, MemoryQueue, MemoryResults};
-use crate::memory_reports::{MemoryProbes, MemoryReportStore};
+use crate::names::Environment;
 use crate::pipeline::consumer::{Action, Delivery};
 use crate::ports::Ledger;
 use crate::reports::analytics::{customer_section, monthly_report, platform_report, sections_of, DailyRollup, MonthlyReport};
 use crate::reports::health::{HealthReport, HealthStatus, PROBE_KEY};
-use crate::reports::jobs::{health_run_id, monthly_run_id, ReportJob, ReportWork, END_OF_MONTH, MONTHLY_ANALYTICS};
+use crate::reports::jobs::{health_run_id, monthly_run_id, ReportJob, ReportWork};
 use crate::reports::period::{health_check_key, Month};
 use crate::reports::revenue::{revenue_metrics, BillingEvent};
 use crate::reports::summary::{executive_summary, ExecutiveSummary, FinalReport};
+use crate::schedule::{END_OF_MONTH, MONTHLY_ANALYTICS};
 use crate::site::{Site, SiteUrl};
+use crate::testkit::ports::{MemoryDeadLetters, MemoryLedger, MemoryMetrics, MemoryQueue, MemoryResults};
+use crate::testkit::reports::{MemoryProbes, MemoryReportStore};
 
 /// 2026-12-01T15:00:00Z, the slot of November's analytics.
 const SLOT_MS: i64 = 1_796_137_200_000;
@@ -343,7 +345,7 @@ fn a_health_check_with_unreachable_sites_is_degraded_and_written() {
         add_site(&w, c);
     }
     let (run, job) = health_job();
-    w.open_run(&run, crate::reports::jobs::HEALTH_CHECK, 1);
+    w.open_run(&run, crate::schedule::HEALTH_CHECK, 1);
     assert_eq!(w.deliver(&[&job.encode()]), [Action::Ack]);
     let key = health_check_key(job.scheduled().unwrap());
     assert_eq!(key, "dev/health-checks/20261201T150000Z.json");
@@ -365,7 +367,7 @@ fn a_health_check_says_ok_or_failing_by_what_failed() {
     add_site(&w, "acme");
     w.probes.site_answers.borrow_mut().insert("https://acme.example".into(), 301);
     let (run, job) = health_job();
-    w.open_run(&run, crate::reports::jobs::HEALTH_CHECK, 1);
+    w.open_run(&run, crate::schedule::HEALTH_CHECK, 1);
     w.deliver(&[&job.encode()]);
     let key = health_check_key(job.scheduled().unwrap());
     assert_eq!(w.object::<HealthReport>(&key).status, HealthStatus::Ok);
@@ -374,7 +376,7 @@ fn a_health_check_says_ok_or_failing_by_what_failed() {
     let w = World::new();
     w.probes.unhealthy.borrow_mut().insert(crate::elite::EliteRole::Designer);
     w.probes.db_down.set(true);
-    w.open_run(&run, crate::reports::jobs::HEALTH_CHECK, 1);
+    w.open_run(&run, crate::schedule::HEALTH_CHECK, 1);
     assert_eq!(w.deliver(&[&job.encode()]), [Action::Ack]);
     let report: HealthReport = w.object(&key);
     assert_eq!((report.status, report.elite.summary.as_str()), (HealthStatus::Failing, "2/3 healthy"));
@@ -390,7 +392,7 @@ fn site_checks_are_bounded_in_number() {
         add_site(&w, &format!("site-{i:02}"));
     }
     let (run, job) = health_job();
-    w.open_run(&run, crate::reports::jobs::HEALTH_CHECK, 1);
+    w.open_run(&run, crate::schedule::HEALTH_CHECK, 1);
     w.deliver(&[&job.encode()]);
     let report: HealthReport = w.object(&health_check_key(job.scheduled().unwrap()));
     assert_eq!((report.sites.len(), w.probes.site_calls.get()), (50, 50));

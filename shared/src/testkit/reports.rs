@@ -9,11 +9,11 @@ use crate::elite::{EliteHealth, EliteRequest, EliteResponse, EliteRole};
 use crate::error::JobError;
 use crate::ledger::sweeps;
 use crate::ledger::{FinalizeDecision, FinalizeRequest};
-use crate::memory::{MemoryElite, MemoryLedger, MemoryRegistry};
 use crate::ports::{EliteClient, HealthProbes, ReportStore, RunFinalizer, SitePage, SiteRegistry};
 use crate::reports::analytics::{whole_customers, CustomerMonthly, DailyRollup, RollupPage, ROLLUP_PAGE_ROWS};
 use crate::reports::period::Month;
 use crate::reports::revenue::BillingEvent;
+use crate::testkit::ports::{MemoryElite, MemoryLedger, MemoryRegistry};
 
 /// Report store twin (D1's `daily_rollups`, `billing_events`, `monthly_sections`).
 #[derive(Debug, Default)]

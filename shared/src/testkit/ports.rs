@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 use crate::elite::{classify_response, EliteRequest, EliteResponse};
 use crate::error::JobError;
 use crate::ledger::jobs::{claim_batch, complete_batch, settle};
-use crate::ledger::memory::{MemoryJobTable, MemorySweepTable};
 use crate::ledger::sweeps::{self, SweepTable};
 use crate::ledger::{
     ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, FanoutDone, FinalizeDecision, FinalizeRequest, OpenDecision, OpenSweep,
@@ -18,6 +17,7 @@ use crate::ports::{DeadLetterSink, EliteClient, JobFinished, JobQueue, Ledger, M
 use crate::site::Site;
 use crate::standin::model::Standin;
 use crate::standin::{simulated_answer, Fault};
+use crate::testkit::ledger::{MemoryJobTable, MemorySweepTable};
 use crate::wire::DeadLetter;
 
 /// Site registry twin: customer id → (site, active).

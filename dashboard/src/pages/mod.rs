@@ -1,12 +1,12 @@
 //! The dashboard's pages, as functions from the admin API's answers to HTML fragments (the
-//! Worker wraps each in [`super::html::page`]).
+//! Worker wraps each in [`crate::html::page`]).
 
 pub mod dead_letters;
 pub mod schedules;
 pub mod sites;
 pub mod sweeps;
 
-use super::html::{esc, notice};
+use crate::html::{esc, notice};
 
 /// The login form. `message` says why it is shown (no session, expired, wrong token).
 pub fn login(message: &str, next: &str) -> String {

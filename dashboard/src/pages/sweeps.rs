@@ -5,10 +5,10 @@
 
 use std::fmt::Write as _;
 
-use crate::admin::DeadLetterEntry;
-use crate::dashboard::html::{duration, esc, notice, progress_bar, time, url};
-use crate::dashboard::schedules::RunStatus;
-use crate::ledger::SweepProgress;
+use crate::html::{duration, esc, notice, progress_bar, time, url};
+use crate::schedules::RunStatus;
+use code24_shared::admin::DeadLetterEntry;
+use code24_shared::ledger::SweepProgress;
 
 /// How often a live section is refreshed, in milliseconds.
 pub const REFRESH_MS: u32 = 2_000;
@@ -140,7 +140,7 @@ pub fn detail(p: &SweepProgress, failures: &Result<Vec<DeadLetterEntry>, String>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ledger::SweepPhase;
+    use code24_shared::ledger::SweepPhase;
 
     pub(crate) fn progress(complete: bool) -> SweepProgress {
         SweepProgress {

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::backoff::RetryPolicy;
 use crate::backoff::Rng;
-use crate::config::{ConsumerConfig, Environment};
+use crate::config::ConsumerConfig;
 use crate::dead_letters::DeadLetterRecord;
 use crate::elite::{EliteRequest, EliteResponse, EliteRole};
 use crate::error::ErrorClass;
@@ -24,7 +24,7 @@ use crate::ledger::{
     is_optimization, ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, FanoutDone, JobState, OpenDecision, OpenSweep,
     PageDone, SettleDecision, SettleRequest, SweepPhase,
 };
-use crate::memory::{MemoryDeadLetters, MemoryElite, MemoryLedger, MemoryMetrics, MemoryQueue, MemoryRegistry, MemoryResults};
+use crate::names::Environment;
 use crate::pipeline::consumer::Delivery;
 use crate::pipeline::consumer::{Action, Consumer};
 use crate::pipeline::dead_letters::{decide, DeadLetterAction};
@@ -34,6 +34,7 @@ use crate::result::optimization_key;
 use crate::schedule::Task;
 use crate::site::{Site, SiteUrl};
 use crate::standin::{Fault, FaultRule, FaultRules};
+use crate::testkit::ports::{MemoryDeadLetters, MemoryElite, MemoryLedger, MemoryMetrics, MemoryQueue, MemoryRegistry, MemoryResults};
 
 /// The knobs of one simulated run.
 #[derive(Debug, Clone)]

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use serde::Deserialize;
 
-use crate::dashboard::html::{csrf_input, esc, notice, url};
+use crate::html::{csrf_input, esc, notice, url};
 
 /// A row of `GET /api/sites`, as D1 returns it.
 #[derive(Debug, Clone, PartialEq, Deserialize)]

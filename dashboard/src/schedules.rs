@@ -7,10 +7,10 @@ use chrono::{DateTime, Utc};
 use saffron::parse::{CronExpr, English, HourFormat};
 use saffron::Cron;
 
-use crate::config::Environment;
-use crate::ledger::SweepProgress;
-use crate::reports::runs::run_for_slot;
-use crate::schedule::{latest_at_or_before, Schedule, Task, SCHEDULES};
+use code24_shared::ledger::SweepProgress;
+use code24_shared::names::Environment;
+use code24_shared::reports::runs::run_for_slot;
+use code24_shared::schedule::{latest_at_or_before, Schedule, Task, SCHEDULES};
 
 /// A run that started this long after its slot did not start from its own firing: the
 /// catch-up of a missed slot, or an operator's backfill. Firings start within seconds.
@@ -62,7 +62,7 @@ pub enum RunStatus {
 
 impl RunStatus {
     pub fn of(p: &SweepProgress) -> Self {
-        if p.phase == crate::ledger::SweepPhase::Abandoned {
+        if p.phase == code24_shared::ledger::SweepPhase::Abandoned {
             Self::Abandoned
         } else if !p.complete {
             Self::Running
@@ -137,8 +137,8 @@ pub fn rows(environment: Environment, now: DateTime<Utc>, known: &[SweepProgress
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ledger::SweepPhase;
     use chrono::TimeZone;
+    use code24_shared::ledger::SweepPhase;
 
     fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap()

@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use super::jobs::JobTable;
-use super::sweeps::SweepTable;
-use super::{JobRow, ShardCounts, SiteRow, StoreError, SweepRow};
+use crate::ledger::jobs::JobTable;
+use crate::ledger::sweeps::SweepTable;
+use crate::ledger::{JobRow, ShardCounts, SiteRow, StoreError, SweepRow};
 use crate::reports::analytics::DailyRollup;
 
 #[derive(Debug, Default, Clone)]

@@ -3,8 +3,8 @@
 
 use std::fmt::Write as _;
 
-use crate::dashboard::html::{datetime, esc, notice, time, url};
-use crate::dashboard::schedules::{LastRun, ScheduleRow};
+use crate::html::{datetime, esc, notice, time, url};
+use crate::schedules::{LastRun, ScheduleRow};
 
 pub fn list(rows: &[ScheduleRow], lookup_error: Option<&str>) -> String {
     let mut out = String::new();
@@ -58,9 +58,9 @@ pub fn list(rows: &[ScheduleRow], lookup_error: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Environment;
-    use crate::dashboard::schedules::rows;
+    use crate::schedules::rows;
     use chrono::TimeZone;
+    use code24_shared::names::Environment;
 
     #[test]
     fn the_schedules_page() {

@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
 
-use crate::ids::from_epoch_ms;
-use crate::ledger::SweepProgress;
+use code24_shared::ids::from_epoch_ms;
+use code24_shared::ledger::SweepProgress;
 
 /// `raw` with the five HTML-significant characters escaped; safe in text and in quoted
 /// attribute values.
@@ -29,7 +29,7 @@ pub fn esc(raw: &str) -> String {
 
 /// `raw` percent-encoded for a URL path segment or query value.
 pub fn url(raw: &str) -> String {
-    crate::url::percent_encode(raw)
+    code24_shared::url::percent_encode(raw)
 }
 
 /// A sections of the navigation bar.
@@ -83,7 +83,7 @@ pub fn page(title: &str, nav: Nav, environment: &str, csrf: Option<&str>, body: 
 
 /// The hidden CSRF field of a state-changing form.
 pub fn csrf_input(token: &str) -> String {
-    format!("<input type=\"hidden\" name=\"{}\" value=\"{}\">", super::session::CSRF_FIELD, esc(token))
+    format!("<input type=\"hidden\" name=\"{}\" value=\"{}\">", crate::session::CSRF_FIELD, esc(token))
 }
 
 /// A notice box: `kind` is `empty`, `error` or `ok`.

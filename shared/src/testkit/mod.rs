@@ -1,0 +1,18 @@
+//! The test kit: in-memory twins of every port and the deterministic simulation of the whole
+//! pipeline over them. Compiled for the core's own tests and behind the `testkit` feature,
+//! which the crates that drive the core natively enable (`shared/tests/`, `bench/native`);
+//! no Worker enables it, so no wasm bundle carries it (`tests/tests/bundle_contents.rs`
+//! checks each Worker's resolved features).
+//!
+//! - [`ports`]: twins of the optimization path's ports (site registry, queue, ledger, elite
+//!   workers, R2, dead-letter sink, metrics); the ledger twin runs the Durable Object's own
+//!   decisions over [`ledger`]'s tables.
+//! - [`reports`]: twins of the report jobs' ports (report store, run finalizer, health probes).
+//! - [`ledger`]: in-memory job and sweep tables, the twin of the Durable Object's SQLite.
+//! - [`sim`]: the seeded simulation (duplicated firings and deliveries, crashes, elite faults)
+//!   and its invariant checks.
+
+pub mod ledger;
+pub mod ports;
+pub mod reports;
+pub mod sim;
