@@ -15,7 +15,6 @@
 //! - [`elite`]: the elite-worker contract and the classification of its answers.
 //! - [`standin`]: the control contract of the local, simulated elite stand-in.
 //! - [`auth`], [`api`]: the admin API's token check, route table and request-size limits.
-pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod backoff;

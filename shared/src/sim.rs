@@ -14,7 +14,8 @@ use serde::Serialize;
 use crate::backoff::RetryPolicy;
 use crate::backoff::Rng;
 use crate::config::{ConsumerConfig, Environment};
-use crate::dead_letters::DeadLetterRecord;
+use crate::dead_letters::intake::{decide, DeadLetterAction};
+use crate::dead_letters::record::DeadLetterRecord;
 use crate::elite::{EliteRequest, EliteResponse, EliteRole};
 use crate::error::ErrorClass;
 use crate::error::JobError;
@@ -27,7 +28,6 @@ use crate::ledger::{
 use crate::memory::{MemoryDeadLetters, MemoryElite, MemoryLedger, MemoryMetrics, MemoryQueue, MemoryRegistry, MemoryResults};
 use crate::pipeline::consumer::Delivery;
 use crate::pipeline::consumer::{Action, Consumer};
-use crate::pipeline::dead_letters::{decide, DeadLetterAction};
 use crate::pipeline::producer::{fan_out, Firing, PRODUCER_LEASE_MS};
 use crate::ports::{EliteClient, Ledger};
 use crate::result::optimization_key;

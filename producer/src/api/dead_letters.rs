@@ -6,11 +6,12 @@
 use code24_runtime::http::{error, json};
 use code24_runtime::ledger_client::DurableLedger;
 use code24_runtime::queue::TextQueue;
-use code24_shared::admin::{
-    plan_replay, valid_entry_id, Cursor, DeadLetterDetail, DeadLetterEntry, DeadLetterFilter, DeadLetterPage, DeadLetterStatus, Selection,
-    SelectionOutcome, Skipped, SqlParam, StoreStats,
-};
 use code24_shared::api::truncated;
+use code24_shared::dead_letters::query::{
+    Cursor, DeadLetterDetail, DeadLetterEntry, DeadLetterFilter, DeadLetterPage, DeadLetterStatus, SqlParam,
+};
+use code24_shared::dead_letters::record::{valid_entry_id, StoreStats};
+use code24_shared::dead_letters::selection::{plan_replay, Selection, SelectionOutcome, Skipped};
 use code24_shared::ledger::shard_of;
 use code24_shared::names::{binding, var, OPTIMIZE_QUEUE};
 use code24_shared::result::optimization_key;

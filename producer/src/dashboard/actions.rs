@@ -2,9 +2,9 @@
 //! token (checked in `mod.rs`). Each posts to the admin API in-process and renders what it
 //! did; a refused input changes nothing and says why.
 
-use code24_shared::admin::SelectionOutcome;
 use code24_shared::dashboard::html::{notice, Nav};
 use code24_shared::dashboard::pages::dead_letters::{self, parse_ids, Action};
+use code24_shared::dead_letters::selection::SelectionOutcome;
 use serde_json::json;
 use worker::Response;
 

@@ -2,13 +2,14 @@
 //! core's page functions. A failed read becomes an error page that says what failed and what
 //! to do; nothing here changes state (the replay and purge previews are dry runs).
 
-use code24_shared::admin::{DeadLetterDetail, DeadLetterFilter, DeadLetterPage, DeadLetterStatus, SelectionOutcome, FILTER_PARAMS};
 use code24_shared::config::Environment;
 use code24_shared::dashboard::html::{url as enc, Nav};
 use code24_shared::dashboard::pages::dead_letters::{self, parse_ids, Action, MAX_CONFIRM};
 use code24_shared::dashboard::pages::sites::{SitesPage, PAGE};
 use code24_shared::dashboard::pages::{schedules as schedules_page, sweeps};
 use code24_shared::dashboard::schedules::{latest_run_id, rows};
+use code24_shared::dead_letters::query::{DeadLetterDetail, DeadLetterFilter, DeadLetterPage, DeadLetterStatus, FILTER_PARAMS};
+use code24_shared::dead_letters::selection::SelectionOutcome;
 use code24_shared::ids::from_epoch_ms;
 use code24_shared::ledger::SweepProgress;
 use code24_shared::schedule::SCHEDULES;

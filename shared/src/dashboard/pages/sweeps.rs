@@ -5,9 +5,9 @@
 
 use std::fmt::Write as _;
 
-use crate::admin::DeadLetterEntry;
 use crate::dashboard::html::{duration, esc, notice, progress_bar, time, url};
 use crate::dashboard::schedules::RunStatus;
+use crate::dead_letters::query::DeadLetterEntry;
 use crate::ledger::SweepProgress;
 
 /// How often a live section is refreshed, in milliseconds.

@@ -5,7 +5,7 @@
 //! store, and the sweep can complete. A report job the reports queue dead-lettered on its own
 //! is settled the same way (as dead: its outcome was never recorded), so its run completes.
 
-use crate::dead_letters::{record_for, DeadLetterRecord};
+use crate::dead_letters::record::{record_for, DeadLetterRecord};
 use crate::error::JobError;
 use crate::ledger::{shard_of, JobClaim, SettleDecision, SettleRequest};
 use crate::pipeline::reports::{claim_of, shard_of_job};
