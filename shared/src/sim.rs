@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::backoff::RetryPolicy;
 use crate::backoff::Rng;
 use crate::config::{ConsumerConfig, Environment};
-use crate::dead_letters::intake::{decide, DeadLetterAction};
+use crate::dead_letters::intake::{settle_and_decide, DeadLetterAction};
 use crate::dead_letters::record::DeadLetterRecord;
 use crate::elite::{EliteRequest, EliteResponse, EliteRole};
 use crate::error::ErrorClass;
@@ -498,7 +498,7 @@ fn consume_dead_letters(
     let (ready, later): (Vec<Msg>, Vec<Msg>) = std::mem::take(dlq).into_iter().partition(|m| m.visible_at <= now());
     *dlq = later;
     for m in ready {
-        let action = block_on(decide(&m.body, crate::names::OPTIMIZE_DLQ, crate::names::OPTIMIZE_QUEUE, ledger, results, now()));
+        let action = block_on(settle_and_decide(&m.body, crate::names::OPTIMIZE_DLQ, crate::names::OPTIMIZE_QUEUE, ledger, results, now()));
         match action {
             DeadLetterAction::Store(record) => {
                 store.insert(record.id.clone(), record);
