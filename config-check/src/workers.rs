@@ -141,8 +141,11 @@ const fn elite(name: &'static str, deployed: &'static str) -> Required {
     Required { name, resource: Resource::Service { local: names::ELITE_STANDIN_WORKER, deployed }, local_only: false }
 }
 
-fn environment_only(lookup: Lookup<'_>) -> Result<(), ConfigError> {
-    config::environment(lookup).map(drop)
+/// The vars of the Workers that read the dead-letter store's warning size: the dead-letters
+/// consumer and the dispatcher's admin API.
+fn dead_letter_store_vars(lookup: Lookup<'_>) -> Result<(), ConfigError> {
+    config::environment(lookup)?;
+    config::dead_letter_warn_rows(lookup).map(drop)
 }
 
 /// The optimizer's and the reports consumer's vars: both read a [`ConsumerConfig`].
@@ -194,7 +197,7 @@ pub const WORKERS: &[WorkerSpec] = &[
             Consumes { queue: names::REPORTS_DLQ, dead_letter_queue: DEAD_LETTER_STORE_CONSUMES, attempts_var: None },
         ],
         vars: &[var::ENVIRONMENT],
-        parse_vars: environment_only,
+        parse_vars: dead_letter_store_vars,
         secrets: &[],
     },
     WorkerSpec {
@@ -272,7 +275,7 @@ pub const WORKERS: &[WorkerSpec] = &[
         ],
         consumes: &[],
         vars: &[var::ENVIRONMENT],
-        parse_vars: environment_only,
+        parse_vars: dead_letter_store_vars,
         secrets: &[var::ADMIN_TOKEN, var::SESSION_SECRET],
     },
     WorkerSpec {

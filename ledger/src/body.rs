@@ -3,7 +3,7 @@
 
 use serde::de::DeserializeOwned;
 
-use crate::routes::Route;
+use code24_shared::ledger::route::Route;
 
 /// Decodes the body of `route` as `T`, or says what is wrong with it, naming the route and
 /// the expected type (e.g. "body of /jobs/claim is not a ClaimRequest: missing field ...").

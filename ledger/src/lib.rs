@@ -8,7 +8,8 @@
 //! - [`object`]: the Durable Object: routing, one transaction per request, the alarm.
 //! - [`alarm`]: the one alarm's two timers (rollup flush, pruning).
 //! - [`flush`]: copies dirty daily rollups to D1.
-//! - [`routes`]: the pure route tables (object routes, the local debug passage).
+//! - [`routes`]: the local debug passage, as pure functions (the object's routes are the core's
+//!   `code24_shared::ledger::route::Route`).
 //! - [`sql_tables`]: the schema and the `JobTable` / `SweepTable` implementations.
 //! - [`transaction`]: `transactionSync`, which 0.8.7 does not bind.
 //! - [`coordinator`]: progress reads and fan-in requests, which gather every shard's counters.

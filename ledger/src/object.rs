@@ -31,9 +31,9 @@ use crate::body::decode;
 use crate::coordinator::{progress_of, run_counts};
 use crate::flush::{any_dirty, flush};
 use crate::prune::{anything_left, cutoff_ms, prune, PRUNE_INTERVAL_MS};
-use crate::routes::Route;
 use crate::sql_tables::{create_schema, SqlJobTable, SqlSweepTable};
 use crate::transaction::atomically;
+use code24_shared::ledger::route::Route;
 
 #[durable_object(alarm)]
 pub struct Ledger {

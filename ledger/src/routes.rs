@@ -1,59 +1,10 @@
-//! The ledger's route tables as pure functions, tested natively: the Durable Object's routes
-//! ([`Route`]), and the local-only debug passage of the ledger Worker ([`debug_target`]).
+//! The local-only debug passage of the ledger Worker as pure functions, tested natively
+//! ([`debug_passage`], [`debug_target`]). The Durable Object's own routes are the core's table,
+//! [`Route`].
 
-use code24_shared::ledger::{route, shard_object, JOB_SHARDS, SWEEPS_OBJECT};
+use code24_shared::ledger::route::Route;
+use code24_shared::ledger::{shard_object, JOB_SHARDS, SWEEPS_OBJECT};
 use code24_shared::names::Environment;
-
-/// What a request to a ledger instance asks for. Every route is `POST` with a JSON body.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Route {
-    OpenSweep,
-    RecordPage,
-    FinishFanout,
-    Progress,
-    Recent,
-    Finalize,
-    Claim,
-    Complete,
-    Counts,
-    Job,
-    Settle,
-}
-
-impl Route {
-    const ALL: [(&'static str, Route); 11] = [
-        (route::OPEN_SWEEP, Route::OpenSweep),
-        (route::RECORD_PAGE, Route::RecordPage),
-        (route::FINISH_FANOUT, Route::FinishFanout),
-        (route::PROGRESS, Route::Progress),
-        (route::RECENT, Route::Recent),
-        (route::FINALIZE, Route::Finalize),
-        (route::CLAIM, Route::Claim),
-        (route::COMPLETE, Route::Complete),
-        (route::COUNTS, Route::Counts),
-        (route::JOB, Route::Job),
-        (route::SETTLE, Route::Settle),
-    ];
-
-    /// The route of an exact URL path (no trailing slash, no query string).
-    pub(crate) fn parse(path: &str) -> Option<Self> {
-        Self::ALL.iter().find(|(p, _)| *p == path).map(|(_, r)| *r)
-    }
-
-    pub(crate) fn path(self) -> &'static str {
-        Self::ALL.iter().find(|(_, r)| *r == self).map_or("?", |(p, _)| p)
-    }
-
-    /// Whether the route changes stored rows (and so must make sure the pruning alarm is set).
-    pub(crate) fn writes(self) -> bool {
-        !matches!(self, Self::Counts | Self::Job)
-    }
-
-    /// Whether the route may change daily rollups (and so may need a flush soon).
-    pub(crate) fn rolls_up(self) -> bool {
-        matches!(self, Self::Claim | Self::Complete | Self::Settle)
-    }
-}
 
 /// Path prefix of the local-only debug passage: `POST /debug/{object}/{route}` forwards the
 /// body to `{route}` of the instance named `{object}`.
@@ -86,18 +37,6 @@ fn is_instance_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn every_route_parses_to_itself() {
-        for (path, r) in Route::ALL {
-            assert_eq!(Route::parse(path), Some(r), "{path}");
-            assert_eq!(r.path(), path);
-        }
-        assert_eq!(Route::parse("/jobs/claim/"), None);
-        assert_eq!(Route::parse("/"), None);
-        assert!(!Route::Counts.writes() && !Route::Job.writes() && Route::Claim.writes());
-        assert!(Route::Finalize.writes() && !Route::Finalize.rolls_up() && Route::Complete.rolls_up());
-    }
 
     fn check_debug(path: &str, expected: Option<(&str, &str)>) {
         assert_eq!(debug_target(path), expected, "{path}");

@@ -1,6 +1,6 @@
 //! The ledger Durable Object seen from a Worker: [`DurableLedger`] implements
 //! [`code24_shared::ports::Ledger`] (and the read-only progress, recent-sweeps, job and counts
-//! lookups) as JSON `POST`s to the object's [`route`]s.
+//! lookups) as JSON `POST`s to the object's routes ([`Route`], the core's one table).
 //!
 //! A Rust Durable Object cannot be an RPC target in workers-rs 0.8.7, so every call is an HTTP
 //! request through `Stub::fetch_with_request`. Sweep calls go to the coordinator instance
@@ -14,8 +14,9 @@ use wasm_bindgen::JsValue;
 use worker::{Env, Headers, Method, ObjectNamespace, Request, RequestInit, Response};
 
 use code24_shared::error::JobError;
+use code24_shared::ledger::route::Route;
 use code24_shared::ledger::{
-    route, shard_object, ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, CountsRequest, FanoutDone, FinalizeDecision,
+    shard_object, ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, CountsRequest, FanoutDone, FinalizeDecision,
     FinalizeRequest, JobRequest, JobRow, OpenDecision, OpenSweep, PageDone, ProgressRequest, RecentRequest, SettleDecision, SettleRequest,
     ShardCounts, SweepProgress, SWEEPS_OBJECT,
 };
@@ -43,12 +44,12 @@ impl DurableLedger {
 
     /// A sweep's progress, with every shard's counters summed; `None` for an unknown sweep.
     pub async fn progress(&self, sweep_id: &str) -> Result<Option<SweepProgress>, JobError> {
-        self.call(SWEEPS_OBJECT, route::PROGRESS, &ProgressRequest { sweep_id: sweep_id.to_owned() }).await
+        self.call(SWEEPS_OBJECT, Route::Progress, &ProgressRequest { sweep_id: sweep_id.to_owned() }).await
     }
 
     /// The newest `limit` sweeps by scheduled time, newest first, with their progress.
     pub async fn recent(&self, limit: u32) -> Result<Vec<SweepProgress>, JobError> {
-        self.call(SWEEPS_OBJECT, route::RECENT, &RecentRequest { limit }).await
+        self.call(SWEEPS_OBJECT, Route::Recent, &RecentRequest { limit }).await
     }
 
     /// The fan-in of run `sweep_id`: ask after one of its jobs ended (was completed in its
@@ -56,18 +57,18 @@ impl DurableLedger {
     /// [`FinalizeDecision::Enqueue`]; see there for what the other answers mean.
     pub async fn request_finalize(&self, sweep_id: &str, now_ms: i64) -> Result<FinalizeDecision, JobError> {
         let request = FinalizeRequest { sweep_id: sweep_id.to_owned(), now_ms };
-        self.call(SWEEPS_OBJECT, route::FINALIZE, &request).await
+        self.call(SWEEPS_OBJECT, Route::Finalize, &request).await
     }
 
     /// One job as shard `shard` stores it; `None` when unknown (or pruned).
     pub async fn job(&self, shard: u32, job_id: &str) -> Result<Option<JobRow>, JobError> {
-        self.call(&shard_object(shard), route::JOB, &JobRequest { job_id: job_id.to_owned() }).await
+        self.call(&shard_object(shard), Route::Job, &JobRequest { job_id: job_id.to_owned() }).await
     }
 
     /// Shard `shard`'s counters of each sweep in `request`, in request order. The coordinator
     /// uses it to compute progress.
     pub async fn counts(&self, shard: u32, request: &CountsRequest) -> Result<Vec<ShardCounts>, JobError> {
-        self.call(&shard_object(shard), route::COUNTS, request).await
+        self.call(&shard_object(shard), Route::Counts, request).await
     }
 
     /// Sends `body` (JSON text) as-is to `route` of the instance named `object` and returns the
@@ -84,7 +85,8 @@ impl DurableLedger {
     }
 
     /// One JSON call: serializes `request`, posts it, and decodes a 2xx answer as `Resp`.
-    async fn call<Req: Serialize, Resp: DeserializeOwned>(&self, object: &str, route: &str, request: &Req) -> Result<Resp, JobError> {
+    async fn call<Req: Serialize, Resp: DeserializeOwned>(&self, object: &str, route: Route, request: &Req) -> Result<Resp, JobError> {
+        let route = route.path();
         let fail = |what: String| JobError::transient(format!("ledger {object} {route}: {what}"));
         let body = serde_json::to_string(request).map_err(|e| fail(format!("cannot encode the request: {e}")))?;
         let mut response = self.forward(object, route, &body).await.map_err(|e| fail(format!("request failed: {e}")))?;
@@ -121,27 +123,27 @@ fn error_text(body: &str) -> String {
 
 impl Ledger for DurableLedger {
     async fn open_sweep(&self, req: &OpenSweep) -> Result<OpenDecision, JobError> {
-        self.call(SWEEPS_OBJECT, route::OPEN_SWEEP, req).await
+        self.call(SWEEPS_OBJECT, Route::OpenSweep, req).await
     }
 
     async fn record_page(&self, req: &PageDone) -> Result<(), JobError> {
-        self.call(SWEEPS_OBJECT, route::RECORD_PAGE, req).await
+        self.call(SWEEPS_OBJECT, Route::RecordPage, req).await
     }
 
     async fn finish_fanout(&self, req: &FanoutDone) -> Result<(), JobError> {
-        self.call(SWEEPS_OBJECT, route::FINISH_FANOUT, req).await
+        self.call(SWEEPS_OBJECT, Route::FinishFanout, req).await
     }
 
     async fn claim(&self, shard: u32, req: &ClaimRequest) -> Result<ClaimResponse, JobError> {
-        self.call(&shard_object(shard), route::CLAIM, req).await
+        self.call(&shard_object(shard), Route::Claim, req).await
     }
 
     async fn complete(&self, shard: u32, req: &CompleteRequest) -> Result<CompleteResponse, JobError> {
-        self.call(&shard_object(shard), route::COMPLETE, req).await
+        self.call(&shard_object(shard), Route::Complete, req).await
     }
 
     async fn settle(&self, shard: u32, req: &SettleRequest) -> Result<SettleDecision, JobError> {
-        self.call(&shard_object(shard), route::SETTLE, req).await
+        self.call(&shard_object(shard), Route::Settle, req).await
     }
 }
 

@@ -7,6 +7,7 @@ pub mod ledger_client;
 
 pub mod body;
 pub mod d1;
+pub mod dead_letters;
 pub mod elite;
 pub mod env;
 pub mod http;

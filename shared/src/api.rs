@@ -2,7 +2,15 @@
 //! in `producer/src/api/mod.rs` matches, kept equal to it by a tidy test, and what the
 //! end-to-end tests enumerate to prove each one refuses a missing or wrong token), and the
 //! request-size limits, decided from the declared `Content-Length` before a byte is read (a
-//! body that declares no length is refused) and checked again on the bytes read.
+//! body that declares no length is refused) and checked again on the bytes read. The page size
+//! limits every list, replay and purge shares live here too ([`MAX_LIMIT`], [`DEFAULT_LIMIT`]).
+
+/// Largest page a list returns, and most entries one replay or purge touches.
+pub const MAX_LIMIT: u32 = 1_000;
+/// Default page size and default replay/purge limit.
+pub const DEFAULT_LIMIT: u32 = 100;
+/// Largest accepted JSON body of an admin request.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// One route of the admin API. `{name}` is a path parameter; a trailing `{key...}` takes the
 /// rest of the path.
@@ -50,7 +58,7 @@ pub const ROUTES: &[Route] = &[
 
 /// Largest body forwarded to the local stand-in: the queue injection hook must carry a body over
 /// the queue's own 128 KB limit (to prove the queue refuses it), so it gets more room than the
-/// admin API's [`MAX_BODY_BYTES`](crate::admin::MAX_BODY_BYTES); it is still bounded, and only exists where the stand-in is
+/// admin API's [`MAX_BODY_BYTES`]; it is still bounded, and only exists where the stand-in is
 /// bound (never deployed).
 pub const MAX_STANDIN_BODY_BYTES: usize = 1024 * 1024;
 
@@ -73,7 +81,7 @@ impl Route {
 }
 
 /// Refuses a body by its declared `Content-Length` (the header's value, when present), before
-/// reading it: 413 when over `max` (the admin API's is [`MAX_BODY_BYTES`](crate::admin::MAX_BODY_BYTES)), 400 when the header
+/// reading it: 413 when over `max` (the admin API's is [`MAX_BODY_BYTES`]), 400 when the header
 /// is not a length.
 pub fn check_declared_length(content_length: Option<&str>, max: usize) -> Result<(), (u16, String)> {
     let Some(raw) = content_length else { return Ok(()) };
@@ -136,7 +144,6 @@ pub fn truncated(raw: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::admin::MAX_BODY_BYTES;
 
     fn check(header: Option<&str>, expected: Result<(), u16>) {
         assert_eq!(check_declared_length(header, MAX_BODY_BYTES).map_err(|(s, _)| s), expected, "{header:?}");

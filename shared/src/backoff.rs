@@ -38,6 +38,14 @@ impl RetryPolicy {
         let half_age_s = u32::try_from(age_ms.max(0) / 2_000).unwrap_or(u32::MAX);
         half_age_s.clamp(self.base_s.max(1), self.max_s.max(self.base_s).max(1)).min(Self::QUEUE_MAX_DELAY_S)
     }
+
+    /// Delay before retrying such a message when it must also wait `wait_ms` first (a lease
+    /// another delivery holds): the longer of [`Self::delay_for_age_s`] and the wait rounded up to
+    /// whole seconds, never over `max`. Retrying sooner would only meet the same lease again.
+    pub fn delay_for_age_after_wait_s(&self, age_ms: i64, wait_ms: i64) -> u32 {
+        let wait_s = u32::try_from(wait_ms.max(0).saturating_add(999) / 1_000).unwrap_or(u32::MAX);
+        self.delay_for_age_s(age_ms).max(wait_s).min(self.max_s.max(self.base_s).max(1)).min(Self::QUEUE_MAX_DELAY_S)
+    }
 }
 
 /// xorshift64*: tiny, fast and good enough for jitter and simulated faults. Not for secrets.
@@ -104,6 +112,20 @@ mod tests {
         check(10_000, 5);
         check(120_000, 60);
         check(86_400_000, 300);
+    }
+
+    #[test]
+    fn a_wait_lengthens_the_age_delay_but_never_past_the_maximum() {
+        let policy = RetryPolicy { base_s: 30, max_s: 600 };
+        let check =
+            |age_ms, wait_ms, expected| assert_eq!(policy.delay_for_age_after_wait_s(age_ms, wait_ms), expected, "{age_ms} {wait_ms}");
+        check(0, 0, 30);
+        check(0, -5, 30);
+        check(0, 1, 30);
+        check(0, 45_001, 46);
+        check(200_000, 45_000, 100);
+        check(0, 3_600_000, 600);
+        check(0, i64::MAX, 600);
     }
 
     #[test]

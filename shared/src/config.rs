@@ -56,6 +56,19 @@ pub fn catch_up_window_hours(lookup: &dyn Fn(&str) -> Option<String>) -> Result<
     number(lookup, var::CATCH_UP_WINDOW_HOURS, 72, 1, 24 * 28)
 }
 
+/// The dead-letter store's size at which the dead-letters consumer and the admin API say it
+/// nears capacity (`DEAD_LETTER_WARN_ROWS`, default [`DEFAULT_DEAD_LETTER_WARN_ROWS`]). The
+/// store never drops an entry to make room: this only decides when it asks for some.
+pub fn dead_letter_warn_rows(lookup: &dyn Fn(&str) -> Option<String>) -> Result<u64, ConfigError> {
+    number(lookup, var::DEAD_LETTER_WARN_ROWS, DEFAULT_DEAD_LETTER_WARN_ROWS, 1, MAX_DEAD_LETTER_WARN_ROWS)
+}
+
+/// Default of `DEAD_LETTER_WARN_ROWS`.
+pub const DEFAULT_DEAD_LETTER_WARN_ROWS: u64 = 100_000;
+/// Largest accepted `DEAD_LETTER_WARN_ROWS`: a D1 database holds at most 10 GB, which ten
+/// million rows of a kilobyte already fill, so a larger threshold could never warn in time.
+const MAX_DEAD_LETTER_WARN_ROWS: u64 = 10_000_000;
+
 /// Configuration of the optimizer consumer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsumerConfig {
@@ -141,6 +154,28 @@ mod tests {
         let err = LedgerConfig::from_vars(&vars(&[("SWEEP_RETENTION_HOURS", "24")])).unwrap_err();
         assert_eq!(err.variable, "SWEEP_RETENTION_HOURS");
         assert_eq!(LedgerConfig::from_vars(&vars(&[])).unwrap().retention_hours, 360);
+    }
+
+    #[test]
+    fn the_dead_letter_warning_size_is_read_or_refused_never_guessed() {
+        let check = |pairs: &[(&str, &str)], expected: Result<u64, &str>| {
+            let got = dead_letter_warn_rows(&vars(pairs)).map_err(|e| {
+                assert_eq!(e.variable, "DEAD_LETTER_WARN_ROWS");
+                e.to_string()
+            });
+            match expected {
+                Ok(rows) => assert_eq!(got, Ok(rows), "{pairs:?}"),
+                Err(fragment) => assert!(got.as_ref().is_err_and(|e| e.contains(fragment)), "{pairs:?}: {got:?}"),
+            }
+        };
+        check(&[], Ok(100_000));
+        check(&[("DEAD_LETTER_WARN_ROWS", "250")], Ok(250));
+        check(&[("DEAD_LETTER_WARN_ROWS", " 250 ")], Ok(250));
+        check(&[("DEAD_LETTER_WARN_ROWS", "lots")], Err("\"lots\" is not a whole number"));
+        check(&[("DEAD_LETTER_WARN_ROWS", "-5")], Err("\"-5\" is not a whole number"));
+        check(&[("DEAD_LETTER_WARN_ROWS", "")], Err("\"\" is not a whole number"));
+        check(&[("DEAD_LETTER_WARN_ROWS", "0")], Err("0 is outside 1..=10000000"));
+        check(&[("DEAD_LETTER_WARN_ROWS", "20000000")], Err("outside"));
     }
 
     #[test]

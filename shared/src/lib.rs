@@ -33,7 +33,7 @@
 //!
 //! The pipeline
 //! - [`ports`]: the boundaries as small capability traits (registry, queue, ledger, elite, R2,
-//!   dead-letter sink, metrics, report store, run finalizer, health probes).
+//!   dead-letter sink and store, metrics, report store, run finalizer, health probes).
 //! - [`backoff`]: retry timing (exponential backoff with jitter) and its seeded random source.
 //! - [`pipeline`]: the producer's fan-out and the consumers' batch processing, over the ports.
 //!
@@ -42,9 +42,8 @@
 //!   end-of-month report, runs, the health check.
 //!
 //! Dead letters
-//! - [`dead_letters`]: what the dead-letters consumer stores for each dead-letter message.
-//! - [`admin`]: the admin API's dead-letter contract (filters, pages, replay and purge).
-//! - [`pipeline::dead_letters`]: the dead-letters consumer's decision for one message.
+//! - [`dead_letters`]: the dead-letter store in one place: its record, the dead-letters
+//!   consumer's intake decision and batch, and the admin API's queries, replays and purges.
 //!
 //! The stand-in
 //! - [`standin`]: the local elite stand-in's control contract and deterministic answers, and
@@ -53,7 +52,6 @@
 //! The test kit (compiled for tests and with the `testkit` feature only; no Worker enables it)
 //! - `testkit`: in-memory twins of every port and the seeded simulation of the whole pipeline.
 
-pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod backoff;

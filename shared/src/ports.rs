@@ -1,13 +1,14 @@
 //! The pipeline's boundaries as small capability traits. Each has an in-memory twin in
-//! `crate::testkit` (simulation, tests; behind the `testkit` feature) and a Workers
-//! implementation in the `code24-runtime` crate (D1, Queues, R2, the ledger Durable Object,
-//! service bindings).
+//! `crate::testkit` (simulation, tests; behind the `testkit` feature; the dead-letter store's
+//! twin is `testkit::dead_letters`) and a Workers implementation in the `code24-runtime` crate
+//! (D1, Queues, R2, the ledger Durable Object, service bindings).
 //!
 //! Every failure is a [`JobError`] and so carries its class. The traits use `async fn`
 //! without `Send` bounds on purpose: Workers futures are single-threaded.
 
 #![allow(async_fn_in_trait)]
 
+use crate::dead_letters::record::DeadLetterRecord;
 use crate::elite::{EliteHealth, EliteRequest, EliteResponse, EliteRole};
 use crate::error::JobError;
 use crate::ledger::{
@@ -71,6 +72,17 @@ pub trait ResultStore {
 /// The dead-letter queue, producer side.
 pub trait DeadLetterSink {
     async fn send(&self, letter: &DeadLetter) -> Result<(), JobError>;
+}
+
+/// The dead-letter store (D1's `dead_letters` table), as the dead-letters consumer fills it.
+/// Its twin is `testkit::dead_letters::MemoryDeadLetterStore`.
+pub trait DeadLetterStore {
+    /// Inserts a record, or updates the row of the same id: the newest error, the most
+    /// attempts and the latest failure win; a purged row stays purged, any other is `dead`
+    /// again (a replay that died again). Everything else keeps its first value.
+    async fn upsert(&self, record: &DeadLetterRecord) -> Result<(), JobError>;
+    /// Rows in the store, purged ones included.
+    async fn count(&self) -> Result<u64, JobError>;
 }
 
 /// One finished job (succeeded or dead), for the analytics dataset.

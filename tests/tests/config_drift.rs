@@ -226,6 +226,12 @@ fn vars_are_checked_with_the_workers_own_parsers() {
     });
     copy.fails_with("code24-ledger", Environment::Dev, "var SWEEP_RETENTION_HOURS", "outside");
 
+    // A malformed warning size would otherwise only be logged by the consumer at runtime.
+    let copy = BrokenCopy::new("consumers/dead-letters/wrangler.toml", |t| {
+        edit_entry(t, "env.staging.vars", r#"ENVIRONMENT = "staging""#, |b| format!("{b}DEAD_LETTER_WARN_ROWS = \"100k\"\n"))
+    });
+    copy.fails_with("code24-dead-letters", Environment::Staging, "var DEAD_LETTER_WARN_ROWS", "\"100k\" is not a whole number");
+
     let copy = BrokenCopy::new("wrangler.toml", |t| {
         edit_entry(t, "env.staging.vars", r#"ENVIRONMENT = "staging""#, |b| format!("{b}ADMIN_TOKEN = \"hunter2\"\n"))
     });

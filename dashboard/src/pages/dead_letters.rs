@@ -6,7 +6,8 @@
 use std::fmt::Write as _;
 
 use crate::html::{csrf_input, esc, notice, time, url};
-use code24_shared::admin::{DeadLetterDetail, DeadLetterEntry, DeadLetterPage, SelectionOutcome, FILTER_PARAMS};
+use code24_shared::dead_letters::query::{DeadLetterDetail, DeadLetterEntry, DeadLetterPage, FILTER_PARAMS};
+use code24_shared::dead_letters::selection::SelectionOutcome;
 
 /// Most entries one confirmation takes: the ids travel in the form, and a larger set is a job
 /// for `code24-ops dlq replay`, which chunks and paces it.
@@ -55,7 +56,7 @@ pub fn parse_ids(raw: &str) -> Result<Vec<String>, String> {
     if ids.is_empty() || ids.len() > MAX_CONFIRM as usize {
         return Err(format!("a confirmation takes 1 to {MAX_CONFIRM} ids"));
     }
-    match ids.iter().find(|id| !code24_shared::admin::valid_entry_id(id)) {
+    match ids.iter().find(|id| !code24_shared::dead_letters::record::valid_entry_id(id)) {
         Some(bad) => Err(format!("{bad:?} is not a dead-letter id")),
         None => Ok(ids),
     }
@@ -279,7 +280,8 @@ fn capitalized(word: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use code24_shared::admin::{Skipped, StoreStats};
+    use code24_shared::dead_letters::record::StoreStats;
+    use code24_shared::dead_letters::selection::Skipped;
 
     fn entry(id: &str, status: &str) -> DeadLetterEntry {
         serde_json::from_value(serde_json::json!({

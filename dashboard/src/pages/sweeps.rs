@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use crate::html::{duration, esc, notice, progress_bar, time, url};
 use crate::schedules::RunStatus;
-use code24_shared::admin::DeadLetterEntry;
+use code24_shared::dead_letters::query::DeadLetterEntry;
 use code24_shared::ledger::SweepProgress;
 
 /// How often a live section is refreshed, in milliseconds.

@@ -2,7 +2,8 @@
 //! `purge`, carried out by [`super::selection`]).
 
 use clap::{Args, Subcommand};
-use code24_shared::admin::{Cursor, DeadLetterDetail, DeadLetterEntry, DeadLetterPage, MAX_LIMIT};
+use code24_shared::api::MAX_LIMIT;
+use code24_shared::dead_letters::query::{Cursor, DeadLetterDetail, DeadLetterEntry, DeadLetterPage};
 
 use super::selection::{self, Action, SelectArgs};
 use super::{check_limit, entry_id, filter_query, print_value, Ctx, FilterArgs};
@@ -201,7 +202,7 @@ pub(crate) fn with_not_found_hint(mut e: CliError, hint: &str) -> CliError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use code24_shared::admin::DeadLetterEntry;
+    use code24_shared::dead_letters::query::DeadLetterEntry;
 
     fn entry(message: &str) -> DeadLetterEntry {
         DeadLetterEntry {

@@ -15,7 +15,9 @@ use std::cell::OnceCell;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::Args;
-use code24_shared::admin::{valid_entry_id, DeadLetterFilter, DeadLetterStatus, MAX_LIMIT};
+use code24_shared::api::MAX_LIMIT;
+use code24_shared::dead_letters::query::{DeadLetterFilter, DeadLetterStatus};
+use code24_shared::dead_letters::record::valid_entry_id;
 use code24_shared::error::ErrorClass;
 use code24_shared::ids::{CustomerId, SweepId};
 use serde_json::Value;
@@ -113,7 +115,7 @@ impl FilterArgs {
 /// The query pairs of a filter: its JSON fields are exactly the API's parameter names.
 pub(crate) fn filter_query(filter: &DeadLetterFilter) -> Vec<(&'static str, String)> {
     let Ok(Value::Object(fields)) = serde_json::to_value(filter) else { return Vec::new() };
-    code24_shared::admin::FILTER_PARAMS
+    code24_shared::dead_letters::query::FILTER_PARAMS
         .iter()
         .filter_map(|name| {
             let value = fields.get(*name)?;

@@ -11,7 +11,9 @@ use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use code24_shared::admin::{DeadLetterFilter, DeadLetterPage, DeadLetterStatus, Selection, SelectionOutcome, DEFAULT_LIMIT, MAX_LIMIT};
+use code24_shared::api::{DEFAULT_LIMIT, MAX_LIMIT};
+use code24_shared::dead_letters::query::{DeadLetterFilter, DeadLetterPage, DeadLetterStatus};
+use code24_shared::dead_letters::selection::{Selection, SelectionOutcome};
 
 use super::{check_limit, confirm, entry_id, filter_query, print_value, Ctx, FilterArgs};
 use crate::client::{decode, query};
@@ -287,7 +289,7 @@ fn capitalised(word: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use code24_shared::admin::Skipped;
+    use code24_shared::dead_letters::selection::Skipped;
 
     fn args(ids: &[&str], filter: FilterArgs) -> SelectArgs {
         SelectArgs { ids: ids.iter().map(|s| (*s).to_owned()).collect(), filter, dry_run: false, limit: None, yes: false }

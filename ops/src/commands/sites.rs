@@ -1,7 +1,7 @@
 //! `code24-ops sites`: the site registry the sweeps read (`list`, `add`, `deactivate`).
 
 use clap::{Subcommand, ValueEnum};
-use code24_shared::admin::MAX_LIMIT;
+use code24_shared::api::MAX_LIMIT;
 use code24_shared::ids::CustomerId;
 use code24_shared::site::{Plan, SiteRegistration, SiteUrl};
 use serde::{Deserialize, Deserializer};
@@ -142,7 +142,7 @@ pub(crate) fn run(ctx: &Ctx, command: SitesCommand) -> Result<(), CliError> {
 }
 
 fn list(ctx: &Ctx, all: bool, limit: Option<u32>, after: Option<CustomerId>) -> Result<(), CliError> {
-    let page_size = if all { limit.unwrap_or(MAX_LIMIT) } else { limit.unwrap_or(code24_shared::admin::DEFAULT_LIMIT) };
+    let page_size = if all { limit.unwrap_or(MAX_LIMIT) } else { limit.unwrap_or(code24_shared::api::DEFAULT_LIMIT) };
     let mut rows: Vec<Value> = Vec::new();
     let mut after = after.map(|c| c.as_str().to_owned());
     let more = loop {

@@ -3,16 +3,19 @@
 //! replay so no newer sweep supersedes it), and purge. Replay and purge take ids or a filter,
 //! honour `dry_run` and a limit, and answer what they did and what they skipped and why.
 
+use code24_runtime::env::vars;
 use code24_runtime::http::{error, json};
 use code24_runtime::ledger_client::DurableLedger;
 use code24_runtime::queue::TextQueue;
-use code24_shared::admin::{
-    plan_replay, valid_entry_id, Cursor, DeadLetterDetail, DeadLetterEntry, DeadLetterFilter, DeadLetterPage, DeadLetterStatus, Selection,
-    SelectionOutcome, Skipped, SqlParam, StoreStats,
-};
 use code24_shared::api::truncated;
+use code24_shared::config;
+use code24_shared::dead_letters::query::{
+    Cursor, DeadLetterDetail, DeadLetterEntry, DeadLetterFilter, DeadLetterPage, DeadLetterStatus, SqlParam,
+};
+use code24_shared::dead_letters::record::{valid_entry_id, StoreStats};
+use code24_shared::dead_letters::selection::{plan_replay, Selection, SelectionOutcome, Skipped};
 use code24_shared::ledger::shard_of;
-use code24_shared::names::{binding, var, OPTIMIZE_QUEUE};
+use code24_shared::names::{binding, OPTIMIZE_QUEUE};
 use code24_shared::result::optimization_key;
 use code24_shared::wire::OptimizeJob;
 use serde::Deserialize;
@@ -21,8 +24,6 @@ use worker::{D1Database, Request, Response};
 
 use super::{body_text, Call};
 
-/// Default of `DEAD_LETTER_WARN_ROWS`.
-const DEFAULT_WARN_ROWS: u64 = 100_000;
 /// D1 accepts at most 100 bound parameters per statement; id lists are chunked below that.
 const IDS_PER_STATEMENT: usize = 90;
 const COLUMNS: &str = "id, origin_queue, job_id, sweep_id, customer_id, error_class, error_message, attempts, \
@@ -76,12 +77,11 @@ fn js(p: &SqlParam) -> JsValue {
     }
 }
 
-async fn store_stats(call: &Call<'_>, db: &D1Database) -> worker::Result<StoreStats> {
+async fn store_stats(db: &D1Database, warn_at: u64) -> worker::Result<StoreStats> {
     #[derive(Deserialize)]
     struct Count {
         n: f64,
     }
-    let warn_at = call.env.var(var::DEAD_LETTER_WARN_ROWS).ok().and_then(|v| v.to_string().parse().ok()).unwrap_or(DEFAULT_WARN_ROWS);
     let rows = db.prepare("SELECT COUNT(*) AS n FROM dead_letters").all().await?.results::<Count>()?;
     Ok(StoreStats::new(rows.first().map_or(0, |c| c.n as u64), warn_at))
 }
@@ -99,6 +99,12 @@ pub(super) async fn list(call: &Call<'_>) -> worker::Result<Response> {
     let cursor = match call.query("cursor").map(|c| Cursor::decode(&c)).transpose() {
         Ok(c) => c,
         Err(e) => return error(400, e),
+    };
+    // Read as the dead-letters consumer reads it: a malformed value is an error that names it
+    // (and `config-check` refuses it before a deploy), never silently a default.
+    let warn_at = match config::dead_letter_warn_rows(&vars(call.env)) {
+        Ok(warn_at) => warn_at,
+        Err(e) => return error(500, e.to_string()),
     };
     let (mut sql, params) = filter.where_sql();
     let mut params: Vec<JsValue> = params.iter().map(js).collect();
@@ -119,7 +125,7 @@ pub(super) async fn list(call: &Call<'_>) -> worker::Result<Response> {
         let last = entries.last().expect("a full page");
         Cursor { last_failed_ms: last.last_failed_ms, id: last.id.clone() }.encode()
     });
-    json(200, &DeadLetterPage { dead_letters: entries, next_cursor, store: store_stats(call, &db).await? })
+    json(200, &DeadLetterPage { dead_letters: entries, next_cursor, store: store_stats(&db, warn_at).await? })
 }
 
 pub(super) async fn show(call: &Call<'_>, id: &str) -> worker::Result<Response> {

@@ -27,8 +27,8 @@ mod sites;
 mod sweeps;
 
 use code24_runtime::http::{access, error, json};
-use code24_shared::admin::{DEFAULT_LIMIT, MAX_BODY_BYTES, MAX_LIMIT};
 use code24_shared::api::{self, BodyPlan};
+use code24_shared::api::{DEFAULT_LIMIT, MAX_BODY_BYTES, MAX_LIMIT};
 use code24_shared::auth::{self, Access};
 use code24_shared::names::{binding, var};
 use code24_shared::standin::CONTROL_PREFIX;

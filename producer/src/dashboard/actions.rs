@@ -4,7 +4,7 @@
 
 use code24_dashboard::html::{notice, Nav};
 use code24_dashboard::pages::dead_letters::{self, parse_ids, Action};
-use code24_shared::admin::SelectionOutcome;
+use code24_shared::dead_letters::selection::SelectionOutcome;
 use serde_json::json;
 use worker::Response;
 

@@ -7,7 +7,8 @@ use code24_dashboard::pages::dead_letters::{self, parse_ids, Action, MAX_CONFIRM
 use code24_dashboard::pages::sites::{SitesPage, PAGE};
 use code24_dashboard::pages::{schedules as schedules_page, sweeps};
 use code24_dashboard::schedules::{latest_run_id, rows};
-use code24_shared::admin::{DeadLetterDetail, DeadLetterFilter, DeadLetterPage, DeadLetterStatus, SelectionOutcome, FILTER_PARAMS};
+use code24_shared::dead_letters::query::{DeadLetterDetail, DeadLetterFilter, DeadLetterPage, DeadLetterStatus, FILTER_PARAMS};
+use code24_shared::dead_letters::selection::SelectionOutcome;
 use code24_shared::ids::from_epoch_ms;
 use code24_shared::ledger::SweepProgress;
 use code24_shared::names::Environment;

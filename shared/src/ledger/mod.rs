@@ -17,6 +17,7 @@
 
 pub mod jobs;
 pub mod rollups;
+pub mod route;
 pub mod sweeps;
 
 use std::fmt;
@@ -58,27 +59,6 @@ pub fn is_optimization(sweep_id: &str) -> bool {
 /// Durable Object name of job shard `shard`.
 pub fn shard_object(shard: u32) -> String {
     format!("jobs-{shard}")
-}
-
-/// Routes of the ledger Durable Object (all `POST` with a JSON body, answering JSON).
-pub mod route {
-    pub const OPEN_SWEEP: &str = "/sweeps/open";
-    pub const RECORD_PAGE: &str = "/sweeps/page";
-    pub const FINISH_FANOUT: &str = "/sweeps/finish";
-    /// Body: [`super::ProgressRequest`]; answer: `Option<SweepProgress>`.
-    pub const PROGRESS: &str = "/sweeps/progress";
-    /// Body: [`super::RecentRequest`]; answer: `Vec<SweepProgress>`.
-    pub const RECENT: &str = "/sweeps/recent";
-    /// Body: [`super::FinalizeRequest`]; answer: [`super::FinalizeDecision`].
-    pub const FINALIZE: &str = "/sweeps/finalize";
-    pub const CLAIM: &str = "/jobs/claim";
-    pub const COMPLETE: &str = "/jobs/complete";
-    /// Body: [`super::CountsRequest`]; answer: `Vec<ShardCounts>`.
-    pub const COUNTS: &str = "/jobs/counts";
-    /// Body: [`super::JobRequest`]; answer: `Option<JobRow>`.
-    pub const JOB: &str = "/jobs/get";
-    /// Body: [`super::SettleRequest`]; answer: [`super::SettleDecision`].
-    pub const SETTLE: &str = "/jobs/settle";
 }
 
 /// A failure inside the ledger's storage.

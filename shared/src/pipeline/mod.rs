@@ -6,6 +6,5 @@
 
 pub(crate) mod batch;
 pub mod consumer;
-pub mod dead_letters;
 pub mod producer;
 pub mod reports;

@@ -7,11 +7,13 @@
 //! - [`ports`]: twins of the optimization path's ports (site registry, queue, ledger, elite
 //!   workers, R2, dead-letter sink, metrics); the ledger twin runs the Durable Object's own
 //!   decisions over [`ledger`]'s tables.
+//! - [`dead_letters`]: the dead-letter store's twin (rows as D1 keeps them, failures on demand).
 //! - [`reports`]: twins of the report jobs' ports (report store, run finalizer, health probes).
 //! - [`ledger`]: in-memory job and sweep tables, the twin of the Durable Object's SQLite.
 //! - [`sim`]: the seeded simulation (duplicated firings and deliveries, crashes, elite faults)
 //!   and its invariant checks.
 
+pub mod dead_letters;
 pub mod ledger;
 pub mod ports;
 pub mod reports;

@@ -14,7 +14,8 @@ use serde::Serialize;
 use crate::backoff::RetryPolicy;
 use crate::backoff::Rng;
 use crate::config::ConsumerConfig;
-use crate::dead_letters::DeadLetterRecord;
+use crate::dead_letters::intake::{settle_and_decide, DeadLetterAction};
+use crate::dead_letters::record::DeadLetterRecord;
 use crate::elite::{EliteRequest, EliteResponse, EliteRole};
 use crate::error::ErrorClass;
 use crate::error::JobError;
@@ -27,7 +28,6 @@ use crate::ledger::{
 use crate::names::Environment;
 use crate::pipeline::consumer::Delivery;
 use crate::pipeline::consumer::{Action, Consumer};
-use crate::pipeline::dead_letters::{decide, DeadLetterAction};
 use crate::pipeline::producer::{fan_out, Firing, PRODUCER_LEASE_MS};
 use crate::ports::{EliteClient, Ledger};
 use crate::result::optimization_key;
@@ -499,7 +499,7 @@ fn consume_dead_letters(
     let (ready, later): (Vec<Msg>, Vec<Msg>) = std::mem::take(dlq).into_iter().partition(|m| m.visible_at <= now());
     *dlq = later;
     for m in ready {
-        let action = block_on(decide(&m.body, crate::names::OPTIMIZE_DLQ, crate::names::OPTIMIZE_QUEUE, ledger, results, now()));
+        let action = block_on(settle_and_decide(&m.body, crate::names::OPTIMIZE_DLQ, crate::names::OPTIMIZE_QUEUE, ledger, results, now()));
         match action {
             DeadLetterAction::Store(record) => {
                 store.insert(record.id.clone(), record);

@@ -6,8 +6,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use code24_shared::admin::{DeadLetterFilter, Selection};
 use code24_shared::auth::{authorize, Access};
+use code24_shared::dead_letters::query::DeadLetterFilter;
+use code24_shared::dead_letters::selection::Selection;
 use code24_shared::error::ErrorClass;
 use code24_shared::ids::CustomerId;
 use code24_shared::reports::revenue::BillingEvent;

@@ -4,9 +4,11 @@
 //! short. Shrunk failures are kept by proptest in `proptest-regressions/` beside this file,
 //! and interesting ones are copied into the corpus.
 
-use code24_shared::admin::{valid_entry_id, Cursor, DeadLetterFilter, Selection, MAX_LIMIT};
+use code24_shared::api::MAX_LIMIT;
 use code24_shared::auth::{authorize, bearer_token, compare, Access, MAX_TOKEN_BYTES};
-use code24_shared::dead_letters::record_for;
+use code24_shared::dead_letters::query::{Cursor, DeadLetterFilter};
+use code24_shared::dead_letters::record::{record_for, valid_entry_id};
+use code24_shared::dead_letters::selection::Selection;
 use code24_shared::error::ErrorClass;
 use code24_shared::ids::{from_epoch_ms, CustomerId};
 use code24_shared::pipeline::consumer::Action;

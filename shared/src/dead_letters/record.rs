@@ -1,8 +1,9 @@
-//! What the dead-letters consumer stores for each message of a dead-letter queue. Three kinds
-//! of body arrive there: a [`DeadLetter`] a consumer sent with its reason; a raw job (optimize
-//! or report) the queue itself moved after `max_retries` deliveries (the consumer never
-//! decided, e.g. it kept crashing); and anything else (stored verbatim as poison). None is
-//! dropped.
+//! The dead-letter store's contents: the record the dead-letters consumer writes for each
+//! message of a dead-letter queue, the ids an entry may have, and the store's size against its
+//! warning threshold. Three kinds of body arrive on a dead-letter queue: a [`DeadLetter`] a
+//! consumer sent with its reason; a raw job (optimize or report) the queue itself moved after
+//! `max_retries` deliveries (the consumer never decided, e.g. it kept crashing); and anything
+//! else (stored verbatim as poison). None is dropped.
 
 use serde::{Deserialize, Serialize};
 
@@ -26,6 +27,27 @@ pub struct DeadLetterRecord {
     pub failed_ms: i64,
 }
 
+/// Whether `raw` can be a dead-letter id: a job id or a body hash id, printable and short.
+pub fn valid_entry_id(raw: &str) -> bool {
+    !raw.is_empty() && raw.len() <= 256 && raw.chars().all(|c| c.is_ascii_alphanumeric() || "._-:".contains(c))
+}
+
+/// Size of the store and whether it nears its configured warning size. The store never drops
+/// entries; this is how it says it is filling up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreStats {
+    /// Rows in the store, purged ones included.
+    pub rows: u64,
+    pub warn_at: u64,
+    pub near_capacity: bool,
+}
+
+impl StoreStats {
+    pub fn new(rows: u64, warn_at: u64) -> Self {
+        Self { rows, warn_at, near_capacity: rows >= warn_at }
+    }
+}
+
 /// The store id of a body that names no job: a hash of the body, so the same poison message
 /// sent twice is stored once.
 fn poison_id(body: &str) -> String {
@@ -39,7 +61,7 @@ pub fn record_for(dlq_body: &str, dlq_name: &str, origin_queue: &str, now_ms: i6
         if letter.v == DEAD_LETTER_VERSION {
             // A letter's job id becomes the store's key and the admin API's path: one that the
             // API could not address (none of our consumers sends one) falls back to the hash.
-            let id = letter.job_id.clone().filter(|id| crate::admin::valid_entry_id(id)).unwrap_or_else(|| poison_id(&letter.body));
+            let id = letter.job_id.clone().filter(|id| valid_entry_id(id)).unwrap_or_else(|| poison_id(&letter.body));
             return DeadLetterRecord {
                 id,
                 origin_queue: letter.origin_queue,

@@ -1,0 +1,114 @@
+//! The ledger Durable Object's routes: one table of what a request to a ledger instance may
+//! ask for, with each route's path and properties. The client (`runtime/src/ledger_client.rs`)
+//! sends to [`Route::path`]; the Durable Object (`ledger/src/object.rs`) routes with
+//! [`Route::parse`] and decides from [`Route::writes`] and [`Route::rolls_up`] what a request
+//! may have changed. Every route is `POST` with a JSON body and answers JSON.
+
+/// What a request to a ledger instance asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// Body: [`super::OpenSweep`]; answer: [`super::OpenDecision`].
+    OpenSweep,
+    /// Body: [`super::PageDone`].
+    RecordPage,
+    /// Body: [`super::FanoutDone`].
+    FinishFanout,
+    /// Body: [`super::ProgressRequest`]; answer: `Option<SweepProgress>`.
+    Progress,
+    /// Body: [`super::RecentRequest`]; answer: `Vec<SweepProgress>`.
+    Recent,
+    /// Body: [`super::FinalizeRequest`]; answer: [`super::FinalizeDecision`].
+    Finalize,
+    /// Body: [`super::ClaimRequest`]; answer: [`super::ClaimResponse`].
+    Claim,
+    /// Body: [`super::CompleteRequest`]; answer: [`super::CompleteResponse`].
+    Complete,
+    /// Body: [`super::CountsRequest`]; answer: `Vec<ShardCounts>`.
+    Counts,
+    /// Body: [`super::JobRequest`]; answer: `Option<JobRow>`.
+    Job,
+    /// Body: [`super::SettleRequest`]; answer: [`super::SettleDecision`].
+    Settle,
+}
+
+impl Route {
+    /// Every route, coordinator routes first.
+    pub const ALL: [Route; 11] = [
+        Self::OpenSweep,
+        Self::RecordPage,
+        Self::FinishFanout,
+        Self::Progress,
+        Self::Recent,
+        Self::Finalize,
+        Self::Claim,
+        Self::Complete,
+        Self::Counts,
+        Self::Job,
+        Self::Settle,
+    ];
+
+    /// The route's URL path on a ledger instance.
+    pub fn path(self) -> &'static str {
+        match self {
+            Self::OpenSweep => "/sweeps/open",
+            Self::RecordPage => "/sweeps/page",
+            Self::FinishFanout => "/sweeps/finish",
+            Self::Progress => "/sweeps/progress",
+            Self::Recent => "/sweeps/recent",
+            Self::Finalize => "/sweeps/finalize",
+            Self::Claim => "/jobs/claim",
+            Self::Complete => "/jobs/complete",
+            Self::Counts => "/jobs/counts",
+            Self::Job => "/jobs/get",
+            Self::Settle => "/jobs/settle",
+        }
+    }
+
+    /// The route of an exact URL path (no trailing slash, no query string).
+    pub fn parse(path: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.path() == path)
+    }
+
+    /// Whether the route changes stored rows (and so must make sure the pruning alarm is set).
+    pub fn writes(self) -> bool {
+        !matches!(self, Self::Counts | Self::Job)
+    }
+
+    /// Whether the route may change daily rollups (and so may need a flush soon).
+    pub fn rolls_up(self) -> bool {
+        matches!(self, Self::Claim | Self::Complete | Self::Settle)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(path: &str, expected: Option<Route>) {
+        assert_eq!(Route::parse(path), expected, "{path:?}");
+    }
+
+    #[test]
+    fn every_route_parses_to_itself_and_nothing_else_parses() {
+        for route in Route::ALL {
+            check(route.path(), Some(route));
+        }
+        let mut paths: Vec<&str> = Route::ALL.iter().map(|r| r.path()).collect();
+        paths.sort_unstable();
+        paths.dedup();
+        assert_eq!(paths.len(), Route::ALL.len(), "every route has its own path");
+        check("/jobs/claim/", None);
+        check("/jobs/claim?x=1", None);
+        check("/", None);
+        check("", None);
+    }
+
+    #[test]
+    fn counts_and_job_write_nothing_and_only_job_outcomes_roll_up() {
+        let writes: Vec<Route> = Route::ALL.into_iter().filter(|r| !r.writes()).collect();
+        assert_eq!(writes, [Route::Counts, Route::Job]);
+        let rolls_up: Vec<Route> = Route::ALL.into_iter().filter(|r| r.rolls_up()).collect();
+        assert_eq!(rolls_up, [Route::Claim, Route::Complete, Route::Settle]);
+        assert!(rolls_up.iter().all(|r| r.writes()), "a route that changes rollups writes");
+    }
+}
