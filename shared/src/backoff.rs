@@ -38,6 +38,13 @@ impl RetryPolicy {
         let half_age_s = u32::try_from(age_ms.max(0) / 2_000).unwrap_or(u32::MAX);
         half_age_s.clamp(self.base_s.max(1), self.max_s.max(self.base_s).max(1)).min(Self::QUEUE_MAX_DELAY_S)
     }
+
+    /// Whole seconds until a lease of `retry_after_ms` has passed. Never shorter than the
+    /// lease: a shorter retry would only meet the same lease again and spend a queue retry.
+    pub fn after_lease_s(retry_after_ms: i64) -> u32 {
+        let s = u32::try_from(retry_after_ms.max(0).saturating_add(999) / 1000).unwrap_or(u32::MAX);
+        s.clamp(1, Self::QUEUE_MAX_DELAY_S)
+    }
 }
 
 /// xorshift64*: tiny, fast and good enough for jitter and simulated faults. Not for secrets.
@@ -104,6 +111,14 @@ mod tests {
         check(10_000, 5);
         check(120_000, 60);
         check(86_400_000, 300);
+    }
+
+    #[test]
+    fn a_lease_is_waited_out_whole() {
+        assert_eq!(RetryPolicy::after_lease_s(-5), 1);
+        assert_eq!(RetryPolicy::after_lease_s(1), 1);
+        assert_eq!(RetryPolicy::after_lease_s(1_001), 2);
+        assert_eq!(RetryPolicy::after_lease_s(i64::MAX), RetryPolicy::QUEUE_MAX_DELAY_S);
     }
 
     #[test]
