@@ -6,7 +6,6 @@
 
 use std::collections::BTreeMap;
 
-use super::ReportJobs;
 use crate::backoff::RetryPolicy;
 use crate::ledger::FinalizeDecision;
 use crate::pipeline::consumer::{infra_retry, Action, Settled};
@@ -49,67 +48,66 @@ pub fn finalize_send(decision: &FinalizeDecision, now_ms: i64) -> FinalizeSend {
     }
 }
 
-/// The reports consumer's hook after the verdicts: one finalize request per monthly-analytics
-/// run whose customer jobs ended in the batch (now, or before this delivery). The messages of
-/// a run are acked only once its finalize decision is carried out.
-pub(super) async fn fan_in<S, R, Q, H, F>(
-    jobs: &ReportJobs<'_, S, R, Q, H, F>,
-    settled: &mut [Settled<'_, ReportJob>],
-    now: &dyn Fn() -> i64,
-    retry: &RetryPolicy,
-) where
-    R: ResultStore,
-    Q: JobQueue,
-    F: RunFinalizer,
-{
-    let mut runs: BTreeMap<&str, (&ReportJob, Vec<usize>)> = BTreeMap::new();
-    for (i, s) in settled.iter().enumerate() {
-        let job = s.job;
-        if s.ended && matches!(job.work, ReportWork::MonthlyCustomer { .. }) && s.action == Action::Ack {
-            runs.entry(job.run_id.as_str()).or_insert_with(|| (job, Vec::new())).1.push(i);
+/// The ports the fan-in works with.
+pub(super) struct FanIn<'a, F, Q, R> {
+    /// The ledger's fan-in.
+    pub(super) finalizer: &'a F,
+    /// The reports queue, for the finalize job.
+    pub(super) queue: &'a Q,
+    /// The report objects: whether a finalize job's report is written.
+    pub(super) results: &'a R,
+}
+
+impl<F: RunFinalizer, Q: JobQueue, R: ResultStore> FanIn<'_, F, Q, R> {
+    /// The reports consumer's hook after the verdicts: one finalize request per
+    /// monthly-analytics run whose customer jobs ended in the batch (now, or before this
+    /// delivery). The messages of a run are acked only once its finalize decision is carried
+    /// out.
+    pub(super) async fn after_verdicts(&self, settled: &mut [Settled<'_, ReportJob>], now: &dyn Fn() -> i64, retry: &RetryPolicy) {
+        let mut runs: BTreeMap<&str, (&ReportJob, Vec<usize>)> = BTreeMap::new();
+        for (i, s) in settled.iter().enumerate() {
+            let job = s.job;
+            if s.ended && matches!(job.work, ReportWork::MonthlyCustomer { .. }) && s.action == Action::Ack {
+                runs.entry(job.run_id.as_str()).or_insert_with(|| (job, Vec::new())).1.push(i);
+            }
+        }
+        for (job, idx) in runs.into_values() {
+            let oldest = idx.iter().map(|i| settled[*i].age_ms).max().unwrap_or(0);
+            let failed = match self.finalize(job, now).await {
+                Ok(()) => continue,
+                // The finalize job could not be sent after the ledger's `Enqueue`: the retried
+                // messages come back after the resend delay and send it again.
+                Err(Failed::Send) => Action::Retry { delay_s: (FINALIZE_RESEND_AFTER_MS / 1000) as u32 },
+                Err(Failed::Ledger) => infra_retry(retry, oldest),
+            };
+            for i in idx {
+                settled[i].action = failed;
+            }
         }
     }
-    for (job, idx) in runs.into_values() {
-        let oldest = idx.iter().map(|i| settled[*i].age_ms).max().unwrap_or(0);
-        let failed = match finalize(jobs, job, now).await {
-            Ok(()) => continue,
-            // The finalize job could not be sent after the ledger's `Enqueue`: the retried
-            // messages come back after the resend delay and send it again.
-            Err(Failed::Send) => Action::Retry { delay_s: (FINALIZE_RESEND_AFTER_MS / 1000) as u32 },
-            Err(Failed::Ledger) => infra_retry(retry, oldest),
+
+    /// Carries out the fan-in for the run of `job` (one of its customer jobs).
+    async fn finalize(&self, job: &ReportJob, now: &dyn Fn() -> i64) -> Result<(), Failed> {
+        let now_ms = now();
+        let finalize = ReportJob::single(&job.run_id, job.month, job.scheduled_ms, ReportWork::MonthlyFinalize);
+        let decision = self.finalizer.request_finalize(&job.run_id, now_ms).await.map_err(|_| Failed::Ledger)?;
+        let send = match finalize_send(&decision, now_ms) {
+            FinalizeSend::No => false,
+            FinalizeSend::Yes => true,
+            FinalizeSend::UnlessReportWritten => !self.report_written(&finalize).await,
         };
-        for i in idx {
-            settled[i].action = failed;
+        if send {
+            self.queue.send_batch(&[finalize.encode()]).await.map_err(|_| Failed::Send)?;
         }
+        Ok(())
     }
-}
 
-/// Carries out the fan-in for the run of `job` (one of its customer jobs).
-async fn finalize<S, R, Q, H, F>(jobs: &ReportJobs<'_, S, R, Q, H, F>, job: &ReportJob, now: &dyn Fn() -> i64) -> Result<(), Failed>
-where
-    R: ResultStore,
-    Q: JobQueue,
-    F: RunFinalizer,
-{
-    let now_ms = now();
-    let finalize = ReportJob::single(&job.run_id, job.month, job.scheduled_ms, ReportWork::MonthlyFinalize);
-    let decision = jobs.finalizer.request_finalize(&job.run_id, now_ms).await.map_err(|_| Failed::Ledger)?;
-    let send = match finalize_send(&decision, now_ms) {
-        FinalizeSend::No => false,
-        FinalizeSend::Yes => true,
-        FinalizeSend::UnlessReportWritten => !report_written(jobs.results, &finalize).await,
-    };
-    if send {
-        jobs.queue.send_batch(&[finalize.encode()]).await.map_err(|_| Failed::Send)?;
+    /// Whether the finalize job's report is in R2 (written by that job). A failed look counts
+    /// as "not written": the resend it causes is harmless.
+    async fn report_written(&self, finalize: &ReportJob) -> bool {
+        let Some(month) = finalize.month else { return false };
+        matches!(self.results.job_of(&month.analytics_key()).await, Ok(Some(id)) if id == finalize.job_id)
     }
-    Ok(())
-}
-
-/// Whether the finalize job's report is in R2 (written by that job). A failed look counts as
-/// "not written": the resend it causes is harmless.
-async fn report_written(results: &impl ResultStore, finalize: &ReportJob) -> bool {
-    let Some(month) = finalize.month else { return false };
-    matches!(results.job_of(&month.analytics_key()).await, Ok(Some(id)) if id == finalize.job_id)
 }
 
 /// Why a run's fan-in could not be carried out.

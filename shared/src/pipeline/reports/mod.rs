@@ -24,6 +24,7 @@ mod work;
 #[cfg(test)]
 mod tests;
 
+use self::fan_in::FanIn;
 use crate::backoff::RetryPolicy;
 use crate::config::ConsumerConfig;
 use crate::error::JobError;
@@ -102,6 +103,7 @@ where
     }
 
     async fn after_verdicts(&self, settled: &mut [Settled<'_, ReportJob>], now: &dyn Fn() -> i64, retry: &RetryPolicy) {
-        fan_in::fan_in(self, settled, now, retry).await;
+        let fan_in = FanIn { finalizer: self.finalizer, queue: self.queue, results: self.results };
+        fan_in.after_verdicts(settled, now, retry).await;
     }
 }
