@@ -9,19 +9,15 @@ use code24_runtime::queue::TextQueue;
 use code24_runtime::registry::D1Registry;
 use code24_shared::config;
 use code24_shared::error::JobError;
-use code24_shared::ledger::FinalizeDecision;
 use code24_shared::names::{binding, Environment, REPORTS_QUEUE};
 use code24_shared::pipeline::producer::{enqueue_single, fan_out_sites, FanoutReport, Run};
+use code24_shared::pipeline::reports::fan_in::{finalize_send, FinalizeSend};
 use code24_shared::ports::JobQueue;
 use code24_shared::reports::jobs::{ReportJob, ReportWork, RESERVED_SUBJECTS};
 use code24_shared::reports::runs::{catch_up, ReportRun};
 use code24_shared::schedule::Task;
 use serde_json::json;
 use worker::{console_error, console_log, Env};
-
-/// A finalize request older than this whose report object is still missing is sent again
-/// (its first send may have been lost with a crashed consumer).
-const FINALIZE_RESEND_AFTER_MS: i64 = 10 * 60 * 1_000;
 
 fn fail(e: impl std::fmt::Display) -> JobError {
     JobError::transient(e.to_string())
@@ -58,19 +54,19 @@ pub(crate) async fn enqueue(env: &Env, run: &ReportRun) -> Result<FanoutReport, 
 }
 
 /// Sends the finalize job of a complete monthly run the first time it is asked, and again when
-/// an earlier request produced no report object in time.
+/// an earlier request produced no report object in time (the core's `finalize_send` decides).
 async fn finalize_if_complete(env: &Env, run: &ReportRun, ledger: &DurableLedger, queue: &TextQueue) -> Result<(), JobError> {
     let now = now_ms();
-    let resend = match ledger.request_finalize(&run.run_id, now).await? {
-        FinalizeDecision::NotComplete => false,
-        FinalizeDecision::Enqueue => true,
-        FinalizeDecision::AlreadyRequested { at_ms } => {
+    let decision = ledger.request_finalize(&run.run_id, now).await?;
+    let send = match finalize_send(&decision, now) {
+        FinalizeSend::No => false,
+        FinalizeSend::Yes => true,
+        FinalizeSend::UnlessReportWritten => {
             let key = run.month.map(|m| m.analytics_key()).unwrap_or_default();
-            let written = env.bucket(binding::RESULTS).map_err(fail)?.head(key).await.map_err(fail)?.is_some();
-            !written && now - at_ms > FINALIZE_RESEND_AFTER_MS
+            env.bucket(binding::RESULTS).map_err(fail)?.head(key).await.map_err(fail)?.is_none()
         }
     };
-    if resend {
+    if send {
         let job = ReportJob::single(&run.run_id, run.month, run.slot.timestamp_millis(), ReportWork::MonthlyFinalize);
         queue.send_batch(&[job.encode()]).await?;
         console_log!("{}", json!({"event": "finalize_enqueued", "run_id": run.run_id}));

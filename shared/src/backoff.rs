@@ -46,6 +46,13 @@ impl RetryPolicy {
         let wait_s = u32::try_from(wait_ms.max(0).saturating_add(999) / 1_000).unwrap_or(u32::MAX);
         self.delay_for_age_s(age_ms).max(wait_s).min(self.max_s.max(self.base_s).max(1)).min(Self::QUEUE_MAX_DELAY_S)
     }
+
+    /// Whole seconds until a lease of `retry_after_ms` has passed. Never shorter than the
+    /// lease: a shorter retry would only meet the same lease again and spend a queue retry.
+    pub fn after_lease_s(retry_after_ms: i64) -> u32 {
+        let s = u32::try_from(retry_after_ms.max(0).saturating_add(999) / 1000).unwrap_or(u32::MAX);
+        s.clamp(1, Self::QUEUE_MAX_DELAY_S)
+    }
 }
 
 /// xorshift64*: tiny, fast and good enough for jitter and simulated faults. Not for secrets.
@@ -126,6 +133,14 @@ mod tests {
         check(200_000, 45_000, 100);
         check(0, 3_600_000, 600);
         check(0, i64::MAX, 600);
+    }
+
+    #[test]
+    fn a_lease_is_waited_out_whole() {
+        assert_eq!(RetryPolicy::after_lease_s(-5), 1);
+        assert_eq!(RetryPolicy::after_lease_s(1), 1);
+        assert_eq!(RetryPolicy::after_lease_s(1_001), 2);
+        assert_eq!(RetryPolicy::after_lease_s(i64::MAX), RetryPolicy::QUEUE_MAX_DELAY_S);
     }
 
     #[test]

@@ -22,6 +22,7 @@ use code24_shared::config::ConsumerConfig;
 use code24_shared::ids::{from_epoch_ms, CustomerId};
 use code24_shared::names::Environment;
 use code24_shared::pipeline::consumer::{Action, Consumer, Delivery};
+use code24_shared::pipeline::optimize::OptimizeJobs;
 use code24_shared::pipeline::producer::{fan_out, Firing};
 use code24_shared::schedule::Task;
 use code24_shared::site::{Site, SiteUrl};
@@ -143,9 +144,8 @@ fn run(sites: usize) -> Report {
         retry: RetryPolicy { base_s: 1, max_s: 30 },
     };
     let consumer = Consumer {
+        jobs: OptimizeJobs { elite: &elite, results: &results },
         ledger: &ledger,
-        elite: &elite,
-        results: &results,
         dead_letters: &dead_letters,
         metrics: &metrics,
         config: &config,

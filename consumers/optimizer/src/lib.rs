@@ -14,6 +14,7 @@ use code24_shared::backoff::Rng;
 use code24_shared::config::ConsumerConfig;
 use code24_shared::names::{binding, OPTIMIZE_DLQ};
 use code24_shared::pipeline::consumer::{Action, Consumer, Delivery};
+use code24_shared::pipeline::optimize::OptimizeJobs;
 use wasm_bindgen::JsValue;
 use worker::{event, Context, Env, MessageBatch};
 
@@ -38,9 +39,8 @@ async fn process(queue_name: &str, deliveries: &[Delivery], env: &Env) -> Result
     let dead_letters = TextQueue::new(env.queue(binding::DEAD_LETTER_QUEUE).map_err(|e| e.to_string())?, OPTIMIZE_DLQ);
     let metrics = AnalyticsMetrics::from_env(env);
     let consumer = Consumer {
+        jobs: OptimizeJobs { elite: &elite, results: &results },
         ledger: &ledger,
-        elite: &elite,
-        results: &results,
         dead_letters: &dead_letters,
         metrics: &metrics,
         config: &config,

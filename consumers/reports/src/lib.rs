@@ -1,8 +1,9 @@
 //! The reports consumer Worker (`code24-reports`): one message = one unit of report work
 //! (`code24_shared::reports::jobs::ReportJob`): a customer's section of the monthly analytics,
 //! the monthly finalize job, the end-of-month report, or a dev health check. It builds the
-//! ports from its bindings, hands the batch to the core's `ReportConsumer`, and carries out one
-//! ack or delayed retry per message. Every decision, the fan-in included, is the core's.
+//! ports from its bindings, hands the batch to the core's job consumer with the report job kind
+//! (`ReportJobs`), and carries out one ack or delayed retry per message. Every decision, the
+//! fan-in included, is the core's.
 
 use code24_runtime::elite::ServiceElite;
 use code24_runtime::env::{entropy, now_ms, vars};
@@ -17,8 +18,8 @@ use code24_runtime::results::R2Results;
 use code24_shared::backoff::Rng;
 use code24_shared::config::ConsumerConfig;
 use code24_shared::names::{binding, REPORTS_DLQ, REPORTS_QUEUE};
-use code24_shared::pipeline::consumer::{Action, Delivery};
-use code24_shared::pipeline::reports::ReportConsumer;
+use code24_shared::pipeline::consumer::{Action, Consumer, Delivery};
+use code24_shared::pipeline::reports::ReportJobs;
 use wasm_bindgen::JsValue;
 use worker::{event, Context, Env, MessageBatch};
 
@@ -49,12 +50,9 @@ async fn process(queue_name: &str, deliveries: &[Delivery], env: &Env) -> Result
     );
     let dead_letters = TextQueue::new(env.queue(binding::DEAD_LETTER_QUEUE).map_err(fail)?, REPORTS_DLQ);
     let metrics = AnalyticsMetrics::from_env(env);
-    let consumer = ReportConsumer {
+    let consumer = Consumer {
+        jobs: ReportJobs { store: &store, results: &results, queue: &queue, probes: &probes, finalizer: &ledger },
         ledger: &ledger,
-        store: &store,
-        results: &results,
-        queue: &queue,
-        probes: &probes,
         dead_letters: &dead_letters,
         metrics: &metrics,
         config: &config,

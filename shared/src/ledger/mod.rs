@@ -25,7 +25,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::error::JobError;
-use crate::ids::{stable_hash, CustomerId};
+use crate::ids::stable_hash;
 
 /// Number of job shards. Changing it moves customers between shards and so forgets their
 /// dedup state: it is a constant of the build, not a variable, on purpose.
@@ -33,9 +33,11 @@ pub const JOB_SHARDS: u32 = 8;
 /// Name of the sweep-coordinator instance.
 pub const SWEEPS_OBJECT: &str = "sweeps";
 
-/// The job shard that owns `customer`.
-pub fn shard_of(customer: &CustomerId) -> u32 {
-    (stable_hash(customer.as_str().as_bytes()) % u64::from(JOB_SHARDS)) as u32
+/// The job shard that owns a job's `subject` (a claim's `customer_id`): the customer of an
+/// optimization job, the customer or reserved word of a report job. Every job of a subject, of
+/// every run, lives in the one shard that also holds its lanes.
+pub fn shard_of(subject: impl AsRef<str>) -> u32 {
+    (stable_hash(subject.as_ref().as_bytes()) % u64::from(JOB_SHARDS)) as u32
 }
 
 /// The key of the per-site row that serializes jobs and decides superseding. Optimization
@@ -175,6 +177,11 @@ pub struct JobClaim {
 }
 
 impl JobClaim {
+    /// The job shard this claim goes to: its subject's.
+    pub fn shard(&self) -> u32 {
+        shard_of(&self.customer_id)
+    }
+
     /// The claim of a decoded job.
     pub fn of(job: &crate::wire::OptimizeJob) -> Self {
         Self {

@@ -1,28 +1,29 @@
-//! The optimizer consumer's batch processing. For one delivered batch it decides, per
-//! message, ack or retry-after-delay, and performs the work in between:
+//! The job consumer: one driver for every queue of jobs (optimizations, report work). For one
+//! delivered batch it decides, per message, ack or retry-after-delay, and performs the work in
+//! between:
 //!
-//! 1. decode every body (an undecodable one is dead-lettered with its reason, alone);
-//! 2. claim the jobs in the ledger, one request per shard touched;
-//! 3. work the claimed jobs concurrently: three elite calls each, then one R2 write;
-//! 4. report the outcomes to the ledger, one request per shard touched;
-//! 5. turn the ledger's verdicts into acks, delayed retries and dead letters.
+//! 1. decode every body (an undecodable one is dead-lettered with its reason, alone; a newer
+//!    wire version is retried until the consumer is updated);
+//! 2. claim the jobs in the ledger, one request per shard touched ([`super::shard_calls`]);
+//! 3. work the claimed jobs concurrently, each timed on its own;
+//! 4. report the outcomes to the ledger, one request per shard touched, and act on the
+//!    verdicts: ack (with an analytics data point), retry with backoff, or dead-letter;
+//! 5. hand the settled messages to the job kind's after-verdicts hook (the reports consumer's
+//!    fan-in of monthly runs), which may hold some of them back.
 //!
-//! A failure of one message never decides the fate of another.
+//! What differs between kinds of job is a [`JobKind`]: [`super::optimize::OptimizeJobs`] and
+//! [`super::reports::ReportJobs`]. A failure of one message never decides the fate of another,
+//! except where the kind's hook ties messages to one shared request.
 
-use futures::future::{join3, join_all};
+use futures::future::join_all;
 
-use crate::backoff::Rng;
+use crate::backoff::{RetryPolicy, Rng};
 use crate::config::ConsumerConfig;
-use crate::elite::{EliteRequest, EliteRole, ELITE_CONTRACT_VERSION};
 use crate::error::{ErrorClass, JobError};
-use crate::ids::from_epoch_ms;
-use crate::ledger::{shard_of, ClaimDecision, JobClaim, JobMetrics, JobOutcome};
-use crate::pipeline::batch::{
-    self, after_lease_s, claim_per_shard, complete_per_shard, group_by_shard, send_dead_letter, JobIds, Letter, Verdicts, WorkedMessage,
-};
-use crate::ports::{DeadLetterSink, EliteClient, Ledger, Metrics, ResultStore};
-use crate::result::{optimization_key, rfc3339, OptimizationResult};
-use crate::wire::OptimizeJob;
+use crate::ledger::{ClaimDecision, JobClaim, JobMetrics, JobOutcome, Verdict};
+use crate::pipeline::shard_calls::{claim_per_shard, complete_per_shard, group_by_shard};
+use crate::ports::{DeadLetterSink, JobFinished, Ledger, Metrics};
+use crate::wire::{DeadLetter, DEAD_LETTER_VERSION};
 
 /// One delivered message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,85 +44,152 @@ pub enum Action {
     },
 }
 
-/// The ports and settings one consumer invocation works with.
-pub struct Consumer<'a, L, E, R, D, M> {
+/// What differs between kinds of job; everything else (claims, verdicts, dead letters, data
+/// points, retries) is the [`Consumer`]'s. The ports a kind's work needs are its own fields.
+#[allow(async_fn_in_trait)]
+pub trait JobKind {
+    /// A decoded queue body.
+    type Job;
+
+    /// Decodes one body. A transient error (a newer wire version) retries the message; a
+    /// permanent one dead-letters it.
+    fn decode(body: &str) -> Result<Self::Job, JobError>;
+
+    /// The job's ledger claim. Its `customer_id` is the job's subject, which picks the shard
+    /// ([`crate::ledger::shard_of`]); its ids are the ones dead letters and data points name.
+    fn claim(job: &Self::Job) -> JobClaim;
+
+    /// How long a claim holds the job's lane: long enough for the kind's slowest work.
+    fn lease_ms(config: &ConsumerConfig) -> i64;
+
+    /// Does the work of one claimed job.
+    async fn work(&self, job: &Self::Job, claimed: Claimed, now: &dyn Fn() -> i64) -> Result<Worked, JobError>;
+
+    /// What the ledger's daily rollup learns of a worked job; `None` when it is not a run the
+    /// rollups count.
+    fn rollup_metrics(outcome: &Result<Worked, JobError>, duration_ms: i64) -> Option<JobMetrics>;
+
+    /// Runs once the verdicts are acted on, over every message whose job decoded and whose
+    /// action is known; it may replace an action (say, retry the messages whose shared
+    /// follow-up request failed). Most kinds have nothing to do.
+    async fn after_verdicts(&self, settled: &mut [Settled<'_, Self::Job>], now: &dyn Fn() -> i64, retry: &RetryPolicy) {
+        let _ = (settled, now, retry);
+    }
+}
+
+/// Whether an earlier attempt of a claimed job may have left its result behind. The ledger's
+/// claim decisions map onto it: `Work` → `Fresh` or `Recover`, `Recover` → `RecoverOnly`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recovery {
+    /// A first attempt or a retry after a reported failure: do the work.
+    Fresh,
+    /// An attempt crashed without reporting and may have written the result: use it if so,
+    /// else do the work.
+    Recover,
+    /// As `Recover`, but a newer run has claimed the lane since: use the result if it was
+    /// written, else the job is superseded and must not be worked.
+    RecoverOnly,
+}
+
+/// A job the ledger granted to this delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Claimed {
+    /// The claim token to complete with.
+    pub attempt: u32,
+    pub recovery: Recovery,
+}
+
+/// How a worked job ended well.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Worked {
+    /// The work was done now. `scores`: the elite workers' (brand, designer, developer), for
+    /// the rollup, when the job has them.
+    Done { scores: Option<[u8; 3]> },
+    /// A crashed attempt's result was found: nothing redone.
+    Recovered,
+    /// Nothing was found for a [`Recovery::RecoverOnly`] job: the ledger records it superseded.
+    Superseded,
+}
+
+/// A message whose job decoded, once its action is known: what [`JobKind::after_verdicts`]
+/// sees and may change.
+pub struct Settled<'b, J> {
+    pub job: &'b J,
+    /// Whether the job ended: it succeeded or died now, or had already ended (a duplicate, a
+    /// superseded or an already-dead claim). An error acked is a stale attempt's: not ended.
+    pub ended: bool,
+    /// How old the message is: infrastructure retries back off by age.
+    pub age_ms: i64,
+    pub action: Action,
+}
+
+/// The ports and settings one consumer invocation works with: the kind's jobs (with the ports
+/// their work needs) and what every kind shares.
+pub struct Consumer<'a, K, L, D, M> {
+    pub jobs: K,
+    /// Claims jobs and records their outcomes.
     pub ledger: &'a L,
-    pub elite: &'a E,
-    pub results: &'a R,
     pub dead_letters: &'a D,
+    /// One data point per finished job.
     pub metrics: &'a M,
     pub config: &'a ConsumerConfig,
     /// Name of the queue the batch came from, recorded in dead letters.
     pub origin_queue: &'a str,
 }
 
-/// How a claimed job is to be worked.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    /// A first attempt or a retry: do the work.
-    Fresh,
-    /// A crashed attempt may have written the result: use it if so, else do the work.
-    Recovering,
-    /// A crashed attempt may have written the result: use it if so, else the job is
-    /// superseded by a newer sweep and must not be worked.
-    RecoverOnly,
-}
-
-/// How a worked job ended well.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Worked {
-    /// Written now, with the elite workers' scores (brand, designer, developer).
-    Written {
-        scores: [u8; 3],
-    },
-    /// A crashed attempt's result was found in R2: nothing redone.
-    Recovered,
-    Superseded,
+/// One message while its batch is being decided.
+struct Message<'d, J> {
+    delivery: &'d Delivery,
+    age_ms: i64,
+    /// The decoded job and its claim, when the body decoded.
+    job: Option<(J, JobClaim)>,
+    state: Slot,
+    /// See [`Settled::ended`].
+    ended: bool,
 }
 
 /// Per message, what is known so far.
 enum Slot {
     Decided(Action),
-    Claiming(OptimizeJob),
-    Working {
-        job: OptimizeJob,
-        attempt: u32,
-        mode: Mode,
-    },
-    /// `duration_ms`: from the start of the batch's work to the end of this job's.
+    Claiming,
+    Working(Claimed),
+    /// `duration_ms`: from the start of this job's work to its end.
     Worked {
-        job: OptimizeJob,
         attempt: u32,
         outcome: Result<Worked, JobError>,
         duration_ms: i64,
     },
 }
 
-impl<L, E, R, D, M> Consumer<'_, L, E, R, D, M>
+impl<K, L, D, M> Consumer<'_, K, L, D, M>
 where
+    K: JobKind,
     L: Ledger,
-    E: EliteClient,
-    R: ResultStore,
     D: DeadLetterSink,
     M: Metrics,
 {
     /// Processes one batch; returns one action per delivery, in order.
     pub async fn process_batch(&self, deliveries: &[Delivery], now: &dyn Fn() -> i64, rng: &mut Rng) -> Vec<Action> {
         let ages: Vec<i64> = deliveries.iter().map(|d| now() - d.sent_ms).collect();
-        let mut slots = Vec::with_capacity(deliveries.len());
-        for (d, age) in deliveries.iter().zip(&ages) {
-            slots.push(match OptimizeJob::decode(&d.body) {
-                Ok(job) => Slot::Claiming(job),
-                Err(e) if e.class == ErrorClass::Transient => Slot::Decided(self.infra_retry(*age)),
-                Err(error) => Slot::Decided(self.dead_letter(&d.body, None, 0, error, now(), *age).await),
-            });
+        let mut batch = Vec::with_capacity(deliveries.len());
+        for (delivery, age_ms) in deliveries.iter().zip(ages) {
+            let (job, state) = match K::decode(&delivery.body) {
+                Ok(job) => {
+                    let claim = K::claim(&job);
+                    (Some((job, claim)), Slot::Claiming)
+                }
+                Err(e) if e.class == ErrorClass::Transient => (None, Slot::Decided(self.infra_retry(age_ms))),
+                Err(error) => (None, Slot::Decided(self.dead_letter(&delivery.body, None, 0, error, now(), age_ms).await)),
+            };
+            batch.push(Message { delivery, age_ms, job, state, ended: false });
         }
-        self.claim(&mut slots, &ages, now).await;
-        self.work(&mut slots, now).await;
-        self.complete(&mut slots, deliveries, &ages, now, rng).await;
-        slots
+        self.claim(&mut batch, now).await;
+        self.work(&mut batch, now).await;
+        self.complete(&mut batch, now, rng).await;
+        self.after_verdicts(&mut batch, now).await;
+        batch
             .into_iter()
-            .map(|s| match s {
+            .map(|m| match m.state {
                 Slot::Decided(a) => a,
                 // Every other state was resolved above; a leftover is retried, never dropped.
                 _ => Action::Retry { delay_s: 1 },
@@ -129,173 +197,191 @@ where
             .collect()
     }
 
-    /// A retry for an infrastructure failure, backing off by the message's age.
-    fn infra_retry(&self, age_ms: i64) -> Action {
-        batch::infra_retry(&self.config.retry, age_ms)
-    }
-
     /// Step 2: one claim request per shard touched, concurrently.
-    async fn claim(&self, slots: &mut [Slot], ages: &[i64], now: &dyn Fn() -> i64) {
-        let claims = slots.iter().enumerate().filter_map(|(i, s)| match s {
-            Slot::Claiming(job) => Some((i, shard_of(&job.customer_id), JobClaim::of(job))),
+    async fn claim(&self, batch: &mut [Message<'_, K::Job>], now: &dyn Fn() -> i64) {
+        let claims = batch.iter().enumerate().filter_map(|(i, m)| match (&m.state, &m.job) {
+            (Slot::Claiming, Some((_, claim))) => Some((i, claim.shard(), claim.clone())),
             _ => None,
         });
         let groups = group_by_shard(claims.collect::<Vec<_>>());
-        for (i, decision) in claim_per_shard(self.ledger, groups, now(), self.config.lease_ms()).await {
+        for (i, decision) in claim_per_shard(self.ledger, groups, now(), K::lease_ms(self.config)).await {
+            let m = &mut batch[i];
             // The ledger is unreachable (or answered nonsense): nothing was decided for this
             // message, so it is retried after a short backoff.
             let Some(decision) = decision else {
-                slots[i] = Slot::Decided(self.infra_retry(ages[i]));
+                m.state = Slot::Decided(self.infra_retry(m.age_ms));
                 continue;
             };
-            let Slot::Claiming(job) = std::mem::replace(&mut slots[i], Slot::Decided(Action::Ack)) else {
-                unreachable!("indexed only claiming slots")
-            };
-            slots[i] = match decision {
+            m.state = match decision {
                 ClaimDecision::Work { attempt, recovering } => {
-                    let mode = if recovering { Mode::Recovering } else { Mode::Fresh };
-                    Slot::Working { job, attempt, mode }
+                    Slot::Working(Claimed { attempt, recovery: if recovering { Recovery::Recover } else { Recovery::Fresh } })
                 }
-                ClaimDecision::Recover { attempt } => Slot::Working { job, attempt, mode: Mode::RecoverOnly },
-                ClaimDecision::Duplicate | ClaimDecision::Superseded => Slot::Decided(Action::Ack),
-                ClaimDecision::Busy { retry_after_ms } => Slot::Decided(Action::Retry { delay_s: after_lease_s(retry_after_ms) }),
+                ClaimDecision::Recover { attempt } => Slot::Working(Claimed { attempt, recovery: Recovery::RecoverOnly }),
+                ClaimDecision::Duplicate | ClaimDecision::Superseded => {
+                    m.ended = true;
+                    Slot::Decided(Action::Ack)
+                }
+                ClaimDecision::Busy { retry_after_ms } => {
+                    Slot::Decided(Action::Retry { delay_s: RetryPolicy::after_lease_s(retry_after_ms) })
+                }
                 ClaimDecision::AlreadyDead { attempts, error } => {
-                    let body = job.encode();
-                    Slot::Decided(self.dead_letter(&body, Some(&job), attempts, error, now(), ages[i]).await)
+                    m.ended = true;
+                    let claim = m.job.as_ref().map(|(_, claim)| claim);
+                    Slot::Decided(self.dead_letter(&m.delivery.body, claim, attempts, error, now(), m.age_ms).await)
                 }
             };
         }
     }
 
-    /// Step 3: every claimed job concurrently.
-    async fn work(&self, slots: &mut [Slot], now: &dyn Fn() -> i64) {
-        let started_ms = now();
-        let jobs: Vec<(usize, &OptimizeJob, u32, Mode)> = slots
+    /// Step 3: every claimed job concurrently, each timed on its own: a slow job must not lend
+    /// its duration to the others.
+    async fn work(&self, batch: &mut [Message<'_, K::Job>], now: &dyn Fn() -> i64) {
+        let working: Vec<(usize, &K::Job, Claimed)> = batch
             .iter()
             .enumerate()
-            .filter_map(|(i, s)| match s {
-                Slot::Working { job, attempt, mode } => Some((i, job, *attempt, *mode)),
+            .filter_map(|(i, m)| match (&m.state, &m.job) {
+                (Slot::Working(claimed), Some((job, _))) => Some((i, job, *claimed)),
                 _ => None,
             })
             .collect();
-        // Each job's own end time: a slow job must not lend its duration to the whole batch.
-        let results = join_all(jobs.iter().map(|(_, job, attempt, mode)| async move {
-            let outcome = self.run_job(job, *attempt, *mode, now).await;
-            (outcome, now())
+        let results = join_all(working.iter().map(|(_, job, claimed)| async move {
+            let started_ms = now();
+            let outcome = self.jobs.work(job, *claimed, now).await;
+            (claimed.attempt, outcome, now() - started_ms)
         }))
         .await;
-        let slot_of: Vec<usize> = jobs.iter().map(|(i, ..)| *i).collect();
-        for (i, (outcome, ended_ms)) in slot_of.into_iter().zip(results) {
-            let Slot::Working { job, attempt, .. } = std::mem::replace(&mut slots[i], Slot::Decided(Action::Ack)) else {
-                unreachable!("indexed only working slots")
-            };
-            slots[i] = Slot::Worked { job, attempt, outcome, duration_ms: ended_ms - started_ms };
+        let slots: Vec<usize> = working.into_iter().map(|(i, ..)| i).collect();
+        for (i, (attempt, outcome, duration_ms)) in slots.into_iter().zip(results) {
+            batch[i].state = Slot::Worked { attempt, outcome, duration_ms };
         }
     }
 
-    /// One job: the three elite calls concurrently, then the R2 write. A recovered job first
-    /// looks for the object a crashed attempt may have written, so success is not redone.
-    async fn run_job(&self, job: &OptimizeJob, attempt: u32, mode: Mode, now: &dyn Fn() -> i64) -> Result<Worked, JobError> {
-        let key = optimization_key(&job.customer_id, job.scheduled);
-        if mode != Mode::Fresh {
-            if self.results.job_of(&key).await?.as_deref() == Some(job.job_id.as_str()) {
-                return Ok(Worked::Recovered);
-            }
-            if mode == Mode::RecoverOnly {
-                return Ok(Worked::Superseded);
-            }
-        }
-        let request = |role| EliteRequest {
-            v: ELITE_CONTRACT_VERSION,
-            role,
-            job_id: job.job_id.as_str().to_owned(),
-            customer_id: job.customer_id.as_str().to_owned(),
-            site_url: job.site_url.as_str().to_owned(),
-            scheduled_at: rfc3339(job.scheduled),
-        };
-        let (brand, designer, developer) = (request(EliteRole::Brand), request(EliteRole::Designer), request(EliteRole::Developer));
-        let (b, d, v) = join3(self.elite.optimize(&brand), self.elite.optimize(&designer), self.elite.optimize(&developer)).await;
-        let answers = match (b, d, v) {
-            (Ok(b), Ok(d), Ok(v)) => [b, d, v],
-            (b, d, v) => return Err(worst([b.err(), d.err(), v.err()])),
-        };
-        let at = from_epoch_ms(now()).unwrap_or(job.scheduled);
-        let scores = [answers[0].score, answers[1].score, answers[2].score];
-        let result = OptimizationResult::new(job, attempt, at, answers);
-        let body = serde_json::to_vec_pretty(&result).map_err(|e| JobError::permanent(format!("result does not serialize: {e}")))?;
-        self.results.put(&key, body, job.job_id.as_str()).await?;
-        Ok(Worked::Written { scores })
-    }
-
-    /// Steps 4 and 5: report outcomes per shard, then act on the verdicts.
-    async fn complete(&self, slots: &mut [Slot], deliveries: &[Delivery], ages: &[i64], now: &dyn Fn() -> i64, rng: &mut Rng) {
-        let outcomes = slots.iter().enumerate().filter_map(|(i, s)| match s {
-            Slot::Worked { job, attempt, outcome, duration_ms } => Some((
+    /// Step 4: report outcomes per shard, then act on the verdicts.
+    async fn complete(&self, batch: &mut [Message<'_, K::Job>], now: &dyn Fn() -> i64, rng: &mut Rng) {
+        let outcomes = batch.iter().enumerate().filter_map(|(i, m)| match (&m.state, &m.job) {
+            (Slot::Worked { attempt, outcome, duration_ms }, Some((_, claim))) => Some((
                 i,
-                shard_of(&job.customer_id),
+                claim.shard(),
                 JobOutcome {
-                    job_id: job.job_id.as_str().to_owned(),
+                    job_id: claim.job_id.clone(),
                     attempt: *attempt,
                     error: outcome.as_ref().err().cloned(),
                     superseded: outcome.as_ref().is_ok_and(|w| *w == Worked::Superseded),
-                    metrics: metrics_of(outcome, *duration_ms),
+                    metrics: K::rollup_metrics(outcome, *duration_ms),
                 },
             )),
             _ => None,
         });
         let groups = group_by_shard(outcomes.collect::<Vec<_>>());
         for (i, verdict) in complete_per_shard(self.ledger, groups, now(), self.config.max_attempts).await {
+            let m = &mut batch[i];
             // An unrecorded outcome: retry. The redelivery finds the job still in flight, waits
-            // out the lease, and recovers a written result without redoing it.
+            // out the lease, and recovers a written result (or redoes idempotent work).
             let Some(verdict) = verdict else {
-                slots[i] = Slot::Decided(self.infra_retry(ages[i]));
+                m.state = Slot::Decided(self.infra_retry(m.age_ms));
                 continue;
             };
-            let Slot::Worked { job, attempt, outcome, duration_ms } = std::mem::replace(&mut slots[i], Slot::Decided(Action::Ack)) else {
-                unreachable!("indexed only worked slots")
+            let (Slot::Worked { attempt, outcome, duration_ms }, Some((_, claim))) =
+                (std::mem::replace(&mut m.state, Slot::Decided(Action::Ack)), &m.job)
+            else {
+                unreachable!("indexed only worked slots of decoded jobs")
             };
+            m.ended = matches!(verdict, Verdict::Dead { .. }) || (verdict == Verdict::Ack && outcome.is_ok());
             let worked = WorkedMessage {
-                ids: ids_of(&job),
-                body: &deliveries[i].body,
+                claim,
+                body: &m.delivery.body,
                 attempt,
-                succeeded: matches!(outcome, Ok(Worked::Written { .. } | Worked::Recovered)),
+                succeeded: matches!(outcome, Ok(Worked::Done { .. } | Worked::Recovered)),
                 duration_ms,
-                age_ms: ages[i],
+                age_ms: m.age_ms,
             };
-            slots[i] = Slot::Decided(self.verdicts().act(verdict, worked, now(), rng).await);
+            m.state = Slot::Decided(self.act(verdict, worked, now(), rng).await);
         }
     }
 
-    fn verdicts(&self) -> Verdicts<'_, D, M> {
-        Verdicts { dead_letters: self.dead_letters, metrics: self.metrics, retry: &self.config.retry, origin_queue: self.origin_queue }
+    /// Step 5: the kind's hook over every decoded job, whose changed actions are kept.
+    async fn after_verdicts(&self, batch: &mut [Message<'_, K::Job>], now: &dyn Fn() -> i64) {
+        let (slots, mut settled): (Vec<usize>, Vec<Settled<'_, K::Job>>) = batch
+            .iter()
+            .enumerate()
+            .filter_map(|(i, m)| match (&m.state, &m.job) {
+                (Slot::Decided(action), Some((job, _))) => Some((i, Settled { job, ended: m.ended, age_ms: m.age_ms, action: *action })),
+                _ => None,
+            })
+            .unzip();
+        self.jobs.after_verdicts(&mut settled, now, &self.config.retry).await;
+        let actions: Vec<Action> = settled.into_iter().map(|s| s.action).collect();
+        for (i, action) in slots.into_iter().zip(actions) {
+            batch[i].state = Slot::Decided(action);
+        }
     }
 
-    /// Sends a dead letter naming the job (when decoded); see [`send_dead_letter`].
-    async fn dead_letter(&self, body: &str, job: Option<&OptimizeJob>, attempts: u32, error: JobError, now_ms: i64, age_ms: i64) -> Action {
-        let letter = Letter { origin_queue: self.origin_queue, body, job: job.map(ids_of), attempts, error, now_ms };
-        send_dead_letter(self.dead_letters, letter, &self.config.retry, age_ms).await
+    /// Acts on the ledger's verdict about one worked message: ack (with a data point when this
+    /// delivery's work succeeded), retry with backoff by the job's attempt, or dead-letter (with
+    /// a data point) and ack once the letter is sent.
+    async fn act(&self, verdict: Verdict, w: WorkedMessage<'_>, now_ms: i64, rng: &mut Rng) -> Action {
+        match verdict {
+            Verdict::Ack => {
+                if w.succeeded {
+                    self.metrics.job_finished(&finished(w.claim, true, w.attempt, w.duration_ms));
+                }
+                Action::Ack
+            }
+            Verdict::Retry { attempt } => Action::Retry { delay_s: self.config.retry.delay_s(attempt, rng.next_u64()) },
+            Verdict::Dead { attempts, error } => {
+                self.metrics.job_finished(&finished(w.claim, false, attempts, w.duration_ms));
+                self.dead_letter(w.body, Some(w.claim), attempts, error, now_ms, w.age_ms).await
+            }
+        }
+    }
+
+    /// Sends a dead letter naming the job (when decoded). The message is acked only once the
+    /// letter is safely sent, and retried (by age) when it could not be.
+    async fn dead_letter(&self, body: &str, job: Option<&JobClaim>, attempts: u32, error: JobError, now_ms: i64, age_ms: i64) -> Action {
+        let letter = DeadLetter {
+            v: DEAD_LETTER_VERSION,
+            origin_queue: self.origin_queue.to_owned(),
+            body: body.to_owned(),
+            job_id: job.map(|j| j.job_id.clone()),
+            sweep_id: job.map(|j| j.sweep_id.clone()),
+            customer_id: job.map(|j| j.customer_id.clone()),
+            error,
+            attempts,
+            dead_at_ms: now_ms,
+        }
+        .fitted();
+        match self.dead_letters.send(&letter).await {
+            Ok(()) => Action::Ack,
+            Err(_) => self.infra_retry(age_ms),
+        }
+    }
+
+    fn infra_retry(&self, age_ms: i64) -> Action {
+        infra_retry(&self.config.retry, age_ms)
     }
 }
 
-fn ids_of(job: &OptimizeJob) -> JobIds<'_> {
-    JobIds { job_id: job.job_id.as_str(), sweep_id: job.sweep_id.as_str(), customer_id: job.customer_id.as_str() }
+/// A worked message whose outcome the ledger answered with a verdict.
+struct WorkedMessage<'a> {
+    claim: &'a JobClaim,
+    /// The delivered body, for a dead letter.
+    body: &'a str,
+    /// The claim token this delivery worked with.
+    attempt: u32,
+    /// Whether this delivery's work succeeded (an acked failure is a stale attempt's).
+    succeeded: bool,
+    duration_ms: i64,
+    age_ms: i64,
 }
 
-/// What the ledger's daily rollup learns of a worked job: its duration, and its scores when
-/// this attempt wrote the result. A superseded job is not a run and reports nothing.
-fn metrics_of(outcome: &Result<Worked, JobError>, duration_ms: i64) -> Option<JobMetrics> {
-    match outcome {
-        Ok(Worked::Superseded) => None,
-        Ok(Worked::Written { scores }) => Some(JobMetrics { duration_ms, scores: Some(*scores) }),
-        Ok(Worked::Recovered) | Err(_) => Some(JobMetrics { duration_ms, scores: None }),
-    }
+/// The analytics data point of a job that finished (succeeded or died).
+fn finished(claim: &JobClaim, succeeded: bool, attempts: u32, duration_ms: i64) -> JobFinished {
+    let [job_id, sweep_id, customer_id] = [&claim.job_id, &claim.sweep_id, &claim.customer_id].map(String::clone);
+    JobFinished { job_id, sweep_id, customer_id, succeeded, attempts, duration_ms }
 }
 
-/// The error that decides a job's fate when several elite calls failed: any permanent failure
-/// makes the job permanent (retrying cannot fix it); the messages are joined for the record.
-fn worst(errors: [Option<JobError>; 3]) -> JobError {
-    let errors: Vec<JobError> = errors.into_iter().flatten().collect();
-    let class = if errors.iter().any(|e| e.class == ErrorClass::Permanent) { ErrorClass::Permanent } else { ErrorClass::Transient };
-    let message = errors.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join("; ");
-    JobError::new(class, message)
+/// A retry for an infrastructure failure (ledger, queue or store unreachable), backing off by
+/// the message's age: nothing was recorded, so there is no attempt count to back off by.
+pub(crate) fn infra_retry(retry: &RetryPolicy, age_ms: i64) -> Action {
+    Action::Retry { delay_s: retry.delay_for_age_s(age_ms) }
 }

@@ -1,10 +1,16 @@
-//! The two halves of a sweep, written once against the ports: the producer's fan-out (cron
-//! firing → one message per active site) and the consumer's batch processing (messages →
-//! elite calls → R2 → ledger → ack/retry/dead letter). The Workers and the simulation both
-//! run exactly this code. The reports consumer ([`reports`]) is the same protocol around
-//! report work; the plumbing both consumers share is [`batch`].
+//! The pipeline's two halves, written once against the ports: the producer's fan-out (cron
+//! firing → one message per active site) and the job consumer (messages → claims → work →
+//! verdicts → ack/retry/dead letter). The Workers and the simulation both run exactly this
+//! code.
+//!
+//! - [`producer`]: the fan-out of a sweep or a report run.
+//! - [`consumer`]: the job consumer, one driver for every kind of job ([`consumer::JobKind`]).
+//! - [`shard_calls`]: its one claim and one complete request per ledger shard touched.
+//! - [`optimize`]: the optimization job kind (elite calls, the R2 result, recovery).
+//! - [`reports`]: the report job kind (report work, health check, the monthly fan-in).
 
-pub(crate) mod batch;
 pub mod consumer;
+pub mod optimize;
 pub mod producer;
 pub mod reports;
+pub(crate) mod shard_calls;

@@ -28,6 +28,7 @@ use crate::ledger::{
 use crate::names::Environment;
 use crate::pipeline::consumer::Delivery;
 use crate::pipeline::consumer::{Action, Consumer};
+use crate::pipeline::optimize::OptimizeJobs;
 use crate::pipeline::producer::{fan_out, Firing, PRODUCER_LEASE_MS};
 use crate::ports::{EliteClient, Ledger};
 use crate::result::optimization_key;
@@ -311,9 +312,8 @@ pub fn run_with_faults(cfg: &SimConfig, extra: &ExtraFaults) -> SimReport {
     let dead_letters = MemoryDeadLetters::default();
     let metrics = MemoryMetrics::default();
     let consumer = Consumer {
+        jobs: OptimizeJobs { elite: &watched, results: &results },
         ledger: &crashing,
-        elite: &watched,
-        results: &results,
         dead_letters: &dead_letters,
         metrics: &metrics,
         config: &config,
@@ -441,7 +441,7 @@ fn deliver_batch<L: Ledger>(
     rng: &mut Rng,
     queue: &mut Vec<Msg>,
     dlq: &mut Vec<Msg>,
-    consumer: &Consumer<'_, L, WatchedElite<'_>, MemoryResults, MemoryDeadLetters, MemoryMetrics>,
+    consumer: &Consumer<'_, OptimizeJobs<'_, WatchedElite<'_>, MemoryResults>, L, MemoryDeadLetters, MemoryMetrics>,
     crashing: &CrashingLedger<'_>,
     now: &dyn Fn() -> i64,
     report: &mut SimReport,

@@ -8,6 +8,7 @@ use code24_shared::config::ConsumerConfig;
 use code24_shared::error::ErrorClass;
 use code24_shared::names::Environment;
 use code24_shared::pipeline::consumer::{Action, Consumer, Delivery};
+use code24_shared::pipeline::optimize::OptimizeJobs;
 use code24_shared::testkit::ports::{MemoryDeadLetters, MemoryElite, MemoryLedger, MemoryMetrics, MemoryResults};
 use code24_shared::wire::{OptimizeJob, MAX_MESSAGE_BYTES};
 use futures::executor::block_on;
@@ -35,9 +36,8 @@ impl Twins {
             retry: RetryPolicy { base_s: 1, max_s: 30 },
         };
         let consumer = Consumer {
+            jobs: OptimizeJobs { elite: &self.elite, results: &self.results },
             ledger: &self.ledger,
-            elite: &self.elite,
-            results: &self.results,
             dead_letters: &self.dead_letters,
             metrics: &self.metrics,
             config: &config,

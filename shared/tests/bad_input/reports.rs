@@ -7,8 +7,8 @@ use code24_shared::backoff::{RetryPolicy, Rng};
 use code24_shared::config::ConsumerConfig;
 use code24_shared::error::ErrorClass;
 use code24_shared::names::Environment;
-use code24_shared::pipeline::consumer::{Action, Delivery};
-use code24_shared::pipeline::reports::ReportConsumer;
+use code24_shared::pipeline::consumer::{Action, Consumer, Delivery};
+use code24_shared::pipeline::reports::ReportJobs;
 use code24_shared::reports::jobs::ReportJob;
 use code24_shared::testkit::ports::{MemoryDeadLetters, MemoryLedger, MemoryMetrics, MemoryQueue, MemoryResults};
 use code24_shared::testkit::reports::{MemoryProbes, MemoryReportStore};
@@ -37,12 +37,15 @@ impl World {
             max_attempts: 3,
             retry: RetryPolicy { base_s: 1, max_s: 30 },
         };
-        let consumer = ReportConsumer {
+        let consumer = Consumer {
+            jobs: ReportJobs {
+                store: &self.store,
+                results: &self.results,
+                queue: &self.queue,
+                probes: &self.probes,
+                finalizer: &self.ledger,
+            },
             ledger: &self.ledger,
-            store: &self.store,
-            results: &self.results,
-            queue: &self.queue,
-            probes: &self.probes,
             dead_letters: &self.dead,
             metrics: &self.metrics,
             config: &config,

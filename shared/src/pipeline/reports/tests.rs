@@ -6,14 +6,15 @@ use std::cell::Cell;
 
 use futures::executor::block_on;
 
-use super::{ReportConsumer, FINALIZE_RESEND_AFTER_MS};
+use super::fan_in::FINALIZE_RESEND_AFTER_MS;
+use super::ReportJobs;
 use crate::backoff::{RetryPolicy, Rng};
 use crate::config::ConsumerConfig;
 use crate::error::ErrorClass;
 use crate::ids::CustomerId;
 use crate::ledger::{FanoutDone, JobState, OpenSweep, PageDone};
 use crate::names::Environment;
-use crate::pipeline::consumer::{Action, Delivery};
+use crate::pipeline::consumer::{Action, Consumer, Delivery};
 use crate::ports::Ledger;
 use crate::reports::analytics::{customer_section, monthly_report, platform_report, sections_of, DailyRollup, MonthlyReport};
 use crate::reports::health::{HealthReport, HealthStatus, PROBE_KEY};
@@ -65,12 +66,15 @@ impl World {
 
     /// Delivers one batch (each body sent a second ago) and lets a second pass.
     fn deliver(&self, bodies: &[&str]) -> Vec<Action> {
-        let consumer = ReportConsumer {
+        let consumer = Consumer {
+            jobs: ReportJobs {
+                store: &self.store,
+                results: &self.results,
+                queue: &self.queue,
+                probes: &self.probes,
+                finalizer: &self.ledger,
+            },
             ledger: &self.ledger,
-            store: &self.store,
-            results: &self.results,
-            queue: &self.queue,
-            probes: &self.probes,
             dead_letters: &self.dead,
             metrics: &self.metrics,
             config: &self.config,

@@ -1,0 +1,95 @@
+//! The optimization job kind: one message is one customer site in one sweep. Its work is three
+//! elite calls, concurrently, then one R2 write of the result; a job whose earlier attempt
+//! crashed first looks for the result that attempt may have written, so success is never
+//! redone. The claim, the verdicts and the dead letters are the [`Consumer`]'s.
+//!
+//! [`Consumer`]: super::consumer::Consumer
+
+use futures::future::join3;
+
+use crate::config::ConsumerConfig;
+use crate::elite::{EliteRequest, EliteRole, ELITE_CONTRACT_VERSION};
+use crate::error::{ErrorClass, JobError};
+use crate::ids::from_epoch_ms;
+use crate::ledger::{JobClaim, JobMetrics};
+use crate::pipeline::consumer::{Claimed, JobKind, Recovery, Worked};
+use crate::ports::{EliteClient, ResultStore};
+use crate::result::{optimization_key, rfc3339, OptimizationResult};
+use crate::wire::OptimizeJob;
+
+/// Optimization jobs, with the ports their work needs.
+pub struct OptimizeJobs<'a, E, R> {
+    /// The three elite workers.
+    pub elite: &'a E,
+    /// The results bucket (R2): written by the work, read by a recovery.
+    pub results: &'a R,
+}
+
+impl<E: EliteClient, R: ResultStore> JobKind for OptimizeJobs<'_, E, R> {
+    type Job = OptimizeJob;
+
+    fn decode(body: &str) -> Result<OptimizeJob, JobError> {
+        OptimizeJob::decode(body)
+    }
+
+    fn claim(job: &OptimizeJob) -> JobClaim {
+        JobClaim::of(job)
+    }
+
+    fn lease_ms(config: &ConsumerConfig) -> i64 {
+        config.lease_ms()
+    }
+
+    /// One job: the three elite calls concurrently, then the R2 write. A recovered job first
+    /// looks for the object a crashed attempt may have written, so success is not redone.
+    async fn work(&self, job: &OptimizeJob, claimed: Claimed, now: &dyn Fn() -> i64) -> Result<Worked, JobError> {
+        let key = optimization_key(&job.customer_id, job.scheduled);
+        if claimed.recovery != Recovery::Fresh {
+            if self.results.job_of(&key).await?.as_deref() == Some(job.job_id.as_str()) {
+                return Ok(Worked::Recovered);
+            }
+            if claimed.recovery == Recovery::RecoverOnly {
+                return Ok(Worked::Superseded);
+            }
+        }
+        let request = |role| EliteRequest {
+            v: ELITE_CONTRACT_VERSION,
+            role,
+            job_id: job.job_id.as_str().to_owned(),
+            customer_id: job.customer_id.as_str().to_owned(),
+            site_url: job.site_url.as_str().to_owned(),
+            scheduled_at: rfc3339(job.scheduled),
+        };
+        let (brand, designer, developer) = (request(EliteRole::Brand), request(EliteRole::Designer), request(EliteRole::Developer));
+        let (b, d, v) = join3(self.elite.optimize(&brand), self.elite.optimize(&designer), self.elite.optimize(&developer)).await;
+        let answers = match (b, d, v) {
+            (Ok(b), Ok(d), Ok(v)) => [b, d, v],
+            (b, d, v) => return Err(worst([b.err(), d.err(), v.err()])),
+        };
+        let at = from_epoch_ms(now()).unwrap_or(job.scheduled);
+        let scores = [answers[0].score, answers[1].score, answers[2].score];
+        let result = OptimizationResult::new(job, claimed.attempt, at, answers);
+        let body = serde_json::to_vec_pretty(&result).map_err(|e| JobError::permanent(format!("result does not serialize: {e}")))?;
+        self.results.put(&key, body, job.job_id.as_str()).await?;
+        Ok(Worked::Done { scores: Some(scores) })
+    }
+
+    /// What the customer's daily rollup learns of a worked job: its duration, and its scores
+    /// when this attempt wrote the result. A superseded job is not a run and reports nothing.
+    fn rollup_metrics(outcome: &Result<Worked, JobError>, duration_ms: i64) -> Option<JobMetrics> {
+        match outcome {
+            Ok(Worked::Superseded) => None,
+            Ok(Worked::Done { scores }) => Some(JobMetrics { duration_ms, scores: *scores }),
+            Ok(Worked::Recovered) | Err(_) => Some(JobMetrics { duration_ms, scores: None }),
+        }
+    }
+}
+
+/// The error that decides a job's fate when several elite calls failed: any permanent failure
+/// makes the job permanent (retrying cannot fix it); the messages are joined for the record.
+fn worst(errors: [Option<JobError>; 3]) -> JobError {
+    let errors: Vec<JobError> = errors.into_iter().flatten().collect();
+    let class = if errors.iter().any(|e| e.class == ErrorClass::Permanent) { ErrorClass::Permanent } else { ErrorClass::Transient };
+    let message = errors.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join("; ");
+    JobError::new(class, message)
+}
