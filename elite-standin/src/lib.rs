@@ -11,12 +11,13 @@
 //!
 //! Map of the crate:
 //! - [`routes`]: the pure route table (method and path to handler, 404, 405).
-//! - [`state`]: the pure state machine: fault rules and budgets, counters, call sequence.
-//! - this file: the thin `fetch` handler that decodes, asks `state`, and carries out the
+//! - `code24_shared::standin::model` (in the core, so the simulation's twin runs it too): the
+//!   pure state machine: fault rules and budgets, counters, call sequence.
+//! - this file: the thin `fetch` handler that decodes, asks the model, and carries out the
 //!   decision (sleeping with `worker::Delay`, answering with the chosen status or body).
 //!
-//! Architecture invariant: every decision lives in `routes` or `state`, which build and are
-//! tested natively; this file holds no branch about which fault applies.
+//! Architecture invariant: every decision lives in `routes` or the core's model, which build
+//! and are tested natively; this file holds no branch about which fault applies.
 
 mod routes;
 

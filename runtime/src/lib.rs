@@ -2,6 +2,18 @@
 //! R2, service bindings and the ledger Durable Object, plus small HTTP helpers. Every Worker
 //! crate uses these instead of talking to bindings directly, so binding access lives in one
 //! place and the Workers stay thin.
+//!
+//! Map of the crate:
+//! - [`ledger_client`]: the ledger Durable Object seen from a Worker.
+//! - [`queue`], [`body`], [`inbox`]: queue producers, message bodies as text, and a consumer's
+//!   batch as the core sees it.
+//! - [`registry`], [`d1`]: the site registry over D1, and the one-query shape its reads share.
+//! - [`results`]: the R2 results bucket.
+//! - [`elite`], [`timeout`]: the elite workers over service bindings, each call bounded in time.
+//! - [`reports`], [`rollups`], [`probes`]: the report jobs' data over D1, the D1 copy of the
+//!   daily rollups, and the dev health check's probes.
+//! - [`metrics`]: finished jobs to Workers Analytics Engine.
+//! - [`env`], [`http`]: reading `[vars]`; JSON answers and the admin API's token check.
 
 pub mod ledger_client;
 

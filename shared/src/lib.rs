@@ -23,7 +23,7 @@
 //! - [`elite`]: the elite-worker contract and the classification of its answers.
 //! - [`result`]: the optimization object written to R2, and its key in the seed's layout.
 //! - [`error`]: job errors and their transient/permanent class.
-//! - [`api`]: the admin API's route table and request-size limits.
+//! - [`api`]: the admin API's route table (which is its router) and request-size limits.
 //! - [`auth`]: the admin API's bearer-token check, in constant time.
 //!
 //! The ledger

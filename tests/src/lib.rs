@@ -8,6 +8,12 @@
 //! Tests wait on conditions with [`wait_until`], never on fixed sleeps: the pipeline is
 //! asynchronous (queues, retries with delays), and a condition states what the test expects.
 //!
+//! Map of the crate:
+//! - this file: [`Stack`], the local stack's address and token, and the HTTP calls tests make.
+//! - [`faults`]: how every site of one sweep ended, and the pipeline's invariant over them.
+//! - [`restart`]: asking `cargo xtask test` to restart the whole stack on its persisted state.
+//! - [`browser`]: the WebDriver client of the dashboard's browser test.
+//!
 //! ```no_run
 //! use std::time::Duration;
 //! use code24_tests::{wait_until, Stack};

@@ -1,12 +1,16 @@
-//! Security checks on the source, as ordinary tests (tidy checks): the admin API's route
-//! table in the core (`code24_shared::api::ROUTES`, which the end-to-end tests enumerate) is
-//! the router's, the token is checked before any route is chosen, no log line or error formats
-//! a secret, and the ledger's debug passage is decided by its tested gate.
+//! Security checks on the source, as ordinary tests (tidy checks): no log line or error formats
+//! a secret, no code outside the admin API's token check reads a secret, and the ledger's debug
+//! passage is decided by its tested gate.
+//!
+//! The admin API's own properties are tested as behaviour, not as source text: its router is
+//! the core's route table (`code24_shared::api::route`, unit-tested there: every route resolves
+//! to its own endpoint, near misses do not), the token is decided before any route
+//! (`code24_shared::api::admit`, unit-tested there: the refusal does not depend on the route),
+//! and `tests/tests/bad_input_e2e.rs` sends every route of the table, and unknown paths, without
+//! a token and with wrong ones to the running dispatcher and expects the same 401.
 
 use std::fs;
 use std::path::{Path, PathBuf};
-
-use code24_shared::api::ROUTES;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ lives in the repository").to_path_buf()
@@ -14,69 +18,6 @@ fn repo() -> PathBuf {
 
 fn read(path: &str) -> String {
     fs::read_to_string(repo().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-/// The router's arms `(Method::X, ["a", b, "c"])` as (method, template) pairs, `{name}` for a
-/// bound segment and `{key...}` for a rest pattern.
-fn router_arms(source: &str) -> Vec<(String, String)> {
-    let mut arms = Vec::new();
-    for line in source.lines().map(str::trim) {
-        let Some(rest) = line.strip_prefix("(Method::") else { continue };
-        let Some((method, rest)) = rest.split_once(", [") else { continue };
-        let Some((segments, _)) = rest.split_once("])") else { continue };
-        let path: Vec<String> = segments
-            .split(", ")
-            .map(|s| match s {
-                ".." => "{key...}".to_owned(),
-                quoted if quoted.starts_with('"') => quoted.trim_matches('"').to_owned(),
-                name => format!("{{{name}}}"),
-            })
-            .collect();
-        arms.push((method.to_uppercase(), format!("/api/{}", path.join("/"))));
-    }
-    arms
-}
-
-/// Compares templates with any parameter name: `{id}` in the table matches `{sweep}` in code.
-fn shape(template: &str) -> String {
-    template.split('/').map(|s| if s.starts_with('{') && s != "{key...}" { "{}" } else { s }).collect::<Vec<_>>().join("/")
-}
-
-#[test]
-fn the_route_table_is_the_routers() {
-    let source = read("producer/src/api/mod.rs");
-    let arms = router_arms(&source);
-    assert!(arms.len() >= 10, "the router's arms were not found: {arms:?}");
-    let table: Vec<(String, String)> = ROUTES.iter().filter(|r| !r.local_only).map(|r| (r.method.to_owned(), shape(r.path))).collect();
-    for (method, path) in &arms {
-        assert!(table.contains(&(method.clone(), shape(path))), "{method} {path} is routed but not in code24_shared::api::ROUTES");
-    }
-    for (method, path) in &table {
-        assert!(arms.iter().any(|(m, p)| m == method && shape(p) == *path), "{method} {path} is in ROUTES but not routed");
-    }
-    // The stand-in's routes are forwarded by the arms naming their first segment, and the
-    // forwarding answers 404 unless the stand-in is bound (never, when deployed).
-    for r in ROUTES.iter().filter(|r| r.local_only) {
-        let knob = r.path.strip_prefix("/api/standin/").and_then(|p| p.split('/').next()).expect("a stand-in route");
-        assert!(source.contains(&format!("\"{knob}\"")), "{} {} is not forwarded", r.method, r.path);
-    }
-    let forward = &source[source.find("async fn forward_to_standin").expect("the forwarding")..];
-    let first = forward.lines().nth(1).unwrap_or_default();
-    assert!(first.contains("let Ok(standin) = env.service(binding::ELITE_STANDIN) else"), "the binding is looked up first: {first}");
-    assert!(forward.lines().nth(2).unwrap_or_default().contains("error(404"), "and its absence is a 404");
-}
-
-#[test]
-fn the_token_is_checked_before_any_route_is_chosen() {
-    let source = read("producer/src/api/mod.rs");
-    let handle = &source[source.find("async fn handle").expect("the API's handle")..];
-    let check = handle.find("access(&req").expect("the token check");
-    let route = handle.find("match (method").expect("the router");
-    assert!(check < route, "the token check must precede the router");
-    assert!(handle[..check].find("strip_prefix(\"/api/\")").is_some(), "every /api/ path reaches the check");
-    // Nothing between the check and the router returns early except the refusals.
-    let between = &handle[check..route];
-    assert_eq!(between.matches("return").count(), 2, "only the 503 and the 401 return before routing:\n{between}");
 }
 
 /// Every Rust source file of the Workers, the runtime, the CLI and the tools.

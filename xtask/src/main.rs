@@ -14,6 +14,7 @@
 //! - [`deploy`]: `deploy --env X [--dry-run]`: per-environment provisioning and deploys.
 //! - [`cmd`]: running child commands, timing, formatting.
 //! - [`interrupt`]: Ctrl-C and SIGTERM as a flag, so a running stack is always stopped.
+//! - [`restart`]: restarts of the local stack on request of an end-to-end test.
 
 mod bench;
 mod check_config;

@@ -7,7 +7,8 @@
 //! batches of [`BATCH`] messages (one claim and one complete per shard touched, three elite
 //! calls and one R2 put per job) against the in-memory twins, until the queue is empty. It then
 //! checks that the ledger reports the sweep complete with N successes and that N result keys
-//! were written, and prints one JSON line with the wall time and every count.
+//! were written, and prints one JSON line with the wall time and every count. The counts come
+//! from [`counting`]: wrappers around the in-memory twins that count every port call.
 //!
 //! Built and run by the bench with `--release` (the workspace's size-optimised profile, with
 //! `opt-level` raised to 3 on the command line: this binary is never shipped).

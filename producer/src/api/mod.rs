@@ -2,7 +2,8 @@
 //! <ADMIN_TOKEN>` (checked before the route is chosen, in constant time; one 401 for every
 //! refusal); JSON in and out, bodies of at most 64 KB with a declared length; errors are
 //! `{"error": ...}` with a 4xx status naming what was wrong, or a 5xx when a dependency failed.
-//! The route table below is also `code24_shared::api::ROUTES` (kept equal by a tidy test).
+//! The router is the core's `code24_shared::api::ROUTES` (resolved by `api::admit`); this
+//! module dispatches on its endpoints.
 //!
 //! - `GET /health` (no token): liveness.
 //! - sweeps ([`sweeps`]): `GET /api/sweeps?limit=N`, `GET /api/sweeps/{sweep_id}`.
@@ -27,11 +28,10 @@ mod sites;
 mod sweeps;
 
 use code24_runtime::http::{access, error, json};
-use code24_shared::api::{self, BodyPlan};
+use code24_shared::api::{self, BodyPlan, Endpoint, Refusal};
 use code24_shared::api::{DEFAULT_LIMIT, MAX_BODY_BYTES, MAX_LIMIT};
-use code24_shared::auth::{self, Access};
+use code24_shared::auth;
 use code24_shared::names::{binding, var};
-use code24_shared::standin::CONTROL_PREFIX;
 use serde_json::json as j;
 use worker::{Env, Method, Request, Response, Url};
 
@@ -77,51 +77,59 @@ async fn read_limited(req: &mut Request, max: usize) -> Result<String, (u16, Str
     }
 }
 
+/// Serves `/health` and the admin API. Every `/api/` request goes through the core's
+/// [`api::admit`]: the token's verdict first (the same 401 whatever the path, and known or not),
+/// then the route of `code24_shared::api::ROUTES`, which this function dispatches on.
 pub(crate) async fn handle(mut req: Request, env: &Env) -> worker::Result<Response> {
     let url = req.url()?;
     let path = url.path().to_owned();
     if path == "/health" {
         return json(200, &j!({"status": "ok", "worker": code24_shared::names::DISPATCHER_WORKER}));
     }
-    let Some(route) = path.strip_prefix("/api/").map(str::to_owned) else {
+    if !path.starts_with("/api/") {
         return error(404, format!("no route {}", api::truncated(&path, 120)));
-    };
-    // The token is checked before the path is looked at: every `/api/` path, known or not,
-    // answers 401 without it, and the same 401 whatever was wrong.
-    let token = env.secret(var::ADMIN_TOKEN).map(|s| s.to_string()).unwrap_or_default();
-    match access(&req, &token) {
-        Access::Allowed => {}
-        Access::Disabled => return error(503, auth::DISABLED_MESSAGE),
-        Access::Refused => return error(401, auth::REFUSED_MESSAGE),
     }
     let method = req.method();
+    let (endpoint, params) = match api::admit(access(&req, &secret(env, var::ADMIN_TOKEN)), method.as_ref(), &path) {
+        Ok(found) => found,
+        Err(refusal) => return refuse(refusal, &method, &path),
+    };
     let call = Call { env, url };
-    let segments: Vec<&str> = route.split('/').collect();
-    match (method.clone(), segments.as_slice()) {
-        (Method::Get, ["sweeps"]) => sweeps::list(&call).await,
-        (Method::Get, ["sweeps", id]) => sweeps::show(&call, id).await,
-        (Method::Get, ["results"]) => results::list(&call).await,
-        (Method::Get, ["results", ..]) => results::get(&call, route.strip_prefix("results/").unwrap_or_default()).await,
-        (Method::Get, ["sites"]) => sites::list(&call).await,
-        (Method::Post, ["sites"]) => sites::add(&call, &mut req).await,
-        (Method::Post, ["sites", id, "deactivate"]) => sites::deactivate(&call, id).await,
-        (Method::Post, ["runs"]) => runs::backfill_run(&call, &mut req).await,
-        (Method::Post, ["billing-events"]) => billing::add(&call, &mut req).await,
-        (Method::Get, ["rollups"]) => rollups::list(&call).await,
-        (Method::Get, ["dead-letters"]) => dead_letters::list(&call).await,
-        (Method::Post, ["dead-letters", "replay"]) => dead_letters::replay(&call, &mut req).await,
-        (Method::Post, ["dead-letters", "purge"]) => dead_letters::purge(&call, &mut req).await,
-        (Method::Get, ["dead-letters", id]) => dead_letters::show(&call, id).await,
-        (_, ["standin", knob]) if matches!(*knob, "faults" | "stats") => forward_to_standin(req, env, knob).await,
-        (_, ["standin", "queue", target]) => forward_to_standin(req, env, &format!("queue/{target}")).await,
-        (_, ["sweeps" | "results" | "sites" | "dead-letters" | "runs" | "rollups" | "billing-events", ..]) => {
-            error(405, format!("{method:?} is not allowed on /api/{}", api::truncated(&route, 120)))
-        }
-        _ => error(404, format!("no route {method:?} /api/{}", api::truncated(&route, 120))),
+    match endpoint {
+        Endpoint::ListSweeps => sweeps::list(&call).await,
+        Endpoint::ShowSweep => sweeps::show(&call, params.get("sweep_id")).await,
+        Endpoint::ListResults => results::list(&call).await,
+        Endpoint::GetResult => results::get(&call, params.get("key")).await,
+        Endpoint::ListSites => sites::list(&call).await,
+        Endpoint::AddSite => sites::add(&call, &mut req).await,
+        Endpoint::DeactivateSite => sites::deactivate(&call, params.get("customer_id")).await,
+        Endpoint::BackfillRun => runs::backfill_run(&call, &mut req).await,
+        Endpoint::AddBillingEvent => billing::add(&call, &mut req).await,
+        Endpoint::ListRollups => rollups::list(&call).await,
+        Endpoint::ListDeadLetters => dead_letters::list(&call).await,
+        Endpoint::ShowDeadLetter => dead_letters::show(&call, params.get("id")).await,
+        Endpoint::ReplayDeadLetters => dead_letters::replay(&call, &mut req).await,
+        Endpoint::PurgeDeadLetters => dead_letters::purge(&call, &mut req).await,
+        Endpoint::Standin => forward_to_standin(req, env, &api::standin_control_path(&path)).await,
     }
 }
 
-async fn forward_to_standin(mut req: Request, env: &Env, knob: &str) -> worker::Result<Response> {
+/// The answer to a refused request. The two token refusals carry one fixed message each, so an
+/// answer tells nothing about the guess or the path.
+fn refuse(refusal: Refusal, method: &Method, path: &str) -> worker::Result<Response> {
+    let status = refusal.status();
+    // The path is quoted as `/api/` and at most 120 characters of the rest.
+    match refusal {
+        Refusal::Disabled => error(status, auth::DISABLED_MESSAGE),
+        Refusal::Unauthorized => error(status, auth::REFUSED_MESSAGE),
+        Refusal::MethodNotAllowed => error(status, format!("{method:?} is not allowed on {}", api::truncated(path, 125))),
+        Refusal::NotFound => error(status, format!("no route {method:?} {}", api::truncated(path, 125))),
+    }
+}
+
+/// Forwards a request to the local elite stand-in's `control_path`; 404 where the stand-in is
+/// not bound (every deployed environment).
+async fn forward_to_standin(mut req: Request, env: &Env, control_path: &str) -> worker::Result<Response> {
     let Ok(standin) = env.service(binding::ELITE_STANDIN) else {
         return error(404, "the elite stand-in is not bound in this environment");
     };
@@ -133,7 +141,7 @@ async fn forward_to_standin(mut req: Request, env: &Env, knob: &str) -> worker::
             Err((status, message)) => return error(status, message),
         };
     }
-    standin.fetch(format!("https://standin{CONTROL_PREFIX}/{knob}"), Some(init)).await
+    standin.fetch(format!("https://standin{control_path}"), Some(init)).await
 }
 
 /// A secret of the dispatcher (empty when unset). Secrets are read here only, next to the

@@ -1,6 +1,6 @@
-//! The admin API's envelope, sans IO: the table of every route (what the dispatcher's router
-//! in `producer/src/api/mod.rs` matches, kept equal to it by a tidy test, and what the
-//! end-to-end tests enumerate to prove each one refuses a missing or wrong token), and the
+//! The admin API's envelope, sans IO: its router ([`routes`]: the table of every route, which
+//! the dispatcher's `producer/src/api/mod.rs` dispatches on and the end-to-end tests enumerate
+//! to prove each one refuses a missing or wrong token, and the token-first decision), and the
 //! request-size limits, decided from the declared `Content-Length` before a byte is read (a
 //! body that declares no length is refused) and checked again on the bytes read. The page size
 //! limits every list, replay and purge shares live here too ([`MAX_LIMIT`], [`DEFAULT_LIMIT`]).
@@ -12,73 +12,15 @@ pub const DEFAULT_LIMIT: u32 = 100;
 /// Largest accepted JSON body of an admin request.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// One route of the admin API. `{name}` is a path parameter; a trailing `{key...}` takes the
-/// rest of the path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Route {
-    pub method: &'static str,
-    pub path: &'static str,
-    /// Answers only where the local elite stand-in is bound (404 in every deployed environment).
-    pub local_only: bool,
-}
+mod routes;
 
-const fn route(method: &'static str, path: &'static str) -> Route {
-    Route { method, path, local_only: false }
-}
-
-const fn local(method: &'static str, path: &'static str) -> Route {
-    Route { method, path, local_only: true }
-}
-
-/// Every route of the admin API. All of them require the bearer token; the token is checked
-/// before the router looks at the path, so an unknown `/api/` path is refused (401) too.
-pub const ROUTES: &[Route] = &[
-    route("GET", "/api/sweeps"),
-    route("GET", "/api/sweeps/{sweep_id}"),
-    route("GET", "/api/results"),
-    route("GET", "/api/results/{key...}"),
-    route("GET", "/api/sites"),
-    route("POST", "/api/sites"),
-    route("POST", "/api/sites/{customer_id}/deactivate"),
-    route("POST", "/api/runs"),
-    route("POST", "/api/billing-events"),
-    route("GET", "/api/rollups"),
-    route("GET", "/api/dead-letters"),
-    route("POST", "/api/dead-letters/replay"),
-    route("POST", "/api/dead-letters/purge"),
-    route("GET", "/api/dead-letters/{id}"),
-    local("GET", "/api/standin/faults"),
-    local("PUT", "/api/standin/faults"),
-    local("DELETE", "/api/standin/faults"),
-    local("GET", "/api/standin/stats"),
-    local("DELETE", "/api/standin/stats"),
-    local("POST", "/api/standin/queue/optimize"),
-    local("POST", "/api/standin/queue/reports"),
-];
+pub use routes::{admit, route, standin_control_path, Endpoint, Params, Refusal, Route, ROUTES, STANDIN_PREFIX};
 
 /// Largest body forwarded to the local stand-in: the queue injection hook must carry a body over
 /// the queue's own 128 KB limit (to prove the queue refuses it), so it gets more room than the
 /// admin API's [`MAX_BODY_BYTES`]; it is still bounded, and only exists where the stand-in is
 /// bound (never deployed).
 pub const MAX_STANDIN_BODY_BYTES: usize = 1024 * 1024;
-
-impl Route {
-    /// The path with every parameter replaced by a well-formed example value, for tests that
-    /// call each route.
-    pub fn example_path(&self) -> String {
-        self.path
-            .split('/')
-            .map(|segment| match segment {
-                "{sweep_id}" => "local.optimize.20261129T011500Z",
-                "{key...}" => "optimizations/acme/20261129T011500Z.json",
-                "{customer_id}" => "acme",
-                "{id}" => "local.optimize.20261129T011500Z.acme",
-                other => other,
-            })
-            .collect::<Vec<_>>()
-            .join("/")
-    }
-}
 
 /// Refuses a body by its declared `Content-Length` (the header's value, when present), before
 /// reading it: 413 when over `max` (the admin API's is [`MAX_BODY_BYTES`]), 400 when the header
@@ -171,11 +113,7 @@ mod tests {
     }
 
     #[test]
-    fn route_examples_fill_every_parameter() {
-        for r in ROUTES {
-            let path = r.example_path();
-            assert!(path.starts_with("/api/") && !path.contains('{'), "{r:?} → {path}");
-        }
+    fn truncation_keeps_at_most_max_characters() {
         assert_eq!(truncated("abcdef", 3), "abc…");
         assert_eq!(truncated("ab", 3), "ab");
     }
