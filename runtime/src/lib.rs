@@ -12,6 +12,7 @@
 //! - [`elite`], [`timeout`]: the elite workers over service bindings, each call bounded in time.
 //! - [`reports`], [`rollups`], [`probes`]: the report jobs' data over D1, the D1 copy of the
 //!   daily rollups, and the dev health check's probes.
+//! - [`dead_letters`]: the dead-letter store over D1 (the dead-letters consumer's upsert and count).
 //! - [`metrics`]: finished jobs to Workers Analytics Engine.
 //! - [`env`], [`http`]: reading `[vars]`; JSON answers and the admin API's token check.
 

@@ -25,10 +25,10 @@ const OVER_BUDGET: &[(&str, &str)] = &[
         "ledger/src/sql_tables.rs",
         "the SQLite schema next to the JobTable and SweepTable queries that read it, so each row's columns sit by their queries",
     ),
-    ("shared/src/admin.rs", "the dead-letter contract of the admin API; issue 12 gathers the dead-letter pieces under one module"),
-    ("shared/src/ledger/mod.rs", "the ledger's wire types of every Durable Object route; issue 12 moves its route table out"),
+    ("shared/src/ledger/mod.rs", "the ledger's wire types of every Durable Object route, one struct per request and answer"),
     ("shared/src/ledger/tests.rs", "every ledger transition's table test, sharing one set of claim and sweep helpers"),
-    ("shared/src/sim.rs", "the simulation's driver loop and its invariant checks over one state; issue 12 moves it into the test kit"),
+    ("shared/src/pipeline/reports/tests.rs", "the report job kind's scenarios over one set of twins and one harness"),
+    ("shared/src/testkit/sim.rs", "the simulation's driver loop and its invariant checks over one state"),
 ];
 
 /// Directories that hold no source of ours (build output, installed tools, local state).
