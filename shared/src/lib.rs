@@ -28,7 +28,7 @@
 //!
 //! The ledger
 //! - [`ledger`]: progress and deduplication of every sweep: the sweep coordinator
-//!   ([`ledger::sweeps`]), the job shards' state machine ([`ledger::jobs`]) and their daily
+//!   ([`ledger::runs`]), the job shards' state machine ([`ledger::jobs`]) and their daily
 //!   rollups ([`ledger::rollups`]), with the Durable Object's request and response types.
 //!
 //! The pipeline

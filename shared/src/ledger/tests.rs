@@ -1,15 +1,15 @@
 //! Every ledger transition, driven through the in-memory tables with explicit times.
 
 use super::jobs::{claim, complete, settle, JobTable};
-use super::sweeps::{finish_fanout, open, progress, record_page, request_finalize, SweepTable};
+use super::runs::{finish_fanout, open, progress, record_page, request_finalize, RunTable};
 use super::*;
 use crate::error::JobError;
-use crate::testkit::ledger::{MemoryJobTable, MemorySweepTable};
+use crate::testkit::ledger::{MemoryJobTable, MemoryRunTable};
 
 const LEASE: i64 = 30_000;
 
 fn job_claim(sweep: &str, customer: &str, scheduled_ms: i64) -> JobClaim {
-    JobClaim { job_id: format!("{sweep}.{customer}"), sweep_id: sweep.into(), customer_id: customer.into(), scheduled_ms, replay: false }
+    JobClaim { job_id: format!("{sweep}.{customer}"), run_id: sweep.into(), customer_id: customer.into(), scheduled_ms, replay: false }
 }
 
 fn outcome(c: &JobClaim, attempt: u32, error: Option<JobError>) -> JobOutcome {
@@ -123,9 +123,9 @@ fn stale_outcomes_do_not_override_the_current_attempt() {
     assert_eq!(t.counts("l.optimize.s1").unwrap().succeeded, 1);
 }
 
-fn open_req(sweep: &str, now: i64) -> OpenSweep {
-    OpenSweep {
-        sweep_id: sweep.into(),
+fn open_req(sweep: &str, now: i64) -> OpenRun {
+    OpenRun {
+        run_id: sweep.into(),
         owner: format!("p{now}"),
         task: "optimize".into(),
         scheduled_ms: 0,
@@ -136,28 +136,28 @@ fn open_req(sweep: &str, now: i64) -> OpenSweep {
 }
 
 fn page(sweep: &str, owner: &str, cursor: &str, added: u64, now: i64) -> PageDone {
-    PageDone { sweep_id: sweep.into(), owner: owner.into(), cursor: cursor.into(), added, now_ms: now, lease_ms: LEASE }
+    PageDone { run_id: sweep.into(), owner: owner.into(), cursor: cursor.into(), added, now_ms: now, lease_ms: LEASE }
 }
 
 fn finish(sweep: &str, owner: &str, now: i64) -> FanoutDone {
-    FanoutDone { sweep_id: sweep.into(), owner: owner.into(), now_ms: now }
+    FanoutDone { run_id: sweep.into(), owner: owner.into(), now_ms: now }
 }
 
 #[test]
 fn sweep_opens_once_and_duplicate_firings_enqueue_nothing() {
-    let mut t = MemorySweepTable::default();
+    let mut t = MemoryRunTable::default();
     assert_eq!(open(&mut t, &open_req("l.optimize.s1", 0)).unwrap(), OpenDecision::Start);
     assert_eq!(open(&mut t, &open_req("l.optimize.s1", 1)).unwrap(), OpenDecision::InProgress { lease_until_ms: LEASE });
     record_page(&mut t, &page("l.optimize.s1", "p0", "c", 3, 2)).unwrap();
     finish_fanout(&mut t, &finish("l.optimize.s1", "p0", 3)).unwrap();
     assert_eq!(open(&mut t, &open_req("l.optimize.s1", 4)).unwrap(), OpenDecision::AlreadyEnqueued);
-    let row = t.sweep("l.optimize.s1").unwrap().unwrap();
-    assert_eq!((row.firings, row.enqueued, row.expected, row.phase), (3, 3, 3, SweepPhase::Enqueued));
+    let row = t.run("l.optimize.s1").unwrap().unwrap();
+    assert_eq!((row.firings, row.enqueued, row.expected, row.phase), (3, 3, 3, RunPhase::Enqueued));
 }
 
 #[test]
 fn a_stalled_sweep_fired_again_long_after_its_fan_out_is_re_driven_without_counting() {
-    let mut t = MemorySweepTable::default();
+    let mut t = MemoryRunTable::default();
     open(&mut t, &open_req("l.optimize.s1", 0)).unwrap();
     record_page(&mut t, &page("l.optimize.s1", "p0", "c", 3, 2)).unwrap();
     finish_fanout(&mut t, &finish("l.optimize.s1", "p0", 3)).unwrap();
@@ -168,11 +168,11 @@ fn a_stalled_sweep_fired_again_long_after_its_fan_out_is_re_driven_without_count
     {
         assert_eq!(open(&mut t, &open_req("l.optimize.s1", now)).unwrap(), decision, "at {now}");
     }
-    let row = t.sweep("l.optimize.s1").unwrap().unwrap();
-    assert_eq!((row.firings, row.enqueued, row.expected, row.phase), (4, 3, 3, SweepPhase::Enqueued), "a re-drive counts nothing");
+    let row = t.run("l.optimize.s1").unwrap().unwrap();
+    assert_eq!((row.firings, row.enqueued, row.expected, row.phase), (4, 3, 3, RunPhase::Enqueued), "a re-drive counts nothing");
     // Once seen complete, a late firing is only a duplicate.
-    let done = [ShardCounts { sweep_id: "l.optimize.s1".into(), succeeded: 3, last_terminal_ms: Some(50), ..ShardCounts::default() }];
-    t.put_sweep(&progress(&row, &done).1.expect("the finish to record")).unwrap();
+    let done = [ShardCounts { run_id: "l.optimize.s1".into(), succeeded: 3, last_terminal_ms: Some(50), ..ShardCounts::default() }];
+    t.put_run(&progress(&row, &done).1.expect("the finish to record")).unwrap();
     assert_eq!(open(&mut t, &open_req("l.optimize.s1", 20 * LEASE)).unwrap(), OpenDecision::AlreadyEnqueued);
     // Report runs are never re-driven.
     open(&mut t, &open_req("l.monthly-analytics.2027-01", 0)).unwrap();
@@ -182,7 +182,7 @@ fn a_stalled_sweep_fired_again_long_after_its_fan_out_is_re_driven_without_count
 
 #[test]
 fn dead_producer_is_resumed_from_its_cursor() {
-    let mut t = MemorySweepTable::default();
+    let mut t = MemoryRunTable::default();
     assert_eq!(open(&mut t, &open_req("l.optimize.s1", 0)).unwrap(), OpenDecision::Start);
     record_page(&mut t, &page("l.optimize.s1", "p0", "b", 2, 10)).unwrap();
     // The producer dies. Its lease lapses; the next firing resumes after "b".
@@ -193,22 +193,22 @@ fn dead_producer_is_resumed_from_its_cursor() {
     // A page at or before the cursor (re-sent by the resumed producer) counts nothing twice.
     record_page(&mut t, &page("l.optimize.s1", &owner, "b", 2, LEASE + 20)).unwrap();
     record_page(&mut t, &page("l.optimize.s1", &owner, "c", 1, LEASE + 21)).unwrap();
-    assert_eq!(t.sweep("l.optimize.s1").unwrap().unwrap().enqueued, 3);
+    assert_eq!(t.run("l.optimize.s1").unwrap().unwrap().enqueued, 3);
     // The first producer, if it was only slow, may no longer report anything.
     let refused = record_page(&mut t, &page("l.optimize.s1", "p0", "d", 5, LEASE + 22)).unwrap_err();
     assert!(refused.0.contains("taken over"), "{refused}");
     assert!(finish_fanout(&mut t, &finish("l.optimize.s1", "p0", LEASE + 23)).is_err());
-    assert_eq!(t.sweep("l.optimize.s1").unwrap().unwrap().enqueued, 3);
+    assert_eq!(t.run("l.optimize.s1").unwrap().unwrap().enqueued, 3);
 }
 
 #[test]
 fn progress_sums_shards_and_records_the_finish_once() {
-    let mut t = MemorySweepTable::default();
+    let mut t = MemoryRunTable::default();
     open(&mut t, &open_req("l.optimize.s1", 0)).unwrap();
     record_page(&mut t, &page("l.optimize.s1", "p0", "c", 3, 1)).unwrap();
-    let row = t.sweep("l.optimize.s1").unwrap().unwrap();
+    let row = t.run("l.optimize.s1").unwrap().unwrap();
     let shard = |succeeded, dead, last| ShardCounts {
-        sweep_id: "l.optimize.s1".into(),
+        run_id: "l.optimize.s1".into(),
         succeeded,
         dead,
         last_terminal_ms: Some(last),
@@ -219,7 +219,7 @@ fn progress_sums_shards_and_records_the_finish_once() {
     assert!(!p.complete, "fan-out not finished yet");
     assert_eq!(update, None);
     finish_fanout(&mut t, &finish("l.optimize.s1", "p0", 5)).unwrap();
-    let row = t.sweep("l.optimize.s1").unwrap().unwrap();
+    let row = t.run("l.optimize.s1").unwrap().unwrap();
     let (p, update) = progress(&row, &shards);
     assert!(p.complete);
     assert_eq!((p.succeeded, p.dead, p.expected, p.finished_ms), (2, 1, 3, Some(70)));
@@ -246,7 +246,7 @@ fn crashed_older_job_is_recovered_not_superseded_blindly() {
 
 #[test]
 fn a_stale_fan_out_is_abandoned_when_the_next_sweep_starts() {
-    let mut t = MemorySweepTable::default();
+    let mut t = MemoryRunTable::default();
     let mut first = open_req("l.optimize.s1", 0);
     first.scheduled_ms = 0;
     open(&mut t, &first).unwrap();
@@ -255,9 +255,9 @@ fn a_stale_fan_out_is_abandoned_when_the_next_sweep_starts() {
     let mut second = open_req("l.optimize.s2", 180_000);
     second.scheduled_ms = 180_000;
     assert_eq!(open(&mut t, &second).unwrap(), OpenDecision::Start);
-    let row = t.sweep("l.optimize.s1").unwrap().unwrap();
-    assert_eq!((row.phase, row.expected), (SweepPhase::Abandoned, 2));
-    let shards = [ShardCounts { sweep_id: "l.optimize.s1".into(), succeeded: 2, last_terminal_ms: Some(50), ..ShardCounts::default() }];
+    let row = t.run("l.optimize.s1").unwrap().unwrap();
+    assert_eq!((row.phase, row.expected), (RunPhase::Abandoned, 2));
+    let shards = [ShardCounts { run_id: "l.optimize.s1".into(), succeeded: 2, last_terminal_ms: Some(50), ..ShardCounts::default() }];
     assert!(progress(&row, &shards).0.complete, "an abandoned sweep completes over what it enqueued");
     assert_eq!(open(&mut t, &open_req("l.optimize.s1", 200_000)).unwrap(), OpenDecision::AlreadyEnqueued);
 }
@@ -433,15 +433,15 @@ fn only_optimization_runs_that_ended_are_rolled_up() {
 
 // ----- fan-in -----
 
-fn finalize(t: &mut MemorySweepTable, now_ms: i64, succeeded: u64) -> FinalizeDecision {
+fn finalize(t: &mut MemoryRunTable, now_ms: i64, succeeded: u64) -> FinalizeDecision {
     let shards =
-        [ShardCounts { sweep_id: "l.monthly-analytics.2026-11".into(), succeeded, last_terminal_ms: Some(50), ..ShardCounts::default() }];
-    request_finalize(t, &FinalizeRequest { sweep_id: "l.monthly-analytics.2026-11".into(), now_ms }, &shards).unwrap()
+        [ShardCounts { run_id: "l.monthly-analytics.2026-11".into(), succeeded, last_terminal_ms: Some(50), ..ShardCounts::default() }];
+    request_finalize(t, &FinalizeRequest { run_id: "l.monthly-analytics.2026-11".into(), now_ms }, &shards).unwrap()
 }
 
 #[test]
 fn the_final_job_is_enqueued_once_when_the_run_is_complete() {
-    let mut t = MemorySweepTable::default();
+    let mut t = MemoryRunTable::default();
     assert_eq!(finalize(&mut t, 1, 0), FinalizeDecision::NotComplete, "unknown run");
     open(&mut t, &open_req("l.monthly-analytics.2026-11", 0)).unwrap();
     record_page(&mut t, &page("l.monthly-analytics.2026-11", "p0", "c", 2, 1)).unwrap();
@@ -451,10 +451,9 @@ fn the_final_job_is_enqueued_once_when_the_run_is_complete() {
     assert_eq!(finalize(&mut t, 5, 2), FinalizeDecision::Enqueue);
     assert_eq!(finalize(&mut t, 6, 2), FinalizeDecision::AlreadyRequested { at_ms: 5 });
     // The finalize job is now expected too: the run is complete only once it is done.
-    let row = t.sweep("l.monthly-analytics.2026-11").unwrap().unwrap();
+    let row = t.run("l.monthly-analytics.2026-11").unwrap().unwrap();
     assert_eq!((row.finalize_requested_ms, row.expected, row.finished_ms), (Some(5), 3, None));
-    let shards =
-        |succeeded| [ShardCounts { sweep_id: row.sweep_id.clone(), succeeded, last_terminal_ms: Some(60), ..ShardCounts::default() }];
+    let shards = |succeeded| [ShardCounts { run_id: row.run_id.clone(), succeeded, last_terminal_ms: Some(60), ..ShardCounts::default() }];
     assert!(!progress(&row, &shards(2)).0.complete, "the finalize job is still going");
     let (done, update) = progress(&row, &shards(3));
     assert_eq!((done.complete, done.succeeded, done.expected), (true, 3, 3));

@@ -343,7 +343,7 @@ where
             origin_queue: self.origin_queue.to_owned(),
             body: body.to_owned(),
             job_id: job.map(|j| j.job_id.clone()),
-            sweep_id: job.map(|j| j.sweep_id.clone()),
+            run_id: job.map(|j| j.run_id.clone()),
             customer_id: job.map(|j| j.customer_id.clone()),
             error,
             attempts,
@@ -376,8 +376,8 @@ struct WorkedMessage<'a> {
 
 /// The analytics data point of a job that finished (succeeded or died).
 fn finished(claim: &JobClaim, succeeded: bool, attempts: u32, duration_ms: i64) -> JobFinished {
-    let [job_id, sweep_id, customer_id] = [&claim.job_id, &claim.sweep_id, &claim.customer_id].map(String::clone);
-    JobFinished { job_id, sweep_id, customer_id, succeeded, attempts, duration_ms }
+    let [job_id, run_id, customer_id] = [&claim.job_id, &claim.run_id, &claim.customer_id].map(String::clone);
+    JobFinished { job_id, run_id, customer_id, succeeded, attempts, duration_ms }
 }
 
 /// A retry for an infrastructure failure (ledger, queue or store unreachable), backing off by

@@ -22,8 +22,8 @@ use crate::error::JobError;
 use crate::ids::{from_epoch_ms, CustomerId, JobId};
 use crate::ledger::rollups::day_of;
 use crate::ledger::{
-    is_optimization, ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, FanoutDone, JobState, OpenDecision, OpenSweep,
-    PageDone, SettleDecision, SettleRequest, SweepPhase,
+    is_optimization, ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, FanoutDone, JobState, OpenDecision, OpenRun, PageDone,
+    RunPhase, SettleDecision, SettleRequest,
 };
 use crate::names::Environment;
 use crate::pipeline::consumer::Delivery;
@@ -170,8 +170,8 @@ impl CrashingLedger<'_> {
 }
 
 impl Ledger for CrashingLedger<'_> {
-    async fn open_sweep(&self, req: &OpenSweep) -> Result<OpenDecision, JobError> {
-        self.inner.open_sweep(req).await
+    async fn open_run(&self, req: &OpenRun) -> Result<OpenDecision, JobError> {
+        self.inner.open_run(req).await
     }
     async fn record_page(&self, req: &PageDone) -> Result<(), JobError> {
         self.inner.record_page(req).await
@@ -526,7 +526,7 @@ fn check_invariants(
     let mut per_sweep: BTreeMap<String, u64> = BTreeMap::new();
     for firing in sweeps {
         let sweep_id = firing.sweep_id();
-        let abandoned = ledger.progress(sweep_id.as_str()).is_some_and(|p| p.phase == SweepPhase::Abandoned);
+        let abandoned = ledger.progress(sweep_id.as_str()).is_some_and(|p| p.phase == RunPhase::Abandoned);
         report.abandoned_sweeps += u64::from(abandoned);
         for site in registry.active() {
             let job_id = JobId::new(&sweep_id, &site.customer_id);
@@ -599,7 +599,7 @@ fn check_rollups(ledger: &MemoryLedger, report: &mut SimReport) {
     let mut rolled: BTreeMap<(String, String), Tally> = BTreeMap::new();
     let (mut succeeded, mut dead) = (0, 0);
     for shard in ledger.shards.borrow().iter() {
-        for job in shard.jobs.values().filter(|j| is_optimization(&j.sweep_id)) {
+        for job in shard.jobs.values().filter(|j| is_optimization(&j.run_id)) {
             let class = job.last_error.as_ref().map(|e| e.class);
             let tally: Tally = match (job.state, class) {
                 (JobState::Succeeded, _) => (1, 1, 0, 0),

@@ -260,7 +260,7 @@ proptest! {
         match ReportJob::decode(&body) {
             Ok(job) => {
                 prop_assert!(valid_entry_id(&job.job_id), "{}", job.job_id);
-                prop_assert!(code24_shared::ids::SweepId::parse(&job.run_id).is_some(), "{}", job.run_id);
+                prop_assert!(code24_shared::ids::RunId::parse(&job.run_id).is_some(), "{}", job.run_id);
                 // Everything the consumer derives from an accepted job is defined (no panic).
                 if let Some(month) = job.month {
                     prop_assert!(month.start() < month.end());
