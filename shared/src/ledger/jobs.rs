@@ -8,7 +8,7 @@
 use super::rollups::{self, Ended};
 use super::{
     is_optimization, lane_of, ClaimDecision, ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, JobClaim, JobMetrics,
-    JobOutcome, JobRow, JobState, ShardCounts, SiteRow, StoreError, Verdict,
+    JobOutcome, JobRow, JobState, Recovery, ShardCounts, SiteRow, StoreError, Verdict,
 };
 use crate::error::{ErrorClass, JobError};
 use crate::reports::analytics::DailyRollup;
@@ -95,7 +95,7 @@ pub fn claim(table: &mut impl JobTable, c: &JobClaim, now_ms: i64, lease_ms: i64
             }
             let attempt = job.attempts + 1;
             table.put_job(&JobRow { attempts: attempt, lease_until_ms: now_ms + lease_ms, updated_ms: now_ms, ..job.clone() })?;
-            return Ok(ClaimDecision::Recover { attempt });
+            return Ok(ClaimDecision::Work { attempt, recovery: Recovery::LookOnly });
         }
         let from = existing.as_ref().map(|j| j.state);
         table.put_job(&JobRow {
@@ -122,7 +122,7 @@ pub fn claim(table: &mut impl JobTable, c: &JobClaim, now_ms: i64, lease_ms: i64
 
     // Work it. An in-flight row here means its lease lapsed: the holder died before it
     // reported, possibly after writing the result.
-    let recovering = existing.as_ref().is_some_and(|j| j.state == JobState::InFlight);
+    let recovery = if existing.as_ref().is_some_and(|j| j.state == JobState::InFlight) { Recovery::LookFirst } else { Recovery::Fresh };
     let attempts = existing.as_ref().map_or(0, |j| j.attempts) + 1;
     let from = existing.as_ref().map(|j| j.state);
     if let Some(dead) = existing.as_ref().filter(|j| j.state == JobState::Dead) {
@@ -148,7 +148,7 @@ pub fn claim(table: &mut impl JobTable, c: &JobClaim, now_ms: i64, lease_ms: i64
     site.active_job = Some(c.job_id.clone());
     site.active_lease_until_ms = now_ms + lease_ms;
     table.put_site(&site)?;
-    Ok(ClaimDecision::Work { attempt: attempts, recovering })
+    Ok(ClaimDecision::Work { attempt: attempts, recovery })
 }
 
 /// Settles a job the queue dead-lettered on its own (see [`super::SettleRequest`]).

@@ -15,6 +15,7 @@
 //! updated in the same transaction as the job's state, so a rollup counts every finished job
 //! exactly once whatever the queue redelivers.
 
+mod claim_wire;
 pub mod jobs;
 pub mod rollups;
 pub mod route;
@@ -214,13 +215,15 @@ pub struct ClaimRequest {
     pub lease_ms: i64,
 }
 
-/// What the consumer must do with one claimed message.
+/// What the consumer must do with one claimed message. Its JSON form is older than
+/// [`Recovery`] and is kept byte for byte ([`claim_wire`]): an old and a new Worker version
+/// exchange it during a deploy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "decision", rename_all = "snake_case")]
+#[serde(into = "claim_wire::ClaimDecisionWire", from = "claim_wire::ClaimDecisionWire")]
 pub enum ClaimDecision {
-    /// Work the job; `attempt` is the claim token to complete with. `recovering` is set when
-    /// an earlier attempt never reported back (a crash): its result may already be in R2.
-    Work { attempt: u32, recovering: bool },
+    /// Work the job; `attempt` is the claim token to complete with, and `recovery` says
+    /// whether an earlier attempt may have left its result behind.
+    Work { attempt: u32, recovery: Recovery },
     /// The job already ended: ack without work.
     Duplicate,
     /// The job already died: send its dead letter again (an earlier send may have failed
@@ -228,12 +231,25 @@ pub enum ClaimDecision {
     AlreadyDead { attempts: u32, error: JobError },
     /// A newer sweep owns the site: ack without work.
     Superseded,
-    /// An attempt of this job crashed without reporting, and meanwhile a newer sweep claimed
-    /// the site. Do not work it: if the crashed attempt's result is in R2, complete it as
-    /// succeeded; otherwise complete it as superseded.
-    Recover { attempt: u32 },
     /// Another delivery holds the site now: retry this message after the lease ends.
     Busy { retry_after_ms: i64 },
+}
+
+/// Whether an earlier attempt of a claimed job may have left its result behind, and so what
+/// the work must do first: the one word for recovery, from the ledger's claim decision to the
+/// job kind's work. An attempt that crashed after writing its result but before reporting
+/// leaves the job in flight with a lapsed lease; the next claim recovers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recovery {
+    /// No earlier attempt can have written a result it did not report (a first attempt, or a
+    /// retry after a reported failure): do the work.
+    Fresh,
+    /// An earlier attempt crashed without reporting and may have written the result: look
+    /// for it first and use it if it is there; otherwise do the work.
+    LookFirst,
+    /// As [`Self::LookFirst`], but a newer run has claimed the lane since: look for the result
+    /// and use it if it is there; otherwise the job is superseded and must not be worked.
+    LookOnly,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -250,7 +266,7 @@ pub struct JobOutcome {
     pub attempt: u32,
     /// `None` when the result was written.
     pub error: Option<JobError>,
-    /// Set when a [`ClaimDecision::Recover`] found no result: the job is superseded.
+    /// Set when a [`Recovery::LookOnly`] claim found no result: the job is superseded.
     #[serde(default)]
     pub superseded: bool,
     /// What the attempt measured, for the customer's daily rollup. Absent from an older

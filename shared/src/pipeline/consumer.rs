@@ -20,7 +20,7 @@ use futures::future::join_all;
 use crate::backoff::{RetryPolicy, Rng};
 use crate::config::ConsumerConfig;
 use crate::error::{ErrorClass, JobError};
-use crate::ledger::{ClaimDecision, JobClaim, JobMetrics, JobOutcome, Verdict};
+use crate::ledger::{ClaimDecision, JobClaim, JobMetrics, JobOutcome, Recovery, Verdict};
 use crate::pipeline::shard_calls::{claim_per_shard, complete_per_shard, group_by_shard};
 use crate::ports::{DeadLetterSink, JobFinished, Ledger, Metrics};
 use crate::wire::{DeadLetter, DEAD_LETTER_VERSION};
@@ -77,25 +77,12 @@ pub trait JobKind {
     }
 }
 
-/// Whether an earlier attempt of a claimed job may have left its result behind. The ledger's
-/// claim decisions map onto it: `Work` → `Fresh` or `Recover`, `Recover` → `RecoverOnly`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Recovery {
-    /// A first attempt or a retry after a reported failure: do the work.
-    Fresh,
-    /// An attempt crashed without reporting and may have written the result: use it if so,
-    /// else do the work.
-    Recover,
-    /// As `Recover`, but a newer run has claimed the lane since: use the result if it was
-    /// written, else the job is superseded and must not be worked.
-    RecoverOnly,
-}
-
-/// A job the ledger granted to this delivery.
+/// A job the ledger granted to this delivery ([`ClaimDecision::Work`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Claimed {
     /// The claim token to complete with.
     pub attempt: u32,
+    /// Whether an earlier attempt may have left the result behind, as the ledger decided.
     pub recovery: Recovery,
 }
 
@@ -105,9 +92,10 @@ pub enum Worked {
     /// The work was done now. `scores`: the elite workers' (brand, designer, developer), for
     /// the rollup, when the job has them.
     Done { scores: Option<[u8; 3]> },
-    /// A crashed attempt's result was found: nothing redone.
+    /// A recovery ([`Recovery::LookFirst`] or [`Recovery::LookOnly`]) found a crashed
+    /// attempt's result: nothing redone.
     Recovered,
-    /// Nothing was found for a [`Recovery::RecoverOnly`] job: the ledger records it superseded.
+    /// A [`Recovery::LookOnly`] found nothing: the ledger records the job superseded.
     Superseded,
 }
 
@@ -213,10 +201,7 @@ where
                 continue;
             };
             m.state = match decision {
-                ClaimDecision::Work { attempt, recovering } => {
-                    Slot::Working(Claimed { attempt, recovery: if recovering { Recovery::Recover } else { Recovery::Fresh } })
-                }
-                ClaimDecision::Recover { attempt } => Slot::Working(Claimed { attempt, recovery: Recovery::RecoverOnly }),
+                ClaimDecision::Work { attempt, recovery } => Slot::Working(Claimed { attempt, recovery }),
                 ClaimDecision::Duplicate | ClaimDecision::Superseded => {
                     m.ended = true;
                     Slot::Decided(Action::Ack)
