@@ -1,10 +1,11 @@
 //! Identifiers that cross the wire and become storage keys: customer ids (validated, since they
 //! become R2 key segments), run ids and job ids (deterministic, so a retried or duplicated
-//! message names the same job), and the ISO 8601 basic timestamp used in R2 keys.
+//! message names the same job), the ISO 8601 basic timestamp used in R2 keys, and the RFC 3339
+//! form of times inside objects and answers.
 
 use std::fmt;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::schedule::Task;
@@ -81,6 +82,12 @@ impl<'de> Deserialize<'de> for CustomerId {
 /// the `{timestamp}` of the seed's R2 keys.
 pub fn basic_timestamp(at: DateTime<Utc>) -> String {
     at.format("%Y%m%dT%H%M%SZ").to_string()
+}
+
+/// Formats an instant as RFC 3339 with second precision and a `Z` suffix, e.g.
+/// `2026-11-29T01:15:00Z`: the times inside R2 objects, reports and API answers.
+pub fn rfc3339(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 /// Converts epoch milliseconds (as the runtime reports them) to an instant, refusing values

@@ -21,7 +21,7 @@
 //! Wire and contracts
 //! - [`wire`]: queue message bodies (versioned JSON) and their conversions to domain types.
 //! - [`elite`]: the elite-worker contract and the classification of its answers.
-//! - [`result`]: the optimization object written to R2, and its key in the seed's layout.
+//! - [`optimization`]: the optimization object written to R2, and its key in the seed's layout.
 //! - [`error`]: job errors and their transient/permanent class.
 //! - [`api`]: the admin API's route table (which is its router) and request-size limits.
 //! - [`auth`]: the admin API's bearer-token check, in constant time.
@@ -62,10 +62,10 @@ pub mod error;
 pub mod ids;
 pub mod ledger;
 pub mod names;
+pub mod optimization;
 pub mod pipeline;
 pub mod ports;
 pub mod reports;
-pub mod result;
 pub mod schedule;
 pub mod site;
 pub mod standin;

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use code24_shared::ids::{from_epoch_ms, CustomerId, RunId};
-use code24_shared::result::optimization_key;
+use code24_shared::optimization::optimization_key;
 use code24_shared::schedule::Task;
 use serde_json::{json, Value};
 use ureq::http::Method;

@@ -6,9 +6,9 @@
 use std::time::Duration;
 
 use code24_shared::ids::{from_epoch_ms, CustomerId, RunId};
+use code24_shared::optimization::{optimization_key, OptimizationResult};
 use code24_shared::reports::analytics::DailyRollup;
 use code24_shared::reports::period::Month;
-use code24_shared::result::{optimization_key, OptimizationResult};
 use code24_shared::schedule::Task;
 use code24_tests::{wait_until, Stack};
 use serde_json::{json, Value};

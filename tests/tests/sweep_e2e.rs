@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use code24_shared::elite::{EliteRequest, EliteRole};
 use code24_shared::ids::{from_epoch_ms, CustomerId, RunId};
-use code24_shared::result::{optimization_key, OptimizationResult};
+use code24_shared::optimization::{optimization_key, OptimizationResult};
 use code24_shared::schedule::Task;
 use code24_shared::standin::simulated_answer;
 use code24_tests::{wait_until, Stack};

@@ -16,7 +16,7 @@ use code24_shared::dead_letters::record::{valid_entry_id, StoreStats};
 use code24_shared::dead_letters::selection::{plan_replay, Selection, SelectionOutcome, Skipped};
 use code24_shared::ledger::shard_of;
 use code24_shared::names::{binding, OPTIMIZE_QUEUE};
-use code24_shared::result::optimization_key;
+use code24_shared::optimization::optimization_key;
 use code24_shared::wire::OptimizeJob;
 use serde::Deserialize;
 use wasm_bindgen::JsValue;

@@ -15,10 +15,10 @@ use crate::dead_letters::record::{record_for, DeadLetterRecord};
 use crate::error::JobError;
 use crate::ledger::{shard_of, JobClaim, SettleDecision, SettleRequest};
 use crate::names::{self, OPTIMIZE_DLQ, OPTIMIZE_QUEUE, REPORTS_DLQ, REPORTS_QUEUE};
+use crate::optimization::optimization_key;
 use crate::pipeline::reports::{claim_of, shard_of_job};
 use crate::ports::{Ledger, ResultStore};
 use crate::reports::jobs::ReportJob;
-use crate::result::optimization_key;
 use crate::wire::OptimizeJob;
 
 /// What to do with one dead-letter-queue message once everything is known.

@@ -10,11 +10,11 @@ use futures::future::join3;
 use crate::config::ConsumerConfig;
 use crate::elite::{EliteRequest, EliteRole, ELITE_CONTRACT_VERSION};
 use crate::error::{ErrorClass, JobError};
-use crate::ids::from_epoch_ms;
+use crate::ids::{from_epoch_ms, rfc3339};
 use crate::ledger::{JobClaim, JobMetrics, Recovery};
+use crate::optimization::{optimization_key, OptimizationResult};
 use crate::pipeline::consumer::{Claimed, JobKind, Worked};
 use crate::ports::{EliteClient, ResultStore};
-use crate::result::{optimization_key, rfc3339, OptimizationResult};
 use crate::wire::OptimizeJob;
 
 /// Optimization jobs, with the ports their work needs.

@@ -26,12 +26,12 @@ use crate::ledger::{
     RunPhase, SettleDecision, SettleRequest,
 };
 use crate::names::Environment;
+use crate::optimization::optimization_key;
 use crate::pipeline::consumer::Delivery;
 use crate::pipeline::consumer::{Action, Consumer};
 use crate::pipeline::optimize::OptimizeJobs;
 use crate::pipeline::producer::{fan_out, Firing, PRODUCER_LEASE_MS};
 use crate::ports::{EliteClient, Ledger};
-use crate::result::optimization_key;
 use crate::schedule::Task;
 use crate::site::{Site, SiteUrl};
 use crate::standin::{Fault, FaultRule, FaultRules};

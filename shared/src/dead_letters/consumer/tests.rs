@@ -131,7 +131,7 @@ fn a_job_another_delivery_holds_waits_out_the_lease() {
 fn a_job_whose_result_was_written_is_dropped_as_ended() {
     let twins = Twins::default();
     let done = job("blue");
-    let key = crate::result::optimization_key(&done.customer_id, done.scheduled);
+    let key = crate::optimization::optimization_key(&done.customer_id, done.scheduled);
     block_on(crate::ports::ResultStore::put(&twins.results, &key, b"{}".to_vec(), done.job_id.as_str())).unwrap();
     let out = twins.run(&[done.encode()], 0, &[]);
     assert_eq!(out.actions, vec![Action::Ack]);
