@@ -179,7 +179,7 @@ impl TryFrom<JobRecord> for JobRow {
         Ok(JobRow {
             job_id: r.job_id,
             run_id: r.sweep_id,
-            customer_id: r.customer_id,
+            subject: r.customer_id,
             scheduled_ms: r.scheduled_ms,
             state,
             attempts: r.attempts,
@@ -299,7 +299,7 @@ impl JobTable for SqlJobTable {
             vec![
                 row.job_id.as_str().into(),
                 row.run_id.as_str().into(),
-                row.customer_id.as_str().into(),
+                row.subject.as_str().into(),
                 int(row.scheduled_ms)?,
                 row.state.as_str().into(),
                 int(i64::from(row.attempts))?,

@@ -76,7 +76,7 @@ pub fn claim(table: &mut impl JobTable, c: &JobClaim, now_ms: i64, lease_ms: i64
         }
     }
 
-    let lane = lane_of(&c.run_id, &c.customer_id);
+    let lane = lane_of(&c.run_id, &c.subject);
     let mut site = table.site(&lane)?.unwrap_or(SiteRow {
         lane: lane.clone(),
         newest_scheduled_ms: i64::MIN,
@@ -101,7 +101,7 @@ pub fn claim(table: &mut impl JobTable, c: &JobClaim, now_ms: i64, lease_ms: i64
         table.put_job(&JobRow {
             job_id: c.job_id.clone(),
             run_id: c.run_id.clone(),
-            customer_id: c.customer_id.clone(),
+            subject: c.subject.clone(),
             scheduled_ms: c.scheduled_ms,
             state: JobState::Superseded,
             attempts: existing.as_ref().map_or(0, |j| j.attempts),
@@ -132,7 +132,7 @@ pub fn claim(table: &mut impl JobTable, c: &JobClaim, now_ms: i64, lease_ms: i64
     table.put_job(&JobRow {
         job_id: c.job_id.clone(),
         run_id: c.run_id.clone(),
-        customer_id: c.customer_id.clone(),
+        subject: c.subject.clone(),
         scheduled_ms: c.scheduled_ms,
         state: JobState::InFlight,
         attempts,
@@ -179,7 +179,7 @@ pub fn settle(table: &mut impl JobTable, req: &super::SettleRequest) -> Result<s
     let job = JobRow {
         job_id: c.job_id.clone(),
         run_id: c.run_id.clone(),
-        customer_id: c.customer_id.clone(),
+        subject: c.subject.clone(),
         scheduled_ms: c.scheduled_ms,
         state: to,
         attempts: existing.as_ref().map_or(0, |j| j.attempts),
@@ -191,7 +191,7 @@ pub fn settle(table: &mut impl JobTable, req: &super::SettleRequest) -> Result<s
     // Nothing measured the attempts the queue gave up on: a run without duration or scores.
     let ended = if req.written { Ended::Succeeded } else { Ended::Dead(&req.error) };
     record_in_rollup(table, &job, ended, None)?;
-    if let Some(mut site) = table.site(&lane_of(&c.run_id, &c.customer_id))? {
+    if let Some(mut site) = table.site(&lane_of(&c.run_id, &c.subject))? {
         if site.active_job.as_deref() == Some(c.job_id.as_str()) {
             site.active_job = None;
             site.active_lease_until_ms = 0;
@@ -259,7 +259,7 @@ pub fn complete(table: &mut impl JobTable, o: &JobOutcome, now_ms: i64, max_atte
         Verdict::Dead { error, .. } => record_in_rollup(table, &job, Ended::Dead(error), o.metrics.as_ref())?,
         _ => {}
     }
-    if let Some(mut site) = table.site(&lane_of(&job.run_id, &job.customer_id))? {
+    if let Some(mut site) = table.site(&lane_of(&job.run_id, &job.subject))? {
         if site.active_job.as_deref() == Some(job.job_id.as_str()) {
             site.active_job = None;
             site.active_lease_until_ms = 0;
@@ -291,5 +291,6 @@ fn rollup_of(table: &impl JobTable, job: &JobRow) -> Result<Option<DailyRollup>,
         return Ok(None);
     }
     let Some(day) = rollups::day_of(job.scheduled_ms) else { return Ok(None) };
-    Ok(Some(table.rollup(&job.customer_id, &day)?.unwrap_or_else(|| rollups::empty(&job.customer_id, &day))))
+    // An optimization job's subject is its customer.
+    Ok(Some(table.rollup(&job.subject, &day)?.unwrap_or_else(|| rollups::empty(&job.subject, &day))))
 }

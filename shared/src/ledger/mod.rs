@@ -34,7 +34,7 @@ pub const JOB_SHARDS: u32 = 8;
 /// Name of the sweep-coordinator instance.
 pub const RUNS_OBJECT: &str = "sweeps";
 
-/// The job shard that owns a job's `subject` (a claim's `customer_id`): the customer of an
+/// The job shard that owns a job's `subject` ([`JobClaim::subject`]): the customer of an
 /// optimization job, the customer or reserved word of a report job. Every job of a subject, of
 /// every run, lives in the one shard that also holds its lanes.
 pub fn shard_of(subject: impl AsRef<str>) -> u32 {
@@ -126,7 +126,12 @@ pub struct JobRow {
     /// shard's SQLite table, which an old and a new Worker version share during a deploy.
     #[serde(rename = "sweep_id")]
     pub run_id: String,
-    pub customer_id: String,
+    /// The job's subject: the customer of an optimization job, the customer or the reserved
+    /// word (`finalize`, `report`, `check`) of a report job. It picks the shard and the lane.
+    /// `customer_id` on the wire and in the shard's SQLite table, from before report jobs had
+    /// subjects; an old and a new Worker version share both during a deploy.
+    #[serde(rename = "customer_id")]
+    pub subject: String,
     pub scheduled_ms: i64,
     pub state: JobState,
     /// Claims granted so far; the claim token of the current attempt.
@@ -183,7 +188,12 @@ pub struct JobClaim {
     /// shard's SQLite table, which an old and a new Worker version share during a deploy.
     #[serde(rename = "sweep_id")]
     pub run_id: String,
-    pub customer_id: String,
+    /// The job's subject: the customer of an optimization job, the customer or the reserved
+    /// word (`finalize`, `report`, `check`) of a report job. It picks the shard and the lane.
+    /// `customer_id` on the wire and in the shard's SQLite table, from before report jobs had
+    /// subjects; an old and a new Worker version share both during a deploy.
+    #[serde(rename = "customer_id")]
+    pub subject: String,
     pub scheduled_ms: i64,
     /// A replayed dead letter: never superseded.
     #[serde(default)]
@@ -193,7 +203,7 @@ pub struct JobClaim {
 impl JobClaim {
     /// The job shard this claim goes to: its subject's.
     pub fn shard(&self) -> u32 {
-        shard_of(&self.customer_id)
+        shard_of(&self.subject)
     }
 
     /// The claim of a decoded job.
@@ -201,7 +211,7 @@ impl JobClaim {
         Self {
             job_id: job.job_id.as_str().to_owned(),
             run_id: job.sweep_id.as_str().to_owned(),
-            customer_id: job.customer_id.as_str().to_owned(),
+            subject: job.customer_id.as_str().to_owned(),
             scheduled_ms: job.scheduled.timestamp_millis(),
             replay: job.replay,
         }
@@ -535,3 +545,5 @@ pub struct RunProgress {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod wire_names;

@@ -9,7 +9,7 @@ use crate::testkit::ledger::{MemoryJobTable, MemoryRunTable};
 const LEASE: i64 = 30_000;
 
 fn job_claim(sweep: &str, customer: &str, scheduled_ms: i64) -> JobClaim {
-    JobClaim { job_id: format!("{sweep}.{customer}"), run_id: sweep.into(), customer_id: customer.into(), scheduled_ms, replay: false }
+    JobClaim { job_id: format!("{sweep}.{customer}"), run_id: sweep.into(), subject: customer.into(), scheduled_ms, replay: false }
 }
 
 fn outcome(c: &JobClaim, attempt: u32, error: Option<JobError>) -> JobOutcome {

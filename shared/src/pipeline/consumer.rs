@@ -55,8 +55,8 @@ pub trait JobKind {
     /// permanent one dead-letters it.
     fn decode(body: &str) -> Result<Self::Job, JobError>;
 
-    /// The job's ledger claim. Its `customer_id` is the job's subject, which picks the shard
-    /// ([`crate::ledger::shard_of`]); its ids are the ones dead letters and data points name.
+    /// The job's ledger claim. Its subject picks the shard ([`crate::ledger::shard_of`]) and
+    /// the lane; its ids are the ones dead letters and data points name.
     fn claim(job: &Self::Job) -> JobClaim;
 
     /// How long a claim holds the job's lane: long enough for the kind's slowest work.
@@ -329,7 +329,7 @@ where
             body: body.to_owned(),
             job_id: job.map(|j| j.job_id.clone()),
             run_id: job.map(|j| j.run_id.clone()),
-            customer_id: job.map(|j| j.customer_id.clone()),
+            customer_id: job.map(|j| j.subject.clone()),
             error,
             attempts,
             dead_at_ms: now_ms,
@@ -361,7 +361,7 @@ struct WorkedMessage<'a> {
 
 /// The analytics data point of a job that finished (succeeded or died).
 fn finished(claim: &JobClaim, succeeded: bool, attempts: u32, duration_ms: i64) -> JobFinished {
-    let [job_id, run_id, customer_id] = [&claim.job_id, &claim.run_id, &claim.customer_id].map(String::clone);
+    let [job_id, run_id, customer_id] = [&claim.job_id, &claim.run_id, &claim.subject].map(String::clone);
     JobFinished { job_id, run_id, customer_id, succeeded, attempts, duration_ms }
 }
 

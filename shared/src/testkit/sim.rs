@@ -610,7 +610,7 @@ fn check_rollups(ledger: &MemoryLedger, report: &mut SimReport) {
             succeeded += tally.1;
             dead += tally.2 + tally.3;
             let day = day_of(job.scheduled_ms).unwrap_or_default();
-            let t = expected.entry((job.customer_id.clone(), day)).or_default();
+            let t = expected.entry((job.subject.clone(), day)).or_default();
             *t = (t.0 + tally.0, t.1 + tally.1, t.2 + tally.2, t.3 + tally.3);
         }
         for (key, r) in &shard.rollups {

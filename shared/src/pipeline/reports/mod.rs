@@ -61,7 +61,7 @@ pub fn claim_of(job: &ReportJob) -> JobClaim {
     JobClaim {
         job_id: job.job_id.clone(),
         run_id: job.run_id.clone(),
-        customer_id: job.subject().to_owned(),
+        subject: job.subject().to_owned(),
         scheduled_ms: job.scheduled_ms,
         replay: false,
     }
