@@ -1,9 +1,9 @@
 //! The ledger Durable Object seen from a Worker: [`DurableLedger`] implements
-//! [`code24_shared::ports::Ledger`] (and the read-only progress, recent-sweeps, job and counts
+//! [`code24_shared::ports::Ledger`] (and the read-only progress, recent-runs, job and counts
 //! lookups) as JSON `POST`s to the object's routes ([`Route`], the core's one table).
 //!
 //! A Rust Durable Object cannot be an RPC target in workers-rs 0.8.7, so every call is an HTTP
-//! request through `Stub::fetch_with_request`. Sweep calls go to the coordinator instance
+//! request through `Stub::fetch_with_request`. Run calls go to the coordinator instance
 //! ([`RUNS_OBJECT`]), job calls to the shard named by [`shard_object`]. Every failure —
 //! network, non-2xx answer, undecodable body — becomes a transient [`JobError`] whose message
 //! names the instance, the route and the status, so a retried message leaves a readable trail.
@@ -65,7 +65,7 @@ impl DurableLedger {
         self.call(&shard_object(shard), Route::Job, &JobRequest { job_id: job_id.to_owned() }).await
     }
 
-    /// Shard `shard`'s counters of each sweep in `request`, in request order. The coordinator
+    /// Shard `shard`'s counters of each run in `request`, in request order. The coordinator
     /// uses it to compute progress.
     pub async fn counts(&self, shard: u32, request: &CountsRequest) -> Result<Vec<ShardCounts>, JobError> {
         self.call(&shard_object(shard), Route::Counts, request).await

@@ -12,7 +12,8 @@
 //! Identity and names
 //! - [`names`]: Worker, binding, queue, bucket, database and variable names mirroring the
 //!   wrangler tomls, and the deployment [`names::Environment`].
-//! - [`ids`]: validated customer ids, deterministic sweep and job ids, R2 timestamps, the stable hash.
+//! - [`ids`]: validated customer ids, deterministic run and job ids, R2 and RFC 3339 timestamps, the
+//!   stable hash.
 //! - [`schedule`]: the schedule table (which cron runs which task where) and the tasks' names.
 //! - [`config`]: a Worker's `[vars]`, read and validated in one place.
 //! - [`site`]: customer sites as the registry holds them, with URL validation.
@@ -27,8 +28,8 @@
 //! - [`auth`]: the admin API's bearer-token check, in constant time.
 //!
 //! The ledger
-//! - [`ledger`]: progress and deduplication of every sweep: the sweep coordinator
-//!   ([`ledger::runs`]), the job shards' state machine ([`ledger::jobs`]) and their daily
+//! - [`ledger`]: progress and deduplication of every run (sweep or report run): the run
+//!   coordinator ([`ledger::runs`]), the job shards' state machine ([`ledger::jobs`]) and their daily
 //!   rollups ([`ledger::rollups`]), with the Durable Object's request and response types.
 //!
 //! The pipeline

@@ -44,7 +44,7 @@ pub trait JobQueue {
     async fn send_batch(&self, bodies: &[String]) -> Result<(), JobError>;
 }
 
-/// The ledger Durable Object: the sweep coordinator and the job shards.
+/// The ledger Durable Object: the run coordinator and the job shards.
 pub trait Ledger {
     async fn open_run(&self, req: &OpenRun) -> Result<OpenDecision, JobError>;
     async fn record_page(&self, req: &PageDone) -> Result<(), JobError>;

@@ -1,10 +1,16 @@
-//! The ledger: progress and deduplication of every sweep, as deterministic state machines.
+//! The ledger: progress and deduplication of every run, as deterministic state machines. A
+//! run is one firing of a scheduled task ([`crate::ids::RunId`]): an optimization *sweep*, or a
+//! report *run*.
 //!
 //! One Durable Object class hosts two kinds of instance:
-//! - the *sweep coordinator* ([`RUNS_OBJECT`]): one row per sweep with its fan-out cursor
-//!   and counts of enqueued jobs ([`sweeps`]);
-//! - [`JOB_SHARDS`] *job shards* (`jobs-0` ..): one row per job and per site, sharded by
-//!   customer so a 100k-site sweep is not bound by one object's throughput ([`jobs`]).
+//! - the *run coordinator* ([`RUNS_OBJECT`]): one row per run with its fan-out cursor and
+//!   counts of enqueued jobs ([`runs`]);
+//! - [`JOB_SHARDS`] *job shards* (`jobs-0` ..): one row per job and per lane, sharded by
+//!   subject so a 100k-site sweep is not bound by one object's throughput ([`jobs`]).
+//!
+//! Field names on the wire and SQLite column names predate the words run, lane and subject
+//! (`sweep_id`, `customer_id`); the Rust names say what they hold, and `serde` renames keep
+//! the old names ([`claim_wire`] for the claim decision), checked by `wire_names`' tests.
 //!
 //! The decisions live here, over small table traits; the Durable Object implements the
 //! traits over SQLite and the simulation over in-memory maps (`testkit::ledger`, built for
@@ -31,7 +37,8 @@ use crate::ids::stable_hash;
 /// Number of job shards. Changing it moves customers between shards and so forgets their
 /// dedup state: it is a constant of the build, not a variable, on purpose.
 pub const JOB_SHARDS: u32 = 8;
-/// Name of the sweep-coordinator instance.
+/// Name of the run-coordinator instance. Its name is `sweeps` from before report runs: a
+/// Durable Object's name is its identity, so a new name would start an empty coordinator.
 pub const RUNS_OBJECT: &str = "sweeps";
 
 /// The job shard that owns a job's `subject` ([`JobClaim::subject`]): the customer of an

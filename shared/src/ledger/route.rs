@@ -47,7 +47,8 @@ impl Route {
         Self::Settle,
     ];
 
-    /// The route's URL path on a ledger instance.
+    /// The route's URL path on a ledger instance. The coordinator's paths keep their first
+    /// prefix, `/sweeps`: an old and a new Worker version call each other during a deploy.
     pub fn path(self) -> &'static str {
         match self {
             Self::OpenRun => "/sweeps/open",

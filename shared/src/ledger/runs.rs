@@ -1,5 +1,5 @@
-//! The sweep coordinator's state machine: opening a sweep exactly once per (environment,
-//! task, scheduled time), recording the fan-out cursor page by page so a producer that died
+//! The run coordinator's state machine: opening a run exactly once per (environment, task,
+//! slot), recording the fan-out cursor page by page so a producer that died
 //! resumes instead of starting over, combining the shards' counters into progress, and the
 //! fan-in: answering exactly one request "enqueue the final job" once a run is complete.
 
@@ -11,11 +11,11 @@ use super::{
 pub trait RunTable {
     fn run(&self, run_id: &str) -> Result<Option<RunRow>, StoreError>;
     fn put_run(&mut self, row: &RunRow) -> Result<(), StoreError>;
-    /// The newest sweeps by scheduled time, newest first.
+    /// The newest runs by scheduled time, newest first.
     fn recent(&self, limit: u32) -> Result<Vec<RunRow>, StoreError>;
 }
 
-/// Decides what a cron firing for a sweep must do.
+/// Decides what a cron firing (or a catch-up, or a backfill) for a run must do.
 pub fn open(table: &mut impl RunTable, req: &OpenRun) -> Result<OpenDecision, StoreError> {
     let Some(mut row) = table.run(&req.run_id)? else {
         table.put_run(&RunRow {
