@@ -122,17 +122,19 @@ impl DurableObject for Ledger {
 impl Ledger {
     async fn handle(&self, route: Route, body: &[u8]) -> Result<Response> {
         match route {
-            Route::OpenRun => self.decide(route, body, |sql, r: OpenRun| runs::open(&mut SqlRunTable::new(sql), &r)),
-            Route::RecordPage => self.decide(route, body, |sql, r: PageDone| runs::record_page(&mut SqlRunTable::new(sql), &r)),
-            Route::FinishFanout => self.decide(route, body, |sql, r: FanoutDone| runs::finish_fanout(&mut SqlRunTable::new(sql), &r)),
-            Route::Claim => self.decide(route, body, |sql, r: ClaimRequest| SqlJobTable::batch(sql, |t| jobs::claim_batch(t, &r))),
-            Route::Complete => self.decide(route, body, |sql, r: CompleteRequest| SqlJobTable::batch(sql, |t| jobs::complete_batch(t, &r))),
-            Route::Settle => self.decide(route, body, |sql, r: SettleRequest| SqlJobTable::batch(sql, |t| jobs::settle(t, &r))),
-            Route::Counts => self.decide(route, body, |sql, r: CountsRequest| {
+            Route::OpenRun => self.transact(route, body, |sql, r: OpenRun| runs::open(&mut SqlRunTable::new(sql), &r)),
+            Route::RecordPage => self.transact(route, body, |sql, r: PageDone| runs::record_page(&mut SqlRunTable::new(sql), &r)),
+            Route::FinishFanout => self.transact(route, body, |sql, r: FanoutDone| runs::finish_fanout(&mut SqlRunTable::new(sql), &r)),
+            Route::Claim => self.transact(route, body, |sql, r: ClaimRequest| SqlJobTable::batch(sql, |t| jobs::claim_batch(t, &r))),
+            Route::Complete => {
+                self.transact(route, body, |sql, r: CompleteRequest| SqlJobTable::batch(sql, |t| jobs::complete_batch(t, &r)))
+            }
+            Route::Settle => self.transact(route, body, |sql, r: SettleRequest| SqlJobTable::batch(sql, |t| jobs::settle(t, &r))),
+            Route::Counts => self.transact(route, body, |sql, r: CountsRequest| {
                 let table = SqlJobTable::new(sql);
                 r.run_ids.iter().map(|id| table.counts(id)).collect::<std::result::Result<Vec<_>, _>>()
             }),
-            Route::Job => self.decide(route, body, |sql, r: JobRequest| SqlJobTable::new(sql).job(&r.job_id)),
+            Route::Job => self.transact(route, body, |sql, r: JobRequest| SqlJobTable::new(sql).job(&r.job_id)),
             Route::Progress => {
                 let read = |t: &SqlRunTable, r: ProgressRequest| Ok(t.run(&r.run_id)?.into_iter().collect());
                 self.progress_read(route, body, read, |mut all| http::json(200, &all.pop())).await
@@ -166,7 +168,7 @@ impl Ledger {
 
     /// Decodes the body as `Req`, runs `decision` in one SQLite transaction and answers its
     /// result as JSON: 400 for a bad body, 500 for a storage failure (nothing written then).
-    fn decide<Req, Resp>(
+    fn transact<Req, Resp>(
         &self,
         route: Route,
         body: &[u8],
@@ -188,7 +190,7 @@ impl Ledger {
         }
     }
 
-    /// Decodes the body as `Req`, reads the sweep rows it asks for with `read`, and answers
+    /// Decodes the body as `Req`, reads the run rows it asks for with `read`, and answers
     /// their progress through `answer`. The rows are read outside a transaction: the shards'
     /// counters are read later anyway, so the answer is a snapshot of moving parts either way.
     /// A shard that cannot be read fails the whole read with 502.
