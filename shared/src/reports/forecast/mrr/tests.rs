@@ -293,3 +293,24 @@ fn forecast_arithmetic_rounds_half_away_from_zero() {
     assert_eq!(r.step(10_000), 0, "MRR never goes below zero");
     assert_eq!(BridgeRates::fit(&[RevenueMetrics { new_mrr_cents: 7, ..RevenueMetrics::default() }]).churn_rate_bp, 0, "no base: rate 0");
 }
+
+/// `cargo xtask dev` reports on the last month with an end-of-month slot: the demo's billing
+/// history must give that report a forecast (November 2026, or a later month with no events).
+#[test]
+fn forecast_of_the_demo_billing_history_is_stated() {
+    let seed = include_str!("../../../../../seed/demo.sql");
+    let events: Vec<BillingEvent> = seed
+        .lines()
+        .filter_map(|l| l.strip_prefix("INSERT OR IGNORE INTO billing_events (customer_id, at_ms, mrr_cents) VALUES ("))
+        .map(|values| {
+            let fields: Vec<&str> = values.trim_end_matches(");").split(", ").collect();
+            ev(fields[0].trim_matches('\''), fields[1].parse().unwrap(), fields[2].parse().unwrap())
+        })
+        .collect();
+    assert!(events.len() > 20, "{} billing events read from the seed", events.len());
+    for (reported, available) in [(11, 10), (12, 11)] {
+        let o = mrr_outlook(&events, month(reported));
+        assert_eq!(o.months_available, available);
+        assert!(o.months.iter().all(|f| matches!(f, MrrForecast::Estimate { .. })), "{o:?}");
+    }
+}
