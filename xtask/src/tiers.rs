@@ -3,9 +3,10 @@
 //! 1. setup: whatever the machine lacks.
 //! 2. config: `check-config`, every toml in every environment (fast, and first, because a
 //!    config problem explains many later failures).
-//! 3. host: `cargo test --workspace` (unit tests of the core, the deterministic simulation,
-//!    tidy checks, the configuration tests; the Worker crates compile natively too, so their
-//!    unit tests run here).
+//! 3. host: `cargo fmt --all -- --check` (formatting is kept by the machine, against
+//!    `rustfmt.toml`), then `cargo test --workspace` (unit tests of the core, the deterministic
+//!    simulation, tidy checks, the configuration tests; the Worker crates compile natively too,
+//!    so their unit tests run here).
 //! 4. build: every Worker bundle.
 //! 5. dry-run: `deploy --dry-run` of every deployed environment from those bundles, offline:
 //!    wrangler validates each environment's config and the bundle sizes are checked.
@@ -80,10 +81,15 @@ pub(crate) fn run(root: &Path, options: Options) -> Result<()> {
     outcome
 }
 
-/// The host tier. `worker` 0.8.7 compiles for the host (its JS imports become stubs that
-/// panic when called), so the Worker crates need no exclusion: their pure unit tests run here.
-/// The `#[ignore]`d end-to-end tests are skipped.
+/// The host tier. Formatting is checked first: it takes a second and fails with the one
+/// command that fixes it, before minutes of compiling. `worker` 0.8.7 compiles for the host
+/// (its JS imports become stubs that panic when called), so the Worker crates need no
+/// exclusion: their pure unit tests run here. The `#[ignore]`d end-to-end tests are skipped.
 fn host(root: &Path) -> Result<()> {
+    let mut fmt = Command::new("cargo");
+    fmt.current_dir(root).args(["fmt", "--all", "--", "--check"]);
+    cmd::run(&mut fmt, "cargo fmt --check")
+        .map_err(|e| format!("{e}: the diff above is what rustfmt would change; run cargo fmt --all and commit the result"))?;
     let mut command = Command::new("cargo");
     command.current_dir(root).args(["test", "--workspace"]);
     cmd::run(&mut command, "cargo test (host tier)")
