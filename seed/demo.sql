@@ -27,7 +27,9 @@ INSERT OR IGNORE INTO sites (customer_id, url, active) VALUES ('lumen-labs', 'ht
 
 -- Demo billing history (migrations/0005_billing.sql: from at_ms the customer pays mrr_cents a
 -- month), covering 2026-09 to 2026-11 with every kind of movement. Idempotent through the
--- table's UNIQUE (customer_id, at_ms).
+-- table's UNIQUE (customer_id, at_ms). The first payment (lumen-labs, 2026-01-10) starts the
+-- forecast's history in February: November's end-of-month report has 10 months of it, more
+-- than the 8 its three-month MRR forecast needs (shared/src/reports/forecast/mrr.rs).
 -- Paying before the reported months (starter 49.00, growth 149.00, enterprise 499.00 a month).
 INSERT OR IGNORE INTO billing_events (customer_id, at_ms, mrr_cents) VALUES ('acme-bakery', 1772323200000, 4900);
 INSERT OR IGNORE INTO billing_events (customer_id, at_ms, mrr_cents) VALUES ('blue-fern', 1775001600000, 14900);

@@ -48,11 +48,10 @@ thread_local! {
     static STANDIN: RefCell<Standin> = RefCell::new(Standin::new(random_instance_id()));
 }
 
-/// 16 random hex digits. `Math.random` is not cryptographic, which is fine: the id only has to
-/// differ between two instances a test observes.
+/// A version-4 UUID as 32 hex digits: the id only has to differ between two instances a test
+/// observes.
 fn random_instance_id() -> String {
-    let half = || (js_sys::Math::random() * f64::from(u32::MAX)) as u32;
-    format!("{:08x}{:08x}", half(), half())
+    uuid::Uuid::new_v4().simple().to_string()
 }
 
 fn with_standin<T>(f: impl FnOnce(&mut Standin) -> T) -> T {

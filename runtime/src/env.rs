@@ -13,9 +13,11 @@ pub fn now_ms() -> i64 {
     worker::Date::now().as_millis() as i64
 }
 
-/// A random hex token, unique enough to tell two invocations apart (producer lease owners).
+/// A random token that tells two invocations apart (the producer's lease owner): a version-4
+/// UUID, 122 random bits from the platform's CSPRNG (`crypto.getRandomValues` in a Worker), as
+/// 32 hex digits. Unlike every id the core derives, it must never repeat.
 pub fn token() -> String {
-    format!("{:016x}", entropy())
+    uuid::Uuid::new_v4().simple().to_string()
 }
 
 /// A seed for the core's jitter source.

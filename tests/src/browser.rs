@@ -1,14 +1,19 @@
-//! A small W3C WebDriver client for the dashboard's browser test: starts Debian's
-//! `chromedriver` on a free port (stopped on drop), opens one headless Chromium session and
-//! drives it with the handful of commands the test needs (navigate, find, type, click, read,
-//! cookies, screenshots). Plain blocking HTTP over the same `ureq` the rest of the harness
-//! uses, so the test needs no async runtime.
+//! The dashboard's browser test drives headless Chromium through Debian's `chromedriver` with
+//! `fantoccini`, a maintained W3C WebDriver client. This module starts chromedriver on a free
+//! port (stopped on drop) and gives the test a blocking view of one browser session: the
+//! harness and the test are blocking (`ureq`, [`wait_until`]), and fantoccini is async, so each
+//! command runs to completion on a single-threaded tokio runtime owned by the session.
 
+use std::future::Future;
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use fantoccini::cookies::Cookie;
+use fantoccini::error::CmdError;
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{json, Value};
 
 use crate::wait_until;
@@ -16,8 +21,20 @@ use crate::wait_until;
 /// Debian's packages, installed by `cargo xtask setup`.
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-/// The key of an element reference in WebDriver answers.
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+/// Chromium's flags on this machine: headless as root without a sandbox or a GPU, `/tmp`
+/// instead of a small `/dev/shm`, a laptop-sized window, and none of the background traffic
+/// (updates, sync, first-run pages) that a machine without a network answers with refusals.
+const CHROMIUM_ARGS: [&str; 9] = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-dev-shm-usage",
+    "--disable-gpu",
+    "--window-size=1280,900",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+];
 
 /// A running chromedriver; killed and reaped on drop.
 #[derive(Debug)]
@@ -44,7 +61,7 @@ impl Driver {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {CHROMEDRIVER}: {e}"));
         let driver = Self { child, url: format!("http://127.0.0.1:{port}") };
-        let agent = agent();
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).proxy(None).build().into();
         wait_until("chromedriver is ready", Duration::from_secs(30), || match agent.get(&format!("{}/status", driver.url)).call() {
             Ok(mut r) => {
                 let v: Value = r.body_mut().read_json().unwrap_or(Value::Null);
@@ -67,66 +84,50 @@ impl Drop for Driver {
     }
 }
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder().http_status_as_error(false).proxy(None).timeout_global(Some(Duration::from_secs(120))).build().into()
-}
-
 /// One headless Chromium session; closed on drop.
 #[derive(Debug)]
 pub struct Browser {
-    session: String,
-    agent: ureq::Agent,
+    /// Runs each command to completion; also drives the client's session task, which only
+    /// makes progress while a command is awaited.
+    runtime: tokio::runtime::Runtime,
+    client: Client,
 }
 
 /// An element found on the current page.
 #[derive(Debug, Clone)]
-pub struct Element(String);
+pub struct Element(fantoccini::elements::Element);
 
 impl Browser {
-    /// Opens a session with a laptop-sized window.
+    /// Opens a session with [`CHROMIUM_ARGS`].
+    ///
+    /// # Panics
+    /// When chromedriver refuses the session (e.g. Chromium cannot start).
     pub fn open(driver: &Driver) -> Self {
-        let agent = agent();
-        let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
-            "binary": CHROMIUM,
-            "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,900"]
-        }}}});
-        let mut reply = agent.post(&format!("{}/session", driver.url)).send_json(&caps).expect("chromedriver answers");
-        let v: Value = reply.body_mut().read_json().expect("a JSON answer");
-        let session = v["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {v}")).to_owned();
-        Self { session: format!("{}/session/{session}", driver.url), agent }
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
+        let options = json!({"browserName": "chrome", "goog:chromeOptions": {"binary": CHROMIUM, "args": CHROMIUM_ARGS}});
+        let Value::Object(capabilities) = options else { unreachable!("a JSON object literal") };
+        // chromedriver is plain HTTP on loopback: no TLS connector.
+        let mut builder = ClientBuilder::new(HttpConnector::new());
+        builder.capabilities(capabilities);
+        let client = runtime.block_on(builder.connect(&driver.url)).unwrap_or_else(|e| panic!("chromedriver refused a session: {e}"));
+        Self { runtime, client }
     }
 
-    /// One command; panics with the driver's error.
+    /// Runs one command; panics with the driver's error, naming `what`.
     #[track_caller]
-    fn command(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        let url = format!("{}{path}", self.session);
-        let reply = match (method, body) {
-            ("GET", _) => self.agent.get(&url).call(),
-            ("DELETE", _) => self.agent.delete(&url).call(),
-            (_, body) => self.agent.post(&url).send_json(body.unwrap_or_else(|| json!({}))),
-        };
-        let mut reply = reply.unwrap_or_else(|e| panic!("{method} {path}: chromedriver did not answer: {e}"));
-        let status = reply.status().as_u16();
-        let v: Value = reply.body_mut().read_json().unwrap_or(Value::Null);
-        assert!((200..300).contains(&status), "{method} {path}: {status} {v}");
-        v["value"].clone()
+    fn run<T>(&self, what: &str, command: impl Future<Output = Result<T, CmdError>>) -> T {
+        self.runtime.block_on(command).unwrap_or_else(|e| panic!("{what}: {e}"))
     }
 
     /// Navigates and waits for the page to load.
     #[track_caller]
     pub fn goto(&self, url: &str) {
-        self.command("POST", "/url", Some(json!({ "url": url })));
+        self.run(&format!("go to {url}"), self.client.goto(url));
     }
 
     /// The first element matching `css`, if any.
     pub fn try_find(&self, css: &str) -> Option<Element> {
-        let url = format!("{}/element", self.session);
-        let mut reply = self.agent.post(&url).send_json(json!({"using": "css selector", "value": css})).ok()?;
-        if reply.status().as_u16() != 200 {
-            return None;
-        }
-        let v: Value = reply.body_mut().read_json().ok()?;
-        v["value"][ELEMENT].as_str().map(|id| Element(id.to_owned()))
+        self.runtime.block_on(self.client.find(Locator::Css(css))).ok().map(Element)
     }
 
     /// The first element matching `css`; panics with the page's text when there is none.
@@ -138,12 +139,12 @@ impl Browser {
     /// Types `text` into the element.
     #[track_caller]
     pub fn type_into(&self, element: &Element, text: &str) {
-        self.command("POST", &format!("/element/{}/value", element.0), Some(json!({ "text": text })));
+        self.run("type into an element", element.0.send_keys(text));
     }
 
     #[track_caller]
     pub fn click(&self, element: &Element) {
-        self.command("POST", &format!("/element/{}/click", element.0), None);
+        self.run("click an element", element.0.click());
     }
 
     /// The rendered text of the first element matching `css` (empty when none).
@@ -152,12 +153,8 @@ impl Browser {
     pub fn text(&self, css: &str) -> String {
         for _ in 0..5 {
             let Some(e) = self.try_find(css) else { return String::new() };
-            let url = format!("{}/element/{}/text", self.session, e.0);
-            if let Ok(mut reply) = self.agent.get(&url).call() {
-                if reply.status().as_u16() == 200 {
-                    let v: Value = reply.body_mut().read_json().unwrap_or(Value::Null);
-                    return v["value"].as_str().unwrap_or_default().to_owned();
-                }
+            if let Ok(text) = self.runtime.block_on(e.0.text()) {
+                return text;
             }
         }
         panic!("cannot read the text of {css:?}: the element keeps going stale");
@@ -167,7 +164,7 @@ impl Browser {
     #[track_caller]
     pub fn attribute(&self, css: &str, name: &str) -> Option<String> {
         let e = self.find(css);
-        self.command("GET", &format!("/element/{}/attribute/{name}", e.0), None).as_str().map(str::to_owned)
+        self.run(&format!("read the attribute {name} of {css:?}"), e.0.attr(name))
     }
 
     /// Waits until the text of `css` contains `fragment` and returns it: a click that submits
@@ -186,34 +183,30 @@ impl Browser {
 
     #[track_caller]
     pub fn current_url(&self) -> String {
-        self.command("GET", "/url", None).as_str().unwrap_or_default().to_owned()
+        self.run("read the current URL", self.client.current_url()).to_string()
     }
 
     /// A cookie's value as the browser holds it (HttpOnly cookies included).
     pub fn cookie(&self, name: &str) -> Option<String> {
-        let url = format!("{}/cookie/{name}", self.session);
-        let mut reply = self.agent.get(&url).call().ok()?;
-        let v: Value = reply.body_mut().read_json().ok()?;
-        v["value"]["value"].as_str().map(str::to_owned)
+        self.runtime.block_on(self.client.get_named_cookie(name)).ok().map(|c| c.value().to_owned())
     }
 
-    /// Every cookie the browser holds for the page, as the driver reports it.
+    /// Every cookie the browser holds for the page.
     #[track_caller]
-    pub fn cookies(&self) -> Value {
-        self.command("GET", "/cookie", None)
+    pub fn cookies(&self) -> Vec<Cookie<'static>> {
+        self.run("read the cookies", self.client.get_all_cookies())
     }
 
     /// Resizes the window (a phone, a laptop).
     #[track_caller]
     pub fn resize(&self, width: u32, height: u32) {
-        self.command("POST", "/window/rect", Some(json!({"width": width, "height": height})));
+        self.run("resize the window", self.client.set_window_size(width, height));
     }
 
     /// Saves a PNG screenshot of the viewport to `path` (creating its folder).
     #[track_caller]
     pub fn screenshot(&self, path: &Path) {
-        let b64 = self.command("GET", "/screenshot", None);
-        let png = base64_decode(b64.as_str().unwrap_or_default()).expect("a base64 screenshot");
+        let png = self.run("take a screenshot", self.client.screenshot());
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
         }
@@ -223,54 +216,7 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        let _ = self.agent.delete(&self.session).call();
-    }
-}
-
-/// Standard base64 (with padding) to bytes; `None` on any other character.
-pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let value = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    };
-    let clean: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    let trimmed = clean.strip_suffix(b"==").or_else(|| clean.strip_suffix(b"=")).unwrap_or(&clean);
-    let mut out = Vec::with_capacity(trimmed.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0);
-    for &c in trimmed {
-        acc = (acc << 6) | value(c)?;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::base64_decode;
-
-    #[test]
-    fn base64() {
-        for (text, expected) in [
-            ("", &b""[..]),
-            ("TQ==", b"M"),
-            ("TWE=", b"Ma"),
-            ("TWFu", b"Man"),
-            ("aGVsbG8gd29ybGQ=", b"hello world"),
-            ("iVBO\nRw==", &[0x89, 0x50, 0x4e, 0x47]),
-        ] {
-            assert_eq!(base64_decode(text).as_deref(), Some(expected), "{text}");
-        }
-        assert_eq!(base64_decode("a*b="), None);
+        // Ends the WebDriver session, so chromedriver quits this Chromium before it is killed.
+        let _ = self.runtime.block_on(self.client.clone().close());
     }
 }

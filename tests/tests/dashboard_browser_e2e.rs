@@ -77,14 +77,10 @@ fn an_operator_sees_a_sweep_replays_its_dead_letter_and_forged_posts_are_refused
     browser.type_into(&browser.find("input[name=token]"), &token);
     browser.click(&browser.find("#login"));
     browser.wait_for_text("h1", "Sweeps");
-    let cookies = browser.cookies();
-    let session = cookies.as_array().unwrap().iter().find(|c| c["name"] == json!("code24_session")).expect("the session cookie").clone();
-    assert_eq!(
-        (session["httpOnly"].clone(), session["sameSite"].clone(), session["path"].clone()),
-        (json!(true), json!("Strict"), json!("/")),
-        "{session}"
-    );
-    let cookie = session["value"].as_str().unwrap().to_owned();
+    let session = browser.cookies().into_iter().find(|c| c.name() == "code24_session").expect("the session cookie");
+    let same_site = session.same_site().map(|s| s.to_string());
+    assert_eq!((session.http_only(), same_site.as_deref(), session.path()), (Some(true), Some("Strict"), Some("/")), "{session}");
+    let cookie = session.value().to_owned();
 
     // Add the test's site through the Sites form; its Designer answers 400 (permanent).
     browser.goto(&page("/sites"));
@@ -254,7 +250,7 @@ fn an_operator_sees_a_sweep_replays_its_dead_letter_and_forged_posts_are_refused
     // Logout ends the session in the browser.
     browser.click(&browser.find("form.logout button"));
     browser.wait_for_text("h1", "Log in");
-    assert!(browser.cookie("code24_session").is_none(), "{}", browser.cookies());
+    assert!(browser.cookie("code24_session").is_none(), "{:?}", browser.cookies());
     browser.goto(&page("/"));
     assert!(browser.try_find("input[name=token]").is_some(), "{}", browser.text("main"));
 }

@@ -73,8 +73,11 @@ COMMANDS:
         Schedules: {SCHEDULES}
 
     test [--host-only | --e2e-only] [-- TEST_ARGS...]
-        CI entry point, in tiers: setup; config (`check-config`); host tier (`cargo test
-        --workspace`, unit, simulation and configuration tests); build of every Worker;
+        CI entry point, in tiers: setup; config (`check-config`); host tier (`cargo fmt
+        --all -- --check`; `cargo clippy --workspace --all-targets -- -D warnings`, then the
+        same clippy for wasm32-unknown-unknown over every Worker crate and code24-runtime;
+        then `cargo test --workspace`: unit, simulation and configuration tests); build of
+        every Worker;
         dry-run (`deploy --dry-run` of dev, staging and production from those bundles,
         offline); end-to-end tier: a fresh stack with an empty state dir
         (target/e2e-state-<pid>) on a free port, migrations without demo data, then

@@ -3,9 +3,11 @@
 //! 1. setup: whatever the machine lacks.
 //! 2. config: `check-config`, every toml in every environment (fast, and first, because a
 //!    config problem explains many later failures).
-//! 3. host: `cargo test --workspace` (unit tests of the core, the deterministic simulation,
-//!    tidy checks, the configuration tests; the Worker crates compile natively too, so their
-//!    unit tests run here).
+//! 3. host: `cargo fmt --all -- --check` (formatting is kept by the machine, against
+//!    `rustfmt.toml`); clippy with `-D warnings`, over the host workspace (all targets) and over
+//!    the wasm32 build of the Worker crates and the runtime; then `cargo test --workspace` (unit
+//!    tests of the core, the deterministic simulation, tidy checks, the configuration tests;
+//!    the Worker crates compile natively too, so their unit tests run here).
 //! 4. build: every Worker bundle.
 //! 5. dry-run: `deploy --dry-run` of every deployed environment from those bundles, offline:
 //!    wrangler validates each environment's config and the bundle sizes are checked.
@@ -22,6 +24,7 @@ use std::time::Duration;
 
 use code24_shared::names::DEPLOYED_ENVIRONMENTS;
 
+use crate::bench;
 use crate::interrupt;
 use crate::restart;
 use crate::setup::{self, Tools};
@@ -31,6 +34,9 @@ use crate::{check_config, cmd, deploy, Result};
 
 /// The crate holding the end-to-end tests (as `#[ignore]`d tests, so the host tier skips them).
 const E2E_PACKAGE: &str = "code24-tests";
+
+/// The Workers-runtime adapters: a library, not a Worker, linted for wasm32 with the Workers.
+const RUNTIME_PACKAGE: &str = "code24-runtime";
 
 #[derive(Debug)]
 pub(crate) struct Options {
@@ -80,13 +86,48 @@ pub(crate) fn run(root: &Path, options: Options) -> Result<()> {
     outcome
 }
 
-/// The host tier. `worker` 0.8.7 compiles for the host (its JS imports become stubs that
-/// panic when called), so the Worker crates need no exclusion: their pure unit tests run here.
-/// The `#[ignore]`d end-to-end tests are skipped.
+/// The host tier. Formatting is checked first: it takes a second and fails with the one
+/// command that fixes it, before minutes of compiling. `worker` 0.8.7 compiles for the host
+/// (its JS imports become stubs that panic when called), so the Worker crates need no
+/// exclusion: their pure unit tests run here. The `#[ignore]`d end-to-end tests are skipped.
 fn host(root: &Path) -> Result<()> {
+    let mut fmt = Command::new("cargo");
+    fmt.current_dir(root).args(["fmt", "--all", "--", "--check"]);
+    cmd::run(&mut fmt, "cargo fmt --check")
+        .map_err(|e| format!("{e}: the diff above is what rustfmt would change; run cargo fmt --all and commit the result"))?;
+    lint(root)?;
     let mut command = Command::new("cargo");
     command.current_dir(root).args(["test", "--workspace"]);
     cmd::run(&mut command, "cargo test (host tier)")
+}
+
+/// Clippy with every warning an error, twice: over the host workspace with all targets (tests
+/// and benches included), and over the wasm32 build of every Worker crate (deployed and bench)
+/// and the runtime, whose `cfg(target_arch = "wasm32")` code the host build never compiles.
+/// Both only check, so they cost far less than the test build that follows.
+fn lint(root: &Path) -> Result<()> {
+    let advice = "fix the warnings above; an #[allow(clippy::...)] only where the lint is wrong for that spot, with a comment saying why";
+    let mut host = Command::new("cargo");
+    host.current_dir(root).args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]);
+    cmd::run(&mut host, "cargo clippy (host workspace)").map_err(|e| format!("{e}: {advice}"))?;
+    let mut wasm = Command::new("cargo");
+    wasm.current_dir(root).args(["clippy", "--target", "wasm32-unknown-unknown", "-p", RUNTIME_PACKAGE]);
+    for worker in workers::WORKERS.iter().chain(bench::BENCH_WORKERS) {
+        wasm.args(["-p", &package_name(root, worker.crate_dir)?]);
+    }
+    wasm.args(["--", "-D", "warnings"]);
+    cmd::run(&mut wasm, "cargo clippy (wasm32 Workers)").map_err(|e| format!("{e}: {advice}"))
+}
+
+/// The package name of the crate in `crate_dir`: the first `name = "..."` line of its
+/// manifest, which in this workspace is always the `[package]` table's. Read from the
+/// manifest so the Worker tables stay the only list of Worker crates.
+fn package_name(root: &Path, crate_dir: &str) -> Result<String> {
+    let manifest = root.join(crate_dir).join("Cargo.toml");
+    let text = fs::read_to_string(&manifest).map_err(|e| format!("cannot read {}: {e}", manifest.display()))?;
+    text.lines()
+        .find_map(|line| Some(line.trim().strip_prefix("name")?.trim_start().strip_prefix('=')?.trim().trim_matches('"').to_owned()))
+        .ok_or_else(|| format!("{}: no package name", manifest.display()))
 }
 
 /// The end-to-end tier on a fresh stack; the stack is stopped whatever happens.
@@ -146,6 +187,22 @@ fn e2e(root: &Path, extra_args: &[String]) -> Result<()> {
             println!("\n--- wrangler log (tail; full log and state kept in {}) ---", cmd::rel(root, &state_dir));
             println!("{}\n--- end of wrangler log ---", stack.log_tail(60));
             Err(e)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The wasm32 lint names each Worker crate by the package name in its manifest.
+    #[test]
+    fn every_worker_crate_has_a_package_name() {
+        let root = crate::workspace_root();
+        assert_eq!(package_name(&root, "consumers/optimizer").unwrap(), "code24-optimizer");
+        for worker in workers::WORKERS.iter().chain(bench::BENCH_WORKERS) {
+            let name = package_name(&root, worker.crate_dir).unwrap();
+            assert!(name.starts_with("code24-"), "{}: {name}", worker.crate_dir);
         }
     }
 }

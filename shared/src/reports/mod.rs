@@ -1,9 +1,11 @@
 //! Report jobs' pure parts: the reports-queue messages ([`jobs`]), report periods and keys
 //! ([`period`]), the revenue bridge and rates of a month ([`revenue`]), the monthly analytics
-//! folded from per-customer daily rollups ([`analytics`]), and the end-of-month report with its
-//! executive summary ([`summary`]); which run a firing, catch-up or backfill stands for ([`runs`]);
-//! the dev health check's report and status rule ([`health`]).
+//! folded from per-customer daily rollups ([`analytics`]), the end-of-month report with its
+//! executive summary ([`summary`]) and its forecasts of MRR and scores ([`forecast`]); which
+//! run a firing, catch-up or backfill stands for ([`runs`]); the dev health check's report and
+//! status rule ([`health`]).
 pub mod analytics;
+pub mod forecast;
 pub mod health;
 pub mod jobs;
 pub mod period;

@@ -1,10 +1,13 @@
 //! The end-of-month final report and its executive summary. The summary is computed from the
 //! final report value itself (headline KPIs with month-over-month change, and a few sentences
-//! generated from the numbers), so the two objects written to R2 always agree.
+//! generated from the numbers, next month's forecast among them), so the two objects written to
+//! R2 always agree.
 
 use serde::{Deserialize, Serialize};
 
 use crate::reports::analytics::{platform_report, CustomerMonthly, PlatformMonthly};
+use crate::reports::forecast::scores::ScoreBacktest;
+use crate::reports::forecast::{forecast, Forecast, MrrForecast};
 use crate::reports::period::Month;
 use crate::reports::revenue::{basis_points, revenue_metrics, BillingEvent, RevenueMetrics};
 
@@ -24,6 +27,10 @@ pub struct FinalReport {
     /// Technical performance of the month's optimization jobs (from the daily rollups).
     pub technical: PlatformMonthly,
     pub previous_technical: PlatformMonthly,
+    /// MRR of the next months and each customer's expected scores, with their backtests.
+    /// Absent from reports written before forecasts existed.
+    #[serde(default)]
+    pub forecast: Option<Forecast>,
 }
 
 /// What the end-of-month report of a month is computed from.
@@ -37,7 +44,7 @@ pub struct MonthInputs<'a> {
 }
 
 /// The final report of `month`: revenue of the month and of the month before from the billing
-/// history, and technical performance of both from the rollups.
+/// history, technical performance of both from the rollups, and the forecast from both.
 pub fn final_report(month: Month, generated_at: &str, inputs: MonthInputs<'_>) -> FinalReport {
     let metrics = |m: Month| revenue_metrics(inputs.billing, m.start().timestamp_millis(), m.end().timestamp_millis());
     FinalReport {
@@ -48,6 +55,7 @@ pub fn final_report(month: Month, generated_at: &str, inputs: MonthInputs<'_>) -
         previous_revenue: metrics(month.previous()),
         technical: platform_report(inputs.sections),
         previous_technical: platform_report(inputs.previous_sections),
+        forecast: Some(forecast(month, inputs.billing, inputs.sections, inputs.previous_sections)),
     }
 }
 
@@ -108,6 +116,36 @@ fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
+/// Next month's MRR forecast with its interval and backtest error, or why there is none.
+fn mrr_forecast_sentence(next: &MrrForecast) -> String {
+    match next {
+        MrrForecast::Estimate { month, mrr_cents, low_cents, high_cents, backtest, .. } => format!(
+            "MRR for {month} is forecast at {} (interval {} to {}); this method's one-month forecasts of the last {} were off by {}{} at most.",
+            dollars(*mrr_cents),
+            dollars(*low_cents),
+            dollars(*high_cents),
+            plural(u64::from(backtest.months), "month", "months"),
+            backtest.mape_bp.map_or(String::new(), |bp| format!("{} on average, ", percent(bp))),
+            dollars(backtest.max_absolute_error_cents),
+        ),
+        MrrForecast::InsufficientHistory { month, months_available, months_needed, .. } => format!(
+            "Too little billing history to forecast MRR for {month}: {} available, {months_needed} needed.",
+            plural(u64::from(*months_available), "month", "months")
+        ),
+    }
+}
+
+/// How well last month's score trends forecast this month, beside assuming no change; nothing
+/// when no customer was scored in both months.
+fn score_backtest_sentence(b: &ScoreBacktest) -> Option<String> {
+    let (trend, still) = (b.mean_absolute_error?, b.no_change_mean_absolute_error?);
+    Some(format!(
+        "Last month's score trends forecast this month's average scores within {trend:.1} points on average \
+         ({still:.1} assuming no change), over {}.",
+        plural(b.customers, "customer", "customers")
+    ))
+}
+
 /// The summary of a final report.
 pub fn executive_summary(r: &FinalReport) -> ExecutiveSummary {
     let (now, before) = (&r.revenue, &r.previous_revenue);
@@ -160,6 +198,9 @@ pub fn executive_summary(r: &FinalReport) -> ExecutiveSummary {
     if let Some(nrr) = now.net_revenue_retention_bp {
         sentences.push(format!("Net revenue retention was {}.", percent(nrr)));
     }
+    if let Some(next) = r.forecast.as_ref().and_then(Forecast::next_month_mrr) {
+        sentences.push(mrr_forecast_sentence(next));
+    }
     let t = &r.technical;
     match t.success_rate_bp {
         Some(rate) => sentences.push(format!(
@@ -173,6 +214,7 @@ pub fn executive_summary(r: &FinalReport) -> ExecutiveSummary {
     if let Some(best) = t.top_improvers.first() {
         sentences.push(format!("Most improved site: {} (+{:.1} points).", best.customer_id, best.change));
     }
+    sentences.extend(r.forecast.as_ref().and_then(|f| score_backtest_sentence(&f.scores.backtest)));
     ExecutiveSummary { v: REPORT_VERSION, month: r.month.clone(), headline, sentences }
 }
 
@@ -215,6 +257,52 @@ mod tests {
         assert_eq!((r.revenue.starting_mrr_cents, r.revenue.churned_mrr_cents, r.revenue.ending_mrr_cents), (15_000, 10_000, 5_000));
         assert_eq!((r.technical.customers, r.technical.runs, r.previous_technical.runs), (2, 10, 3));
         assert_eq!(r.previous_technical, platform_report(&[customer_section("b", &before)]));
+        assert_eq!(r.forecast, Some(forecast(nov, &billing, &sections, &previous_sections)));
+    }
+
+    /// Next month's forecast in the summary: a steady history (one new 100.00 customer a month
+    /// from January to August 2026, after one from December) forecast exactly, and a short one.
+    #[test]
+    fn the_summary_states_next_months_mrr_forecast_or_too_little_history() {
+        use crate::reports::analytics::sections_of;
+        let ev =
+            |c: String, m: Month| BillingEvent { customer_id: c, at_ms: m.start().timestamp_millis() + 9 * 86_400_000, mrr_cents: 10_000 };
+        let months: Vec<Month> = std::iter::successors(Month::new(2025, 12), |m| Some(m.next())).take(9).collect();
+        let billing: Vec<BillingEvent> = months.iter().map(|m| ev(format!("c-{m}"), *m)).collect();
+        let check = |month: Month, billing: &[BillingEvent], expected: &str| {
+            let report = final_report(month, "now", MonthInputs { billing, sections: &[], previous_sections: &[] });
+            let s = executive_summary(&report);
+            assert!(s.sentences.iter().any(|l| l == expected), "{:?}", s.sentences);
+        };
+        check(
+            months[8],
+            &billing,
+            "MRR for 2026-09 is forecast at $1,000.00 (interval $1,000.00 to $1,000.00); \
+             this method's one-month forecasts of the last 5 months were off by 0.0% on average, $0.00 at most.",
+        );
+        check(months[4], &billing, "Too little billing history to forecast MRR for 2026-05: 4 months available, 6 needed.");
+        check(months[1], &billing[..1], "Too little billing history to forecast MRR for 2026-02: 1 month available, 6 needed.");
+        // Scores: a was forecast 60 + 0.2 × 30.5 = 66.1 for September (from August's middle to
+        // September's: 31 / 2 + 30 / 2 = 30.5 days) and scored 67: 0.9 off, 7 assuming no change.
+        let scored = |avg: f64, trend: f64| CustomerMonthly {
+            average_scores: [Some(avg), None, None],
+            score_trend_per_day: [Some(trend), None, None],
+            ..sections_of(&[crate::ledger::rollups::empty("a", "2026-08-01")])[0].clone()
+        };
+        let (aug, sep) = ([scored(60.0, 0.2)], [scored(67.0, 0.0)]);
+        let report = final_report(months[8].next(), "now", MonthInputs { billing: &billing, sections: &sep, previous_sections: &aug });
+        let s = executive_summary(&report).sentences;
+        let expected = "Last month's score trends forecast this month's average scores within 0.9 points on average \
+                        (7.0 assuming no change), over 1 customer.";
+        assert_eq!(s.last().map(String::as_str), Some(expected));
+        // A report written before forecasts existed reads back without one and says nothing of it.
+        let mut old =
+            serde_json::to_value(final_report(months[8], "now", MonthInputs { billing: &billing, sections: &[], previous_sections: &[] }))
+                .unwrap();
+        old.as_object_mut().unwrap().remove("forecast");
+        let old: FinalReport = serde_json::from_value(old).unwrap();
+        assert_eq!(old.forecast, None);
+        assert!(!executive_summary(&old).sentences.iter().any(|l| l.contains("forecast")));
     }
 
     #[test]
@@ -248,6 +336,7 @@ mod tests {
             previous_revenue: previous,
             technical,
             previous_technical: platform_report(&[]),
+            forecast: None,
         };
         let s = executive_summary(&report);
         let kpi = |name: &str| s.headline.iter().find(|k| k.name == name).unwrap().clone();

@@ -394,7 +394,7 @@ pub fn run_with_faults(cfg: &SimConfig, extra: &ExtraFaults) -> SimReport {
             (_, Some(v)) => {
                 clock.set(clock.get().max(v));
                 crashing.deliver_stalled(now(), &mut report);
-                deliver_batch(cfg, &mut rng, &mut queue, &mut dlq, &consumer, &crashing, &now, &mut report);
+                deliver_batch(cfg, &mut rng, &mut queue, &mut dlq, &consumer, &now, &mut report);
                 for letter in dead_letters.letters.borrow_mut().drain(..) {
                     dlq.push(Msg { body: letter.encode(), deliveries: 0, visible_at: now(), sent_ms: now() });
                 }
@@ -435,17 +435,19 @@ fn fault_kind(fault: &Fault) -> String {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn deliver_batch<L: Ledger>(
+/// Delivers one batch of the visible messages to the consumer, as the queue would: past the
+/// retry backstop to the DLQ, sometimes twice, all again after a crash, retries delayed.
+fn deliver_batch(
     cfg: &SimConfig,
     rng: &mut Rng,
     queue: &mut Vec<Msg>,
     dlq: &mut Vec<Msg>,
-    consumer: &Consumer<'_, OptimizeJobs<'_, WatchedElite<'_>, MemoryResults>, L, MemoryDeadLetters, MemoryMetrics>,
-    crashing: &CrashingLedger<'_>,
+    consumer: &Consumer<'_, OptimizeJobs<'_, WatchedElite<'_>, MemoryResults>, CrashingLedger<'_>, MemoryDeadLetters, MemoryMetrics>,
     now: &dyn Fn() -> i64,
     report: &mut SimReport,
 ) {
+    // The consumer's ledger is the crash-injecting one; it says whether this batch "crashed".
+    let crashing = consumer.ledger;
     queue.sort_by_key(|m| m.visible_at);
     let ready = queue.iter().take_while(|m| m.visible_at <= now()).count().min(cfg.batch_size);
     let mut batch: Vec<Msg> = queue.drain(..ready).collect();

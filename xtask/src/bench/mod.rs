@@ -31,7 +31,7 @@ use stats::{emit, merge, Samples};
 
 /// The bench's own Workers (bench tree only, never deployed).
 #[rustfmt::skip]
-const BENCH_WORKERS: &[Worker] = &[
+pub(crate) const BENCH_WORKERS: &[Worker] = &[
     Worker { name: "bench-bare-producer", crate_dir: "bench/bare-producer", config: "bench/bare-producer/bench.toml", admin_token: false },
     Worker { name: "bench-bare-consumer", crate_dir: "bench/bare-consumer", config: "bench/bare-consumer/bench.toml", admin_token: false },
 ];
