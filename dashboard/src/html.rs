@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 
 use code24_shared::ids::from_epoch_ms;
-use code24_shared::ledger::SweepProgress;
+use code24_shared::ledger::RunProgress;
 
 /// `raw` with the five HTML-significant characters escaped; safe in text and in quoted
 /// attribute values.
@@ -122,7 +122,7 @@ pub fn duration(ms: i64) -> String {
 
 /// The parts of a sweep's stacked bar: (css class, label, count), in drawing order. What is
 /// left of the bar is queued (enqueued or about to be, not yet claimed).
-pub fn bar_parts(p: &SweepProgress) -> [(&'static str, &'static str, u64); 5] {
+pub fn bar_parts(p: &RunProgress) -> [(&'static str, &'static str, u64); 5] {
     let running = p.in_flight;
     [
         ("ok", "succeeded", p.succeeded),
@@ -135,7 +135,7 @@ pub fn bar_parts(p: &SweepProgress) -> [(&'static str, &'static str, u64); 5] {
 
 /// The stacked progress bar of a sweep as inline SVG (no inline styles: the dashboard's
 /// Content-Security-Policy allows none), with a text legend for screen readers and tests.
-pub fn progress_bar(p: &SweepProgress) -> String {
+pub fn progress_bar(p: &RunProgress) -> String {
     // A run's fan-in job (monthly analytics' finalize) ends beyond the expected count.
     let total = bar_parts(p).iter().map(|(_, _, n)| n).sum::<u64>().max(p.expected).max(1) as f64;
     let mut out = format!(
@@ -199,7 +199,7 @@ mod tests {
     #[test]
     fn progress_bars_never_overflow() {
         let check = |expected, succeeded, dead, in_flight, widths: &[&str]| {
-            let p: SweepProgress = serde_json::from_value(serde_json::json!({
+            let p: RunProgress = serde_json::from_value(serde_json::json!({
                 "sweep_id": "s", "task": "optimize", "scheduled_ms": 0, "phase": "enqueued", "expected": expected,
                 "enqueued": expected, "in_flight": in_flight, "retrying": 0, "succeeded": succeeded, "dead": dead,
                 "superseded": 0, "duplicates": 0, "firings": 1, "started_ms": 0, "fanout_done_ms": null,

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use saffron::parse::{CronExpr, English, HourFormat};
 use saffron::Cron;
 
-use code24_shared::ledger::SweepProgress;
+use code24_shared::ledger::RunProgress;
 use code24_shared::names::Environment;
 use code24_shared::reports::runs::run_for_slot;
 use code24_shared::schedule::{latest_at_or_before, Schedule, Task, SCHEDULES};
@@ -61,8 +61,8 @@ pub enum RunStatus {
 }
 
 impl RunStatus {
-    pub fn of(p: &SweepProgress) -> Self {
-        if p.phase == code24_shared::ledger::SweepPhase::Abandoned {
+    pub fn of(p: &RunProgress) -> Self {
+        if p.phase == code24_shared::ledger::RunPhase::Abandoned {
             Self::Abandoned
         } else if !p.complete {
             Self::Running
@@ -84,9 +84,9 @@ impl RunStatus {
 }
 
 impl LastRun {
-    pub fn of(p: &SweepProgress) -> Self {
+    pub fn of(p: &RunProgress) -> Self {
         Self::Run {
-            id: p.sweep_id.clone(),
+            id: p.run_id.clone(),
             scheduled_ms: p.scheduled_ms,
             status: RunStatus::of(p),
             catch_up: p.started_ms - p.scheduled_ms >= LATE_START_MS,
@@ -114,7 +114,7 @@ pub fn latest_run_id(environment: Environment, task: Task, cron: &str, now: Date
 /// The rows of `environment`'s schedules at `now`. `known` holds the runs the Worker looked
 /// up (recent sweeps plus each report task's latest run); the newest of each task is its last
 /// run.
-pub fn rows(environment: Environment, now: DateTime<Utc>, known: &[SweepProgress]) -> Vec<ScheduleRow> {
+pub fn rows(environment: Environment, now: DateTime<Utc>, known: &[RunProgress]) -> Vec<ScheduleRow> {
     SCHEDULES
         .iter()
         .filter(|s| s.runs_in(environment))
@@ -138,7 +138,7 @@ pub fn rows(environment: Environment, now: DateTime<Utc>, known: &[SweepProgress
 mod tests {
     use super::*;
     use chrono::TimeZone;
-    use code24_shared::ledger::SweepPhase;
+    use code24_shared::ledger::RunPhase;
 
     fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap()
@@ -168,12 +168,12 @@ mod tests {
         assert!(next_runs("not a cron", now, 1).is_err());
     }
 
-    fn progress(id: &str, task: &str, scheduled_ms: i64, started_ms: i64, complete: bool, dead: u64) -> SweepProgress {
-        SweepProgress {
-            sweep_id: id.into(),
+    fn progress(id: &str, task: &str, scheduled_ms: i64, started_ms: i64, complete: bool, dead: u64) -> RunProgress {
+        RunProgress {
+            run_id: id.into(),
             task: task.into(),
             scheduled_ms,
-            phase: SweepPhase::Enqueued,
+            phase: RunPhase::Enqueued,
             expected: 2,
             enqueued: 2,
             in_flight: 0,
@@ -216,7 +216,7 @@ mod tests {
         let dev: Vec<Task> = super::rows(Environment::Dev, now, &[]).iter().map(|r| r.schedule.task).collect();
         assert_eq!(dev, vec![Task::HealthCheck]);
         let mut abandoned = progress("x", "optimize", 0, 0, false, 0);
-        abandoned.phase = SweepPhase::Abandoned;
+        abandoned.phase = RunPhase::Abandoned;
         assert_eq!(RunStatus::of(&abandoned), RunStatus::Abandoned);
     }
 

@@ -10,7 +10,7 @@
 //! - [`flush`]: copies dirty daily rollups to D1.
 //! - [`routes`]: the local debug passage, as pure functions (the object's routes are the core's
 //!   `code24_shared::ledger::route::Route`).
-//! - [`sql_tables`]: the schema and the `JobTable` / `SweepTable` implementations.
+//! - [`sql_tables`]: the schema and the `JobTable` / `RunTable` implementations.
 //! - [`transaction`]: `transactionSync`, which 0.8.7 does not bind.
 //! - [`coordinator`]: progress reads and fan-in requests, which gather every shard's counters.
 //! - [`prune`]: what the hourly alarm deletes.

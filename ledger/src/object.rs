@@ -4,7 +4,7 @@
 //! ([`crate::alarm`]).
 //!
 //! One class, two kinds of instance, told apart only by the routes their callers use: the
-//! sweep coordinator ([`code24_shared::ledger::SWEEPS_OBJECT`]) and the job shards
+//! sweep coordinator ([`code24_shared::ledger::RUNS_OBJECT`]) and the job shards
 //! ([`code24_shared::ledger::shard_object`]).
 
 use std::cell::Cell;
@@ -20,10 +20,10 @@ use code24_runtime::http;
 use code24_shared::config::LedgerConfig;
 use code24_shared::ids::from_epoch_ms;
 use code24_shared::ledger::jobs::{self, JobTable};
-use code24_shared::ledger::sweeps::{self, SweepTable};
+use code24_shared::ledger::runs::{self, RunTable};
 use code24_shared::ledger::{
-    ClaimRequest, CompleteRequest, CountsRequest, FanoutDone, FinalizeRequest, JobRequest, OpenSweep, PageDone, ProgressRequest,
-    RecentRequest, SettleRequest, StoreError, SweepProgress, SweepRow,
+    ClaimRequest, CompleteRequest, CountsRequest, FanoutDone, FinalizeRequest, JobRequest, OpenRun, PageDone, ProgressRequest,
+    RecentRequest, RunProgress, RunRow, SettleRequest, StoreError,
 };
 
 use crate::alarm::{early_enough, prune_at, prune_due, ring_at, set_prune_at, FLUSH_DELAY_MS};
@@ -31,7 +31,7 @@ use crate::body::decode;
 use crate::coordinator::{progress_of, run_counts};
 use crate::flush::{any_dirty, flush};
 use crate::prune::{anything_left, cutoff_ms, prune, PRUNE_INTERVAL_MS};
-use crate::sql_tables::{create_schema, SqlJobTable, SqlSweepTable};
+use crate::sql_tables::{create_schema, SqlJobTable, SqlRunTable};
 use crate::transaction::atomically;
 use code24_shared::ledger::route::Route;
 
@@ -122,23 +122,25 @@ impl DurableObject for Ledger {
 impl Ledger {
     async fn handle(&self, route: Route, body: &[u8]) -> Result<Response> {
         match route {
-            Route::OpenSweep => self.decide(route, body, |sql, r: OpenSweep| sweeps::open(&mut SqlSweepTable::new(sql), &r)),
-            Route::RecordPage => self.decide(route, body, |sql, r: PageDone| sweeps::record_page(&mut SqlSweepTable::new(sql), &r)),
-            Route::FinishFanout => self.decide(route, body, |sql, r: FanoutDone| sweeps::finish_fanout(&mut SqlSweepTable::new(sql), &r)),
-            Route::Claim => self.decide(route, body, |sql, r: ClaimRequest| SqlJobTable::batch(sql, |t| jobs::claim_batch(t, &r))),
-            Route::Complete => self.decide(route, body, |sql, r: CompleteRequest| SqlJobTable::batch(sql, |t| jobs::complete_batch(t, &r))),
-            Route::Settle => self.decide(route, body, |sql, r: SettleRequest| SqlJobTable::batch(sql, |t| jobs::settle(t, &r))),
-            Route::Counts => self.decide(route, body, |sql, r: CountsRequest| {
+            Route::OpenRun => self.transact(route, body, |sql, r: OpenRun| runs::open(&mut SqlRunTable::new(sql), &r)),
+            Route::RecordPage => self.transact(route, body, |sql, r: PageDone| runs::record_page(&mut SqlRunTable::new(sql), &r)),
+            Route::FinishFanout => self.transact(route, body, |sql, r: FanoutDone| runs::finish_fanout(&mut SqlRunTable::new(sql), &r)),
+            Route::Claim => self.transact(route, body, |sql, r: ClaimRequest| SqlJobTable::batch(sql, |t| jobs::claim_batch(t, &r))),
+            Route::Complete => {
+                self.transact(route, body, |sql, r: CompleteRequest| SqlJobTable::batch(sql, |t| jobs::complete_batch(t, &r)))
+            }
+            Route::Settle => self.transact(route, body, |sql, r: SettleRequest| SqlJobTable::batch(sql, |t| jobs::settle(t, &r))),
+            Route::Counts => self.transact(route, body, |sql, r: CountsRequest| {
                 let table = SqlJobTable::new(sql);
-                r.sweep_ids.iter().map(|id| table.counts(id)).collect::<std::result::Result<Vec<_>, _>>()
+                r.run_ids.iter().map(|id| table.counts(id)).collect::<std::result::Result<Vec<_>, _>>()
             }),
-            Route::Job => self.decide(route, body, |sql, r: JobRequest| SqlJobTable::new(sql).job(&r.job_id)),
+            Route::Job => self.transact(route, body, |sql, r: JobRequest| SqlJobTable::new(sql).job(&r.job_id)),
             Route::Progress => {
-                let read = |t: &SqlSweepTable, r: ProgressRequest| Ok(t.sweep(&r.sweep_id)?.into_iter().collect());
+                let read = |t: &SqlRunTable, r: ProgressRequest| Ok(t.run(&r.run_id)?.into_iter().collect());
                 self.progress_read(route, body, read, |mut all| http::json(200, &all.pop())).await
             }
             Route::Recent => {
-                let read = |t: &SqlSweepTable, r: RecentRequest| t.recent(r.limit);
+                let read = |t: &SqlRunTable, r: RecentRequest| t.recent(r.limit);
                 self.progress_read(route, body, read, |all| http::json(200, &all)).await
             }
             Route::Finalize => {
@@ -149,13 +151,13 @@ impl Ledger {
                 // The shards' counters first (awaited), then the decision and its record in
                 // one transaction: two requests that both see the run complete are decided
                 // one after the other, and only the first is answered `Enqueue`.
-                let shards = match run_counts(&self.env, &request.sweep_id).await {
+                let shards = match run_counts(&self.env, &request.run_id).await {
                     Ok(shards) => shards,
                     Err(e) => return http::error(502, format!("cannot read the job shards: {}", e.message)),
                 };
                 let sql = self.state.storage().sql();
                 let decided =
-                    atomically(&self.state.storage(), move || sweeps::request_finalize(&mut SqlSweepTable::new(sql), &request, &shards));
+                    atomically(&self.state.storage(), move || runs::request_finalize(&mut SqlRunTable::new(sql), &request, &shards));
                 match decided {
                     Ok(decision) => http::json(200, &decision),
                     Err(e) => http::error(500, e.to_string()),
@@ -166,7 +168,7 @@ impl Ledger {
 
     /// Decodes the body as `Req`, runs `decision` in one SQLite transaction and answers its
     /// result as JSON: 400 for a bad body, 500 for a storage failure (nothing written then).
-    fn decide<Req, Resp>(
+    fn transact<Req, Resp>(
         &self,
         route: Route,
         body: &[u8],
@@ -188,7 +190,7 @@ impl Ledger {
         }
     }
 
-    /// Decodes the body as `Req`, reads the sweep rows it asks for with `read`, and answers
+    /// Decodes the body as `Req`, reads the run rows it asks for with `read`, and answers
     /// their progress through `answer`. The rows are read outside a transaction: the shards'
     /// counters are read later anyway, so the answer is a snapshot of moving parts either way.
     /// A shard that cannot be read fails the whole read with 502.
@@ -196,14 +198,14 @@ impl Ledger {
         &self,
         route: Route,
         body: &[u8],
-        read: impl FnOnce(&SqlSweepTable, Req) -> std::result::Result<Vec<SweepRow>, StoreError>,
-        answer: impl FnOnce(Vec<SweepProgress>) -> Result<Response>,
+        read: impl FnOnce(&SqlRunTable, Req) -> std::result::Result<Vec<RunRow>, StoreError>,
+        answer: impl FnOnce(Vec<RunProgress>) -> Result<Response>,
     ) -> Result<Response> {
         let request: Req = match decode(route, body) {
             Ok(request) => request,
             Err(message) => return http::error(400, message),
         };
-        let rows = match read(&SqlSweepTable::new(self.state.storage().sql()), request) {
+        let rows = match read(&SqlRunTable::new(self.state.storage().sql()), request) {
             Ok(rows) => rows,
             Err(e) => return http::error(500, e.to_string()),
         };

@@ -3,7 +3,7 @@
 //! [`Route`].
 
 use code24_shared::ledger::route::Route;
-use code24_shared::ledger::{shard_object, JOB_SHARDS, SWEEPS_OBJECT};
+use code24_shared::ledger::{shard_object, JOB_SHARDS, RUNS_OBJECT};
 use code24_shared::names::Environment;
 
 /// Path prefix of the local-only debug passage: `POST /debug/{object}/{route}` forwards the
@@ -31,7 +31,7 @@ pub(crate) fn debug_passage(environment: Option<Environment>, method_is_post: bo
 
 /// The coordinator's name or one of the [`JOB_SHARDS`] shard names.
 fn is_instance_name(name: &str) -> bool {
-    name == SWEEPS_OBJECT || (0..JOB_SHARDS).any(|k| shard_object(k) == name)
+    name == RUNS_OBJECT || (0..JOB_SHARDS).any(|k| shard_object(k) == name)
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! The ledger's tables over the Durable Object's SQLite storage: the schema, and
-//! [`JobTable`] / [`SweepTable`] implemented as keyed reads and whole-row upserts, so the
+//! [`JobTable`] / [`RunTable`] implemented as keyed reads and whole-row upserts, so the
 //! decisions of `code24_shared::ledger` run here exactly as they run over the in-memory twin.
 //!
 //! Every instance creates every table: the coordinator's job tables and a shard's sweep table
@@ -14,12 +14,17 @@ use worker::{SqlStorage, SqlStorageValue};
 
 use code24_shared::error::JobError;
 use code24_shared::ledger::jobs::JobTable;
-use code24_shared::ledger::sweeps::SweepTable;
-use code24_shared::ledger::{JobRow, JobState, ShardCounts, SiteRow, StoreError, SweepPhase, SweepRow};
+use code24_shared::ledger::runs::RunTable;
+use code24_shared::ledger::{JobRow, JobState, RunPhase, RunRow, ShardCounts, SiteRow, StoreError};
 use code24_shared::reports::analytics::DailyRollup;
 
 /// The schema, one statement each so a failure names its statement. Idempotent: it runs every
 /// time an instance starts.
+///
+/// Column names keep their first spelling, which predates report runs: every `sweep_id` column
+/// (and the table `sweeps`) holds a run id of any task (`RunRow::run_id`), and `sites.customer_id`
+/// holds a lane key (`SiteRow::lane`). Renaming a column would need a migration of every live
+/// instance; the Rust names say what the columns hold.
 const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS jobs (
         job_id TEXT PRIMARY KEY,
@@ -147,7 +152,7 @@ fn first<T: DeserializeOwned>(sql: &SqlStorage, query: &str, params: Vec<SqlStor
     Ok(rows(sql, query, params)?.into_iter().next())
 }
 
-/// A `jobs` row as SQLite returns it.
+/// A `jobs` row as SQLite returns it, by column name (`sweep_id` holds the run id).
 #[derive(Deserialize)]
 struct JobRecord {
     job_id: String,
@@ -173,8 +178,8 @@ impl TryFrom<JobRecord> for JobRow {
             .map_err(|e| StoreError(format!("job {} has an undecodable last_error: {e}", r.job_id)))?;
         Ok(JobRow {
             job_id: r.job_id,
-            sweep_id: r.sweep_id,
-            customer_id: r.customer_id,
+            run_id: r.sweep_id,
+            subject: r.customer_id,
             scheduled_ms: r.scheduled_ms,
             state,
             attempts: r.attempts,
@@ -185,9 +190,9 @@ impl TryFrom<JobRecord> for JobRow {
     }
 }
 
-/// A `sweeps` row as SQLite returns it.
+/// A `sweeps` row as SQLite returns it, by column name (`sweep_id` holds the run id).
 #[derive(Deserialize)]
-struct SweepRecord {
+struct RunRecord {
     sweep_id: String,
     task: String,
     scheduled_ms: i64,
@@ -205,14 +210,13 @@ struct SweepRecord {
     finalize_requested_ms: Option<i64>,
 }
 
-impl TryFrom<SweepRecord> for SweepRow {
+impl TryFrom<RunRecord> for RunRow {
     type Error = StoreError;
 
-    fn try_from(r: SweepRecord) -> Result<Self, StoreError> {
-        let phase =
-            SweepPhase::parse(&r.phase).ok_or_else(|| StoreError(format!("sweep {} has unknown phase {:?}", r.sweep_id, r.phase)))?;
-        Ok(SweepRow {
-            sweep_id: r.sweep_id,
+    fn try_from(r: RunRecord) -> Result<Self, StoreError> {
+        let phase = RunPhase::parse(&r.phase).ok_or_else(|| StoreError(format!("sweep {} has unknown phase {:?}", r.sweep_id, r.phase)))?;
+        Ok(RunRow {
+            run_id: r.sweep_id,
             task: r.task,
             scheduled_ms: r.scheduled_ms,
             phase,
@@ -262,7 +266,7 @@ impl SqlJobTable {
                 (sweep_id, in_flight, retrying, succeeded, dead, superseded, duplicates, last_terminal_ms)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             vec![
-                c.sweep_id.as_str().into(),
+                c.run_id.as_str().into(),
                 uint(c.in_flight)?,
                 uint(c.retrying)?,
                 uint(c.succeeded)?,
@@ -294,8 +298,8 @@ impl JobTable for SqlJobTable {
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             vec![
                 row.job_id.as_str().into(),
-                row.sweep_id.as_str().into(),
-                row.customer_id.as_str().into(),
+                row.run_id.as_str().into(),
+                row.subject.as_str().into(),
                 int(row.scheduled_ms)?,
                 row.state.as_str().into(),
                 int(i64::from(row.attempts))?,
@@ -306,8 +310,9 @@ impl JobTable for SqlJobTable {
         )
     }
 
-    fn site(&self, customer_id: &str) -> Result<Option<SiteRow>, StoreError> {
-        first(&self.sql, "SELECT * FROM sites WHERE customer_id = ?", vec![customer_id.into()])
+    /// The lane is stored in the column `customer_id` (see [`SiteRow::lane`]).
+    fn site(&self, lane: &str) -> Result<Option<SiteRow>, StoreError> {
+        first(&self.sql, "SELECT * FROM sites WHERE customer_id = ?", vec![lane.into()])
     }
 
     fn put_site(&mut self, row: &SiteRow) -> Result<(), StoreError> {
@@ -316,7 +321,7 @@ impl JobTable for SqlJobTable {
             "INSERT OR REPLACE INTO sites (customer_id, newest_scheduled_ms, active_job, active_lease_until_ms)
              VALUES (?, ?, ?, ?)",
             vec![
-                row.customer_id.as_str().into(),
+                row.lane.as_str().into(),
                 int(row.newest_scheduled_ms)?,
                 row.active_job.as_deref().into(),
                 int(row.active_lease_until_ms)?,
@@ -324,18 +329,18 @@ impl JobTable for SqlJobTable {
         )
     }
 
-    fn counts(&self, sweep_id: &str) -> Result<ShardCounts, StoreError> {
-        if let Some(pending) = self.counts.get(sweep_id) {
+    fn counts(&self, run_id: &str) -> Result<ShardCounts, StoreError> {
+        if let Some(pending) = self.counts.get(run_id) {
             return Ok(pending.clone());
         }
-        let found: Option<ShardCounts> = first(&self.sql, "SELECT * FROM counts WHERE sweep_id = ?", vec![sweep_id.into()])?;
-        Ok(found.unwrap_or_else(|| ShardCounts { sweep_id: sweep_id.to_owned(), ..ShardCounts::default() }))
+        let found: Option<ShardCounts> = first(&self.sql, "SELECT * FROM counts WHERE sweep_id = ?", vec![run_id.into()])?;
+        Ok(found.unwrap_or_else(|| ShardCounts { run_id: run_id.to_owned(), ..ShardCounts::default() }))
     }
 
     /// Kept until the end of the request ([`SqlJobTable::batch`]); a table used without
     /// `batch` writes nothing of its counters.
     fn put_counts(&mut self, c: &ShardCounts) -> Result<(), StoreError> {
-        self.counts.insert(c.sweep_id.clone(), c.clone());
+        self.counts.insert(c.run_id.clone(), c.clone());
         Ok(())
     }
 
@@ -366,24 +371,22 @@ pub(crate) fn decode_rollup(customer_id: &str, day: &str, body: &str) -> Result<
 }
 
 /// The coordinator's table (`sweeps`).
-pub(crate) struct SqlSweepTable {
+pub(crate) struct SqlRunTable {
     sql: SqlStorage,
 }
 
-impl SqlSweepTable {
+impl SqlRunTable {
     pub(crate) fn new(sql: SqlStorage) -> Self {
         Self { sql }
     }
 }
 
-impl SweepTable for SqlSweepTable {
-    fn sweep(&self, sweep_id: &str) -> Result<Option<SweepRow>, StoreError> {
-        first::<SweepRecord>(&self.sql, "SELECT * FROM sweeps WHERE sweep_id = ?", vec![sweep_id.into()])?
-            .map(SweepRow::try_from)
-            .transpose()
+impl RunTable for SqlRunTable {
+    fn run(&self, run_id: &str) -> Result<Option<RunRow>, StoreError> {
+        first::<RunRecord>(&self.sql, "SELECT * FROM sweeps WHERE sweep_id = ?", vec![run_id.into()])?.map(RunRow::try_from).transpose()
     }
 
-    fn put_sweep(&mut self, r: &SweepRow) -> Result<(), StoreError> {
+    fn put_run(&mut self, r: &RunRow) -> Result<(), StoreError> {
         exec(
             &self.sql,
             "INSERT OR REPLACE INTO sweeps
@@ -391,7 +394,7 @@ impl SweepTable for SqlSweepTable {
                  producer_lease_until_ms, fanout_done_ms, finished_ms, firings, producer_owner, finalize_requested_ms)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             vec![
-                r.sweep_id.as_str().into(),
+                r.run_id.as_str().into(),
                 r.task.as_str().into(),
                 int(r.scheduled_ms)?,
                 r.phase.as_str().into(),
@@ -409,15 +412,15 @@ impl SweepTable for SqlSweepTable {
         )
     }
 
-    fn recent(&self, limit: u32) -> Result<Vec<SweepRow>, StoreError> {
+    fn recent(&self, limit: u32) -> Result<Vec<RunRow>, StoreError> {
         // Same order as the in-memory twin: newest scheduled first, ties by id descending.
-        rows::<SweepRecord>(
+        rows::<RunRecord>(
             &self.sql,
             "SELECT * FROM sweeps ORDER BY scheduled_ms DESC, sweep_id DESC LIMIT ?",
             vec![int(i64::from(limit))?],
         )?
         .into_iter()
-        .map(SweepRow::try_from)
+        .map(RunRow::try_from)
         .collect()
     }
 }

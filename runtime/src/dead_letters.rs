@@ -50,7 +50,7 @@ impl DeadLetterStore for D1DeadLetters {
                 r.id.as_str().into(),
                 r.origin_queue.as_str().into(),
                 opt(&r.job_id),
-                opt(&r.sweep_id),
+                opt(&r.run_id),
                 opt(&r.customer_id),
                 r.body.as_str().into(),
                 r.error.class.as_str().into(),

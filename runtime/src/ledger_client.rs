@@ -1,10 +1,10 @@
 //! The ledger Durable Object seen from a Worker: [`DurableLedger`] implements
-//! [`code24_shared::ports::Ledger`] (and the read-only progress, recent-sweeps, job and counts
+//! [`code24_shared::ports::Ledger`] (and the read-only progress, recent-runs, job and counts
 //! lookups) as JSON `POST`s to the object's routes ([`Route`], the core's one table).
 //!
 //! A Rust Durable Object cannot be an RPC target in workers-rs 0.8.7, so every call is an HTTP
-//! request through `Stub::fetch_with_request`. Sweep calls go to the coordinator instance
-//! ([`SWEEPS_OBJECT`]), job calls to the shard named by [`shard_object`]. Every failure —
+//! request through `Stub::fetch_with_request`. Run calls go to the coordinator instance
+//! ([`RUNS_OBJECT`]), job calls to the shard named by [`shard_object`]. Every failure —
 //! network, non-2xx answer, undecodable body — becomes a transient [`JobError`] whose message
 //! names the instance, the route and the status, so a retried message leaves a readable trail.
 
@@ -17,8 +17,8 @@ use code24_shared::error::JobError;
 use code24_shared::ledger::route::Route;
 use code24_shared::ledger::{
     shard_object, ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, CountsRequest, FanoutDone, FinalizeDecision,
-    FinalizeRequest, JobRequest, JobRow, OpenDecision, OpenSweep, PageDone, ProgressRequest, RecentRequest, SettleDecision, SettleRequest,
-    ShardCounts, SweepProgress, SWEEPS_OBJECT,
+    FinalizeRequest, JobRequest, JobRow, OpenDecision, OpenRun, PageDone, ProgressRequest, RecentRequest, RunProgress, SettleDecision,
+    SettleRequest, ShardCounts, RUNS_OBJECT,
 };
 use code24_shared::names::binding;
 use code24_shared::ports::Ledger;
@@ -42,22 +42,22 @@ impl DurableLedger {
         Ok(Self { namespace: env.durable_object(binding::LEDGER)? })
     }
 
-    /// A sweep's progress, with every shard's counters summed; `None` for an unknown sweep.
-    pub async fn progress(&self, sweep_id: &str) -> Result<Option<SweepProgress>, JobError> {
-        self.call(SWEEPS_OBJECT, Route::Progress, &ProgressRequest { sweep_id: sweep_id.to_owned() }).await
+    /// A run's progress, with every shard's counters summed; `None` for an unknown run.
+    pub async fn progress(&self, run_id: &str) -> Result<Option<RunProgress>, JobError> {
+        self.call(RUNS_OBJECT, Route::Progress, &ProgressRequest { run_id: run_id.to_owned() }).await
     }
 
-    /// The newest `limit` sweeps by scheduled time, newest first, with their progress.
-    pub async fn recent(&self, limit: u32) -> Result<Vec<SweepProgress>, JobError> {
-        self.call(SWEEPS_OBJECT, Route::Recent, &RecentRequest { limit }).await
+    /// The newest `limit` runs by scheduled time, newest first, with their progress.
+    pub async fn recent(&self, limit: u32) -> Result<Vec<RunProgress>, JobError> {
+        self.call(RUNS_OBJECT, Route::Recent, &RecentRequest { limit }).await
     }
 
-    /// The fan-in of run `sweep_id`: ask after one of its jobs ended (was completed in its
+    /// The fan-in of run `run_id`: ask after one of its jobs ended (was completed in its
     /// shard). The first request that finds every job of the run ended is answered
     /// [`FinalizeDecision::Enqueue`]; see there for what the other answers mean.
-    pub async fn request_finalize(&self, sweep_id: &str, now_ms: i64) -> Result<FinalizeDecision, JobError> {
-        let request = FinalizeRequest { sweep_id: sweep_id.to_owned(), now_ms };
-        self.call(SWEEPS_OBJECT, Route::Finalize, &request).await
+    pub async fn request_finalize(&self, run_id: &str, now_ms: i64) -> Result<FinalizeDecision, JobError> {
+        let request = FinalizeRequest { run_id: run_id.to_owned(), now_ms };
+        self.call(RUNS_OBJECT, Route::Finalize, &request).await
     }
 
     /// One job as shard `shard` stores it; `None` when unknown (or pruned).
@@ -65,7 +65,7 @@ impl DurableLedger {
         self.call(&shard_object(shard), Route::Job, &JobRequest { job_id: job_id.to_owned() }).await
     }
 
-    /// Shard `shard`'s counters of each sweep in `request`, in request order. The coordinator
+    /// Shard `shard`'s counters of each run in `request`, in request order. The coordinator
     /// uses it to compute progress.
     pub async fn counts(&self, shard: u32, request: &CountsRequest) -> Result<Vec<ShardCounts>, JobError> {
         self.call(&shard_object(shard), Route::Counts, request).await
@@ -122,16 +122,16 @@ fn error_text(body: &str) -> String {
 }
 
 impl Ledger for DurableLedger {
-    async fn open_sweep(&self, req: &OpenSweep) -> Result<OpenDecision, JobError> {
-        self.call(SWEEPS_OBJECT, Route::OpenSweep, req).await
+    async fn open_run(&self, req: &OpenRun) -> Result<OpenDecision, JobError> {
+        self.call(RUNS_OBJECT, Route::OpenRun, req).await
     }
 
     async fn record_page(&self, req: &PageDone) -> Result<(), JobError> {
-        self.call(SWEEPS_OBJECT, Route::RecordPage, req).await
+        self.call(RUNS_OBJECT, Route::RecordPage, req).await
     }
 
     async fn finish_fanout(&self, req: &FanoutDone) -> Result<(), JobError> {
-        self.call(SWEEPS_OBJECT, Route::FinishFanout, req).await
+        self.call(RUNS_OBJECT, Route::FinishFanout, req).await
     }
 
     async fn claim(&self, shard: u32, req: &ClaimRequest) -> Result<ClaimResponse, JobError> {

@@ -22,7 +22,7 @@ impl Metrics for AnalyticsMetrics {
         let outcome = if e.succeeded { "succeeded" } else { "dead" };
         let point = AnalyticsEngineDataPointBuilder::new()
             .indexes([e.customer_id.as_str()])
-            .blobs([e.job_id.as_str(), e.sweep_id.as_str(), outcome])
+            .blobs([e.job_id.as_str(), e.run_id.as_str(), outcome])
             .doubles([f64::from(e.attempts), e.duration_ms as f64])
             .build();
         if let Err(err) = dataset.write_data_point(&point) {

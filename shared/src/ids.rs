@@ -1,10 +1,11 @@
 //! Identifiers that cross the wire and become storage keys: customer ids (validated, since they
-//! become R2 key segments), sweep ids and job ids (deterministic, so a retried or duplicated
-//! message names the same job), and the ISO 8601 basic timestamp used in R2 keys.
+//! become R2 key segments), run ids and job ids (deterministic, so a retried or duplicated
+//! message names the same job), the ISO 8601 basic timestamp used in R2 keys, and the RFC 3339
+//! form of times inside objects and answers.
 
 use std::fmt;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::schedule::Task;
@@ -83,34 +84,48 @@ pub fn basic_timestamp(at: DateTime<Utc>) -> String {
     at.format("%Y%m%dT%H%M%SZ").to_string()
 }
 
+/// Formats an instant as RFC 3339 with second precision and a `Z` suffix, e.g.
+/// `2026-11-29T01:15:00Z`: the times inside R2 objects, reports and API answers.
+pub fn rfc3339(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
 /// Converts epoch milliseconds (as the runtime reports them) to an instant, refusing values
 /// chrono cannot represent instead of panicking.
 pub fn from_epoch_ms(ms: i64) -> Option<DateTime<Utc>> {
     Utc.timestamp_millis_opt(ms).single()
 }
 
-/// Identifies one run of one scheduled task: (environment, task, scheduled time). Two firings
-/// of the same cron for the same scheduled time produce the same sweep id, which is how the
-/// ledger absorbs duplicated cron firings.
+/// Identifies one run of one scheduled task: `{environment}.{task}.{slot}`. A run is one firing
+/// of a task: an optimization *sweep* (the slot is the scheduled time) or a report *run* (the
+/// slot is the reported month, or the health check's hour; see `reports::jobs`). Two firings of
+/// the same cron for the same slot produce the same run id, which is how the ledger absorbs
+/// duplicated cron firings.
+///
+/// The ledger, the queues, the dead-letter store and the admin API carry it in fields named
+/// `sweep_id` on the wire: the optimization sweep was the first kind of run, and an old and a
+/// new Worker version exchange these bodies during a deploy, so the wire name stays.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
-pub struct SweepId(String);
+pub struct RunId(String);
 
-impl<'de> Deserialize<'de> for SweepId {
+impl<'de> Deserialize<'de> for RunId {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let raw = String::deserialize(d)?;
+        // Deserialized from the admin API's `sweep_id` fields: the refusal names them as the
+        // API and its operators spell them.
         Self::parse(&raw).ok_or_else(|| serde::de::Error::custom(format!("{raw:?} is not a sweep id")))
     }
 }
 
-impl SweepId {
+impl RunId {
     /// `{environment}.{task}.{basic timestamp}`, e.g. `local.optimize.20261129T011500Z`.
     /// The scheduled time is truncated to the second, matching the R2 key's precision.
     pub fn new(environment: &str, task: Task, scheduled: DateTime<Utc>) -> Self {
         Self(format!("{environment}.{}.{}", task.as_str(), basic_timestamp(scheduled)))
     }
 
-    /// Accepts a sweep id from an untrusted source (an API path), checking only its shape:
+    /// Accepts a run id from an untrusted source (an API path), checking only its shape:
     /// three dot-separated, non-empty parts of safe characters.
     pub fn parse(raw: &str) -> Option<Self> {
         let parts: Vec<&str> = raw.split('.').collect();
@@ -123,21 +138,21 @@ impl SweepId {
     }
 }
 
-impl fmt::Display for SweepId {
+impl fmt::Display for RunId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
 }
 
-/// The deterministic id of one job: `{sweep id}.{customer id}`. The same (sweep, customer)
-/// always yields the same job id, whatever message or retry carries it.
+/// The deterministic id of one optimization job: `{run id}.{customer id}`. The same (sweep,
+/// customer) always yields the same job id, whatever message or retry carries it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct JobId(String);
 
 impl JobId {
-    pub fn new(sweep: &SweepId, customer: &CustomerId) -> Self {
-        Self(format!("{sweep}.{customer}"))
+    pub fn new(run: &RunId, customer: &CustomerId) -> Self {
+        Self(format!("{run}.{customer}"))
     }
 
     pub fn as_str(&self) -> &str {
@@ -192,15 +207,15 @@ mod tests {
     }
 
     #[test]
-    fn sweep_and_job_ids_are_deterministic() {
+    fn run_and_job_ids_are_deterministic() {
         let at = from_epoch_ms(1_795_914_900_123).unwrap(); // 2026-11-29T01:15:00.123Z
-        let sweep = SweepId::new("local", Task::Optimize, at);
+        let sweep = RunId::new("local", Task::Optimize, at);
         assert_eq!(sweep.as_str(), "local.optimize.20261129T011500Z");
         let job = JobId::new(&sweep, &CustomerId::parse("acme").unwrap());
         assert_eq!(job.as_str(), "local.optimize.20261129T011500Z.acme");
-        assert_eq!(SweepId::parse(sweep.as_str()), Some(sweep));
-        assert_eq!(SweepId::parse("a.b"), None);
-        assert_eq!(SweepId::parse("a.b/c.d"), None);
+        assert_eq!(RunId::parse(sweep.as_str()), Some(sweep));
+        assert_eq!(RunId::parse("a.b"), None);
+        assert_eq!(RunId::parse("a.b/c.d"), None);
     }
 
     #[test]

@@ -12,7 +12,8 @@
 //! Identity and names
 //! - [`names`]: Worker, binding, queue, bucket, database and variable names mirroring the
 //!   wrangler tomls, and the deployment [`names::Environment`].
-//! - [`ids`]: validated customer ids, deterministic sweep and job ids, R2 timestamps, the stable hash.
+//! - [`ids`]: validated customer ids, deterministic run and job ids, R2 and RFC 3339 timestamps, the
+//!   stable hash.
 //! - [`schedule`]: the schedule table (which cron runs which task where) and the tasks' names.
 //! - [`config`]: a Worker's `[vars]`, read and validated in one place.
 //! - [`site`]: customer sites as the registry holds them, with URL validation.
@@ -21,14 +22,14 @@
 //! Wire and contracts
 //! - [`wire`]: queue message bodies (versioned JSON) and their conversions to domain types.
 //! - [`elite`]: the elite-worker contract and the classification of its answers.
-//! - [`result`]: the optimization object written to R2, and its key in the seed's layout.
+//! - [`optimization`]: the optimization object written to R2, and its key in the seed's layout.
 //! - [`error`]: job errors and their transient/permanent class.
 //! - [`api`]: the admin API's route table (which is its router) and request-size limits.
 //! - [`auth`]: the admin API's bearer-token check, in constant time.
 //!
 //! The ledger
-//! - [`ledger`]: progress and deduplication of every sweep: the sweep coordinator
-//!   ([`ledger::sweeps`]), the job shards' state machine ([`ledger::jobs`]) and their daily
+//! - [`ledger`]: progress and deduplication of every run (sweep or report run): the run
+//!   coordinator ([`ledger::runs`]), the job shards' state machine ([`ledger::jobs`]) and their daily
 //!   rollups ([`ledger::rollups`]), with the Durable Object's request and response types.
 //!
 //! The pipeline
@@ -62,10 +63,10 @@ pub mod error;
 pub mod ids;
 pub mod ledger;
 pub mod names;
+pub mod optimization;
 pub mod pipeline;
 pub mod ports;
 pub mod reports;
-pub mod result;
 pub mod schedule;
 pub mod site;
 pub mod standin;

@@ -12,7 +12,7 @@ use crate::dead_letters::record::DeadLetterRecord;
 use crate::elite::{EliteHealth, EliteRequest, EliteResponse, EliteRole};
 use crate::error::JobError;
 use crate::ledger::{
-    ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, FanoutDone, FinalizeDecision, OpenDecision, OpenSweep, PageDone,
+    ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, FanoutDone, FinalizeDecision, OpenDecision, OpenRun, PageDone,
     SettleDecision, SettleRequest,
 };
 use crate::reports::analytics::{CustomerMonthly, DailyRollup, RollupPage};
@@ -44,9 +44,9 @@ pub trait JobQueue {
     async fn send_batch(&self, bodies: &[String]) -> Result<(), JobError>;
 }
 
-/// The ledger Durable Object: the sweep coordinator and the job shards.
+/// The ledger Durable Object: the run coordinator and the job shards.
 pub trait Ledger {
-    async fn open_sweep(&self, req: &OpenSweep) -> Result<OpenDecision, JobError>;
+    async fn open_run(&self, req: &OpenRun) -> Result<OpenDecision, JobError>;
     async fn record_page(&self, req: &PageDone) -> Result<(), JobError>;
     async fn finish_fanout(&self, req: &FanoutDone) -> Result<(), JobError>;
     async fn claim(&self, shard: u32, req: &ClaimRequest) -> Result<ClaimResponse, JobError>;
@@ -89,7 +89,8 @@ pub trait DeadLetterStore {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobFinished {
     pub job_id: String,
-    pub sweep_id: String,
+    /// The run the job belonged to ([`crate::ids::RunId`]).
+    pub run_id: String,
     pub customer_id: String,
     pub succeeded: bool,
     pub attempts: u32,
@@ -119,7 +120,7 @@ pub trait ReportStore {
     async fn sections(&self, run_id: &str) -> Result<Vec<CustomerMonthly>, JobError>;
 }
 
-/// The ledger's fan-in: whether a run's final job is due ([`crate::ledger::sweeps::request_finalize`]).
+/// The ledger's fan-in: whether a run's final job is due ([`crate::ledger::runs::request_finalize`]).
 pub trait RunFinalizer {
     async fn request_finalize(&self, run_id: &str, now_ms: i64) -> Result<FinalizeDecision, JobError>;
 }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ErrorClass, JobError};
-use crate::ids::{from_epoch_ms, CustomerId, JobId, SweepId};
+use crate::ids::{from_epoch_ms, CustomerId, JobId, RunId};
 use crate::site::SiteUrl;
 
 /// Version of [`OptimizeJobWire`] this build writes and reads.
@@ -37,7 +37,7 @@ pub struct OptimizeJobWire {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OptimizeJob {
     pub job_id: JobId,
-    pub sweep_id: SweepId,
+    pub sweep_id: RunId,
     pub scheduled: DateTime<Utc>,
     pub customer_id: CustomerId,
     pub site_url: SiteUrl,
@@ -45,7 +45,7 @@ pub struct OptimizeJob {
 }
 
 impl OptimizeJob {
-    pub fn new(sweep_id: SweepId, scheduled: DateTime<Utc>, customer_id: CustomerId, site_url: SiteUrl) -> Self {
+    pub fn new(sweep_id: RunId, scheduled: DateTime<Utc>, customer_id: CustomerId, site_url: SiteUrl) -> Self {
         Self { job_id: JobId::new(&sweep_id, &customer_id), sweep_id, scheduled, customer_id, site_url, replay: false }
     }
 
@@ -104,7 +104,7 @@ impl TryFrom<OptimizeJobWire> for OptimizeJob {
 
     fn try_from(w: OptimizeJobWire) -> Result<Self, String> {
         let customer_id = CustomerId::parse(&w.customer_id).map_err(|e| e.to_string())?;
-        let sweep_id = SweepId::parse(&w.sweep_id).ok_or_else(|| format!("malformed sweep id {:?}", w.sweep_id))?;
+        let sweep_id = RunId::parse(&w.sweep_id).ok_or_else(|| format!("malformed sweep id {:?}", w.sweep_id))?;
         let site_url = SiteUrl::parse(&w.site_url)?;
         let scheduled = from_epoch_ms(w.scheduled_ms).ok_or_else(|| format!("scheduled_ms {} is out of range", w.scheduled_ms))?;
         let job_id = JobId::new(&sweep_id, &customer_id);
@@ -131,7 +131,9 @@ pub struct DeadLetter {
     /// Attempts made (0 when the body could not even be decoded).
     pub attempts: u32,
     pub job_id: Option<String>,
-    pub sweep_id: Option<String>,
+    /// The run the job belonged to ([`crate::ids::RunId`]); `sweep_id` on the wire (see there).
+    #[serde(rename = "sweep_id")]
+    pub run_id: Option<String>,
     pub customer_id: Option<String>,
     pub dead_at_ms: i64,
 }
@@ -187,7 +189,7 @@ mod tests {
     fn job() -> OptimizeJob {
         let at = from_epoch_ms(1_795_914_900_000).unwrap();
         OptimizeJob::new(
-            SweepId::new("local", Task::Optimize, at),
+            RunId::new("local", Task::Optimize, at),
             at,
             CustomerId::parse("acme").unwrap(),
             SiteUrl::parse("https://acme.example").unwrap(),
@@ -235,7 +237,7 @@ mod tests {
             error: JobError::permanent("undecodable"),
             attempts: 0,
             job_id: None,
-            sweep_id: None,
+            run_id: None,
             customer_id: None,
             dead_at_ms: 1,
         }

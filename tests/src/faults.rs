@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use code24_shared::ids::{from_epoch_ms, CustomerId, SweepId};
-use code24_shared::result::optimization_key;
+use code24_shared::ids::{from_epoch_ms, CustomerId, RunId};
+use code24_shared::optimization::optimization_key;
 use code24_shared::schedule::Task;
 use serde_json::{json, Value};
 use ureq::http::Method;
@@ -20,7 +20,7 @@ pub const SWEEP_CRON: &str = "*/3 * * * *";
 
 /// The local sweep id of the optimize sweep scheduled at `time_ms`.
 pub fn sweep_id(time_ms: i64) -> String {
-    SweepId::new("local", Task::Optimize, from_epoch_ms(time_ms).expect("a valid time")).as_str().to_owned()
+    RunId::new("local", Task::Optimize, from_epoch_ms(time_ms).expect("a valid time")).as_str().to_owned()
 }
 
 /// The R2 key of `customer`'s result of the sweep scheduled at `time_ms`.
@@ -182,7 +182,7 @@ pub fn assert_every_site_ends_once(stack: &Stack, time_ms: i64, active: &[String
 pub fn job_body(time_ms: i64, customer: &str, site_url: &str) -> String {
     let scheduled = from_epoch_ms(time_ms).expect("a valid time");
     code24_shared::wire::OptimizeJob::new(
-        SweepId::new("local", Task::Optimize, scheduled),
+        RunId::new("local", Task::Optimize, scheduled),
         scheduled,
         CustomerId::parse(customer).expect("a valid id"),
         code24_shared::site::SiteUrl::parse(site_url).expect("a valid url"),

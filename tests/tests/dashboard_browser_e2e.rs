@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use code24_shared::ids::{from_epoch_ms, SweepId};
+use code24_shared::ids::{from_epoch_ms, RunId};
 use code24_shared::schedule::Task;
 use code24_tests::browser::{Browser, Driver};
 use code24_tests::{wait_until, Stack, TOKEN_VAR};
@@ -100,7 +100,7 @@ fn an_operator_sees_a_sweep_replays_its_dead_letter_and_forged_posts_are_refused
     );
 
     let time = stack.next_sweep_time();
-    let sweep = SweepId::new("local", Task::Optimize, from_epoch_ms(time).unwrap()).as_str().to_owned();
+    let sweep = RunId::new("local", Task::Optimize, from_epoch_ms(time).unwrap()).as_str().to_owned();
     let job_id = format!("{sweep}.{CUSTOMER}");
     stack.fire_cron(SWEEP_CRON, time);
 

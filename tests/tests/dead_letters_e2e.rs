@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
-use code24_shared::ids::{from_epoch_ms, CustomerId, SweepId};
-use code24_shared::result::optimization_key;
+use code24_shared::ids::{from_epoch_ms, CustomerId, RunId};
+use code24_shared::optimization::optimization_key;
 use code24_shared::schedule::Task;
 use code24_tests::{wait_until, Stack};
 use serde_json::{json, Value};
@@ -33,7 +33,7 @@ fn a_dead_site_is_stored_found_replayed_into_its_original_sweep_and_purged() {
     // Every call about this site answers 503: retried until MAX_ATTEMPTS, then dead.
     stack.put_json("/api/standin/faults", &json!({"rules": [{"customer_id": CUSTOMER, "fault": {"kind": "status", "code": 503}}]}));
     let time = stack.next_sweep_time();
-    let sweep = SweepId::new("local", Task::Optimize, from_epoch_ms(time).unwrap()).as_str().to_owned();
+    let sweep = RunId::new("local", Task::Optimize, from_epoch_ms(time).unwrap()).as_str().to_owned();
     let job_id = format!("{sweep}.{CUSTOMER}");
     stack.fire_cron(SWEEP_CRON, time);
 

@@ -25,8 +25,8 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use code24_shared::ids::{from_epoch_ms, CustomerId, SweepId};
-use code24_shared::result::optimization_key;
+use code24_shared::ids::{from_epoch_ms, CustomerId, RunId};
+use code24_shared::optimization::optimization_key;
 use code24_shared::schedule::Task;
 use code24_tests::{wait_until, Stack, TOKEN_VAR};
 use serde_json::{json, Value};
@@ -222,7 +222,7 @@ fn dead_sweep(stack: &Stack, customers: &[String]) -> (i64, String) {
         customers.iter().map(|c| json!({"customer_id": c, "role": "designer", "fault": {"kind": "status", "code": 400}})).collect();
     stack.put_json("/api/standin/faults", &json!({ "rules": rules }));
     let time = stack.next_sweep_time();
-    let sweep = SweepId::new("local", Task::Optimize, from_epoch_ms(time).unwrap()).as_str().to_owned();
+    let sweep = RunId::new("local", Task::Optimize, from_epoch_ms(time).unwrap()).as_str().to_owned();
     stack.fire_cron(SWEEP_CRON, time);
     wait_until(&format!("{} dead letters of {sweep} are stored", customers.len()), SETTLE, || {
         let page = stack.get_json(&format!("/api/dead-letters?sweep_id={sweep}&limit=1000"));
@@ -248,7 +248,7 @@ fn cli_replays_a_dead_letter_into_its_original_sweep() {
         &json!({"rules": [{"customer_id": BROKEN, "role": "designer", "fault": {"kind": "status", "code": 400}}]}),
     );
     let time = stack.next_sweep_time();
-    let sweep = SweepId::new("local", Task::Optimize, from_epoch_ms(time).unwrap()).as_str().to_owned();
+    let sweep = RunId::new("local", Task::Optimize, from_epoch_ms(time).unwrap()).as_str().to_owned();
     let job_id = format!("{sweep}.{BROKEN}");
     stack.fire_cron(SWEEP_CRON, time);
 

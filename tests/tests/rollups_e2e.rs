@@ -5,10 +5,10 @@
 
 use std::time::Duration;
 
-use code24_shared::ids::{from_epoch_ms, CustomerId, SweepId};
+use code24_shared::ids::{from_epoch_ms, CustomerId, RunId};
+use code24_shared::optimization::{optimization_key, OptimizationResult};
 use code24_shared::reports::analytics::DailyRollup;
 use code24_shared::reports::period::Month;
-use code24_shared::result::{optimization_key, OptimizationResult};
 use code24_shared::schedule::Task;
 use code24_tests::{wait_until, Stack};
 use serde_json::{json, Value};
@@ -53,7 +53,7 @@ fn a_sweep_fired_twice_is_rolled_up_once_and_reaches_d1() {
         &json!({"rules": [{"customer_id": BAD, "role": "brand", "fault": {"kind": "status", "code": 400}}]}),
     );
     let time = stack.next_sweep_time();
-    let sweep = SweepId::new("local", Task::Optimize, from_epoch_ms(time).unwrap()).as_str().to_owned();
+    let sweep = RunId::new("local", Task::Optimize, from_epoch_ms(time).unwrap()).as_str().to_owned();
     stack.fire_cron(SWEEP_CRON, time);
     stack.fire_cron(SWEEP_CRON, time);
     wait_until(&format!("sweep {sweep} is complete"), SETTLE, || {

@@ -10,8 +10,8 @@ use std::sync::Once;
 use std::time::Duration;
 
 use code24_shared::elite::{EliteRequest, EliteRole};
-use code24_shared::ids::{from_epoch_ms, CustomerId, SweepId};
-use code24_shared::result::{optimization_key, OptimizationResult};
+use code24_shared::ids::{from_epoch_ms, CustomerId, RunId};
+use code24_shared::optimization::{optimization_key, OptimizationResult};
 use code24_shared::schedule::Task;
 use code24_shared::standin::simulated_answer;
 use code24_tests::{wait_until, Stack};
@@ -49,7 +49,7 @@ fn stack() -> Stack {
 }
 
 fn sweep_id(time_ms: i64) -> String {
-    SweepId::new("local", Task::Optimize, from_epoch_ms(time_ms).unwrap()).as_str().to_owned()
+    RunId::new("local", Task::Optimize, from_epoch_ms(time_ms).unwrap()).as_str().to_owned()
 }
 
 /// Waits until the ledger reports the sweep complete, and returns its progress.

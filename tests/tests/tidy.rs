@@ -23,7 +23,7 @@ const LINE_BUDGET: usize = 400;
 const OVER_BUDGET: &[(&str, &str)] = &[
     (
         "ledger/src/sql_tables.rs",
-        "the SQLite schema next to the JobTable and SweepTable queries that read it, so each row's columns sit by their queries",
+        "the SQLite schema next to the JobTable and RunTable queries that read it, so each row's columns sit by their queries",
     ),
     ("shared/src/ledger/mod.rs", "the ledger's wire types of every Durable Object route, one struct per request and answer"),
     ("shared/src/ledger/tests.rs", "every ledger transition's table test, sharing one set of claim and sweep helpers"),

@@ -11,8 +11,9 @@
 use std::collections::HashMap;
 
 use code24_shared::elite::{classify_response, EliteRequest, EliteRole, ELITE_CONTRACT_VERSION, OPTIMIZE_PATH};
+use code24_shared::ids::rfc3339;
 use code24_shared::names::binding;
-use code24_shared::result::{optimization_key, rfc3339, OptimizationResult};
+use code24_shared::optimization::{optimization_key, OptimizationResult};
 use code24_shared::wire::OptimizeJob;
 use futures::future::{join3, join_all};
 use wasm_bindgen::JsValue;

@@ -15,7 +15,7 @@
 //! inserts the synthetic sites `0..T` into the site registry (D1, the dispatcher's database)
 //! where missing and leaves exactly the first N active; any other path answers 200 (readiness).
 
-use code24_shared::ids::{CustomerId, SweepId};
+use code24_shared::ids::{CustomerId, RunId};
 use code24_shared::schedule::Task;
 use code24_shared::site::SiteUrl;
 use code24_shared::wire::OptimizeJob;
@@ -70,7 +70,7 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
 
 async fn send(env: &Env, binding: &str, n: usize, scheduled: chrono::DateTime<chrono::Utc>) -> worker::Result<()> {
     let queue = env.queue(binding)?;
-    let sweep = SweepId::new("local", Task::Optimize, scheduled);
+    let sweep = RunId::new("local", Task::Optimize, scheduled);
     let message = |k: usize| {
         let (id, url) = site(k);
         let job = OptimizeJob::new(

@@ -7,15 +7,15 @@ use std::collections::{BTreeSet, HashSet};
 use code24_shared::elite::{classify_response, EliteRequest, EliteResponse};
 use code24_shared::error::JobError;
 use code24_shared::ledger::jobs::{claim_batch, complete_batch, settle, JobTable};
-use code24_shared::ledger::sweeps::{self, SweepTable};
+use code24_shared::ledger::runs::{self, RunTable};
 use code24_shared::ledger::{
-    ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, FanoutDone, JobRow, OpenDecision, OpenSweep, PageDone, SettleDecision,
-    SettleRequest, ShardCounts, SiteRow, StoreError, SweepProgress, JOB_SHARDS,
+    ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, FanoutDone, JobRow, OpenDecision, OpenRun, PageDone, RunProgress,
+    SettleDecision, SettleRequest, ShardCounts, SiteRow, StoreError, JOB_SHARDS,
 };
 use code24_shared::ports::{EliteClient, JobFinished, JobQueue, Ledger, Metrics, ResultStore, SitePage, SiteRegistry};
 use code24_shared::reports::analytics::DailyRollup;
 use code24_shared::standin::simulated_answer;
-use code24_shared::testkit::ledger::{MemoryJobTable, MemorySweepTable};
+use code24_shared::testkit::ledger::{MemoryJobTable, MemoryRunTable};
 use code24_shared::testkit::ports::{MemoryQueue, MemoryRegistry};
 
 /// The registry, counting D1 queries and the rows they read. D1 bills the rows a query
@@ -95,11 +95,11 @@ impl JobTable for CountingJobTable {
         self.rows_written += 1;
         self.inner.put_site(row)
     }
-    fn counts(&self, sweep_id: &str) -> Result<ShardCounts, StoreError> {
-        self.inner.counts(sweep_id)
+    fn counts(&self, run_id: &str) -> Result<ShardCounts, StoreError> {
+        self.inner.counts(run_id)
     }
     fn put_counts(&mut self, counts: &ShardCounts) -> Result<(), StoreError> {
-        self.counts_dirty.insert(counts.sweep_id.clone());
+        self.counts_dirty.insert(counts.run_id.clone());
         self.inner.put_counts(counts)
     }
     fn rollup(&self, customer_id: &str, day: &str) -> Result<Option<DailyRollup>, StoreError> {
@@ -117,7 +117,7 @@ impl JobTable for CountingJobTable {
 /// requests by side, and the shards touched by the current consumer batch.
 #[derive(Debug)]
 pub(crate) struct CountingLedger {
-    sweeps: RefCell<MemorySweepTable>,
+    runs: RefCell<MemoryRunTable>,
     pub(crate) shards: RefCell<Vec<CountingJobTable>>,
     pub(crate) producer_requests: Cell<u64>,
     pub(crate) consumer_requests: Cell<u64>,
@@ -129,7 +129,7 @@ pub(crate) struct CountingLedger {
 impl Default for CountingLedger {
     fn default() -> Self {
         Self {
-            sweeps: RefCell::default(),
+            runs: RefCell::default(),
             shards: RefCell::new(vec![CountingJobTable::default(); JOB_SHARDS as usize]),
             producer_requests: Cell::new(0),
             consumer_requests: Cell::new(0),
@@ -152,10 +152,10 @@ impl CountingLedger {
     }
 
     /// The sweep's progress, as the coordinator computes it.
-    pub(crate) fn progress(&self, sweep_id: &str) -> Option<SweepProgress> {
-        let row = self.sweeps.borrow().sweep(sweep_id).ok()??;
-        let counts: Vec<ShardCounts> = self.shards.borrow().iter().filter_map(|s| s.counts(sweep_id).ok()).collect();
-        Some(sweeps::progress(&row, &counts).0)
+    pub(crate) fn progress(&self, run_id: &str) -> Option<RunProgress> {
+        let row = self.runs.borrow().run(run_id).ok()??;
+        let counts: Vec<ShardCounts> = self.shards.borrow().iter().filter_map(|s| s.counts(run_id).ok()).collect();
+        Some(runs::progress(&row, &counts).0)
     }
 
     /// Runs one request's decision on a shard, as one Durable Object request.
@@ -170,17 +170,17 @@ impl CountingLedger {
 }
 
 impl Ledger for CountingLedger {
-    async fn open_sweep(&self, req: &OpenSweep) -> Result<OpenDecision, JobError> {
+    async fn open_run(&self, req: &OpenRun) -> Result<OpenDecision, JobError> {
         self.producer();
-        Ok(sweeps::open(&mut *self.sweeps.borrow_mut(), req)?)
+        Ok(runs::open(&mut *self.runs.borrow_mut(), req)?)
     }
     async fn record_page(&self, req: &PageDone) -> Result<(), JobError> {
         self.producer();
-        Ok(sweeps::record_page(&mut *self.sweeps.borrow_mut(), req)?)
+        Ok(runs::record_page(&mut *self.runs.borrow_mut(), req)?)
     }
     async fn finish_fanout(&self, req: &FanoutDone) -> Result<(), JobError> {
         self.producer();
-        Ok(sweeps::finish_fanout(&mut *self.sweeps.borrow_mut(), req)?)
+        Ok(runs::finish_fanout(&mut *self.runs.borrow_mut(), req)?)
     }
     async fn claim(&self, shard: u32, req: &ClaimRequest) -> Result<ClaimResponse, JobError> {
         self.on_shard(shard, |t| claim_batch(t, req))

@@ -169,7 +169,7 @@ pub fn detail(d: &DeadLetterDetail) -> String {
         replays = e.replay_count,
         job = esc(d.job_state.as_deref().unwrap_or("unknown (not an optimize job, or pruned)")),
         customer = esc(e.customer_id.as_deref().unwrap_or("—")),
-        sweep = e.sweep_id.as_deref().map_or_else(|| "—".to_owned(), |s| format!("<a href=\"/sweeps/{}\">{}</a>", url(s), esc(s))),
+        sweep = e.run_id.as_deref().map_or_else(|| "—".to_owned(), |s| format!("<a href=\"/sweeps/{}\">{}</a>", url(s), esc(s))),
         queue = esc(&e.origin_queue),
         attempts = e.attempts,
         first = time(Some(e.first_failed_ms)),

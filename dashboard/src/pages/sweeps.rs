@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use crate::html::{duration, esc, notice, progress_bar, time, url};
 use crate::schedules::RunStatus;
 use code24_shared::dead_letters::query::DeadLetterEntry;
-use code24_shared::ledger::SweepProgress;
+use code24_shared::ledger::RunProgress;
 
 /// How often a live section is refreshed, in milliseconds.
 pub const REFRESH_MS: u32 = 2_000;
@@ -22,7 +22,7 @@ fn live_open(live: bool) -> String {
 }
 
 /// How long a sweep took (or has been running, at `now_ms`).
-pub fn sweep_duration(p: &SweepProgress, now_ms: i64) -> String {
+pub fn sweep_duration(p: &RunProgress, now_ms: i64) -> String {
     match p.finished_ms {
         Some(done) => duration(done - p.started_ms),
         None => format!("{} so far", duration(now_ms - p.started_ms)),
@@ -31,7 +31,7 @@ pub fn sweep_duration(p: &SweepProgress, now_ms: i64) -> String {
 
 /// How long after its scheduled time the sweep started (a firing ahead of its scheduled time,
 /// as tests and backfills of future slots do, is said so).
-pub fn lag(p: &SweepProgress) -> String {
+pub fn lag(p: &RunProgress) -> String {
     let lag = p.started_ms - p.scheduled_ms;
     if lag < 0 {
         format!("{} early", duration(-lag))
@@ -40,13 +40,13 @@ pub fn lag(p: &SweepProgress) -> String {
     }
 }
 
-fn status(p: &SweepProgress) -> String {
+fn status(p: &RunProgress) -> String {
     let s = RunStatus::of(p).as_str();
     format!("<span class=\"status {s}\">{s}</span>")
 }
 
 /// The recent sweeps (newest first), or what to do when there are none.
-pub fn list(sweeps: &[SweepProgress], now_ms: i64) -> String {
+pub fn list(sweeps: &[RunProgress], now_ms: i64) -> String {
     if sweeps.is_empty() {
         return notice(
             "empty",
@@ -65,8 +65,8 @@ pub fn list(sweeps: &[SweepProgress], now_ms: i64) -> String {
             out,
             "<tr data-sweep=\"{id}\"><td><a href=\"/sweeps/{href}\">{id}</a><br><small>scheduled {sched}</small></td>\
              <td>{status}</td><td>{bar}</td><td>{dur}</td><td>{lag}</td></tr>",
-            id = esc(&p.sweep_id),
-            href = url(&p.sweep_id),
+            id = esc(&p.run_id),
+            href = url(&p.run_id),
             sched = time(Some(p.scheduled_ms)),
             status = status(p),
             bar = progress_bar(p),
@@ -84,7 +84,7 @@ pub fn list(sweeps: &[SweepProgress], now_ms: i64) -> String {
 
 /// One sweep: its numbers, its failures (the dead letters stored for it) and its stragglers
 /// (jobs not ended yet). `failures` is `Err` when the dead-letter store could not be read.
-pub fn detail(p: &SweepProgress, failures: &Result<Vec<DeadLetterEntry>, String>, now_ms: i64) -> String {
+pub fn detail(p: &RunProgress, failures: &Result<Vec<DeadLetterEntry>, String>, now_ms: i64) -> String {
     let live = RunStatus::of(p) == RunStatus::Running;
     let mut out = live_open(live);
     let _ = write!(
@@ -130,7 +130,7 @@ pub fn detail(p: &SweepProgress, failures: &Result<Vec<DeadLetterEntry>, String>
         Ok(entries) if entries.is_empty() => out.push_str("<p>No dead letters stored for this sweep.</p>"),
         Ok(entries) => {
             out.push_str(&super::dead_letters::table(entries));
-            let _ = write!(out, "<p><a href=\"/dead-letters?sweep_id={}\">Replay or purge these…</a></p>", url(&p.sweep_id));
+            let _ = write!(out, "<p><a href=\"/dead-letters?sweep_id={}\">Replay or purge these…</a></p>", url(&p.run_id));
         }
     }
     out.push_str("</section>");
@@ -140,14 +140,14 @@ pub fn detail(p: &SweepProgress, failures: &Result<Vec<DeadLetterEntry>, String>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use code24_shared::ledger::SweepPhase;
+    use code24_shared::ledger::RunPhase;
 
-    pub(crate) fn progress(complete: bool) -> SweepProgress {
-        SweepProgress {
-            sweep_id: "local.optimize.20261129T023000Z".into(),
+    pub(crate) fn progress(complete: bool) -> RunProgress {
+        RunProgress {
+            run_id: "local.optimize.20261129T023000Z".into(),
             task: "optimize".into(),
             scheduled_ms: 1_795_919_400_000,
-            phase: SweepPhase::Enqueued,
+            phase: RunPhase::Enqueued,
             expected: 11,
             enqueued: 11,
             in_flight: if complete { 0 } else { 2 },
@@ -166,7 +166,7 @@ mod tests {
 
     #[test]
     fn a_list_of_sweeps() {
-        let check = |sweeps: &[SweepProgress], expected: &[&str], absent: &[&str]| {
+        let check = |sweeps: &[RunProgress], expected: &[&str], absent: &[&str]| {
             let html = list(sweeps, 1_795_919_410_000);
             for e in expected {
                 assert!(html.contains(e), "missing {e} in {html}");

@@ -19,7 +19,7 @@ use code24_shared::api::MAX_LIMIT;
 use code24_shared::dead_letters::query::{DeadLetterFilter, DeadLetterStatus};
 use code24_shared::dead_letters::record::valid_entry_id;
 use code24_shared::error::ErrorClass;
-use code24_shared::ids::{CustomerId, SweepId};
+use code24_shared::ids::{CustomerId, RunId};
 use serde_json::Value;
 
 use crate::client::Client;
@@ -75,7 +75,7 @@ pub(crate) struct FilterArgs {
     pub(crate) customer_id: Option<CustomerId>,
     /// Only entries of this sweep (e.g. local.optimize.20261129T011500Z)
     #[arg(long, visible_alias = "sweep", value_name = "ID", value_parser = sweep_id)]
-    pub(crate) sweep_id: Option<SweepId>,
+    pub(crate) sweep_id: Option<RunId>,
     /// Only entries whose last error has this class
     #[arg(long, value_name = "CLASS", value_parser = error_class)]
     pub(crate) error_class: Option<ErrorClass>,
@@ -97,7 +97,7 @@ impl FilterArgs {
         let filter = DeadLetterFilter {
             origin_queue: self.origin_queue.clone(),
             customer_id: self.customer_id.clone(),
-            sweep_id: self.sweep_id.clone(),
+            run_id: self.sweep_id.clone(),
             error_class: self.error_class,
             status: self.status,
             from_ms: self.from,
@@ -139,8 +139,8 @@ pub(crate) fn customer_id(raw: &str) -> Result<CustomerId, String> {
     CustomerId::parse(raw).map_err(|e| e.to_string())
 }
 
-pub(crate) fn sweep_id(raw: &str) -> Result<SweepId, String> {
-    SweepId::parse(raw).ok_or_else(|| format!("{raw:?} is not a sweep id (like local.optimize.20261129T011500Z)"))
+pub(crate) fn sweep_id(raw: &str) -> Result<RunId, String> {
+    RunId::parse(raw).ok_or_else(|| format!("{raw:?} is not a sweep id (like local.optimize.20261129T011500Z)"))
 }
 
 pub(crate) fn entry_id(raw: &str) -> Result<String, String> {

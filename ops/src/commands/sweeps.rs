@@ -1,8 +1,8 @@
 //! `code24-ops sweeps`: recent sweeps with their progress (`list`) and one sweep (`show`).
 
 use clap::Subcommand;
-use code24_shared::ids::SweepId;
-use code24_shared::ledger::SweepProgress;
+use code24_shared::ids::RunId;
+use code24_shared::ledger::RunProgress;
 
 use super::dlq::with_not_found_hint;
 use super::{check_limit, sweep_id, Ctx};
@@ -23,7 +23,7 @@ pub(crate) enum SweepsCommand {
     Show {
         /// The sweep id: {environment}.{task}.{scheduled time}
         #[arg(value_parser = sweep_id)]
-        id: SweepId,
+        id: RunId,
     },
 }
 
@@ -36,7 +36,7 @@ pub(crate) fn run(ctx: &Ctx, command: SweepsCommand) -> Result<(), CliError> {
             if ctx.json {
                 return ctx.print_json(&body);
             }
-            let sweeps: Vec<SweepProgress> = decode(&body, "a list of sweeps")?;
+            let sweeps: Vec<RunProgress> = decode(&body, "a list of sweeps")?;
             emit(&render_list(&sweeps));
             Ok(())
         }
@@ -48,7 +48,7 @@ pub(crate) fn run(ctx: &Ctx, command: SweepsCommand) -> Result<(), CliError> {
             if ctx.json {
                 return ctx.print_json(&body);
             }
-            let sweep: SweepProgress = decode(&body, "a sweep's progress")?;
+            let sweep: RunProgress = decode(&body, "a sweep's progress")?;
             emit(&render_one(&sweep));
             Ok(())
         }
@@ -56,18 +56,18 @@ pub(crate) fn run(ctx: &Ctx, command: SweepsCommand) -> Result<(), CliError> {
 }
 
 /// `done/expected`, e.g. `11/11`: jobs that ended (succeeded, dead or superseded).
-fn ended(s: &SweepProgress) -> String {
+fn ended(s: &RunProgress) -> String {
     format!("{}/{}", s.succeeded + s.dead + s.superseded, s.expected)
 }
 
-pub(crate) fn render_list(sweeps: &[SweepProgress]) -> String {
+pub(crate) fn render_list(sweeps: &[RunProgress]) -> String {
     if sweeps.is_empty() {
         return "No sweeps yet.\n".into();
     }
     let mut table = Table::new(&["SWEEP", "PHASE", "ENDED", "OK", "DEAD", "SUPERSEDED", "RUNNING", "STARTED", "FINISHED"]);
     for s in sweeps {
         table.row(vec![
-            s.sweep_id.clone(),
+            s.run_id.clone(),
             s.phase.as_str().into(),
             ended(s),
             s.succeeded.to_string(),
@@ -81,9 +81,9 @@ pub(crate) fn render_list(sweeps: &[SweepProgress]) -> String {
     table.render()
 }
 
-pub(crate) fn render_one(s: &SweepProgress) -> String {
+pub(crate) fn render_one(s: &RunProgress) -> String {
     key_values(&[
-        ("sweep", s.sweep_id.clone()),
+        ("sweep", s.run_id.clone()),
         ("task", s.task.clone()),
         ("scheduled", time(s.scheduled_ms)),
         ("phase", s.phase.as_str().into()),
@@ -107,7 +107,7 @@ pub(crate) fn render_one(s: &SweepProgress) -> String {
 mod tests {
     use super::*;
 
-    fn sweep() -> SweepProgress {
+    fn sweep() -> RunProgress {
         serde_json::from_str(
             r#"{"sweep_id":"local.optimize.20261129T023000Z","task":"optimize","scheduled_ms":1795919400000,
             "phase":"enqueued","expected":11,"enqueued":11,"in_flight":0,"retrying":1,"succeeded":9,"dead":1,

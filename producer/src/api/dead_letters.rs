@@ -16,7 +16,7 @@ use code24_shared::dead_letters::record::{valid_entry_id, StoreStats};
 use code24_shared::dead_letters::selection::{plan_replay, Selection, SelectionOutcome, Skipped};
 use code24_shared::ledger::shard_of;
 use code24_shared::names::{binding, OPTIMIZE_QUEUE};
-use code24_shared::result::optimization_key;
+use code24_shared::optimization::optimization_key;
 use code24_shared::wire::OptimizeJob;
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
@@ -35,7 +35,9 @@ struct Row {
     id: String,
     origin_queue: String,
     job_id: Option<String>,
-    sweep_id: Option<String>,
+    /// The run's id: the D1 column keeps its first name (see `code24_shared::ids::RunId`).
+    #[serde(rename = "sweep_id")]
+    run_id: Option<String>,
     customer_id: Option<String>,
     error_class: String,
     error_message: String,
@@ -55,7 +57,7 @@ impl From<Row> for DeadLetterEntry {
             id: r.id,
             origin_queue: r.origin_queue,
             job_id: r.job_id,
-            sweep_id: r.sweep_id,
+            run_id: r.run_id,
             customer_id: r.customer_id,
             error_class: r.error_class,
             error_message: r.error_message,

@@ -46,7 +46,7 @@ pub(super) async fn backfill_run(call: &Call<'_>, req: &mut Request) -> worker::
         Err(e) => return error(400, e),
     };
     match crate::runs::enqueue(call.env, &run).await {
-        Ok(report) => json(202, &j!({"run_id": run.run_id, "slot": code24_shared::result::rfc3339(run.slot), "report": report})),
+        Ok(report) => json(202, &j!({"run_id": run.run_id, "slot": code24_shared::ids::rfc3339(run.slot), "report": report})),
         Err(e) => error(502, e.to_string()),
     }
 }

@@ -2,7 +2,7 @@
 
 use code24_runtime::http::{error, json};
 use code24_runtime::ledger_client::DurableLedger;
-use code24_shared::ids::SweepId;
+use code24_shared::ids::RunId;
 use worker::Response;
 
 use super::Call;
@@ -19,7 +19,7 @@ pub(super) async fn list(call: &Call<'_>) -> worker::Result<Response> {
 }
 
 pub(super) async fn show(call: &Call<'_>, id: &str) -> worker::Result<Response> {
-    let Some(sweep_id) = SweepId::parse(id) else {
+    let Some(sweep_id) = RunId::parse(id) else {
         return error(400, format!("{:?} is not a sweep id", code24_shared::api::truncated(id, 80)));
     };
     match DurableLedger::from_env(call.env)?.progress(sweep_id.as_str()).await {

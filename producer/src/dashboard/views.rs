@@ -10,7 +10,7 @@ use code24_dashboard::schedules::{latest_run_id, rows};
 use code24_shared::dead_letters::query::{DeadLetterDetail, DeadLetterFilter, DeadLetterPage, DeadLetterStatus, FILTER_PARAMS};
 use code24_shared::dead_letters::selection::SelectionOutcome;
 use code24_shared::ids::from_epoch_ms;
-use code24_shared::ledger::SweepProgress;
+use code24_shared::ledger::RunProgress;
 use code24_shared::names::Environment;
 use code24_shared::schedule::SCHEDULES;
 use serde_json::json;
@@ -36,7 +36,7 @@ pub(super) async fn handle(ctx: &Ctx<'_>, path: &str, now_ms: i64) -> worker::Re
 }
 
 async fn sweep_list(ctx: &Ctx<'_>, now_ms: i64) -> worker::Result<Response> {
-    match ctx.backend.get::<Vec<SweepProgress>>(&format!("sweeps?limit={RECENT}")).await {
+    match ctx.backend.get::<Vec<RunProgress>>(&format!("sweeps?limit={RECENT}")).await {
         Ok(list) => ctx.page(200, "Sweeps", Nav::Sweeps, &sweeps::list(&list, now_ms)),
         Err(e) => ctx.fail(
             e.status,
@@ -49,7 +49,7 @@ async fn sweep_list(ctx: &Ctx<'_>, now_ms: i64) -> worker::Result<Response> {
 
 async fn sweep(ctx: &Ctx<'_>, id: &str, now_ms: i64) -> worker::Result<Response> {
     let id = percent_decoded(id);
-    let progress = match ctx.backend.get::<SweepProgress>(&format!("sweeps/{}", enc(&id))).await {
+    let progress = match ctx.backend.get::<RunProgress>(&format!("sweeps/{}", enc(&id))).await {
         Ok(p) => p,
         Err(e) if e.status == 404 => {
             return ctx.fail(
@@ -85,7 +85,7 @@ async fn schedules(ctx: &Ctx<'_>, now_ms: i64) -> worker::Result<Response> {
     let mut error = None;
     // The recent sweeps hold every frequent schedule's last run (the sweep list is newest
     // first); the rest are looked up by their latest slot below.
-    let mut known = match ctx.backend.get::<Vec<SweepProgress>>(&format!("sweeps?limit={RECENT}")).await {
+    let mut known = match ctx.backend.get::<Vec<RunProgress>>(&format!("sweeps?limit={RECENT}")).await {
         Ok(list) => list,
         Err(e) => {
             error = Some(e.to_string());
@@ -98,7 +98,7 @@ async fn schedules(ctx: &Ctx<'_>, now_ms: i64) -> worker::Result<Response> {
             continue;
         }
         if let Some(run_id) = latest_run_id(environment, s.task, s.cron, now) {
-            match ctx.backend.get::<SweepProgress>(&format!("sweeps/{}", enc(&run_id))).await {
+            match ctx.backend.get::<RunProgress>(&format!("sweeps/{}", enc(&run_id))).await {
                 Ok(p) => known.push(p),
                 Err(e) if e.status == 404 => {}
                 Err(e) => error = Some(e.to_string()),

@@ -15,10 +15,10 @@ use crate::dead_letters::record::{record_for, DeadLetterRecord};
 use crate::error::JobError;
 use crate::ledger::{shard_of, JobClaim, SettleDecision, SettleRequest};
 use crate::names::{self, OPTIMIZE_DLQ, OPTIMIZE_QUEUE, REPORTS_DLQ, REPORTS_QUEUE};
+use crate::optimization::optimization_key;
 use crate::pipeline::reports::{claim_of, shard_of_job};
 use crate::ports::{Ledger, ResultStore};
 use crate::reports::jobs::ReportJob;
-use crate::result::optimization_key;
 use crate::wire::OptimizeJob;
 
 /// What to do with one dead-letter-queue message once everything is known.
@@ -143,7 +143,7 @@ mod tests {
 
     use super::*;
     use crate::error::ErrorClass;
-    use crate::ids::{from_epoch_ms, CustomerId, SweepId};
+    use crate::ids::{from_epoch_ms, CustomerId, RunId};
     use crate::ledger::{ClaimRequest, JobState};
     use crate::schedule::Task;
     use crate::site::SiteUrl;
@@ -155,7 +155,7 @@ mod tests {
     fn optimize_job() -> OptimizeJob {
         let at = from_epoch_ms(1_795_914_900_000).unwrap();
         let customer = CustomerId::parse("acme").unwrap();
-        OptimizeJob::new(SweepId::new("local", Task::Optimize, at), at, customer, SiteUrl::parse("https://a.example").unwrap())
+        OptimizeJob::new(RunId::new("local", Task::Optimize, at), at, customer, SiteUrl::parse("https://a.example").unwrap())
     }
 
     fn monthly_job(customer: &str) -> ReportJob {
@@ -173,7 +173,7 @@ mod tests {
             error: JobError::permanent("elite brand answered HTTP 400"),
             attempts: 2,
             job_id: Some(job.job_id.as_str().into()),
-            sweep_id: Some(job.sweep_id.as_str().into()),
+            run_id: Some(job.sweep_id.as_str().into()),
             customer_id: Some("acme".into()),
             dead_at_ms: 5,
         }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::dead_letters::record::StoreStats;
 use crate::error::ErrorClass;
-use crate::ids::{CustomerId, SweepId};
+use crate::ids::{CustomerId, RunId};
 
 /// The status of a stored dead letter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -15,7 +15,7 @@ use crate::ids::{CustomerId, SweepId};
 pub enum DeadLetterStatus {
     /// Waiting for an operator.
     Dead,
-    /// Sent again for its original sweep; if it dies again it comes back as `dead`.
+    /// Sent again for its original run; if it dies again it comes back as `dead`.
     Replayed,
     /// Removed by an operator; kept for the audit trail, hidden from default lists.
     Purged,
@@ -44,8 +44,10 @@ pub struct DeadLetterFilter {
     pub origin_queue: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_id: Option<CustomerId>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sweep_id: Option<SweepId>,
+    /// Dead letters of one run; the query parameter is `sweep_id`, which the ops CLI and the
+    /// dashboard send (see [`RunId`]).
+    #[serde(default, skip_serializing_if = "Option::is_none", rename = "sweep_id")]
+    pub run_id: Option<RunId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_class: Option<ErrorClass>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -77,7 +79,7 @@ impl DeadLetterFilter {
             match key {
                 "origin_queue" => f.origin_queue = Some(queue_name(value)?),
                 "customer_id" => f.customer_id = Some(CustomerId::parse(value).map_err(|e| e.to_string())?),
-                "sweep_id" => f.sweep_id = Some(SweepId::parse(value).ok_or_else(|| format!("{value:?} is not a sweep id"))?),
+                "sweep_id" => f.run_id = Some(RunId::parse(value).ok_or_else(|| format!("{value:?} is not a sweep id"))?),
                 "error_class" => {
                     f.error_class = Some(match value {
                         "transient" => ErrorClass::Transient,
@@ -129,7 +131,7 @@ impl DeadLetterFilter {
         if let Some(v) = &self.customer_id {
             add("customer_id = ?", SqlParam::Text(v.as_str().to_owned()));
         }
-        if let Some(v) = &self.sweep_id {
+        if let Some(v) = &self.run_id {
             add("sweep_id = ?", SqlParam::Text(v.as_str().to_owned()));
         }
         if let Some(v) = self.error_class {
@@ -190,7 +192,10 @@ pub struct DeadLetterEntry {
     pub id: String,
     pub origin_queue: String,
     pub job_id: Option<String>,
-    pub sweep_id: Option<String>,
+    /// The run the job belonged to; `sweep_id` in the admin API's answer, which the ops CLI
+    /// and the dashboard read (see [`RunId`]).
+    #[serde(rename = "sweep_id")]
+    pub run_id: Option<String>,
     pub customer_id: Option<String>,
     pub error_class: String,
     pub error_message: String,

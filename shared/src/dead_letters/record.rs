@@ -18,7 +18,10 @@ pub struct DeadLetterRecord {
     pub id: String,
     pub origin_queue: String,
     pub job_id: Option<String>,
-    pub sweep_id: Option<String>,
+    /// The run the job belonged to; the D1 column and the wire keep the name `sweep_id` (see
+    /// [`crate::ids::RunId`]).
+    #[serde(rename = "sweep_id")]
+    pub run_id: Option<String>,
     pub customer_id: Option<String>,
     /// The original message body, verbatim.
     pub body: String,
@@ -66,7 +69,7 @@ pub fn record_for(dlq_body: &str, dlq_name: &str, origin_queue: &str, now_ms: i6
                 id,
                 origin_queue: letter.origin_queue,
                 job_id: letter.job_id,
-                sweep_id: letter.sweep_id,
+                run_id: letter.run_id,
                 customer_id: letter.customer_id,
                 body: letter.body,
                 error: letter.error,
@@ -78,12 +81,12 @@ pub fn record_for(dlq_body: &str, dlq_name: &str, origin_queue: &str, now_ms: i6
     let ids = OptimizeJob::decode(dlq_body)
         .map(|j| (j.job_id.as_str().to_owned(), j.sweep_id.as_str().to_owned(), j.customer_id.as_str().to_owned()))
         .or_else(|_| ReportJob::decode(dlq_body).map(|j| (j.job_id.clone(), j.run_id.clone(), j.subject().to_owned())));
-    if let Ok((job_id, sweep_id, customer_id)) = ids {
+    if let Ok((job_id, run_id, customer_id)) = ids {
         return DeadLetterRecord {
             id: job_id.clone(),
             origin_queue: origin_queue.to_owned(),
             job_id: Some(job_id),
-            sweep_id: Some(sweep_id),
+            run_id: Some(run_id),
             customer_id: Some(customer_id),
             body: dlq_body.to_owned(),
             error: JobError::new(
@@ -98,7 +101,7 @@ pub fn record_for(dlq_body: &str, dlq_name: &str, origin_queue: &str, now_ms: i6
         id: poison_id(dlq_body),
         origin_queue: origin_queue.to_owned(),
         job_id: None,
-        sweep_id: None,
+        run_id: None,
         customer_id: None,
         body: dlq_body.to_owned(),
         error: JobError::permanent(format!("a message on {dlq_name} is neither a dead letter nor a job")),
@@ -110,14 +113,14 @@ pub fn record_for(dlq_body: &str, dlq_name: &str, origin_queue: &str, now_ms: i6
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{from_epoch_ms, CustomerId, SweepId};
+    use crate::ids::{from_epoch_ms, CustomerId, RunId};
     use crate::schedule::Task;
     use crate::site::SiteUrl;
 
     fn job() -> OptimizeJob {
         let at = from_epoch_ms(1_795_914_900_000).unwrap();
         OptimizeJob::new(
-            SweepId::new("local", Task::Optimize, at),
+            RunId::new("local", Task::Optimize, at),
             at,
             CustomerId::parse("acme").unwrap(),
             SiteUrl::parse("https://a.example").unwrap(),
@@ -133,7 +136,7 @@ mod tests {
             error: JobError::permanent("elite brand answered HTTP 400"),
             attempts: 1,
             job_id: Some(job().job_id.as_str().into()),
-            sweep_id: Some(job().sweep_id.as_str().into()),
+            run_id: Some(job().sweep_id.as_str().into()),
             customer_id: Some("acme".into()),
             dead_at_ms: 5,
         };
@@ -148,7 +151,7 @@ mod tests {
         let report = ReportJob::single("local.end-of-month.2026-10", Some(month), 0, crate::reports::jobs::ReportWork::EndOfMonth);
         let r = record_for(&report.encode(), "dlq", "q", 9);
         assert_eq!(
-            (r.id.as_str(), r.sweep_id.as_deref(), r.customer_id.as_deref()),
+            (r.id.as_str(), r.run_id.as_deref(), r.customer_id.as_deref()),
             (report.job_id.as_str(), Some(report.run_id.as_str()), Some("report"))
         );
         assert!(r.error.message.contains("max_retries"), "{}", r.error.message);

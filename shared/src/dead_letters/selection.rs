@@ -129,7 +129,7 @@ pub fn plan_replay(entries: &[(String, String, String)], rate_per_s: Option<u32>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{from_epoch_ms, CustomerId, SweepId};
+    use crate::ids::{from_epoch_ms, CustomerId, RunId};
     use crate::schedule::Task;
     use crate::site::SiteUrl;
 
@@ -159,7 +159,7 @@ mod tests {
         let at = from_epoch_ms(1_795_914_900_000).unwrap();
         let job = |c: &str| {
             OptimizeJob::new(
-                SweepId::new("local", Task::Optimize, at),
+                RunId::new("local", Task::Optimize, at),
                 at,
                 CustomerId::parse(c).unwrap(),
                 SiteUrl::parse("https://a.example").unwrap(),

@@ -8,7 +8,7 @@
 use super::rollups::{self, Ended};
 use super::{
     is_optimization, lane_of, ClaimDecision, ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, JobClaim, JobMetrics,
-    JobOutcome, JobRow, JobState, ShardCounts, SiteRow, StoreError, Verdict,
+    JobOutcome, JobRow, JobState, Recovery, ShardCounts, SiteRow, StoreError, Verdict,
 };
 use crate::error::{ErrorClass, JobError};
 use crate::reports::analytics::DailyRollup;
@@ -17,10 +17,11 @@ use crate::reports::analytics::DailyRollup;
 pub trait JobTable {
     fn job(&self, job_id: &str) -> Result<Option<JobRow>, StoreError>;
     fn put_job(&mut self, row: &JobRow) -> Result<(), StoreError>;
-    fn site(&self, customer_id: &str) -> Result<Option<SiteRow>, StoreError>;
+    /// The row of lane `lane` ([`super::lane_of`]).
+    fn site(&self, lane: &str) -> Result<Option<SiteRow>, StoreError>;
     fn put_site(&mut self, row: &SiteRow) -> Result<(), StoreError>;
-    /// Counters of `sweep_id`, zero when the sweep is unknown to this shard.
-    fn counts(&self, sweep_id: &str) -> Result<ShardCounts, StoreError>;
+    /// Counters of `run_id`, zero when the run is unknown to this shard.
+    fn counts(&self, run_id: &str) -> Result<ShardCounts, StoreError>;
     fn put_counts(&mut self, counts: &ShardCounts) -> Result<(), StoreError>;
     /// The customer's rollup of `day` (`YYYY-MM-DD`), if any run counted in it.
     fn rollup(&self, customer_id: &str, day: &str) -> Result<Option<DailyRollup>, StoreError>;
@@ -28,7 +29,7 @@ pub trait JobTable {
     fn put_rollup(&mut self, rollup: &DailyRollup) -> Result<(), StoreError>;
 }
 
-/// Moves one job between states in its sweep's counters.
+/// Moves one job between states in its run's counters.
 fn shift(counts: &mut ShardCounts, from: Option<JobState>, to: JobState, now_ms: i64) {
     if let Some(from) = from {
         let field = field_mut(counts, from);
@@ -59,8 +60,8 @@ pub fn claim_batch(table: &mut impl JobTable, request: &ClaimRequest) -> Result<
 /// Decides what one delivery of a job means.
 pub fn claim(table: &mut impl JobTable, c: &JobClaim, now_ms: i64, lease_ms: i64) -> Result<ClaimDecision, StoreError> {
     let existing = table.job(&c.job_id)?;
-    let mut counts = table.counts(&c.sweep_id)?;
-    counts.sweep_id.clone_from(&c.sweep_id);
+    let mut counts = table.counts(&c.run_id)?;
+    counts.run_id.clone_from(&c.run_id);
 
     // A job that already ended absorbs the redelivery.
     if let Some(job) = &existing {
@@ -75,9 +76,9 @@ pub fn claim(table: &mut impl JobTable, c: &JobClaim, now_ms: i64, lease_ms: i64
         }
     }
 
-    let lane = lane_of(&c.sweep_id, &c.customer_id);
+    let lane = lane_of(&c.run_id, &c.subject);
     let mut site = table.site(&lane)?.unwrap_or(SiteRow {
-        customer_id: lane.clone(),
+        lane: lane.clone(),
         newest_scheduled_ms: i64::MIN,
         active_job: None,
         active_lease_until_ms: 0,
@@ -94,13 +95,13 @@ pub fn claim(table: &mut impl JobTable, c: &JobClaim, now_ms: i64, lease_ms: i64
             }
             let attempt = job.attempts + 1;
             table.put_job(&JobRow { attempts: attempt, lease_until_ms: now_ms + lease_ms, updated_ms: now_ms, ..job.clone() })?;
-            return Ok(ClaimDecision::Recover { attempt });
+            return Ok(ClaimDecision::Work { attempt, recovery: Recovery::LookOnly });
         }
         let from = existing.as_ref().map(|j| j.state);
         table.put_job(&JobRow {
             job_id: c.job_id.clone(),
-            sweep_id: c.sweep_id.clone(),
-            customer_id: c.customer_id.clone(),
+            run_id: c.run_id.clone(),
+            subject: c.subject.clone(),
             scheduled_ms: c.scheduled_ms,
             state: JobState::Superseded,
             attempts: existing.as_ref().map_or(0, |j| j.attempts),
@@ -121,7 +122,7 @@ pub fn claim(table: &mut impl JobTable, c: &JobClaim, now_ms: i64, lease_ms: i64
 
     // Work it. An in-flight row here means its lease lapsed: the holder died before it
     // reported, possibly after writing the result.
-    let recovering = existing.as_ref().is_some_and(|j| j.state == JobState::InFlight);
+    let recovery = if existing.as_ref().is_some_and(|j| j.state == JobState::InFlight) { Recovery::LookFirst } else { Recovery::Fresh };
     let attempts = existing.as_ref().map_or(0, |j| j.attempts) + 1;
     let from = existing.as_ref().map(|j| j.state);
     if let Some(dead) = existing.as_ref().filter(|j| j.state == JobState::Dead) {
@@ -130,8 +131,8 @@ pub fn claim(table: &mut impl JobTable, c: &JobClaim, now_ms: i64, lease_ms: i64
     }
     table.put_job(&JobRow {
         job_id: c.job_id.clone(),
-        sweep_id: c.sweep_id.clone(),
-        customer_id: c.customer_id.clone(),
+        run_id: c.run_id.clone(),
+        subject: c.subject.clone(),
         scheduled_ms: c.scheduled_ms,
         state: JobState::InFlight,
         attempts,
@@ -147,7 +148,7 @@ pub fn claim(table: &mut impl JobTable, c: &JobClaim, now_ms: i64, lease_ms: i64
     site.active_job = Some(c.job_id.clone());
     site.active_lease_until_ms = now_ms + lease_ms;
     table.put_site(&site)?;
-    Ok(ClaimDecision::Work { attempt: attempts, recovering })
+    Ok(ClaimDecision::Work { attempt: attempts, recovery })
 }
 
 /// Settles a job the queue dead-lettered on its own (see [`super::SettleRequest`]).
@@ -171,14 +172,14 @@ pub fn settle(table: &mut impl JobTable, req: &super::SettleRequest) -> Result<s
     } else {
         (JobState::Dead, SettleDecision::Dead { attempts: existing.as_ref().map_or(0, |j| j.attempts) })
     };
-    let mut counts = table.counts(&c.sweep_id)?;
-    counts.sweep_id.clone_from(&c.sweep_id);
+    let mut counts = table.counts(&c.run_id)?;
+    counts.run_id.clone_from(&c.run_id);
     shift(&mut counts, existing.as_ref().map(|j| j.state), to, req.now_ms);
     table.put_counts(&counts)?;
     let job = JobRow {
         job_id: c.job_id.clone(),
-        sweep_id: c.sweep_id.clone(),
-        customer_id: c.customer_id.clone(),
+        run_id: c.run_id.clone(),
+        subject: c.subject.clone(),
         scheduled_ms: c.scheduled_ms,
         state: to,
         attempts: existing.as_ref().map_or(0, |j| j.attempts),
@@ -190,7 +191,7 @@ pub fn settle(table: &mut impl JobTable, req: &super::SettleRequest) -> Result<s
     // Nothing measured the attempts the queue gave up on: a run without duration or scores.
     let ended = if req.written { Ended::Succeeded } else { Ended::Dead(&req.error) };
     record_in_rollup(table, &job, ended, None)?;
-    if let Some(mut site) = table.site(&lane_of(&c.sweep_id, &c.customer_id))? {
+    if let Some(mut site) = table.site(&lane_of(&c.run_id, &c.subject))? {
         if site.active_job.as_deref() == Some(c.job_id.as_str()) {
             site.active_job = None;
             site.active_lease_until_ms = 0;
@@ -221,8 +222,8 @@ pub fn complete(table: &mut impl JobTable, o: &JobOutcome, now_ms: i64, max_atte
     if stale && o.error.is_some() {
         return Ok(Verdict::Ack);
     }
-    let mut counts = table.counts(&job.sweep_id)?;
-    counts.sweep_id.clone_from(&job.sweep_id);
+    let mut counts = table.counts(&job.run_id)?;
+    counts.run_id.clone_from(&job.run_id);
     let from = job.state;
     let (to, verdict) = match &o.error {
         None if o.superseded => (JobState::Superseded, Verdict::Ack),
@@ -258,7 +259,7 @@ pub fn complete(table: &mut impl JobTable, o: &JobOutcome, now_ms: i64, max_atte
         Verdict::Dead { error, .. } => record_in_rollup(table, &job, Ended::Dead(error), o.metrics.as_ref())?,
         _ => {}
     }
-    if let Some(mut site) = table.site(&lane_of(&job.sweep_id, &job.customer_id))? {
+    if let Some(mut site) = table.site(&lane_of(&job.run_id, &job.subject))? {
         if site.active_job.as_deref() == Some(job.job_id.as_str()) {
             site.active_job = None;
             site.active_lease_until_ms = 0;
@@ -286,9 +287,10 @@ fn take_back_from_rollup(table: &mut impl JobTable, job: &JobRow) -> Result<(), 
 
 /// The rollup `job` counts in, as stored or empty; `None` when it counts in none.
 fn rollup_of(table: &impl JobTable, job: &JobRow) -> Result<Option<DailyRollup>, StoreError> {
-    if !is_optimization(&job.sweep_id) {
+    if !is_optimization(&job.run_id) {
         return Ok(None);
     }
     let Some(day) = rollups::day_of(job.scheduled_ms) else { return Ok(None) };
-    Ok(Some(table.rollup(&job.customer_id, &day)?.unwrap_or_else(|| rollups::empty(&job.customer_id, &day))))
+    // An optimization job's subject is its customer.
+    Ok(Some(table.rollup(&job.subject, &day)?.unwrap_or_else(|| rollups::empty(&job.subject, &day))))
 }

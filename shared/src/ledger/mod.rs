@@ -1,10 +1,16 @@
-//! The ledger: progress and deduplication of every sweep, as deterministic state machines.
+//! The ledger: progress and deduplication of every run, as deterministic state machines. A
+//! run is one firing of a scheduled task ([`crate::ids::RunId`]): an optimization *sweep*, or a
+//! report *run*.
 //!
 //! One Durable Object class hosts two kinds of instance:
-//! - the *sweep coordinator* ([`SWEEPS_OBJECT`]): one row per sweep with its fan-out cursor
-//!   and counts of enqueued jobs ([`sweeps`]);
-//! - [`JOB_SHARDS`] *job shards* (`jobs-0` ..): one row per job and per site, sharded by
-//!   customer so a 100k-site sweep is not bound by one object's throughput ([`jobs`]).
+//! - the *run coordinator* ([`RUNS_OBJECT`]): one row per run with its fan-out cursor and
+//!   counts of enqueued jobs ([`runs`]);
+//! - [`JOB_SHARDS`] *job shards* (`jobs-0` ..): one row per job and per lane, sharded by
+//!   subject so a 100k-site sweep is not bound by one object's throughput ([`jobs`]).
+//!
+//! Field names on the wire and SQLite column names predate the words run, lane and subject
+//! (`sweep_id`, `customer_id`); the Rust names say what they hold, and `serde` renames keep
+//! the old names ([`claim_wire`] for the claim decision), checked by `wire_names`' tests.
 //!
 //! The decisions live here, over small table traits; the Durable Object implements the
 //! traits over SQLite and the simulation over in-memory maps (`testkit::ledger`, built for
@@ -15,10 +21,11 @@
 //! updated in the same transaction as the job's state, so a rollup counts every finished job
 //! exactly once whatever the queue redelivers.
 
+mod claim_wire;
 pub mod jobs;
 pub mod rollups;
 pub mod route;
-pub mod sweeps;
+pub mod runs;
 
 use std::fmt;
 
@@ -30,10 +37,11 @@ use crate::ids::stable_hash;
 /// Number of job shards. Changing it moves customers between shards and so forgets their
 /// dedup state: it is a constant of the build, not a variable, on purpose.
 pub const JOB_SHARDS: u32 = 8;
-/// Name of the sweep-coordinator instance.
-pub const SWEEPS_OBJECT: &str = "sweeps";
+/// Name of the run-coordinator instance. Its name is `sweeps` from before report runs: a
+/// Durable Object's name is its identity, so a new name would start an empty coordinator.
+pub const RUNS_OBJECT: &str = "sweeps";
 
-/// The job shard that owns a job's `subject` (a claim's `customer_id`): the customer of an
+/// The job shard that owns a job's `subject` ([`JobClaim::subject`]): the customer of an
 /// optimization job, the customer or reserved word of a report job. Every job of a subject, of
 /// every run, lives in the one shard that also holds its lanes.
 pub fn shard_of(subject: impl AsRef<str>) -> u32 {
@@ -44,18 +52,18 @@ pub fn shard_of(subject: impl AsRef<str>) -> u32 {
 /// sweeps of one customer share a lane (a newer sweep supersedes an older one, and two never
 /// work the site at once); every other task's run has its own lane per customer, so a report
 /// job never waits for or supersedes an optimization, nor a backfill of an older period.
-pub fn lane_of(sweep_id: &str, customer_id: &str) -> String {
-    if is_optimization(sweep_id) {
-        customer_id.to_owned()
+pub fn lane_of(run_id: &str, subject: &str) -> String {
+    if is_optimization(run_id) {
+        subject.to_owned()
     } else {
-        format!("{sweep_id}:{customer_id}")
+        format!("{run_id}:{subject}")
     }
 }
 
-/// Whether `sweep_id` (`{env}.{task}.{slot}`) is an optimization sweep: its jobs share a lane
+/// Whether `run_id` (`{env}.{task}.{slot}`) is an optimization sweep: its jobs share a lane
 /// per customer and are counted in the customers' daily rollups.
-pub fn is_optimization(sweep_id: &str) -> bool {
-    sweep_id.split('.').nth(1) == Some(crate::schedule::Task::Optimize.as_str())
+pub fn is_optimization(run_id: &str) -> bool {
+    run_id.split('.').nth(1) == Some(crate::schedule::Task::Optimize.as_str())
 }
 
 /// Durable Object name of job shard `shard`.
@@ -121,8 +129,16 @@ impl JobState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobRow {
     pub job_id: String,
-    pub sweep_id: String,
-    pub customer_id: String,
+    /// The run this job belongs to ([`crate::ids::RunId`]); `sweep_id` on the wire and in the
+    /// shard's SQLite table, which an old and a new Worker version share during a deploy.
+    #[serde(rename = "sweep_id")]
+    pub run_id: String,
+    /// The job's subject: the customer of an optimization job, the customer or the reserved
+    /// word (`finalize`, `report`, `check`) of a report job. It picks the shard and the lane.
+    /// `customer_id` on the wire and in the shard's SQLite table, from before report jobs had
+    /// subjects; an old and a new Worker version share both during a deploy.
+    #[serde(rename = "customer_id")]
+    pub subject: String,
     pub scheduled_ms: i64,
     pub state: JobState,
     /// Claims granted so far; the claim token of the current attempt.
@@ -133,24 +149,31 @@ pub struct JobRow {
     pub updated_ms: i64,
 }
 
-/// Per site: the newest sweep that claimed it and the job holding it right now. This is what
+/// Per lane: the newest run that claimed it and the job holding it right now. This is what
 /// keeps one site from being worked by two sweeps at once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SiteRow {
-    /// The lane key ([`lane_of`]): the customer id for optimization sweeps.
-    pub customer_id: String,
-    /// Scheduled time of the newest sweep whose job for this site was claimed.
+    /// The lane key ([`lane_of`]): the customer id for optimization sweeps, `{run}:{subject}`
+    /// for any other run. Stored in the shard's SQLite column `customer_id` (from before report
+    /// runs had lanes of their own); renaming the column would need a migration, so the wire
+    /// and column name stay.
+    #[serde(rename = "customer_id")]
+    pub lane: String,
+    /// Scheduled time of the newest run whose job for this lane was claimed.
     pub newest_scheduled_ms: i64,
     /// The job currently working this site, if any, and its lease.
     pub active_job: Option<String>,
     pub active_lease_until_ms: i64,
 }
 
-/// A shard's counters for one sweep. Jobs are counted by their current state; duplicates
+/// A shard's counters for one run. Jobs are counted by their current state; duplicates
 /// count absorbed redeliveries.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShardCounts {
-    pub sweep_id: String,
+    /// The run counted; `sweep_id` on the wire and in the shard's SQLite table (see
+    /// [`JobRow::run_id`]).
+    #[serde(rename = "sweep_id")]
+    pub run_id: String,
     pub in_flight: u64,
     pub retrying: u64,
     pub succeeded: u64,
@@ -158,7 +181,7 @@ pub struct ShardCounts {
     pub superseded: u64,
     /// Deliveries acked without work because their job had already ended.
     pub duplicates: u64,
-    /// When the last job of this sweep in this shard reached a terminal state.
+    /// When the last job of this run in this shard reached a terminal state.
     pub last_terminal_ms: Option<i64>,
 }
 
@@ -168,8 +191,16 @@ pub struct ShardCounts {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobClaim {
     pub job_id: String,
-    pub sweep_id: String,
-    pub customer_id: String,
+    /// The run this job belongs to ([`crate::ids::RunId`]); `sweep_id` on the wire and in the
+    /// shard's SQLite table, which an old and a new Worker version share during a deploy.
+    #[serde(rename = "sweep_id")]
+    pub run_id: String,
+    /// The job's subject: the customer of an optimization job, the customer or the reserved
+    /// word (`finalize`, `report`, `check`) of a report job. It picks the shard and the lane.
+    /// `customer_id` on the wire and in the shard's SQLite table, from before report jobs had
+    /// subjects; an old and a new Worker version share both during a deploy.
+    #[serde(rename = "customer_id")]
+    pub subject: String,
     pub scheduled_ms: i64,
     /// A replayed dead letter: never superseded.
     #[serde(default)]
@@ -179,15 +210,15 @@ pub struct JobClaim {
 impl JobClaim {
     /// The job shard this claim goes to: its subject's.
     pub fn shard(&self) -> u32 {
-        shard_of(&self.customer_id)
+        shard_of(&self.subject)
     }
 
     /// The claim of a decoded job.
     pub fn of(job: &crate::wire::OptimizeJob) -> Self {
         Self {
             job_id: job.job_id.as_str().to_owned(),
-            sweep_id: job.sweep_id.as_str().to_owned(),
-            customer_id: job.customer_id.as_str().to_owned(),
+            run_id: job.sweep_id.as_str().to_owned(),
+            subject: job.customer_id.as_str().to_owned(),
             scheduled_ms: job.scheduled.timestamp_millis(),
             replay: job.replay,
         }
@@ -201,13 +232,15 @@ pub struct ClaimRequest {
     pub lease_ms: i64,
 }
 
-/// What the consumer must do with one claimed message.
+/// What the consumer must do with one claimed message. Its JSON form is older than
+/// [`Recovery`] and is kept byte for byte ([`claim_wire`]): an old and a new Worker version
+/// exchange it during a deploy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "decision", rename_all = "snake_case")]
+#[serde(into = "claim_wire::ClaimDecisionWire", from = "claim_wire::ClaimDecisionWire")]
 pub enum ClaimDecision {
-    /// Work the job; `attempt` is the claim token to complete with. `recovering` is set when
-    /// an earlier attempt never reported back (a crash): its result may already be in R2.
-    Work { attempt: u32, recovering: bool },
+    /// Work the job; `attempt` is the claim token to complete with, and `recovery` says
+    /// whether an earlier attempt may have left its result behind.
+    Work { attempt: u32, recovery: Recovery },
     /// The job already ended: ack without work.
     Duplicate,
     /// The job already died: send its dead letter again (an earlier send may have failed
@@ -215,12 +248,25 @@ pub enum ClaimDecision {
     AlreadyDead { attempts: u32, error: JobError },
     /// A newer sweep owns the site: ack without work.
     Superseded,
-    /// An attempt of this job crashed without reporting, and meanwhile a newer sweep claimed
-    /// the site. Do not work it: if the crashed attempt's result is in R2, complete it as
-    /// succeeded; otherwise complete it as superseded.
-    Recover { attempt: u32 },
     /// Another delivery holds the site now: retry this message after the lease ends.
     Busy { retry_after_ms: i64 },
+}
+
+/// Whether an earlier attempt of a claimed job may have left its result behind, and so what
+/// the work must do first: the one word for recovery, from the ledger's claim decision to the
+/// job kind's work. An attempt that crashed after writing its result but before reporting
+/// leaves the job in flight with a lapsed lease; the next claim recovers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recovery {
+    /// No earlier attempt can have written a result it did not report (a first attempt, or a
+    /// retry after a reported failure): do the work.
+    Fresh,
+    /// An earlier attempt crashed without reporting and may have written the result: look
+    /// for it first and use it if it is there; otherwise do the work.
+    LookFirst,
+    /// As [`Self::LookFirst`], but a newer run has claimed the lane since: look for the result
+    /// and use it if it is there; otherwise the job is superseded and must not be worked.
+    LookOnly,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -237,7 +283,7 @@ pub struct JobOutcome {
     pub attempt: u32,
     /// `None` when the result was written.
     pub error: Option<JobError>,
-    /// Set when a [`ClaimDecision::Recover`] found no result: the job is superseded.
+    /// Set when a [`Recovery::LookOnly`] claim found no result: the job is superseded.
     #[serde(default)]
     pub superseded: bool,
     /// What the attempt measured, for the customer's daily rollup. Absent from an older
@@ -309,7 +355,10 @@ pub enum SettleDecision {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CountsRequest {
-    pub sweep_ids: Vec<String>,
+    /// The runs whose counters are asked for; `sweep_ids` on the wire, which an old and a new
+    /// Worker version share during a deploy.
+    #[serde(rename = "sweep_ids")]
+    pub run_ids: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -322,7 +371,7 @@ pub struct JobRequest {
 /// Where a sweep's fan-out stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum SweepPhase {
+pub enum RunPhase {
     /// The producer is (or was, before it died) sending messages.
     Enqueuing,
     /// Every message was sent.
@@ -332,7 +381,7 @@ pub enum SweepPhase {
     Abandoned,
 }
 
-impl SweepPhase {
+impl RunPhase {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Enqueuing => "enqueuing",
@@ -353,11 +402,13 @@ impl SweepPhase {
 
 /// One sweep as the coordinator stores it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SweepRow {
-    pub sweep_id: String,
+pub struct RunRow {
+    /// The run ([`crate::ids::RunId`]); `sweep_id` on the wire (see [`JobRow::run_id`]).
+    #[serde(rename = "sweep_id")]
+    pub run_id: String,
     pub task: String,
     pub scheduled_ms: i64,
-    pub phase: SweepPhase,
+    pub phase: RunPhase,
     /// Customer id of the last site whose message was sent (keyset cursor).
     pub cursor: Option<String>,
     /// Active sites when the sweep opened; replaced by `enqueued` when the fan-out ends.
@@ -374,14 +425,16 @@ pub struct SweepRow {
     /// How many times the cron fired for this sweep (1 = no duplicate firing).
     pub firings: u32,
     /// When a fan-in asked, the first time the run was complete, for the run's final job
-    /// ([`sweeps::request_finalize`]); only that request was answered `Enqueue`.
+    /// ([`runs::request_finalize`]); only that request was answered `Enqueue`.
     #[serde(default)]
     pub finalize_requested_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OpenSweep {
-    pub sweep_id: String,
+pub struct OpenRun {
+    /// The run ([`crate::ids::RunId`]); `sweep_id` on the wire (see [`JobRow::run_id`]).
+    #[serde(rename = "sweep_id")]
+    pub run_id: String,
     /// A token unique to this producer invocation.
     pub owner: String,
     pub task: String,
@@ -413,7 +466,9 @@ pub enum OpenDecision {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PageDone {
-    pub sweep_id: String,
+    /// The run ([`crate::ids::RunId`]); `sweep_id` on the wire (see [`JobRow::run_id`]).
+    #[serde(rename = "sweep_id")]
+    pub run_id: String,
     /// The token the sweep was opened or resumed with.
     pub owner: String,
     /// Customer id of the last site of the page.
@@ -426,14 +481,18 @@ pub struct PageDone {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FanoutDone {
-    pub sweep_id: String,
+    /// The run ([`crate::ids::RunId`]); `sweep_id` on the wire (see [`JobRow::run_id`]).
+    #[serde(rename = "sweep_id")]
+    pub run_id: String,
     pub owner: String,
     pub now_ms: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProgressRequest {
-    pub sweep_id: String,
+    /// The run ([`crate::ids::RunId`]); `sweep_id` on the wire (see [`JobRow::run_id`]).
+    #[serde(rename = "sweep_id")]
+    pub run_id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -444,7 +503,10 @@ pub struct RecentRequest {
 /// Asks the coordinator whether a run's final (fan-in) job is due.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FinalizeRequest {
-    pub sweep_id: String,
+    /// The report run; `sweep_id` on the wire, which an old and a new Worker version share
+    /// during a deploy.
+    #[serde(rename = "sweep_id")]
+    pub run_id: String,
     pub now_ms: i64,
 }
 
@@ -465,11 +527,13 @@ pub enum FinalizeDecision {
 
 /// A sweep's progress as operators and tests see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SweepProgress {
-    pub sweep_id: String,
+pub struct RunProgress {
+    /// The run ([`crate::ids::RunId`]); `sweep_id` on the wire (see [`JobRow::run_id`]).
+    #[serde(rename = "sweep_id")]
+    pub run_id: String,
     pub task: String,
     pub scheduled_ms: i64,
-    pub phase: SweepPhase,
+    pub phase: RunPhase,
     pub expected: u64,
     pub enqueued: u64,
     pub in_flight: u64,
@@ -488,3 +552,5 @@ pub struct SweepProgress {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod wire_names;

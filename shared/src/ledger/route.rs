@@ -7,15 +7,15 @@
 /// What a request to a ledger instance asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
-    /// Body: [`super::OpenSweep`]; answer: [`super::OpenDecision`].
-    OpenSweep,
+    /// Body: [`super::OpenRun`]; answer: [`super::OpenDecision`].
+    OpenRun,
     /// Body: [`super::PageDone`].
     RecordPage,
     /// Body: [`super::FanoutDone`].
     FinishFanout,
-    /// Body: [`super::ProgressRequest`]; answer: `Option<SweepProgress>`.
+    /// Body: [`super::ProgressRequest`]; answer: `Option<RunProgress>`.
     Progress,
-    /// Body: [`super::RecentRequest`]; answer: `Vec<SweepProgress>`.
+    /// Body: [`super::RecentRequest`]; answer: `Vec<RunProgress>`.
     Recent,
     /// Body: [`super::FinalizeRequest`]; answer: [`super::FinalizeDecision`].
     Finalize,
@@ -34,7 +34,7 @@ pub enum Route {
 impl Route {
     /// Every route, coordinator routes first.
     pub const ALL: [Route; 11] = [
-        Self::OpenSweep,
+        Self::OpenRun,
         Self::RecordPage,
         Self::FinishFanout,
         Self::Progress,
@@ -47,10 +47,11 @@ impl Route {
         Self::Settle,
     ];
 
-    /// The route's URL path on a ledger instance.
+    /// The route's URL path on a ledger instance. The coordinator's paths keep their first
+    /// prefix, `/sweeps`: an old and a new Worker version call each other during a deploy.
     pub fn path(self) -> &'static str {
         match self {
-            Self::OpenSweep => "/sweeps/open",
+            Self::OpenRun => "/sweeps/open",
             Self::RecordPage => "/sweeps/page",
             Self::FinishFanout => "/sweeps/finish",
             Self::Progress => "/sweeps/progress",

@@ -1,15 +1,15 @@
 //! Every ledger transition, driven through the in-memory tables with explicit times.
 
 use super::jobs::{claim, complete, settle, JobTable};
-use super::sweeps::{finish_fanout, open, progress, record_page, request_finalize, SweepTable};
+use super::runs::{finish_fanout, open, progress, record_page, request_finalize, RunTable};
 use super::*;
 use crate::error::JobError;
-use crate::testkit::ledger::{MemoryJobTable, MemorySweepTable};
+use crate::testkit::ledger::{MemoryJobTable, MemoryRunTable};
 
 const LEASE: i64 = 30_000;
 
 fn job_claim(sweep: &str, customer: &str, scheduled_ms: i64) -> JobClaim {
-    JobClaim { job_id: format!("{sweep}.{customer}"), sweep_id: sweep.into(), customer_id: customer.into(), scheduled_ms, replay: false }
+    JobClaim { job_id: format!("{sweep}.{customer}"), run_id: sweep.into(), subject: customer.into(), scheduled_ms, replay: false }
 }
 
 fn outcome(c: &JobClaim, attempt: u32, error: Option<JobError>) -> JobOutcome {
@@ -29,7 +29,7 @@ fn check_complete(t: &mut MemoryJobTable, o: &JobOutcome, now: i64, expected: Ve
 fn fresh_job_is_worked_then_redelivery_is_a_duplicate() {
     let mut t = MemoryJobTable::default();
     let c = job_claim("l.optimize.s1", "acme", 1_000);
-    check_claim(&mut t, &c, 10, ClaimDecision::Work { attempt: 1, recovering: false });
+    check_claim(&mut t, &c, 10, ClaimDecision::Work { attempt: 1, recovery: Recovery::Fresh });
     check_complete(&mut t, &outcome(&c, 1, None), 20, Verdict::Ack);
     check_claim(&mut t, &c, 30, ClaimDecision::Duplicate);
     let counts = t.counts("l.optimize.s1").unwrap();
@@ -41,10 +41,10 @@ fn fresh_job_is_worked_then_redelivery_is_a_duplicate() {
 fn concurrent_redelivery_waits_for_the_lease() {
     let mut t = MemoryJobTable::default();
     let c = job_claim("l.optimize.s1", "acme", 1_000);
-    check_claim(&mut t, &c, 0, ClaimDecision::Work { attempt: 1, recovering: false });
+    check_claim(&mut t, &c, 0, ClaimDecision::Work { attempt: 1, recovery: Recovery::Fresh });
     check_claim(&mut t, &c, 5_000, ClaimDecision::Busy { retry_after_ms: LEASE - 5_000 });
     // The holder died without reporting: after the lease, the job is recovered.
-    check_claim(&mut t, &c, LEASE + 1, ClaimDecision::Work { attempt: 2, recovering: true });
+    check_claim(&mut t, &c, LEASE + 1, ClaimDecision::Work { attempt: 2, recovery: Recovery::LookFirst });
     assert_eq!(t.counts("l.optimize.s1").unwrap().in_flight, 1);
 }
 
@@ -54,11 +54,11 @@ fn transient_failures_retry_then_die_at_max_attempts() {
     let c = job_claim("l.optimize.s1", "acme", 1_000);
     let boom = || Some(JobError::transient("elite brand answered HTTP 503"));
     for attempt in 1..=2 {
-        check_claim(&mut t, &c, attempt as i64 * 100, ClaimDecision::Work { attempt, recovering: false });
+        check_claim(&mut t, &c, attempt as i64 * 100, ClaimDecision::Work { attempt, recovery: Recovery::Fresh });
         check_complete(&mut t, &outcome(&c, attempt, boom()), attempt as i64 * 100 + 1, Verdict::Retry { attempt });
         assert_eq!(t.counts("l.optimize.s1").unwrap().retrying, 1);
     }
-    check_claim(&mut t, &c, 300, ClaimDecision::Work { attempt: 3, recovering: false });
+    check_claim(&mut t, &c, 300, ClaimDecision::Work { attempt: 3, recovery: Recovery::Fresh });
     let verdict = complete(&mut t, &outcome(&c, 3, boom()), 301, 3).unwrap();
     let Verdict::Dead { attempts: 3, error } = verdict else { panic!("expected dead, got {verdict:?}") };
     assert!(error.message.contains("gave up after 3 attempts"), "{}", error.message);
@@ -73,11 +73,11 @@ fn transient_failures_retry_then_die_at_max_attempts() {
 fn permanent_failure_dies_at_once_and_a_replay_revives_it() {
     let mut t = MemoryJobTable::default();
     let c = job_claim("l.optimize.s1", "acme", 1_000);
-    check_claim(&mut t, &c, 0, ClaimDecision::Work { attempt: 1, recovering: false });
+    check_claim(&mut t, &c, 0, ClaimDecision::Work { attempt: 1, recovery: Recovery::Fresh });
     let err = JobError::permanent("elite designer answered HTTP 400");
     check_complete(&mut t, &outcome(&c, 1, Some(err.clone())), 1, Verdict::Dead { attempts: 1, error: err });
     let replay = JobClaim { replay: true, ..c.clone() };
-    check_claim(&mut t, &replay, 2, ClaimDecision::Work { attempt: 2, recovering: false });
+    check_claim(&mut t, &replay, 2, ClaimDecision::Work { attempt: 2, recovery: Recovery::Fresh });
     check_complete(&mut t, &outcome(&c, 2, None), 3, Verdict::Ack);
     let counts = t.counts("l.optimize.s1").unwrap();
     assert_eq!((counts.dead, counts.succeeded), (0, 1));
@@ -88,7 +88,7 @@ fn older_sweep_is_superseded_by_a_newer_claim() {
     let mut t = MemoryJobTable::default();
     let old = job_claim("l.optimize.s1", "acme", 1_000);
     let new = job_claim("l.optimize.s2", "acme", 181_000);
-    check_claim(&mut t, &new, 0, ClaimDecision::Work { attempt: 1, recovering: false });
+    check_claim(&mut t, &new, 0, ClaimDecision::Work { attempt: 1, recovery: Recovery::Fresh });
     check_claim(&mut t, &old, 1, ClaimDecision::Superseded);
     check_claim(&mut t, &old, 2, ClaimDecision::Duplicate);
     assert_eq!(t.counts("l.optimize.s1").unwrap().superseded, 1);
@@ -102,18 +102,18 @@ fn newer_sweep_waits_while_an_older_job_holds_the_site() {
     let mut t = MemoryJobTable::default();
     let old = job_claim("l.optimize.s1", "acme", 1_000);
     let new = job_claim("l.optimize.s2", "acme", 181_000);
-    check_claim(&mut t, &old, 0, ClaimDecision::Work { attempt: 1, recovering: false });
+    check_claim(&mut t, &old, 0, ClaimDecision::Work { attempt: 1, recovery: Recovery::Fresh });
     check_claim(&mut t, &new, 10, ClaimDecision::Busy { retry_after_ms: LEASE - 10 });
     check_complete(&mut t, &outcome(&old, 1, None), 20, Verdict::Ack);
-    check_claim(&mut t, &new, 30, ClaimDecision::Work { attempt: 1, recovering: false });
+    check_claim(&mut t, &new, 30, ClaimDecision::Work { attempt: 1, recovery: Recovery::Fresh });
 }
 
 #[test]
 fn stale_outcomes_do_not_override_the_current_attempt() {
     let mut t = MemoryJobTable::default();
     let c = job_claim("l.optimize.s1", "acme", 1_000);
-    check_claim(&mut t, &c, 0, ClaimDecision::Work { attempt: 1, recovering: false });
-    check_claim(&mut t, &c, LEASE + 1, ClaimDecision::Work { attempt: 2, recovering: true });
+    check_claim(&mut t, &c, 0, ClaimDecision::Work { attempt: 1, recovery: Recovery::Fresh });
+    check_claim(&mut t, &c, LEASE + 1, ClaimDecision::Work { attempt: 2, recovery: Recovery::LookFirst });
     // Attempt 1 reports a failure late: attempt 2 owns the job, so it is just acked.
     check_complete(&mut t, &outcome(&c, 1, Some(JobError::transient("late"))), LEASE + 2, Verdict::Ack);
     assert_eq!(t.job(&c.job_id).unwrap().unwrap().state, JobState::InFlight);
@@ -123,9 +123,9 @@ fn stale_outcomes_do_not_override_the_current_attempt() {
     assert_eq!(t.counts("l.optimize.s1").unwrap().succeeded, 1);
 }
 
-fn open_req(sweep: &str, now: i64) -> OpenSweep {
-    OpenSweep {
-        sweep_id: sweep.into(),
+fn open_req(sweep: &str, now: i64) -> OpenRun {
+    OpenRun {
+        run_id: sweep.into(),
         owner: format!("p{now}"),
         task: "optimize".into(),
         scheduled_ms: 0,
@@ -136,28 +136,28 @@ fn open_req(sweep: &str, now: i64) -> OpenSweep {
 }
 
 fn page(sweep: &str, owner: &str, cursor: &str, added: u64, now: i64) -> PageDone {
-    PageDone { sweep_id: sweep.into(), owner: owner.into(), cursor: cursor.into(), added, now_ms: now, lease_ms: LEASE }
+    PageDone { run_id: sweep.into(), owner: owner.into(), cursor: cursor.into(), added, now_ms: now, lease_ms: LEASE }
 }
 
 fn finish(sweep: &str, owner: &str, now: i64) -> FanoutDone {
-    FanoutDone { sweep_id: sweep.into(), owner: owner.into(), now_ms: now }
+    FanoutDone { run_id: sweep.into(), owner: owner.into(), now_ms: now }
 }
 
 #[test]
 fn sweep_opens_once_and_duplicate_firings_enqueue_nothing() {
-    let mut t = MemorySweepTable::default();
+    let mut t = MemoryRunTable::default();
     assert_eq!(open(&mut t, &open_req("l.optimize.s1", 0)).unwrap(), OpenDecision::Start);
     assert_eq!(open(&mut t, &open_req("l.optimize.s1", 1)).unwrap(), OpenDecision::InProgress { lease_until_ms: LEASE });
     record_page(&mut t, &page("l.optimize.s1", "p0", "c", 3, 2)).unwrap();
     finish_fanout(&mut t, &finish("l.optimize.s1", "p0", 3)).unwrap();
     assert_eq!(open(&mut t, &open_req("l.optimize.s1", 4)).unwrap(), OpenDecision::AlreadyEnqueued);
-    let row = t.sweep("l.optimize.s1").unwrap().unwrap();
-    assert_eq!((row.firings, row.enqueued, row.expected, row.phase), (3, 3, 3, SweepPhase::Enqueued));
+    let row = t.run("l.optimize.s1").unwrap().unwrap();
+    assert_eq!((row.firings, row.enqueued, row.expected, row.phase), (3, 3, 3, RunPhase::Enqueued));
 }
 
 #[test]
 fn a_stalled_sweep_fired_again_long_after_its_fan_out_is_re_driven_without_counting() {
-    let mut t = MemorySweepTable::default();
+    let mut t = MemoryRunTable::default();
     open(&mut t, &open_req("l.optimize.s1", 0)).unwrap();
     record_page(&mut t, &page("l.optimize.s1", "p0", "c", 3, 2)).unwrap();
     finish_fanout(&mut t, &finish("l.optimize.s1", "p0", 3)).unwrap();
@@ -168,11 +168,11 @@ fn a_stalled_sweep_fired_again_long_after_its_fan_out_is_re_driven_without_count
     {
         assert_eq!(open(&mut t, &open_req("l.optimize.s1", now)).unwrap(), decision, "at {now}");
     }
-    let row = t.sweep("l.optimize.s1").unwrap().unwrap();
-    assert_eq!((row.firings, row.enqueued, row.expected, row.phase), (4, 3, 3, SweepPhase::Enqueued), "a re-drive counts nothing");
+    let row = t.run("l.optimize.s1").unwrap().unwrap();
+    assert_eq!((row.firings, row.enqueued, row.expected, row.phase), (4, 3, 3, RunPhase::Enqueued), "a re-drive counts nothing");
     // Once seen complete, a late firing is only a duplicate.
-    let done = [ShardCounts { sweep_id: "l.optimize.s1".into(), succeeded: 3, last_terminal_ms: Some(50), ..ShardCounts::default() }];
-    t.put_sweep(&progress(&row, &done).1.expect("the finish to record")).unwrap();
+    let done = [ShardCounts { run_id: "l.optimize.s1".into(), succeeded: 3, last_terminal_ms: Some(50), ..ShardCounts::default() }];
+    t.put_run(&progress(&row, &done).1.expect("the finish to record")).unwrap();
     assert_eq!(open(&mut t, &open_req("l.optimize.s1", 20 * LEASE)).unwrap(), OpenDecision::AlreadyEnqueued);
     // Report runs are never re-driven.
     open(&mut t, &open_req("l.monthly-analytics.2027-01", 0)).unwrap();
@@ -182,7 +182,7 @@ fn a_stalled_sweep_fired_again_long_after_its_fan_out_is_re_driven_without_count
 
 #[test]
 fn dead_producer_is_resumed_from_its_cursor() {
-    let mut t = MemorySweepTable::default();
+    let mut t = MemoryRunTable::default();
     assert_eq!(open(&mut t, &open_req("l.optimize.s1", 0)).unwrap(), OpenDecision::Start);
     record_page(&mut t, &page("l.optimize.s1", "p0", "b", 2, 10)).unwrap();
     // The producer dies. Its lease lapses; the next firing resumes after "b".
@@ -193,22 +193,22 @@ fn dead_producer_is_resumed_from_its_cursor() {
     // A page at or before the cursor (re-sent by the resumed producer) counts nothing twice.
     record_page(&mut t, &page("l.optimize.s1", &owner, "b", 2, LEASE + 20)).unwrap();
     record_page(&mut t, &page("l.optimize.s1", &owner, "c", 1, LEASE + 21)).unwrap();
-    assert_eq!(t.sweep("l.optimize.s1").unwrap().unwrap().enqueued, 3);
+    assert_eq!(t.run("l.optimize.s1").unwrap().unwrap().enqueued, 3);
     // The first producer, if it was only slow, may no longer report anything.
     let refused = record_page(&mut t, &page("l.optimize.s1", "p0", "d", 5, LEASE + 22)).unwrap_err();
     assert!(refused.0.contains("taken over"), "{refused}");
     assert!(finish_fanout(&mut t, &finish("l.optimize.s1", "p0", LEASE + 23)).is_err());
-    assert_eq!(t.sweep("l.optimize.s1").unwrap().unwrap().enqueued, 3);
+    assert_eq!(t.run("l.optimize.s1").unwrap().unwrap().enqueued, 3);
 }
 
 #[test]
 fn progress_sums_shards_and_records_the_finish_once() {
-    let mut t = MemorySweepTable::default();
+    let mut t = MemoryRunTable::default();
     open(&mut t, &open_req("l.optimize.s1", 0)).unwrap();
     record_page(&mut t, &page("l.optimize.s1", "p0", "c", 3, 1)).unwrap();
-    let row = t.sweep("l.optimize.s1").unwrap().unwrap();
+    let row = t.run("l.optimize.s1").unwrap().unwrap();
     let shard = |succeeded, dead, last| ShardCounts {
-        sweep_id: "l.optimize.s1".into(),
+        run_id: "l.optimize.s1".into(),
         succeeded,
         dead,
         last_terminal_ms: Some(last),
@@ -219,7 +219,7 @@ fn progress_sums_shards_and_records_the_finish_once() {
     assert!(!p.complete, "fan-out not finished yet");
     assert_eq!(update, None);
     finish_fanout(&mut t, &finish("l.optimize.s1", "p0", 5)).unwrap();
-    let row = t.sweep("l.optimize.s1").unwrap().unwrap();
+    let row = t.run("l.optimize.s1").unwrap().unwrap();
     let (p, update) = progress(&row, &shards);
     assert!(p.complete);
     assert_eq!((p.succeeded, p.dead, p.expected, p.finished_ms), (2, 1, 3, Some(70)));
@@ -232,12 +232,12 @@ fn crashed_older_job_is_recovered_not_superseded_blindly() {
     let mut t = MemoryJobTable::default();
     let old = job_claim("l.optimize.s1", "acme", 1_000);
     let new = job_claim("l.optimize.s2", "acme", 181_000);
-    check_claim(&mut t, &old, 0, ClaimDecision::Work { attempt: 1, recovering: false });
+    check_claim(&mut t, &old, 0, ClaimDecision::Work { attempt: 1, recovery: Recovery::Fresh });
     // The holder crashed; after its lease the newer sweep takes the site.
-    check_claim(&mut t, &new, LEASE + 1, ClaimDecision::Work { attempt: 1, recovering: false });
+    check_claim(&mut t, &new, LEASE + 1, ClaimDecision::Work { attempt: 1, recovery: Recovery::Fresh });
     check_complete(&mut t, &outcome(&new, 1, None), LEASE + 2, Verdict::Ack);
     // The old job's redelivery must look for the crashed attempt's result.
-    check_claim(&mut t, &old, LEASE + 3, ClaimDecision::Recover { attempt: 2 });
+    check_claim(&mut t, &old, LEASE + 3, ClaimDecision::Work { attempt: 2, recovery: Recovery::LookOnly });
     let found_nothing = JobOutcome { superseded: true, ..outcome(&old, 2, None) };
     check_complete(&mut t, &found_nothing, LEASE + 4, Verdict::Ack);
     let counts = t.counts("l.optimize.s1").unwrap();
@@ -246,7 +246,7 @@ fn crashed_older_job_is_recovered_not_superseded_blindly() {
 
 #[test]
 fn a_stale_fan_out_is_abandoned_when_the_next_sweep_starts() {
-    let mut t = MemorySweepTable::default();
+    let mut t = MemoryRunTable::default();
     let mut first = open_req("l.optimize.s1", 0);
     first.scheduled_ms = 0;
     open(&mut t, &first).unwrap();
@@ -255,9 +255,9 @@ fn a_stale_fan_out_is_abandoned_when_the_next_sweep_starts() {
     let mut second = open_req("l.optimize.s2", 180_000);
     second.scheduled_ms = 180_000;
     assert_eq!(open(&mut t, &second).unwrap(), OpenDecision::Start);
-    let row = t.sweep("l.optimize.s1").unwrap().unwrap();
-    assert_eq!((row.phase, row.expected), (SweepPhase::Abandoned, 2));
-    let shards = [ShardCounts { sweep_id: "l.optimize.s1".into(), succeeded: 2, last_terminal_ms: Some(50), ..ShardCounts::default() }];
+    let row = t.run("l.optimize.s1").unwrap().unwrap();
+    assert_eq!((row.phase, row.expected), (RunPhase::Abandoned, 2));
+    let shards = [ShardCounts { run_id: "l.optimize.s1".into(), succeeded: 2, last_terminal_ms: Some(50), ..ShardCounts::default() }];
     assert!(progress(&row, &shards).0.complete, "an abandoned sweep completes over what it enqueued");
     assert_eq!(open(&mut t, &open_req("l.optimize.s1", 200_000)).unwrap(), OpenDecision::AlreadyEnqueued);
 }
@@ -275,7 +275,7 @@ fn a_queue_dead_lettered_job_is_settled_in_the_ledger() {
     assert_eq!(t.counts("l.optimize.s1").unwrap().dead, 1);
     // Crashed after writing its result: recorded as succeeded, nothing dead.
     let crashed = job_claim("l.optimize.s1", "b", 1_000);
-    check_claim(&mut t, &crashed, 0, ClaimDecision::Work { attempt: 1, recovering: false });
+    check_claim(&mut t, &crashed, 0, ClaimDecision::Work { attempt: 1, recovery: Recovery::Fresh });
     assert_eq!(settle(&mut t, &settle_req(&crashed, true, 1)).unwrap(), SettleDecision::Busy { retry_after_ms: LEASE - 1 });
     assert_eq!(settle(&mut t, &settle_req(&crashed, true, LEASE)).unwrap(), SettleDecision::Ended { state: JobState::Succeeded });
     let counts = t.counts("l.optimize.s1").unwrap();
@@ -289,23 +289,23 @@ fn a_retrying_older_job_is_recovered_before_being_superseded() {
     let mut t = MemoryJobTable::default();
     let old = job_claim("l.optimize.s1", "acme", 1_000);
     let new = job_claim("l.optimize.s2", "acme", 181_000);
-    check_claim(&mut t, &old, 0, ClaimDecision::Work { attempt: 1, recovering: false });
+    check_claim(&mut t, &old, 0, ClaimDecision::Work { attempt: 1, recovery: Recovery::Fresh });
     check_complete(&mut t, &outcome(&old, 1, Some(JobError::transient("R2 head failed"))), 1, Verdict::Retry { attempt: 1 });
-    check_claim(&mut t, &new, 2, ClaimDecision::Work { attempt: 1, recovering: false });
+    check_claim(&mut t, &new, 2, ClaimDecision::Work { attempt: 1, recovery: Recovery::Fresh });
     // The failure may have come after a write: look in R2 before calling it superseded.
-    check_claim(&mut t, &old, 3, ClaimDecision::Recover { attempt: 2 });
+    check_claim(&mut t, &old, 3, ClaimDecision::Work { attempt: 2, recovery: Recovery::LookOnly });
 }
 
 #[test]
 fn report_jobs_never_wait_for_or_supersede_optimizations() {
     let mut t = MemoryJobTable::default();
     let sweep = job_claim("l.optimize.s2", "acme", 181_000);
-    check_claim(&mut t, &sweep, 0, ClaimDecision::Work { attempt: 1, recovering: false });
+    check_claim(&mut t, &sweep, 0, ClaimDecision::Work { attempt: 1, recovery: Recovery::Fresh });
     // An older report period for the same customer, while the sweep holds the customer.
     let report = job_claim("l.monthly-analytics.2026-10", "acme", 1_000);
-    check_claim(&mut t, &report, 1, ClaimDecision::Work { attempt: 1, recovering: false });
+    check_claim(&mut t, &report, 1, ClaimDecision::Work { attempt: 1, recovery: Recovery::Fresh });
     let backfill = job_claim("l.monthly-analytics.2026-09", "acme", 500);
-    check_claim(&mut t, &backfill, 2, ClaimDecision::Work { attempt: 1, recovering: false });
+    check_claim(&mut t, &backfill, 2, ClaimDecision::Work { attempt: 1, recovery: Recovery::Fresh });
     assert_eq!(lane_of("l.optimize.s2", "acme"), "acme");
     assert_eq!(lane_of("l.monthly-analytics.2026-10", "acme"), "l.monthly-analytics.2026-10:acme");
 }
@@ -330,7 +330,7 @@ fn check_rollup(t: &MemoryJobTable, customer: &str, expected: (u64, u64, u64, u6
 fn a_success_counts_its_duration_and_scores() {
     let mut t = MemoryJobTable::default();
     let c = job_claim("l.optimize.s1", "acme", DAY_MS);
-    check_claim(&mut t, &c, 0, ClaimDecision::Work { attempt: 1, recovering: false });
+    check_claim(&mut t, &c, 0, ClaimDecision::Work { attempt: 1, recovery: Recovery::Fresh });
     check_complete(&mut t, &measured(&c, 1, 700, Some([60, 70, 80]), None), 1, Verdict::Ack);
     let r = check_rollup(&t, "acme", (1, 1, 0, 0));
     assert_eq!((r.duration_ms_sum, r.score_sums), (700, [60, 70, 80]));
@@ -346,7 +346,7 @@ fn deaths_count_by_their_class_and_retries_count_nothing() {
     let mut t = MemoryJobTable::default();
     let c = job_claim("l.optimize.s1", "acme", DAY_MS);
     for attempt in 1..=3 {
-        check_claim(&mut t, &c, i64::from(attempt) * 100, ClaimDecision::Work { attempt, recovering: false });
+        check_claim(&mut t, &c, i64::from(attempt) * 100, ClaimDecision::Work { attempt, recovery: Recovery::Fresh });
         let failed = measured(&c, attempt, 5_000, None, Some(JobError::transient("elite brand answered HTTP 503")));
         let verdict = complete(&mut t, &failed, i64::from(attempt) * 100 + 1, 3).unwrap();
         if attempt < 3 {
@@ -358,7 +358,7 @@ fn deaths_count_by_their_class_and_retries_count_nothing() {
     assert_eq!((r.duration_ms_sum, r.score_sums, r.first_scores), (5_000, [0; 3], None));
 
     let p = job_claim("l.optimize.s1", "bakery", DAY_MS);
-    check_claim(&mut t, &p, 0, ClaimDecision::Work { attempt: 1, recovering: false });
+    check_claim(&mut t, &p, 0, ClaimDecision::Work { attempt: 1, recovery: Recovery::Fresh });
     let err = JobError::permanent("elite designer answered HTTP 400");
     check_complete(&mut t, &measured(&p, 1, 300, None, Some(err.clone())), 1, Verdict::Dead { attempts: 1, error: err });
     check_rollup(&t, "bakery", (1, 0, 0, 1));
@@ -368,8 +368,8 @@ fn deaths_count_by_their_class_and_retries_count_nothing() {
 fn redeliveries_and_stale_outcomes_never_count_twice() {
     let mut t = MemoryJobTable::default();
     let c = job_claim("l.optimize.s1", "acme", DAY_MS);
-    check_claim(&mut t, &c, 0, ClaimDecision::Work { attempt: 1, recovering: false });
-    check_claim(&mut t, &c, LEASE + 1, ClaimDecision::Work { attempt: 2, recovering: true });
+    check_claim(&mut t, &c, 0, ClaimDecision::Work { attempt: 1, recovery: Recovery::Fresh });
+    check_claim(&mut t, &c, LEASE + 1, ClaimDecision::Work { attempt: 2, recovery: Recovery::LookFirst });
     // Both attempts wrote a result and report it; only the first report ends the job.
     check_complete(&mut t, &measured(&c, 1, 900, Some([10, 20, 30]), None), LEASE + 2, Verdict::Ack);
     check_complete(&mut t, &measured(&c, 2, 800, Some([10, 20, 30]), None), LEASE + 3, Verdict::Ack);
@@ -393,11 +393,11 @@ fn first_and_last_scores_follow_scheduled_time_not_completion_order() {
         job_claim("l.optimize.s3", "acme", DAY_MS + 360_000),
     );
     let replay = |c: &JobClaim| JobClaim { replay: true, ..c.clone() };
-    check_claim(&mut t, &replay(&late), 0, ClaimDecision::Work { attempt: 1, recovering: false });
+    check_claim(&mut t, &replay(&late), 0, ClaimDecision::Work { attempt: 1, recovery: Recovery::Fresh });
     check_complete(&mut t, &measured(&late, 1, 100, Some([90, 90, 90]), None), 1, Verdict::Ack);
-    check_claim(&mut t, &replay(&early), 2, ClaimDecision::Work { attempt: 1, recovering: false });
+    check_claim(&mut t, &replay(&early), 2, ClaimDecision::Work { attempt: 1, recovery: Recovery::Fresh });
     check_complete(&mut t, &measured(&early, 1, 100, Some([40, 50, 60]), None), 3, Verdict::Ack);
-    check_claim(&mut t, &replay(&middle), 4, ClaimDecision::Work { attempt: 1, recovering: false });
+    check_claim(&mut t, &replay(&middle), 4, ClaimDecision::Work { attempt: 1, recovery: Recovery::Fresh });
     let err = JobError::permanent("bad site");
     check_complete(&mut t, &measured(&middle, 1, 100, None, Some(err.clone())), 5, Verdict::Dead { attempts: 1, error: err });
     let r = check_rollup(&t, "acme", (3, 2, 0, 1));
@@ -405,7 +405,7 @@ fn first_and_last_scores_follow_scheduled_time_not_completion_order() {
     assert_eq!((r.last_scores, r.last_at_ms), (Some([90, 90, 90]), Some(DAY_MS + 360_000)));
     assert_eq!(r.score_sums, [130, 140, 150]);
     // A replay revives the dead job: its death is taken back, and its new end counts.
-    check_claim(&mut t, &replay(&middle), 6, ClaimDecision::Work { attempt: 2, recovering: false });
+    check_claim(&mut t, &replay(&middle), 6, ClaimDecision::Work { attempt: 2, recovery: Recovery::Fresh });
     check_rollup(&t, "acme", (2, 2, 0, 0));
     check_complete(&mut t, &measured(&middle, 2, 100, Some([70, 70, 70]), None), 7, Verdict::Ack);
     let r = check_rollup(&t, "acme", (3, 3, 0, 0));
@@ -417,11 +417,11 @@ fn only_optimization_runs_that_ended_are_rolled_up() {
     let mut t = MemoryJobTable::default();
     // Superseded: not a run.
     let (old, new) = (job_claim("l.optimize.s1", "acme", DAY_MS), job_claim("l.optimize.s2", "acme", DAY_MS + 180_000));
-    check_claim(&mut t, &new, 0, ClaimDecision::Work { attempt: 1, recovering: false });
+    check_claim(&mut t, &new, 0, ClaimDecision::Work { attempt: 1, recovery: Recovery::Fresh });
     check_claim(&mut t, &old, 1, ClaimDecision::Superseded);
     // A report job: not an optimization.
     let report = job_claim("l.monthly-analytics.2026-10", "bakery", DAY_MS);
-    check_claim(&mut t, &report, 2, ClaimDecision::Work { attempt: 1, recovering: false });
+    check_claim(&mut t, &report, 2, ClaimDecision::Work { attempt: 1, recovery: Recovery::Fresh });
     check_complete(&mut t, &outcome(&report, 1, None), 3, Verdict::Ack);
     assert!(t.rollups.is_empty(), "{:?}", t.rollups);
     // Settled by the dead-letters consumer: a run without measurements, on its own day.
@@ -433,15 +433,15 @@ fn only_optimization_runs_that_ended_are_rolled_up() {
 
 // ----- fan-in -----
 
-fn finalize(t: &mut MemorySweepTable, now_ms: i64, succeeded: u64) -> FinalizeDecision {
+fn finalize(t: &mut MemoryRunTable, now_ms: i64, succeeded: u64) -> FinalizeDecision {
     let shards =
-        [ShardCounts { sweep_id: "l.monthly-analytics.2026-11".into(), succeeded, last_terminal_ms: Some(50), ..ShardCounts::default() }];
-    request_finalize(t, &FinalizeRequest { sweep_id: "l.monthly-analytics.2026-11".into(), now_ms }, &shards).unwrap()
+        [ShardCounts { run_id: "l.monthly-analytics.2026-11".into(), succeeded, last_terminal_ms: Some(50), ..ShardCounts::default() }];
+    request_finalize(t, &FinalizeRequest { run_id: "l.monthly-analytics.2026-11".into(), now_ms }, &shards).unwrap()
 }
 
 #[test]
 fn the_final_job_is_enqueued_once_when_the_run_is_complete() {
-    let mut t = MemorySweepTable::default();
+    let mut t = MemoryRunTable::default();
     assert_eq!(finalize(&mut t, 1, 0), FinalizeDecision::NotComplete, "unknown run");
     open(&mut t, &open_req("l.monthly-analytics.2026-11", 0)).unwrap();
     record_page(&mut t, &page("l.monthly-analytics.2026-11", "p0", "c", 2, 1)).unwrap();
@@ -451,10 +451,9 @@ fn the_final_job_is_enqueued_once_when_the_run_is_complete() {
     assert_eq!(finalize(&mut t, 5, 2), FinalizeDecision::Enqueue);
     assert_eq!(finalize(&mut t, 6, 2), FinalizeDecision::AlreadyRequested { at_ms: 5 });
     // The finalize job is now expected too: the run is complete only once it is done.
-    let row = t.sweep("l.monthly-analytics.2026-11").unwrap().unwrap();
+    let row = t.run("l.monthly-analytics.2026-11").unwrap().unwrap();
     assert_eq!((row.finalize_requested_ms, row.expected, row.finished_ms), (Some(5), 3, None));
-    let shards =
-        |succeeded| [ShardCounts { sweep_id: row.sweep_id.clone(), succeeded, last_terminal_ms: Some(60), ..ShardCounts::default() }];
+    let shards = |succeeded| [ShardCounts { run_id: row.run_id.clone(), succeeded, last_terminal_ms: Some(60), ..ShardCounts::default() }];
     assert!(!progress(&row, &shards(2)).0.complete, "the finalize job is still going");
     let (done, update) = progress(&row, &shards(3));
     assert_eq!((done.complete, done.succeeded, done.expected), (true, 3, 3));

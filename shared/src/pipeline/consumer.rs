@@ -20,7 +20,7 @@ use futures::future::join_all;
 use crate::backoff::{RetryPolicy, Rng};
 use crate::config::ConsumerConfig;
 use crate::error::{ErrorClass, JobError};
-use crate::ledger::{ClaimDecision, JobClaim, JobMetrics, JobOutcome, Verdict};
+use crate::ledger::{ClaimDecision, JobClaim, JobMetrics, JobOutcome, Recovery, Verdict};
 use crate::pipeline::shard_calls::{claim_per_shard, complete_per_shard, group_by_shard};
 use crate::ports::{DeadLetterSink, JobFinished, Ledger, Metrics};
 use crate::wire::{DeadLetter, DEAD_LETTER_VERSION};
@@ -55,8 +55,8 @@ pub trait JobKind {
     /// permanent one dead-letters it.
     fn decode(body: &str) -> Result<Self::Job, JobError>;
 
-    /// The job's ledger claim. Its `customer_id` is the job's subject, which picks the shard
-    /// ([`crate::ledger::shard_of`]); its ids are the ones dead letters and data points name.
+    /// The job's ledger claim. Its subject picks the shard ([`crate::ledger::shard_of`]) and
+    /// the lane; its ids are the ones dead letters and data points name.
     fn claim(job: &Self::Job) -> JobClaim;
 
     /// How long a claim holds the job's lane: long enough for the kind's slowest work.
@@ -77,25 +77,12 @@ pub trait JobKind {
     }
 }
 
-/// Whether an earlier attempt of a claimed job may have left its result behind. The ledger's
-/// claim decisions map onto it: `Work` → `Fresh` or `Recover`, `Recover` → `RecoverOnly`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Recovery {
-    /// A first attempt or a retry after a reported failure: do the work.
-    Fresh,
-    /// An attempt crashed without reporting and may have written the result: use it if so,
-    /// else do the work.
-    Recover,
-    /// As `Recover`, but a newer run has claimed the lane since: use the result if it was
-    /// written, else the job is superseded and must not be worked.
-    RecoverOnly,
-}
-
-/// A job the ledger granted to this delivery.
+/// A job the ledger granted to this delivery ([`ClaimDecision::Work`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Claimed {
     /// The claim token to complete with.
     pub attempt: u32,
+    /// Whether an earlier attempt may have left the result behind, as the ledger decided.
     pub recovery: Recovery,
 }
 
@@ -105,9 +92,10 @@ pub enum Worked {
     /// The work was done now. `scores`: the elite workers' (brand, designer, developer), for
     /// the rollup, when the job has them.
     Done { scores: Option<[u8; 3]> },
-    /// A crashed attempt's result was found: nothing redone.
+    /// A recovery ([`Recovery::LookFirst`] or [`Recovery::LookOnly`]) found a crashed
+    /// attempt's result: nothing redone.
     Recovered,
-    /// Nothing was found for a [`Recovery::RecoverOnly`] job: the ledger records it superseded.
+    /// A [`Recovery::LookOnly`] found nothing: the ledger records the job superseded.
     Superseded,
 }
 
@@ -213,10 +201,7 @@ where
                 continue;
             };
             m.state = match decision {
-                ClaimDecision::Work { attempt, recovering } => {
-                    Slot::Working(Claimed { attempt, recovery: if recovering { Recovery::Recover } else { Recovery::Fresh } })
-                }
-                ClaimDecision::Recover { attempt } => Slot::Working(Claimed { attempt, recovery: Recovery::RecoverOnly }),
+                ClaimDecision::Work { attempt, recovery } => Slot::Working(Claimed { attempt, recovery }),
                 ClaimDecision::Duplicate | ClaimDecision::Superseded => {
                     m.ended = true;
                     Slot::Decided(Action::Ack)
@@ -343,8 +328,8 @@ where
             origin_queue: self.origin_queue.to_owned(),
             body: body.to_owned(),
             job_id: job.map(|j| j.job_id.clone()),
-            sweep_id: job.map(|j| j.sweep_id.clone()),
-            customer_id: job.map(|j| j.customer_id.clone()),
+            run_id: job.map(|j| j.run_id.clone()),
+            customer_id: job.map(|j| j.subject.clone()),
             error,
             attempts,
             dead_at_ms: now_ms,
@@ -376,8 +361,8 @@ struct WorkedMessage<'a> {
 
 /// The analytics data point of a job that finished (succeeded or died).
 fn finished(claim: &JobClaim, succeeded: bool, attempts: u32, duration_ms: i64) -> JobFinished {
-    let [job_id, sweep_id, customer_id] = [&claim.job_id, &claim.sweep_id, &claim.customer_id].map(String::clone);
-    JobFinished { job_id, sweep_id, customer_id, succeeded, attempts, duration_ms }
+    let [job_id, run_id, customer_id] = [&claim.job_id, &claim.run_id, &claim.subject].map(String::clone);
+    JobFinished { job_id, run_id, customer_id, succeeded, attempts, duration_ms }
 }
 
 /// A retry for an infrastructure failure (ledger, queue or store unreachable), backing off by

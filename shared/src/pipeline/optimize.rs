@@ -10,11 +10,11 @@ use futures::future::join3;
 use crate::config::ConsumerConfig;
 use crate::elite::{EliteRequest, EliteRole, ELITE_CONTRACT_VERSION};
 use crate::error::{ErrorClass, JobError};
-use crate::ids::from_epoch_ms;
-use crate::ledger::{JobClaim, JobMetrics};
-use crate::pipeline::consumer::{Claimed, JobKind, Recovery, Worked};
+use crate::ids::{from_epoch_ms, rfc3339};
+use crate::ledger::{JobClaim, JobMetrics, Recovery};
+use crate::optimization::{optimization_key, OptimizationResult};
+use crate::pipeline::consumer::{Claimed, JobKind, Worked};
 use crate::ports::{EliteClient, ResultStore};
-use crate::result::{optimization_key, rfc3339, OptimizationResult};
 use crate::wire::OptimizeJob;
 
 /// Optimization jobs, with the ports their work needs.
@@ -40,7 +40,7 @@ impl<E: EliteClient, R: ResultStore> JobKind for OptimizeJobs<'_, E, R> {
         config.lease_ms()
     }
 
-    /// One job: the three elite calls concurrently, then the R2 write. A recovered job first
+    /// One job: the three elite calls concurrently, then the R2 write. A job in recovery first
     /// looks for the object a crashed attempt may have written, so success is not redone.
     async fn work(&self, job: &OptimizeJob, claimed: Claimed, now: &dyn Fn() -> i64) -> Result<Worked, JobError> {
         let key = optimization_key(&job.customer_id, job.scheduled);
@@ -48,7 +48,7 @@ impl<E: EliteClient, R: ResultStore> JobKind for OptimizeJobs<'_, E, R> {
             if self.results.job_of(&key).await?.as_deref() == Some(job.job_id.as_str()) {
                 return Ok(Worked::Recovered);
             }
-            if claimed.recovery == Recovery::RecoverOnly {
+            if claimed.recovery == Recovery::LookOnly {
                 return Ok(Worked::Superseded);
             }
         }

@@ -9,8 +9,8 @@ use futures::future::{join3, join_all};
 use serde::Serialize;
 
 use crate::error::JobError;
-use crate::ids::SweepId;
-use crate::ledger::{FanoutDone, OpenDecision, OpenSweep, PageDone};
+use crate::ids::RunId;
+use crate::ledger::{FanoutDone, OpenDecision, OpenRun, PageDone};
 use crate::ports::{JobQueue, Ledger, SiteRegistry};
 use crate::schedule::Task;
 use crate::site::Site;
@@ -40,15 +40,17 @@ pub struct Firing {
 }
 
 impl Firing {
-    pub fn sweep_id(&self) -> SweepId {
-        SweepId::new(&self.environment, self.task, self.scheduled)
+    pub fn sweep_id(&self) -> RunId {
+        RunId::new(&self.environment, self.task, self.scheduled)
     }
 }
 
 /// What a fan-out did, for the log line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FanoutReport {
-    pub sweep_id: String,
+    /// The run fanned out; `sweep_id` in the log line, which log searches match.
+    #[serde(rename = "sweep_id")]
+    pub run_id: String,
     /// `start`, `resume`, `redrive`, `already_enqueued` or `in_progress`.
     pub decision: &'static str,
     /// Messages sent by this firing.
@@ -96,8 +98,8 @@ struct Start {
 
 /// Opens `run` in the ledger: where to start, or why nothing is to be sent (`Err(report)`).
 async fn open_run(run: &Run, expected: u64, ledger: &impl Ledger, now: &dyn Fn() -> i64) -> Result<Result<Start, FanoutReport>, JobError> {
-    let open = OpenSweep {
-        sweep_id: run.run_id.clone(),
+    let open = OpenRun {
+        run_id: run.run_id.clone(),
         owner: run.owner.clone(),
         task: run.task.as_str().to_owned(),
         scheduled_ms: run.scheduled_ms,
@@ -105,7 +107,7 @@ async fn open_run(run: &Run, expected: u64, ledger: &impl Ledger, now: &dyn Fn()
         now_ms: now(),
         lease_ms: PRODUCER_LEASE_MS,
     };
-    Ok(match ledger.open_sweep(&open).await? {
+    Ok(match ledger.open_run(&open).await? {
         OpenDecision::Start => Ok(Start { cursor: None, decision: "start", counted: true }),
         OpenDecision::Resume { cursor, .. } => Ok(Start { cursor, decision: "resume", counted: true }),
         OpenDecision::Redrive => Ok(Start { cursor: None, decision: "redrive", counted: false }),
@@ -129,7 +131,7 @@ pub async fn fan_out_sites(
         Ok(start) => start,
         Err(report) => return Ok(report),
     };
-    let mut report = FanoutReport { sweep_id: run.run_id.clone(), decision, sent: 0, pages: 0 };
+    let mut report = FanoutReport { run_id: run.run_id.clone(), decision, sent: 0, pages: 0 };
     // Pipelined (the bench's profile: the page reads and the cursor records cost as much as
     // the sends): while a page's batches are sent, concurrently, the next page is read and the
     // previous page's cursor is recorded (one ledger request per page, which also renews the
@@ -159,7 +161,7 @@ pub async fn fan_out_sites(
         sent.into_iter().collect::<Result<Vec<()>, JobError>>()?;
         recorded?;
         due = Some(PageDone {
-            sweep_id: run.run_id.clone(),
+            run_id: run.run_id.clone(),
             owner: run.owner.clone(),
             cursor: last,
             added,
@@ -174,7 +176,7 @@ pub async fn fan_out_sites(
         ledger.record_page(&done).await?;
     }
     if counted {
-        ledger.finish_fanout(&FanoutDone { sweep_id: run.run_id.clone(), owner: run.owner.clone(), now_ms: now() }).await?;
+        ledger.finish_fanout(&FanoutDone { run_id: run.run_id.clone(), owner: run.owner.clone(), now_ms: now() }).await?;
     }
     Ok(report)
 }
@@ -194,12 +196,12 @@ pub async fn enqueue_single(
         Ok(Start { cursor, decision, .. }) => (cursor, decision),
         Err(report) => return Ok(report),
     };
-    let mut report = FanoutReport { sweep_id: run.run_id.clone(), decision, sent: 0, pages: 0 };
+    let mut report = FanoutReport { run_id: run.run_id.clone(), decision, sent: 0, pages: 0 };
     // A resumed run whose cursor already names the job sent it before its producer died.
     if cursor.as_deref() != Some(subject) {
         queue.send_batch(&[body]).await?;
         let done = PageDone {
-            sweep_id: run.run_id.clone(),
+            run_id: run.run_id.clone(),
             owner: run.owner.clone(),
             cursor: subject.to_owned(),
             added: 1,
@@ -210,7 +212,7 @@ pub async fn enqueue_single(
         report.sent = 1;
         report.pages = 1;
     }
-    ledger.finish_fanout(&FanoutDone { sweep_id: run.run_id.clone(), owner: run.owner.clone(), now_ms: now() }).await?;
+    ledger.finish_fanout(&FanoutDone { run_id: run.run_id.clone(), owner: run.owner.clone(), now_ms: now() }).await?;
     Ok(report)
 }
 
@@ -234,7 +236,7 @@ pub async fn fan_out(
 }
 
 fn idle(run_id: &str, decision: &'static str) -> FanoutReport {
-    FanoutReport { sweep_id: run_id.to_owned(), decision, sent: 0, pages: 0 }
+    FanoutReport { run_id: run_id.to_owned(), decision, sent: 0, pages: 0 }
 }
 
 #[cfg(test)]

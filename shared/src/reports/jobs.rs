@@ -143,7 +143,7 @@ impl ReportJob {
         let customer_reserved =
             matches!(&job.work, ReportWork::MonthlyCustomer { customer_id } if RESERVED_SUBJECTS.contains(&customer_id.as_str()));
         let month_named = job.month.is_some() || job.work == ReportWork::HealthCheck;
-        let well_formed = crate::ids::SweepId::parse(&job.run_id).is_some()
+        let well_formed = crate::ids::RunId::parse(&job.run_id).is_some()
             && parts.len() == 3
             && parts[1] == job.work.task()
             && job.job_id == format!("{}.{}", job.run_id, job.work.subject())

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use crate::ledger::jobs::JobTable;
-use crate::ledger::sweeps::SweepTable;
-use crate::ledger::{JobRow, ShardCounts, SiteRow, StoreError, SweepRow};
+use crate::ledger::runs::RunTable;
+use crate::ledger::{JobRow, RunRow, ShardCounts, SiteRow, StoreError};
 use crate::reports::analytics::DailyRollup;
 
 #[derive(Debug, Default, Clone)]
@@ -27,21 +27,21 @@ impl JobTable for MemoryJobTable {
         Ok(())
     }
 
-    fn site(&self, customer_id: &str) -> Result<Option<SiteRow>, StoreError> {
-        Ok(self.sites.get(customer_id).cloned())
+    fn site(&self, lane: &str) -> Result<Option<SiteRow>, StoreError> {
+        Ok(self.sites.get(lane).cloned())
     }
 
     fn put_site(&mut self, row: &SiteRow) -> Result<(), StoreError> {
-        self.sites.insert(row.customer_id.clone(), row.clone());
+        self.sites.insert(row.lane.clone(), row.clone());
         Ok(())
     }
 
-    fn counts(&self, sweep_id: &str) -> Result<ShardCounts, StoreError> {
-        Ok(self.counts.get(sweep_id).cloned().unwrap_or_else(|| ShardCounts { sweep_id: sweep_id.to_owned(), ..ShardCounts::default() }))
+    fn counts(&self, run_id: &str) -> Result<ShardCounts, StoreError> {
+        Ok(self.counts.get(run_id).cloned().unwrap_or_else(|| ShardCounts { run_id: run_id.to_owned(), ..ShardCounts::default() }))
     }
 
     fn put_counts(&mut self, counts: &ShardCounts) -> Result<(), StoreError> {
-        self.counts.insert(counts.sweep_id.clone(), counts.clone());
+        self.counts.insert(counts.run_id.clone(), counts.clone());
         Ok(())
     }
 
@@ -56,23 +56,23 @@ impl JobTable for MemoryJobTable {
 }
 
 #[derive(Debug, Default, Clone)]
-pub struct MemorySweepTable {
-    pub sweeps: BTreeMap<String, SweepRow>,
+pub struct MemoryRunTable {
+    pub runs: BTreeMap<String, RunRow>,
 }
 
-impl SweepTable for MemorySweepTable {
-    fn sweep(&self, sweep_id: &str) -> Result<Option<SweepRow>, StoreError> {
-        Ok(self.sweeps.get(sweep_id).cloned())
+impl RunTable for MemoryRunTable {
+    fn run(&self, run_id: &str) -> Result<Option<RunRow>, StoreError> {
+        Ok(self.runs.get(run_id).cloned())
     }
 
-    fn put_sweep(&mut self, row: &SweepRow) -> Result<(), StoreError> {
-        self.sweeps.insert(row.sweep_id.clone(), row.clone());
+    fn put_run(&mut self, row: &RunRow) -> Result<(), StoreError> {
+        self.runs.insert(row.run_id.clone(), row.clone());
         Ok(())
     }
 
-    fn recent(&self, limit: u32) -> Result<Vec<SweepRow>, StoreError> {
-        let mut rows: Vec<SweepRow> = self.sweeps.values().cloned().collect();
-        rows.sort_by(|a, b| b.scheduled_ms.cmp(&a.scheduled_ms).then_with(|| b.sweep_id.cmp(&a.sweep_id)));
+    fn recent(&self, limit: u32) -> Result<Vec<RunRow>, StoreError> {
+        let mut rows: Vec<RunRow> = self.runs.values().cloned().collect();
+        rows.sort_by(|a, b| b.scheduled_ms.cmp(&a.scheduled_ms).then_with(|| b.run_id.cmp(&a.run_id)));
         rows.truncate(limit as usize);
         Ok(rows)
     }

@@ -8,16 +8,16 @@ use std::collections::BTreeMap;
 use crate::elite::{classify_response, EliteRequest, EliteResponse};
 use crate::error::JobError;
 use crate::ledger::jobs::{claim_batch, complete_batch, settle};
-use crate::ledger::sweeps::{self, SweepTable};
+use crate::ledger::runs::{self, RunTable};
 use crate::ledger::{
-    ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, FanoutDone, FinalizeDecision, FinalizeRequest, OpenDecision, OpenSweep,
-    PageDone, SettleDecision, SettleRequest, SweepProgress, JOB_SHARDS,
+    ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, FanoutDone, FinalizeDecision, FinalizeRequest, OpenDecision, OpenRun,
+    PageDone, RunProgress, SettleDecision, SettleRequest, JOB_SHARDS,
 };
 use crate::ports::{DeadLetterSink, EliteClient, JobFinished, JobQueue, Ledger, Metrics, ResultStore, SitePage, SiteRegistry};
 use crate::site::Site;
 use crate::standin::model::Standin;
 use crate::standin::{simulated_answer, Fault};
-use crate::testkit::ledger::{MemoryJobTable, MemorySweepTable};
+use crate::testkit::ledger::{MemoryJobTable, MemoryRunTable};
 use crate::wire::DeadLetter;
 
 /// Site registry twin: customer id → (site, active).
@@ -76,7 +76,7 @@ impl JobQueue for MemoryQueue {
 /// Ledger twin: one sweep table and [`JOB_SHARDS`] job tables.
 #[derive(Debug)]
 pub struct MemoryLedger {
-    pub sweeps: RefCell<MemorySweepTable>,
+    pub runs: RefCell<MemoryRunTable>,
     pub shards: RefCell<Vec<MemoryJobTable>>,
     /// Requests served, for the "constant number of ledger calls per batch" check.
     pub requests: Cell<u64>,
@@ -85,7 +85,7 @@ pub struct MemoryLedger {
 impl Default for MemoryLedger {
     fn default() -> Self {
         Self {
-            sweeps: RefCell::default(),
+            runs: RefCell::default(),
             shards: RefCell::new(vec![MemoryJobTable::default(); JOB_SHARDS as usize]),
             requests: Cell::new(0),
         }
@@ -93,24 +93,24 @@ impl Default for MemoryLedger {
 }
 
 impl MemoryLedger {
-    /// Progress of one sweep, exactly as the coordinator computes it.
-    pub fn progress(&self, sweep_id: &str) -> Option<SweepProgress> {
-        let row = self.sweeps.borrow().sweep(sweep_id).expect("memory tables never fail")?;
-        let counts: Vec<_> = self.shards.borrow().iter().filter_map(|s| s.counts.get(sweep_id).cloned()).collect();
-        let (progress, update) = sweeps::progress(&row, &counts);
+    /// Progress of one run, exactly as the coordinator computes it.
+    pub fn progress(&self, run_id: &str) -> Option<RunProgress> {
+        let row = self.runs.borrow().run(run_id).expect("memory tables never fail")?;
+        let counts: Vec<_> = self.shards.borrow().iter().filter_map(|s| s.counts.get(run_id).cloned()).collect();
+        let (progress, update) = runs::progress(&row, &counts);
         if let Some(update) = update {
-            self.sweeps.borrow_mut().put_sweep(&update).expect("memory tables never fail");
+            self.runs.borrow_mut().put_run(&update).expect("memory tables never fail");
         }
         Some(progress)
     }
 
     /// The fan-in request of a run, exactly as the coordinator answers it
     /// (`code24_runtime::ledger_client::DurableLedger::request_finalize`).
-    pub async fn request_finalize(&self, sweep_id: &str, now_ms: i64) -> Result<FinalizeDecision, JobError> {
+    pub async fn request_finalize(&self, run_id: &str, now_ms: i64) -> Result<FinalizeDecision, JobError> {
         self.count();
-        let counts: Vec<_> = self.shards.borrow().iter().filter_map(|s| s.counts.get(sweep_id).cloned()).collect();
-        let req = FinalizeRequest { sweep_id: sweep_id.to_owned(), now_ms };
-        Ok(sweeps::request_finalize(&mut *self.sweeps.borrow_mut(), &req, &counts)?)
+        let counts: Vec<_> = self.shards.borrow().iter().filter_map(|s| s.counts.get(run_id).cloned()).collect();
+        let req = FinalizeRequest { run_id: run_id.to_owned(), now_ms };
+        Ok(runs::request_finalize(&mut *self.runs.borrow_mut(), &req, &counts)?)
     }
 
     /// The state of one job, wherever its shard is.
@@ -124,19 +124,19 @@ impl MemoryLedger {
 }
 
 impl Ledger for MemoryLedger {
-    async fn open_sweep(&self, req: &OpenSweep) -> Result<OpenDecision, JobError> {
+    async fn open_run(&self, req: &OpenRun) -> Result<OpenDecision, JobError> {
         self.count();
-        Ok(sweeps::open(&mut *self.sweeps.borrow_mut(), req)?)
+        Ok(runs::open(&mut *self.runs.borrow_mut(), req)?)
     }
 
     async fn record_page(&self, req: &PageDone) -> Result<(), JobError> {
         self.count();
-        Ok(sweeps::record_page(&mut *self.sweeps.borrow_mut(), req)?)
+        Ok(runs::record_page(&mut *self.runs.borrow_mut(), req)?)
     }
 
     async fn finish_fanout(&self, req: &FanoutDone) -> Result<(), JobError> {
         self.count();
-        Ok(sweeps::finish_fanout(&mut *self.sweeps.borrow_mut(), req)?)
+        Ok(runs::finish_fanout(&mut *self.runs.borrow_mut(), req)?)
     }
 
     async fn claim(&self, shard: u32, req: &ClaimRequest) -> Result<ClaimResponse, JobError> {

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::elite::{EliteHealth, EliteRequest, EliteResponse, EliteRole};
 use crate::error::JobError;
-use crate::ledger::sweeps;
+use crate::ledger::runs;
 use crate::ledger::{FinalizeDecision, FinalizeRequest};
 use crate::ports::{EliteClient, HealthProbes, ReportStore, RunFinalizer, SitePage, SiteRegistry};
 use crate::reports::analytics::{whole_customers, CustomerMonthly, DailyRollup, RollupPage, ROLLUP_PAGE_ROWS};
@@ -89,8 +89,8 @@ impl RunFinalizer for MemoryLedger {
     async fn request_finalize(&self, run_id: &str, now_ms: i64) -> Result<FinalizeDecision, JobError> {
         self.requests.set(self.requests.get() + 1);
         let counts: Vec<_> = self.shards.borrow().iter().filter_map(|s| s.counts.get(run_id).cloned()).collect();
-        let request = FinalizeRequest { sweep_id: run_id.to_owned(), now_ms };
-        Ok(sweeps::request_finalize(&mut *self.sweeps.borrow_mut(), &request, &counts)?)
+        let request = FinalizeRequest { run_id: run_id.to_owned(), now_ms };
+        Ok(runs::request_finalize(&mut *self.runs.borrow_mut(), &request, &counts)?)
     }
 }
 

@@ -22,16 +22,16 @@ use crate::error::JobError;
 use crate::ids::{from_epoch_ms, CustomerId, JobId};
 use crate::ledger::rollups::day_of;
 use crate::ledger::{
-    is_optimization, ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, FanoutDone, JobState, OpenDecision, OpenSweep,
-    PageDone, SettleDecision, SettleRequest, SweepPhase,
+    is_optimization, ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, FanoutDone, JobState, OpenDecision, OpenRun, PageDone,
+    RunPhase, SettleDecision, SettleRequest,
 };
 use crate::names::Environment;
+use crate::optimization::optimization_key;
 use crate::pipeline::consumer::Delivery;
 use crate::pipeline::consumer::{Action, Consumer};
 use crate::pipeline::optimize::OptimizeJobs;
 use crate::pipeline::producer::{fan_out, Firing, PRODUCER_LEASE_MS};
 use crate::ports::{EliteClient, Ledger};
-use crate::result::optimization_key;
 use crate::schedule::Task;
 use crate::site::{Site, SiteUrl};
 use crate::standin::{Fault, FaultRule, FaultRules};
@@ -170,8 +170,8 @@ impl CrashingLedger<'_> {
 }
 
 impl Ledger for CrashingLedger<'_> {
-    async fn open_sweep(&self, req: &OpenSweep) -> Result<OpenDecision, JobError> {
-        self.inner.open_sweep(req).await
+    async fn open_run(&self, req: &OpenRun) -> Result<OpenDecision, JobError> {
+        self.inner.open_run(req).await
     }
     async fn record_page(&self, req: &PageDone) -> Result<(), JobError> {
         self.inner.record_page(req).await
@@ -528,7 +528,7 @@ fn check_invariants(
     let mut per_sweep: BTreeMap<String, u64> = BTreeMap::new();
     for firing in sweeps {
         let sweep_id = firing.sweep_id();
-        let abandoned = ledger.progress(sweep_id.as_str()).is_some_and(|p| p.phase == SweepPhase::Abandoned);
+        let abandoned = ledger.progress(sweep_id.as_str()).is_some_and(|p| p.phase == RunPhase::Abandoned);
         report.abandoned_sweeps += u64::from(abandoned);
         for site in registry.active() {
             let job_id = JobId::new(&sweep_id, &site.customer_id);
@@ -601,7 +601,7 @@ fn check_rollups(ledger: &MemoryLedger, report: &mut SimReport) {
     let mut rolled: BTreeMap<(String, String), Tally> = BTreeMap::new();
     let (mut succeeded, mut dead) = (0, 0);
     for shard in ledger.shards.borrow().iter() {
-        for job in shard.jobs.values().filter(|j| is_optimization(&j.sweep_id)) {
+        for job in shard.jobs.values().filter(|j| is_optimization(&j.run_id)) {
             let class = job.last_error.as_ref().map(|e| e.class);
             let tally: Tally = match (job.state, class) {
                 (JobState::Succeeded, _) => (1, 1, 0, 0),
@@ -612,7 +612,7 @@ fn check_rollups(ledger: &MemoryLedger, report: &mut SimReport) {
             succeeded += tally.1;
             dead += tally.2 + tally.3;
             let day = day_of(job.scheduled_ms).unwrap_or_default();
-            let t = expected.entry((job.customer_id.clone(), day)).or_default();
+            let t = expected.entry((job.subject.clone(), day)).or_default();
             *t = (t.0 + tally.0, t.1 + tally.1, t.2 + tally.2, t.3 + tally.3);
         }
         for (key, r) in &shard.rollups {

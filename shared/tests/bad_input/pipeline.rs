@@ -125,7 +125,7 @@ fn a_batch_of_every_bad_body_still_works_its_good_jobs() {
             _ => {
                 let job = OptimizeJob::decode(body).expect("a good body");
                 // Good bodies may name the same job (a duplicate delivery): it is worked once.
-                good_keys.insert(code24_shared::result::optimization_key(&job.customer_id, job.scheduled));
+                good_keys.insert(code24_shared::optimization::optimization_key(&job.customer_id, job.scheduled));
             }
         }
     }

@@ -11,10 +11,10 @@ use code24_shared::dead_letters::record::{record_for, valid_entry_id};
 use code24_shared::dead_letters::selection::Selection;
 use code24_shared::error::ErrorClass;
 use code24_shared::ids::{from_epoch_ms, CustomerId};
+use code24_shared::optimization::optimization_key;
 use code24_shared::pipeline::consumer::Action;
 use code24_shared::reports::jobs::ReportJob;
 use code24_shared::reports::revenue::BillingEvent;
-use code24_shared::result::optimization_key;
 use code24_shared::site::{SiteRegistration, SiteUrl};
 use code24_shared::wire::OptimizeJob;
 use proptest::prelude::*;
@@ -260,7 +260,7 @@ proptest! {
         match ReportJob::decode(&body) {
             Ok(job) => {
                 prop_assert!(valid_entry_id(&job.job_id), "{}", job.job_id);
-                prop_assert!(code24_shared::ids::SweepId::parse(&job.run_id).is_some(), "{}", job.run_id);
+                prop_assert!(code24_shared::ids::RunId::parse(&job.run_id).is_some(), "{}", job.run_id);
                 // Everything the consumer derives from an accepted job is defined (no panic).
                 if let Some(month) = job.month {
                     prop_assert!(month.start() < month.end());

@@ -9,7 +9,7 @@ use super::*;
 use crate::dead_letters::query::DeadLetterStatus;
 use crate::dead_letters::record::record_for;
 use crate::error::JobError;
-use crate::ids::{from_epoch_ms, CustomerId, SweepId};
+use crate::ids::{from_epoch_ms, CustomerId, RunId};
 use crate::ledger::{shard_of, ClaimRequest, JobClaim, JobState};
 use crate::names::{OPTIMIZE_DLQ, OPTIMIZE_QUEUE};
 use crate::schedule::Task;
@@ -42,7 +42,7 @@ impl Twins {
 fn job(customer: &str) -> OptimizeJob {
     let at = from_epoch_ms(1_795_914_900_000).unwrap();
     let customer = CustomerId::parse(customer).unwrap();
-    OptimizeJob::new(SweepId::new("local", Task::Optimize, at), at, customer, SiteUrl::parse("https://a.example").unwrap())
+    OptimizeJob::new(RunId::new("local", Task::Optimize, at), at, customer, SiteUrl::parse("https://a.example").unwrap())
 }
 
 fn letter(customer: &str) -> String {
@@ -54,7 +54,7 @@ fn letter(customer: &str) -> String {
         error: JobError::permanent("elite brand answered HTTP 400"),
         attempts: 3,
         job_id: Some(job.job_id.as_str().into()),
-        sweep_id: Some(job.sweep_id.as_str().into()),
+        run_id: Some(job.sweep_id.as_str().into()),
         customer_id: Some(customer.into()),
         dead_at_ms: NOW - 1_000,
     }
@@ -131,7 +131,7 @@ fn a_job_another_delivery_holds_waits_out_the_lease() {
 fn a_job_whose_result_was_written_is_dropped_as_ended() {
     let twins = Twins::default();
     let done = job("blue");
-    let key = crate::result::optimization_key(&done.customer_id, done.scheduled);
+    let key = crate::optimization::optimization_key(&done.customer_id, done.scheduled);
     block_on(crate::ports::ResultStore::put(&twins.results, &key, b"{}".to_vec(), done.job_id.as_str())).unwrap();
     let out = twins.run(&[done.encode()], 0, &[]);
     assert_eq!(out.actions, vec![Action::Ack]);

@@ -1,6 +1,6 @@
 //! The fan-in of a monthly-analytics run: once every customer job of the run has ended, its
 //! finalize job is sent, once. The ledger decides when a run is complete and answers `Enqueue`
-//! to one request only ([`crate::ledger::sweeps::request_finalize`]); [`finalize_send`] decides,
+//! to one request only ([`crate::ledger::runs::request_finalize`]); [`finalize_send`] decides,
 //! for everyone who asks (the reports consumer after its verdicts, the dispatcher on its
 //! ticks), whether a finalize job must be sent (again).
 

@@ -13,11 +13,11 @@ use futures::{join, StreamExt};
 
 use crate::elite::{EliteRequest, EliteRole, ELITE_CONTRACT_VERSION};
 use crate::error::JobError;
+use crate::ids::rfc3339;
 use crate::ports::HealthProbes;
 use crate::reports::health::{
     sites_check, Check, CheckGroup, SiteCheck, CANARY_CUSTOMER, CANARY_SITE_URL, MAX_SITES, PROBE_KEY, SITE_CONCURRENCY,
 };
-use crate::result::rfc3339;
 
 /// Every check, and each site's.
 pub(super) struct Checks {

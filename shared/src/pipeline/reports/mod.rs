@@ -60,8 +60,8 @@ pub fn shard_of_job(job: &ReportJob) -> u32 {
 pub fn claim_of(job: &ReportJob) -> JobClaim {
     JobClaim {
         job_id: job.job_id.clone(),
-        sweep_id: job.run_id.clone(),
-        customer_id: job.subject().to_owned(),
+        run_id: job.run_id.clone(),
+        subject: job.subject().to_owned(),
         scheduled_ms: job.scheduled_ms,
         replay: false,
     }

@@ -12,7 +12,7 @@ use crate::backoff::{RetryPolicy, Rng};
 use crate::config::ConsumerConfig;
 use crate::error::ErrorClass;
 use crate::ids::CustomerId;
-use crate::ledger::{FanoutDone, JobState, OpenSweep, PageDone};
+use crate::ledger::{FanoutDone, JobState, OpenRun, PageDone};
 use crate::names::Environment;
 use crate::pipeline::consumer::{Action, Consumer, Delivery};
 use crate::ports::Ledger;
@@ -96,8 +96,8 @@ impl World {
     fn open_run(&self, run_id: &str, task: &str, jobs: u64) {
         let now_ms = self.clock.get();
         let owner = "producer".to_owned();
-        let open = OpenSweep {
-            sweep_id: run_id.into(),
+        let open = OpenRun {
+            run_id: run_id.into(),
             owner: owner.clone(),
             task: task.into(),
             scheduled_ms: SLOT_MS,
@@ -105,10 +105,10 @@ impl World {
             now_ms,
             lease_ms: 60_000,
         };
-        block_on(self.ledger.open_sweep(&open)).unwrap();
-        let page = PageDone { sweep_id: run_id.into(), owner: owner.clone(), cursor: "zzz".into(), added: jobs, now_ms, lease_ms: 60_000 };
+        block_on(self.ledger.open_run(&open)).unwrap();
+        let page = PageDone { run_id: run_id.into(), owner: owner.clone(), cursor: "zzz".into(), added: jobs, now_ms, lease_ms: 60_000 };
         block_on(self.ledger.record_page(&page)).unwrap();
-        block_on(self.ledger.finish_fanout(&FanoutDone { sweep_id: run_id.into(), owner, now_ms })).unwrap();
+        block_on(self.ledger.finish_fanout(&FanoutDone { run_id: run_id.into(), owner, now_ms })).unwrap();
     }
 
     fn object<T: serde::de::DeserializeOwned>(&self, key: &str) -> T {
@@ -192,7 +192,7 @@ fn the_fan_in_enqueues_the_finalize_job_once_across_duplicate_deliveries() {
     assert_eq!(w.enqueued().len(), 1);
     // One data point per finished job: three sections and the finalize.
     let finished = w.metrics.finished.borrow();
-    assert_eq!(finished.iter().filter(|f| f.succeeded && f.sweep_id == run).count(), 4, "{finished:?}");
+    assert_eq!(finished.iter().filter(|f| f.succeeded && f.run_id == run).count(), 4, "{finished:?}");
     assert_eq!(w.ledger.progress(&run).unwrap().succeeded, 4);
 }
 

@@ -10,13 +10,13 @@ use serde::Serialize;
 use super::health;
 use crate::error::JobError;
 use crate::ids::from_epoch_ms;
+use crate::ids::rfc3339;
 use crate::ports::{HealthProbes, ReportStore, ResultStore};
 use crate::reports::analytics::{customer_section, monthly_report, sections_of, CustomerMonthly};
 use crate::reports::health::HealthReport;
 use crate::reports::jobs::{ReportJob, ReportWork};
 use crate::reports::period::{health_check_key, Month};
 use crate::reports::summary::{executive_summary, final_report, MonthInputs};
-use crate::result::rfc3339;
 
 /// Does the work of one claimed job.
 pub(super) async fn run(

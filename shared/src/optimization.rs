@@ -3,11 +3,11 @@
 //! *scheduled* time in ISO 8601 basic UTC, so a retried job overwrites its own object instead
 //! of adding a second one.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::elite::EliteResponse;
-use crate::ids::{basic_timestamp, CustomerId};
+use crate::ids::{basic_timestamp, rfc3339, CustomerId};
 use crate::wire::OptimizeJob;
 
 /// Version of [`OptimizationResult`] this build writes.
@@ -54,11 +54,6 @@ impl OptimizationResult {
             developer,
         }
     }
-}
-
-/// RFC 3339 with second precision and a `Z` suffix.
-pub fn rfc3339(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 #[cfg(test)]

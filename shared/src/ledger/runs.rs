@@ -1,29 +1,28 @@
-//! The sweep coordinator's state machine: opening a sweep exactly once per (environment,
-//! task, scheduled time), recording the fan-out cursor page by page so a producer that died
+//! The run coordinator's state machine: opening a run exactly once per (environment, task,
+//! slot), recording the fan-out cursor page by page so a producer that died
 //! resumes instead of starting over, combining the shards' counters into progress, and the
 //! fan-in: answering exactly one request "enqueue the final job" once a run is complete.
 
 use super::{
-    FanoutDone, FinalizeDecision, FinalizeRequest, OpenDecision, OpenSweep, PageDone, ShardCounts, StoreError, SweepPhase, SweepProgress,
-    SweepRow,
+    FanoutDone, FinalizeDecision, FinalizeRequest, OpenDecision, OpenRun, PageDone, RunPhase, RunProgress, RunRow, ShardCounts, StoreError,
 };
 
 /// The rows the coordinator keeps.
-pub trait SweepTable {
-    fn sweep(&self, sweep_id: &str) -> Result<Option<SweepRow>, StoreError>;
-    fn put_sweep(&mut self, row: &SweepRow) -> Result<(), StoreError>;
-    /// The newest sweeps by scheduled time, newest first.
-    fn recent(&self, limit: u32) -> Result<Vec<SweepRow>, StoreError>;
+pub trait RunTable {
+    fn run(&self, run_id: &str) -> Result<Option<RunRow>, StoreError>;
+    fn put_run(&mut self, row: &RunRow) -> Result<(), StoreError>;
+    /// The newest runs by scheduled time, newest first.
+    fn recent(&self, limit: u32) -> Result<Vec<RunRow>, StoreError>;
 }
 
-/// Decides what a cron firing for a sweep must do.
-pub fn open(table: &mut impl SweepTable, req: &OpenSweep) -> Result<OpenDecision, StoreError> {
-    let Some(mut row) = table.sweep(&req.sweep_id)? else {
-        table.put_sweep(&SweepRow {
-            sweep_id: req.sweep_id.clone(),
+/// Decides what a cron firing (or a catch-up, or a backfill) for a run must do.
+pub fn open(table: &mut impl RunTable, req: &OpenRun) -> Result<OpenDecision, StoreError> {
+    let Some(mut row) = table.run(&req.run_id)? else {
+        table.put_run(&RunRow {
+            run_id: req.run_id.clone(),
             task: req.task.clone(),
             scheduled_ms: req.scheduled_ms,
-            phase: SweepPhase::Enqueuing,
+            phase: RunPhase::Enqueuing,
             cursor: None,
             expected: req.expected,
             enqueued: 0,
@@ -39,24 +38,24 @@ pub fn open(table: &mut impl SweepTable, req: &OpenSweep) -> Result<OpenDecision
         return Ok(OpenDecision::Start);
     };
     row.firings += 1;
-    let stalled = |row: &SweepRow| {
-        super::is_optimization(&row.sweep_id)
+    let stalled = |row: &RunRow| {
+        super::is_optimization(&row.run_id)
             && row.finished_ms.is_none()
             && row.fanout_done_ms.is_some_and(|done| req.now_ms - done > req.lease_ms)
     };
     let decision = match row.phase {
-        SweepPhase::Enqueued if stalled(&row) => OpenDecision::Redrive,
-        SweepPhase::Enqueued | SweepPhase::Abandoned => OpenDecision::AlreadyEnqueued,
-        SweepPhase::Enqueuing if row.producer_lease_until_ms > req.now_ms => {
+        RunPhase::Enqueued if stalled(&row) => OpenDecision::Redrive,
+        RunPhase::Enqueued | RunPhase::Abandoned => OpenDecision::AlreadyEnqueued,
+        RunPhase::Enqueuing if row.producer_lease_until_ms > req.now_ms => {
             OpenDecision::InProgress { lease_until_ms: row.producer_lease_until_ms }
         }
-        SweepPhase::Enqueuing => {
+        RunPhase::Enqueuing => {
             row.producer_lease_until_ms = req.now_ms + req.lease_ms;
             row.producer_owner = Some(req.owner.clone());
             OpenDecision::Resume { cursor: row.cursor.clone(), enqueued: row.enqueued }
         }
     };
-    table.put_sweep(&row)?;
+    table.put_run(&row)?;
     Ok(decision)
 }
 
@@ -68,36 +67,36 @@ const STALE_SCAN: u32 = 50;
 /// (lease lapsed) will never be resumed by Cloudflare, which does not fire a past time again;
 /// the new sweep covers its remaining sites. It is closed as abandoned so its progress can
 /// complete over what it did enqueue.
-fn abandon_stale(table: &mut impl SweepTable, req: &OpenSweep) -> Result<(), StoreError> {
+fn abandon_stale(table: &mut impl RunTable, req: &OpenRun) -> Result<(), StoreError> {
     for mut row in table.recent(STALE_SCAN)? {
         let stale = row.task == req.task
-            && row.phase == SweepPhase::Enqueuing
+            && row.phase == RunPhase::Enqueuing
             && row.scheduled_ms < req.scheduled_ms
             && row.producer_lease_until_ms <= req.now_ms;
         if stale {
-            row.phase = SweepPhase::Abandoned;
+            row.phase = RunPhase::Abandoned;
             row.expected = row.enqueued;
             row.fanout_done_ms = Some(req.now_ms);
             row.producer_owner = None;
-            table.put_sweep(&row)?;
+            table.put_run(&row)?;
         }
     }
     Ok(())
 }
 
 /// Refuses reports from a producer that no longer holds the sweep's lease.
-fn check_owner(row: &SweepRow, owner: &str) -> Result<(), StoreError> {
+fn check_owner(row: &RunRow, owner: &str) -> Result<(), StoreError> {
     if row.producer_owner.as_deref() == Some(owner) {
         Ok(())
     } else {
-        Err(StoreError(format!("sweep {}: this producer's lease was taken over; it must stop", row.sweep_id)))
+        Err(StoreError(format!("sweep {}: this producer's lease was taken over; it must stop", row.run_id)))
     }
 }
 
 /// Records that the messages of one page were sent. A page at or before the recorded cursor
 /// was already counted (a resumed producer re-sent it) and changes nothing.
-pub fn record_page(table: &mut impl SweepTable, req: &PageDone) -> Result<(), StoreError> {
-    let mut row = table.sweep(&req.sweep_id)?.ok_or_else(|| StoreError(format!("page recorded for unknown sweep {}", req.sweep_id)))?;
+pub fn record_page(table: &mut impl RunTable, req: &PageDone) -> Result<(), StoreError> {
+    let mut row = table.run(&req.run_id)?.ok_or_else(|| StoreError(format!("page recorded for unknown sweep {}", req.run_id)))?;
     check_owner(&row, &req.owner)?;
     if row.cursor.as_deref().is_some_and(|c| c >= req.cursor.as_str()) {
         return Ok(());
@@ -105,40 +104,40 @@ pub fn record_page(table: &mut impl SweepTable, req: &PageDone) -> Result<(), St
     row.cursor = Some(req.cursor.clone());
     row.enqueued += req.added;
     row.producer_lease_until_ms = req.now_ms + req.lease_ms;
-    table.put_sweep(&row)
+    table.put_run(&row)
 }
 
 /// Records that every message was sent; from now on `expected` is exactly what was sent.
-pub fn finish_fanout(table: &mut impl SweepTable, req: &FanoutDone) -> Result<(), StoreError> {
-    let mut row = table.sweep(&req.sweep_id)?.ok_or_else(|| StoreError(format!("fan-out finished for unknown sweep {}", req.sweep_id)))?;
-    if row.phase != SweepPhase::Enqueuing {
+pub fn finish_fanout(table: &mut impl RunTable, req: &FanoutDone) -> Result<(), StoreError> {
+    let mut row = table.run(&req.run_id)?.ok_or_else(|| StoreError(format!("fan-out finished for unknown sweep {}", req.run_id)))?;
+    if row.phase != RunPhase::Enqueuing {
         return Ok(());
     }
     check_owner(&row, &req.owner)?;
-    row.phase = SweepPhase::Enqueued;
+    row.phase = RunPhase::Enqueued;
     row.expected = row.enqueued;
     row.fanout_done_ms = Some(req.now_ms);
     row.producer_lease_until_ms = 0;
     row.producer_owner = None;
-    table.put_sweep(&row)
+    table.put_run(&row)
 }
 
 /// Combines a sweep row with its shards' counters. When the sweep is complete and its finish
 /// time not yet recorded, returns the row to store with `finished_ms` set (the last terminal
 /// time across shards, not the time of this read).
-pub fn progress(row: &SweepRow, shards: &[ShardCounts]) -> (SweepProgress, Option<SweepRow>) {
+pub fn progress(row: &RunRow, shards: &[ShardCounts]) -> (RunProgress, Option<RunRow>) {
     let sum = |f: fn(&ShardCounts) -> u64| shards.iter().map(f).sum::<u64>();
     let (succeeded, dead, superseded) = (sum(|c| c.succeeded), sum(|c| c.dead), sum(|c| c.superseded));
-    let complete = row.phase != SweepPhase::Enqueuing && succeeded + dead + superseded >= row.expected;
+    let complete = row.phase != RunPhase::Enqueuing && succeeded + dead + superseded >= row.expected;
     let mut finished_ms = row.finished_ms;
     let mut update = None;
     if complete && finished_ms.is_none() {
         let last = shards.iter().filter_map(|c| c.last_terminal_ms).max();
         finished_ms = Some(last.into_iter().chain(row.fanout_done_ms).max().unwrap_or(row.opened_ms));
-        update = Some(SweepRow { finished_ms, ..row.clone() });
+        update = Some(RunRow { finished_ms, ..row.clone() });
     }
-    let progress = SweepProgress {
-        sweep_id: row.sweep_id.clone(),
+    let progress = RunProgress {
+        run_id: row.run_id.clone(),
         task: row.task.clone(),
         scheduled_ms: row.scheduled_ms,
         phase: row.phase,
@@ -168,12 +167,8 @@ pub fn progress(row: &SweepRow, shards: &[ShardCounts]) -> (SweepProgress, Optio
 /// The finalize job is one more job of the run, so `Enqueue` also adds it to `expected`: the
 /// run reads complete (and gets its finish time) only once the final report is written, and
 /// its progress never shows more jobs succeeded than expected.
-pub fn request_finalize(
-    table: &mut impl SweepTable,
-    req: &FinalizeRequest,
-    shards: &[ShardCounts],
-) -> Result<FinalizeDecision, StoreError> {
-    let Some(row) = table.sweep(&req.sweep_id)? else {
+pub fn request_finalize(table: &mut impl RunTable, req: &FinalizeRequest, shards: &[ShardCounts]) -> Result<FinalizeDecision, StoreError> {
+    let Some(row) = table.run(&req.run_id)? else {
         // Unknown (never opened, or pruned): no run to finish.
         return Ok(FinalizeDecision::NotComplete);
     };
@@ -183,6 +178,6 @@ pub fn request_finalize(
     if !progress(&row, shards).0.complete {
         return Ok(FinalizeDecision::NotComplete);
     }
-    table.put_sweep(&SweepRow { finalize_requested_ms: Some(req.now_ms), expected: row.expected + 1, ..row })?;
+    table.put_run(&RunRow { finalize_requested_ms: Some(req.now_ms), expected: row.expected + 1, ..row })?;
     Ok(FinalizeDecision::Enqueue)
 }
