@@ -40,11 +40,11 @@ impl RetryPolicy {
     }
 
     /// Delay before retrying such a message when it must also wait `wait_ms` first (a lease
-    /// another delivery holds): the longer of [`Self::delay_for_age_s`] and the wait rounded up to
-    /// whole seconds, never over `max`. Retrying sooner would only meet the same lease again.
+    /// another delivery holds): the longer of [`Self::delay_for_age_s`] and
+    /// [`Self::after_lease_s`], never over `max`. Retrying sooner would only meet the same lease
+    /// again.
     pub fn delay_for_age_after_wait_s(&self, age_ms: i64, wait_ms: i64) -> u32 {
-        let wait_s = u32::try_from(wait_ms.max(0).saturating_add(999) / 1_000).unwrap_or(u32::MAX);
-        self.delay_for_age_s(age_ms).max(wait_s).min(self.max_s.max(self.base_s).max(1)).min(Self::QUEUE_MAX_DELAY_S)
+        self.delay_for_age_s(age_ms).max(Self::after_lease_s(wait_ms)).min(self.max_s.max(self.base_s).max(1))
     }
 
     /// Whole seconds until a lease of `retry_after_ms` has passed. Never shorter than the

@@ -16,7 +16,7 @@ use crate::error::JobError;
 use crate::ledger::{shard_of, JobClaim, SettleDecision, SettleRequest};
 use crate::names::{self, OPTIMIZE_DLQ, OPTIMIZE_QUEUE, REPORTS_DLQ, REPORTS_QUEUE};
 use crate::optimization::optimization_key;
-use crate::pipeline::reports::{claim_of, shard_of_job};
+use crate::pipeline::reports::claim_of;
 use crate::ports::{Ledger, ResultStore};
 use crate::reports::jobs::ReportJob;
 use crate::wire::OptimizeJob;
@@ -67,7 +67,7 @@ pub fn decide(body: &str, dlq_name: &str, origin_queue: &str, now_ms: i64) -> De
         return Decision::SettleFirst(Settlement { record, shard: shard_of(&job.customer_id), claim: JobClaim::of(&job), result_key });
     }
     if let Ok(job) = ReportJob::decode(body) {
-        return Decision::SettleFirst(Settlement { record, shard: shard_of_job(&job), claim: claim_of(&job), result_key: None });
+        return Decision::SettleFirst(Settlement { record, shard: shard_of(job.subject()), claim: claim_of(&job), result_key: None });
     }
     Decision::Store(record)
 }
@@ -222,7 +222,7 @@ mod tests {
             &format!("{settle} then retry after 0 ms: transient failure: ledger jobs-3 /jobs/settle: HTTP 503"),
         );
         let report = monthly_job("acme");
-        let settle = format!("settle {} in shard {} r2=false", report.job_id, shard_of_job(&report));
+        let settle = format!("settle {} in shard {} r2=false", report.job_id, shard_of(report.subject()));
         check(
             &report.encode(),
             Some(Ok(SettleDecision::Dead { attempts: 1 })),
@@ -257,7 +257,7 @@ mod tests {
     fn check_settled(claimed_before: bool, lease_left_ms: i64, expected: fn(&DeadLetterAction) -> bool, state_after: Option<JobState>) {
         let (ledger, results) = (MemoryLedger::default(), MemoryResults::default());
         let job = monthly_job("acme");
-        let shard = shard_of_job(&job);
+        let shard = shard_of(job.subject());
         if claimed_before {
             let claim = ClaimRequest { claims: vec![claim_of(&job)], now_ms: NOW - 60_000 + lease_left_ms, lease_ms: 60_000 };
             block_on(ledger.claim(shard, &claim)).expect("claim");
@@ -283,7 +283,7 @@ mod tests {
         let (a, b) = (monthly_job("acme"), monthly_job("blue"));
         for job in [&a, &b] {
             let claim = ClaimRequest { claims: vec![claim_of(job)], now_ms: NOW - 120_000, lease_ms: 60_000 };
-            block_on(ledger.claim(shard_of_job(job), &claim)).expect("claim");
+            block_on(ledger.claim(shard_of(job.subject()), &claim)).expect("claim");
         }
         for _ in 0..2 {
             for job in [&a, &b] {

@@ -28,7 +28,7 @@ use self::fan_in::FanIn;
 use crate::backoff::RetryPolicy;
 use crate::config::ConsumerConfig;
 use crate::error::JobError;
-use crate::ledger::{shard_of, JobClaim, JobMetrics};
+use crate::ledger::{JobClaim, JobMetrics};
 use crate::pipeline::consumer::{Claimed, JobKind, Settled, Worked};
 use crate::ports::{HealthProbes, JobQueue, ReportStore, ResultStore, RunFinalizer};
 use crate::reports::jobs::ReportJob;
@@ -49,11 +49,6 @@ pub struct ReportJobs<'a, S, R, Q, H, F> {
     pub probes: &'a H,
     /// The ledger's fan-in (the same ledger the consumer claims with).
     pub finalizer: &'a F,
-}
-
-/// The ledger shard of a report job: its subject's, as for an optimization job's customer.
-pub fn shard_of_job(job: &ReportJob) -> u32 {
-    shard_of(job.subject())
 }
 
 /// The ledger claim of a report job: its run, and its subject in place of a customer.
