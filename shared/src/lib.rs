@@ -18,6 +18,8 @@
 //! - [`config`]: a Worker's `[vars]`, read and validated in one place.
 //! - [`site`]: customer sites as the registry holds them, with URL validation.
 //! - [`url`]: percent-encoding shared by every client of the admin API.
+//! - [`limits`]: Cloudflare's production limits, each with its documentation page, and the
+//!   design's headroom; everything that must stay under a limit reads it here.
 //!
 //! Wire and contracts
 //! - [`wire`]: queue message bodies (versioned JSON) and their conversions to domain types.
@@ -62,6 +64,7 @@ pub mod elite;
 pub mod error;
 pub mod ids;
 pub mod ledger;
+pub mod limits;
 pub mod names;
 pub mod optimization;
 pub mod pipeline;
