@@ -39,15 +39,17 @@ pub enum Nav {
     Schedules,
     DeadLetters,
     Sites,
+    Audit,
     /// The login page and error pages outside a session: no navigation.
     None,
 }
 
-const NAV: [(Nav, &str, &str); 4] = [
+const NAV: [(Nav, &str, &str); 5] = [
     (Nav::Sweeps, "/", "Sweeps"),
     (Nav::Schedules, "/schedules", "Schedules"),
     (Nav::DeadLetters, "/dead-letters", "Dead letters"),
     (Nav::Sites, "/sites", "Sites"),
+    (Nav::Audit, "/audit", "Audit"),
 ];
 
 /// A whole page. `csrf` is the session's token (for the logout form); `None` outside a
@@ -74,8 +76,12 @@ pub fn page(title: &str, nav: Nav, environment: &str, csrf: Option<&str>, body: 
         out.push_str("</nav>");
     }
     if let Some(token) = csrf {
-        let _ =
-            write!(out, "<form class=\"logout\" method=\"post\" action=\"/logout\">{}<button>Log out</button></form>", csrf_input(token));
+        let _ = write!(
+            out,
+            "<form class=\"logout\" method=\"post\" action=\"/logout\">{}<button>Log out</button> \
+             <button formaction=\"/logout-everywhere\" id=\"logout-everywhere\">Log out everywhere</button></form>",
+            csrf_input(token)
+        );
     }
     let _ = write!(out, "</header><main><h1>{}</h1>{body}</main></body></html>", esc(title));
     out

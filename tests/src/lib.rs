@@ -114,10 +114,19 @@ impl Stack {
     /// Never panics on an HTTP status; panics only when the stack cannot be reached.
     #[track_caller]
     pub fn send(&self, method: Method, path: &str, body: Option<&Value>, authorized: bool) -> Reply {
+        let bearer = format!("Bearer {}", self.token);
+        let headers: &[(&str, &str)] = if authorized { &[("authorization", &bearer)] } else { &[] };
+        self.send_with(method, path, body, headers)
+    }
+
+    /// Sends one request with exactly these headers (no bearer token unless given) and an
+    /// optional JSON body, e.g. a Cloudflare Access token instead of the bearer token.
+    #[track_caller]
+    pub fn send_with(&self, method: Method, path: &str, body: Option<&Value>, headers: &[(&str, &str)]) -> Reply {
         let url = self.url(path);
         let mut request = http::Request::builder().method(method.clone()).uri(&url);
-        if authorized {
-            request = request.header("authorization", format!("Bearer {}", self.token));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
         }
         let payload = match body {
             Some(json) => {
