@@ -3,11 +3,10 @@
 //! logged out, or logged out everywhere, no longer opens a page although its cookie's signature
 //! still holds.
 
-use code24_tests::{Stack, TOKEN_VAR};
-use ureq::http::{self, Method};
+use code24_tests::{csrf_of, session_of, Stack, TOKEN_VAR};
+use ureq::http::Method;
 
-/// One dashboard request with the given cookie, client address and form fields (a POST when
-/// `fields` is given); redirects are not followed. Returns (status, set-cookie, body).
+/// One dashboard request from `client` (its `CF-Connecting-IP`).
 fn dashboard(
     stack: &Stack,
     method: Method,
@@ -16,25 +15,7 @@ fn dashboard(
     client: &str,
     fields: Option<&[(&str, &str)]>,
 ) -> (u16, Option<String>, String) {
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).proxy(None).max_redirects(0).build().into();
-    let mut request = http::Request::builder().method(method).uri(stack.url(path)).header("cf-connecting-ip", client);
-    if let Some(c) = cookie {
-        request = request.header("cookie", format!("code24_session={c}"));
-    }
-    let body = fields.map_or_else(String::new, |f| {
-        f.iter().map(|(k, v)| format!("{k}={}", code24_tests::percent_encode(v))).collect::<Vec<_>>().join("&")
-    });
-    if fields.is_some() {
-        request = request.header("content-type", "application/x-www-form-urlencoded");
-    }
-    let mut reply = agent.run(request.body(body.into_bytes()).unwrap()).expect("the stack answers");
-    let set_cookie = reply.headers().get("set-cookie").and_then(|v| v.to_str().ok()).map(str::to_owned);
-    (reply.status().as_u16(), set_cookie, reply.body_mut().read_to_string().unwrap_or_default())
-}
-
-/// The session value of a `Set-Cookie` header.
-fn session_of(set_cookie: &str) -> String {
-    set_cookie.split(';').next().and_then(|kv| kv.split_once('=')).map(|(_, v)| v.to_owned()).expect("a cookie value")
+    stack.dashboard(method, path, cookie, &[("cf-connecting-ip", client)], fields)
 }
 
 /// A client address no other test uses, so the per-client limit is this test's alone.
@@ -81,8 +62,7 @@ fn a_revoked_session_no_longer_opens_the_dashboard() {
     let csrf_of = |cookie: &str| {
         let (status, _, page) = dashboard(&stack, Method::GET, "/sites", Some(cookie), &me, None);
         assert_eq!(status, 200, "the session opens the dashboard: {page}");
-        let at = page.find("name=\"csrf\" value=\"").expect("the logout form's CSRF token") + 19;
-        page[at..at + page[at..].find('"').unwrap()].to_owned()
+        csrf_of(&page)
     };
 
     // Logout ends this session on the server, not only in the browser.

@@ -82,6 +82,13 @@ fn a_weak_admin_token_makes_the_dispatcher_refuse_to_serve() {
             reply.body
         );
     }
-    let log = std::fs::read_to_string(probe.dir.join("wrangler.log")).unwrap_or_default();
-    assert!(log.contains("\"event\":\"weak_secret\""), "the refusal is logged: {log}");
+    // wrangler writes the Worker's console output shortly after the answer.
+    wait_until("the refusal is logged", Duration::from_secs(20), || {
+        let log = std::fs::read_to_string(probe.dir.join("wrangler.log")).unwrap_or_default();
+        if log.contains("\"event\":\"weak_secret\"") && log.contains("\"secret\":\"ADMIN_TOKEN\"") && !log.contains("dev-token") {
+            Ok(())
+        } else {
+            Err(log)
+        }
+    });
 }
