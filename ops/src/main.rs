@@ -44,6 +44,8 @@ Where the API is and which token to send:
   The token: $CODE24_API_TOKEN; else `token_env` (a variable's name) or `token` of
   [env.<ENV>]; else (local) the ADMIN_TOKEN= line of ./.dev.vars, which `cargo xtask dev`
   writes. With --url and no --env, only $CODE24_API_TOKEN is read.
+  Behind Cloudflare Access, set $CODE24_ACCESS_CLIENT_ID and $CODE24_ACCESS_CLIENT_SECRET (an
+  Access service token) so Access lets the requests through; the API still checks the token.
   The config file is $CODE24_OPS_CONFIG, else ~/.config/code24/ops.toml:
 
     [env.local]
