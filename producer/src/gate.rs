@@ -23,11 +23,16 @@ const SCHEMA: &[&str] = &[
 pub struct Gate {
     /// SQLite storage: `login_failures` and `sessions`.
     state: State,
+    /// Whether the schema could be created when the instance started (`new` cannot fail: a
+    /// failure is answered as a 500 on every request instead).
+    schema: std::result::Result<(), String>,
 }
 
 impl DurableObject for Gate {
     fn new(state: State, _env: Env) -> Self {
-        Self { state }
+        let sql = state.storage().sql();
+        let schema = SCHEMA.iter().try_for_each(|statement| sql.exec(statement, None).map(drop)).map_err(|e| e.to_string());
+        Self { state, schema }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -38,11 +43,10 @@ impl DurableObject for Gate {
             Ok(r) => r,
             Err(e) => return http::error(400, format!("not a gate request: {e}")),
         };
-        let sql = self.state.storage().sql();
-        for statement in SCHEMA {
-            sql.exec(statement, None)?;
+        if let Err(e) = &self.schema {
+            return http::error(500, format!("the gate cannot create its tables: {e}"));
         }
-        http::json(200, &answer(&sql, request)?)
+        http::json(200, &answer(&self.state.storage().sql(), request)?)
     }
 }
 

@@ -305,9 +305,18 @@ fn cli_replays_a_dead_letter_into_its_original_sweep() {
     assert!(again.stdout.contains("status is replayed"), "{again:#?}");
 
     // Purged: gone from the default list, kept with status purged.
-    let purged = cli(&stack, &["dlq", "purge", "--id", &job_id, "--json", "--reason", "e2e"]);
+    let purged = cli(&stack, &["dlq", "purge", "--id", &job_id, "--json", "--reason", "cli e2e: healed, clearing"]);
     assert_exit(&purged, 0, "");
     assert_eq!(purged.json()["done"], json!([job_id]));
+    // Without a reason a purge is refused before anything is sent (exit 2).
+    assert_exit(&cli(&stack, &["dlq", "purge", "--id", &job_id]), 2, "a reason is required");
+    // The audit log shows the purge with its reason and count, as a table and as JSON.
+    let audit = cli(&stack, &["audit", "list", "--action", "dead_letters.purge", "--limit", "1"]);
+    assert_exit(&audit, 0, "");
+    assert!(audit.stdout.contains("admin-token") && audit.stdout.contains("cli e2e: healed, clearing"), "{audit:#?}");
+    let entry = cli(&stack, &["audit", "list", "--action", "dead_letters.purge", "--limit", "1", "--json"]).json()["entries"][0].clone();
+    assert_eq!((entry["count"].clone(), entry["reason"].clone()), (json!(1), json!("cli e2e: healed, clearing")), "{entry}");
+    assert!(entry["request"].as_str().unwrap().contains(&job_id), "{entry}");
     let remaining = cli(&stack, &[&["dlq", "list", "--json"][..], &filter].concat());
     assert_eq!(remaining.json()["dead_letters"], json!([]), "{remaining:#?}");
     assert_eq!(cli(&stack, &["dlq", "show", &job_id, "--json"]).json()["entry"]["status"], "purged");
