@@ -52,9 +52,10 @@ const NAV: [(Nav, &str, &str); 5] = [
     (Nav::Audit, "/audit", "Audit"),
 ];
 
-/// A whole page. `csrf` is the session's token (for the logout form); `None` outside a
+/// A whole page. `csrf` is the session's token (for the logout forms) and `who` the signed-in
+/// actor (an operator's email, or the service identity of a token login), both `None` outside a
 /// session. `body` must already be HTML.
-pub fn page(title: &str, nav: Nav, environment: &str, csrf: Option<&str>, body: &str) -> String {
+pub fn page(title: &str, nav: Nav, environment: &str, csrf: Option<&str>, who: Option<&str>, body: &str) -> String {
     let mut out = String::with_capacity(body.len() + 1_500);
     let _ = write!(
         out,
@@ -74,6 +75,9 @@ pub fn page(title: &str, nav: Nav, environment: &str, csrf: Option<&str>, body: 
             let _ = write!(out, "<a href=\"{href}\"{current}>{label}</a>");
         }
         out.push_str("</nav>");
+    }
+    if let Some(who) = who {
+        let _ = write!(out, "<span class=\"who\" id=\"who\">{}</span>", esc(who));
     }
     if let Some(token) = csrf {
         let _ = write!(
@@ -225,12 +229,13 @@ mod tests {
 
     #[test]
     fn pages_escape_their_title_and_carry_the_csrf_token() {
-        let html = page("<b>", Nav::Sites, "local", Some("t\"k"), "<p>x</p>");
+        let html = page("<b>", Nav::Sites, "local", Some("t\"k"), Some("o<p>s@example.com"), "<p>x</p>");
+        assert!(html.contains("id=\"who\">o&lt;p&gt;s@example.com</span>"), "{html}");
         assert!(html.contains("<title>&lt;b&gt; · Code24 local</title>"), "{html}");
         assert!(html.contains("name=\"csrf\" value=\"t&quot;k\""), "{html}");
         assert!(html.contains("<a href=\"/sites\" aria-current=\"page\">Sites</a>"));
         assert!(html.contains("name=\"viewport\""));
-        let out = page("Log in", Nav::None, "local", None, "");
+        let out = page("Log in", Nav::None, "local", None, None, "");
         assert!(!out.contains("<nav>") && !out.contains("/logout"));
     }
 }

@@ -155,6 +155,7 @@ fn audit_an_operator_through_access_replays_and_purges_and_the_log_shows_who_wha
     let access = [(HEADER, token.as_str())];
     let (status, cookie, page) = stack.dashboard(Method::GET, "/sites", None, &access, None);
     assert_eq!(status, 200, "{page}");
+    assert!(page.contains(&format!("id=\"who\">{email}<")), "the header names the operator: {page}");
     let cookie = session_of(&cookie.expect("a session for the Access operator"));
     let deactivate = format!("/sites/{CUSTOMER}/deactivate");
     let (status, _, body) = stack.dashboard(Method::POST, &deactivate, Some(&cookie), &access, Some(&[("csrf", &csrf_of(&page))]));

@@ -78,6 +78,7 @@ fn an_operator_sees_a_sweep_replays_its_dead_letter_and_forged_posts_are_refused
     browser.type_into(&browser.find("input[name=token]"), &token);
     browser.click(&browser.find("#login"));
     browser.wait_for_text("h1", "Sweeps");
+    assert_eq!(browser.text("#who"), "admin-token", "a token login is the token's service identity");
     let session = browser.cookies().into_iter().find(|c| c.name() == "code24_session").expect("the session cookie");
     let same_site = session.same_site().map(|s| s.to_string());
     assert_eq!((session.http_only(), same_site.as_deref(), session.path()), (Some(true), Some("Strict"), Some("/")), "{session}");

@@ -42,6 +42,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) backend: Backend<'a>,
     pub(crate) csrf: String,
     pub(crate) environment: String,
+    /// Who is signed in, shown in every page's header.
+    pub(crate) who: String,
 }
 
 impl Ctx<'_> {
@@ -52,7 +54,7 @@ impl Ctx<'_> {
 
     /// A whole page in this session.
     pub(crate) fn page(&self, status: u16, title: &str, nav: Nav, body: &str) -> worker::Result<Response> {
-        html(status, &page(title, nav, &self.environment, Some(&self.csrf), body), None)
+        html(status, &page(title, nav, &self.environment, Some(&self.csrf), Some(&self.who), body), None)
     }
 
     /// An error page in this session: what failed, and what to do.
@@ -132,7 +134,7 @@ pub(crate) async fn handle(mut req: Request, env: &Env) -> worker::Result<Respon
     }
     let environment = env.var(var::ENVIRONMENT).map(|v| v.to_string()).unwrap_or_default();
     let bare = |status: u16, title: &str, body: &str, cookie: Option<&str>| {
-        html(status, &page(title, Nav::None, &environment, None, body), cookie)
+        html(status, &page(title, Nav::None, &environment, None, None, body), cookie)
     };
     let secret = |name: &str| crate::api::secret(env, name);
     let token = secret(var::ADMIN_TOKEN);
@@ -251,7 +253,8 @@ pub(crate) async fn handle(mut req: Request, env: &Env) -> worker::Result<Respon
             return bare(401, "Log in", &body, Some(&clear_cookie(secure)));
         }
     };
-    let ctx = Ctx { url, backend: Backend { env, origin, token, actor: actor.clone() }, csrf: key.csrf_token(&session), environment };
+    let who = actor.name().to_owned();
+    let ctx = Ctx { url, backend: Backend { env, origin, token, actor: actor.clone() }, csrf: key.csrf_token(&session), environment, who };
     if method == Method::Post {
         let fields = match form(&mut req).await {
             Ok(f) => f,
