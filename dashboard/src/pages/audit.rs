@@ -11,7 +11,7 @@ use crate::html::{esc, notice, url};
 /// The filter form and one page of entries. `actor` and `action` are the current filter.
 pub fn list(page: &AuditPage, actor: &str, action: &str) -> String {
     let mut out = format!(
-        "<form class=\"filter\" method=\"get\" action=\"/audit\"><label>Actor<input name=\"actor\" value=\"{}\"></label> \
+        "<form class=\"filters\" method=\"get\" action=\"/audit\"><label>Actor<input name=\"actor\" value=\"{}\"></label> \
          <label>Action<input name=\"action\" value=\"{}\" placeholder=\"dead_letters.purge\"></label> <button>Filter</button></form>",
         esc(actor),
         esc(action)
@@ -21,7 +21,7 @@ pub fn list(page: &AuditPage, actor: &str, action: &str) -> String {
         return out;
     }
     out.push_str(
-        "<table class=\"audit\"><thead><tr><th>When (UTC)</th><th>Who</th><th>Action</th><th>Count</th><th>Outcome</th>\
+        "<div class=\"scroll\"><table class=\"audit\"><thead><tr><th>When (UTC)</th><th>Who</th><th>Action</th><th>Count</th><th>Outcome</th>\
          <th>Reason</th><th>Request</th></tr></thead><tbody>",
     );
     for e in &page.entries {
@@ -42,7 +42,7 @@ pub fn list(page: &AuditPage, actor: &str, action: &str) -> String {
             request = esc(&e.request),
         );
     }
-    out.push_str("</tbody></table>");
+    out.push_str("</tbody></table></div>");
     if let Some(cursor) = &page.next_cursor {
         let _ = write!(
             out,
