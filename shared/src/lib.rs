@@ -29,6 +29,13 @@
 //! - [`api`]: the admin API's route table (which is its router) and request-size limits.
 //! - [`auth`]: the admin API's bearer-token check, in constant time.
 //!
+//! Who did what
+//! - [`access`]: Cloudflare Access tokens: claims, algorithm and key selection, the key set's
+//!   cache, over a signature check the Worker does with WebCrypto.
+//! - [`audit`]: the append-only audit log: which requests are recorded, normalised, counted.
+//! - [`secrets`]: how strong `ADMIN_TOKEN` and `SESSION_SECRET` must be, and generating one.
+//! - [`gate`]: the dashboard's login limit per client and its server-side sessions.
+//!
 //! The ledger
 //! - [`ledger`]: progress and deduplication of every run (sweep or report run): the run
 //!   coordinator ([`ledger::runs`]), the job shards' state machine ([`ledger::jobs`]) and their daily
@@ -55,13 +62,16 @@
 //! The test kit (compiled for tests and with the `testkit` feature only; no Worker enables it)
 //! - `testkit`: in-memory twins of every port and the seeded simulation of the whole pipeline.
 
+pub mod access;
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod backoff;
 pub mod config;
 pub mod dead_letters;
 pub mod elite;
 pub mod error;
+pub mod gate;
 pub mod ids;
 pub mod ledger;
 pub mod limits;
@@ -71,6 +81,7 @@ pub mod pipeline;
 pub mod ports;
 pub mod reports;
 pub mod schedule;
+pub mod secrets;
 pub mod site;
 pub mod standin;
 #[cfg(any(test, feature = "testkit"))]
