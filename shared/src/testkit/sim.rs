@@ -7,7 +7,8 @@
 //! over its limit ([`crate::limits::usage`]) included.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, BTreeSet};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
 use futures::executor::block_on;
 use serde::Serialize;
@@ -271,6 +272,66 @@ struct Msg {
     sent_ms: i64,
 }
 
+/// The optimize queue's messages by the instant they become visible, first pushed first among
+/// equals: a heap, so a step costs what it delivers, not what the queue holds (100,000 sites in
+/// batches of 2 are 50,000 steps).
+#[derive(Default)]
+struct SimQueue {
+    heap: BinaryHeap<Reverse<Queued>>,
+    pushed: u64,
+}
+
+struct Queued(i64, u64, Msg);
+
+impl PartialEq for Queued {
+    fn eq(&self, other: &Self) -> bool {
+        (self.0, self.1) == (other.0, other.1)
+    }
+}
+impl Eq for Queued {}
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Queued {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.0, self.1).cmp(&(other.0, other.1))
+    }
+}
+
+impl SimQueue {
+    fn push(&mut self, m: Msg) {
+        self.pushed += 1;
+        self.heap.push(Reverse(Queued(m.visible_at, self.pushed, m)));
+    }
+
+    fn next_visible(&self) -> Option<i64> {
+        self.heap.peek().map(|Reverse(q)| q.0)
+    }
+
+    /// Up to `max` messages visible at `now`, earliest first.
+    fn pop_ready(&mut self, now: i64, max: usize) -> Vec<Msg> {
+        let mut out = Vec::new();
+        while out.len() < max && self.next_visible().is_some_and(|v| v <= now) {
+            out.extend(self.heap.pop().map(|Reverse(q)| q.2));
+        }
+        out
+    }
+
+    fn len(&self) -> usize {
+        self.heap.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.heap.is_empty()
+    }
+
+    fn clear(&mut self) {
+        self.heap.clear();
+    }
+}
+
 /// Runs one simulation and checks its invariants.
 pub fn run(cfg: &SimConfig) -> SimReport {
     run_with_faults(cfg, &ExtraFaults::default())
@@ -359,7 +420,7 @@ pub fn run_with_faults(cfg: &SimConfig, extra: &ExtraFaults) -> SimReport {
     let cap_per_s = cfg.queue_cap_per_s.unwrap_or(u64::MAX);
     *producer_queue.throttle.borrow_mut() = Some(Throttle { cap_per_s, bursts, ..Throttle::platform(&clock) });
     let producer_config = ProducerConfig { send_rate_per_s: cfg.send_rate_per_s };
-    let mut queue: Vec<Msg> = Vec::new();
+    let mut queue = SimQueue::default();
     // The dead-letter queue (letters the consumer sent, and jobs the queue moved after
     // max_deliveries) and the store its consumer fills.
     let mut dlq: Vec<Msg> = Vec::new();
@@ -394,7 +455,7 @@ pub fn run_with_faults(cfg: &SimConfig, extra: &ExtraFaults) -> SimReport {
         }
         firings.sort_by_key(|(at, _)| *at);
         let next_firing = firings.first().map(|(at, _)| *at);
-        let next_visible = queue.iter().chain(&dlq).map(|m| m.visible_at).chain(crashing.next_stalled()).min();
+        let next_visible = queue.next_visible().into_iter().chain(dlq.iter().map(|m| m.visible_at)).chain(crashing.next_stalled()).min();
         match (next_firing, next_visible) {
             (None, None) => break,
             (Some(at), v) if v.is_none_or(|v| at <= v.max(now())) => {
@@ -521,7 +582,7 @@ fn fault_kind(fault: &Fault) -> String {
 fn deliver_batch<K, L, D, M>(
     cfg: &SimConfig,
     rng: &mut Rng,
-    queue: &mut Vec<Msg>,
+    queue: &mut SimQueue,
     dlq: &mut Vec<Msg>,
     consumer: &Consumer<'_, K, L, D, M>,
     crashed: &Cell<bool>,
@@ -534,9 +595,7 @@ fn deliver_batch<K, L, D, M>(
     M: Metrics,
 {
     // `crashed`: the crash-injecting ledger's flag, which says whether this batch "crashed".
-    queue.sort_by_key(|m| m.visible_at);
-    let ready = queue.iter().take_while(|m| m.visible_at <= now()).count().min(cfg.batch_size);
-    let mut batch: Vec<Msg> = queue.drain(..ready).collect();
+    let mut batch = queue.pop_ready(now(), cfg.batch_size);
     // The queue's own backstop: past max_retries a message goes to the DLQ undelivered.
     batch.retain(|m| {
         let keep = m.deliveries < cfg.max_deliveries;
