@@ -13,7 +13,8 @@
 //! - [`reports`]: twins of the report jobs' ports (report store, run finalizer, health probes).
 //! - [`ledger`]: in-memory job and sweep tables, the twin of the Durable Object's SQLite.
 //! - [`sim`]: the seeded simulation (duplicated firings and deliveries, crashes, elite faults,
-//!   a throttling queue) and its invariant checks, every invocation held to the limits.
+//!   a throttling queue) and its invariant checks, every invocation held to the limits; its
+//!   queue of messages by visibility (`sim_queue`).
 
 pub mod dead_letters;
 pub mod ledger;
@@ -21,3 +22,4 @@ pub mod metered;
 pub mod ports;
 pub mod reports;
 pub mod sim;
+mod sim_queue;

@@ -7,8 +7,7 @@
 //! over its limit ([`crate::limits::usage`]) included.
 
 use std::cell::{Cell, RefCell};
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use futures::executor::block_on;
 use serde::Serialize;
@@ -42,6 +41,7 @@ use crate::testkit::metered::Metered;
 use crate::testkit::ports::{
     MemoryDeadLetters, MemoryElite, MemoryLedger, MemoryMetrics, MemoryQueue, MemoryRegistry, MemoryResults, SimClock, Throttle,
 };
+use crate::testkit::sim_queue::{Msg, SimQueue};
 
 /// The knobs of one simulated run.
 #[derive(Debug, Clone)]
@@ -262,73 +262,6 @@ impl EliteClient for WatchedElite<'_> {
             self.reworked.set(self.reworked.get() + 1);
         }
         self.inner.optimize(request).await
-    }
-}
-
-struct Msg {
-    body: String,
-    deliveries: u32,
-    visible_at: i64,
-    sent_ms: i64,
-}
-
-/// The optimize queue's messages by the instant they become visible, first pushed first among
-/// equals: a heap, so a step costs what it delivers, not what the queue holds (100,000 sites in
-/// batches of 2 are 50,000 steps).
-#[derive(Default)]
-struct SimQueue {
-    heap: BinaryHeap<Reverse<Queued>>,
-    pushed: u64,
-}
-
-struct Queued(i64, u64, Msg);
-
-impl PartialEq for Queued {
-    fn eq(&self, other: &Self) -> bool {
-        (self.0, self.1) == (other.0, other.1)
-    }
-}
-impl Eq for Queued {}
-impl PartialOrd for Queued {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Queued {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.0, self.1).cmp(&(other.0, other.1))
-    }
-}
-
-impl SimQueue {
-    fn push(&mut self, m: Msg) {
-        self.pushed += 1;
-        self.heap.push(Reverse(Queued(m.visible_at, self.pushed, m)));
-    }
-
-    fn next_visible(&self) -> Option<i64> {
-        self.heap.peek().map(|Reverse(q)| q.0)
-    }
-
-    /// Up to `max` messages visible at `now`, earliest first.
-    fn pop_ready(&mut self, now: i64, max: usize) -> Vec<Msg> {
-        let mut out = Vec::new();
-        while out.len() < max && self.next_visible().is_some_and(|v| v <= now) {
-            out.extend(self.heap.pop().map(|Reverse(q)| q.2));
-        }
-        out
-    }
-
-    fn len(&self) -> usize {
-        self.heap.len()
-    }
-
-    fn is_empty(&self) -> bool {
-        self.heap.is_empty()
-    }
-
-    fn clear(&mut self) {
-        self.heap.clear();
     }
 }
 
