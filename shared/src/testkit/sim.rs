@@ -73,6 +73,7 @@ impl SimConfig {
             sites: 40,
             sweeps: 3,
             sweep_interval_ms: 20_000,
+            // Above the optimizer's 8 jobs an invocation: the consumer defers the rest.
             batch_size: 10,
             p_duplicate_firing: 0.3,
             p_producer_cut: 0.2,
@@ -296,6 +297,7 @@ pub fn run_with_faults(cfg: &SimConfig, extra: &ExtraFaults) -> SimReport {
         elite_timeout_ms: 5_000,
         max_attempts: 4,
         retry: RetryPolicy { base_s: 1, max_s: 30 },
+        elite_calls_in_flight: 6,
     };
     let crashing = CrashingLedger {
         inner: &ledger,

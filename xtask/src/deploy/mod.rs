@@ -15,6 +15,7 @@
 mod database_id;
 mod dry_run;
 mod live;
+mod queues;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
