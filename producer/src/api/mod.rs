@@ -13,6 +13,8 @@
 //! - dead letters ([`dead_letters`]): `GET /api/dead-letters?<filter>&cursor=C&limit=N`,
 //!   `GET /api/dead-letters/{id}`, `POST /api/dead-letters/replay`, `POST /api/dead-letters/purge`.
 //! - report runs ([`runs`]): `POST /api/runs` backfills a monthly report run, idempotently.
+//! - the canary ([`canary`]): `POST /api/canary` starts one optimization run over the canary
+//!   sites only (`code24_shared::canary`), for the smoke check after a deploy.
 //! - billing ([`billing`]): `POST /api/billing-events` records a customer's MRR from an instant.
 //! - rollups ([`rollups`]): `GET /api/rollups?customer_id=C&month=YYYY-MM`, the daily rollups.
 //! - `GET|PUT|DELETE /api/standin/{faults|stats}` and `POST /api/standin/queue/{optimize|reports}`
@@ -20,6 +22,7 @@
 //!   is not bound (every deployed environment).
 
 mod billing;
+mod canary;
 mod dead_letters;
 mod results;
 mod rollups;
@@ -104,6 +107,7 @@ pub(crate) async fn handle(mut req: Request, env: &Env) -> worker::Result<Respon
         Endpoint::AddSite => sites::add(&call, &mut req).await,
         Endpoint::DeactivateSite => sites::deactivate(&call, params.get("customer_id")).await,
         Endpoint::BackfillRun => runs::backfill_run(&call, &mut req).await,
+        Endpoint::StartCanary => canary::start(&call).await,
         Endpoint::AddBillingEvent => billing::add(&call, &mut req).await,
         Endpoint::ListRollups => rollups::list(&call).await,
         Endpoint::ListDeadLetters => dead_letters::list(&call).await,
