@@ -91,6 +91,9 @@ pub struct Observed {
     pub results: Vec<(String, Result<OptimizationResult, String>)>,
     /// Whether waiting for the run to complete ran out of time.
     pub timed_out: bool,
+    /// The log lines of the canary's time in which an invocation reported overrunning a
+    /// per-invocation limit (`None`: no log could be read).
+    pub overruns: Option<Vec<String>>,
 }
 
 /// The canary's verdict: it passes only when every check passed; `findings` says what was
@@ -134,6 +137,11 @@ pub fn verdict(run_id: &str, observed: &Observed) -> Verdict {
             Ok(r) => failed.push(format!("result of {customer}: written by job {}, not by this run", r.job_id)),
             Err(e) => failed.push(format!("result of {customer}: {e}")),
         }
+    }
+    match &observed.overruns {
+        Some(lines) if lines.is_empty() => passed.push("limits: no invocation reported an overrun in the logs".to_owned()),
+        Some(lines) => failed.extend(lines.iter().map(|l| format!("limits: an invocation overran: {l}"))),
+        None => {}
     }
     let pass = failed.is_empty();
     failed.extend(passed);

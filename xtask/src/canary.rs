@@ -9,8 +9,10 @@
 //! 5. Read each site's result back (`GET /api/results/{key}`): written by this run?
 //! 6. The invocations' per-invocation figures from the logs, where a log is available: the
 //!    local stack's wrangler log (`--log`), or `wrangler tail` of the optimizer while a
-//!    deployed canary runs. They are printed, not judged: the figures are the counting meter's.
-//! 7. The verdict (`code24_shared::canary::verdict`): every check passed, or what failed.
+//!    deployed canary runs. They are printed; an overrun the counting meter logged fails the
+//!    canary.
+//! 7. The verdict (`code24_shared::canary::verdict`): every check passed (and no invocation
+//!    logged a limit overrun while it ran), or what failed.
 //!
 //! The token comes from `CODE24_API_TOKEN` (as for `code24-ops`), never from the command line;
 //! locally it falls back to the `ADMIN_TOKEN` of `.dev.vars`.
@@ -39,6 +41,9 @@ pub(crate) const TOKEN_VAR: &str = "CODE24_API_TOKEN";
 pub(crate) const URL_VAR: &str = "CODE24_API_URL";
 /// The figures the counting meter logs per invocation, by their limits' keys.
 const FIGURE_KEYS: [&str; 2] = ["subrequests", "service_binding_calls"];
+/// The event the Workers' counting meter logs when an invocation overruns a limit (the
+/// runtime's `meter::OVERRUN_EVENT`): any such line during the canary fails it.
+const OVERRUN_EVENT: &str = "limit_overrun";
 
 /// Where the canary runs and how it reads figures.
 pub(crate) struct Target {
@@ -115,6 +120,7 @@ pub(crate) fn run(root: &Path, target: &Target) -> Result<()> {
         Ok(started.run_id)
     })();
     let lines = figures.finish();
+    observed.overruns = lines.as_ref().ok().map(|l| l.iter().filter(|l| l.contains(OVERRUN_EVENT)).cloned().collect());
     let run_id = match outcome {
         Ok(run_id) => run_id,
         Err(e) => {
@@ -271,9 +277,9 @@ impl Figures {
     }
 }
 
-/// The lines of `text` that carry a per-invocation figure.
+/// The lines of `text` that carry a per-invocation figure or an overrun.
 fn figure_lines(text: &str) -> Vec<String> {
-    text.lines().filter(|l| FIGURE_KEYS.iter().any(|k| l.contains(k))).map(|l| l.trim().to_owned()).collect()
+    text.lines().filter(|l| l.contains(OVERRUN_EVENT) || FIGURE_KEYS.iter().any(|k| l.contains(k))).map(|l| l.trim().to_owned()).collect()
 }
 
 #[cfg(test)]

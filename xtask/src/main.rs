@@ -128,8 +128,8 @@ COMMANDS:
         (GET /api/sweeps/ID, up to 180 s) and reads each result back (GET /api/results);
         prints the invocations' per-invocation figures (subrequests, service-binding calls)
         from the logs where available (--log FILE, e.g. the local stack's wrangler log;
-        `wrangler tail` of the optimizer when deployed); then a verdict, PASS or FAILED with
-        what failed (exit status non-zero). URL: --url, else CODE24_API_URL, else
+        `wrangler tail` of the optimizer when deployed; a logged limit overrun fails
+        it); then a verdict, PASS or FAILED with what failed (exit status non-zero). URL: --url, else CODE24_API_URL, else
         (local) http://127.0.0.1:8787. Token: CODE24_API_TOKEN, else (local) .dev.vars.
         The e2e tier of `test` runs it against its local stack.
 

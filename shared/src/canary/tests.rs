@@ -48,6 +48,7 @@ fn all_good() -> Observed {
         progress: Some(progress(SITES as u64, SITES as u64, 0, true)),
         results: site_ids().iter().map(|c| (c.as_str().to_owned(), Ok(result(&run(), c)))).collect(),
         timed_out: false,
+        overruns: None,
     }
 }
 
@@ -114,4 +115,10 @@ fn every_missing_piece_fails_the_canary_and_is_named_first() {
     let mut o = all_good();
     o.results.pop();
     fails_with(&o, "2 of 3 canary sites");
+
+    let mut o = all_good();
+    o.overruns = Some(vec!["{\"event\":\"limit_overrun\"}".into()]);
+    fails_with(&o, "limits: an invocation overran");
+    o.overruns = Some(Vec::new());
+    assert!(verdict(run().as_str(), &o).pass);
 }
