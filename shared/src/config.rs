@@ -80,8 +80,8 @@ pub struct ConsumerConfig {
     /// A job failing transiently this many times is dead-lettered.
     pub max_attempts: u32,
     pub retry: RetryPolicy,
-    /// Most elite calls (and other connections of the work step) one invocation keeps open at
-    /// once. At most [`limits::CONNECTIONS`]: beyond it the platform makes further calls wait,
+    /// Most elite calls (and other connections: the work step's R2 calls, the per-shard ledger
+    /// requests) one invocation keeps open at once. At most [`limits::CONNECTIONS`]: beyond it the platform makes further calls wait,
     /// and a call's timeout would run while it waits. At least one job's calls
     /// ([`ELITE_CALLS_PER_JOB`]), which one job makes at once.
     pub elite_calls_in_flight: u32,

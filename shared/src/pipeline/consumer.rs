@@ -201,10 +201,8 @@ where
     fn defer_beyond_budget(&self, batch: &mut [Message<'_, K::Job>]) {
         let claiming: Vec<usize> = (0..batch.len()).filter(|&i| matches!(batch[i].state, Slot::Claiming)).collect();
         let calls = claiming.iter().map(|&i| batch[i].job.as_ref().map_or(0, |(job, _)| K::service_binding_calls(job)));
-        for (i, taken) in claiming.iter().zip(admit(calls)) {
-            if !taken {
-                batch[*i].state = Slot::Decided(Action::Retry { delay_s: DEFERRED_DELAY_S });
-            }
+        for (i, _) in claiming.iter().zip(admit(calls)).filter(|(_, taken)| !taken) {
+            batch[*i].state = Slot::Decided(Action::Retry { delay_s: DEFERRED_DELAY_S });
         }
     }
 
@@ -215,7 +213,8 @@ where
             _ => None,
         });
         let groups = group_by_shard(claims.collect::<Vec<_>>());
-        for (i, decision) in claim_per_shard(self.ledger, groups, now(), K::lease_ms(self.config)).await {
+        let in_flight = self.config.elite_calls_in_flight as usize;
+        for (i, decision) in claim_per_shard(self.ledger, groups, now(), K::lease_ms(self.config), in_flight).await {
             let m = &mut batch[i];
             // The ledger is unreachable (or answered nonsense): nothing was decided for this
             // message, so it is retried after a short backoff.
@@ -285,7 +284,8 @@ where
             _ => None,
         });
         let groups = group_by_shard(outcomes.collect::<Vec<_>>());
-        for (i, verdict) in complete_per_shard(self.ledger, groups, now(), self.config.max_attempts).await {
+        let in_flight = self.config.elite_calls_in_flight as usize;
+        for (i, verdict) in complete_per_shard(self.ledger, groups, now(), self.config.max_attempts, in_flight).await {
             let m = &mut batch[i];
             // An unrecorded outcome: retry. The redelivery finds the job still in flight, waits
             // out the lease, and recovers a written result (or redoes idempotent work).
