@@ -169,7 +169,7 @@ fn limits_elite_calls_in_flight_never_exceed_the_configured_bound() {
 fn limits_ledger_requests_of_a_batch_touching_every_shard_stay_within_the_bound() {
     // 40 jobs (only 8 taken) spread over the shards; the local stack's meter saw a batch of 8
     // open 7 claim requests at once before the per-shard requests were bounded.
-    let touched: std::collections::BTreeSet<u32> = (0..8).map(|i| code24_shared::ledger::shard_of(&format!("site-{i:03}"))).collect();
+    let touched: std::collections::BTreeSet<u32> = (0..8).map(|i| code24_shared::ledger::shard_of(format!("site-{i:03}"))).collect();
     assert!(touched.len() > 3, "the taken jobs touch more shards than the smaller bound: {touched:?}");
     for in_flight in [3, 6] {
         let (_, _, ledger) = invocation(40, in_flight);

@@ -41,7 +41,14 @@ where
     F: Fn(u32, Vec<T>) -> Fut,
     Fut: Future<Output = Result<Vec<R>, JobError>>,
 {
-    let (requests, slots): (Vec<(u32, Vec<T>)>, Vec<Vec<usize>>) = groups.into_iter().map(|g| ((g.shard, g.items), g.slots)).unzip();
+    let mut slots = Vec::with_capacity(groups.len());
+    let requests: Vec<(u32, Vec<T>)> = groups
+        .into_iter()
+        .map(|g| {
+            slots.push(g.slots);
+            (g.shard, g.items)
+        })
+        .collect();
     let answers = bounded(requests, concurrency, |(shard, items)| call(shard, items)).await;
     let mut out = Vec::new();
     for (slots, answer) in slots.into_iter().zip(answers) {
