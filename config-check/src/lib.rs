@@ -9,6 +9,8 @@
 //!   in deploy order.
 //! - [`wrangler`]: a serde model of the tomls and wrangler's environment inheritance rules.
 //! - [`rules`]: the checks of one Worker in one environment against the table.
+//! - [`limits`]: `[limits]` in every deployed environment, consumer batches within the
+//!   service-binding budget, the ledger's job retention against the queues' retention.
 //! - [`across`]: the checks across the Workers of one environment (queue producers and
 //!   consumers, dead-letter queues, shared D1 ids, Durable Object `script_name`s).
 //! - [`sources`]: a scan of the Workers' code for the bindings it uses, so the table cannot
@@ -20,6 +22,7 @@
 //! and usually says how to fix it.
 
 pub mod across;
+pub mod limits;
 pub mod resources;
 pub mod rules;
 pub mod sources;
@@ -127,7 +130,9 @@ pub fn check_configs(root: &Path) -> Vec<Problem> {
         problems.extend(rules::check_worker(&configs.root, config));
     }
     for env in workers::ENVIRONMENTS {
-        problems.extend(across::check_environment(env, &configs.resolved(env)));
+        let resolved = configs.resolved(env);
+        problems.extend(across::check_environment(env, &resolved));
+        problems.extend(limits::check_retention(env, &resolved));
     }
     problems
 }

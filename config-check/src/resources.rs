@@ -3,9 +3,9 @@
 //! xtask deploy` creates the missing ones. Analytics Engine datasets need no provisioning
 //! (created on the first write); Durable Object classes are created by the ledger's deploy.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use code24_shared::names::Environment;
+use code24_shared::names::{var, Environment};
 
 use crate::wrangler::Target;
 use crate::Configs;
@@ -15,6 +15,9 @@ use crate::Configs;
 pub struct Resources {
     /// Every queue sent to, consumed, or used as a dead-letter queue.
     pub queues: BTreeSet<String>,
+    /// The message retention of each consumed queue, in seconds: its consumer's
+    /// `QUEUE_RETENTION_SECONDS` (wrangler.toml has no key for it; deploy applies it).
+    pub retention_s: BTreeMap<String, u64>,
     pub buckets: BTreeSet<String>,
     pub databases: Vec<Database>,
     /// Analytics Engine datasets (listed for the report; nothing to create).
@@ -34,9 +37,13 @@ pub struct Database {
 pub fn resources(configs: &Configs, env: Environment) -> Resources {
     let mut out = Resources::default();
     for (spec, r) in configs.resolved(env) {
+        let retention = r.vars.get(var::QUEUE_RETENTION_SECONDS).and_then(|v| v.as_str()).and_then(|v| v.trim().parse::<u64>().ok());
         for c in &r.consumers {
             out.queues.insert(c.queue.clone());
             out.queues.extend(c.dead_letter_queue.clone());
+            if let Some(seconds) = retention {
+                out.retention_s.insert(c.queue.clone(), seconds);
+            }
         }
         for binding in &r.bindings {
             match &binding.target {

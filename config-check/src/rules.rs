@@ -3,13 +3,14 @@
 //! environment's resource; nothing unknown; the stand-in only locally), its vars (set, valid
 //! for the Worker's own parser, `ENVIRONMENT` right, no secret among them), its queue
 //! consumers (explicit options, the right dead-letter queue, attempts below `max_retries`),
-//! its crons (the schedule table's for that environment) and its public route.
+//! its `[limits]` and batch sizes ([`crate::limits`]), its crons (the schedule table's for that environment) and its public route.
 
 use std::path::{Component, Path, PathBuf};
 
 use code24_shared::names::{self, var, Environment};
 use code24_shared::schedule;
 
+use crate::limits;
 use crate::workers::{self, DeadLetterQueue, Required, Resource, WorkerSpec};
 use crate::wrangler::{self, Binding, Resolved, Target};
 use crate::{Config, Problem};
@@ -73,7 +74,7 @@ fn check_env(root: &Path, spec: &WorkerSpec, r: &Resolved) -> Vec<Problem> {
     for (subject, message) in vars(spec, r) {
         problem(subject, message);
     }
-    for (subject, message) in consumers(spec, r) {
+    for (subject, message) in consumers(spec, r).into_iter().chain(limits::check_batches(spec, r)).chain(limits::check_limits(spec, r)) {
         problem(subject, message);
     }
     let crons: Vec<&str> = r.crons.iter().map(String::as_str).collect();

@@ -8,6 +8,7 @@
 
 use code24_shared::config::{self, ConfigError, ConsumerConfig, LedgerConfig};
 use code24_shared::names::{self, binding, var, Environment};
+use code24_shared::pipeline::{optimize, reports};
 
 /// Looks a var up by name, as a Worker's `Env` does (`None`: not set).
 pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
@@ -110,6 +111,9 @@ pub struct Consumes {
     /// A var holding the Worker's own attempt limit, which must stay below the queue's
     /// `max_retries` so the Worker dead-letters with a reason before the queue does without.
     pub attempts_var: Option<&'static str>,
+    /// The most service-binding calls one of its jobs makes: `max_batch_size` times this stays
+    /// within the invocation's budget (`code24_shared::pipeline::budget`).
+    pub service_binding_calls_per_job: u32,
 }
 
 #[derive(Debug)]
@@ -148,9 +152,17 @@ fn dead_letter_store_vars(lookup: Lookup<'_>) -> Result<(), ConfigError> {
     config::dead_letter_warn_rows(lookup).map(drop)
 }
 
-/// The optimizer's and the reports consumer's vars: both read a [`ConsumerConfig`].
+/// The optimizer's and the reports consumer's vars: both read a [`ConsumerConfig`], and
+/// declare their queue's retention.
 fn consumer_vars(lookup: Lookup<'_>) -> Result<(), ConfigError> {
-    ConsumerConfig::from_vars(lookup).map(drop)
+    ConsumerConfig::from_vars(lookup)?;
+    config::queue_retention_s(lookup).map(drop)
+}
+
+/// The dead-letters consumer's vars: the store's warning size and its queues' retention.
+fn dead_letters_consumer_vars(lookup: Lookup<'_>) -> Result<(), ConfigError> {
+    dead_letter_store_vars(lookup)?;
+    config::queue_retention_s(lookup).map(drop)
 }
 
 /// The dispatcher's vars: the dead-letter store's warning size (its admin API), its fan-outs'
@@ -170,8 +182,15 @@ fn ledger_vars(lookup: Lookup<'_>) -> Result<(), ConfigError> {
 }
 
 /// The vars of a [`ConsumerConfig`] (optimizer, reports), each set explicitly everywhere.
-const CONSUMER_VARS: &[&str] =
-    &[var::ENVIRONMENT, var::ELITE_TIMEOUT_MS, var::MAX_ATTEMPTS, var::RETRY_BASE_SECONDS, var::RETRY_MAX_SECONDS];
+const CONSUMER_VARS: &[&str] = &[
+    var::ENVIRONMENT,
+    var::ELITE_TIMEOUT_MS,
+    var::MAX_ATTEMPTS,
+    var::RETRY_BASE_SECONDS,
+    var::RETRY_MAX_SECONDS,
+    var::ELITE_CALLS_IN_FLIGHT,
+    var::QUEUE_RETENTION_SECONDS,
+];
 
 /// Every Worker, **in deploy order**: a Worker comes after everything it depends on. The
 /// ledger hosts the Durable Object the others bind by `script_name`; the dead-letters
@@ -204,11 +223,21 @@ pub const WORKERS: &[WorkerSpec] = &[
         scheduled: false,
         bindings: &[DB, LEDGER, RESULTS],
         consumes: &[
-            Consumes { queue: names::OPTIMIZE_DLQ, dead_letter_queue: DEAD_LETTER_STORE_CONSUMES, attempts_var: None },
-            Consumes { queue: names::REPORTS_DLQ, dead_letter_queue: DEAD_LETTER_STORE_CONSUMES, attempts_var: None },
+            Consumes {
+                queue: names::OPTIMIZE_DLQ,
+                dead_letter_queue: DEAD_LETTER_STORE_CONSUMES,
+                attempts_var: None,
+                service_binding_calls_per_job: 0,
+            },
+            Consumes {
+                queue: names::REPORTS_DLQ,
+                dead_letter_queue: DEAD_LETTER_STORE_CONSUMES,
+                attempts_var: None,
+                service_binding_calls_per_job: 0,
+            },
         ],
-        vars: &[var::ENVIRONMENT],
-        parse_vars: dead_letter_store_vars,
+        vars: &[var::ENVIRONMENT, var::QUEUE_RETENTION_SECONDS],
+        parse_vars: dead_letters_consumer_vars,
         secrets: &[],
     },
     WorkerSpec {
@@ -231,6 +260,7 @@ pub const WORKERS: &[WorkerSpec] = &[
             queue: names::OPTIMIZE_QUEUE,
             dead_letter_queue: DeadLetterQueue::Queue(names::OPTIMIZE_DLQ),
             attempts_var: Some(var::MAX_ATTEMPTS),
+            service_binding_calls_per_job: optimize::SERVICE_BINDING_CALLS_PER_JOB,
         }],
         vars: CONSUMER_VARS,
         parse_vars: consumer_vars,
@@ -260,6 +290,7 @@ pub const WORKERS: &[WorkerSpec] = &[
             queue: names::REPORTS_QUEUE,
             dead_letter_queue: DeadLetterQueue::Queue(names::REPORTS_DLQ),
             attempts_var: Some(var::MAX_ATTEMPTS),
+            service_binding_calls_per_job: reports::MAX_SERVICE_BINDING_CALLS_PER_JOB,
         }],
         vars: CONSUMER_VARS,
         parse_vars: consumer_vars,

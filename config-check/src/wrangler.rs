@@ -2,8 +2,9 @@
 //! it.
 //!
 //! wrangler's rules (verified, see /work/shared/notes/platform.md): an `[env.NAME]` section
-//! inherits `main`, `compatibility_*`, `triggers`, `migrations` and `workers_dev` from the top
-//! level unless it sets them; it inherits **no** binding and no `vars`; its Worker is named
+//! inherits `main`, `compatibility_*`, `triggers`, `migrations`, `workers_dev` and `limits`
+//! from the top level unless it sets them (`limits`: wrangler 4's `normalizeAndValidateLimits`
+//! calls `inheritable`); it inherits **no** binding and no `vars`; its Worker is named
 //! `<top-level name>-<NAME>` unless it sets `name`. [`resolve`] applies exactly these rules, so
 //! the check sees what `wrangler deploy --env NAME` would deploy.
 
@@ -26,9 +27,18 @@ pub struct Section {
     pub services: Option<Vec<Service>>,
     pub analytics_engine_datasets: Option<Vec<Dataset>>,
     pub migrations: Option<Vec<Migration>>,
+    /// `[limits]`: per-invocation subrequests and CPU time (inherited into `[env.*]`).
+    pub limits: Option<Limits>,
     /// Only meaningful at the top level: the deployed environments.
     #[serde(default)]
     pub env: BTreeMap<String, Section>,
+}
+
+/// `[limits]`. The fields are optional here so that a missing one is reported by the check.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct Limits {
+    pub subrequests: Option<i64>,
+    pub cpu_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -167,6 +177,8 @@ pub struct Resolved {
     pub consumers: Vec<Consumer>,
     /// Classes created with `new_sqlite_classes` by the (inherited) migrations.
     pub sqlite_classes: Vec<String>,
+    /// `[limits]`, the section's own or inherited from the top level.
+    pub limits: Option<Limits>,
 }
 
 /// `[env.NAME]` as a toml section header, or the top level for local.
@@ -209,6 +221,7 @@ pub fn resolve(top: &Section, env: Environment) -> Option<Resolved> {
         bindings: bindings(section),
         consumers: section.queues.as_ref().map(|q| q.consumers.clone()).unwrap_or_default(),
         sqlite_classes: migrations.into_iter().flatten().flat_map(|m| m.new_sqlite_classes.clone()).collect(),
+        limits: section.limits.clone().or_else(|| top.limits.clone()),
     })
 }
 

@@ -87,6 +87,8 @@ async fn run(cron: &str, scheduled_ms: i64, env: &Env, meter: &Meter) -> Result<
                 let run = run_for_slot(environment.as_str(), task, scheduled).ok_or("not a report task")?;
                 runs::enqueue(env, &run, meter).await.map_err(|e| format!("run {}: {e}", run.run_id))
             }
+            // No cron maps to it (it has no schedule row); the admin API starts it.
+            Task::Canary => Err("the canary is started by POST /api/canary, never by a cron".to_owned()),
         }
     };
     // The ticks that fire often enough to notice a missed monthly run. The catch-up is

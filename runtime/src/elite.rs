@@ -1,13 +1,22 @@
 //! The elite workers over service bindings, one call per role with its own timeout. A
 //! timeout or a network error is a transient failure; answers are classified by the core.
+//!
+//! A call's timeout starts when the call starts: [`within`] starts its timer when it is first
+//! polled, and the consumer creates a job's calls only once the invocation's bound on calls in
+//! flight admits the job (`code24_shared::pipeline::budget::bounded`), so no call's time runs
+//! while it waits for a slot. A body is read up to `elite::MAX_RESPONSE_BYTES` and no further.
 
 use std::time::Duration;
 
-use code24_shared::elite::{classify_response, EliteHealth, EliteRequest, EliteResponse, EliteRole, HEALTH_PATH, OPTIMIZE_PATH};
+use code24_shared::elite::{
+    classify_response, oversized_response, EliteHealth, EliteRequest, EliteResponse, EliteRole, HEALTH_PATH, MAX_RESPONSE_BYTES,
+    OPTIMIZE_PATH,
+};
 use code24_shared::error::JobError;
 use code24_shared::limits::usage::Counted;
 use code24_shared::ports::EliteClient;
-use worker::{Env, Fetcher, Headers, Method, RequestInit};
+use futures::StreamExt;
+use worker::{Env, Fetcher, Headers, Method, RequestInit, Response};
 
 use crate::meter::Meter;
 use crate::timeout::within;
@@ -59,9 +68,36 @@ impl ServiceElite {
             .fetch(url, Some(init))
             .await
             .map_err(|e| JobError::transient(format!("elite {role} unreachable: {e}")))?;
-        let bytes = response.bytes().await.map_err(|e| JobError::transient(format!("elite {role} body: {e}")))?;
-        Ok((response.status_code(), bytes))
+        let status = response.status_code();
+        let bytes = capped_body(&mut response, request.role).await?;
+        Ok((status, bytes))
     }
+}
+
+/// The body of an elite answer, read chunk by chunk up to [`MAX_RESPONSE_BYTES`]: an answer
+/// declaring or sending more is refused (its class by its status, `elite::oversized_response`)
+/// without buffering the rest.
+async fn capped_body(response: &mut Response, role: EliteRole) -> Result<Vec<u8>, JobError> {
+    let status = response.status_code();
+    let name = role.as_str();
+    let declared = response.headers().get("content-length").ok().flatten().and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_RESPONSE_BYTES as u64) {
+        return Err(oversized_response(role, status, declared));
+    }
+    let mut stream = match response.stream() {
+        Ok(stream) => stream,
+        // No body at all.
+        Err(_) => return Ok(Vec::new()),
+    };
+    let mut body = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| JobError::transient(format!("elite {name} body: {e}")))?;
+        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err(oversized_response(role, status, declared));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 impl ServiceElite {
@@ -77,11 +113,11 @@ impl ServiceElite {
                 .await
                 .map_err(|e| JobError::transient(format!("elite {name} unreachable: {e}")))?;
             let status = response.status_code();
-            let text = response.text().await.map_err(|e| JobError::transient(format!("elite {name} health body: {e}")))?;
+            let body = capped_body(&mut response, role).await.map_err(|e| JobError::transient(e.message))?;
             if status != 200 {
                 return Err(JobError::transient(format!("elite {name} /health answered HTTP {status}")));
             }
-            serde_json::from_str::<EliteHealth>(&text)
+            serde_json::from_slice::<EliteHealth>(&body)
                 .map_err(|e| JobError::transient(format!("elite {name} /health sent an undecodable body ({e})")))
         };
         within(self.timeout, probe).await.unwrap_or_else(|| Err(self.timed_out(role)))

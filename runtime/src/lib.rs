@@ -7,7 +7,8 @@
 //! - [`ledger_client`]: the ledger Durable Object seen from a Worker.
 //! - [`queue`], [`body`], [`inbox`]: queue producers, message bodies as text, and a consumer's
 //!   batch as the core sees it.
-//! - [`registry`], [`d1`]: the site registry over D1, and the one-query shape its reads share.
+//! - [`registry`], [`d1`]: the site registry over D1, and the one-query shape its reads share;
+//!   [`canary`]: the canary's sites, for the post-deploy canary run.
 //! - [`results`]: the R2 results bucket.
 //! - [`elite`], [`timeout`]: the elite workers over service bindings, each call bounded in time.
 //! - [`reports`], [`rollups`], [`probes`]: the report jobs' data over D1, the D1 copy of the
@@ -21,6 +22,7 @@
 pub mod ledger_client;
 
 pub mod body;
+pub mod canary;
 pub mod d1;
 pub mod dead_letters;
 pub mod elite;

@@ -67,6 +67,7 @@ pub fn action_of(endpoint: Endpoint) -> Option<&'static str> {
         Endpoint::AddBillingEvent => "billing.record",
         Endpoint::ReplayDeadLetters => "dead_letters.replay",
         Endpoint::PurgeDeadLetters => "dead_letters.purge",
+        Endpoint::StartCanary => "canary.run",
         _ => return None,
     })
 }
@@ -235,7 +236,7 @@ mod tests {
         for r in crate::api::ROUTES {
             assert_eq!(action_of(r.endpoint).is_some(), r.method == "POST" && !r.local_only(), "{r:?}");
         }
-        assert_eq!(recorded.len(), 6);
+        assert_eq!(recorded.len(), 7);
         assert!(is_dry_run(r#"{"ids":["a"],"dry_run":true}"#));
         assert!(!is_dry_run(r#"{"ids":["a"],"dry_run":false}"#) && !is_dry_run("not json"));
     }

@@ -6,7 +6,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::backoff::RetryPolicy;
-use crate::limits::{HEADROOM_PERCENT, QUEUE_SEND_BATCH_MESSAGES, QUEUE_SEND_RATE_PER_S};
+use crate::elite::EliteRole;
+use crate::limits::{self, HEADROOM_PERCENT, QUEUE_SEND_BATCH_MESSAGES, QUEUE_SEND_RATE_PER_S};
 use crate::names::{var, Environment};
 
 /// Why a configuration was refused.
@@ -109,7 +110,15 @@ pub struct ConsumerConfig {
     /// A job failing transiently this many times is dead-lettered.
     pub max_attempts: u32,
     pub retry: RetryPolicy,
+    /// Most elite calls (and other connections: the work step's R2 calls, the per-shard ledger
+    /// requests) one invocation keeps open at once. At most [`limits::CONNECTIONS`]: beyond it the platform makes further calls wait,
+    /// and a call's timeout would run while it waits. At least one job's calls
+    /// ([`ELITE_CALLS_PER_JOB`]), which one job makes at once.
+    pub elite_calls_in_flight: u32,
 }
+
+/// The elite calls of one optimization job, made at once: one per role.
+pub const ELITE_CALLS_PER_JOB: u32 = EliteRole::ALL.len() as u32;
 
 impl ConsumerConfig {
     pub fn from_vars(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
@@ -126,6 +135,13 @@ impl ConsumerConfig {
             elite_timeout_ms: number(lookup, var::ELITE_TIMEOUT_MS, 10_000, 100, 600_000)?,
             max_attempts: number(lookup, var::MAX_ATTEMPTS, 5, 1, 50)?,
             retry: RetryPolicy { base_s, max_s },
+            elite_calls_in_flight: number(
+                lookup,
+                var::ELITE_CALLS_IN_FLIGHT,
+                limits::CONNECTIONS as u32,
+                ELITE_CALLS_PER_JOB,
+                limits::CONNECTIONS as u32,
+            )?,
         })
     }
 
@@ -144,11 +160,28 @@ pub struct LedgerConfig {
     pub retention_hours: u32,
 }
 
+/// The shortest job retention that outlives every message of a queue keeping messages
+/// `queue_retention_s`: the retention rounded up to whole hours, plus a day of margin (a
+/// message's delivery delay and clock skew). A shorter one could let a late redelivery of a
+/// pruned, succeeded job run again.
+pub const fn min_job_retention_hours(queue_retention_s: u64) -> u32 {
+    (queue_retention_s.div_ceil(3_600) + 24) as u32
+}
+
+/// The message retention of the queues a consumer reads (`QUEUE_RETENTION_SECONDS`, required,
+/// from a minute to Cloudflare's maximum). wrangler.toml has no key for it: `cargo xtask
+/// deploy` applies it to each queue, and the configuration check compares it with the ledger's
+/// job retention.
+pub fn queue_retention_s(lookup: &dyn Fn(&str) -> Option<String>) -> Result<u64, ConfigError> {
+    required(lookup, var::QUEUE_RETENTION_SECONDS)?;
+    number(lookup, var::QUEUE_RETENTION_SECONDS, 0, 60, limits::QUEUE_RETENTION_MAX_S)
+}
+
 impl LedgerConfig {
-    /// A job row must outlive every message that could still name it: the queues keep a
-    /// message at most 14 days, so retention is at least 15 days. A shorter one could let a
-    /// late redelivery of a pruned, succeeded job run again.
-    pub const MIN_RETENTION_HOURS: u32 = 15 * 24;
+    /// A job row must outlive every message that could still name it, whatever retention a
+    /// queue is given: the longest a queue may keep a message ([`limits::QUEUE_RETENTION_MAX_S`])
+    /// plus a day. The replay window of dead letters relies on it too.
+    pub const MIN_RETENTION_HOURS: u32 = min_job_retention_hours(limits::QUEUE_RETENTION_MAX_S);
 
     pub fn from_vars(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         Ok(Self { retention_hours: number(lookup, var::SWEEP_RETENTION_HOURS, 360, Self::MIN_RETENTION_HOURS, 24 * 90)? })
@@ -189,6 +222,26 @@ mod tests {
         let err = ConsumerConfig::from_vars(&vars(pairs)).unwrap_err();
         assert_eq!(err.variable, variable);
         assert!(err.to_string().contains(fragment), "{err}");
+    }
+
+    #[test]
+    fn job_retention_is_derived_from_the_queue_retention() {
+        assert_eq!(LedgerConfig::MIN_RETENTION_HOURS, 15 * 24, "14 days of queue retention and a day");
+        assert_eq!(min_job_retention_hours(345_600), 5 * 24);
+        assert_eq!(min_job_retention_hours(3_601), 26);
+        assert_eq!(queue_retention_s(&vars(&[("QUEUE_RETENTION_SECONDS", "345600")])), Ok(345_600));
+        assert_eq!(queue_retention_s(&vars(&[])).unwrap_err().problem, "is not set");
+        let too_long = queue_retention_s(&vars(&[("QUEUE_RETENTION_SECONDS", "1209601")])).unwrap_err();
+        assert!(too_long.problem.contains("outside 60..=1209600"), "{too_long}");
+    }
+
+    #[test]
+    fn elite_calls_in_flight_stay_within_the_connections_and_above_one_job() {
+        let read = |v: &str| ConsumerConfig::from_vars(&vars(&[("ENVIRONMENT", "dev"), ("ELITE_CALLS_IN_FLIGHT", v)]));
+        assert_eq!(read("3").unwrap().elite_calls_in_flight, 3);
+        assert_eq!(ConsumerConfig::from_vars(&vars(&[("ENVIRONMENT", "dev")])).unwrap().elite_calls_in_flight, 6);
+        assert!(read("2").unwrap_err().problem.contains("outside 3..=6"));
+        assert!(read("7").unwrap_err().problem.contains("outside 3..=6"));
     }
 
     #[test]

@@ -94,6 +94,29 @@ pub struct EliteHealth {
     pub version: String,
 }
 
+/// The largest elite answer read, in bytes. The contract's answer is a score, a summary and a
+/// few recommendations (a few KB); a body beyond this is not one, and reading it whole would
+/// hold up to [`crate::pipeline::budget::service_binding_budget`] such bodies in one isolate's
+/// memory at once. The reader stops at the cap and never buffers more.
+pub const MAX_RESPONSE_BYTES: usize = 256 * 1024;
+
+/// The error of an answer whose body exceeds [`MAX_RESPONSE_BYTES`] (`declared`: its
+/// `Content-Length`, when it said one). The status decides the class as for any answer: a
+/// transient status stays transient whatever its body (a proxy's large error page, say); an
+/// oversized success is a broken contract, permanent like an undecodable body, so the job is
+/// dead-lettered with this reason and replayed once the elite worker is fixed.
+pub fn oversized_response(role: EliteRole, status: u16, declared: Option<u64>) -> JobError {
+    let class = match status {
+        408 | 429 | 500..=599 => ErrorClass::Transient,
+        _ => ErrorClass::Permanent,
+    };
+    let size = declared.map_or_else(|| "more than that".to_owned(), |n| format!("{n} bytes declared"));
+    JobError::new(
+        class,
+        format!("elite {} answered HTTP {status} with a body over {MAX_RESPONSE_BYTES} bytes ({size}); not read further", role.as_str()),
+    )
+}
+
 /// Classifies an HTTP answer of an elite worker. Transient: 5xx, 408 and 429 (retrying may
 /// help). Permanent: every other non-2xx, an undecodable body, a wrong contract version or a
 /// wrong role (retrying the same request would fail the same way).
@@ -147,6 +170,22 @@ mod tests {
         check(200, b"{not json", Err(ErrorClass::Permanent));
         check(200, &ok_body(EliteRole::Brand, 2), Err(ErrorClass::Permanent));
         check(200, &ok_body(EliteRole::Designer, 1), Err(ErrorClass::Permanent));
+    }
+
+    #[test]
+    fn limits_oversized_answers_are_classified_by_their_status() {
+        let class = |status, declared| oversized_response(EliteRole::Designer, status, declared).class;
+        assert_eq!(class(200, Some(10_000_000)), ErrorClass::Permanent);
+        assert_eq!(class(200, None), ErrorClass::Permanent);
+        assert_eq!(class(404, None), ErrorClass::Permanent);
+        assert_eq!(class(503, Some(1 << 20)), ErrorClass::Transient);
+        assert_eq!(class(429, None), ErrorClass::Transient);
+        let message = oversized_response(EliteRole::Designer, 200, Some(999_999)).message;
+        assert!(message.contains("designer") && message.contains("262144") && message.contains("999999 bytes declared"), "{message}");
+        // Every answer a budget's worth of calls may hold at once is a small share of an
+        // isolate's memory.
+        let held = MAX_RESPONSE_BYTES as u64 * u64::from(crate::pipeline::budget::service_binding_budget());
+        assert!(held * 20 <= crate::limits::MEMORY_BYTES, "{held} bytes of elite answers");
     }
 
     #[test]

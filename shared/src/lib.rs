@@ -56,6 +56,10 @@
 //! - [`dead_letters`]: the dead-letter store in one place: its record, the dead-letters
 //!   consumer's intake decision and batch, and the admin API's queries, replays and purges.
 //!
+//! Operations
+//! - [`canary`]: the post-deploy canary's pure parts: its reserved, inactive sites, its run id,
+//!   and its verdict over what a run left behind.
+//!
 //! The stand-in
 //! - [`standin`]: the local elite stand-in's control contract and deterministic answers, and
 //!   its model of the elite workers ([`standin::model`]), run by the `elite-standin` Worker.
@@ -68,6 +72,7 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod backoff;
+pub mod canary;
 pub mod config;
 pub mod dead_letters;
 pub mod elite;

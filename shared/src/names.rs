@@ -154,6 +154,13 @@ pub mod var {
     pub const RETRY_BASE_SECONDS: &str = "RETRY_BASE_SECONDS";
     /// Upper bound of a retry delay, in seconds.
     pub const RETRY_MAX_SECONDS: &str = "RETRY_MAX_SECONDS";
+    /// Most elite calls one consumer invocation keeps in flight at once (at most the platform's
+    /// simultaneous connections, so no call's timeout runs while it waits for one).
+    pub const ELITE_CALLS_IN_FLIGHT: &str = "ELITE_CALLS_IN_FLIGHT";
+    /// Message retention of every queue the Worker consumes, in seconds. wrangler.toml has no
+    /// key for it: `cargo xtask deploy` applies it with `wrangler queues create/update
+    /// --message-retention-period-secs`, and the ledger's job retention must outlast it.
+    pub const QUEUE_RETENTION_SECONDS: &str = "QUEUE_RETENTION_SECONDS";
     /// How long the ledger keeps finished sweeps before its alarm prunes them.
     pub const SWEEP_RETENTION_HOURS: &str = "SWEEP_RETENTION_HOURS";
     /// Rows of the dead-letter store at which the store reports itself near capacity (it

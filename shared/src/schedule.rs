@@ -30,9 +30,14 @@ pub enum Task {
     EndOfMonth,
     /// Dev health checks of the elite workers, R2, D1, customer sites, and a canary run.
     HealthCheck,
+    /// The post-deploy canary: one optimization run over the canary sites only
+    /// ([`crate::canary`]). Started by the admin API, never by a cron: it has no schedule row
+    /// and is not in [`Task::ALL`] (the scheduled tasks).
+    Canary,
 }
 
 impl Task {
+    /// The scheduled tasks: each has a row in [`SCHEDULES`].
     pub const ALL: [Task; 4] = [Self::Optimize, Self::MonthlyAnalytics, Self::EndOfMonth, Self::HealthCheck];
 
     pub fn as_str(self) -> &'static str {
@@ -41,6 +46,7 @@ impl Task {
             Self::MonthlyAnalytics => MONTHLY_ANALYTICS,
             Self::EndOfMonth => END_OF_MONTH,
             Self::HealthCheck => HEALTH_CHECK,
+            Self::Canary => crate::canary::TASK,
         }
     }
 
@@ -106,7 +112,7 @@ pub const SCHEDULES: &[Schedule] = &[
 
 /// The schedule row of a task.
 pub fn schedule_of(task: Task) -> &'static Schedule {
-    SCHEDULES.iter().find(|s| s.task == task).expect("every task has a schedule row")
+    SCHEDULES.iter().find(|s| s.task == task).expect("every scheduled task (Task::ALL) has a schedule row")
 }
 
 /// The crons that trigger `env`'s dispatcher, in table order: what its `triggers.crons` must

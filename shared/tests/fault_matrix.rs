@@ -35,7 +35,9 @@ fn scenario(seed: u64) -> (SimConfig, ExtraFaults) {
         sweeps: 1 + rng.below(4) as u32,
         // 2 s overlaps every sweep with the previous one's retries; 180 s is the cron's period.
         sweep_interval_ms: pick(&mut rng, &[2_000, 20_000, 180_000]),
-        batch_size: pick(&mut rng, &[1, 5, 10, 25, 100]) as usize,
+        // Deployed optimizers take at most 8 jobs a batch (the service-binding budget); 25 and
+        // 100 exercise the consumer's deferral of the jobs beyond it.
+        batch_size: pick(&mut rng, &[1, 5, 8, 25, 100]) as usize,
         p_duplicate_firing: p(&mut rng, 0.6),
         p_producer_cut: p(&mut rng, 0.4),
         p_refire_after_cut: p(&mut rng, 1.0),
@@ -244,7 +246,9 @@ fn one_sweep_of_100_000_sites_under_faults_ends_every_site_once() {
     let cfg = SimConfig {
         sites,
         sweeps: 1,
-        batch_size: 100,
+        // As deployed: the most jobs one invocation's service-binding budget allows.
+        batch_size: code24_shared::pipeline::budget::jobs_per_invocation(code24_shared::pipeline::optimize::SERVICE_BINDING_CALLS_PER_JOB)
+            as usize,
         p_duplicate_firing: 0.5,
         p_producer_cut: 0.0,
         p_duplicate_delivery: 0.01,

@@ -256,3 +256,71 @@ fn an_unknown_binding_is_named() {
     copy.fails_with("code24-dead-letters", Environment::Dev, "binding RESULT", "not in this Worker's binding table");
     copy.fails_with("code24-dead-letters", Environment::Dev, "binding RESULTS", "missing");
 }
+
+#[test]
+fn limits_a_deployed_environment_without_limits_is_refused() {
+    let copy = BrokenCopy::new("consumers/optimizer/wrangler.toml", |t| remove_entry(t, "env.production.limits", "cpu_ms = 30000"));
+    copy.fails_with(
+        "code24-optimizer",
+        Environment::Production,
+        "limits",
+        "missing: set [env.production.limits] with subrequests and cpu_ms",
+    );
+
+    let copy = BrokenCopy::new("ledger/wrangler.toml", |t| {
+        edit_entry(t, "env.staging.limits", "subrequests = 10000", |b| b.replace("subrequests = 10000\n", ""))
+    });
+    copy.fails_with("code24-ledger", Environment::Staging, "limits.subrequests", "missing");
+
+    let copy = BrokenCopy::new("wrangler.toml", |t| edit_entry(t, "env.dev.limits", "cpu_ms = 30000", |b| b.replace("30000", "900000")));
+    copy.fails_with("code24-platform-dispatcher", Environment::Dev, "limits.cpu_ms", "outside Cloudflare's bounds (1..=300000)");
+}
+
+#[test]
+fn limits_a_consumer_without_an_explicit_queue_retention_is_refused() {
+    let copy = BrokenCopy::new("consumers/reports/wrangler.toml", |t| {
+        edit_entry(t, "env.staging.vars", r#"ENVIRONMENT = "staging""#, |b| b.replace("QUEUE_RETENTION_SECONDS = \"1209600\"\n", ""))
+    });
+    copy.fails_with("code24-reports", Environment::Staging, "var QUEUE_RETENTION_SECONDS", "missing");
+
+    let copy = BrokenCopy::new("consumers/dead-letters/wrangler.toml", |t| {
+        edit_entry(t, "env.production.vars", r#"ENVIRONMENT = "production""#, |b| b.replace("\"1209600\"", "\"2000000\""))
+    });
+    copy.fails_with("code24-dead-letters", Environment::Production, "var QUEUE_RETENTION_SECONDS", "outside 60..=1209600");
+}
+
+#[test]
+fn limits_job_retention_shorter_than_queue_retention_is_refused() {
+    let copy = BrokenCopy::new("ledger/wrangler.toml", |t| {
+        edit_entry(t, "env.dev.vars", r#"ENVIRONMENT = "dev""#, |b| b.replace("\"360\"", "\"200\""))
+    });
+    copy.fails_with(
+        "code24-ledger",
+        Environment::Dev,
+        "var SWEEP_RETENTION_HOURS",
+        "job retention 200 h is shorter than the queue retention: code24-optimize-dev keeps messages 1209600 s",
+    );
+}
+
+#[test]
+fn limits_consumer_batches_stay_within_the_service_binding_budget() {
+    let copy = BrokenCopy::new("consumers/optimizer/wrangler.toml", |t| {
+        edit_entry(t, "env.production.queues.consumers", r#"queue = "code24-optimize-production""#, |b| {
+            b.replace("max_batch_size = 8", "max_batch_size = 9")
+        })
+    });
+    copy.fails_with(
+        "code24-optimizer",
+        Environment::Production,
+        "consumer of queue code24-optimize-production",
+        "max_batch_size = 9 is too large: a job makes up to 3 service-binding calls",
+    );
+
+    // A reports batch is judged as if every job were a health check (six calls).
+    let copy = BrokenCopy::new("consumers/reports/wrangler.toml", |t| {
+        edit_entry(t, "env.dev.queues.consumers", r#"queue = "code24-reports-dev""#, |b| {
+            b.replace("max_batch_size = 4", "max_batch_size = 5")
+        })
+    });
+    copy.fails_with("code24-reports", Environment::Dev, "consumer of queue code24-reports-dev", "at most 4 jobs a batch");
+}

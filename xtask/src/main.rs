@@ -13,11 +13,14 @@
 //! - [`bench`]: `bench [--quick] [--only PARTS]`, the benchmarks and BENCHMARKS.md.
 //! - [`check_config`]: `check-config`, the configuration check of `code24-config-check`.
 //! - [`deploy`]: `deploy --env X [--dry-run]`: per-environment provisioning and deploys.
+//! - [`canary`]: `canary --env X`: the smoke check of a running environment that ends every
+//!   live deploy.
 //! - [`cmd`]: running child commands, timing, formatting.
 //! - [`interrupt`]: Ctrl-C and SIGTERM as a flag, so a running stack is always stopped.
 //! - [`restart`]: restarts of the local stack on request of an end-to-end test.
 
 mod bench;
+mod canary;
 mod check_config;
 mod cmd;
 mod deploy;
@@ -86,7 +89,8 @@ COMMANDS:
         `cargo test -p code24-tests -- --ignored --test-threads=1 TEST_ARGS` with
         CODE24_E2E_URL and CODE24_E2E_TOKEN set (and CODE24_E2E_CONTROL: a test may ask
         for the stack to be killed and restarted on the same state; see
-        xtask/src/restart.rs). The stack is always stopped; on failure
+        xtask/src/restart.rs); then the canary (see `canary`) against the same stack,
+        its figures read from the stack's log. The stack is always stopped; on failure
         the tail of wrangler's log is printed. Exits non-zero on any failure and prints a
         summary with per-tier timings.
         --host-only skips the build, dry-run and end-to-end tiers; --e2e-only skips the
@@ -102,7 +106,7 @@ COMMANDS:
         stand-in absent from deployed environments; and the table against the Workers'
         code. Each problem names the Worker, the environment and the binding.
 
-    deploy --env <dev|staging|production> [--dry-run]
+    deploy --env <dev|staging|production> [--dry-run] [--url URL] [--skip-canary]
         Runs the configuration check and builds every deployed Worker, in deploy order:
         {DEPLOYED}.
         --dry-run: `wrangler deploy --dry-run --env ENV --outdir
@@ -112,8 +116,24 @@ COMMANDS:
         Without --dry-run: needs `npx wrangler login` (or CLOUDFLARE_API_TOKEN); checks the
         real elite workers exist; creates missing queues, R2 bucket and D1 database
         (writing the new database_id into the tomls: commit it) and applies the D1
-        migrations remotely; deploys in that order; lists secrets still to set
-        (`npx wrangler secret put ADMIN_TOKEN --env ENV`). See docs/DEPLOY.md.
+        migrations remotely; sets every queue's message retention to the
+        QUEUE_RETENTION_SECONDS its consumer declares (`wrangler queues create/update
+        --message-retention-period-secs`); deploys in that order; lists secrets still to
+        set (`npx wrangler secret put ADMIN_TOKEN --env ENV`); then runs the canary (below)
+        against the dispatcher at --url (or CODE24_API_URL) with CODE24_API_TOKEN, unless
+        --skip-canary. See docs/DEPLOY.md.
+
+    canary --env <local|dev|staging|production> [--url URL] [--log FILE]
+        The smoke check of a running environment through its admin API: /health; registers
+        the canary sites (canary-1..3, inactive: no sweep, report or health check sees
+        them); POST /api/canary starts one optimization run over them alone; follows it
+        (GET /api/sweeps/ID, up to 180 s) and reads each result back (GET /api/results);
+        prints the invocations' per-invocation figures (subrequests, service-binding calls)
+        from the logs where available (--log FILE, e.g. the local stack's wrangler log;
+        `wrangler tail` of the optimizer when deployed; a logged limit overrun fails
+        it); then a verdict, PASS or FAILED with what failed (exit status non-zero). URL: --url, else CODE24_API_URL, else
+        (local) http://127.0.0.1:8787. Token: CODE24_API_TOKEN, else (local) .dev.vars.
+        The e2e tier of `test` runs it against its local stack.
 
     bench [--quick] [--only PARTS]
         The benchmarks of BENCHMARKS.md, on this machine; one JSON line per figure, then
@@ -215,8 +235,19 @@ fn run(args: &[String]) -> Result<()> {
             let mut flags = Flags::new(rest);
             let env = flags.value("--env")?.ok_or("deploy needs --env <dev|staging|production>")?;
             let dry_run = flags.switch("--dry-run");
+            let url = flags.value("--url")?;
+            let canary = !flags.switch("--skip-canary");
             flags.finish()?;
-            deploy::run(&root, deploy::Options { env: deploy::parse_env(&env)?, dry_run })
+            deploy::run(&root, deploy::Options { env: deploy::parse_env(&env)?, dry_run, url, canary })
+        }
+        "canary" => {
+            let mut flags = Flags::new(rest);
+            let raw = flags.value("--env")?.ok_or("canary needs --env <local|dev|staging|production>")?;
+            let url = flags.value("--url")?;
+            let log = flags.value("--log")?.map(PathBuf::from);
+            flags.finish()?;
+            let env = code24_shared::names::Environment::parse(&raw).ok_or_else(|| format!("--env {raw}: not an environment"))?;
+            canary::run(&root, &canary::target(&root, env, url, log)?)
         }
         other => {
             print_help();

@@ -84,7 +84,8 @@ pub(crate) struct Stack {
     child: Child,
     /// `http://127.0.0.1:<port>`, the entry Worker.
     base_url: String,
-    log_path: PathBuf,
+    /// Where wrangler's output (the Workers' logs) goes; the canary reads figures from it.
+    pub(crate) log_path: PathBuf,
     /// Long timeout: a scheduled handler may run for a while before it answers.
     agent: ureq::Agent,
     stopped: bool,

@@ -13,7 +13,9 @@
 //!    wrangler validates each environment's config and the bundle sizes are checked.
 //! 6. e2e: a fresh local stack (empty state, free port, migrations but no demo data) and
 //!    `cargo test -p code24-tests -- --ignored --test-threads=1` against it. A test may ask
-//!    for the stack to be killed and started again on the same state ([`restart`]).
+//!    for the stack to be killed and started again on the same state ([`restart`]). Then the
+//!    post-deploy canary ([`canary`]) against the same stack, its figures read from the
+//!    stack's log.
 //!
 //! The first failing tier ends the run; the summary is printed either way.
 
@@ -22,9 +24,10 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use code24_shared::names::DEPLOYED_ENVIRONMENTS;
+use code24_shared::names::{Environment, DEPLOYED_ENVIRONMENTS};
 
 use crate::bench;
+use crate::canary;
 use crate::interrupt;
 use crate::restart;
 use crate::setup::{self, Tools};
@@ -175,7 +178,14 @@ fn e2e(root: &Path, extra_args: &[String]) -> Result<()> {
         if interrupt.requested() {
             return Err("interrupted".to_string());
         }
-        Ok(())
+        // The post-deploy canary, exactly as a deploy runs it, against this stack.
+        let target = canary::Target {
+            env: Environment::Local,
+            url: stack.base_url().to_owned(),
+            token: token.clone(),
+            logs: canary::Logs::File(stack.log_path.clone()),
+        };
+        canary::run(root, &target)
     })();
 
     stack.stop();

@@ -22,8 +22,10 @@ use code24_shared::backoff::{RetryPolicy, Rng};
 use code24_shared::config::{ConsumerConfig, ProducerConfig};
 use code24_shared::ids::{from_epoch_ms, CustomerId};
 use code24_shared::names::Environment;
+use code24_shared::pipeline::budget::jobs_per_invocation;
 use code24_shared::pipeline::consumer::{Action, Consumer, Delivery};
 use code24_shared::pipeline::optimize::OptimizeJobs;
+use code24_shared::pipeline::optimize::SERVICE_BINDING_CALLS_PER_JOB;
 use code24_shared::pipeline::producer::{Firing, Producer};
 use code24_shared::schedule::Task;
 use code24_shared::site::{Site, SiteUrl};
@@ -32,8 +34,9 @@ use counting::{CountingElite, CountingLedger, CountingMetrics, CountingQueue, Co
 use futures::executor::block_on;
 use serde::Serialize;
 
-/// Messages per consumer batch, as deployed (`max_batch_size = 100`).
-const BATCH: usize = 100;
+/// Messages per consumer batch, as deployed (`max_batch_size = 8`: the most optimization jobs
+/// one invocation's service-binding budget allows).
+const BATCH: usize = jobs_per_invocation(SERVICE_BINDING_CALLS_PER_JOB) as usize;
 /// The simulated clock's start; it advances 1 ms per consumer batch.
 const START_MS: i64 = 1_800_000_000_000;
 
@@ -145,6 +148,7 @@ fn run(sites: usize) -> Report {
         elite_timeout_ms: 5_000,
         max_attempts: 4,
         retry: RetryPolicy { base_s: 1, max_s: 30 },
+        elite_calls_in_flight: 6,
     };
     let consumer = Consumer {
         jobs: OptimizeJobs { elite: &elite, results: &results },

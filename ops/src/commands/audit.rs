@@ -21,7 +21,7 @@ pub(crate) enum AuditCommand {
         #[arg(long, value_name = "WHO")]
         actor: Option<String>,
         /// Only this action (site.add, site.deactivate, run.backfill, billing.record,
-        /// dead_letters.replay, dead_letters.purge)
+        /// dead_letters.replay, dead_letters.purge, canary.run)
         #[arg(long, value_name = "ACTION")]
         action: Option<String>,
         /// Only entries at or after this instant (RFC 3339, a date, or epoch ms)

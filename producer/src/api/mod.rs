@@ -16,6 +16,8 @@
 //! - dead letters ([`dead_letters`]): `GET /api/dead-letters?<filter>&cursor=C&limit=N`,
 //!   `GET /api/dead-letters/{id}`, `POST /api/dead-letters/replay`, `POST /api/dead-letters/purge`.
 //! - report runs ([`runs`]): `POST /api/runs` backfills a monthly report run, idempotently.
+//! - the canary ([`canary`]): `POST /api/canary` starts one optimization run over the canary
+//!   sites only (`code24_shared::canary`), for the smoke check after a deploy.
 //! - billing ([`billing`]): `POST /api/billing-events` records a customer's MRR from an instant.
 //! - rollups ([`rollups`]): `GET /api/rollups?customer_id=C&month=YYYY-MM`, the daily rollups.
 //! - audit ([`audit`]): `GET /api/audit?actor=&action=&from_ms=&to_ms=&cursor=C&limit=N`, the
@@ -26,6 +28,7 @@
 
 pub(crate) mod audit;
 mod billing;
+mod canary;
 mod dead_letters;
 mod results;
 mod rollups;
@@ -181,6 +184,7 @@ async fn dispatch(
         Endpoint::AddSite => sites::add(&call, &mut req).await,
         Endpoint::DeactivateSite => sites::deactivate(&call, params.get("customer_id")).await,
         Endpoint::BackfillRun => runs::backfill_run(&call, &mut req).await,
+        Endpoint::StartCanary => canary::start(&call).await,
         Endpoint::AddBillingEvent => billing::add(&call, &mut req).await,
         Endpoint::ListRollups => rollups::list(&call).await,
         Endpoint::ListDeadLetters => dead_letters::list(&call).await,

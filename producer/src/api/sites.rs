@@ -2,6 +2,7 @@
 //! `SiteRegistration` before any write.
 
 use code24_runtime::http::{error, json};
+use code24_shared::canary;
 use code24_shared::ids::CustomerId;
 use code24_shared::names::binding;
 use code24_shared::site::SiteRegistration;
@@ -41,6 +42,13 @@ pub(super) async fn add(call: &Call<'_>, req: &mut Request) -> worker::Result<Re
         Ok(site) => site,
         Err(message) => return error(400, message),
     };
+    // A canary site must never be swept, analysed or probed as a customer's.
+    if canary::is_canary(site.customer_id.as_str()) && site.active {
+        return error(
+            400,
+            format!("{} is a canary site (prefix {:?}): register it with \"active\": false", site.customer_id, canary::PREFIX),
+        );
+    }
     let db = call.env.d1(binding::DB)?;
     let id = site.customer_id.as_str();
     let name = site.name.clone().unwrap_or_else(|| id.to_owned());

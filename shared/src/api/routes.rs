@@ -21,6 +21,9 @@ pub enum Endpoint {
     /// Parameter `customer_id`.
     DeactivateSite,
     BackfillRun,
+    /// Starts the post-deploy canary: one optimization run over the canary sites only
+    /// (`crate::canary`).
+    StartCanary,
     AddBillingEvent,
     ListRollups,
     ListDeadLetters,
@@ -78,6 +81,7 @@ pub const ROUTES: &[Route] = &[
     route_to("POST", "/api/sites", Endpoint::AddSite),
     route_to("POST", "/api/sites/{customer_id}/deactivate", Endpoint::DeactivateSite),
     route_to("POST", "/api/runs", Endpoint::BackfillRun),
+    route_to("POST", "/api/canary", Endpoint::StartCanary),
     route_to("POST", "/api/billing-events", Endpoint::AddBillingEvent),
     route_to("GET", "/api/rollups", Endpoint::ListRollups),
     route_to("GET", "/api/dead-letters", Endpoint::ListDeadLetters),

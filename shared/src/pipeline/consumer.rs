@@ -5,7 +5,9 @@
 //! 1. decode every body (an undecodable one is dead-lettered with its reason, alone; a newer
 //!    wire version is retried until the consumer is updated);
 //! 2. claim the jobs in the ledger, one request per shard touched ([`super::shard_calls`]);
-//! 3. work the claimed jobs concurrently, each timed on its own;
+//! 3. work the claimed jobs concurrently, each timed on its own, within the invocation's
+//!    budget ([`super::budget`]): jobs whose service-binding calls would not fit are deferred
+//!    unclaimed, and at most `elite_calls_in_flight` connections are open at once;
 //! 4. report the outcomes to the ledger, one request per shard touched, and act on the
 //!    verdicts: ack (with an analytics data point), retry with backoff, or dead-letter;
 //! 5. hand the settled messages to the job kind's after-verdicts hook (the reports consumer's
@@ -15,12 +17,11 @@
 //! [`super::reports::ReportJobs`]. A failure of one message never decides the fate of another,
 //! except where the kind's hook ties messages to one shared request.
 
-use futures::future::join_all;
-
 use crate::backoff::{RetryPolicy, Rng};
 use crate::config::ConsumerConfig;
 use crate::error::{ErrorClass, JobError};
 use crate::ledger::{ClaimDecision, JobClaim, JobMetrics, JobOutcome, Recovery, Verdict};
+use crate::pipeline::budget::{admit, bounded, jobs_in_flight, DEFERRED_DELAY_S};
 use crate::pipeline::shard_calls::{claim_per_shard, complete_per_shard, group_by_shard};
 use crate::ports::{DeadLetterSink, JobFinished, Ledger, Metrics};
 use crate::wire::{DeadLetter, DEAD_LETTER_VERSION};
@@ -61,6 +62,15 @@ pub trait JobKind {
 
     /// How long a claim holds the job's lane: long enough for the kind's slowest work.
     fn lease_ms(config: &ConsumerConfig) -> i64;
+
+    /// The most service-binding calls the job's work makes: an invocation takes jobs while
+    /// their sum fits [`super::budget::service_binding_budget`].
+    fn service_binding_calls(job: &Self::Job) -> u32;
+
+    /// The most connections (service-binding calls, fetches, R2, D1, queue sends) the job's
+    /// work holds open at once: how many jobs may work side by side within
+    /// `elite_calls_in_flight`.
+    fn connections(job: &Self::Job) -> u32;
 
     /// Does the work of one claimed job.
     async fn work(&self, job: &Self::Job, claimed: Claimed, now: &dyn Fn() -> i64) -> Result<Worked, JobError>;
@@ -171,6 +181,7 @@ where
             };
             batch.push(Message { delivery, age_ms, job, state, ended: false });
         }
+        self.defer_beyond_budget(&mut batch);
         self.claim(&mut batch, now).await;
         self.work(&mut batch, now).await;
         self.complete(&mut batch, now, rng).await;
@@ -185,6 +196,16 @@ where
             .collect()
     }
 
+    /// Before claiming: the jobs whose service-binding calls would overrun the invocation's
+    /// budget are retried at once, unclaimed (no attempt is counted), for another invocation.
+    fn defer_beyond_budget(&self, batch: &mut [Message<'_, K::Job>]) {
+        let claiming: Vec<usize> = (0..batch.len()).filter(|&i| matches!(batch[i].state, Slot::Claiming)).collect();
+        let calls = claiming.iter().map(|&i| batch[i].job.as_ref().map_or(0, |(job, _)| K::service_binding_calls(job)));
+        for (i, _) in claiming.iter().zip(admit(calls)).filter(|(_, taken)| !taken) {
+            batch[*i].state = Slot::Decided(Action::Retry { delay_s: DEFERRED_DELAY_S });
+        }
+    }
+
     /// Step 2: one claim request per shard touched, concurrently.
     async fn claim(&self, batch: &mut [Message<'_, K::Job>], now: &dyn Fn() -> i64) {
         let claims = batch.iter().enumerate().filter_map(|(i, m)| match (&m.state, &m.job) {
@@ -192,7 +213,8 @@ where
             _ => None,
         });
         let groups = group_by_shard(claims.collect::<Vec<_>>());
-        for (i, decision) in claim_per_shard(self.ledger, groups, now(), K::lease_ms(self.config)).await {
+        let in_flight = self.config.elite_calls_in_flight as usize;
+        for (i, decision) in claim_per_shard(self.ledger, groups, now(), K::lease_ms(self.config), in_flight).await {
             let m = &mut batch[i];
             // The ledger is unreachable (or answered nonsense): nothing was decided for this
             // message, so it is retried after a short backoff.
@@ -218,8 +240,9 @@ where
         }
     }
 
-    /// Step 3: every claimed job concurrently, each timed on its own: a slow job must not lend
-    /// its duration to the others.
+    /// Step 3: the claimed jobs, as many at once as `elite_calls_in_flight` connections allow,
+    /// each timed on its own from when it starts: a slow job must not lend its duration to the
+    /// others, and a job waiting for a slot is not yet running.
     async fn work(&self, batch: &mut [Message<'_, K::Job>], now: &dyn Fn() -> i64) {
         let working: Vec<(usize, &K::Job, Claimed)> = batch
             .iter()
@@ -229,12 +252,15 @@ where
                 _ => None,
             })
             .collect();
-        let results = join_all(working.iter().map(|(_, job, claimed)| async move {
-            let started_ms = now();
-            let outcome = self.jobs.work(job, *claimed, now).await;
-            (claimed.attempt, outcome, now() - started_ms)
-        }))
-        .await;
+        let widest = working.iter().map(|(_, job, _)| K::connections(job)).max().unwrap_or(1);
+        let concurrency = jobs_in_flight(self.config.elite_calls_in_flight, widest);
+        let results =
+            bounded(working.iter().map(|(_, job, claimed)| (*job, *claimed)).collect(), concurrency, |(job, claimed)| async move {
+                let started_ms = now();
+                let outcome = self.jobs.work(job, claimed, now).await;
+                (claimed.attempt, outcome, now() - started_ms)
+            })
+            .await;
         let slots: Vec<usize> = working.into_iter().map(|(i, ..)| i).collect();
         for (i, (attempt, outcome, duration_ms)) in slots.into_iter().zip(results) {
             batch[i].state = Slot::Worked { attempt, outcome, duration_ms };
@@ -258,7 +284,8 @@ where
             _ => None,
         });
         let groups = group_by_shard(outcomes.collect::<Vec<_>>());
-        for (i, verdict) in complete_per_shard(self.ledger, groups, now(), self.config.max_attempts).await {
+        let in_flight = self.config.elite_calls_in_flight as usize;
+        for (i, verdict) in complete_per_shard(self.ledger, groups, now(), self.config.max_attempts, in_flight).await {
             let m = &mut batch[i];
             // An unrecorded outcome: retry. The redelivery finds the job still in flight, waits
             // out the lease, and recovers a written result (or redoes idempotent work).

@@ -8,9 +8,12 @@
 //! - [`pacing`]: its sends paced under the queue's throughput, refusals retried with backoff.
 //! - [`consumer`]: the job consumer, one driver for every kind of job ([`consumer::JobKind`]).
 //! - [`shard_calls`]: its one claim and one complete request per ledger shard touched.
+//! - [`budget`]: what one invocation may start: service-binding calls in total, connections
+//!   at once.
 //! - [`optimize`]: the optimization job kind (elite calls, the R2 result, recovery).
 //! - [`reports`]: the report job kind (report work, health check, the monthly fan-in).
 
+pub mod budget;
 pub mod consumer;
 pub mod optimize;
 pub mod pacing;

@@ -7,7 +7,7 @@
 
 use futures::future::join3;
 
-use crate::config::ConsumerConfig;
+use crate::config::{ConsumerConfig, ELITE_CALLS_PER_JOB};
 use crate::elite::{EliteRequest, EliteRole, ELITE_CONTRACT_VERSION};
 use crate::error::{ErrorClass, JobError};
 use crate::ids::{from_epoch_ms, rfc3339};
@@ -16,6 +16,12 @@ use crate::optimization::{optimization_key, OptimizationResult};
 use crate::pipeline::consumer::{Claimed, JobKind, Worked};
 use crate::ports::{EliteClient, ResultStore};
 use crate::wire::OptimizeJob;
+
+/// The service-binding calls of one optimization job: one per elite role. A consumer of
+/// optimization jobs keeps `max_batch_size` at or below
+/// `budget::jobs_per_invocation(SERVICE_BINDING_CALLS_PER_JOB)` (checked by the configuration
+/// check).
+pub const SERVICE_BINDING_CALLS_PER_JOB: u32 = ELITE_CALLS_PER_JOB;
 
 /// Optimization jobs, with the ports their work needs.
 pub struct OptimizeJobs<'a, E, R> {
@@ -38,6 +44,16 @@ impl<E: EliteClient, R: ResultStore> JobKind for OptimizeJobs<'_, E, R> {
 
     fn lease_ms(config: &ConsumerConfig) -> i64 {
         config.lease_ms()
+    }
+
+    /// One call per elite role.
+    fn service_binding_calls(_job: &OptimizeJob) -> u32 {
+        SERVICE_BINDING_CALLS_PER_JOB
+    }
+
+    /// The three elite calls at once; the R2 read or write comes after them, alone.
+    fn connections(_job: &OptimizeJob) -> u32 {
+        ELITE_CALLS_PER_JOB
     }
 
     /// One job: the three elite calls concurrently, then the R2 write. A job in recovery first

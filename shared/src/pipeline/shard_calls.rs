@@ -1,15 +1,16 @@
 //! The one-request-per-shard protocol of a job consumer: a batch's jobs are grouped by ledger
-//! shard, and each shard touched gets one claim request and one complete request, concurrently.
+//! shard, and each shard touched gets one claim request and one complete request, concurrently
+//! but at most `concurrency` at once (a batch may touch all 8 shards; an invocation has 6
+//! connections, see `super::budget`).
 //! A shard that fails, or answers out of shape, decides nothing for its jobs: each is answered
 //! `None`, and the caller retries those messages. This module knows the ledger, not messages.
 
 use std::collections::BTreeMap;
 use std::future::Future;
 
-use futures::future::join_all;
-
 use crate::error::JobError;
 use crate::ledger::{ClaimDecision, ClaimRequest, CompleteRequest, JobClaim, JobOutcome, Verdict};
+use crate::pipeline::budget::bounded;
 use crate::ports::Ledger;
 
 /// Items of one ledger shard: the batch slots they came from, and the items in the same order.
@@ -34,14 +35,21 @@ pub(crate) fn group_by_shard<T>(items: impl IntoIterator<Item = (usize, u32, T)>
 /// (nothing was decided for that slot).
 pub(crate) type ShardAnswers<R> = Vec<(usize, Option<R>)>;
 
-/// One request per group, concurrently.
-async fn per_shard<T, R, F, Fut>(groups: Vec<ShardGroup<T>>, call: F) -> ShardAnswers<R>
+/// One request per group, at most `concurrency` at once.
+async fn per_shard<T, R, F, Fut>(groups: Vec<ShardGroup<T>>, concurrency: usize, call: F) -> ShardAnswers<R>
 where
     F: Fn(u32, Vec<T>) -> Fut,
     Fut: Future<Output = Result<Vec<R>, JobError>>,
 {
-    let (requests, slots): (Vec<Fut>, Vec<Vec<usize>>) = groups.into_iter().map(|g| (call(g.shard, g.items), g.slots)).unzip();
-    let answers = join_all(requests).await;
+    let mut slots = Vec::with_capacity(groups.len());
+    let requests: Vec<(u32, Vec<T>)> = groups
+        .into_iter()
+        .map(|g| {
+            slots.push(g.slots);
+            (g.shard, g.items)
+        })
+        .collect();
+    let answers = bounded(requests, concurrency, |(shard, items)| call(shard, items)).await;
     let mut out = Vec::new();
     for (slots, answer) in slots.into_iter().zip(answers) {
         match answer.ok().filter(|a| a.len() == slots.len()) {
@@ -58,11 +66,11 @@ pub(crate) async fn claim_per_shard(
     groups: Vec<ShardGroup<JobClaim>>,
     now_ms: i64,
     lease_ms: i64,
+    concurrency: usize,
 ) -> ShardAnswers<ClaimDecision> {
-    per_shard(
-        groups,
-        |shard, claims| async move { ledger.claim(shard, &ClaimRequest { claims, now_ms, lease_ms }).await.map(|r| r.decisions) },
-    )
+    per_shard(groups, concurrency, |shard, claims| async move {
+        ledger.claim(shard, &ClaimRequest { claims, now_ms, lease_ms }).await.map(|r| r.decisions)
+    })
     .await
 }
 
@@ -72,8 +80,9 @@ pub(crate) async fn complete_per_shard(
     groups: Vec<ShardGroup<JobOutcome>>,
     now_ms: i64,
     max_attempts: u32,
+    concurrency: usize,
 ) -> ShardAnswers<Verdict> {
-    per_shard(groups, |shard, outcomes| async move {
+    per_shard(groups, concurrency, |shard, outcomes| async move {
         ledger.complete(shard, &CompleteRequest { outcomes, now_ms, max_attempts }).await.map(|r| r.verdicts)
     })
     .await

@@ -31,7 +31,7 @@ pub struct ReportRun {
 pub fn run_for_slot(environment: &str, task: Task, slot: DateTime<Utc>) -> Option<ReportRun> {
     let ms = slot.timestamp_millis();
     let (run_id, month, single) = match task {
-        Task::Optimize => return None,
+        Task::Optimize | Task::Canary => return None,
         Task::MonthlyAnalytics => {
             let month = analytics_month(slot);
             (monthly_run_id(environment, task.as_str(), month), Some(month), None)
@@ -54,11 +54,10 @@ pub fn run_for_slot(environment: &str, task: Task, slot: DateTime<Utc>) -> Optio
 /// The slot of `task` that reports on `month`: analytics of M run on the 1st of M+1 at 15:00;
 /// the end-of-month report of M runs on its last weekday at 23:59.
 pub fn slot_for_month(task: Task, month: Month) -> Result<Option<DateTime<Utc>>, String> {
-    let cron = schedule_of(task).cron;
     match task {
-        Task::MonthlyAnalytics => latest_at_or_before(cron, month.next().start() + TimeDelta::days(1)),
-        Task::EndOfMonth => latest_at_or_before(cron, month.end() - TimeDelta::minutes(1)),
-        Task::Optimize | Task::HealthCheck => Err(format!("{task} runs are not per month")),
+        Task::MonthlyAnalytics => latest_at_or_before(schedule_of(task).cron, month.next().start() + TimeDelta::days(1)),
+        Task::EndOfMonth => latest_at_or_before(schedule_of(task).cron, month.end() - TimeDelta::minutes(1)),
+        Task::Optimize | Task::HealthCheck | Task::Canary => Err(format!("{task} runs are not per month")),
     }
 }
 

@@ -92,6 +92,7 @@ impl SimConfig {
             sites: 40,
             sweeps: 3,
             sweep_interval_ms: 20_000,
+            // Above the optimizer's 8 jobs an invocation: the consumer defers the rest.
             batch_size: 10,
             p_duplicate_firing: 0.3,
             p_producer_cut: 0.2,
@@ -104,11 +105,9 @@ impl SimConfig {
             p_stall_before_complete: 0.03,
             max_deliveries: 11,
             limits: InvocationLimits::default(),
-            // An optimizer batch starts three elite calls per job at once: at 10 jobs, 30
-            // connections (the platform keeps 6 open and makes the rest wait); at 25 or more,
-            // over the 32 service-binding calls. The consumer's bound on elite calls in flight
-            // (issue 13) removes both; until then they are reported, not failed.
-            tolerated: vec![(OPTIMIZER, Figure::PeakConnections), (OPTIMIZER, Figure::ServiceBindingCalls)],
+            // Nothing is tolerated: the consumer bounds its elite calls in flight and its
+            // service-binding calls per invocation (`pipeline::budget`).
+            tolerated: Vec::new(),
             send_rate_per_s: ProducerConfig::DEFAULT_SEND_RATE_PER_S,
             queue_cap_per_s: Some(crate::limits::QUEUE_SEND_RATE_PER_S),
             queue_bursts: Vec::new(),
@@ -332,6 +331,7 @@ pub fn run_with_faults(cfg: &SimConfig, extra: &ExtraFaults) -> SimReport {
         elite_timeout_ms: 5_000,
         max_attempts: 4,
         retry: RetryPolicy { base_s: 1, max_s: 30 },
+        elite_calls_in_flight: 6,
     };
     let crashing = CrashingLedger {
         inner: &ledger,

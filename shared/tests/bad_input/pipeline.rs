@@ -34,6 +34,7 @@ impl Twins {
             elite_timeout_ms: 5_000,
             max_attempts: 3,
             retry: RetryPolicy { base_s: 1, max_s: 30 },
+            elite_calls_in_flight: 6,
         };
         let consumer = Consumer {
             jobs: OptimizeJobs { elite: &self.elite, results: &self.results },

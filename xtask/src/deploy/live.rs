@@ -5,7 +5,8 @@
 //!    does not exist in the account.
 //! 2. Build the Workers.
 //! 3. Provision what is missing, as the configs name it (`code24_config_check::resources`):
-//!    queues, the R2 bucket, the D1 database; write a new database's id into every config
+//!    queues (each with its declared message retention, applied to existing ones too), the R2
+//!    bucket, the D1 database; write a new database's id into every config
 //!    that binds it (in place of the placeholder; an id that disagrees with the account's is
 //!    refused); apply the D1 migrations remotely.
 //! 4. `wrangler deploy --env X` each Worker in deploy order.
@@ -25,7 +26,7 @@ use code24_shared::names::{self, Environment};
 use serde_json::Value;
 
 use super::secrets::{self, Given};
-use super::{database_id, output_tail, Wrangler};
+use super::{database_id, output_tail, queues, Wrangler};
 use crate::Result;
 
 pub(crate) fn run(root: &Path, wrangler: &Wrangler, env: Environment, given: &Given, build: impl FnOnce() -> Result<()>) -> Result<()> {
@@ -45,7 +46,7 @@ pub(crate) fn run(root: &Path, wrangler: &Wrangler, env: Environment, given: &Gi
         needs.databases.iter().map(|d| &d.name).collect::<Vec<_>>()
     );
     for queue in &needs.queues {
-        done.push(ensure(wrangler, "queue", queue, &["queues", "info", queue], &["queues", "create", queue])?);
+        done.push(queues::ensure_queue(wrangler, queue, needs.retention_s.get(queue).copied())?);
     }
     for bucket in &needs.buckets {
         done.push(ensure(wrangler, "R2 bucket", bucket, &["r2", "bucket", "info", bucket], &["r2", "bucket", "create", bucket])?);

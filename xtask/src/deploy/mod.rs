@@ -5,8 +5,9 @@
 //! never builds them itself. Then:
 //! - [`dry_run`]: `wrangler deploy --dry-run` of every deployed Worker, offline, and each
 //!   bundle's size against Cloudflare's limits.
-//! - [`live`]: login check, pre-flight, provisioning of what is missing (queues, R2 bucket, D1
-//!   database and its migrations), the deploys, then which secrets still need setting.
+//! - [`live`]: login check, pre-flight, provisioning of what is missing (queues with their
+//!   declared retention, R2 bucket, D1 database and its migrations), the deploys, then which
+//!   secrets still need setting; then the canary (`crate::canary`) unless `--skip-canary`.
 //!
 //! Deploy order is the order of `code24_config_check::workers::WORKERS`: the ledger (it hosts
 //! the Durable Object the others bind by `script_name`), the dead-letters consumer, the
@@ -15,6 +16,7 @@
 mod database_id;
 mod dry_run;
 mod live;
+mod queues;
 mod secrets;
 
 use std::path::{Path, PathBuf};
@@ -32,6 +34,10 @@ pub(crate) use dry_run::run as dry_run;
 pub(crate) struct Options {
     pub(crate) env: Environment,
     pub(crate) dry_run: bool,
+    /// The dispatcher's URL for the canary that ends a live deploy (else `CODE24_API_URL`).
+    pub(crate) url: Option<String>,
+    /// Whether a live deploy ends with the canary (`--skip-canary` turns it off).
+    pub(crate) canary: bool,
 }
 
 /// Parses `--env`: a deployed environment only.
@@ -61,8 +67,23 @@ pub(crate) fn run(root: &Path, options: Options) -> Result<()> {
         dry_run::run(root, &tools, options.env)
     } else {
         let wrangler = Wrangler::new(&tools.wrangler, root);
-        live::run(root, &wrangler, options.env, &secrets::Given::from_process(), build)
+        live::run(root, &wrangler, options.env, &secrets::Given::from_process(), build)?;
+        after_deploy(root, &options)
     }
+}
+
+/// The smoke check that ends a live deploy (`crate::canary`): the environment is deployed
+/// whatever it says, so a failure names the command that runs it again.
+fn after_deploy(root: &Path, options: &Options) -> Result<()> {
+    let e = options.env.as_str();
+    if !options.canary {
+        println!("deploy: canary skipped (--skip-canary); run it with `cargo xtask canary --env {e}`");
+        return Ok(());
+    }
+    println!("\ndeploy: canary of {e} ...");
+    let target = crate::canary::target(root, options.env, options.url.clone(), None)
+        .map_err(|why| format!("{e} is deployed, but the canary could not start: {why}; then run `cargo xtask canary --env {e}`"))?;
+    crate::canary::run(root, &target).map_err(|why| format!("{e} is deployed, but {why} (rerun: `cargo xtask canary --env {e}`)"))
 }
 
 /// The xtask build row of a deployed Worker (same config file).

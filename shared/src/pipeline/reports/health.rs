@@ -1,9 +1,13 @@
-//! The dev health check's probes, run concurrently and each timed with the injected clock:
-//! every elite worker's `/health`, an R2 write/read/delete round trip, a D1 query, the active
-//! customer sites' HTTP status (at most [`MAX_SITES`], [`SITE_CONCURRENCY`] at a time, each
-//! bounded by the probe's own timeout), and one canary optimization: the three elite calls
-//! for a canary request, with no ledger and no result written. A probe that fails is a failed
-//! check with its error, never a failed job: the report is written either way.
+//! The dev health check's probes, each timed with the injected clock: every elite worker's
+//! `/health`, an R2 write/read/delete round trip, a D1 query, the active customer sites' HTTP
+//! status (at most [`MAX_SITES`], [`SITE_CONCURRENCY`] at a time, each bounded by the probe's
+//! own timeout), and one canary optimization: the three elite calls for a canary request, with
+//! no ledger and no result written. A probe that fails is a failed check with its error, never
+//! a failed job: the report is written either way.
+//!
+//! The probes run in three phases so that at most [`CONNECTIONS`] are open at once (the
+//! platform's per-invocation bound: a probe waiting for a connection would measure the wait,
+//! and its timeout would run meanwhile): the six elite calls; R2 and D1; the sites.
 
 use std::future::Future;
 
@@ -17,6 +21,21 @@ use crate::ids::rfc3339;
 use crate::ports::HealthProbes;
 use crate::reports::health::{
     sites_check, Check, CheckGroup, SiteCheck, CANARY_CUSTOMER, CANARY_SITE_URL, MAX_SITES, PROBE_KEY, SITE_CONCURRENCY,
+};
+
+/// Service-binding calls of one health check: each elite worker's `/health` and the canary's
+/// optimization call to each.
+pub(super) const SERVICE_BINDING_CALLS: u32 = 2 * EliteRole::ALL.len() as u32;
+
+/// The most connections one health check holds open at once: its widest phase.
+pub(super) const CONNECTIONS: u32 = {
+    let elite = SERVICE_BINDING_CALLS;
+    let sites = SITE_CONCURRENCY as u32;
+    if elite > sites {
+        elite
+    } else {
+        sites
+    }
 };
 
 /// Every check, and each site's.
@@ -44,13 +63,12 @@ fn check(name: &str, group: CheckGroup, (result, latency_ms): (Result<String, Jo
 /// Runs every probe of one health check.
 pub(super) async fn run_checks(probes: &impl HealthProbes, run_id: &str, scheduled: DateTime<Utc>, now: &dyn Fn() -> i64) -> Checks {
     let elite = join_all(EliteRole::ALL.map(|role| timed(now, elite(probes, role))));
-    let (elite, r2, d1, canary, (sites, sites_latency, active)) = join!(
-        elite,
+    let (elite, canary) = join!(elite, timed(now, canary(probes, run_id, scheduled)));
+    let (r2, d1) = join!(
         timed(now, round_trip(probes, run_id, now())),
         timed(now, async { probes.db_ping().await.map(|()| "SELECT 1 answered".to_owned()) }),
-        timed(now, canary(probes, run_id, scheduled)),
-        check_sites(probes, now),
     );
+    let (sites, sites_latency, active) = check_sites(probes, now).await;
     let mut checks: Vec<Check> = EliteRole::ALL
         .iter()
         .zip(elite)
@@ -152,4 +170,16 @@ async fn check_sites(probes: &impl HealthProbes, now: &dyn Fn() -> i64) -> (Resu
         .collect::<Vec<_>>()
         .await;
     (Ok(checks), now() - started, active.ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits;
+
+    #[test]
+    fn limits_a_health_check_stays_inside_the_per_invocation_limits() {
+        assert!(u64::from(CONNECTIONS) <= limits::CONNECTIONS);
+        assert!(limits::within_headroom(u64::from(SERVICE_BINDING_CALLS), limits::SERVICE_BINDING_CALLS));
+    }
 }

@@ -37,6 +37,10 @@ use crate::reports::jobs::ReportJob;
 /// fifty sites, a few timeouts in a row. Its lease is the optimizer's plus this much.
 pub const EXTRA_LEASE_MS: i64 = 60_000;
 
+/// The most service-binding calls one report job makes (the health check's); the reports
+/// consumer's `max_batch_size` is checked against it as if every job were a health check.
+pub const MAX_SERVICE_BINDING_CALLS_PER_JOB: u32 = health::SERVICE_BINDING_CALLS;
+
 /// Report jobs, with the ports their work and their runs' fan-in need.
 pub struct ReportJobs<'a, S, R, Q, H, F> {
     /// Rollups, billing events and monthly sections (D1).
@@ -83,6 +87,14 @@ where
 
     fn lease_ms(config: &ConsumerConfig) -> i64 {
         config.lease_ms() + EXTRA_LEASE_MS
+    }
+
+    fn service_binding_calls(job: &ReportJob) -> u32 {
+        work::service_binding_calls(job)
+    }
+
+    fn connections(job: &ReportJob) -> u32 {
+        work::connections(job)
     }
 
     /// A report lane belongs to its run alone, so no newer run ever takes it over: whatever

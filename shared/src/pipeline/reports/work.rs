@@ -18,6 +18,25 @@ use crate::reports::jobs::{ReportJob, ReportWork};
 use crate::reports::period::{health_check_key, Month};
 use crate::reports::summary::{executive_summary, final_report, MonthInputs};
 
+/// The service-binding calls of one job's work: the health check's (each elite worker's
+/// `/health` and the canary's three optimization calls); nothing else calls an elite worker.
+pub(super) fn service_binding_calls(job: &ReportJob) -> u32 {
+    match job.work {
+        ReportWork::HealthCheck => health::SERVICE_BINDING_CALLS,
+        _ => 0,
+    }
+}
+
+/// The connections one job's work holds open at once: the health check's widest phase, the
+/// end-of-month's three concurrent reads, one otherwise (its reads and writes in sequence).
+pub(super) fn connections(job: &ReportJob) -> u32 {
+    match job.work {
+        ReportWork::HealthCheck => health::CONNECTIONS,
+        ReportWork::EndOfMonth => 3,
+        ReportWork::MonthlyCustomer { .. } | ReportWork::MonthlyFinalize => 1,
+    }
+}
+
 /// Does the work of one claimed job.
 pub(super) async fn run(
     store: &impl ReportStore,

@@ -30,7 +30,8 @@ impl Sandbox {
 echo "$*" >> "{root}/calls.log"
 case "$*" in
   "whoami --json") {whoami} ;;
-  "queues info "*|"r2 bucket info "*) exit 1 ;;
+  "queues info "*) if [ -f "{root}/queues-exist" ]; then exit 0; else exit 1; fi ;;
+  "r2 bucket info "*) exit 1 ;;
   "d1 create "*) touch "{root}/d1-created" ;;
   "d1 list --json") if [ -f "{root}/d1-created" ]; then echo '[{{"uuid":"{DB_ID}","name":"code24-platform-staging"}}]'; else echo '[]'; fi ;;
   "secret list "*) echo '[]' ;;
@@ -76,13 +77,13 @@ fn a_first_deploy_provisions_everything_then_deploys_in_order() {
         "deployments list --name code24-elite-designer-staging --json",
         "deployments list --name code24-elite-developer-staging --json",
         "queues info code24-optimize-dlq-staging",
-        "queues create code24-optimize-dlq-staging",
+        "queues create code24-optimize-dlq-staging --message-retention-period-secs 1209600",
         "queues info code24-optimize-staging",
-        "queues create code24-optimize-staging",
+        "queues create code24-optimize-staging --message-retention-period-secs 1209600",
         "queues info code24-reports-dlq-staging",
-        "queues create code24-reports-dlq-staging",
+        "queues create code24-reports-dlq-staging --message-retention-period-secs 1209600",
         "queues info code24-reports-staging",
-        "queues create code24-reports-staging",
+        "queues create code24-reports-staging --message-retention-period-secs 1209600",
         "r2 bucket info code24-elite-workers-data-staging",
         "r2 bucket create code24-elite-workers-data-staging",
         "d1 list --json",
@@ -107,6 +108,21 @@ fn a_first_deploy_provisions_everything_then_deploys_in_order() {
     }
     let problems = code24_config_check::check_configs(&sandbox.root);
     assert!(problems.is_empty(), "{problems:#?}");
+}
+
+#[test]
+fn existing_queues_get_their_declared_retention_applied() {
+    let sandbox = Sandbox::new("queues-exist", true);
+    fs::write(sandbox.root.join("queues-exist"), "").unwrap();
+    run(&sandbox.root, &sandbox.wrangler(), Environment::Staging, &Given::default(), || Ok(())).unwrap();
+    let configs = Configs::load(&sandbox.root).unwrap();
+    let needs = resources(&configs, Environment::Staging);
+    let updates: Vec<String> = sandbox.calls().into_iter().filter(|c| c.starts_with("queues update ")).collect();
+    let expected: Vec<String> =
+        needs.queues.iter().map(|q| format!("queues update {q} --message-retention-period-secs {}", needs.retention_s[q])).collect();
+    assert_eq!(updates, expected);
+    assert_eq!(expected.len(), 4, "two queues and their dead-letter queues");
+    assert!(!sandbox.calls().iter().any(|c| c.starts_with("queues create ")), "{:?}", sandbox.calls());
 }
 
 #[test]
