@@ -11,7 +11,8 @@ use wasm_bindgen::JsValue;
 use worker::D1Database;
 
 use code24_shared::error::JobError;
-use code24_shared::reports::analytics::{whole_customers, DailyRollup, RollupPage, ROLLUP_PAGE_ROWS};
+use code24_shared::reports::analytics::DailyRollup;
+use code24_shared::reports::pages::{whole_customers, RollupPage, ROLLUP_PAGE_ROWS};
 use code24_shared::reports::period::Month;
 
 /// Upsert of one row with absolute values: sending the same row twice leaves the same row.
