@@ -16,11 +16,12 @@
 //!   check against [`usage::InvocationLimits`].
 //! - [`rate`]: messages per second through a queue over a sliding window
 //!   ([`rate::SendWindow`]).
-
-pub mod rate;
-pub mod usage;
+//! - [`memory`]: a model of each invocation kind's peak memory from its page sizes and measured
+//!   record sizes ([`memory::peak`]).
 
 pub mod memory;
+pub mod rate;
+pub mod usage;
 
 /// The share of a limit the design may use: at 100,000 sites every counted figure stays at or
 /// below 80 % of its limit, so a traffic spike or a miscount in the model is not an outage.

@@ -9,6 +9,8 @@
 //!   decisions over [`ledger`]'s tables.
 //! - [`dead_letters`]: the dead-letter store's twin (rows as D1 keeps them, failures on demand).
 //! - [`reports`]: twins of the report jobs' ports (report store, run finalizer, health probes).
+//! - [`scale`]: twins for runs too large to hold (a report store that makes each page when it
+//!   is read, an object store that keeps sizes and parts, not bytes).
 //! - [`ledger`]: in-memory job and sweep tables, the twin of the Durable Object's SQLite.
 //! - [`sim`]: the seeded simulation (duplicated firings and deliveries, crashes, elite faults)
 //!   and its invariant checks.
@@ -17,4 +19,5 @@ pub mod dead_letters;
 pub mod ledger;
 pub mod ports;
 pub mod reports;
+pub mod scale;
 pub mod sim;
