@@ -148,6 +148,13 @@ fn dead_letter_store_vars(lookup: Lookup<'_>) -> Result<(), ConfigError> {
     config::dead_letter_warn_rows(lookup).map(drop)
 }
 
+/// The dispatcher's vars: the dead-letter store's warning size (its admin API) and its
+/// fan-outs' pace ([`config::ProducerConfig`]).
+fn dispatcher_vars(lookup: Lookup<'_>) -> Result<(), ConfigError> {
+    dead_letter_store_vars(lookup)?;
+    config::ProducerConfig::from_vars(lookup).map(drop)
+}
+
 /// The optimizer's and the reports consumer's vars: both read a [`ConsumerConfig`].
 fn consumer_vars(lookup: Lookup<'_>) -> Result<(), ConfigError> {
     ConsumerConfig::from_vars(lookup).map(drop)
@@ -275,7 +282,7 @@ pub const WORKERS: &[WorkerSpec] = &[
         ],
         consumes: &[],
         vars: &[var::ENVIRONMENT],
-        parse_vars: dead_letter_store_vars,
+        parse_vars: dispatcher_vars,
         secrets: &[var::ADMIN_TOKEN, var::SESSION_SECRET],
     },
     WorkerSpec {

@@ -3,7 +3,7 @@
 //! the Workers runtime.
 
 use code24_shared::elite::{HEALTH_PATH, OPTIMIZE_PATH};
-use code24_shared::standin::{InjectTarget, FAULTS_PATH, QUEUE_PATH_PREFIX, STATS_PATH};
+use code24_shared::standin::{InjectTarget, FAULTS_PATH, QUEUE_PATH_PREFIX, SEND_FAULTS_PATH, SEND_FAULTS_TAKE_PATH, STATS_PATH};
 
 /// What a request asks the stand-in to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +25,14 @@ pub(crate) enum Route {
     ResetStats,
     /// `POST /__standin/queue/{optimize|reports}`: send raw bodies onto that queue.
     Inject(InjectTarget),
+    /// `GET /__standin/send-faults`: the dispatcher's send failures armed for its next fan-out.
+    GetSendFaults,
+    /// `PUT /__standin/send-faults`: arm them.
+    PutSendFaults,
+    /// `DELETE /__standin/send-faults`: disarm them.
+    ClearSendFaults,
+    /// `POST /__standin/send-faults/take`: hand them to one fan-out, and disarm them.
+    TakeSendFaults,
 }
 
 /// The outcome of routing: a handler, or the reason there is none.
@@ -53,6 +61,10 @@ pub(crate) fn route(method: &str, path: &str) -> Routed {
         match path {
             FAULTS_PATH => (&[("GET", Route::GetFaults), ("PUT", Route::PutFaults), ("DELETE", Route::ClearFaults)], "GET, PUT, DELETE"),
             STATS_PATH => (&[("GET", Route::GetStats), ("DELETE", Route::ResetStats)], "GET, DELETE"),
+            SEND_FAULTS_PATH => {
+                (&[("GET", Route::GetSendFaults), ("PUT", Route::PutSendFaults), ("DELETE", Route::ClearSendFaults)], "GET, PUT, DELETE")
+            }
+            SEND_FAULTS_TAKE_PATH => (&[("POST", Route::TakeSendFaults)], "POST"),
             _ => match path.strip_prefix(QUEUE_PATH_PREFIX).and_then(InjectTarget::from_segment) {
                 Some(InjectTarget::Optimize) => (&[("POST", Route::Inject(InjectTarget::Optimize))], "POST"),
                 Some(InjectTarget::Reports) => (&[("POST", Route::Inject(InjectTarget::Reports))], "POST"),
@@ -85,6 +97,8 @@ mod tests {
         check("DELETE", "/__standin/stats", Routed::To(Route::ResetStats));
         check("POST", "/__standin/queue/optimize", Routed::To(Route::Inject(InjectTarget::Optimize)));
         check("POST", "/__standin/queue/reports", Routed::To(Route::Inject(InjectTarget::Reports)));
+        check("PUT", "/__standin/send-faults", Routed::To(Route::PutSendFaults));
+        check("POST", "/__standin/send-faults/take", Routed::To(Route::TakeSendFaults));
     }
 
     #[test]
@@ -110,9 +124,16 @@ mod tests {
     #[test]
     fn every_allowed_method_routes() {
         // The `Allow` header must list exactly the methods that route somewhere.
-        for path in
-            ["/optimize", "/health", "/__standin/faults", "/__standin/stats", "/__standin/queue/optimize", "/__standin/queue/reports"]
-        {
+        for path in [
+            "/optimize",
+            "/health",
+            "/__standin/faults",
+            "/__standin/stats",
+            "/__standin/queue/optimize",
+            "/__standin/queue/reports",
+            "/__standin/send-faults",
+            "/__standin/send-faults/take",
+        ] {
             let Routed::MethodNotAllowed { allow } = route("TRACE", path) else { panic!("{path}") };
             for method in allow.split(", ") {
                 assert!(matches!(route(method, path), Routed::To(_)), "{method} {path}");

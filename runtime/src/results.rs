@@ -6,20 +6,29 @@
 use std::collections::HashMap;
 
 use code24_shared::error::JobError;
+use code24_shared::limits::usage::Counted;
 use code24_shared::limits::R2_PART_MIN_BYTES;
 use code24_shared::ports::{PartUploads, ResultStore};
 use worker::{Bucket, HttpMetadata, UploadedPart};
+
+use crate::meter::Meter;
 
 /// Custom-metadata key holding the job id that wrote an object.
 pub const JOB_ID_METADATA: &str = "job-id";
 
 pub struct R2Results {
     bucket: Bucket,
+    meter: Meter,
 }
 
 impl R2Results {
     pub fn new(bucket: Bucket) -> Self {
-        Self { bucket }
+        Self { bucket, meter: Meter::detached() }
+    }
+
+    /// Counts every call into `meter` (the invocation's).
+    pub fn metered(self, meter: &Meter) -> Self {
+        Self { meter: meter.clone(), ..self }
     }
 }
 
@@ -33,6 +42,7 @@ fn tagged(job_id: &str) -> HashMap<String, String> {
 
 impl ResultStore for R2Results {
     async fn put(&self, key: &str, body: Vec<u8>, job_id: &str) -> Result<(), JobError> {
+        let _connection = self.meter.start(Counted::Subrequest);
         self.bucket
             .put(key, body)
             .http_metadata(json())
@@ -44,6 +54,7 @@ impl ResultStore for R2Results {
     }
 
     async fn job_of(&self, key: &str) -> Result<Option<String>, JobError> {
+        let _connection = self.meter.start(Counted::Subrequest);
         let object = self.bucket.head(key).await.map_err(|e| JobError::transient(format!("R2 head {key}: {e}")))?;
         Ok(object.and_then(|o| o.custom_metadata().ok()).and_then(|m| m.get(JOB_ID_METADATA).cloned()))
     }
@@ -55,6 +66,7 @@ impl PartUploads for R2Results {
     }
 
     async fn start_upload(&self, key: &str, job_id: &str) -> Result<String, JobError> {
+        let _connection = self.meter.start(Counted::Subrequest);
         let upload = self
             .bucket
             .create_multipart_upload(key)
@@ -67,12 +79,14 @@ impl PartUploads for R2Results {
     }
 
     async fn upload_part(&self, key: &str, upload_id: &str, number: u16, body: Vec<u8>) -> Result<String, JobError> {
+        let _connection = self.meter.start(Counted::Subrequest);
         let fail = |e: worker::Error| JobError::transient(format!("R2 part {number} of {key}: {e}"));
         let upload = self.bucket.resume_multipart_upload(key, upload_id).map_err(fail)?;
         Ok(upload.upload_part(number, body).await.map_err(fail)?.etag())
     }
 
     async fn complete_upload(&self, key: &str, upload_id: &str, parts: &[(u16, String)]) -> Result<(), JobError> {
+        let _connection = self.meter.start(Counted::Subrequest);
         let fail = |e: worker::Error| JobError::transient(format!("R2 completing {key}: {e}"));
         let upload = self.bucket.resume_multipart_upload(key, upload_id).map_err(fail)?;
         let parts = parts.iter().map(|(number, etag)| UploadedPart::new(*number, etag.clone()));
@@ -80,6 +94,7 @@ impl PartUploads for R2Results {
     }
 
     async fn abort_upload(&self, key: &str, upload_id: &str) -> Result<(), JobError> {
+        let _connection = self.meter.start(Counted::Subrequest);
         let fail = |e: worker::Error| JobError::transient(format!("R2 aborting {key}: {e}"));
         self.bucket.resume_multipart_upload(key, upload_id).map_err(fail)?.abort().await.map_err(fail)
     }

@@ -87,6 +87,9 @@ pub const ROUTES: &[Route] = &[
     local("DELETE", "/api/standin/stats"),
     local("POST", "/api/standin/queue/optimize"),
     local("POST", "/api/standin/queue/reports"),
+    local("GET", "/api/standin/send-faults"),
+    local("PUT", "/api/standin/send-faults"),
+    local("DELETE", "/api/standin/send-faults"),
 ];
 
 /// The path parameters of a resolved route, by the names its template declares.
@@ -290,8 +293,13 @@ mod tests {
     fn the_stand_in_routes_are_forwarded_by_path_to_its_control_paths() {
         let mut control_paths: Vec<String> = ROUTES.iter().filter(|r| r.local_only()).map(|r| standin_control_path(r.path)).collect();
         control_paths.dedup();
-        let stand_in =
-            [FAULTS_PATH.to_owned(), STATS_PATH.to_owned(), format!("{QUEUE_PATH_PREFIX}optimize"), format!("{QUEUE_PATH_PREFIX}reports")];
+        let stand_in = [
+            FAULTS_PATH.to_owned(),
+            STATS_PATH.to_owned(),
+            format!("{QUEUE_PATH_PREFIX}optimize"),
+            format!("{QUEUE_PATH_PREFIX}reports"),
+            crate::standin::SEND_FAULTS_PATH.to_owned(),
+        ];
         assert_eq!(control_paths, stand_in);
         // Any method: the stand-in answers 405 itself (and where it is not bound, every one is a 404).
         for method in METHODS {
