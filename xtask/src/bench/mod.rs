@@ -9,9 +9,12 @@
 //!   in-memory twins (bench/native), whose counts also give figures 3 and 4.
 //! - [`cost`]: figure 4's monthly cost, from the counts and docs/PRICES.md.
 //! - [`local`]: figures 1 and 2 on local workerd, against the bare Workers of `bench/`.
+//! - [`capacity`]: figure 7, every invocation kind's counted figures against Cloudflare's
+//!   limits at 1k to 1M sites (computed, not timed: `--quick` runs it whole).
 //! - [`stats`]: medians, spreads and JSON lines; [`report`]: BENCHMARKS.md.
 
 mod bundles;
+mod capacity;
 mod cost;
 mod local;
 mod native;
@@ -40,7 +43,7 @@ pub(crate) const BENCH_WORKERS: &[Worker] = &[
 pub(crate) struct Options {
     /// The reduced CI variant: small sizes, few runs, no BENCHMARKS.md.
     pub(crate) quick: bool,
-    /// Only these parts (`bundles`, `native`, `fanout`, `sweep`); all when empty. A partial
+    /// Only these parts (`bundles`, `native`, `capacity`, `fanout`, `sweep`); all when empty. A partial
     /// run never writes BENCHMARKS.md.
     pub(crate) only: Vec<String>,
 }
@@ -118,6 +121,13 @@ pub(crate) fn run(root: &Path, options: &Options) -> Result<()> {
         figures.push(ledger_figure(counted));
         figures.extend(cost::figures(counted));
     }
+    let mut sections = String::new();
+    if options.wants("capacity") {
+        println!("\n==== bench: capacity against Cloudflare's limits (computed, every size) ====");
+        let lines = capacity::run(root)?;
+        figures.extend(capacity::figures(&lines));
+        sections.push_str(&capacity::section(&lines));
+    }
     if options.wants("fanout") {
         println!("\n==== bench: producer fan-out (local workerd) ====");
         figures.extend(fanout(root, plan, &interrupt)?);
@@ -129,7 +139,7 @@ pub(crate) fn run(root: &Path, options: &Options) -> Result<()> {
 
     let took = cmd::duration(started.elapsed());
     let command = if options.quick { "cargo xtask bench --quick" } else { "cargo xtask bench" };
-    let text = report::render(&figures, command, &format!("took {took}"), &load_note());
+    let text = report::render(&figures, command, &format!("took {took}"), &load_note()) + &sections;
     if options.quick || !options.only.is_empty() {
         let path = root.join("target/bench-quick.md");
         std::fs::write(&path, &text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
