@@ -184,10 +184,13 @@ fn load_note() -> String {
     format!("1-minute load average at the end of the run: {one} (other builds and stacks may share this machine)")
 }
 
-/// Figure 1: the dispatcher's fan-out against the bare producer.
+/// Figure 1: the dispatcher's fan-out against the bare producer, with pacing switched off (its
+/// own overhead: the bare producer paces nothing), then the paced rate it achieves against the
+/// configured one.
 fn fanout(root: &Path, plan: &Plan, interrupt: &interrupt::Interrupt) -> Result<Vec<Figure>> {
     let total = *plan.fanout_sites.iter().max().unwrap_or(&0);
-    local::with_stack(root, "fanout", &local::fanout_configs(), interrupt, |stack| {
+    let unpaced = local::dispatcher_config(root, 0)?;
+    let mut figures = local::with_stack(root, "fanout", &local::fanout_configs(&unpaced), interrupt, |stack| {
         let mut figures = Vec::new();
         let mut medians: Vec<(usize, f64)> = Vec::new();
         for &sites in plan.fanout_sites {
@@ -205,7 +208,7 @@ fn fanout(root: &Path, plan: &Plan, interrupt: &interrupt::Interrupt) -> Result<
             let profile = stack.borrow().profile()?;
             emit("fanout_profile", merge(json!({"sites": sites}), profile));
             figures.push(Figure {
-                figure: format!("1. fan-out, {} sites: dispatcher / bare producer", thousands(sites as u64)),
+                figure: format!("1. fan-out, {} sites: dispatcher (pacing off) / bare producer", thousands(sites as u64)),
                 value: ratio_text(&producer, &bare, &ratio),
                 target: "≤ 1.5×".into(),
                 verdict: Verdict::of(ratio.median() <= 1.5),
@@ -215,6 +218,31 @@ fn fanout(root: &Path, plan: &Plan, interrupt: &interrupt::Interrupt) -> Result<
             figures.push(f);
         }
         Ok(figures)
+    })?;
+    figures.push(paced(root, total, interrupt)?);
+    Ok(figures)
+}
+
+/// Figure 1, paced: one fan-out of `sites` at the deployed default rate, its achieved rate
+/// (sites over the firing's wall time) against the configured one. It must not exceed the
+/// configured rate by more than the pacer's one batch a second; below twice the rate in sites,
+/// the firing's fixed round trips dominate and the figure is only informative.
+fn paced(root: &Path, sites: usize, interrupt: &interrupt::Interrupt) -> Result<Figure> {
+    let rate = code24_shared::config::ProducerConfig::DEFAULT_SEND_RATE_PER_S;
+    let config = local::dispatcher_config(root, rate)?;
+    local::with_stack(root, "fanout-paced", &local::fanout_configs(&config), interrupt, |stack| {
+        stack.sites(sites, sites)?;
+        let ms = stack.producer_fanout(sites)?;
+        let achieved = (sites as f64 * 1000.0 / ms.max(1.0)).round() as u64;
+        let ceiling = u64::from(rate) + code24_shared::limits::QUEUE_SEND_BATCH_MESSAGES;
+        let measured = sites as u64 >= 2 * u64::from(rate);
+        emit("fanout_paced", json!({"sites": sites, "ms": stats::round(ms), "achieved_per_s": achieved, "configured_per_s": rate}));
+        Ok(Figure {
+            figure: format!("1. paced fan-out, {} sites: achieved / configured send rate", thousands(sites as u64)),
+            value: format!("{} msg/s against {} configured ({ms:.0} ms)", thousands(achieved), thousands(u64::from(rate))),
+            target: format!("≤ {} msg/s (configured + one batch)", thousands(ceiling)),
+            verdict: if measured { Verdict::of(achieved <= ceiling) } else { Verdict::Info },
+        })
     })
 }
 
@@ -242,7 +270,8 @@ fn linearity(medians: &[(usize, f64)]) -> Option<Figure> {
 /// Figure 2: sweep completion against the bare consumer.
 fn sweep(root: &Path, plan: &Plan, interrupt: &interrupt::Interrupt) -> Result<Vec<Figure>> {
     let sites = std::env::var("CODE24_BENCH_SWEEP_SITES").ok().and_then(|v| v.parse().ok()).unwrap_or(plan.sweep_sites);
-    local::with_stack(root, "sweep", &local::sweep_configs(), interrupt, |stack| {
+    let unpaced = local::dispatcher_config(root, 0)?;
+    local::with_stack(root, "sweep", &local::sweep_configs(&unpaced), interrupt, |stack| {
         stack.sites(sites, sites)?;
         let stack = std::cell::RefCell::new(stack);
         let (producer, bare, ratio) = local::alternate(
