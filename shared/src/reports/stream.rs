@@ -30,8 +30,9 @@ pub struct ArraySplice {
 pub struct StreamError(pub String);
 
 impl ArraySplice {
-    /// Cuts the pretty JSON of `report`, whose list `key` is empty and is the last of its
-    /// object, at that list. Fails if `key` is not found as the last empty list.
+    /// Cuts the pretty JSON of `report`, whose list `key` is empty, at that list: the head ends
+    /// with its `[`, the tail (its `]` and any fields after it) follows the items. The last empty
+    /// list of that name is the one cut. Fails if there is none.
     pub fn of<T: Serialize>(report: &T, key: &str) -> Result<Self, StreamError> {
         let text = serde_json::to_vec_pretty(report).map_err(|e| StreamError(format!("report does not serialize: {e}")))?;
         let marker = format!("\"{key}\": []");
@@ -192,6 +193,8 @@ mod tests {
         v: u32,
         items: Vec<u64>,
         inner: Option<Inner>,
+        /// A field after the list: it goes to the tail.
+        after: Vec<u8>,
     }
 
     fn streamed(r: &Report, items: &[Item]) -> Vec<u8> {
@@ -212,12 +215,12 @@ mod tests {
         let item = |i: u64| Item { id: format!("c{i}\n\"x\""), n: [Some(i as f64 / 3.0), None] };
         for n in [0, 1, 2, 7] {
             let items: Vec<Item> = (0..n).map(item).collect();
-            let r = Report { v: 1, items: vec![], inner: Some(Inner { total: n, items: items.clone() }) };
+            let r = Report { v: 1, items: vec![], inner: Some(Inner { total: n, items: items.clone() }), after: vec![1, 2] };
             let whole = serde_json::to_vec_pretty(&r).unwrap();
             assert_eq!(String::from_utf8(streamed(&r, &items)).unwrap(), String::from_utf8(whole).unwrap(), "{n} items");
         }
         // The last empty list of the name is the one cut; a report without it cannot be streamed.
-        assert!(ArraySplice::of(&Report { v: 1, items: vec![], inner: None }, "nope").is_err());
+        assert!(ArraySplice::of(&Report { v: 1, items: vec![], inner: None, after: vec![] }, "nope").is_err());
     }
 
     #[test]
