@@ -7,8 +7,9 @@
 //! `{"event":"limit_overrun","worker":"dispatcher","invocation":"scheduled","figure":"subrequests","value":10001,"limit":10000}`
 //!
 //! A handler makes one [`Meter`] per invocation and hands it to the adapters it builds
-//! (`.metered(&meter)`); an adapter built without one counts into a meter of its own, which
-//! checks nothing useful (the admin API's requests are not metered). The subrequest limit is
+//! (`.metered(&meter)`); an adapter built without one counts into a detached meter, which
+//! logs nothing (the admin API's requests, and the dead-letters consumer's D1 store, are not
+//! metered). The subrequest limit is
 //! the platform's default ([`SUBREQUESTS_DEFAULT`](code24_shared::limits::SUBREQUESTS_DEFAULT)):
 //! a Worker cannot read its `[limits]` section, and the default is the stricter figure.
 
@@ -29,18 +30,22 @@ pub struct Meter(Rc<Inner>);
 struct Inner {
     usage: Usage,
     limits: InvocationLimits,
+    /// Whether overruns are logged: not for a detached meter, which counts calls of no one
+    /// invocation in particular.
+    logs: bool,
 }
 
 impl Meter {
     /// A meter for one invocation of `worker` (e.g. `dispatcher`) of kind `invocation`
     /// (e.g. `scheduled`, `queue`, `alarm`).
     pub fn new(worker: &'static str, invocation: &'static str) -> Self {
-        Self(Rc::new(Inner { usage: Usage::new(worker, invocation), limits: InvocationLimits::default() }))
+        Self(Rc::new(Inner { usage: Usage::new(worker, invocation), limits: InvocationLimits::default(), logs: true }))
     }
 
-    /// A meter no handler reads: what an adapter counts into when none was given.
+    /// A meter no handler reads and that logs nothing: what an adapter counts into when none
+    /// was given (an adapter may outlive one invocation's calls, e.g. in the admin API).
     pub fn detached() -> Self {
-        Self::new("unmetered", "unmetered")
+        Self(Rc::new(Inner { usage: Usage::new("unmetered", "unmetered"), limits: InvocationLimits::default(), logs: false }))
     }
 
     /// Counts one call and holds its connection until the guard drops; logs any limit the call
@@ -71,6 +76,9 @@ impl Meter {
     }
 
     fn log_fresh_overruns(&self) {
+        if !self.0.logs {
+            return;
+        }
         let usage = &self.0.usage;
         for o in usage.fresh_overruns(&self.0.limits) {
             console_error!(

@@ -238,15 +238,14 @@ fn open(ledger: &MemoryLedger, run_id: &str, task: &str, jobs: u64, clock: &SimC
 }
 
 /// A ledger shard's alarm at its largest: one read of the dirty rows (local SQLite, no
-/// subrequest), then one D1 batch of [`FLUSH_BATCH_ROWS`] upserts per batch, one at a time.
+/// subrequest), then one D1 batch of [`FLUSH_BATCH_ROWS`] upserts at a time, as
+/// `ledger/src/flush.rs` sends them.
 fn ledger_alarm() -> Run {
     let usage = Usage::new("ledger", "alarm");
-    for _ in 0..FLUSH_MAX_ROWS.div_ceil(FLUSH_BATCH_ROWS) {
-        let _connection = usage.start(Counted::Subrequest);
+    for batch in (0..FLUSH_MAX_ROWS).collect::<Vec<_>>().chunks(FLUSH_BATCH_ROWS) {
+        let _connection = usage.start(Counted::D1Batch { statements: batch.len() as u64 });
     }
-    let mut figures = usage.figures();
-    figures.d1_queries = FLUSH_MAX_ROWS as u64;
-    Run { figures, send_rate: 0, problems: Vec::new() }
+    Run { figures: usage.figures(), send_rate: 0, problems: Vec::new() }
 }
 
 fn consumer_config() -> ConsumerConfig {

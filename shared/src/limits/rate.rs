@@ -41,6 +41,21 @@ impl SendWindow {
         true
     }
 
+    /// The earliest instant at or after `from_ms` when `messages` more fit in the window under
+    /// `cap` (`None` when they never can: more than `cap` at once). Asked with instants that
+    /// never go back: the window forgets what left it.
+    pub fn first_fit(&mut self, from_ms: i64, messages: u64, cap: u64) -> Option<i64> {
+        if messages > cap {
+            return None;
+        }
+        let mut at = from_ms;
+        while self.in_window(at) + messages > cap {
+            // Not empty: something is in the window. Wait until the oldest send leaves it.
+            at = self.recent.front().map_or(at, |(sent, _)| sent + WINDOW_MS);
+        }
+        Some(at)
+    }
+
     /// Records `messages` sent at `now_ms` without a cap (for measuring a rate).
     pub fn record(&mut self, now_ms: i64, messages: u64) {
         self.in_window(now_ms);
@@ -69,6 +84,13 @@ mod tests {
         assert_eq!(w.in_window(1_000), 5_000);
         assert_eq!(w.peak_per_s(), 5_000);
         assert_eq!(w.in_window(10_000), 0);
+        let mut w = SendWindow::default();
+        w.record(0, 3_000);
+        w.record(400, 2_000);
+        assert_eq!(w.first_fit(500, 1, 5_000), Some(1_000));
+        assert_eq!(w.first_fit(1_000, 3_000, 5_000), Some(1_000));
+        assert_eq!(w.first_fit(1_000, 3_001, 5_000), Some(1_400));
+        assert_eq!(w.first_fit(2_000, 5_001, 5_000), None);
     }
 
     #[test]

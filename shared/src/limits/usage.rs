@@ -39,8 +39,11 @@ pub enum Counted {
     ServiceBinding,
     /// A request to a Durable Object (the ledger) or R2, or a plain `fetch`: a subrequest.
     Subrequest,
-    /// One D1 query (a `batch` of statements is one per statement): a subrequest and a query.
+    /// One D1 query: a subrequest and a query.
     D1Query,
+    /// One D1 `batch` of `statements` statements: one subrequest, and a query per statement
+    /// (the stricter reading of the D1 limits page).
+    D1Batch { statements: u64 },
     /// One `send` or `sendBatch` of `messages` messages: a subrequest.
     QueueSend { messages: u64 },
     /// One Analytics Engine data point: no subrequest, no connection.
@@ -217,6 +220,10 @@ impl Usage {
                 f.subrequests += 1;
                 f.d1_queries += 1;
             }
+            Counted::D1Batch { statements } => {
+                f.subrequests += 1;
+                f.d1_queries += statements;
+            }
             Counted::QueueSend { messages } => {
                 f.subrequests += 1;
                 f.queue_messages += messages;
@@ -293,8 +300,9 @@ mod tests {
         usage.call(Counted::D1Query);
         usage.call(Counted::QueueSend { messages: 100 });
         usage.call(Counted::AnalyticsPoint);
+        usage.call(Counted::D1Batch { statements: 50 });
         let expected =
-            Figures { subrequests: 4, service_binding_calls: 1, peak_connections: 0, ae_points: 1, d1_queries: 1, queue_messages: 100 };
+            Figures { subrequests: 5, service_binding_calls: 1, peak_connections: 0, ae_points: 1, d1_queries: 51, queue_messages: 100 };
         assert_eq!(usage.figures(), expected);
     }
 

@@ -10,11 +10,13 @@
 //!
 //! How stale a site can get: with every fan-out finishing, each active site is sent once per
 //! sweep (every 3 minutes), in an order that changes only when a fan-out dies. A fan-out that
-//! dies at a cursor leaves the sites after it to the next sweep, which sends them first; so a
-//! site misses a sweep only when a fan-out dies before reaching it, and misses two in a row only
-//! when the next fan-out dies before sending its first page. Its newest result is at most
-//! (1 + consecutive fan-outs that died before sending it) × 3 minutes old, plus the consumers'
-//! backlog.
+//! dies leaves the sites after its last recorded cursor to the next sweep, which sends them
+//! first; so consecutive dying fan-outs work through the sites in turn instead of re-sending the
+//! same head. A site misses k sweeps in a row only if k fan-outs in a row die before reaching
+//! it, which takes the k of them together sending fewer sites than stand ahead of it; one
+//! fan-out that finishes sends every site. Its newest result is then at most (k + 1) × 3
+//! minutes old, plus the consumers' backlog (proved by the `limits_fan_outs_the_queue_kills_*`
+//! test in `shared/tests/limits.rs`).
 
 use std::cell::RefCell;
 

@@ -16,7 +16,8 @@
 //!   is read, an object store that keeps sizes and parts, not bytes).
 //! - [`ledger`]: in-memory job and sweep tables, the twin of the Durable Object's SQLite.
 //! - [`sim`]: the seeded simulation (duplicated firings and deliveries, crashes, elite faults,
-//!   a throttling queue) and its invariant checks, every invocation held to the limits.
+//!   a throttling queue) and its invariant checks, every invocation held to the limits; its
+//!   queue of messages by visibility (`sim_queue`).
 
 pub mod dead_letters;
 pub mod ledger;
@@ -26,3 +27,4 @@ pub mod reports;
 pub mod results;
 pub mod scale;
 pub mod sim;
+mod sim_queue;

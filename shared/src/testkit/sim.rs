@@ -41,6 +41,7 @@ use crate::testkit::metered::Metered;
 use crate::testkit::ports::{
     MemoryDeadLetters, MemoryElite, MemoryLedger, MemoryMetrics, MemoryQueue, MemoryRegistry, MemoryResults, SimClock, Throttle,
 };
+use crate::testkit::sim_queue::{Msg, SimQueue};
 
 /// The knobs of one simulated run.
 #[derive(Debug, Clone)]
@@ -264,13 +265,6 @@ impl EliteClient for WatchedElite<'_> {
     }
 }
 
-struct Msg {
-    body: String,
-    deliveries: u32,
-    visible_at: i64,
-    sent_ms: i64,
-}
-
 /// Runs one simulation and checks its invariants.
 pub fn run(cfg: &SimConfig) -> SimReport {
     run_with_faults(cfg, &ExtraFaults::default())
@@ -359,7 +353,7 @@ pub fn run_with_faults(cfg: &SimConfig, extra: &ExtraFaults) -> SimReport {
     let cap_per_s = cfg.queue_cap_per_s.unwrap_or(u64::MAX);
     *producer_queue.throttle.borrow_mut() = Some(Throttle { cap_per_s, bursts, ..Throttle::platform(&clock) });
     let producer_config = ProducerConfig { send_rate_per_s: cfg.send_rate_per_s };
-    let mut queue: Vec<Msg> = Vec::new();
+    let mut queue = SimQueue::default();
     // The dead-letter queue (letters the consumer sent, and jobs the queue moved after
     // max_deliveries) and the store its consumer fills.
     let mut dlq: Vec<Msg> = Vec::new();
@@ -394,7 +388,7 @@ pub fn run_with_faults(cfg: &SimConfig, extra: &ExtraFaults) -> SimReport {
         }
         firings.sort_by_key(|(at, _)| *at);
         let next_firing = firings.first().map(|(at, _)| *at);
-        let next_visible = queue.iter().chain(&dlq).map(|m| m.visible_at).chain(crashing.next_stalled()).min();
+        let next_visible = queue.next_visible().into_iter().chain(dlq.iter().map(|m| m.visible_at)).chain(crashing.next_stalled()).min();
         match (next_firing, next_visible) {
             (None, None) => break,
             (Some(at), v) if v.is_none_or(|v| at <= v.max(now())) => {
@@ -521,7 +515,7 @@ fn fault_kind(fault: &Fault) -> String {
 fn deliver_batch<K, L, D, M>(
     cfg: &SimConfig,
     rng: &mut Rng,
-    queue: &mut Vec<Msg>,
+    queue: &mut SimQueue,
     dlq: &mut Vec<Msg>,
     consumer: &Consumer<'_, K, L, D, M>,
     crashed: &Cell<bool>,
@@ -534,9 +528,7 @@ fn deliver_batch<K, L, D, M>(
     M: Metrics,
 {
     // `crashed`: the crash-injecting ledger's flag, which says whether this batch "crashed".
-    queue.sort_by_key(|m| m.visible_at);
-    let ready = queue.iter().take_while(|m| m.visible_at <= now()).count().min(cfg.batch_size);
-    let mut batch: Vec<Msg> = queue.drain(..ready).collect();
+    let mut batch = queue.pop_ready(now(), cfg.batch_size);
     // The queue's own backstop: past max_retries a message goes to the DLQ undelivered.
     batch.retain(|m| {
         let keep = m.deliveries < cfg.max_deliveries;
