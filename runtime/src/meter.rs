@@ -8,8 +8,8 @@
 //!
 //! A handler makes one [`Meter`] per invocation and hands it to the adapters it builds
 //! (`.metered(&meter)`); an adapter built without one counts into a detached meter, which
-//! logs nothing (the admin API's requests, and the dead-letters consumer's D1 store, are not
-//! metered). The subrequest limit is
+//! logs nothing (the admin API's requests, the dead-letters consumer's D1 store and the
+//! reports consumer's D1 reads are not metered yet). The subrequest limit is
 //! the platform's default ([`SUBREQUESTS_DEFAULT`](code24_shared::limits::SUBREQUESTS_DEFAULT)):
 //! a Worker cannot read its `[limits]` section, and the default is the stricter figure.
 
