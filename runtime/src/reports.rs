@@ -1,7 +1,7 @@
 //! The report jobs' data over D1 ([`D1Reports`]: rollups through [`crate::rollups`], billing
 //! events of `migrations/0005_billing.sql`, monthly sections of
-//! `migrations/0006_monthly_sections.sql`), and the ledger's fan-in as the core's
-//! [`RunFinalizer`] port.
+//! `migrations/0006_monthly_sections.sql`; the reads over every customer in keyset pages of
+//! `code24_shared::reports::pages`), and the ledger's fan-in as the core's [`RunFinalizer`] port.
 //!
 //! Numbers come back from D1 as JavaScript numbers and are bound as `f64` (an `i64` would be a
 //! BigInt, which D1 refuses); epoch milliseconds and cents stay far below 2^53.
@@ -9,7 +9,10 @@
 use code24_shared::error::JobError;
 use code24_shared::ledger::FinalizeDecision;
 use code24_shared::ports::{ReportStore, RunFinalizer};
-use code24_shared::reports::analytics::{CustomerMonthly, DailyRollup, RollupPage};
+use code24_shared::reports::analytics::{CustomerMonthly, DailyRollup};
+use code24_shared::reports::pages::{
+    section_page, whole_customer_events, BillingPage, RollupPage, SectionPage, BILLING_PAGE_ROWS, SECTION_PAGE_ROWS,
+};
 use code24_shared::reports::period::Month;
 use code24_shared::reports::revenue::BillingEvent;
 use serde::Deserialize;
@@ -55,13 +58,17 @@ impl ReportStore for D1Reports {
         crate::rollups::month_rollups_page(&self.db, month, after).await
     }
 
-    async fn billing_events(&self, before_ms: i64) -> Result<Vec<BillingEvent>, JobError> {
-        let sql = "SELECT customer_id, at_ms, mrr_cents FROM billing_events WHERE at_ms < ?1 ORDER BY customer_id, at_ms";
-        let rows: Vec<BillingRow> = rows(&self.db, sql, &[JsValue::from_f64(before_ms as f64)], "billing_events").await?;
-        Ok(rows
+    async fn billing_page(&self, before_ms: i64, after: Option<&str>) -> Result<BillingPage, JobError> {
+        let sql = "SELECT customer_id, at_ms, mrr_cents FROM billing_events WHERE at_ms < ?1 AND customer_id > ?2 \
+                   ORDER BY customer_id, at_ms LIMIT ?3";
+        let params = [JsValue::from_f64(before_ms as f64), after.unwrap_or_default().into(), JsValue::from_f64(BILLING_PAGE_ROWS as f64)];
+        let rows: Vec<BillingRow> = rows(&self.db, sql, &params, "billing_events").await?;
+        let events = rows
             .into_iter()
             .map(|r| BillingEvent { customer_id: r.customer_id, at_ms: r.at_ms as i64, mrr_cents: r.mrr_cents as i64 })
-            .collect())
+            .collect();
+        // A customer with a page of events or more cannot be read whole: permanent, and named.
+        whole_customer_events(events, BILLING_PAGE_ROWS).map_err(JobError::permanent)
     }
 
     async fn put_section(&self, run_id: &str, section: &CustomerMonthly) -> Result<(), JobError> {
@@ -77,17 +84,19 @@ impl ReportStore for D1Reports {
         Ok(())
     }
 
-    async fn sections(&self, run_id: &str) -> Result<Vec<CustomerMonthly>, JobError> {
-        let sql = "SELECT customer_id, section FROM monthly_sections WHERE run_id = ?1 ORDER BY customer_id";
-        let sections: Vec<SectionRow> = rows(&self.db, sql, &[run_id.into()], "monthly_sections").await?;
-        sections
+    async fn sections_page(&self, run_id: &str, after: Option<&str>) -> Result<SectionPage, JobError> {
+        let sql = "SELECT customer_id, section FROM monthly_sections WHERE run_id = ?1 AND customer_id > ?2 ORDER BY customer_id LIMIT ?3";
+        let params = [run_id.into(), after.unwrap_or_default().into(), JsValue::from_f64(SECTION_PAGE_ROWS as f64)];
+        let rows: Vec<SectionRow> = rows(&self.db, sql, &params, "monthly_sections").await?;
+        let sections = rows
             .into_iter()
             .map(|r| {
                 // A row this consumer cannot read will not become readable by retrying.
                 serde_json::from_str(&r.section)
                     .map_err(|e| JobError::permanent(format!("monthly_sections {run_id}/{}: undecodable section: {e}", r.customer_id)))
             })
-            .collect()
+            .collect::<Result<Vec<CustomerMonthly>, JobError>>()?;
+        Ok(section_page(sections, SECTION_PAGE_ROWS))
     }
 }
 

@@ -12,7 +12,8 @@ use worker::D1Database;
 
 use code24_shared::error::JobError;
 use code24_shared::limits::usage::Counted;
-use code24_shared::reports::analytics::{whole_customers, DailyRollup, RollupPage, ROLLUP_PAGE_ROWS};
+use code24_shared::reports::analytics::DailyRollup;
+use code24_shared::reports::pages::{whole_customers, RollupPage, ROLLUP_PAGE_ROWS};
 use code24_shared::reports::period::Month;
 
 use crate::meter::Meter;

@@ -15,9 +15,9 @@ use crate::ledger::{
     ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, FanoutDone, FinalizeDecision, OpenDecision, OpenRun, PageDone,
     SettleDecision, SettleRequest,
 };
-use crate::reports::analytics::{CustomerMonthly, DailyRollup, RollupPage};
+use crate::reports::analytics::{CustomerMonthly, DailyRollup};
+use crate::reports::pages::{BillingPage, RollupPage, SectionPage};
 use crate::reports::period::Month;
-use crate::reports::revenue::BillingEvent;
 use crate::site::Site;
 use crate::wire::DeadLetter;
 
@@ -119,14 +119,34 @@ pub trait ReportStore {
     /// One customer's daily rollups of `month`.
     async fn month_rollups(&self, customer_id: &str, month: Month) -> Result<Vec<DailyRollup>, JobError>;
     /// Every customer's daily rollups of `month`, one page of whole customers
-    /// ([`whole_customers`](crate::reports::analytics::whole_customers)) after customer `after`.
+    /// ([`whole_customers`](crate::reports::pages::whole_customers)) after customer `after`.
     async fn month_rollups_page(&self, month: Month, after: Option<&str>) -> Result<RollupPage, JobError>;
-    /// Every billing event before `before_ms` (earlier ones give each customer's MRR at a start).
-    async fn billing_events(&self, before_ms: i64) -> Result<Vec<BillingEvent>, JobError>;
+    /// The billing events before `before_ms` (earlier ones give each customer's MRR at a start),
+    /// one page of whole customers after customer `after`, ordered by customer then time
+    /// ([`whole_customer_events`](crate::reports::pages::whole_customer_events)).
+    async fn billing_page(&self, before_ms: i64, after: Option<&str>) -> Result<BillingPage, JobError>;
     /// Writes (or rewrites) one customer's section of a monthly-analytics run.
     async fn put_section(&self, run_id: &str, section: &CustomerMonthly) -> Result<(), JobError>;
-    /// Every section written for the run, in any order.
-    async fn sections(&self, run_id: &str) -> Result<Vec<CustomerMonthly>, JobError>;
+    /// The sections written for the run after customer `after`, one page in customer order
+    /// ([`SECTION_PAGE_ROWS`](crate::reports::pages::SECTION_PAGE_ROWS) a read).
+    async fn sections_page(&self, run_id: &str, after: Option<&str>) -> Result<SectionPage, JobError>;
+}
+
+/// Objects too large to hold whole, written in parts (an R2 multipart upload): every part but
+/// the last has at least [`part_bytes`](Self::part_bytes), parts may arrive in any order, and
+/// the object (with its job id, as [`ResultStore::put`] tags it) appears only when the upload
+/// is completed. An upload not completed is aborted, or expires.
+pub trait PartUploads {
+    /// The smallest part the store takes, the last excepted (R2:
+    /// [`R2_PART_MIN_BYTES`](crate::limits::R2_PART_MIN_BYTES)).
+    fn part_bytes(&self) -> usize;
+    /// Starts an upload of `key` tagged with `job_id`; answers its upload id.
+    async fn start_upload(&self, key: &str, job_id: &str) -> Result<String, JobError>;
+    /// Uploads part `number` (from 1); answers its etag, which completing the upload needs.
+    async fn upload_part(&self, key: &str, upload_id: &str, number: u16, body: Vec<u8>) -> Result<String, JobError>;
+    /// Completes the upload with every part (number, etag), in part order.
+    async fn complete_upload(&self, key: &str, upload_id: &str, parts: &[(u16, String)]) -> Result<(), JobError>;
+    async fn abort_upload(&self, key: &str, upload_id: &str) -> Result<(), JobError>;
 }
 
 /// The ledger's fan-in: whether a run's final job is due ([`crate::ledger::runs::request_finalize`]).

@@ -143,7 +143,10 @@ COMMANDS:
         sweep of 100,000 and 1,000,000 sites through the core's in-memory twins
         (bench/native), whose counts give the ledger requests per batch and per site, the
         operations per site per sweep and the monthly cost at 1k/10k/100k sites
-        (docs/PRICES.md); on local workerd, one fresh stack at a time on a free port: the
+        (docs/PRICES.md); the capacity table (part `capacity`, computed, not timed, also in
+        --quick): each invocation kind (producer firing, optimizer batch, reports batch,
+        finalize, end-of-month, ledger alarm) at 1k/10k/100k/1M sites, every counted figure
+        against its Cloudflare limit, one JSON line each; on local workerd, one fresh stack at a time on a free port: the
         dispatcher's fan-out of 1,000, 10,000 and 20,000 sites against the bare producer,
         and a 10,000-site sweep (firing to the ledger's `complete`) against the bare
         consumer, each side alternately in the same session, median and spread of the
@@ -151,7 +154,7 @@ COMMANDS:
         unless a stack failed.
         --quick: small sizes and single runs (CI); writes target/bench-quick.md instead of
         BENCHMARKS.md.
-        --only PARTS: a comma-separated subset of bundles,native,fanout,sweep (while
+        --only PARTS: a comma-separated subset of bundles,native,capacity,fanout,sweep (while
         profiling); also writes target/bench-quick.md, never BENCHMARKS.md. Environment:
         CODE24_BENCH_KEEP_STATE=1 keeps each stack's state and wrangler log;
         CODE24_BENCH_SWEEP_SITES=N sizes the sweep comparison.

@@ -10,9 +10,13 @@
 //! were written, and prints one JSON line with the wall time and every count. The counts come
 //! from [`counting`]: wrappers around the in-memory twins that count every port call.
 //!
+//! With `--capacity N` it prints the capacity table's lines instead ([`capacity`]): each
+//! invocation kind run once at N sites with its own per-invocation meter.
+//!
 //! Built and run by the bench with `--release` (the workspace's size-optimised profile, with
 //! `opt-level` raised to 3 on the command line: this binary is never shipped).
 
+mod capacity;
 mod counting;
 
 use std::collections::VecDeque;
@@ -79,21 +83,32 @@ struct Report {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut sizes = Vec::new();
+    const USAGE: &str = "usage: code24-bench-native [--sites N ...] [--capacity N ...]";
+    let (mut sizes, mut capacities) = (Vec::new(), Vec::new());
     let mut it = args.iter();
     while let Some(arg) = it.next() {
+        let number = |n: &str| n.parse::<usize>().unwrap_or_else(|_| fail(&format!("{arg}: not a number: {n}")));
         match (arg.as_str(), it.clone().next()) {
-            ("--sites", Some(n)) => {
-                sizes.push(n.parse::<usize>().unwrap_or_else(|_| fail(&format!("--sites: not a number: {n}"))));
-                it.next();
-            }
-            _ => fail(&format!("unexpected argument {arg:?}; usage: code24-bench-native --sites N [--sites M ...]")),
+            ("--sites", Some(n)) => sizes.push(number(n)),
+            ("--capacity", Some(n)) => capacities.push(number(n)),
+            _ => fail(&format!("unexpected argument {arg:?}; {USAGE}")),
         }
+        it.next();
     }
-    if sizes.is_empty() {
-        fail("usage: code24-bench-native --sites N [--sites M ...]");
+    if sizes.is_empty() && capacities.is_empty() {
+        fail(USAGE);
     }
     let mut ok = true;
+    for sites in capacities {
+        let (lines, problems) = capacity::run(sites as u64);
+        for line in lines {
+            println!("{}", serde_json::to_string(&line).expect("serializable"));
+        }
+        for problem in &problems {
+            eprintln!("code24-bench-native: capacity: {problem}");
+        }
+        ok &= problems.is_empty();
+    }
     for sites in sizes {
         let report = run(sites);
         ok &= report.violations.is_empty();

@@ -16,7 +16,10 @@
 //!   check against [`usage::InvocationLimits`].
 //! - [`rate`]: messages per second through a queue over a sliding window
 //!   ([`rate::SendWindow`]).
+//! - [`memory`]: a model of each invocation kind's peak memory from its page sizes and measured
+//!   record sizes ([`memory::peak`]).
 
+pub mod memory;
 pub mod rate;
 pub mod usage;
 
@@ -102,6 +105,10 @@ pub const D1_BOUND_PARAMETERS: u64 = 100;
 pub const R2_WRITES_PER_KEY_PER_S: u64 = 1;
 /// Custom metadata per object, in bytes.
 pub const R2_METADATA_BYTES: u64 = 8_192;
+/// The smallest part of a multipart upload, the last part excepted (5 MiB).
+pub const R2_PART_MIN_BYTES: u64 = 5 * 1024 * 1024;
+/// Parts of one multipart upload.
+pub const R2_PARTS_MAX: u64 = 10_000;
 
 // Workers Analytics Engine.
 /// Data points per invocation (the page was 25 until 2025; 250 since, stated explicitly).
@@ -160,6 +167,8 @@ pub const LIMITS: &[Limit] = &[
     limit("d1_bound_parameters", D1_BOUND_PARAMETERS, "parameters", "statement", D1_LIMITS),
     limit("r2_writes_per_key", R2_WRITES_PER_KEY_PER_S, "writes/s", "key", R2_LIMITS),
     limit("r2_metadata", R2_METADATA_BYTES, "bytes", "object", R2_LIMITS),
+    limit("r2_part_min", R2_PART_MIN_BYTES, "bytes", "part", R2_LIMITS),
+    limit("r2_parts", R2_PARTS_MAX, "parts", "upload", R2_LIMITS),
     limit("ae_points", AE_POINTS_PER_INVOCATION, "points", "invocation", AE_LIMITS),
     limit("ae_blobs", AE_BLOBS, "blobs", "point", AE_LIMITS),
     limit("ae_doubles", AE_DOUBLES, "doubles", "point", AE_LIMITS),

@@ -150,39 +150,6 @@ pub fn sections_of(rollups: &[DailyRollup]) -> Vec<CustomerMonthly> {
     by_customer.into_iter().map(|(c, days)| section_of_days(c, days)).collect()
 }
 
-/// Rows per page when every customer's rollups of a month are read (the end-of-month report):
-/// a few megabytes per page, whatever the number of customers.
-pub const ROLLUP_PAGE_ROWS: usize = 5_000;
-// A customer has at most 31 rollups in a month; a page must hold at least one whole customer.
-const _: () = assert!(ROLLUP_PAGE_ROWS > 31);
-
-/// One page of a month's rollups, ordered by customer then day, holding whole customers only.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct RollupPage {
-    pub rollups: Vec<DailyRollup>,
-    /// The last customer of this page, to read the next page after; `None` on the last page.
-    pub next_after: Option<String>,
-}
-
-/// Cuts a read of up to `limit` rows (ordered by customer, then day) into a page of whole
-/// customers: when the read came back full, its last customer may continue beyond it, so that
-/// customer's rows are left for the next page. A short read is the last page.
-pub fn whole_customers(mut rows: Vec<DailyRollup>, limit: usize) -> RollupPage {
-    if rows.len() < limit {
-        return RollupPage { rollups: rows, next_after: None };
-    }
-    let Some(last) = rows.last().map(|r| r.customer_id.clone()) else { return RollupPage::default() };
-    let keep = rows.iter().position(|r| r.customer_id == last).unwrap_or(rows.len());
-    if keep == 0 {
-        // One customer fills the page: impossible with a page over 31 rows (one row per
-        // customer and day), kept whole rather than lost if it ever happens.
-        return RollupPage { rollups: rows, next_after: Some(last) };
-    }
-    rows.truncate(keep);
-    let next_after = rows.last().map(|r| r.customer_id.clone());
-    RollupPage { rollups: rows, next_after }
-}
-
 /// A customer's score change, for the improvers and regressions lists.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScoreChange {
@@ -228,31 +195,76 @@ pub fn percentile_bucket(buckets: &[u64], p: u32) -> Option<i64> {
 
 /// Combines every customer's section into the platform report.
 pub fn platform_report(sections: &[CustomerMonthly]) -> PlatformMonthly {
-    let sum = |f: fn(&CustomerMonthly) -> u64| sections.iter().map(f).sum::<u64>();
-    let mut buckets = vec![0u64; DURATION_BUCKETS_MS.len()];
-    for s in sections {
-        for (total, n) in buckets.iter_mut().zip(&s.duration_buckets) {
+    let mut fold = PlatformFold::default();
+    sections.iter().for_each(|s| fold.add(s));
+    fold.finish()
+}
+
+/// The platform report folded one section at a time, in any order, holding only totals and the
+/// top [`TOP`] of each list: what a report over every customer keeps while it reads pages.
+#[derive(Debug, Clone, Default)]
+pub struct PlatformFold {
+    customers: u64,
+    runs: u64,
+    successes: u64,
+    failures: u64,
+    transient_failures: u64,
+    permanent_failures: u64,
+    buckets: Vec<u64>,
+    /// The largest positive changes, best first (ties by customer id).
+    improvers: Vec<ScoreChange>,
+    /// The largest negative changes, worst first (ties by customer id, last first).
+    regressions: Vec<ScoreChange>,
+}
+
+/// Inserts `c` into `top`, ordered by `before`, keeping at most [`TOP`].
+fn keep_top(top: &mut Vec<ScoreChange>, c: ScoreChange, before: impl Fn(&ScoreChange, &ScoreChange) -> std::cmp::Ordering) {
+    let at = top.partition_point(|t| before(t, &c) == std::cmp::Ordering::Less);
+    if at < TOP {
+        top.insert(at, c);
+        top.truncate(TOP);
+    }
+}
+
+impl PlatformFold {
+    /// Counts one customer's section.
+    pub fn add(&mut self, s: &CustomerMonthly) {
+        self.customers += 1;
+        self.runs += s.runs;
+        self.successes += s.successes;
+        self.failures += s.failures;
+        self.transient_failures += s.transient_failures;
+        self.permanent_failures += s.permanent_failures;
+        self.buckets.resize(DURATION_BUCKETS_MS.len(), 0);
+        for (total, n) in self.buckets.iter_mut().zip(&s.duration_buckets) {
             *total += n;
         }
+        let Some(change) = s.improvement() else { return };
+        let c = ScoreChange { customer_id: s.customer_id.clone(), change };
+        // The order of a sort by change (largest first, then by customer id), read from either end.
+        if change > 0.0 {
+            keep_top(&mut self.improvers, c, |a, b| b.change.total_cmp(&a.change).then_with(|| a.customer_id.cmp(&b.customer_id)));
+        } else if change < 0.0 {
+            keep_top(&mut self.regressions, c, |a, b| a.change.total_cmp(&b.change).then_with(|| b.customer_id.cmp(&a.customer_id)));
+        }
     }
-    let mut changes: Vec<ScoreChange> =
-        sections.iter().filter_map(|s| s.improvement().map(|change| ScoreChange { customer_id: s.customer_id.clone(), change })).collect();
-    changes.sort_by(|a, b| b.change.total_cmp(&a.change).then_with(|| a.customer_id.cmp(&b.customer_id)));
-    let top_improvers = changes.iter().filter(|c| c.change > 0.0).take(TOP).cloned().collect();
-    let top_regressions = changes.iter().rev().filter(|c| c.change < 0.0).take(TOP).cloned().collect();
-    let (runs, successes) = (sum(|s| s.runs), sum(|s| s.successes));
-    PlatformMonthly {
-        customers: sections.len() as u64,
-        runs,
-        successes,
-        failures: sum(|s| s.failures),
-        success_rate_bp: basis_points(successes as i64, runs as i64),
-        p50_duration_ms: percentile_bucket(&buckets, 50),
-        p95_duration_ms: percentile_bucket(&buckets, 95),
-        transient_failures: sum(|s| s.transient_failures),
-        permanent_failures: sum(|s| s.permanent_failures),
-        top_improvers,
-        top_regressions,
+
+    /// The platform report of every section added.
+    pub fn finish(mut self) -> PlatformMonthly {
+        self.buckets.resize(DURATION_BUCKETS_MS.len(), 0);
+        PlatformMonthly {
+            customers: self.customers,
+            runs: self.runs,
+            successes: self.successes,
+            failures: self.failures,
+            success_rate_bp: basis_points(self.successes as i64, self.runs as i64),
+            p50_duration_ms: percentile_bucket(&self.buckets, 50),
+            p95_duration_ms: percentile_bucket(&self.buckets, 95),
+            transient_failures: self.transient_failures,
+            permanent_failures: self.permanent_failures,
+            top_improvers: self.improvers,
+            top_regressions: self.regressions,
+        }
     }
 }
 
@@ -344,24 +356,6 @@ mod tests {
         assert_eq!(r.customers, sections);
         assert_eq!(r.platform, platform_report(&sections));
         assert_eq!((r.v, r.month.as_str(), r.platform.customers, r.platform.runs), (1, "2026-11", 2, 9));
-    }
-
-    #[test]
-    fn pages_hold_whole_customers() {
-        let row = |c: &str, d: u32| day(c, &format!("2026-11-{d:02}"), 1, [1, 1, 1], [1, 1, 1], [1, 1, 1]);
-        let ids = |p: &RollupPage| p.rollups.iter().map(|r| r.customer_id.clone()).collect::<Vec<_>>();
-        let check = |rows: Vec<DailyRollup>, limit, expected_ids: &[&str], next: Option<&str>| {
-            let page = whole_customers(rows, limit);
-            assert_eq!((ids(&page), page.next_after.as_deref()), (expected_ids.iter().map(|s| s.to_string()).collect(), next));
-        };
-        // A short read is the last page.
-        check(vec![row("a", 1), row("b", 1)], 3, &["a", "b"], None);
-        check(Vec::new(), 3, &[], None);
-        // A full read leaves its last customer (maybe cut) for the next page.
-        check(vec![row("a", 1), row("a", 2), row("b", 1)], 3, &["a", "a"], Some("a"));
-        check(vec![row("a", 1), row("b", 1), row("b", 2)], 3, &["a"], Some("a"));
-        // One customer filling the page is kept whole.
-        check(vec![row("a", 1), row("a", 2)], 2, &["a", "a"], Some("a"));
     }
 
     #[test]

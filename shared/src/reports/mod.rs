@@ -3,12 +3,16 @@
 //! folded from per-customer daily rollups ([`analytics`]), the end-of-month report with its
 //! executive summary ([`summary`]) and its forecasts of MRR and scores ([`forecast`]); which
 //! run a firing, catch-up or backfill stands for ([`runs`]); the dev health check's report and
-//! status rule ([`health`]).
+//! status rule ([`health`]). The reports over every customer are read in pages ([`pages`]),
+//! folded page by page ([`fold`]) and written as a stream of parts ([`stream`]).
 pub mod analytics;
+pub mod fold;
 pub mod forecast;
 pub mod health;
 pub mod jobs;
+pub mod pages;
 pub mod period;
 pub mod revenue;
 pub mod runs;
+pub mod stream;
 pub mod summary;

@@ -103,33 +103,44 @@ pub fn revenue_metrics(events: &[BillingEvent], start_ms: i64, end_ms: i64) -> R
     }
     let mut m = RevenueMetrics::default();
     for history in by_customer.values_mut() {
-        history.sort_by_key(|e| e.at_ms);
-        let (before, during): (Vec<&BillingEvent>, Vec<&BillingEvent>) = history.iter().partition(|e| e.at_ms < start_ms);
-        let start = before.last().map_or(0, |e| e.mrr_cents.max(0));
-        let mut paid_before = before.iter().any(|e| e.mrr_cents > 0);
-        let mut running = start;
-        for e in during {
-            let next = e.mrr_cents.max(0);
-            match (running, next) {
-                (0, 0) => {}
-                (0, n) if paid_before => m.reactivation_mrr_cents += n,
-                (0, n) => {
-                    m.new_mrr_cents += n;
-                    m.new_customers += 1;
-                }
-                (r, 0) => m.churned_mrr_cents += r,
-                (r, n) if n > r => m.expansion_mrr_cents += n - r,
-                (r, n) => m.contraction_mrr_cents += r - n,
-            }
-            paid_before |= next > 0;
-            running = next;
-        }
-        m.starting_mrr_cents += start;
-        m.ending_mrr_cents += running;
-        m.customers_at_start += u64::from(start > 0);
-        m.customers_at_end += u64::from(running > 0);
-        m.churned_customers += u64::from(start > 0 && running == 0);
+        add_customer(&mut m, history, start_ms);
     }
+    with_rates(m)
+}
+
+/// Adds one customer's history (its events before the month's end, in any order) to the
+/// month's bridge; the bridge is additive over customers, so a report may read them in pages.
+fn add_customer(m: &mut RevenueMetrics, history: &mut [&BillingEvent], start_ms: i64) {
+    history.sort_by_key(|e| e.at_ms);
+    let (before, during): (Vec<&BillingEvent>, Vec<&BillingEvent>) = history.iter().partition(|e| e.at_ms < start_ms);
+    let start = before.last().map_or(0, |e| e.mrr_cents.max(0));
+    let mut paid_before = before.iter().any(|e| e.mrr_cents > 0);
+    let mut running = start;
+    for e in during {
+        let next = e.mrr_cents.max(0);
+        match (running, next) {
+            (0, 0) => {}
+            (0, n) if paid_before => m.reactivation_mrr_cents += n,
+            (0, n) => {
+                m.new_mrr_cents += n;
+                m.new_customers += 1;
+            }
+            (r, 0) => m.churned_mrr_cents += r,
+            (r, n) if n > r => m.expansion_mrr_cents += n - r,
+            (r, n) => m.contraction_mrr_cents += r - n,
+        }
+        paid_before |= next > 0;
+        running = next;
+    }
+    m.starting_mrr_cents += start;
+    m.ending_mrr_cents += running;
+    m.customers_at_start += u64::from(start > 0);
+    m.customers_at_end += u64::from(running > 0);
+    m.churned_customers += u64::from(start > 0 && running == 0);
+}
+
+/// The bridge's rates, once every customer is added.
+fn with_rates(mut m: RevenueMetrics) -> RevenueMetrics {
     let i = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
     m.customer_churn_rate_bp = basis_points(i(m.churned_customers), i(m.customers_at_start));
     m.gross_mrr_churn_rate_bp = basis_points(m.churned_mrr_cents + m.contraction_mrr_cents, m.starting_mrr_cents);
@@ -137,6 +148,43 @@ pub fn revenue_metrics(events: &[BillingEvent], start_ms: i64, end_ms: i64) -> R
         basis_points(m.starting_mrr_cents + m.expansion_mrr_cents - m.contraction_mrr_cents - m.churned_mrr_cents, m.starting_mrr_cents);
     m.arpa_cents = (m.customers_at_end > 0).then(|| m.ending_mrr_cents / i(m.customers_at_end));
     m
+}
+
+/// The bridges of consecutive months and the first paid instant, folded from the billing
+/// history one page of whole customers at a time (pages in customer order, each customer's
+/// events together), as [`revenue_metrics`] computes each month from every event at once.
+#[derive(Debug, Clone)]
+pub struct BridgeFold {
+    months: Vec<(i64, i64)>,
+    bridges: Vec<RevenueMetrics>,
+    first_paid_ms: Option<i64>,
+}
+
+impl BridgeFold {
+    /// A fold of the months `[start_ms, end_ms)`, oldest first.
+    pub fn new(months: Vec<(i64, i64)>) -> Self {
+        Self { bridges: vec![RevenueMetrics::default(); months.len()], months, first_paid_ms: None }
+    }
+
+    /// Adds a page of events ordered by customer, each customer's history whole.
+    pub fn add_page(&mut self, events: &[BillingEvent]) {
+        for history in events.chunk_by(|a, b| a.customer_id == b.customer_id) {
+            for ((start_ms, end_ms), bridge) in self.months.iter().zip(&mut self.bridges) {
+                let mut before_end: Vec<&BillingEvent> = history.iter().filter(|e| e.at_ms < *end_ms).collect();
+                if !before_end.is_empty() {
+                    add_customer(bridge, &mut before_end, *start_ms);
+                }
+            }
+            let last_end = self.months.last().map_or(i64::MIN, |(_, end)| *end);
+            let paid = history.iter().filter(|e| e.mrr_cents > 0 && e.at_ms < last_end).map(|e| e.at_ms).min();
+            self.first_paid_ms = self.first_paid_ms.into_iter().chain(paid).min();
+        }
+    }
+
+    /// Each month's bridge, oldest first, and the first paid instant before the last month's end.
+    pub fn finish(self) -> (Vec<RevenueMetrics>, Option<i64>) {
+        (self.bridges.into_iter().map(with_rates).collect(), self.first_paid_ms)
+    }
 }
 
 impl RevenueMetrics {

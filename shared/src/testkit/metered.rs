@@ -21,11 +21,12 @@ use crate::ledger::{
 };
 use crate::limits::usage::{Counted, Usage};
 use crate::ports::{
-    DeadLetterSink, EliteClient, JobFinished, JobQueue, Ledger, Metrics, ReportStore, ResultStore, RunFinalizer, SitePage, SiteRegistry,
+    DeadLetterSink, EliteClient, JobFinished, JobQueue, Ledger, Metrics, PartUploads, ReportStore, ResultStore, RunFinalizer, SitePage,
+    SiteRegistry,
 };
-use crate::reports::analytics::{CustomerMonthly, DailyRollup, RollupPage};
+use crate::reports::analytics::{CustomerMonthly, DailyRollup};
+use crate::reports::pages::{BillingPage, RollupPage, SectionPage};
 use crate::reports::period::Month;
-use crate::reports::revenue::BillingEvent;
 use crate::wire::DeadLetter;
 
 /// `inner`, with every call counted into `usage`.
@@ -135,14 +136,33 @@ impl<P: ReportStore> ReportStore for Metered<'_, P> {
     async fn month_rollups_page(&self, month: Month, after: Option<&str>) -> Result<RollupPage, JobError> {
         self.io(Counted::D1Query, self.inner.month_rollups_page(month, after)).await
     }
-    async fn billing_events(&self, before_ms: i64) -> Result<Vec<BillingEvent>, JobError> {
-        self.io(Counted::D1Query, self.inner.billing_events(before_ms)).await
+    async fn billing_page(&self, before_ms: i64, after: Option<&str>) -> Result<BillingPage, JobError> {
+        self.io(Counted::D1Query, self.inner.billing_page(before_ms, after)).await
     }
     async fn put_section(&self, run_id: &str, section: &CustomerMonthly) -> Result<(), JobError> {
         self.io(Counted::D1Query, self.inner.put_section(run_id, section)).await
     }
-    async fn sections(&self, run_id: &str) -> Result<Vec<CustomerMonthly>, JobError> {
-        self.io(Counted::D1Query, self.inner.sections(run_id)).await
+    async fn sections_page(&self, run_id: &str, after: Option<&str>) -> Result<SectionPage, JobError> {
+        self.io(Counted::D1Query, self.inner.sections_page(run_id, after)).await
+    }
+}
+
+/// Each multipart operation is one R2 call: a subrequest.
+impl<P: PartUploads> PartUploads for Metered<'_, P> {
+    fn part_bytes(&self) -> usize {
+        self.inner.part_bytes()
+    }
+    async fn start_upload(&self, key: &str, job_id: &str) -> Result<String, JobError> {
+        self.io(Counted::Subrequest, self.inner.start_upload(key, job_id)).await
+    }
+    async fn upload_part(&self, key: &str, upload_id: &str, number: u16, body: Vec<u8>) -> Result<String, JobError> {
+        self.io(Counted::Subrequest, self.inner.upload_part(key, upload_id, number, body)).await
+    }
+    async fn complete_upload(&self, key: &str, upload_id: &str, parts: &[(u16, String)]) -> Result<(), JobError> {
+        self.io(Counted::Subrequest, self.inner.complete_upload(key, upload_id, parts)).await
+    }
+    async fn abort_upload(&self, key: &str, upload_id: &str) -> Result<(), JobError> {
+        self.io(Counted::Subrequest, self.inner.abort_upload(key, upload_id)).await
     }
 }
 

@@ -11,6 +11,9 @@
 //! - [`metered`]: any port counted against one invocation's limits (`limits::usage::Usage`).
 //! - [`dead_letters`]: the dead-letter store's twin (rows as D1 keeps them, failures on demand).
 //! - [`reports`]: twins of the report jobs' ports (report store, run finalizer, health probes).
+//! - [`results`]: the R2 twin, multipart uploads included (re-exported by [`ports`]).
+//! - [`scale`]: twins for runs too large to hold (a report store that makes each page when it
+//!   is read, an object store that keeps sizes and parts, not bytes).
 //! - [`ledger`]: in-memory job and sweep tables, the twin of the Durable Object's SQLite.
 //! - [`sim`]: the seeded simulation (duplicated firings and deliveries, crashes, elite faults,
 //!   a throttling queue) and its invariant checks, every invocation held to the limits; its
@@ -21,5 +24,7 @@ pub mod ledger;
 pub mod metered;
 pub mod ports;
 pub mod reports;
+pub mod results;
+pub mod scale;
 pub mod sim;
 mod sim_queue;

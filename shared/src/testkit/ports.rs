@@ -15,8 +15,10 @@ use crate::ledger::{
     PageDone, RunProgress, SettleDecision, SettleRequest, JOB_SHARDS,
 };
 use crate::limits::rate::SendWindow;
-use crate::ports::{Clock, DeadLetterSink, EliteClient, JobFinished, JobQueue, Ledger, Metrics, ResultStore, SitePage, SiteRegistry};
+use crate::ports::{Clock, DeadLetterSink, EliteClient, JobFinished, JobQueue, Ledger, Metrics, SitePage, SiteRegistry};
 use crate::site::Site;
+
+pub use super::results::{MemoryResults, OpenUpload, StoredObject};
 use crate::standin::model::Standin;
 use crate::standin::{simulated_answer, Fault};
 use crate::testkit::ledger::{MemoryJobTable, MemoryRunTable};
@@ -258,34 +260,6 @@ impl EliteClient for MemoryElite {
             Some(Fault::Hang { .. }) => return Err(JobError::transient(format!("elite {} timed out", request.role.as_str()))),
         };
         classify_response(request.role, status, &body)
-    }
-}
-
-/// An object in the results twin.
-#[derive(Debug, Clone)]
-pub struct StoredObject {
-    pub body: Vec<u8>,
-    pub job_id: String,
-    /// How many times the key was written.
-    pub writes: u32,
-}
-
-/// R2 twin.
-#[derive(Debug, Default)]
-pub struct MemoryResults {
-    pub objects: RefCell<BTreeMap<String, StoredObject>>,
-}
-
-impl ResultStore for MemoryResults {
-    async fn put(&self, key: &str, body: Vec<u8>, job_id: &str) -> Result<(), JobError> {
-        let mut objects = self.objects.borrow_mut();
-        let writes = objects.get(key).map_or(0, |o| o.writes) + 1;
-        objects.insert(key.to_owned(), StoredObject { body, job_id: job_id.to_owned(), writes });
-        Ok(())
-    }
-
-    async fn job_of(&self, key: &str) -> Result<Option<String>, JobError> {
-        Ok(self.objects.borrow().get(key).map(|o| o.job_id.clone()))
     }
 }
 

@@ -10,7 +10,11 @@ use crate::error::JobError;
 use crate::ledger::runs;
 use crate::ledger::{FinalizeDecision, FinalizeRequest};
 use crate::ports::{EliteClient, HealthProbes, ReportStore, RunFinalizer, SitePage, SiteRegistry};
-use crate::reports::analytics::{whole_customers, CustomerMonthly, DailyRollup, RollupPage, ROLLUP_PAGE_ROWS};
+use crate::reports::analytics::{CustomerMonthly, DailyRollup};
+use crate::reports::pages::{
+    section_page, whole_customer_events, whole_customers, BillingPage, RollupPage, SectionPage, BILLING_PAGE_ROWS, ROLLUP_PAGE_ROWS,
+    SECTION_PAGE_ROWS,
+};
 use crate::reports::period::Month;
 use crate::reports::revenue::BillingEvent;
 use crate::testkit::ports::{MemoryElite, MemoryLedger, MemoryRegistry};
@@ -28,13 +32,19 @@ pub struct MemoryReportStore {
     pub failing_section_writes: Cell<u32>,
     /// Every read fails while set.
     pub reads_down: Cell<bool>,
-    /// Rows per page of [`ReportStore::month_rollups_page`] (`None`: [`ROLLUP_PAGE_ROWS`], as in
-    /// D1); tests make it small to read a month in many pages.
+    /// Rows per page of [`ReportStore::month_rollups_page`], [`ReportStore::billing_page`] and
+    /// [`ReportStore::sections_page`] (`None`: [`ROLLUP_PAGE_ROWS`], [`BILLING_PAGE_ROWS`] and
+    /// [`SECTION_PAGE_ROWS`], as in D1); tests make it small to read in many pages.
     pub page_rows: Cell<Option<usize>>,
+    /// Page reads made (rollups, billing and sections), for tests of the paging.
+    pub page_reads: Cell<u64>,
 }
 
 impl MemoryReportStore {
     fn read(&self, what: &str) -> Result<(), JobError> {
+        if what.ends_with("page") {
+            self.page_reads.set(self.page_reads.get() + 1);
+        }
         if self.reads_down.get() {
             return Err(JobError::transient(format!("simulated D1 outage reading {what}")));
         }
@@ -52,7 +62,7 @@ impl ReportStore for MemoryReportStore {
 
     /// As D1 answers it: ordered by customer then day, `page_rows` rows read after `after`.
     async fn month_rollups_page(&self, month: Month, after: Option<&str>) -> Result<RollupPage, JobError> {
-        self.read("rollups")?;
+        self.read("rollups page")?;
         let prefix = format!("{}-", month.label());
         let after = after.unwrap_or_default();
         let mut rows: Vec<DailyRollup> =
@@ -63,9 +73,16 @@ impl ReportStore for MemoryReportStore {
         Ok(whole_customers(rows, limit))
     }
 
-    async fn billing_events(&self, before_ms: i64) -> Result<Vec<BillingEvent>, JobError> {
-        self.read("billing events")?;
-        Ok(self.billing.borrow().iter().filter(|e| e.at_ms < before_ms).cloned().collect())
+    /// As D1 answers it: ordered by customer then time, `page_rows` events read after `after`.
+    async fn billing_page(&self, before_ms: i64, after: Option<&str>) -> Result<BillingPage, JobError> {
+        self.read("billing page")?;
+        let after = after.unwrap_or_default();
+        let mut rows: Vec<BillingEvent> =
+            self.billing.borrow().iter().filter(|e| e.at_ms < before_ms && e.customer_id.as_str() > after).cloned().collect();
+        rows.sort_by(|a, b| (&a.customer_id, a.at_ms).cmp(&(&b.customer_id, b.at_ms)));
+        let limit = self.page_rows.get().unwrap_or(BILLING_PAGE_ROWS);
+        rows.truncate(limit);
+        whole_customer_events(rows, limit).map_err(JobError::permanent)
     }
 
     async fn put_section(&self, run_id: &str, section: &CustomerMonthly) -> Result<(), JobError> {
@@ -78,9 +95,13 @@ impl ReportStore for MemoryReportStore {
         Ok(())
     }
 
-    async fn sections(&self, run_id: &str) -> Result<Vec<CustomerMonthly>, JobError> {
-        self.read("sections")?;
-        Ok(self.sections.borrow().iter().filter(|((run, _), _)| run == run_id).map(|(_, s)| s.clone()).collect())
+    async fn sections_page(&self, run_id: &str, after: Option<&str>) -> Result<SectionPage, JobError> {
+        self.read("sections page")?;
+        let limit = self.page_rows.get().unwrap_or(SECTION_PAGE_ROWS);
+        let after = after.unwrap_or_default();
+        let sections = self.sections.borrow();
+        let page = sections.iter().filter(|((run, customer), _)| run == run_id && customer.as_str() > after).take(limit);
+        Ok(section_page(page.map(|(_, s)| s.clone()).collect(), limit))
     }
 }
 

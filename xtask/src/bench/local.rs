@@ -63,7 +63,7 @@ pub(crate) struct BenchStack {
 
 impl BenchStack {
     /// Starts a fresh stack (empty state, migrations applied) with the given configs.
-    pub(crate) fn start(root: &Path, name: &str, configs: &[&str], interrupt: &Interrupt) -> Result<Self> {
+    pub(crate) fn start(root: &Path, name: &str, configs: &[String], interrupt: &Interrupt) -> Result<Self> {
         let tools = Tools::at(root);
         let state_dir = root.join(format!("target/bench-state-{name}-{}", std::process::id()));
         if state_dir.exists() {
@@ -82,7 +82,7 @@ impl BenchStack {
                 log_path: log_path.clone(),
                 echo: false,
             },
-            configs,
+            &configs.iter().map(String::as_str).collect::<Vec<_>>(),
         )?;
         let ready = stack.wait_ready(interrupt)?;
         println!("bench: {name} stack answers on {} after {}", stack.base_url(), cmd::duration(ready));
@@ -284,7 +284,7 @@ impl BenchStack {
 pub(crate) fn with_stack<T>(
     root: &Path,
     name: &str,
-    configs: &[&str],
+    configs: &[String],
     interrupt: &Interrupt,
     work: impl FnOnce(&mut BenchStack) -> Result<T>,
 ) -> Result<T> {
@@ -295,22 +295,57 @@ pub(crate) fn with_stack<T>(
     outcome
 }
 
-/// The configs of the fan-out stack.
-pub(crate) fn fanout_configs() -> Vec<&'static str> {
-    vec![ROUTER_CONFIG, "wrangler.toml", "ledger/wrangler.toml", BARE_PRODUCER_CONFIG]
+/// The configs of the fan-out stack, with `dispatcher` (see [`dispatcher_config`]).
+pub(crate) fn fanout_configs(dispatcher: &str) -> Vec<String> {
+    [ROUTER_CONFIG, dispatcher, "ledger/wrangler.toml", BARE_PRODUCER_CONFIG].map(str::to_owned).to_vec()
 }
 
-/// The configs of the sweep stack.
-pub(crate) fn sweep_configs() -> Vec<&'static str> {
-    vec![
+/// The dispatcher's local config sending at `rate_per_s` (`QUEUE_SEND_RATE_PER_S`; 0 sends
+/// unpaced, which only a local environment accepts): the top level of `wrangler.toml` with its
+/// paths made absolute and the variable set, written under `target/` beside a copy of the
+/// dispatcher's `.dev.vars` (its admin token). The fan-out figure measures the dispatcher's own
+/// overhead unpaced; the paced figure, the rate it achieves against the configured one.
+pub(crate) fn dispatcher_config(root: &Path, rate_per_s: u32) -> Result<String> {
+    let var = code24_shared::names::var::QUEUE_SEND_RATE_PER_S;
+    let source = fs::read_to_string(root.join("wrangler.toml")).map_err(|e| format!("cannot read wrangler.toml: {e}"))?;
+    let mut out = String::new();
+    for line in source.lines().take_while(|l| !l.starts_with("[env.")) {
+        match line.split_once(" = \"") {
+            Some((key @ ("main" | "migrations_dir"), path)) => out.push_str(&format!("{key} = \"{}/{path}\n", root.display())),
+            _ if line.starts_with(var) => {}
+            _ => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        if line == "[vars]" {
+            out.push_str(&format!("{var} = \"{rate_per_s}\"\n"));
+        }
+    }
+    let dir = root.join(format!("target/bench-config/dispatcher-{rate_per_s}"));
+    fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    crate::dev_vars::ensure(root)?;
+    let dev_vars = fs::read_to_string(root.join(".dev.vars")).unwrap_or_default();
+    fs::write(dir.join(".dev.vars"), dev_vars).map_err(|e| format!("cannot write {}: {e}", dir.display()))?;
+    let path = dir.join("wrangler.toml");
+    fs::write(&path, out).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(path.display().to_string())
+}
+
+/// The configs of the sweep stack, with `dispatcher` (unpaced: the figure compares the
+/// consumers; the producer's pacing has its own figure).
+pub(crate) fn sweep_configs(dispatcher: &str) -> Vec<String> {
+    [
         ROUTER_CONFIG,
-        "wrangler.toml",
+        dispatcher,
         "ledger/wrangler.toml",
         "consumers/optimizer/wrangler.toml",
         "elite-standin/wrangler.toml",
         BARE_PRODUCER_CONFIG,
         BARE_CONSUMER_CONFIG,
     ]
+    .map(str::to_owned)
+    .to_vec()
 }
 
 /// Measures both sides `runs` times, alternating which goes first, after one unmeasured

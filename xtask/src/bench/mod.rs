@@ -9,9 +9,12 @@
 //!   in-memory twins (bench/native), whose counts also give figures 3 and 4.
 //! - [`cost`]: figure 4's monthly cost, from the counts and docs/PRICES.md.
 //! - [`local`]: figures 1 and 2 on local workerd, against the bare Workers of `bench/`.
+//! - [`capacity`]: figure 7, every invocation kind's counted figures against Cloudflare's
+//!   limits at 1k to 1M sites (computed, not timed: `--quick` runs it whole).
 //! - [`stats`]: medians, spreads and JSON lines; [`report`]: BENCHMARKS.md.
 
 mod bundles;
+mod capacity;
 mod cost;
 mod local;
 mod native;
@@ -40,7 +43,7 @@ pub(crate) const BENCH_WORKERS: &[Worker] = &[
 pub(crate) struct Options {
     /// The reduced CI variant: small sizes, few runs, no BENCHMARKS.md.
     pub(crate) quick: bool,
-    /// Only these parts (`bundles`, `native`, `fanout`, `sweep`); all when empty. A partial
+    /// Only these parts (`bundles`, `native`, `capacity`, `fanout`, `sweep`); all when empty. A partial
     /// run never writes BENCHMARKS.md.
     pub(crate) only: Vec<String>,
 }
@@ -118,6 +121,13 @@ pub(crate) fn run(root: &Path, options: &Options) -> Result<()> {
         figures.push(ledger_figure(counted));
         figures.extend(cost::figures(counted));
     }
+    let mut sections = String::new();
+    if options.wants("capacity") {
+        println!("\n==== bench: capacity against Cloudflare's limits (computed, every size) ====");
+        let lines = capacity::run(root)?;
+        figures.extend(capacity::figures(&lines));
+        sections.push_str(&capacity::section(&lines));
+    }
     if options.wants("fanout") {
         println!("\n==== bench: producer fan-out (local workerd) ====");
         figures.extend(fanout(root, plan, &interrupt)?);
@@ -129,7 +139,7 @@ pub(crate) fn run(root: &Path, options: &Options) -> Result<()> {
 
     let took = cmd::duration(started.elapsed());
     let command = if options.quick { "cargo xtask bench --quick" } else { "cargo xtask bench" };
-    let text = report::render(&figures, command, &format!("took {took}"), &load_note());
+    let text = report::render(&figures, command, &format!("took {took}"), &load_note()) + &sections;
     if options.quick || !options.only.is_empty() {
         let path = root.join("target/bench-quick.md");
         std::fs::write(&path, &text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
@@ -174,10 +184,13 @@ fn load_note() -> String {
     format!("1-minute load average at the end of the run: {one} (other builds and stacks may share this machine)")
 }
 
-/// Figure 1: the dispatcher's fan-out against the bare producer.
+/// Figure 1: the dispatcher's fan-out against the bare producer, with pacing switched off (its
+/// own overhead: the bare producer paces nothing), then the paced rate it achieves against the
+/// configured one.
 fn fanout(root: &Path, plan: &Plan, interrupt: &interrupt::Interrupt) -> Result<Vec<Figure>> {
     let total = *plan.fanout_sites.iter().max().unwrap_or(&0);
-    local::with_stack(root, "fanout", &local::fanout_configs(), interrupt, |stack| {
+    let unpaced = local::dispatcher_config(root, 0)?;
+    let mut figures = local::with_stack(root, "fanout", &local::fanout_configs(&unpaced), interrupt, |stack| {
         let mut figures = Vec::new();
         let mut medians: Vec<(usize, f64)> = Vec::new();
         for &sites in plan.fanout_sites {
@@ -195,7 +208,7 @@ fn fanout(root: &Path, plan: &Plan, interrupt: &interrupt::Interrupt) -> Result<
             let profile = stack.borrow().profile()?;
             emit("fanout_profile", merge(json!({"sites": sites}), profile));
             figures.push(Figure {
-                figure: format!("1. fan-out, {} sites: dispatcher / bare producer", thousands(sites as u64)),
+                figure: format!("1. fan-out, {} sites: dispatcher (pacing off) / bare producer", thousands(sites as u64)),
                 value: ratio_text(&producer, &bare, &ratio),
                 target: "≤ 1.5×".into(),
                 verdict: Verdict::of(ratio.median() <= 1.5),
@@ -205,6 +218,31 @@ fn fanout(root: &Path, plan: &Plan, interrupt: &interrupt::Interrupt) -> Result<
             figures.push(f);
         }
         Ok(figures)
+    })?;
+    figures.push(paced(root, total, interrupt)?);
+    Ok(figures)
+}
+
+/// Figure 1, paced: one fan-out of `sites` at the deployed default rate, its achieved rate
+/// (sites over the firing's wall time) against the configured one. It must not exceed the
+/// configured rate by more than the pacer's one batch a second; below twice the rate in sites,
+/// the firing's fixed round trips dominate and the figure is only informative.
+fn paced(root: &Path, sites: usize, interrupt: &interrupt::Interrupt) -> Result<Figure> {
+    let rate = code24_shared::config::ProducerConfig::DEFAULT_SEND_RATE_PER_S;
+    let config = local::dispatcher_config(root, rate)?;
+    local::with_stack(root, "fanout-paced", &local::fanout_configs(&config), interrupt, |stack| {
+        stack.sites(sites, sites)?;
+        let ms = stack.producer_fanout(sites)?;
+        let achieved = (sites as f64 * 1000.0 / ms.max(1.0)).round() as u64;
+        let ceiling = u64::from(rate) + code24_shared::limits::QUEUE_SEND_BATCH_MESSAGES;
+        let measured = sites as u64 >= 2 * u64::from(rate);
+        emit("fanout_paced", json!({"sites": sites, "ms": stats::round(ms), "achieved_per_s": achieved, "configured_per_s": rate}));
+        Ok(Figure {
+            figure: format!("1. paced fan-out, {} sites: achieved / configured send rate", thousands(sites as u64)),
+            value: format!("{} msg/s against {} configured ({ms:.0} ms)", thousands(achieved), thousands(u64::from(rate))),
+            target: format!("≤ {} msg/s (configured + one batch)", thousands(ceiling)),
+            verdict: if measured { Verdict::of(achieved <= ceiling) } else { Verdict::Info },
+        })
     })
 }
 
@@ -232,7 +270,8 @@ fn linearity(medians: &[(usize, f64)]) -> Option<Figure> {
 /// Figure 2: sweep completion against the bare consumer.
 fn sweep(root: &Path, plan: &Plan, interrupt: &interrupt::Interrupt) -> Result<Vec<Figure>> {
     let sites = std::env::var("CODE24_BENCH_SWEEP_SITES").ok().and_then(|v| v.parse().ok()).unwrap_or(plan.sweep_sites);
-    local::with_stack(root, "sweep", &local::sweep_configs(), interrupt, |stack| {
+    let unpaced = local::dispatcher_config(root, 0)?;
+    local::with_stack(root, "sweep", &local::sweep_configs(&unpaced), interrupt, |stack| {
         stack.sites(sites, sites)?;
         let stack = std::cell::RefCell::new(stack);
         let (producer, bare, ratio) = local::alternate(

@@ -30,23 +30,29 @@ const PROFILE_OVERRIDES: &[&str] = &[
 
 /// Builds the binary and runs one sweep per size; returns each run's JSON report.
 pub(crate) fn run(root: &Path, sizes: &[usize]) -> Result<Vec<Value>> {
-    let mut build = Command::new("cargo");
-    build.current_dir(root).args(["build", "--quiet", "--release", "-p", PACKAGE]).args(PROFILE_OVERRIDES);
-    cmd::run(&mut build, "building the native bench")?;
-    let mut command = Command::new(root.join("target/release").join(PACKAGE));
-    for n in sizes {
-        command.args(["--sites", &n.to_string()]);
-    }
-    let output = command.output().map_err(|e| format!("cannot run {PACKAGE}: {e}"))?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let reports: Vec<Value> = stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let args: Vec<String> = sizes.iter().flat_map(|n| ["--sites".to_owned(), n.to_string()]).collect();
+    let reports = run_binary(root, &args)?;
     for r in &reports {
         println!("{r}");
     }
-    if !output.status.success() || reports.len() != sizes.len() {
-        return Err(format!("{PACKAGE} failed ({}): {}{}", output.status, stdout, String::from_utf8_lossy(&output.stderr)));
+    if reports.len() != sizes.len() {
+        return Err(format!("{PACKAGE}: {} reports for {} sizes", reports.len(), sizes.len()));
     }
     Ok(reports)
+}
+
+/// Builds the binary (host, optimised) and runs it with `args`; returns its JSON lines.
+pub(crate) fn run_binary(root: &Path, args: &[String]) -> Result<Vec<Value>> {
+    let mut build = Command::new("cargo");
+    build.current_dir(root).args(["build", "--quiet", "--release", "-p", PACKAGE]).args(PROFILE_OVERRIDES);
+    cmd::run(&mut build, "building the native bench")?;
+    let output =
+        Command::new(root.join("target/release").join(PACKAGE)).args(args).output().map_err(|e| format!("cannot run {PACKAGE}: {e}"))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        return Err(format!("{PACKAGE} failed ({}): {}{}", output.status, stdout, String::from_utf8_lossy(&output.stderr)));
+    }
+    Ok(stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
 }
 
 /// The throughput figures of the native runs.

@@ -5,7 +5,9 @@
 //! - the claim: a run's jobs are its own lanes, so a report job never waits for an optimization
 //!   or supersedes anything, and a recovery is a plain redo;
 //! - the lease: a health check may wait on slow probes ([`EXTRA_LEASE_MS`]);
-//! - the work of each kind of job ([`work`]; the health check in [`health`]);
+//! - the work of each kind of job ([`work`]; the health check in [`health`]; the finalize and
+//!   end-of-month jobs, which read every customer in pages and write as they read, in
+//!   [`streamed`]);
 //! - the fan-in of monthly analytics after the verdicts ([`fan_in`]): for every run whose
 //!   customer jobs ended in the batch, ask the ledger once whether the run is complete, and
 //!   enqueue its finalize job when the ledger says so.
@@ -19,8 +21,11 @@
 
 pub mod fan_in;
 mod health;
+mod streamed;
 mod work;
 
+#[cfg(test)]
+mod streamed_tests;
 #[cfg(test)]
 mod tests;
 
@@ -30,7 +35,7 @@ use crate::config::ConsumerConfig;
 use crate::error::JobError;
 use crate::ledger::{JobClaim, JobMetrics};
 use crate::pipeline::consumer::{Claimed, JobKind, Settled, Worked};
-use crate::ports::{HealthProbes, JobQueue, ReportStore, ResultStore, RunFinalizer};
+use crate::ports::{HealthProbes, JobQueue, PartUploads, ReportStore, ResultStore, RunFinalizer};
 use crate::reports::jobs::ReportJob;
 
 /// A claimed report job may take longer than an optimization: a health check waits for up to
@@ -45,7 +50,7 @@ pub const MAX_SERVICE_BINDING_CALLS_PER_JOB: u32 = health::SERVICE_BINDING_CALLS
 pub struct ReportJobs<'a, S, R, Q, H, F> {
     /// Rollups, billing events and monthly sections (D1).
     pub store: &'a S,
-    /// The report objects (R2).
+    /// The report objects (R2), whole or in parts.
     pub results: &'a R,
     /// The reports queue itself, for the finalize job of a monthly run.
     pub queue: &'a Q,
@@ -69,7 +74,7 @@ pub fn claim_of(job: &ReportJob) -> JobClaim {
 impl<S, R, Q, H, F> JobKind for ReportJobs<'_, S, R, Q, H, F>
 where
     S: ReportStore,
-    R: ResultStore,
+    R: ResultStore + PartUploads,
     Q: JobQueue,
     H: HealthProbes,
     F: RunFinalizer,

@@ -4,19 +4,17 @@
 //! the work again. Storage failures are transient; a job without the month its kind needs is
 //! permanent (retrying cannot give it one).
 
-use futures::join;
 use serde::Serialize;
 
-use super::health;
+use super::{health, streamed};
 use crate::error::JobError;
 use crate::ids::from_epoch_ms;
 use crate::ids::rfc3339;
-use crate::ports::{HealthProbes, ReportStore, ResultStore};
-use crate::reports::analytics::{customer_section, monthly_report, sections_of, CustomerMonthly};
+use crate::ports::{HealthProbes, PartUploads, ReportStore, ResultStore};
+use crate::reports::analytics::customer_section;
 use crate::reports::health::HealthReport;
 use crate::reports::jobs::{ReportJob, ReportWork};
 use crate::reports::period::{health_check_key, Month};
-use crate::reports::summary::{executive_summary, final_report, MonthInputs};
 
 /// The service-binding calls of one job's work: the health check's (each elite worker's
 /// `/health` and the canary's three optimization calls); nothing else calls an elite worker.
@@ -40,7 +38,7 @@ pub(super) fn connections(job: &ReportJob) -> u32 {
 /// Does the work of one claimed job.
 pub(super) async fn run(
     store: &impl ReportStore,
-    results: &impl ResultStore,
+    results: &(impl ResultStore + PartUploads),
     probes: &impl HealthProbes,
     job: &ReportJob,
     now: &dyn Fn() -> i64,
@@ -50,52 +48,14 @@ pub(super) async fn run(
             let rollups = store.month_rollups(customer_id.as_str(), month_of(job)?).await?;
             store.put_section(&job.run_id, &customer_section(customer_id.as_str(), &rollups)).await
         }
-        ReportWork::MonthlyFinalize => {
-            let month = month_of(job)?;
-            let sections = store.sections(&job.run_id).await?;
-            let report = monthly_report(&month.label(), &generated_at(now), sections);
-            put_json(results, &month.analytics_key(), &report, job).await
-        }
-        ReportWork::EndOfMonth => end_of_month(store, results, job, month_of(job)?, now).await,
+        // Both read every customer in pages and write as they read (`streamed`).
+        ReportWork::MonthlyFinalize => streamed::finalize(store, results, job, month_of(job)?, &generated_at(now)).await,
+        ReportWork::EndOfMonth => streamed::end_of_month(store, results, job, month_of(job)?, &generated_at(now)).await,
         ReportWork::HealthCheck => {
             let scheduled = job.scheduled().ok_or_else(|| JobError::permanent("health check without a scheduled time"))?;
             let checks = health::run_checks(probes, &job.run_id, scheduled, now).await;
             let report = HealthReport::new(&job.run_id, &rfc3339(scheduled), &generated_at(now), checks.checks, checks.sites);
             put_json(results, &health_check_key(scheduled), &report, job).await
-        }
-    }
-}
-
-/// The final report of the month and its executive summary, the report first: a summary in
-/// R2 always has its report beside it.
-async fn end_of_month(
-    store: &impl ReportStore,
-    results: &impl ResultStore,
-    job: &ReportJob,
-    month: Month,
-    now: &dyn Fn() -> i64,
-) -> Result<(), JobError> {
-    let (billing, sections, previous_sections) =
-        join!(store.billing_events(month.end().timestamp_millis()), month_sections(store, month), month_sections(store, month.previous()),);
-    let (billing, sections, previous_sections) = (billing?, sections?, previous_sections?);
-    let inputs = MonthInputs { billing: &billing, sections: &sections, previous_sections: &previous_sections };
-    let report = final_report(month, &generated_at(now), inputs);
-    put_json(results, &month.final_report_key(), &report, job).await?;
-    put_json(results, &month.executive_summary_key(), &executive_summary(&report), job).await
-}
-
-/// Every customer's section of `month`, folded page by page so only the sections (not a
-/// month of everyone's rollups) are ever held at once. Pages come in customer order, so the
-/// sections do too.
-async fn month_sections(store: &impl ReportStore, month: Month) -> Result<Vec<CustomerMonthly>, JobError> {
-    let mut sections = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let page = store.month_rollups_page(month, after.as_deref()).await?;
-        sections.extend(sections_of(&page.rollups));
-        match page.next_after {
-            Some(next) => after = Some(next),
-            None => return Ok(sections),
         }
     }
 }

@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::from_epoch_ms;
 use crate::reports::period::Month;
-use crate::reports::revenue::{basis_points, revenue_metrics, BillingEvent, RevenueMetrics};
+use crate::reports::revenue::{basis_points, revenue_metrics, BillingEvent, BridgeFold, RevenueMetrics};
 
 #[cfg(test)]
 mod tests;
@@ -53,7 +53,7 @@ pub const BACKTEST_MONTHS: usize = 12;
 /// Monthly bridges ever needed: every backtest of every horizon, and the latest fit. Each is
 /// one `revenue_metrics` pass over every billing event: 56 ms natively for 300,000 events of
 /// 100,000 customers (measured 2026-12), so the 17 bridges take about 0.7 s once a month.
-const LOOKBACK_MONTHS: usize = TRAILING_MONTHS + HORIZON_MONTHS - 1 + BACKTEST_MONTHS;
+pub const LOOKBACK_MONTHS: usize = TRAILING_MONTHS + HORIZON_MONTHS - 1 + BACKTEST_MONTHS;
 
 /// What the forecast extrapolates: the trailing months' bridge as averages and rates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -195,7 +195,56 @@ fn months_between(from: Month, to: Month) -> u32 {
 pub fn months_available(events: &[BillingEvent], month: Month) -> u32 {
     let end_ms = month.end().timestamp_millis();
     let first_paid = events.iter().filter(|e| e.mrr_cents > 0 && e.at_ms < end_ms).map(|e| e.at_ms).min();
-    first_paid.and_then(from_epoch_ms).map_or(0, |at| months_between(Month::of(at).next(), month))
+    months_since(first_paid, month)
+}
+
+/// Months of history by the end of `month` when the first payment was at `first_paid_ms`.
+fn months_since(first_paid_ms: Option<i64>, month: Month) -> u32 {
+    first_paid_ms.and_then(from_epoch_ms).map_or(0, |at| months_between(Month::of(at).next(), month))
+}
+
+/// The [`LOOKBACK_MONTHS`] months up to `month`, oldest first.
+fn lookback(month: Month) -> Vec<Month> {
+    let mut months: Vec<Month> = std::iter::successors(Some(month), |m| Some(m.previous())).take(LOOKBACK_MONTHS).collect();
+    months.reverse();
+    months
+}
+
+/// The billing history a forecast needs, folded page by page: the bridge of each of the
+/// [`LOOKBACK_MONTHS`] months up to the reported one, and the months of history.
+#[derive(Debug, Clone)]
+pub struct HistoryFold {
+    month: Month,
+    bridges: BridgeFold,
+}
+
+/// What [`HistoryFold`] gives: the report's bridges and the forecast's input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BillingHistory {
+    /// [`MrrOutlook::months_available`].
+    pub months_available: u32,
+    /// The last [`LOOKBACK_MONTHS`] months' bridges, oldest first (the reported month last).
+    pub bridges: Vec<(Month, RevenueMetrics)>,
+}
+
+impl HistoryFold {
+    pub fn new(month: Month) -> Self {
+        let spans = lookback(month).iter().map(|m| (m.start().timestamp_millis(), m.end().timestamp_millis())).collect();
+        Self { month, bridges: BridgeFold::new(spans) }
+    }
+
+    /// Adds a page of billing events ordered by customer, each customer's history whole.
+    pub fn add_page(&mut self, events: &[BillingEvent]) {
+        self.bridges.add_page(events);
+    }
+
+    pub fn finish(self) -> BillingHistory {
+        let (bridges, first_paid_ms) = self.bridges.finish();
+        BillingHistory {
+            months_available: months_since(first_paid_ms, self.month),
+            bridges: lookback(self.month).into_iter().zip(bridges).collect(),
+        }
+    }
 }
 
 /// The bridges of the last `count` months up to `month`, oldest first.
@@ -228,6 +277,18 @@ pub fn backtest(history: &[(Month, RevenueMetrics)], horizon: usize) -> Backtest
 pub fn mrr_outlook(events: &[BillingEvent], month: Month) -> MrrOutlook {
     let available = months_available(events, month);
     let history = bridges(events, month, (available as usize).min(LOOKBACK_MONTHS));
+    outlook(month, available, &history)
+}
+
+/// [`mrr_outlook`] from a folded billing history.
+pub fn mrr_outlook_of(month: Month, history: &BillingHistory) -> MrrOutlook {
+    let available = history.months_available;
+    let skip = history.bridges.len().saturating_sub((available as usize).min(LOOKBACK_MONTHS));
+    outlook(month, available, &history.bridges[skip..])
+}
+
+/// The forecast from the bridges of the months of history (at most [`LOOKBACK_MONTHS`]).
+fn outlook(month: Month, available: u32, history: &[(Month, RevenueMetrics)]) -> MrrOutlook {
     let trailing: Vec<RevenueMetrics> = history.iter().rev().take(TRAILING_MONTHS).rev().map(|(_, b)| b.clone()).collect();
     let rates = (trailing.len() == TRAILING_MONTHS).then(|| BridgeRates::fit(&trailing));
     let ending = history.last().map_or(0, |(_, b)| b.ending_mrr_cents);
@@ -239,7 +300,7 @@ pub fn mrr_outlook(events: &[BillingEvent], month: Month) -> MrrOutlook {
             let needed = (TRAILING_MONTHS + horizon - 1 + MIN_BACKTEST_MONTHS) as u32;
             match rates {
                 Some(rates) if available >= needed => {
-                    let backtest = backtest(&history, horizon);
+                    let backtest = backtest(history, horizon);
                     let mrr_cents = rates.project(ending, horizon);
                     let half_width = backtest.max_absolute_error_cents;
                     MrrForecast::Estimate {

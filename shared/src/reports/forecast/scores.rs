@@ -82,50 +82,78 @@ pub fn expected_scores(section: &CustomerMonthly, gap_days: f64) -> [Option<f64>
 /// Last month's trends against this month's averages.
 pub fn score_backtest(month: Month, sections: &[CustomerMonthly], previous_sections: &[CustomerMonthly]) -> ScoreBacktest {
     let now: BTreeMap<&str, &CustomerMonthly> = sections.iter().map(|s| (s.customer_id.as_str(), s)).collect();
-    let gap = gap_days(month.previous());
-    let (mut predictions, mut customers, mut trend_error, mut still_error) = (0u64, 0u64, 0.0, 0.0);
+    let mut fold = BacktestFold::new(month);
     for before in previous_sections {
-        let Some(after) = now.get(before.customer_id.as_str()) else { continue };
-        let expected = expected_scores(before, gap);
+        fold.add(before, now.get(before.customer_id.as_str()).copied());
+    }
+    fold.finish()
+}
+
+/// The backtest folded one customer at a time, in the order of last month's sections.
+#[derive(Debug, Clone)]
+pub struct BacktestFold {
+    month: Month,
+    gap: f64,
+    predictions: u64,
+    customers: u64,
+    trend_error: f64,
+    still_error: f64,
+}
+
+impl BacktestFold {
+    pub fn new(month: Month) -> Self {
+        Self { month, gap: gap_days(month.previous()), predictions: 0, customers: 0, trend_error: 0.0, still_error: 0.0 }
+    }
+
+    /// A customer's section of last month, and of this month if it has one.
+    pub fn add(&mut self, before: &CustomerMonthly, after: Option<&CustomerMonthly>) {
+        let Some(after) = after else { return };
+        let expected = expected_scores(before, self.gap);
         let mut predicted = false;
         for (role, expected) in expected.iter().enumerate() {
             if let (Some(e), Some(actual), Some(previous)) = (expected, after.average_scores[role], before.average_scores[role]) {
-                trend_error += (actual - e).abs();
-                still_error += (actual - previous).abs();
-                predictions += 1;
+                self.trend_error += (actual - e).abs();
+                self.still_error += (actual - previous).abs();
+                self.predictions += 1;
                 predicted = true;
             }
         }
-        customers += u64::from(predicted);
+        self.customers += u64::from(predicted);
     }
-    let mean = |total: f64| (predictions > 0).then(|| total / predictions as f64);
-    ScoreBacktest {
-        month: month.label(),
-        predictions,
-        customers,
-        mean_absolute_error: mean(trend_error),
-        no_change_mean_absolute_error: mean(still_error),
+
+    pub fn finish(self) -> ScoreBacktest {
+        let predictions = self.predictions;
+        let mean = |total: f64| (predictions > 0).then(|| total / predictions as f64);
+        ScoreBacktest {
+            month: self.month.label(),
+            predictions,
+            customers: self.customers,
+            mean_absolute_error: mean(self.trend_error),
+            no_change_mean_absolute_error: mean(self.still_error),
+        }
+    }
+}
+
+/// One customer's line of the outlook after a month whose [`gap_days`] is `gap`.
+pub fn score_forecast(s: &CustomerMonthly, gap: f64) -> ScoreForecast {
+    ScoreForecast {
+        customer_id: s.customer_id.clone(),
+        average_scores: s.average_scores.map(|v| v.map(tenth)),
+        expected_scores: expected_scores(s, gap).map(|v| v.map(tenth)),
     }
 }
 
 /// Every customer's expected scores after `month`, and the method's backtest on `month`.
 pub fn score_outlook(month: Month, sections: &[CustomerMonthly], previous_sections: &[CustomerMonthly]) -> ScoreOutlook {
     let gap = gap_days(month);
-    let mut customers: Vec<ScoreForecast> = sections
-        .iter()
-        .map(|s| ScoreForecast {
-            customer_id: s.customer_id.clone(),
-            average_scores: s.average_scores.map(|v| v.map(tenth)),
-            expected_scores: expected_scores(s, gap).map(|v| v.map(tenth)),
-        })
-        .collect();
+    let mut customers: Vec<ScoreForecast> = sections.iter().map(|s| score_forecast(s, gap)).collect();
     customers.sort_by(|a, b| a.customer_id.cmp(&b.customer_id));
-    ScoreOutlook {
-        method: METHOD.to_owned(),
-        month: month.next().label(),
-        backtest: score_backtest(month, sections, previous_sections),
-        customers,
-    }
+    ScoreOutlook { customers, ..outlook_head(month, score_backtest(month, sections, previous_sections)) }
+}
+
+/// The outlook without its customers: what comes before them in the report.
+pub fn outlook_head(month: Month, backtest: ScoreBacktest) -> ScoreOutlook {
+    ScoreOutlook { method: METHOD.to_owned(), month: month.next().label(), backtest, customers: Vec::new() }
 }
 
 #[cfg(test)]
