@@ -12,6 +12,7 @@ use code24_shared::ports::{ReportStore, RunFinalizer};
 use code24_shared::reports::analytics::{CustomerMonthly, DailyRollup, RollupPage};
 use code24_shared::reports::period::Month;
 use code24_shared::reports::revenue::BillingEvent;
+use code24_shared::site::Plan;
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
 use worker::D1Database;
@@ -32,6 +33,11 @@ struct BillingRow {
     customer_id: String,
     at_ms: f64,
     mrr_cents: f64,
+}
+
+#[derive(Deserialize)]
+struct PlanRow {
+    plan: String,
 }
 
 #[derive(Deserialize)]
@@ -88,6 +94,13 @@ impl ReportStore for D1Reports {
                     .map_err(|e| JobError::permanent(format!("monthly_sections {run_id}/{}: undecodable section: {e}", r.customer_id)))
             })
             .collect()
+    }
+
+    async fn plan_of(&self, customer_id: &str) -> Result<Option<Plan>, JobError> {
+        let sql = "SELECT plan FROM customers WHERE id = ?1";
+        let found: Vec<PlanRow> = rows(&self.db, sql, &[customer_id.into()], "customers").await?;
+        // The table's CHECK admits only the three plans; anything else reads as unknown.
+        Ok(found.first().and_then(|r| serde_json::from_value(serde_json::Value::String(r.plan.clone())).ok()))
     }
 }
 

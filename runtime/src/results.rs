@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use code24_shared::error::JobError;
-use code24_shared::ports::ResultStore;
+use code24_shared::ports::{ObjectReader, ResultStore};
 use worker::{Bucket, HttpMetadata};
 
 /// Custom-metadata key holding the job id that wrote an object.
@@ -36,5 +36,16 @@ impl ResultStore for R2Results {
     async fn job_of(&self, key: &str) -> Result<Option<String>, JobError> {
         let object = self.bucket.head(key).await.map_err(|e| JobError::transient(format!("R2 head {key}: {e}")))?;
         Ok(object.and_then(|o| o.custom_metadata().ok()).and_then(|m| m.get(JOB_ID_METADATA).cloned()))
+    }
+}
+
+impl ObjectReader for R2Results {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, JobError> {
+        let fail = |e: worker::Error| JobError::transient(format!("R2 get {key}: {e}"));
+        let Some(object) = self.bucket.get(key).execute().await.map_err(fail)? else { return Ok(None) };
+        match object.body() {
+            Some(body) => body.bytes().await.map(Some).map_err(fail),
+            None => Ok(None),
+        }
     }
 }

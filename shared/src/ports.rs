@@ -8,6 +8,7 @@
 
 #![allow(async_fn_in_trait)]
 
+use crate::datapoints::DataPoint;
 use crate::dead_letters::record::DeadLetterRecord;
 use crate::elite::{EliteHealth, EliteRequest, EliteResponse, EliteRole};
 use crate::error::JobError;
@@ -18,7 +19,7 @@ use crate::ledger::{
 use crate::reports::analytics::{CustomerMonthly, DailyRollup, RollupPage};
 use crate::reports::period::Month;
 use crate::reports::revenue::BillingEvent;
-use crate::site::Site;
+use crate::site::{Plan, Site};
 use crate::wire::DeadLetter;
 
 /// One page of the site registry.
@@ -69,6 +70,13 @@ pub trait ResultStore {
     async fn job_of(&self, key: &str) -> Result<Option<String>, JobError>;
 }
 
+/// Reading an object of the results bucket (R2) back: the monthly job reads one optimization
+/// object per customer and month, the optimizer one platform context per batch.
+pub trait ObjectReader {
+    /// The object's body, or `None` if there is no object at `key`.
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, JobError>;
+}
+
 /// The dead-letter queue, producer side.
 pub trait DeadLetterSink {
     async fn send(&self, letter: &DeadLetter) -> Result<(), JobError>;
@@ -95,11 +103,19 @@ pub struct JobFinished {
     pub succeeded: bool,
     pub attempts: u32,
     pub duration_ms: i64,
+    /// The elite workers' scores (brand, designer, developer) when this delivery's work wrote
+    /// them (not for a recovered result, a report job or a death).
+    pub scores: Option<[u8; 3]>,
 }
 
-/// Where finished jobs are reported (Workers Analytics Engine: one data point per job).
+/// Where finished jobs and report aggregates are reported (Workers Analytics Engine, dataset
+/// `code24_jobs`; the points are built by [`crate::datapoints`]). Writing never fails a job:
+/// an implementation logs what it could not write.
 pub trait Metrics {
+    /// One data point per finished job ([`crate::datapoints::job_point`]).
     fn job_finished(&self, event: &JobFinished);
+    /// A report's aggregate: a customer's or the platform's month.
+    fn aggregate(&self, point: &DataPoint);
 }
 
 // ----- report jobs -----
@@ -118,6 +134,8 @@ pub trait ReportStore {
     async fn put_section(&self, run_id: &str, section: &CustomerMonthly) -> Result<(), JobError>;
     /// Every section written for the run, in any order.
     async fn sections(&self, run_id: &str) -> Result<Vec<CustomerMonthly>, JobError>;
+    /// The customer's plan, if the customer is in the registry (for the insights' cohorts).
+    async fn plan_of(&self, customer_id: &str) -> Result<Option<Plan>, JobError>;
 }
 
 /// The ledger's fan-in: whether a run's final job is due ([`crate::ledger::runs::request_finalize`]).

@@ -162,6 +162,7 @@ fn report_jobs_run_once_from_rollups_and_billing_and_catch_up_a_dropped_slot() {
         job_id: String::new(),
         customer_id: "rpt-a".into(),
         site_url: url("rpt-a"),
+        platform_context: None,
         scheduled_at: String::new(),
     };
     assert_eq!(a["average_scores"][0], json!(f64::from(simulated_answer(&request).score)));

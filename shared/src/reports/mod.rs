@@ -1,12 +1,15 @@
 //! Report jobs' pure parts: the reports-queue messages ([`jobs`]), report periods and keys
 //! ([`period`]), the revenue bridge and rates of a month ([`revenue`]), the monthly analytics
-//! folded from per-customer daily rollups ([`analytics`]), the end-of-month report with its
+//! folded from per-customer daily rollups ([`analytics`]) with their cross-customer insights
+//! ([`insights`], over the data of [`advice`]), the end-of-month report with its
 //! executive summary ([`summary`]) and its forecasts of MRR and scores ([`forecast`]); which
 //! run a firing, catch-up or backfill stands for ([`runs`]); the dev health check's report and
 //! status rule ([`health`]).
+pub mod advice;
 pub mod analytics;
 pub mod forecast;
 pub mod health;
+pub mod insights;
 pub mod jobs;
 pub mod period;
 pub mod revenue;

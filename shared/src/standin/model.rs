@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use crate::elite::{EliteRequest, ELITE_CONTRACT_VERSION};
+use crate::elite::{EliteRequest, ELITE_CONTRACT_VERSION, PLATFORM_CONTEXT_VERSION};
 use crate::standin::{within_rate, Fault, FaultRule, FaultRules, StandinStats};
 
 /// How long a [`Fault::Hang`] without `ms` sleeps: longer than any sane client timeout.
@@ -43,6 +43,12 @@ impl Standin {
         self.seq += 1;
         self.stats.total_calls += 1;
         *self.stats.calls.entry(request.customer_id.clone()).or_default().entry(request.role).or_default() += 1;
+        // The stand-in reads the platform context it is sent (as a real elite worker would, by
+        // its version) and keeps what it read, so tests can see what arrived.
+        if let Some(context) = request.platform_context.as_ref().filter(|c| c.v == PLATFORM_CONTEXT_VERSION) {
+            *self.stats.platform_context_calls.entry(context.month.clone()).or_default() += 1;
+            self.stats.last_platform_context = Some(context.clone());
+        }
         let fault = pick_fault(&mut self.rules, request, seq);
         if fault.is_some() {
             self.stats.faults_applied += 1;
@@ -147,6 +153,7 @@ mod tests {
             customer_id: customer.into(),
             site_url: "https://site.example".into(),
             scheduled_at: "2026-01-01T00:00:00Z".into(),
+            platform_context: None,
         }
     }
 
@@ -218,6 +225,22 @@ mod tests {
         s.on_optimize(&req("c1", EliteRole::Designer));
         let json = serde_json::to_string(&s.stats()).unwrap();
         assert_eq!(json, r#"{"instance":"i","calls":{"c1":{"designer":1}},"total_calls":1,"faults_applied":0}"#);
+    }
+
+    #[test]
+    fn insight_context_is_read_and_recorded_by_its_version() {
+        let mut s = Standin::new("i".into());
+        let context = |v| crate::elite::PlatformContext { v, month: "2026-11".into(), insights: Vec::new() };
+        s.on_optimize(&EliteRequest { platform_context: Some(context(PLATFORM_CONTEXT_VERSION)), ..req("c1", EliteRole::Brand) });
+        s.on_optimize(&EliteRequest { platform_context: Some(context(PLATFORM_CONTEXT_VERSION + 1)), ..req("c1", EliteRole::Brand) });
+        s.on_optimize(&req("c1", EliteRole::Brand));
+        let stats = s.stats();
+        assert_eq!(
+            stats.platform_context_calls.into_iter().collect::<Vec<_>>(),
+            [("2026-11".to_owned(), 1)],
+            "a newer version is not read"
+        );
+        assert_eq!(stats.last_platform_context, Some(context(PLATFORM_CONTEXT_VERSION)));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
+use crate::datapoints::DataPoint;
 use crate::elite::{classify_response, EliteRequest, EliteResponse};
 use crate::error::JobError;
 use crate::ledger::jobs::{claim_batch, complete_batch, settle};
@@ -13,7 +14,9 @@ use crate::ledger::{
     ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, FanoutDone, FinalizeDecision, FinalizeRequest, OpenDecision, OpenRun,
     PageDone, RunProgress, SettleDecision, SettleRequest, JOB_SHARDS,
 };
-use crate::ports::{DeadLetterSink, EliteClient, JobFinished, JobQueue, Ledger, Metrics, ResultStore, SitePage, SiteRegistry};
+use crate::ports::{
+    DeadLetterSink, EliteClient, JobFinished, JobQueue, Ledger, Metrics, ObjectReader, ResultStore, SitePage, SiteRegistry,
+};
 use crate::site::Site;
 use crate::standin::model::Standin;
 use crate::standin::{simulated_answer, Fault};
@@ -198,6 +201,8 @@ pub struct StoredObject {
 #[derive(Debug, Default)]
 pub struct MemoryResults {
     pub objects: RefCell<BTreeMap<String, StoredObject>>,
+    /// Object reads (`get`), so tests can count them per batch.
+    pub reads: Cell<u64>,
 }
 
 impl ResultStore for MemoryResults {
@@ -210,6 +215,13 @@ impl ResultStore for MemoryResults {
 
     async fn job_of(&self, key: &str) -> Result<Option<String>, JobError> {
         Ok(self.objects.borrow().get(key).map(|o| o.job_id.clone()))
+    }
+}
+
+impl ObjectReader for MemoryResults {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, JobError> {
+        self.reads.set(self.reads.get() + 1);
+        Ok(self.objects.borrow().get(key).map(|o| o.body.clone()))
     }
 }
 
@@ -235,10 +247,16 @@ impl DeadLetterSink for MemoryDeadLetters {
 #[derive(Debug, Default)]
 pub struct MemoryMetrics {
     pub finished: RefCell<Vec<JobFinished>>,
+    /// Report aggregates, in the order written.
+    pub aggregates: RefCell<Vec<DataPoint>>,
 }
 
 impl Metrics for MemoryMetrics {
     fn job_finished(&self, event: &JobFinished) {
         self.finished.borrow_mut().push(event.clone());
+    }
+
+    fn aggregate(&self, point: &DataPoint) {
+        self.aggregates.borrow_mut().push(point.clone());
     }
 }

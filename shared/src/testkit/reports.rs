@@ -13,6 +13,7 @@ use crate::ports::{EliteClient, HealthProbes, ReportStore, RunFinalizer, SitePag
 use crate::reports::analytics::{whole_customers, CustomerMonthly, DailyRollup, RollupPage, ROLLUP_PAGE_ROWS};
 use crate::reports::period::Month;
 use crate::reports::revenue::BillingEvent;
+use crate::site::Plan;
 use crate::testkit::ports::{MemoryElite, MemoryLedger, MemoryRegistry};
 
 /// Report store twin (D1's `daily_rollups`, `billing_events`, `monthly_sections`).
@@ -20,6 +21,8 @@ use crate::testkit::ports::{MemoryElite, MemoryLedger, MemoryRegistry};
 pub struct MemoryReportStore {
     pub rollups: RefCell<Vec<DailyRollup>>,
     pub billing: RefCell<Vec<BillingEvent>>,
+    /// Plans by customer id (the registry's `customers.plan`).
+    pub plans: RefCell<BTreeMap<String, Plan>>,
     /// Sections by (run id, customer id).
     pub sections: RefCell<BTreeMap<(String, String), CustomerMonthly>>,
     /// Section writes that succeeded, rewrites included.
@@ -81,6 +84,11 @@ impl ReportStore for MemoryReportStore {
     async fn sections(&self, run_id: &str) -> Result<Vec<CustomerMonthly>, JobError> {
         self.read("sections")?;
         Ok(self.sections.borrow().iter().filter(|((run, _), _)| run == run_id).map(|(_, s)| s.clone()).collect())
+    }
+
+    async fn plan_of(&self, customer_id: &str) -> Result<Option<Plan>, JobError> {
+        self.read("plans")?;
+        Ok(self.plans.borrow().get(customer_id).copied())
     }
 }
 

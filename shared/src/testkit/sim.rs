@@ -312,7 +312,7 @@ pub fn run_with_faults(cfg: &SimConfig, extra: &ExtraFaults) -> SimReport {
     let dead_letters = MemoryDeadLetters::default();
     let metrics = MemoryMetrics::default();
     let consumer = Consumer {
-        jobs: OptimizeJobs { elite: &watched, results: &results },
+        jobs: OptimizeJobs::new(&watched, &results),
         ledger: &crashing,
         dead_letters: &dead_letters,
         metrics: &metrics,

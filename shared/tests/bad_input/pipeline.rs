@@ -36,7 +36,7 @@ impl Twins {
             retry: RetryPolicy { base_s: 1, max_s: 30 },
         };
         let consumer = Consumer {
-            jobs: OptimizeJobs { elite: &self.elite, results: &self.results },
+            jobs: OptimizeJobs::new(&self.elite, &self.results),
             ledger: &self.ledger,
             dead_letters: &self.dead_letters,
             metrics: &self.metrics,

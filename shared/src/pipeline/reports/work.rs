@@ -3,17 +3,27 @@
 //! write is idempotent (an upsert, or an object rewritten at its key), so a retry simply does
 //! the work again. Storage failures are transient; a job without the month its kind needs is
 //! permanent (retrying cannot give it one).
+//!
+//! The monthly and end-of-month jobs also write their aggregates to Analytics Engine
+//! (`crate::datapoints`) once their report is written: a customer job its customer's month, the
+//! finalize job the platform's month, the end-of-month job the revenue bridge and forecast. A
+//! customer's point is written by its own job, so a run's per-customer points are spread over
+//! as many invocations as its customer jobs (at most a batch of 10 per invocation).
 
 use futures::join;
 use serde::Serialize;
 
 use super::health;
+use crate::datapoints::{end_of_month_point, monthly_customer_point, monthly_platform_point, DataPoint};
 use crate::error::JobError;
-use crate::ids::from_epoch_ms;
 use crate::ids::rfc3339;
-use crate::ports::{HealthProbes, ReportStore, ResultStore};
-use crate::reports::analytics::{customer_section, monthly_report, sections_of, CustomerMonthly};
+use crate::ids::{from_epoch_ms, CustomerId};
+use crate::optimization::{optimization_key, OptimizationResult};
+use crate::ports::{HealthProbes, Metrics, ObjectReader, ReportStore, ResultStore};
+use crate::reports::advice::{advice_of, InsightSample};
+use crate::reports::analytics::{customer_section, monthly_report, sections_of, CustomerMonthly, DailyRollup};
 use crate::reports::health::HealthReport;
+use crate::reports::insights::{context_key, insights, platform_context};
 use crate::reports::jobs::{ReportJob, ReportWork};
 use crate::reports::period::{health_check_key, Month};
 use crate::reports::summary::{executive_summary, final_report, MonthInputs};
@@ -21,23 +31,35 @@ use crate::reports::summary::{executive_summary, final_report, MonthInputs};
 /// Does the work of one claimed job.
 pub(super) async fn run(
     store: &impl ReportStore,
-    results: &impl ResultStore,
+    results: &(impl ResultStore + ObjectReader),
     probes: &impl HealthProbes,
+    metrics: &impl Metrics,
     job: &ReportJob,
     now: &dyn Fn() -> i64,
 ) -> Result<(), JobError> {
     match &job.work {
         ReportWork::MonthlyCustomer { customer_id } => {
-            let rollups = store.month_rollups(customer_id.as_str(), month_of(job)?).await?;
-            store.put_section(&job.run_id, &customer_section(customer_id.as_str(), &rollups)).await
+            let month = month_of(job)?;
+            let rollups = store.month_rollups(customer_id.as_str(), month).await?;
+            let mut section = customer_section(customer_id.as_str(), &rollups);
+            section.insight_sample = Some(insight_sample(store, results, customer_id.as_str(), &rollups).await?);
+            store.put_section(&job.run_id, &section).await?;
+            aggregate(metrics, monthly_customer_point(&month.label(), &section));
+            Ok(())
         }
         ReportWork::MonthlyFinalize => {
             let month = month_of(job)?;
             let sections = store.sections(&job.run_id).await?;
-            let report = monthly_report(&month.label(), &generated_at(now), sections);
-            put_json(results, &month.analytics_key(), &report, job).await
+            let mut report = monthly_report(&month.label(), &generated_at(now), sections);
+            report.insights = insights(&report.customers);
+            put_json(results, &month.analytics_key(), &report, job).await?;
+            // Written after the report, so a context always has its report beside it; `null`
+            // when the month taught nothing, replacing an older run's context of the month.
+            put_json(results, &context_key(month), &platform_context(month, &report.insights), job).await?;
+            aggregate(metrics, monthly_platform_point(&report.month, &report.platform, report.insights.len()));
+            Ok(())
         }
-        ReportWork::EndOfMonth => end_of_month(store, results, job, month_of(job)?, now).await,
+        ReportWork::EndOfMonth => end_of_month(store, results, metrics, job, month_of(job)?, now).await,
         ReportWork::HealthCheck => {
             let scheduled = job.scheduled().ok_or_else(|| JobError::permanent("health check without a scheduled time"))?;
             let checks = health::run_checks(probes, &job.run_id, scheduled, now).await;
@@ -52,6 +74,7 @@ pub(super) async fn run(
 async fn end_of_month(
     store: &impl ReportStore,
     results: &impl ResultStore,
+    metrics: &impl Metrics,
     job: &ReportJob,
     month: Month,
     now: &dyn Fn() -> i64,
@@ -62,7 +85,39 @@ async fn end_of_month(
     let inputs = MonthInputs { billing: &billing, sections: &sections, previous_sections: &previous_sections };
     let report = final_report(month, &generated_at(now), inputs);
     put_json(results, &month.final_report_key(), &report, job).await?;
-    put_json(results, &month.executive_summary_key(), &executive_summary(&report), job).await
+    put_json(results, &month.executive_summary_key(), &executive_summary(&report), job).await?;
+    aggregate(metrics, end_of_month_point(&report));
+    Ok(())
+}
+
+/// A customer's part of the insights: its plan, and the recommendations of its first scored
+/// optimization of the month, read back from that one R2 object (its key is a function of the
+/// customer and the run's scheduled time, which the rollup of its day recorded). An object
+/// that is gone or unreadable leaves the advice empty: the customer then counts in no claim.
+async fn insight_sample(
+    store: &impl ReportStore,
+    results: &impl ObjectReader,
+    customer_id: &str,
+    rollups: &[DailyRollup],
+) -> Result<InsightSample, JobError> {
+    let plan = store.plan_of(customer_id).await?;
+    let first = rollups.iter().filter(|r| r.customer_id == customer_id && r.first_scores.is_some()).min_by(|a, b| a.day.cmp(&b.day));
+    let key = first
+        .and_then(|r| r.first_at_ms)
+        .and_then(from_epoch_ms)
+        .zip(CustomerId::parse(customer_id).ok())
+        .map(|(at, c)| optimization_key(&c, at));
+    let Some(key) = key else { return Ok(InsightSample { plan, advice: Vec::new() }) };
+    let result: Option<OptimizationResult> = results.get(&key).await?.and_then(|body| serde_json::from_slice(&body).ok());
+    Ok(InsightSample { plan, advice: result.as_ref().map(advice_of).unwrap_or_default() })
+}
+
+/// Writes a report's aggregate; a point the core refuses is left out (it would be refused by
+/// the platform too, and the report in R2 holds the numbers).
+fn aggregate(metrics: &impl Metrics, point: Result<DataPoint, String>) {
+    if let Ok(point) = point {
+        metrics.aggregate(&point);
+    }
 }
 
 /// Every customer's section of `month`, folded page by page so only the sections (not a
