@@ -39,15 +39,17 @@ pub enum Nav {
     Schedules,
     DeadLetters,
     Sites,
+    Reports,
     /// The login page and error pages outside a session: no navigation.
     None,
 }
 
-const NAV: [(Nav, &str, &str); 4] = [
+const NAV: [(Nav, &str, &str); 5] = [
     (Nav::Sweeps, "/", "Sweeps"),
     (Nav::Schedules, "/schedules", "Schedules"),
     (Nav::DeadLetters, "/dead-letters", "Dead letters"),
     (Nav::Sites, "/sites", "Sites"),
+    (Nav::Reports, "/reports", "Reports"),
 ];
 
 /// A whole page. `csrf` is the session's token (for the logout form); `None` outside a

@@ -1,7 +1,9 @@
 //! The dashboard's pages, as functions from the admin API's answers to HTML fragments (the
 //! Worker wraps each in [`crate::html::page`]).
 
+pub mod analytics;
 pub mod dead_letters;
+pub mod reports;
 pub mod schedules;
 pub mod sites;
 pub mod sweeps;
