@@ -343,7 +343,7 @@ fn report_page_of_a_seeded_month_shows_its_json_figures_and_charts() {
     assert_eq!(browser.count("svg.line polygon.band"), 1, "next month's forecast has its interval");
     let errors = browser.console_errors();
     assert!(errors.is_empty(), "the report page logged errors: {errors:?}");
-    let shot = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/report-page.png");
+    let shot = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/img/report-page.png");
     browser.screenshot(&shot);
     browser.screenshot(&artifact("report-page.png"));
 
