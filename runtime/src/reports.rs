@@ -70,6 +70,17 @@ impl ReportStore for D1Reports {
             .collect())
     }
 
+    async fn customer_billing(&self, customer_id: &str, before_ms: i64) -> Result<Vec<BillingEvent>, JobError> {
+        // The (customer_id, at_ms) unique index of the upsert serves this read.
+        let sql = "SELECT customer_id, at_ms, mrr_cents FROM billing_events WHERE customer_id = ?1 AND at_ms < ?2 ORDER BY at_ms";
+        let binds = [customer_id.into(), JsValue::from_f64(before_ms as f64)];
+        let rows: Vec<BillingRow> = rows(&self.db, sql, &binds, "billing_events").await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| BillingEvent { customer_id: r.customer_id, at_ms: r.at_ms as i64, mrr_cents: r.mrr_cents as i64 })
+            .collect())
+    }
+
     async fn put_section(&self, run_id: &str, section: &CustomerMonthly) -> Result<(), JobError> {
         let json = serde_json::to_string(section).map_err(|e| JobError::permanent(format!("section does not serialize: {e}")))?;
         let fail = |e: worker::Error| JobError::transient(format!("monthly_sections write of {run_id}/{}: {e}", section.customer_id));

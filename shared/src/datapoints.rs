@@ -10,7 +10,7 @@
 //! | kind (`blob1`) | index | blobs 2.. | doubles |
 //! | --- | --- | --- | --- |
 //! | `job` | customer id, or a report job's subject | job id, run id, outcome (`succeeded`, `dead`) | attempts, duration ms, scored (0/1), brand, designer, developer score |
-//! | `monthly-customer` | customer id | month, plan (or empty) | runs, successes, failures, average brand, designer, developer score, score change first→last run, duration ms sum |
+//! | `monthly-customer` | customer id | month, plan (or empty) | runs, successes, failures, average brand, designer, developer score, score change first→last run, duration ms sum, MRR cents at the month's start and end, expected brand, designer, developer score next month (-1: none) |
 //! | `monthly-platform` | `platform` | month | customers, runs, successes, failures, success rate bp, p50 ms, p95 ms, transient failures, permanent failures, insights |
 //! | `end-of-month` | `platform` | month | starting, new, expansion, contraction, churned, reactivation, ending MRR cents, customers at start, at end, churned, new, customer churn bp, NRR bp, next month's forecast, its low, its high, its MAPE bp |
 //!
@@ -20,6 +20,7 @@
 use crate::ports::JobFinished;
 use crate::reports::analytics::{CustomerMonthly, PlatformMonthly};
 use crate::reports::forecast::MrrForecast;
+use crate::reports::revenue::RevenueMetrics;
 use crate::reports::summary::FinalReport;
 
 /// Data points one Worker invocation may write (shared/notes/limits.md; an older page said 25).
@@ -118,8 +119,14 @@ pub fn job_point(e: &JobFinished) -> Result<DataPoint, String> {
     DataPoint::new(Kind::Job, &e.customer_id, &[&e.job_id, &e.run_id, outcome], &doubles)
 }
 
-/// One customer's month, as its monthly-analytics job folded it.
-pub fn monthly_customer_point(month: &str, s: &CustomerMonthly) -> Result<DataPoint, String> {
+/// One customer's month, as its monthly-analytics job folded it, with its MRR over the month and
+/// its expected scores next month (`-1` where there is no expectation).
+pub fn monthly_customer_point(
+    month: &str,
+    s: &CustomerMonthly,
+    revenue: &RevenueMetrics,
+    expected: [Option<f64>; 3],
+) -> Result<DataPoint, String> {
     let plan = s.insight_sample.as_ref().and_then(|i| i.plan).map_or("", |p| p.as_str());
     let avg = s.average_scores.map(|a| a.unwrap_or(0.0));
     let doubles = [
@@ -131,6 +138,11 @@ pub fn monthly_customer_point(month: &str, s: &CustomerMonthly) -> Result<DataPo
         avg[2],
         s.improvement().unwrap_or(0.0),
         s.duration_ms_sum as f64,
+        revenue.starting_mrr_cents as f64,
+        revenue.ending_mrr_cents as f64,
+        expected[0].unwrap_or(-1.0),
+        expected[1].unwrap_or(-1.0),
+        expected[2].unwrap_or(-1.0),
     ];
     DataPoint::new(Kind::MonthlyCustomer, &s.customer_id, &[month, plan], &doubles)
 }

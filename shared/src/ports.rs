@@ -134,6 +134,8 @@ pub trait ReportStore {
     async fn put_section(&self, run_id: &str, section: &CustomerMonthly) -> Result<(), JobError>;
     /// Every section written for the run, in any order.
     async fn sections(&self, run_id: &str) -> Result<Vec<CustomerMonthly>, JobError>;
+    /// One customer's billing events before `before_ms` (its MRR through a month).
+    async fn customer_billing(&self, customer_id: &str, before_ms: i64) -> Result<Vec<BillingEvent>, JobError>;
     /// The customer's plan, if the customer is in the registry (for the insights' cohorts).
     async fn plan_of(&self, customer_id: &str) -> Result<Option<Plan>, JobError>;
 }

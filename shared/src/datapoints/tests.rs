@@ -39,7 +39,10 @@ fn a_finished_optimization_writes_its_outcome_and_scores() {
 fn every_report_point_is_within_the_limits() {
     let rollups = vec![crate::ledger::rollups::empty("acme", "2026-11-02")];
     let report = monthly_report("2026-11", "now", sections_of(&rollups));
-    within_limits(&monthly_customer_point("2026-11", &report.customers[0]).unwrap());
+    let revenue = crate::reports::revenue::revenue_metrics(&[], 0, 1);
+    let customer = monthly_customer_point("2026-11", &report.customers[0], &revenue, [Some(71.5), None, None]).unwrap();
+    within_limits(&customer);
+    assert_eq!(&customer.doubles[8..], &[0.0, 0.0, 71.5, -1.0, -1.0]);
     let platform = monthly_platform_point("2026-11", &report.platform, 3).unwrap();
     within_limits(&platform);
     assert_eq!((platform.index.as_str(), platform.blobs[0].as_str(), platform.doubles[9]), ("platform", "monthly-platform", 3.0));

@@ -86,6 +86,11 @@ impl ReportStore for MemoryReportStore {
         Ok(self.sections.borrow().iter().filter(|((run, _), _)| run == run_id).map(|(_, s)| s.clone()).collect())
     }
 
+    async fn customer_billing(&self, customer_id: &str, before_ms: i64) -> Result<Vec<BillingEvent>, JobError> {
+        self.read("billing events")?;
+        Ok(self.billing.borrow().iter().filter(|e| e.customer_id == customer_id && e.at_ms < before_ms).cloned().collect())
+    }
+
     async fn plan_of(&self, customer_id: &str) -> Result<Option<Plan>, JobError> {
         self.read("plans")?;
         Ok(self.plans.borrow().get(customer_id).copied())

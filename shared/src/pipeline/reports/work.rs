@@ -22,10 +22,12 @@ use crate::optimization::{optimization_key, OptimizationResult};
 use crate::ports::{HealthProbes, Metrics, ObjectReader, ReportStore, ResultStore};
 use crate::reports::advice::{advice_of, InsightSample};
 use crate::reports::analytics::{customer_section, monthly_report, sections_of, CustomerMonthly, DailyRollup};
+use crate::reports::forecast::scores::{expected_scores, gap_days};
 use crate::reports::health::HealthReport;
 use crate::reports::insights::{context_key, insights, platform_context};
 use crate::reports::jobs::{ReportJob, ReportWork};
 use crate::reports::period::{health_check_key, Month};
+use crate::reports::revenue::revenue_metrics;
 use crate::reports::summary::{executive_summary, final_report, MonthInputs};
 
 /// Does the work of one claimed job.
@@ -44,7 +46,12 @@ pub(super) async fn run(
             let mut section = customer_section(customer_id.as_str(), &rollups);
             section.insight_sample = Some(insight_sample(store, results, customer_id.as_str(), &rollups).await?);
             store.put_section(&job.run_id, &section).await?;
-            aggregate(metrics, monthly_customer_point(&month.label(), &section));
+            // The customer's revenue and expected scores ride on its own job's point, so the
+            // per-customer figures of a month are spread over the run's invocations.
+            let billing = store.customer_billing(customer_id.as_str(), month.end().timestamp_millis()).await?;
+            let revenue = revenue_metrics(&billing, month.start().timestamp_millis(), month.end().timestamp_millis());
+            let expected = expected_scores(&section, gap_days(month));
+            aggregate(metrics, monthly_customer_point(&month.label(), &section, &revenue, expected));
             Ok(())
         }
         ReportWork::MonthlyFinalize => {
