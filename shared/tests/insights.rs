@@ -180,6 +180,9 @@ fn insight_context_of_the_monthly_analytics_reaches_the_elite_workers() {
     let jobs: Vec<String> =
         ids.iter().map(|c| ReportJob::monthly_customer(&run, NOV, SLOT_MS, CustomerId::parse(c).unwrap()).encode()).collect();
     assert_eq!(w.deliver(w.report_jobs(), &jobs), vec![Action::Ack; ids.len()]);
+    // Two Analytics Engine points per customer job (its job point and its month's aggregate): a
+    // full reports batch of 10 writes 20, far within one invocation's 250.
+    assert_eq!(w.metrics.finished.borrow().len() + w.metrics.aggregates.borrow().len(), 2 * ids.len());
     let finalize = ReportJob::single(&run, Some(NOV), SLOT_MS, ReportWork::MonthlyFinalize).encode();
     assert_eq!(w.queue.sent.borrow().clone(), vec![finalize.clone()]);
     assert_eq!(w.deliver(w.report_jobs(), &[finalize]), [Action::Ack]);
