@@ -96,6 +96,14 @@ pub enum Fault {
     Latency { ms: u64 },
     /// Answer 200 with a body that is not the contract (a permanent failure for the client).
     Garbage,
+    /// Not a failure: answer normally, but with this score (0-100). How a test makes a site's
+    /// score move over a month, which the simulated answer alone never does.
+    Score { score: u8 },
+}
+
+/// The stand-in's answer to `request` when a [`Fault::Score`] rule sets its score.
+pub fn scored_answer(request: &EliteRequest, score: u8) -> EliteResponse {
+    EliteResponse { score, ..simulated_answer(request) }
 }
 
 /// One fault rule. A call matches when every given selector matches; the first matching rule

@@ -109,6 +109,11 @@ pub fn validate_rules(rules: &FaultRules) -> Result<(), String> {
                 return Err(format!("rule {i}: status code {code} is outside 200-599"));
             }
         }
+        if let Fault::Score { score } = rule.fault {
+            if score > 100 {
+                return Err(format!("rule {i}: score {score} is outside 0-100"));
+            }
+        }
         if let Some(rate) = rule.rate {
             if !(0.0..=1.0).contains(&rate) {
                 return Err(format!("rule {i}: rate {rate} is outside 0.0-1.0"));
@@ -134,7 +139,7 @@ pub fn sleep_of(fault: &Fault) -> Option<Duration> {
     let ms = match *fault {
         Fault::Hang { ms } => ms.unwrap_or(DEFAULT_HANG_MS),
         Fault::Latency { ms } => ms,
-        Fault::Status { .. } | Fault::Garbage => return None,
+        Fault::Status { .. } | Fault::Garbage | Fault::Score { .. } => return None,
     };
     Some(Duration::from_millis(ms.min(MAX_SLEEP_MS)))
 }
@@ -250,6 +255,8 @@ mod tests {
         assert!(validate_rules(&bad(Fault::Status { code: 99 }, None)).is_err());
         assert!(validate_rules(&bad(Fault::Status { code: 600 }, None)).is_err());
         assert!(validate_rules(&bad(Fault::Garbage, Some(1.5))).is_err());
+        assert!(validate_rules(&bad(Fault::Score { score: 101 }, None)).is_err());
+        assert!(validate_rules(&bad(Fault::Score { score: 100 }, None)).is_ok());
     }
 
     #[test]

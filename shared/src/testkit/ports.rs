@@ -19,7 +19,7 @@ use crate::ports::{
 };
 use crate::site::Site;
 use crate::standin::model::Standin;
-use crate::standin::{simulated_answer, Fault};
+use crate::standin::{scored_answer, simulated_answer, Fault};
 use crate::testkit::ledger::{MemoryJobTable, MemoryRunTable};
 use crate::wire::DeadLetter;
 
@@ -182,6 +182,7 @@ impl EliteClient for MemoryElite {
             None | Some(Fault::Latency { .. }) => (200, ok()),
             Some(Fault::Status { code }) => (code, b"{\"error\":\"simulated\"}".to_vec()),
             Some(Fault::Garbage) => (200, b"not the elite contract".to_vec()),
+            Some(Fault::Score { score }) => (200, serde_json::to_vec(&scored_answer(request, score)).expect("serializable")),
             Some(Fault::Hang { .. }) => return Err(JobError::transient(format!("elite {} timed out", request.role.as_str()))),
         };
         classify_response(request.role, status, &body)

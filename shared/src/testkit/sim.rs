@@ -432,6 +432,7 @@ fn fault_kind(fault: &Fault) -> String {
         Fault::Hang { .. } => "hang".into(),
         Fault::Latency { .. } => "latency".into(),
         Fault::Garbage => "garbage".into(),
+        Fault::Score { .. } => "score".into(),
     }
 }
 
