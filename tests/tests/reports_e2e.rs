@@ -212,7 +212,10 @@ fn report_jobs_run_once_from_rollups_and_billing_and_catch_up_a_dropped_slot() {
     let insights = analytics["insights"].as_array().expect("insights in the report");
     let lazy = insights.iter().find(|i| i["cohort"] == "all" && i["role"] == "developer").expect("the developer's advice, overall");
     assert!(lazy["improved"].as_u64().unwrap() >= risers.len() as u64 && lazy["mean_gain_hundredths"].as_i64().unwrap() > 0, "{lazy}");
-    let context = object(&stack, "analytics/monthly/2031/01/platform-context.json").expect("the platform context");
+    // Written right after the report.
+    let context = wait_until("the platform context is written", SETTLE, || {
+        object(&stack, "analytics/monthly/2031/01/platform-context.json").ok_or(())
+    });
     assert_eq!(context["month"], json!("2031-01"));
     assert_eq!(context["insights"][0]["claim"], insights[0]["claim"], "{context}");
     stack.delete("/api/standin/stats", None);
