@@ -58,24 +58,81 @@ pub fn points(hundredths: i64) -> String {
     format!("{sign}{}.{:02}", hundredths.unsigned_abs() / 100, hundredths.unsigned_abs() % 100)
 }
 
-/// One customer as the computation sees it.
-struct Counted<'a> {
-    cohorts: Vec<String>,
-    /// Score change per role (brand, designer, developer).
-    gains: [i64; 3],
-    advice: &'a [Advice],
-}
-
 fn role_index(role: EliteRole) -> usize {
     EliteRole::ALL.iter().position(|r| *r == role).unwrap_or(0)
 }
 
-fn counted(s: &CustomerMonthly) -> Option<Counted<'_>> {
-    let (first, last, sample) = (s.first_scores?, s.last_scores?, s.insight_sample.as_ref()?);
-    let gains = [0, 1, 2].map(|i| i64::from(last[i]) - i64::from(first[i]));
-    let mut cohorts = vec!["all".to_owned()];
-    cohorts.extend(sample.plan.map(|p| format!("plan:{}", p.as_str())));
-    Some(Counted { cohorts, gains, advice: &sample.advice })
+/// The running counts of a month's insights: fed one section at a time (a page of sections
+/// at a time, if the caller pages), it holds one entry per cohort and per (cohort,
+/// recommendation), never the sections themselves, so its size does not grow with customers.
+#[derive(Debug, Default)]
+pub struct InsightTally {
+    /// Per cohort: its size and its gain sums per role, for the others' side.
+    cohorts: BTreeMap<String, (u64, [i64; 3])>,
+    /// Per (cohort, recommendation): advised customers, how many gained, their gain sum.
+    advised: BTreeMap<(String, Advice), (u64, u64, i64)>,
+}
+
+impl InsightTally {
+    /// Counts one customer's month, if it has scores at both ends and a sample.
+    pub fn add(&mut self, s: &CustomerMonthly) {
+        let (Some(first), Some(last), Some(sample)) = (s.first_scores, s.last_scores, s.insight_sample.as_ref()) else { return };
+        let gains = [0, 1, 2].map(|i| i64::from(last[i]) - i64::from(first[i]));
+        let mut cohorts = vec!["all".to_owned()];
+        cohorts.extend(sample.plan.map(|p| format!("plan:{}", p.as_str())));
+        let unique: BTreeSet<&Advice> = sample.advice.iter().collect();
+        for cohort in cohorts {
+            let total = self.cohorts.entry(cohort.clone()).or_default();
+            total.0 += 1;
+            for (sum, gain) in total.1.iter_mut().zip(gains) {
+                *sum += gain;
+            }
+            for a in &unique {
+                let gain = gains[role_index(a.role)];
+                let e = self.advised.entry((cohort.clone(), (*a).clone())).or_default();
+                *e = (e.0 + 1, e.1 + u64::from(gain > 0), e.2 + gain);
+            }
+        }
+    }
+
+    /// Every insight that holds (see the module's method), best first: by mean gain, then by the
+    /// gain over the others, then by sample size, then by name. At most [`MAX_STORED`].
+    pub fn finish(self) -> Vec<Insight> {
+        let cohorts = self.cohorts;
+        let mut found: Vec<(Insight, i64)> = self
+            .advised
+            .into_iter()
+            .filter(|(_, (n, _, _))| *n >= MIN_CUSTOMERS)
+            .filter_map(|((cohort, a), (n, improved, sum))| {
+                let (size, sums) = cohorts.get(&cohort).copied().unwrap_or_default();
+                let others = size - n;
+                let others_mean = (others > 0).then(|| mean_hundredths(sums[role_index(a.role)] - sum, others));
+                let mean = mean_hundredths(sum, n);
+                let lift = mean - others_mean.unwrap_or(0);
+                let holds = mean > 0 && others_mean.is_none_or(|o| mean > o);
+                let mut insight = Insight {
+                    cohort,
+                    role: a.role,
+                    area: a.area,
+                    action: a.action,
+                    customers: n,
+                    improved,
+                    mean_gain_hundredths: mean,
+                    others,
+                    others_mean_gain_hundredths: others_mean,
+                    claim: String::new(),
+                };
+                insight.claim = claim(&insight);
+                holds.then_some((insight, lift))
+            })
+            .collect();
+        found.sort_by(|(a, lift_a), (b, lift_b)| {
+            (b.mean_gain_hundredths, lift_b, b.customers)
+                .cmp(&(a.mean_gain_hundredths, lift_a, a.customers))
+                .then_with(|| (&a.cohort, a.role, &a.area, &a.action).cmp(&(&b.cohort, b.role, &b.area, &b.action)))
+        });
+        found.into_iter().take(MAX_STORED).map(|(i, _)| i).collect()
+    }
 }
 
 /// The claim sentence of an insight.
@@ -99,62 +156,13 @@ fn claim(i: &Insight) -> String {
     )
 }
 
-/// Every insight of a month's sections that holds (see the module's method), best first: by
-/// mean gain, then by the gain over the others, then by sample size, then by name. At most
-/// [`MAX_STORED`].
+/// Every insight of a month's sections ([`InsightTally`] over all of them).
 pub fn insights(sections: &[CustomerMonthly]) -> Vec<Insight> {
-    let customers: Vec<Counted<'_>> = sections.iter().filter_map(counted).collect();
-    // Per cohort: its size and its gain sums per role, for the others' side.
-    let mut cohort_totals: BTreeMap<&str, (u64, [i64; 3])> = BTreeMap::new();
-    // Per (cohort, advice): advised customers, improved, gain sum.
-    let mut advised: BTreeMap<(&str, &Advice), (u64, u64, i64)> = BTreeMap::new();
-    for c in &customers {
-        let unique: BTreeSet<&Advice> = c.advice.iter().collect();
-        for cohort in &c.cohorts {
-            let total = cohort_totals.entry(cohort.as_str()).or_default();
-            total.0 += 1;
-            for (sum, gain) in total.1.iter_mut().zip(c.gains) {
-                *sum += gain;
-            }
-            for a in &unique {
-                let gain = c.gains[role_index(a.role)];
-                let e = advised.entry((cohort.as_str(), *a)).or_default();
-                *e = (e.0 + 1, e.1 + u64::from(gain > 0), e.2 + gain);
-            }
-        }
+    let mut tally = InsightTally::default();
+    for s in sections {
+        tally.add(s);
     }
-    let mut found: Vec<(Insight, i64)> = advised
-        .into_iter()
-        .filter(|(_, (n, _, _))| *n >= MIN_CUSTOMERS)
-        .filter_map(|((cohort, a), (n, improved, sum))| {
-            let (size, sums) = cohort_totals.get(cohort).copied().unwrap_or_default();
-            let others = size - n;
-            let others_mean = (others > 0).then(|| mean_hundredths(sums[role_index(a.role)] - sum, others));
-            let mean = mean_hundredths(sum, n);
-            let lift = mean - others_mean.unwrap_or(0);
-            let holds = mean > 0 && others_mean.is_none_or(|o| mean > o);
-            let mut insight = Insight {
-                cohort: cohort.to_owned(),
-                role: a.role,
-                area: a.area.clone(),
-                action: a.action.clone(),
-                customers: n,
-                improved,
-                mean_gain_hundredths: mean,
-                others,
-                others_mean_gain_hundredths: others_mean,
-                claim: String::new(),
-            };
-            insight.claim = claim(&insight);
-            holds.then_some((insight, lift))
-        })
-        .collect();
-    found.sort_by(|(a, lift_a), (b, lift_b)| {
-        (b.mean_gain_hundredths, lift_b, b.customers)
-            .cmp(&(a.mean_gain_hundredths, lift_a, a.customers))
-            .then_with(|| (&a.cohort, a.role, &a.area, &a.action).cmp(&(&b.cohort, b.role, &b.area, &b.action)))
-    });
-    found.into_iter().take(MAX_STORED).map(|(i, _)| i).collect()
+    tally.finish()
 }
 
 /// The platform context of `month`: its first [`MAX_CONTEXT_INSIGHTS`] insights; `None`

@@ -131,3 +131,15 @@ fn insight_gains_round_half_away_from_zero() {
     assert_eq!((mean_hundredths(2, 3), mean_hundredths(-1, 3), mean_hundredths(1, 8), mean_hundredths(-1, 8)), (67, -33, 13, -13));
     assert_eq!((points(425).as_str(), points(-25).as_str(), points(0).as_str()), ("+4.25", "-0.25", "+0.00"));
 }
+
+#[test]
+fn insight_tally_fed_page_by_page_finds_the_same() {
+    let month = seeded_month();
+    let mut tally = InsightTally::default();
+    for page in month.chunks(2) {
+        for s in page {
+            tally.add(s);
+        }
+    }
+    assert_eq!(tally.finish(), insights(&month));
+}
