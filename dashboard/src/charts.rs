@@ -58,8 +58,10 @@ fn open(title: &str, class: &str, scale: Scale, fmt: &dyn Fn(f64) -> String) -> 
     out
 }
 
+/// A label under the plot, centred on `x`; one at the right edge ends there instead of being cut.
 fn x_label(out: &mut String, x: f64, label: &str) {
-    let _ = write!(out, "<text class=\"axis\" x=\"{x:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>", H - BOTTOM + 16.0, esc(label));
+    let anchor = if x > W - RIGHT - 30.0 { "end" } else { "middle" };
+    let _ = write!(out, "<text class=\"axis\" x=\"{x:.1}\" y=\"{}\" text-anchor=\"{anchor}\">{}</text>", H - BOTTOM + 16.0, esc(label));
 }
 
 /// One step of a waterfall: a total (drawn from zero) or a change (drawn from the running sum).

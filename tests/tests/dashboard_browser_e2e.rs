@@ -257,7 +257,8 @@ fn an_operator_sees_a_sweep_replays_its_dead_letter_and_forged_posts_are_refused
 
 /// The seeded month of the report page test, and its billing history: new, expansion,
 /// contraction, churn and a reactivation in June 2029, with eight months of history before
-/// it (later than the demo's data, earlier than every other test's billing).
+/// it (later than the demo's data, earlier than every other test's billing, and ended on
+/// 2029-08-01 so no later report counts it).
 const REPORT_MONTH: &str = "2029-06";
 
 fn seed_billing(stack: &Stack) {
@@ -278,11 +279,15 @@ fn seed_billing(stack: &Stack) {
         ("rp-5", at(2029, 6, 20), 12_000),
         ("rp-6", at(2029, 6, 25), 0),
     ];
+    // After the month every one of them stops paying, so no later month's report (another
+    // test's) finds them among its paying customers.
+    let after: Vec<(String, i64, i64)> = (1..=8).map(|n| (format!("rp-{n}"), at(2029, 8, 1), 0)).collect();
     // Billing needs registered customers; inactive sites, so no sweep of another test works them.
     for n in 1..=8 {
         let site = json!({"customer_id": format!("rp-{n}"), "url": format!("https://rp-{n}.example"), "plan": "growth", "active": false});
         stack.post_json("/api/sites", &site);
     }
+    let events = events.iter().map(|(c, at, cents)| ((*c).to_owned(), *at, *cents)).chain(after);
     for (customer, at_ms, mrr_cents) in events {
         stack.post_json("/api/billing-events", &json!({"customer_id": customer, "at_ms": at_ms, "mrr_cents": mrr_cents}));
     }
