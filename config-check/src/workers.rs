@@ -155,6 +155,15 @@ fn consumer_vars(lookup: Lookup<'_>) -> Result<(), ConfigError> {
     ConsumerConfig::from_vars(lookup).map(drop)
 }
 
+/// The dispatcher's vars: the dead-letter store's, and the Access application (both or neither).
+fn dispatcher_vars(lookup: Lookup<'_>) -> Result<(), ConfigError> {
+    dead_letter_store_vars(lookup)?;
+    let (team, aud) = (lookup(var::ACCESS_TEAM_DOMAIN), lookup(var::ACCESS_AUD));
+    code24_shared::access::config_from(team.as_deref(), aud.as_deref())
+        .map(drop)
+        .map_err(|problem| ConfigError { variable: var::ACCESS_TEAM_DOMAIN, problem })
+}
+
 fn ledger_vars(lookup: Lookup<'_>) -> Result<(), ConfigError> {
     config::environment(lookup)?;
     LedgerConfig::from_vars(lookup).map(drop)
@@ -269,6 +278,8 @@ pub const WORKERS: &[WorkerSpec] = &[
             Required { name: binding::OPTIMIZE_QUEUE, resource: Resource::Queue { base: names::OPTIMIZE_QUEUE }, local_only: false },
             Required { name: binding::REPORTS_QUEUE, resource: Resource::Queue { base: names::REPORTS_QUEUE }, local_only: false },
             RESULTS,
+            // Login attempts and dashboard sessions, in the dispatcher's own Durable Object.
+            Required { name: binding::GATE, resource: Resource::OwnClass { class: names::GATE_CLASS }, local_only: false },
             Required {
                 name: binding::ELITE_STANDIN,
                 resource: Resource::Service { local: names::ELITE_STANDIN_WORKER, deployed: names::ELITE_STANDIN_WORKER },
@@ -277,7 +288,7 @@ pub const WORKERS: &[WorkerSpec] = &[
         ],
         consumes: &[],
         vars: &[var::ENVIRONMENT],
-        parse_vars: dead_letter_store_vars,
+        parse_vars: dispatcher_vars,
         secrets: &[var::ADMIN_TOKEN, var::SESSION_SECRET],
     },
     WorkerSpec {

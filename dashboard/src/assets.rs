@@ -18,11 +18,11 @@ pub const CSS: &str = r#":root{--ok:#2e7d32;--dead:#c62828;--sup:#8d6e63;--retry
 header{display:flex;flex-wrap:wrap;align-items:center;gap:.5rem 1rem;padding:.6rem 1rem;background:#1f2937;color:#fff}
 header a{color:#fff;text-decoration:none}.brand{font-weight:700}.brand small{font-weight:400;opacity:.7}
 nav{display:flex;flex-wrap:wrap;gap:.25rem 1rem;flex:1}nav a[aria-current]{text-decoration:underline;text-underline-offset:4px}
-.logout{margin:0}.logout button{background:none;border:1px solid #fff6;color:#fff}
+.who{font-size:.85em;opacity:.85;margin-left:auto;margin-right:.6em}.logout{margin:0}.logout button{background:none;border:1px solid #fff6;color:#fff}
 main{max-width:1200px;margin:0 auto;padding:1rem}h1{font-size:1.4rem;margin:.2rem 0 1rem}h2{font-size:1.1rem;margin-top:1.5rem}
 .scroll{overflow-x:auto;background:#fff;border:1px solid var(--line);border-radius:6px}
 table{border-collapse:collapse;width:100%;min-width:640px}th,td{text-align:left;padding:.45rem .6rem;border-bottom:1px solid var(--line);vertical-align:top}
-th{background:#f3f4f6;font-weight:600;white-space:nowrap}th.wide{width:35%}td small,.muted,.hint{color:var(--muted)}
+th{background:#f3f4f6;font-weight:600;white-space:nowrap}table.audit code{font-size:.8rem;overflow-wrap:anywhere}th.wide{width:35%}td small,.muted,.hint{color:var(--muted)}
 .bar{width:100%;height:14px;background:#e5e7eb;border-radius:3px;display:block}
 .bar .ok{fill:var(--ok)}.bar .dead{fill:var(--dead)}.bar .sup{fill:var(--sup)}.bar .retry{fill:var(--retry)}.bar .run{fill:var(--run)}
 .legend{margin:.2rem 0 0;font-size:.8rem}.legend span{margin-right:.5rem;white-space:nowrap}

@@ -39,22 +39,25 @@ pub enum Nav {
     Schedules,
     DeadLetters,
     Sites,
+    Audit,
     Reports,
     /// The login page and error pages outside a session: no navigation.
     None,
 }
 
-const NAV: [(Nav, &str, &str); 5] = [
+const NAV: [(Nav, &str, &str); 6] = [
     (Nav::Sweeps, "/", "Sweeps"),
     (Nav::Schedules, "/schedules", "Schedules"),
     (Nav::DeadLetters, "/dead-letters", "Dead letters"),
     (Nav::Sites, "/sites", "Sites"),
+    (Nav::Audit, "/audit", "Audit"),
     (Nav::Reports, "/reports", "Reports"),
 ];
 
-/// A whole page. `csrf` is the session's token (for the logout form); `None` outside a
+/// A whole page. `csrf` is the session's token (for the logout forms) and `who` the signed-in
+/// actor (an operator's email, or the service identity of a token login), both `None` outside a
 /// session. `body` must already be HTML.
-pub fn page(title: &str, nav: Nav, environment: &str, csrf: Option<&str>, body: &str) -> String {
+pub fn page(title: &str, nav: Nav, environment: &str, csrf: Option<&str>, who: Option<&str>, body: &str) -> String {
     let mut out = String::with_capacity(body.len() + 1_500);
     let _ = write!(
         out,
@@ -75,9 +78,16 @@ pub fn page(title: &str, nav: Nav, environment: &str, csrf: Option<&str>, body: 
         }
         out.push_str("</nav>");
     }
+    if let Some(who) = who {
+        let _ = write!(out, "<span class=\"who\" id=\"who\">{}</span>", esc(who));
+    }
     if let Some(token) = csrf {
-        let _ =
-            write!(out, "<form class=\"logout\" method=\"post\" action=\"/logout\">{}<button>Log out</button></form>", csrf_input(token));
+        let _ = write!(
+            out,
+            "<form class=\"logout\" method=\"post\" action=\"/logout\">{}<button>Log out</button> \
+             <button formaction=\"/logout-everywhere\" id=\"logout-everywhere\">Log out everywhere</button></form>",
+            csrf_input(token)
+        );
     }
     let _ = write!(out, "</header><main><h1>{}</h1>{body}</main></body></html>", esc(title));
     out
@@ -221,12 +231,13 @@ mod tests {
 
     #[test]
     fn pages_escape_their_title_and_carry_the_csrf_token() {
-        let html = page("<b>", Nav::Sites, "local", Some("t\"k"), "<p>x</p>");
+        let html = page("<b>", Nav::Sites, "local", Some("t\"k"), Some("o<p>s@example.com"), "<p>x</p>");
+        assert!(html.contains("id=\"who\">o&lt;p&gt;s@example.com</span>"), "{html}");
         assert!(html.contains("<title>&lt;b&gt; · Code24 local</title>"), "{html}");
         assert!(html.contains("name=\"csrf\" value=\"t&quot;k\""), "{html}");
         assert!(html.contains("<a href=\"/sites\" aria-current=\"page\">Sites</a>"));
         assert!(html.contains("name=\"viewport\""));
-        let out = page("Log in", Nav::None, "local", None, "");
+        let out = page("Log in", Nav::None, "local", None, None, "");
         assert!(!out.contains("<nav>") && !out.contains("/logout"));
     }
 }

@@ -44,6 +44,9 @@ pub enum SessionError {
     BadSignature,
     /// Signed correctly, but its expiry has passed.
     Expired,
+    /// Signed correctly and not expired, but its server-side record is gone: logged out, or
+    /// logged out everywhere.
+    Revoked,
 }
 
 impl SessionError {
@@ -53,6 +56,7 @@ impl SessionError {
             Self::Malformed => "Log in with the admin token to use the dashboard.",
             Self::BadSignature => "Your session is not valid (the secret may have changed). Log in again.",
             Self::Expired => "Your session expired. Log in again.",
+            Self::Revoked => "Your session was ended (logged out here or everywhere). Log in again.",
         }
     }
 }

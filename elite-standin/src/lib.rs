@@ -6,7 +6,8 @@
 //! [`simulated_answer`], and exposes the fault knobs and call statistics of
 //! [`code24_shared::standin`] so tests can make chosen calls fail, hang or slow down, and the
 //! queue injection hook that sends raw bodies onto the optimize or reports queue (duplicate
-//! and malformed deliveries for tests). It exists only in the local configuration; deployed
+//! and malformed deliveries for tests), and a SIMULATED Cloudflare Access team ([`access`]: a
+//! key set and minted RS256 tokens) so the dispatcher's Access path runs end to end. It exists only in the local configuration; deployed
 //! environments bind the real elite workers.
 //!
 //! Map of the crate:
@@ -19,6 +20,7 @@
 //! Architecture invariant: every decision lives in `routes` or the core's model, which build
 //! and are tested natively; this file holds no branch about which fault applies.
 
+mod access;
 mod routes;
 
 use std::cell::RefCell;
@@ -98,6 +100,8 @@ async fn handle(to: Route, mut req: Request, env: &Env) -> Result<Response> {
             with_standin(Standin::clear_rules);
             Response::from_json(&with_standin(|s| s.rules()))
         }
+        Route::AccessCerts => access::certs().await,
+        Route::AccessToken => access::mint(&req.bytes().await?).await,
         Route::GetStats => Response::from_json(&with_standin(|s| s.stats())),
         Route::ResetStats => {
             with_standin(Standin::reset_stats);
@@ -160,6 +164,6 @@ fn fault_status(code: u16, request: &EliteRequest) -> Result<Response> {
 }
 
 /// A JSON error answer `{"error": "..."}` with the given status.
-fn json_error(status: u16, message: &str) -> Result<Response> {
+pub(crate) fn json_error(status: u16, message: &str) -> Result<Response> {
     Ok(Response::from_json(&serde_json::json!({ "error": message }))?.with_status(status))
 }

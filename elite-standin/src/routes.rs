@@ -3,6 +3,7 @@
 //! the Workers runtime.
 
 use code24_shared::elite::{HEALTH_PATH, OPTIMIZE_PATH};
+use code24_shared::standin::access::{CERTS_PATH, TOKEN_PATH};
 use code24_shared::standin::{InjectTarget, FAULTS_PATH, QUEUE_PATH_PREFIX, STATS_PATH};
 
 /// What a request asks the stand-in to do.
@@ -25,6 +26,10 @@ pub(crate) enum Route {
     ResetStats,
     /// `POST /__standin/queue/{optimize|reports}`: send raw bodies onto that queue.
     Inject(InjectTarget),
+    /// `GET /__standin/access/certs`: the simulated Access team's key set.
+    AccessCerts,
+    /// `POST /__standin/access/token`: mint a simulated Access token.
+    AccessToken,
 }
 
 /// The outcome of routing: a handler, or the reason there is none.
@@ -53,6 +58,8 @@ pub(crate) fn route(method: &str, path: &str) -> Routed {
         match path {
             FAULTS_PATH => (&[("GET", Route::GetFaults), ("PUT", Route::PutFaults), ("DELETE", Route::ClearFaults)], "GET, PUT, DELETE"),
             STATS_PATH => (&[("GET", Route::GetStats), ("DELETE", Route::ResetStats)], "GET, DELETE"),
+            CERTS_PATH => (&[("GET", Route::AccessCerts)], "GET"),
+            TOKEN_PATH => (&[("POST", Route::AccessToken)], "POST"),
             _ => match path.strip_prefix(QUEUE_PATH_PREFIX).and_then(InjectTarget::from_segment) {
                 Some(InjectTarget::Optimize) => (&[("POST", Route::Inject(InjectTarget::Optimize))], "POST"),
                 Some(InjectTarget::Reports) => (&[("POST", Route::Inject(InjectTarget::Reports))], "POST"),
@@ -85,6 +92,8 @@ mod tests {
         check("DELETE", "/__standin/stats", Routed::To(Route::ResetStats));
         check("POST", "/__standin/queue/optimize", Routed::To(Route::Inject(InjectTarget::Optimize)));
         check("POST", "/__standin/queue/reports", Routed::To(Route::Inject(InjectTarget::Reports)));
+        check("GET", "/__standin/access/certs", Routed::To(Route::AccessCerts));
+        check("POST", "/__standin/access/token", Routed::To(Route::AccessToken));
     }
 
     #[test]
@@ -110,9 +119,16 @@ mod tests {
     #[test]
     fn every_allowed_method_routes() {
         // The `Allow` header must list exactly the methods that route somewhere.
-        for path in
-            ["/optimize", "/health", "/__standin/faults", "/__standin/stats", "/__standin/queue/optimize", "/__standin/queue/reports"]
-        {
+        for path in [
+            "/optimize",
+            "/health",
+            "/__standin/faults",
+            "/__standin/stats",
+            "/__standin/queue/optimize",
+            "/__standin/queue/reports",
+            CERTS_PATH,
+            TOKEN_PATH,
+        ] {
             let Routed::MethodNotAllowed { allow } = route("TRACE", path) else { panic!("{path}") };
             for method in allow.split(", ") {
                 assert!(matches!(route(method, path), Routed::To(_)), "{method} {path}");

@@ -18,12 +18,25 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 /// Longest piece of a non-JSON error body quoted in a message.
 const QUOTED_BODY_CHARS: usize = 200;
 
+/// Variables holding a Cloudflare Access service token (client id and secret), sent as
+/// `CF-Access-Client-Id` / `CF-Access-Client-Secret` so an environment behind Access lets the
+/// CLI through its edge (docs/DEPLOY.md); the bearer token is still what the API checks.
+pub(crate) const ACCESS_CLIENT_ID_VAR: &str = "CODE24_ACCESS_CLIENT_ID";
+pub(crate) const ACCESS_CLIENT_SECRET_VAR: &str = "CODE24_ACCESS_CLIENT_SECRET";
+
 /// A connection to one dispatcher's admin API.
-#[derive(Debug)]
 pub(crate) struct Client {
     target: Target,
+    /// The Access service token's (client id, client secret), when both variables are set.
+    access: Option<(String, String)>,
     /// Answers of any status are values, so they can be classified here.
     agent: ureq::Agent,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("target", &self.target).field("access", &self.access.as_ref().map(|_| "<withheld>")).finish()
+    }
 }
 
 impl Client {
@@ -36,7 +49,9 @@ impl Client {
         if target.is_loopback() {
             config = config.proxy(None);
         }
-        Self { target, agent: config.build().into() }
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let access = var(ACCESS_CLIENT_ID_VAR).zip(var(ACCESS_CLIENT_SECRET_VAR));
+        Self { target, access, agent: config.build().into() }
     }
 
     /// `GET path` (starting with `/api/`); the body of a 2xx answer.
@@ -61,6 +76,9 @@ impl Client {
             .header("accept", "application/json");
         if body.is_some() {
             request = request.header("content-type", "application/json");
+        }
+        if let Some((id, key)) = &self.access {
+            request = request.header("cf-access-client-id", id).header("cf-access-client-secret", key);
         }
         let request = request
             .body(body.unwrap_or_default())

@@ -3,7 +3,7 @@
 //! - `main.rs` (this file): the command line, and the mapping of every outcome to an exit code.
 //! - [`config`]: which API and which token (`--url`/`--env`, variables, the config file).
 //! - [`client`]: blocking HTTP with the bearer token; answers classified into [`error`]s.
-//! - [`commands`]: `dlq`, `sweeps`, `sites`; each validates its arguments with the shared API
+//! - [`commands`]: `dlq`, `sweeps`, `sites`, `audit`; each validates its arguments with the shared API
 //!   types before anything is sent.
 //! - [`output`]: tables, key/value views, times and the progress line.
 //!
@@ -21,6 +21,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use code24_shared::names::Environment;
 use code24_shared::site::SiteUrl;
 
+use crate::commands::audit::AuditCommand;
 use crate::commands::dlq::DlqCommand;
 use crate::commands::sites::SitesCommand;
 use crate::commands::sweeps::SweepsCommand;
@@ -43,6 +44,8 @@ Where the API is and which token to send:
   The token: $CODE24_API_TOKEN; else `token_env` (a variable's name) or `token` of
   [env.<ENV>]; else (local) the ADMIN_TOKEN= line of ./.dev.vars, which `cargo xtask dev`
   writes. With --url and no --env, only $CODE24_API_TOKEN is read.
+  Behind Cloudflare Access, set $CODE24_ACCESS_CLIENT_ID and $CODE24_ACCESS_CLIENT_SECRET (an
+  Access service token) so Access lets the requests through; the API still checks the token.
   The config file is $CODE24_OPS_CONFIG, else ~/.config/code24/ops.toml:
 
     [env.local]
@@ -57,6 +60,8 @@ Examples:
   code24-ops dlq list --customer acme-bakery
   code24-ops dlq show local.optimize.20261129T011500Z.acme-bakery
   code24-ops dlq replay --sweep local.optimize.20261129T011500Z --dry-run
+  code24-ops dlq purge --id ID --reason \"poison body, ticket 42\"
+  code24-ops audit list --action dead_letters.purge
   code24-ops --env staging sweeps list --limit 10 --json";
 
 #[derive(Debug, Parser)]
@@ -93,6 +98,8 @@ enum Command {
     /// The site registry: list, add, deactivate
     #[command(subcommand)]
     Sites(SitesCommand),
+    #[command(subcommand)]
+    Audit(AuditCommand),
 }
 
 /// The deployments, as the command line spells them.
@@ -138,6 +145,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Dlq(c) => commands::dlq::run(&ctx, c),
         Command::Sweeps(c) => commands::sweeps::run(&ctx, c),
         Command::Sites(c) => commands::sites::run(&ctx, c),
+        Command::Audit(c) => commands::audit::run(&ctx, c),
     }
 }
 

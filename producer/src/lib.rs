@@ -6,11 +6,18 @@
 //! the health check it also catches up missed monthly report runs ([`runs`]). It does nothing
 //! else: no elite calls, no report work, no result writes. Its fetch handler serves the
 //! authenticated admin API ([`api`]) that operators and tests use, and the operator dashboard
-//! ([`dashboard`]) on every other path.
+//! ([`dashboard`]) on every other path; callers are identified by the bearer token or, where
+//! the environment names one, a Cloudflare Access token ([`access`]). It hosts the [`Gate`]
+//! Durable Object ([`gate`]: login limits and dashboard sessions), and refuses to serve at all (503 and a log line) while `ADMIN_TOKEN` or
+//! `SESSION_SECRET` is set to a weak value (`code24_shared::secrets`).
 
+mod access;
 mod api;
 mod dashboard;
+mod gate;
 mod runs;
+
+pub use gate::Gate;
 
 use code24_runtime::env::{now_ms, token, vars};
 use code24_runtime::ledger_client::DurableLedger;
@@ -18,10 +25,11 @@ use code24_runtime::queue::TextQueue;
 use code24_runtime::registry::D1Registry;
 use code24_shared::config;
 use code24_shared::ids::from_epoch_ms;
-use code24_shared::names::{binding, OPTIMIZE_QUEUE};
+use code24_shared::names::{binding, var, OPTIMIZE_QUEUE};
 use code24_shared::pipeline::producer::{fan_out, FanoutReport, Firing};
 use code24_shared::reports::runs::run_for_slot;
 use code24_shared::schedule::{task_for_cron, Task};
+use code24_shared::secrets;
 use serde_json::json;
 use worker::{console_error, console_log, event, Context, Env, Request, Response, ScheduleContext, ScheduledEvent};
 
@@ -82,8 +90,26 @@ async fn run(cron: &str, scheduled_ms: i64, env: &Env) -> Result<Option<FanoutRe
     report.map(Some)
 }
 
+/// The first secret that is set but weak, with what is wrong with it.
+fn weak_secret(env: &Env) -> Option<(&'static str, String)> {
+    [var::ADMIN_TOKEN, var::SESSION_SECRET].into_iter().find_map(|name| {
+        let value = api::secret(env, name);
+        let weakness = if value.is_empty() { None } else { secrets::check(&value).err() };
+        weakness.map(|w| (name, w.message()))
+    })
+}
+
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+    if let Some((name, problem)) = weak_secret(&env) {
+        console_error!("{}", json!({"event": "weak_secret", "secret": name, "problem": problem, "rule": secrets::RULE}));
+        let message = format!(
+            "the dispatcher refuses to serve: the secret {name} is weak ({problem}); it needs {}. \
+             Set a strong one (`cargo xtask deploy` generates one) with `npx wrangler secret put {name}`.",
+            secrets::RULE
+        );
+        return code24_runtime::http::error(503, message);
+    }
     let path = req.path();
     if path == "/health" || path.starts_with("/api/") {
         api::handle(req, &env).await

@@ -1,6 +1,6 @@
 //! Workers Analytics Engine data points: what each point of the dataset `code24_jobs` holds,
 //! built here so the Workers only hand them to the binding, and the platform's limits, checked
-//! here so no point the pipeline builds can be refused (shared/notes/limits.md: per point at most
+//! here so no point the pipeline builds can be refused (`crate::limits`: per point at most
 //! [`MAX_BLOBS`] blobs, [`MAX_DOUBLES`] doubles, one index of at most [`MAX_INDEX_BYTES`]
 //! bytes; at most [`MAX_POINTS_PER_INVOCATION`] points per invocation).
 //!
@@ -17,22 +17,24 @@
 //! A missing number is written as 0 with a flag beside it where 0 is a real value (a job's
 //! scores) or left 0 where the report's JSON says more (a rate of a month with no base).
 
+use crate::limits;
 use crate::ports::JobFinished;
 use crate::reports::analytics::{CustomerMonthly, PlatformMonthly};
 use crate::reports::forecast::MrrForecast;
 use crate::reports::revenue::RevenueMetrics;
 use crate::reports::summary::FinalReport;
 
-/// Data points one Worker invocation may write (shared/notes/limits.md; an older page said 25).
-pub const MAX_POINTS_PER_INVOCATION: usize = 250;
+// The limits' one home is `crate::limits`; these are its figures as `usize`.
+/// Data points one Worker invocation may write.
+pub const MAX_POINTS_PER_INVOCATION: usize = limits::AE_POINTS_PER_INVOCATION as usize;
 /// Blobs per point.
-pub const MAX_BLOBS: usize = 20;
+pub const MAX_BLOBS: usize = limits::AE_BLOBS as usize;
 /// Doubles per point.
-pub const MAX_DOUBLES: usize = 20;
+pub const MAX_DOUBLES: usize = limits::AE_DOUBLES as usize;
 /// Bytes of a point's one index.
-pub const MAX_INDEX_BYTES: usize = 96;
-/// Bytes of all of a point's blobs together (Cloudflare's limits page: 16 KB).
-pub const MAX_BLOB_BYTES: usize = 16 * 1024;
+pub const MAX_INDEX_BYTES: usize = limits::AE_INDEX_BYTES as usize;
+/// Bytes of all of a point's blobs together.
+pub const MAX_BLOB_BYTES: usize = limits::AE_BLOB_BYTES as usize;
 
 /// The index of platform-wide points.
 pub const PLATFORM_INDEX: &str = "platform";

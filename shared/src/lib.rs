@@ -18,6 +18,8 @@
 //! - [`config`]: a Worker's `[vars]`, read and validated in one place.
 //! - [`site`]: customer sites as the registry holds them, with URL validation.
 //! - [`url`]: percent-encoding shared by every client of the admin API.
+//! - [`limits`]: Cloudflare's production limits, each with its documentation page, and the
+//!   design's headroom; everything that must stay under a limit reads it here.
 //!
 //! Wire and contracts
 //! - [`wire`]: queue message bodies (versioned JSON) and their conversions to domain types.
@@ -26,6 +28,13 @@
 //! - [`error`]: job errors and their transient/permanent class.
 //! - [`api`]: the admin API's route table (which is its router) and request-size limits.
 //! - [`auth`]: the admin API's bearer-token check, in constant time.
+//!
+//! Who did what
+//! - [`access`]: Cloudflare Access tokens: claims, algorithm and key selection, the key set's
+//!   cache, over a signature check the Worker does with WebCrypto.
+//! - [`audit`]: the append-only audit log: which requests are recorded, normalised, counted.
+//! - [`secrets`]: how strong `ADMIN_TOKEN` and `SESSION_SECRET` must be, and generating one.
+//! - [`gate`]: the dashboard's login limit per client and its server-side sessions.
 //!
 //! The ledger
 //! - [`ledger`]: progress and deduplication of every run (sweep or report run): the run
@@ -55,7 +64,9 @@
 //! The test kit (compiled for tests and with the `testkit` feature only; no Worker enables it)
 //! - `testkit`: in-memory twins of every port and the seeded simulation of the whole pipeline.
 
+pub mod access;
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod backoff;
 pub mod config;
@@ -63,14 +74,17 @@ pub mod datapoints;
 pub mod dead_letters;
 pub mod elite;
 pub mod error;
+pub mod gate;
 pub mod ids;
 pub mod ledger;
+pub mod limits;
 pub mod names;
 pub mod optimization;
 pub mod pipeline;
 pub mod ports;
 pub mod reports;
 pub mod schedule;
+pub mod secrets;
 pub mod site;
 pub mod standin;
 #[cfg(any(test, feature = "testkit"))]

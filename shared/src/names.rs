@@ -39,6 +39,8 @@ pub const RESULTS_BUCKET: &str = "code24-elite-workers-data";
 pub const PLATFORM_DB: &str = "code24-platform";
 /// The Durable Object class of the ledger.
 pub const LEDGER_CLASS: &str = "Ledger";
+/// The dispatcher's own Durable Object class: login limits and dashboard sessions.
+pub const GATE_CLASS: &str = "Gate";
 /// The Workers Analytics Engine dataset of finished jobs. Dataset names take `_`, not `-`,
 /// so its per-environment name is [`dataset_in_env`]'s.
 pub const JOB_ANALYTICS_DATASET: &str = "code24_jobs";
@@ -151,6 +153,8 @@ pub mod binding {
     pub const JOB_ANALYTICS: &str = "JOB_ANALYTICS";
     /// Local only: the dispatcher's route to the stand-in's fault knobs.
     pub const ELITE_STANDIN: &str = "ELITE_STANDIN";
+    /// The dispatcher's own gate Durable Object: login attempts and dashboard sessions.
+    pub const GATE: &str = "GATE";
 }
 
 /// Plain-text variables and secrets, as written in `[vars]` and `.dev.vars`.
@@ -176,6 +180,11 @@ pub mod var {
     pub const ADMIN_TOKEN: &str = "ADMIN_TOKEN";
     /// Optional secret that signs the dashboard's sessions; `ADMIN_TOKEN` signs them when unset.
     pub const SESSION_SECRET: &str = "SESSION_SECRET";
+    /// The Cloudflare Access team domain (`<team>.cloudflareaccess.com`) in front of the
+    /// dispatcher; with [`ACCESS_AUD`], turns on Access tokens (both set, or neither).
+    pub const ACCESS_TEAM_DOMAIN: &str = "ACCESS_TEAM_DOMAIN";
+    /// The Access application's audience (AUD) tag.
+    pub const ACCESS_AUD: &str = "ACCESS_AUD";
 }
 
 #[cfg(test)]

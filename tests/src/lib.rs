@@ -114,10 +114,19 @@ impl Stack {
     /// Never panics on an HTTP status; panics only when the stack cannot be reached.
     #[track_caller]
     pub fn send(&self, method: Method, path: &str, body: Option<&Value>, authorized: bool) -> Reply {
+        let bearer = format!("Bearer {}", self.token);
+        let headers: &[(&str, &str)] = if authorized { &[("authorization", &bearer)] } else { &[] };
+        self.send_with(method, path, body, headers)
+    }
+
+    /// Sends one request with exactly these headers (no bearer token unless given) and an
+    /// optional JSON body, e.g. a Cloudflare Access token instead of the bearer token.
+    #[track_caller]
+    pub fn send_with(&self, method: Method, path: &str, body: Option<&Value>, headers: &[(&str, &str)]) -> Reply {
         let url = self.url(path);
         let mut request = http::Request::builder().method(method.clone()).uri(&url);
-        if authorized {
-            request = request.header("authorization", format!("Bearer {}", self.token));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
         }
         let payload = match body {
             Some(json) => {
@@ -154,6 +163,36 @@ impl Stack {
     #[track_caller]
     pub fn put_json(&self, path: &str, body: &Value) -> Value {
         self.expect_json(Method::PUT, path, Some(body))
+    }
+
+    /// One dashboard request (no bearer token): an optional session cookie, extra headers, and
+    /// form fields (sent urlencoded when given); redirects are not followed. Returns the status,
+    /// the `Set-Cookie` header and the body.
+    #[track_caller]
+    pub fn dashboard(
+        &self,
+        method: Method,
+        path: &str,
+        cookie: Option<&str>,
+        headers: &[(&str, &str)],
+        fields: Option<&[(&str, &str)]>,
+    ) -> (u16, Option<String>, String) {
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).proxy(None).max_redirects(0).build().into();
+        let mut request = http::Request::builder().method(method).uri(self.url(path));
+        if let Some(c) = cookie {
+            request = request.header("cookie", format!("code24_session={c}"));
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if fields.is_some() {
+            request = request.header("content-type", "application/x-www-form-urlencoded");
+        }
+        let body =
+            fields.map_or_else(String::new, |f| f.iter().map(|(k, v)| format!("{k}={}", percent_encode(v))).collect::<Vec<_>>().join("&"));
+        let mut reply = agent.run(request.body(body.into_bytes()).unwrap()).expect("the stack answers");
+        let set_cookie = reply.headers().get("set-cookie").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        (reply.status().as_u16(), set_cookie, reply.body_mut().read_to_string().unwrap_or_default())
     }
 
     /// `DELETE path` (with a JSON body when given) and the token; panics unless the answer is
@@ -248,6 +287,18 @@ pub mod faults;
 pub mod restart;
 
 pub use code24_shared::url::percent_encode;
+
+/// The session value of a `Set-Cookie` header.
+pub fn session_of(set_cookie: &str) -> String {
+    set_cookie.split(';').next().and_then(|kv| kv.split_once('=')).map(|(_, v)| v.to_owned()).expect("a cookie value")
+}
+
+/// The CSRF token of a dashboard page (its logout form carries one).
+pub fn csrf_of(page: &str) -> String {
+    let field = "name=\"csrf\" value=\"";
+    let at = page.find(field).expect("the page's CSRF token") + field.len();
+    page[at..at + page[at..].find('"').expect("a closing quote")].to_owned()
+}
 
 #[cfg(test)]
 mod tests {

@@ -4,7 +4,8 @@
 //! forced dead letter, open the dead letter, preview and
 //! confirm its replay, watch its status and the sweep's counts change; then the refusals: a
 //! page or a POST without the session, a POST with a missing or wrong CSRF token or from
-//! another origin, all changing nothing (and the same POST with everything right does work).
+//! another origin, all changing nothing (and the same POST with everything right does work);
+//! the audit page lists the replay and the purge with who, how many and why.
 //! Screenshots of the main pages land in `tests/artifacts/`.
 
 use std::path::PathBuf;
@@ -77,6 +78,7 @@ fn an_operator_sees_a_sweep_replays_its_dead_letter_and_forged_posts_are_refused
     browser.type_into(&browser.find("input[name=token]"), &token);
     browser.click(&browser.find("#login"));
     browser.wait_for_text("h1", "Sweeps");
+    assert_eq!(browser.text("#who"), "admin-token", "a token login is the token's service identity");
     let session = browser.cookies().into_iter().find(|c| c.name() == "code24_session").expect("the session cookie");
     let same_site = session.same_site().map(|s| s.to_string());
     assert_eq!((session.http_only(), same_site.as_deref(), session.path()), (Some(true), Some("Strict"), Some("/")), "{session}");
@@ -164,6 +166,7 @@ fn an_operator_sees_a_sweep_replays_its_dead_letter_and_forged_posts_are_refused
     assert_eq!(browser.text("[data-count=would]"), "1");
     assert_eq!(stack.get_json(&format!("/api/dead-letters/{job_id}"))["entry"]["status"], json!("dead"), "a preview changed the entry");
     browser.screenshot(&artifact("replay-preview.png"));
+    browser.type_into(&browser.find("#reason"), "browser e2e: the designer is fixed");
     browser.click(&browser.find("#confirm"));
     browser.wait_for_text("main", "Replayed 1 dead letter.");
 
@@ -194,7 +197,7 @@ fn an_operator_sees_a_sweep_replays_its_dead_letter_and_forged_posts_are_refused
     // Forged POSTs change nothing: no CSRF token, a wrong one, another session's, another origin.
     let csrf = browser.attribute("form.logout input[name=csrf]", "value").expect("the page's CSRF token");
     let purge = |cookie: Option<&str>, csrf: Option<&str>, origin: Option<&str>| {
-        let mut fields = vec![("ids", job_id.as_str())];
+        let mut fields = vec![("ids", job_id.as_str()), ("reason", "browser e2e: purge after the replay")];
         if let Some(t) = csrf {
             fields.push(("csrf", t));
         }
@@ -220,6 +223,21 @@ fn an_operator_sees_a_sweep_replays_its_dead_letter_and_forged_posts_are_refused
     let (status, body) = purge(Some(&cookie), Some(&csrf), Some(stack.base_url()));
     assert!(status == 200 && body.contains("Purged 1 dead letter."), "{status} {body}");
     assert_eq!(stack.get_json(&format!("/api/dead-letters/{job_id}"))["entry"]["status"], json!("purged"));
+
+    // The audit page lists both changes with who, how many and why, newest first, and offers
+    // no form that changes an entry.
+    browser.goto(&page("/audit?action=dead_letters.purge"));
+    let purge_row = "tr[data-audit-id]";
+    assert_eq!(browser.text(&format!("{purge_row} [data-field=action]")), "dead_letters.purge", "{}", browser.text("main"));
+    assert_eq!(browser.text(&format!("{purge_row} [data-field=count]")), "1");
+    assert_eq!(browser.text(&format!("{purge_row} [data-field=reason]")), "browser e2e: purge after the replay");
+    assert!(browser.text(&format!("{purge_row} [data-field=actor]")).starts_with("admin-token"), "{}", browser.text("main"));
+    browser.goto(&page("/audit?action=dead_letters.replay"));
+    assert_eq!(browser.text("tr[data-audit-id] [data-field=reason]"), "browser e2e: the designer is fixed", "{}", browser.text("main"));
+    assert_eq!(browser.text("tr[data-audit-id] [data-field=count]"), "1");
+    browser.goto(&page("/audit"));
+    assert!(browser.try_find("main form[method=post]").is_none(), "the audit page changes nothing");
+    browser.screenshot(&artifact("audit.png"));
 
     // The other pages, on a laptop and on a phone.
     browser.goto(&page("/schedules"));

@@ -82,7 +82,8 @@ fn a_dead_site_is_stored_found_replayed_into_its_original_sweep_and_purged() {
 
     // Fault cleared: the replay fills the original sweep's gap.
     stack.delete("/api/standin/faults", None);
-    let replay = stack.post_json("/api/dead-letters/replay", &json!({"ids": [job_id], "rate_per_s": 10}));
+    let replay =
+        stack.post_json("/api/dead-letters/replay", &json!({"ids": [job_id], "rate_per_s": 10, "reason": "e2e: the fault is cleared"}));
     assert_eq!(replay["done"], json!([job_id]), "{replay}");
     let result = wait_until("the replay wrote the original sweep's object", SETTLE, || {
         let r = stack.send(Method::GET, &format!("/api/results/{key}"), None, true);
@@ -103,14 +104,14 @@ fn a_dead_site_is_stored_found_replayed_into_its_original_sweep_and_purged() {
     });
     assert_eq!((healed["entry"]["status"].as_str(), healed["entry"]["replay_count"].as_u64()), (Some("replayed"), Some(1)));
     // A second replay is refused: the entry is no longer dead.
-    let again = stack.post_json("/api/dead-letters/replay", &json!({"ids": [job_id]}));
+    let again = stack.post_json("/api/dead-letters/replay", &json!({"ids": [job_id], "reason": "e2e: again"}));
     assert_eq!((again["done"].clone(), again["skipped"][0]["id"].clone()), (json!([]), json!(job_id)));
 
     // Purge: a dry run first, then for real; purged entries leave the default list.
     let dry = stack.post_json("/api/dead-letters/purge", &json!({"ids": [job_id], "dry_run": true}));
     assert_eq!(dry["done"], json!([job_id]));
     assert_eq!(ids(&list(&stack, &format!("sweep_id={sweep}"))), std::slice::from_ref(&job_id));
-    stack.post_json("/api/dead-letters/purge", &json!({"ids": [job_id]}));
+    stack.post_json("/api/dead-letters/purge", &json!({"ids": [job_id], "reason": "e2e: done with it"}));
     assert!(ids(&list(&stack, &format!("sweep_id={sweep}"))).is_empty());
     assert_eq!(ids(&list(&stack, &format!("sweep_id={sweep}&status=purged"))), std::slice::from_ref(&job_id));
 

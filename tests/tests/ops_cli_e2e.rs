@@ -279,13 +279,13 @@ fn cli_replays_a_dead_letter_into_its_original_sweep() {
     let dry = cli(&stack, &[&["dlq", "replay", "--dry-run"][..], &filter].concat());
     assert_exit(&dry, 0, "");
     assert!(dry.stdout.starts_with("Would replay 1 dead letter (1 matched)") && dry.stdout.contains(&job_id), "{dry:#?}");
-    let unconfirmed = cli(&stack, &[&["dlq", "replay"][..], &filter].concat());
+    let unconfirmed = cli(&stack, &[&["dlq", "replay", "--reason", "e2e"][..], &filter].concat());
     assert_exit(&unconfirmed, 2, "add --yes");
     assert_eq!(cli(&stack, &["dlq", "show", &job_id, "--json"]).json()["entry"]["status"], "dead", "a dry run changed the entry");
 
     // Fault cleared: the replay writes the original sweep's object.
     stack.delete("/api/standin/faults", None);
-    let replayed = cli(&stack, &["dlq", "replay", "--id", &job_id, "--yes"]);
+    let replayed = cli(&stack, &["dlq", "replay", "--id", &job_id, "--yes", "--reason", "e2e"]);
     assert_exit(&replayed, 0, "");
     assert!(replayed.stdout.starts_with("Replayed 1 dead letter."), "{replayed:#?}");
     let key = optimization_key(&CustomerId::parse(BROKEN).unwrap(), from_epoch_ms(time).unwrap());
@@ -300,14 +300,23 @@ fn cli_replays_a_dead_letter_into_its_original_sweep() {
     assert_eq!(object["job_id"], json!(job_id));
 
     // Replaying it again skips it: exit 1, saying so.
-    let again = cli(&stack, &["dlq", "replay", "--id", &job_id, "--yes"]);
+    let again = cli(&stack, &["dlq", "replay", "--id", &job_id, "--yes", "--reason", "e2e"]);
     assert_exit(&again, 1, "1 of the 1 selected dead letter was not replayed");
     assert!(again.stdout.contains("status is replayed"), "{again:#?}");
 
     // Purged: gone from the default list, kept with status purged.
-    let purged = cli(&stack, &["dlq", "purge", "--id", &job_id, "--json"]);
+    let purged = cli(&stack, &["dlq", "purge", "--id", &job_id, "--json", "--reason", "cli e2e: healed, clearing"]);
     assert_exit(&purged, 0, "");
     assert_eq!(purged.json()["done"], json!([job_id]));
+    // Without a reason a purge is refused before anything is sent (exit 2).
+    assert_exit(&cli(&stack, &["dlq", "purge", "--id", &job_id]), 2, "a reason is required");
+    // The audit log shows the purge with its reason and count, as a table and as JSON.
+    let audit = cli(&stack, &["audit", "list", "--action", "dead_letters.purge", "--limit", "1"]);
+    assert_exit(&audit, 0, "");
+    assert!(audit.stdout.contains("admin-token") && audit.stdout.contains("cli e2e: healed, clearing"), "{audit:#?}");
+    let entry = cli(&stack, &["audit", "list", "--action", "dead_letters.purge", "--limit", "1", "--json"]).json()["entries"][0].clone();
+    assert_eq!((entry["count"].clone(), entry["reason"].clone()), (json!(1), json!("cli e2e: healed, clearing")), "{entry}");
+    assert!(entry["request"].as_str().unwrap().contains(&job_id), "{entry}");
     let remaining = cli(&stack, &[&["dlq", "list", "--json"][..], &filter].concat());
     assert_eq!(remaining.json()["dead_letters"], json!([]), "{remaining:#?}");
     assert_eq!(cli(&stack, &["dlq", "show", &job_id, "--json"]).json()["entry"]["status"], "purged");
@@ -331,7 +340,7 @@ fn cli_replays_and_purges_more_than_one_chunk_with_progress() {
     // 60 entries: listed through the API, sent as ids 50 and then 10, one progress line each.
     // The fault stays on, so every replay dies again and writes no object (the R2 listings of
     // other tests stay within one page).
-    let replayed = cli(&stack, &["dlq", "replay", "--sweep", &sweep, "--rate", "200", "--yes"]);
+    let replayed = cli(&stack, &["dlq", "replay", "--sweep", &sweep, "--rate", "200", "--yes", "--reason", "e2e"]);
     assert_exit(&replayed, 0, "replaying  50/60 [#########################.....] 83%");
     assert!(replayed.stderr.contains("replaying  60/60 [##############################] 100%"), "{replayed:#?}");
     assert!(replayed.stdout.contains("Would replay 60 dead letters (60 matched)"), "the preview: {replayed:#?}");
@@ -348,7 +357,7 @@ fn cli_replays_and_purges_more_than_one_chunk_with_progress() {
     });
 
     // A filter purge of the same 60 entries, chunked the same way.
-    let purged = cli(&stack, &["dlq", "purge", "--sweep", &sweep, "--yes", "--json"]);
+    let purged = cli(&stack, &["dlq", "purge", "--sweep", &sweep, "--yes", "--json", "--reason", "e2e"]);
     assert_exit(&purged, 0, "purging    60/60");
     assert_eq!(purged.json()["done"].as_array().map(Vec::len), Some(60), "{purged:#?}");
     let left = cli(&stack, &["dlq", "list", "--sweep", &sweep, "--json"]);

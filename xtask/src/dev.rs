@@ -44,7 +44,7 @@ pub(crate) fn run(root: &Path, options: Options) -> Result<()> {
     } else {
         println!("dev: no {DEMO_SEED}; the site registry starts empty");
     }
-    let token = stack::ensure_dev_vars(root)?;
+    let token = crate::dev_vars::ensure(root)?;
 
     let interrupt = interrupt::install()?;
     let mut stack = Stack::start(

@@ -7,6 +7,7 @@
 //! - [`stack`]: one `wrangler dev` session running every Worker on local workerd; shared by
 //!   `dev` and `test`.
 //! - [`dev`]: the local run with its cron clock.
+//! - [`dev_vars`]: the local `.dev.vars` and its (strong, public) admin token.
 //! - [`tiers`]: `test`, the host, config, build, dry-run and end-to-end tiers with a timing
 //!   summary.
 //! - [`bench`]: `bench [--quick] [--only PARTS]`, the benchmarks and BENCHMARKS.md.
@@ -21,6 +22,7 @@ mod check_config;
 mod cmd;
 mod deploy;
 mod dev;
+mod dev_vars;
 mod interrupt;
 mod restart;
 mod setup;
@@ -63,7 +65,7 @@ COMMANDS:
 
     dev [--port N] [--no-build]
         Run the whole pipeline locally: setup, build, apply the D1 migrations to .state/,
-        load seed/demo.sql when present, write .dev.vars (ADMIN_TOKEN=dev-token) where
+        load seed/demo.sql when present, write .dev.vars (ADMIN_TOKEN=local-Dev-Token-...) where
         absent, then start one `wrangler dev` with every Worker on 127.0.0.1:N (default
         8787), persisting to .state/. Fires the most recent slot of every schedule at once
         (a sweep, a health check, last month's analytics and end-of-month reports), then

@@ -24,9 +24,6 @@ use crate::{cmd, Result};
 
 /// The D1 binding the migrations apply to, as in the top-level wrangler.toml.
 const DB_BINDING: &str = code24_shared::names::binding::DB;
-/// The admin token written into a fresh `.dev.vars`.
-pub(crate) const DEV_ADMIN_TOKEN: &str = "dev-token";
-const ADMIN_TOKEN_VAR: &str = code24_shared::names::var::ADMIN_TOKEN;
 /// How long workerd may take to answer after wrangler started (cold starts load every wasm).
 const READY_TIMEOUT: Duration = Duration::from_secs(90);
 /// How long [`Stack::watch_sweep`] follows one sweep.
@@ -73,42 +70,6 @@ pub(crate) fn execute_sql(root: &Path, tools: &Tools, persist_dir: &Path, file: 
         .arg("--file")
         .arg(file);
     cmd::run(&mut command, &format!("executing {}", cmd::rel(root, file)))
-}
-
-/// Writes `ADMIN_TOKEN=dev-token` into the `.dev.vars` of every Worker that reads the admin
-/// token, unless the file already sets one, and returns the entry Worker's token.
-pub(crate) fn ensure_dev_vars(root: &Path) -> Result<String> {
-    let mut entry_token = None;
-    for worker in WORKERS.iter().filter(|w| w.admin_token) {
-        let config_dir = Path::new(worker.config).parent().unwrap_or(Path::new(""));
-        let path = root.join(config_dir).join(".dev.vars");
-        let existing = fs::read_to_string(&path).unwrap_or_default();
-        let token = match dev_var(&existing, ADMIN_TOKEN_VAR) {
-            Some(token) => token,
-            None => {
-                let mut text = existing;
-                if !text.is_empty() && !text.ends_with('\n') {
-                    text.push('\n');
-                }
-                text.push_str(&format!("{ADMIN_TOKEN_VAR}={DEV_ADMIN_TOKEN}\n"));
-                fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-                println!("stack: wrote {ADMIN_TOKEN_VAR} to {}", cmd::rel(root, &path));
-                DEV_ADMIN_TOKEN.to_string()
-            }
-        };
-        if std::ptr::eq(worker, &WORKERS[0]) {
-            entry_token = Some(token);
-        }
-    }
-    entry_token.ok_or_else(|| format!("the entry Worker `{}` is not marked to read {ADMIN_TOKEN_VAR}", WORKERS[0].name))
-}
-
-/// The value of `name` in a dotenv-style file, without surrounding quotes.
-fn dev_var(text: &str, name: &str) -> Option<String> {
-    text.lines().find_map(|line| {
-        let (key, value) = line.split_once('=')?;
-        (key.trim() == name).then(|| value.trim().trim_matches('"').trim_matches('\'').to_string())
-    })
 }
 
 /// A port that was free a moment ago (the race with other processes is accepted).
@@ -383,17 +344,5 @@ mod tests {
         let line = "\u{1b}[33m▲ \u{1b}[43;33m[\u{1b}[43;30mWARNING\u{1b}[43;33m]\u{1b}[0m \u{1b}[1mScheduled\u{1b}[0m";
         assert_eq!(strip_ansi(line), "▲ [WARNING] Scheduled");
         assert_eq!(strip_ansi("plain [wrangler:info] Ready"), "plain [wrangler:info] Ready");
-    }
-
-    #[test]
-    fn dev_vars_are_read_like_dotenv() {
-        let text = "# local\nOTHER=1\nADMIN_TOKEN = \"s3cret\"\n";
-        assert_eq!(dev_var(text, "ADMIN_TOKEN").as_deref(), Some("s3cret"));
-        assert_eq!(dev_var(text, "MISSING"), None);
-    }
-
-    #[test]
-    fn the_entry_worker_reads_the_admin_token() {
-        assert!(WORKERS[0].admin_token, "the dispatcher serves the admin API");
     }
 }

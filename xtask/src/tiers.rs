@@ -138,7 +138,7 @@ fn e2e(root: &Path, extra_args: &[String]) -> Result<()> {
         fs::remove_dir_all(&state_dir).map_err(|e| format!("cannot clear {}: {e}", state_dir.display()))?;
     }
     stack::apply_migrations(root, &tools, &state_dir)?;
-    let token = stack::ensure_dev_vars(root)?;
+    let token = crate::dev_vars::ensure(root)?;
     let interrupt = interrupt::install()?;
     let port = stack::free_port()?;
     // Launch 0 is the tier's own; later ones are restarts a test asked for (same port, same

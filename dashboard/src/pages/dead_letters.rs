@@ -245,6 +245,7 @@ pub fn preview(action: Action, dry: &SelectionOutcome, csrf: &str) -> String {
     let _ = write!(
         out,
         "<form method=\"post\" action=\"/dead-letters/{a}\" class=\"confirm\">{csrf}<input type=\"hidden\" name=\"ids\" value=\"{ids}\">\
+         <label>Reason (kept in the audit log)<input name=\"reason\" id=\"reason\" required maxlength=\"500\"></label> \
          <button class=\"{class}\" id=\"confirm\">{verb} {n} dead letter{s}</button> <a href=\"/dead-letters\">Cancel</a></form>",
         a = action.as_str(),
         csrf = csrf_input(csrf),

@@ -2,6 +2,7 @@
 //! Worker wraps each in [`crate::html::page`]).
 
 pub mod analytics;
+pub mod audit;
 pub mod dead_letters;
 pub mod reports;
 pub mod schedules;
@@ -16,7 +17,7 @@ pub fn login(message: &str, next: &str) -> String {
         "{}<form class=\"login\" method=\"post\" action=\"/login\"><input type=\"hidden\" name=\"next\" value=\"{}\">\
          <label>Admin token<input name=\"token\" type=\"password\" autocomplete=\"current-password\" required autofocus></label>\
          <button class=\"primary\" id=\"login\">Log in</button></form>\
-         <p class=\"hint\">The dispatcher's ADMIN_TOKEN secret (locally: <code>dev-token</code>, from .dev.vars). The session lasts 12 hours.</p>",
+         <p class=\"hint\">The dispatcher's ADMIN_TOKEN secret (locally: from .dev.vars). The session lasts 12 hours.</p>",
         notice("empty", message, "Type the admin token below."),
         esc(next)
     )

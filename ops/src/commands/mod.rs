@@ -1,4 +1,4 @@
-//! The subcommands, one module per API area: [`dlq`] (dead letters: list, show), [`selection`]
+//! The subcommands, one module per API area: [`audit`] (the audit log), [`dlq`] (dead letters: list, show), [`selection`]
 //! (replay and purge), [`sweeps`] and [`sites`]. Each validates its arguments with the shared
 //! API types first and asks [`Ctx`] for a client only then, so a bad argument exits 2 before
 //! any configuration is read or any request is sent.
@@ -6,6 +6,7 @@
 //! This module also holds what several commands share: the dead-letter filter flags and the
 //! argument parsers built on `code24_shared`'s validating types.
 
+pub(crate) mod audit;
 pub(crate) mod dlq;
 pub(crate) mod selection;
 pub(crate) mod sites;

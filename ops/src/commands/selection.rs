@@ -41,6 +41,9 @@ pub(crate) struct SelectArgs {
     /// Do not ask for confirmation (required for a filter selection without a terminal)
     #[arg(long, short = 'y')]
     yes: bool,
+    /// Why (required unless --dry-run; kept with the audit log's entry)
+    #[arg(long, value_name = "TEXT")]
+    reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,7 +108,7 @@ pub(crate) fn plan(action: Action, args: &SelectArgs, rate: Option<u32>) -> Resu
         if action == Action::Replay && filter.status.is_none() {
             filter.status = Some(DeadLetterStatus::Dead);
         }
-        Selection { ids: None, filter: Some(filter), dry_run: args.dry_run, limit, rate_per_s: rate }
+        Selection { ids: None, filter: Some(filter), dry_run: args.dry_run, limit, rate_per_s: rate, reason: args.reason.clone() }
     } else {
         let mut ids: Vec<String> = Vec::new();
         for id in &args.ids {
@@ -114,7 +117,7 @@ pub(crate) fn plan(action: Action, args: &SelectArgs, rate: Option<u32>) -> Resu
             }
         }
         ids.truncate(limit.unwrap_or(MAX_LIMIT) as usize);
-        Selection { ids: Some(ids), filter: None, dry_run: args.dry_run, limit, rate_per_s: rate }
+        Selection { ids: Some(ids), filter: None, dry_run: args.dry_run, limit, rate_per_s: rate, reason: args.reason.clone() }
     };
     let encoded = serde_json::to_string(&selection).unwrap_or_default();
     Selection::decode(&encoded).map_err(|e| CliError::usage(e, format!("see `code24-ops dlq {} --help`", action.verb())))?;
@@ -122,11 +125,8 @@ pub(crate) fn plan(action: Action, args: &SelectArgs, rate: Option<u32>) -> Resu
 }
 
 fn by_ids(ctx: &Ctx, action: Action, selection: &Selection, ids: &[String]) -> Result<(), CliError> {
-    let outcome = if selection.dry_run || ids.len() <= CHUNK {
-        send(ctx, action, selection)?
-    } else {
-        chunked(ctx, action, ids, selection.rate_per_s)?
-    };
+    let outcome =
+        if selection.dry_run || ids.len() <= CHUNK { send(ctx, action, selection)? } else { chunked(ctx, action, ids, selection)? };
     report(ctx, action, &outcome, selection.limit())
 }
 
@@ -152,7 +152,7 @@ fn by_filter(ctx: &Ctx, action: Action, selection: &Selection, yes: bool) -> Res
     } else {
         let filter = selection.filter.clone().unwrap_or_default();
         let ids = list_ids(ctx, &filter, selection.limit() as usize)?;
-        chunked(ctx, action, &ids, selection.rate_per_s)?
+        chunked(ctx, action, &ids, selection)?
     };
     report(ctx, action, &outcome, selection.limit())
 }
@@ -183,15 +183,22 @@ fn list_ids(ctx: &Ctx, filter: &DeadLetterFilter, limit: usize) -> Result<Vec<St
 }
 
 /// Sends `ids` [`CHUNK`] at a time with a progress line, and sums the outcomes.
-fn chunked(ctx: &Ctx, action: Action, ids: &[String], rate: Option<u32>) -> Result<SelectionOutcome, CliError> {
+fn chunked(ctx: &Ctx, action: Action, ids: &[String], selection: &Selection) -> Result<SelectionOutcome, CliError> {
+    let rate = selection.rate_per_s;
     let client = ctx.client()?;
     let progress = Progress::new(action.gerund(), ids.len(), std::io::stderr().is_terminal());
     let mut total = SelectionOutcome { dry_run: false, matched: 0, done: Vec::new(), skipped: Vec::new() };
     let mut sent = 0;
     for chunk in ids.chunks(CHUNK) {
         let started = Instant::now();
-        let request =
-            Selection { ids: Some(chunk.to_vec()), filter: None, dry_run: false, limit: Some(chunk.len() as u32), rate_per_s: rate };
+        let request = Selection {
+            ids: Some(chunk.to_vec()),
+            filter: None,
+            dry_run: false,
+            limit: Some(chunk.len() as u32),
+            rate_per_s: rate,
+            reason: selection.reason.clone(),
+        };
         let outcome = client.post(action.path(), &request).and_then(|b| decode::<SelectionOutcome>(&b, "a replay or purge outcome"));
         let mut outcome = match outcome {
             Ok(outcome) => outcome,
@@ -292,7 +299,14 @@ mod tests {
     use code24_shared::dead_letters::selection::Skipped;
 
     fn args(ids: &[&str], filter: FilterArgs) -> SelectArgs {
-        SelectArgs { ids: ids.iter().map(|s| (*s).to_owned()).collect(), filter, dry_run: false, limit: None, yes: false }
+        SelectArgs {
+            ids: ids.iter().map(|s| (*s).to_owned()).collect(),
+            filter,
+            dry_run: false,
+            limit: None,
+            yes: false,
+            reason: Some("a test".into()),
+        }
     }
 
     #[test]
@@ -306,6 +320,12 @@ mod tests {
         let mut too_many = args(&["a.b"], FilterArgs::default());
         too_many.limit = Some(MAX_LIMIT + 1);
         assert_eq!(plan(Action::Purge, &too_many, None).unwrap_err().exit, Exit::Usage);
+        let mut no_reason = args(&["a.b"], FilterArgs::default());
+        no_reason.reason = None;
+        let e = plan(Action::Purge, &no_reason, None).unwrap_err();
+        assert!(e.exit == Exit::Usage && e.message.contains("a reason is required"), "{e}");
+        no_reason.dry_run = true;
+        assert!(plan(Action::Purge, &no_reason, None).is_ok(), "a dry run needs no reason");
     }
 
     #[test]

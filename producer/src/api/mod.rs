@@ -1,6 +1,9 @@
-//! The dispatcher's admin API. Every `/api/` route requires `Authorization: Bearer
-//! <ADMIN_TOKEN>` (checked before the route is chosen, in constant time; one 401 for every
-//! refusal); JSON in and out, bodies of at most 64 KB with a declared length; errors are
+//! The dispatcher's admin API. Every `/api/` route requires a caller: `Authorization: Bearer
+//! <ADMIN_TOKEN>` (the service identity `admin-token`, checked in constant time) or, where the
+//! environment names a Cloudflare Access application, a valid `Cf-Access-Jwt-Assertion` (the
+//! operator's email; [`crate::access`]). Both are checked before the route is chosen, with one
+//! 401 for every refusal (an Access refusal's reason goes to the log). Every mutating request is
+//! recorded in the audit log once answered (dry runs excepted); JSON in and out, bodies of at most 64 KB with a declared length; errors are
 //! `{"error": ...}` with a 4xx status naming what was wrong, or a 5xx when a dependency failed.
 //! The router is the core's `code24_shared::api::ROUTES` (resolved by `api::admit`); this
 //! module dispatches on its endpoints.
@@ -15,10 +18,13 @@
 //! - report runs ([`runs`]): `POST /api/runs` backfills a monthly report run, idempotently.
 //! - billing ([`billing`]): `POST /api/billing-events` records a customer's MRR from an instant.
 //! - rollups ([`rollups`]): `GET /api/rollups?customer_id=C&month=YYYY-MM`, the daily rollups.
+//! - audit ([`audit`]): `GET /api/audit?actor=&action=&from_ms=&to_ms=&cursor=C&limit=N`, the
+//!   append-only log of every mutating request; `GET /api/whoami`, the caller as identified.
 //! - `GET|PUT|DELETE /api/standin/{faults|stats}` and `POST /api/standin/queue/{optimize|reports}`
 //!   (the queue injection hook for tests): forwarded to the local elite stand-in; 404 where it
 //!   is not bound (every deployed environment).
 
+pub(crate) mod audit;
 mod billing;
 mod dead_letters;
 mod results;
@@ -30,10 +36,11 @@ mod sweeps;
 use code24_runtime::http::{access, error, json};
 use code24_shared::api::{self, BodyPlan, Endpoint, Refusal};
 use code24_shared::api::{DEFAULT_LIMIT, MAX_BODY_BYTES, MAX_LIMIT};
-use code24_shared::auth;
+use code24_shared::audit::{self as audit_log, Actor, ADMIN_TOKEN_SERVICE};
+use code24_shared::auth::{self, Access};
 use code24_shared::names::{binding, var};
 use serde_json::json as j;
-use worker::{Env, Method, Request, Response, Url};
+use worker::{console_log, Env, Headers, Method, Request, RequestInit, Response, Url};
 
 /// The parts of a request every route handler may need.
 pub(crate) struct Call<'a> {
@@ -77,10 +84,38 @@ async fn read_limited(req: &mut Request, max: usize) -> Result<String, (u16, Str
     }
 }
 
+/// Serves `/health` and the admin API for a caller identified by the request itself.
+pub(crate) async fn handle(req: Request, env: &Env) -> worker::Result<Response> {
+    handle_as(req, env, None).await
+}
+
+/// Who a request is from: the admin bearer token, or a valid Access token where Access is
+/// configured. `None` when neither holds (the reason of a refused Access token is logged).
+async fn identify(req: &Request, env: &Env, token: &str) -> Result<Actor, Access> {
+    match access(req, token) {
+        Access::Allowed => return Ok(Actor::Service(ADMIN_TOKEN_SERVICE.into())),
+        Access::Disabled => return Err(Access::Disabled),
+        Access::Refused => {}
+    }
+    let (Ok(Some(config)), Some(raw)) = (crate::access::config(env), crate::access::token_of(req)) else {
+        return Err(Access::Refused);
+    };
+    match crate::access::verify(&raw, env, &config, code24_runtime::env::now_ms()).await {
+        Ok(code24_shared::access::Principal::Operator(email)) => Ok(Actor::Operator(email)),
+        Ok(code24_shared::access::Principal::ServiceToken(name)) => Ok(Actor::Service(format!("access:{name}"))),
+        Err(refusal) => {
+            console_log!("{}", j!({"event": "access_refused", "path": req.path(), "reason": refusal.reason()}));
+            Err(Access::Refused)
+        }
+    }
+}
+
 /// Serves `/health` and the admin API. Every `/api/` request goes through the core's
-/// [`api::admit`]: the token's verdict first (the same 401 whatever the path, and known or not),
-/// then the route of `code24_shared::api::ROUTES`, which this function dispatches on.
-pub(crate) async fn handle(mut req: Request, env: &Env) -> worker::Result<Response> {
+/// [`api::admit`]: the caller's verdict first (the same 401 whatever the path, and known or
+/// not), then the route of `code24_shared::api::ROUTES`, which this function dispatches on.
+/// `on_behalf` is the dashboard's signed-in actor (in-process calls only): the audit log
+/// records them rather than the bearer token the dashboard calls with.
+pub(crate) async fn handle_as(mut req: Request, env: &Env, on_behalf: Option<Actor>) -> worker::Result<Response> {
     let url = req.url()?;
     let path = url.path().to_owned();
     if path == "/health" {
@@ -90,10 +125,52 @@ pub(crate) async fn handle(mut req: Request, env: &Env) -> worker::Result<Respon
         return error(404, format!("no route {}", api::truncated(&path, 120)));
     }
     let method = req.method();
-    let (endpoint, params) = match api::admit(access(&req, &secret(env, var::ADMIN_TOKEN)), method.as_ref(), &path) {
+    let caller = identify(&req, env, &secret(env, var::ADMIN_TOKEN)).await;
+    let verdict = match &caller {
+        Ok(_) => Access::Allowed,
+        Err(refused) => *refused,
+    };
+    let (endpoint, params) = match api::admit(verdict, method.as_ref(), &path) {
         Ok(found) => found,
         Err(refusal) => return refuse(refusal, &method, &path),
     };
+    let actor = on_behalf.or(caller.ok()).unwrap_or_else(|| Actor::Service(ADMIN_TOKEN_SERVICE.into()));
+    let Some(action) = audit_log::action_of(endpoint) else {
+        return dispatch(endpoint, &params, &actor, req, env, url).await;
+    };
+    // A recorded request's body is read here, once, for its entry, and handed on.
+    let body = match body_text(&mut req).await {
+        Ok(body) => body,
+        Err((status, message)) => return error(status, message),
+    };
+    let headers = Headers::new();
+    headers.set("content-type", "application/json")?;
+    headers.set("content-length", &body.len().to_string())?;
+    let mut init = RequestInit::new();
+    init.with_method(method.clone()).with_headers(headers).with_body(Some(body.as_str().into()));
+    let rebuilt = Request::new_with_init(url.as_str(), &init)?;
+    let mut response = dispatch(endpoint, &params, &actor, rebuilt, env, url).await?;
+    if audit_log::is_dry_run(&body) {
+        return Ok(response);
+    }
+    let status = response.status_code();
+    let answer = response.cloned()?.text().await?;
+    let entry = audit::Answered { actor: &actor, action, path: &path, body: &body, status, answer: &answer, endpoint };
+    if !audit::record(env, &entry, code24_runtime::env::now_ms()).await {
+        response.headers_mut().set("x-code24-audit", "failed")?;
+    }
+    Ok(response)
+}
+
+async fn dispatch(
+    endpoint: Endpoint,
+    params: &api::Params<'_>,
+    actor: &Actor,
+    mut req: Request,
+    env: &Env,
+    url: Url,
+) -> worker::Result<Response> {
+    let path = url.path().to_owned();
     let call = Call { env, url };
     match endpoint {
         Endpoint::ListSweeps => sweeps::list(&call).await,
@@ -110,6 +187,8 @@ pub(crate) async fn handle(mut req: Request, env: &Env) -> worker::Result<Respon
         Endpoint::ShowDeadLetter => dead_letters::show(&call, params.get("id")).await,
         Endpoint::ReplayDeadLetters => dead_letters::replay(&call, &mut req).await,
         Endpoint::PurgeDeadLetters => dead_letters::purge(&call, &mut req).await,
+        Endpoint::ListAudit => audit::list(&call).await,
+        Endpoint::WhoAmI => json(200, actor),
         Endpoint::Standin => forward_to_standin(req, env, &api::standin_control_path(&path)).await,
     }
 }

@@ -29,7 +29,7 @@ async fn dead_letter_action(ctx: &Ctx<'_>, action: Action, fields: &[(String, St
         Ok(ids) => ids,
         Err(e) => return ctx.fail(400, Nav::DeadLetters, &format!("{e}. Nothing changed."), "Start again from a dead-letter page."),
     };
-    let body = json!({"ids": ids, "limit": ids.len()});
+    let body = json!({"ids": ids, "limit": ids.len(), "reason": field(fields, "reason").trim()});
     match ctx.backend.post::<_, SelectionOutcome>(&format!("dead-letters/{}", action.as_str()), &body).await {
         Ok(done) => {
             let title = if action == Action::Replay { "Replay: done" } else { "Purge: done" };

@@ -1,6 +1,8 @@
 //! The dashboard's data source: the admin API itself, called in-process. Each read or action
 //! is a request to [`crate::api::handle`] carrying the `ADMIN_TOKEN` bearer, so the dashboard
-//! gets exactly the API's validation, limits and answers, and never a path around them.
+//! gets exactly the API's validation, limits and answers, and never a path around them. The
+//! signed-in actor goes with each call (in-process, never as a header a client could send), so
+//! the audit log names the operator rather than the token.
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -32,6 +34,8 @@ pub(crate) struct Backend<'a> {
     /// The dashboard's own origin, for the in-process request URLs.
     pub(crate) origin: String,
     pub(crate) token: String,
+    /// The signed-in actor, recorded in the audit log for every change made through the page.
+    pub(crate) actor: code24_shared::audit::Actor,
 }
 
 impl Backend<'_> {
@@ -59,7 +63,7 @@ impl Backend<'_> {
         }
         init.with_method(method).with_headers(headers);
         let request = Request::new_with_init(&format!("{}/api/{path}", self.origin), &init).map_err(internal)?;
-        let mut response = crate::api::handle(request, self.env).await.map_err(internal)?;
+        let mut response = crate::api::handle_as(request, self.env, Some(self.actor.clone())).await.map_err(internal)?;
         let status = response.status_code();
         let text = response.text().await.map_err(internal)?;
         if !(200..300).contains(&status) {

@@ -3,7 +3,12 @@
 //!
 //! Access: `GET|POST /login` (the admin token, compared in constant time, starts a signed
 //! 12-hour session cookie: HttpOnly, SameSite=Strict, Secure over https; signed with the
-//! optional `SESSION_SECRET`, else with a key derived from `ADMIN_TOKEN`), `POST /logout`.
+//! optional `SESSION_SECRET`, else with a key derived from `ADMIN_TOKEN`; at most 10 wrong
+//! tokens per client a minute, then 429), `POST /logout`, `POST /logout-everywhere`. Sessions
+//! are also stored server-side in the `Gate` Durable Object ([`crate::gate`]): logout deletes
+//! the session's row, "log out everywhere" every row of the same actor, and a cookie without
+//! its row opens nothing. Where the environment names a Cloudflare Access application, a valid
+//! Access token signs the operator in by email (no token form); deployed, it is required.
 //! Every other page needs the session; a page request without one is answered 401 with the
 //! login form. Every POST needs the session, a matching CSRF token and (when the browser sends
 //! one) a same-origin `Origin`; a refused POST is answered 401 or 403 and changes nothing.
@@ -23,10 +28,13 @@ use code24_dashboard::assets::{CSP, CSS, CSS_PATH, JS, JS_PATH};
 use code24_dashboard::html::{notice, page, Nav};
 use code24_dashboard::pages::{login, safe_next};
 use code24_dashboard::session::{clear_cookie, cookie_value, same_origin, set_cookie, Session, SessionError, SessionKey, CSRF_FIELD};
+use code24_shared::access::Principal;
+use code24_shared::audit::{Actor, ADMIN_TOKEN_SERVICE};
 use code24_shared::auth::constant_time_eq;
+use code24_shared::gate::{client_key, GateRequest, LoginVerdict};
 use code24_shared::names::var;
 use wasm_bindgen::JsCast;
-use worker::{Env, Headers, Method, Request, Response, Url};
+use worker::{console_log, Env, Headers, Method, Request, Response, Url};
 
 use backend::Backend;
 
@@ -36,6 +44,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) backend: Backend<'a>,
     pub(crate) csrf: String,
     pub(crate) environment: String,
+    /// Who is signed in, shown in every page's header.
+    pub(crate) who: String,
 }
 
 impl Ctx<'_> {
@@ -46,7 +56,7 @@ impl Ctx<'_> {
 
     /// A whole page in this session.
     pub(crate) fn page(&self, status: u16, title: &str, nav: Nav, body: &str) -> worker::Result<Response> {
-        html(status, &page(title, nav, &self.environment, Some(&self.csrf), body), None)
+        html(status, &page(title, nav, &self.environment, Some(&self.csrf), Some(&self.who), body), None)
     }
 
     /// An error page in this session: what failed, and what to do.
@@ -126,7 +136,7 @@ pub(crate) async fn handle(mut req: Request, env: &Env) -> worker::Result<Respon
     }
     let environment = env.var(var::ENVIRONMENT).map(|v| v.to_string()).unwrap_or_default();
     let bare = |status: u16, title: &str, body: &str, cookie: Option<&str>| {
-        html(status, &page(title, Nav::None, &environment, None, body), cookie)
+        html(status, &page(title, Nav::None, &environment, None, None, body), cookie)
     };
     let secret = |name: &str| crate::api::secret(env, name);
     let token = secret(var::ADMIN_TOKEN);
@@ -155,6 +165,31 @@ pub(crate) async fn handle(mut req: Request, env: &Env) -> worker::Result<Respon
         );
         return bare(403, "Refused", &what, None);
     }
+    let access_actor = match access_actor(&req, env, now).await {
+        Ok(actor) => actor,
+        Err(problem) => {
+            return bare(
+                503,
+                "Dashboard disabled",
+                &notice(
+                    "error",
+                    &format!("The dashboard is disabled: {problem}."),
+                    "Fix the vars (docs/DEPLOY.md, \"Cloudflare Access\").",
+                ),
+                None,
+            )
+        }
+    };
+    // Behind Access (deployed), every page needs a valid Access token: the token login is off.
+    let access_required = crate::access::config(env).ok().flatten().is_some() && environment != "local";
+    if access_required && access_actor.is_none() {
+        let what = notice(
+            "error",
+            "This dashboard is behind Cloudflare Access, and this request carries no valid Access token.",
+            "Open the dashboard through its Access-protected address and sign in there.",
+        );
+        return bare(401, "Cloudflare Access required", &what, None);
+    }
     if path == "/login" {
         return match method {
             Method::Get => bare(
@@ -172,20 +207,42 @@ pub(crate) async fn handle(mut req: Request, env: &Env) -> worker::Result<Respon
                     Err((status, message)) => return bare(status, "Log in", &login(&message, "/"), None),
                 };
                 let next = safe_next(field(&fields, "next"));
-                if !constant_time_eq(field(&fields, "token").as_bytes(), token.as_bytes()) {
-                    return bare(401, "Log in", &login("That is not the admin token. Nothing changed.", next), None);
+                let token_ok = constant_time_eq(field(&fields, "token").as_bytes(), token.as_bytes());
+                let client = client_key(req.headers().get("cf-connecting-ip")?.as_deref());
+                match crate::gate::ask::<LoginVerdict>(env, &GateRequest::Login { client, token_ok, now_ms: now }).await? {
+                    LoginVerdict::Limited { retry_after_ms } => {
+                        let wait_s = (retry_after_ms + 999) / 1000;
+                        let body = login(&format!("Too many wrong logins from your address: try again in {wait_s} s."), next);
+                        let mut refused = bare(429, "Log in", &body, None)?;
+                        refused.headers_mut().set("retry-after", &wait_s.to_string())?;
+                        Ok(refused)
+                    }
+                    LoginVerdict::Refused => bare(401, "Log in", &login("That is not the admin token. Nothing changed.", next), None),
+                    LoginVerdict::Allowed => {
+                        let session = open_session(env, &key, now, Actor::Service(ADMIN_TOKEN_SERVICE.into())).await?;
+                        see_other(next, Some(&set_cookie(&session, now, secure)))
+                    }
                 }
-                let session = key.issue(now, &random_hex()?);
-                see_other(next, Some(&set_cookie(&session, now, secure)))
             }
             _ => bare(405, "Not allowed", &notice("error", "Use the login form.", "Open /login."), None),
         };
     }
     let cookie = req.headers().get("cookie")?.unwrap_or_default();
-    let session: Result<Session, SessionError> = cookie_value(&cookie).map_or(Err(SessionError::Malformed), |v| key.verify(v, now));
-    let session = match session {
-        Ok(s) => s,
-        Err(e) => {
+    let verified: Result<Session, SessionError> = cookie_value(&cookie).map_or(Err(SessionError::Malformed), |v| key.verify(v, now));
+    let stored = match &verified {
+        Ok(s) => crate::gate::ask::<Option<Actor>>(env, &GateRequest::Check { id: s.nonce.clone(), now_ms: now }).await?,
+        Err(_) => None,
+    };
+    let (session, actor, fresh_cookie) = match (verified, stored, access_actor) {
+        (Ok(session), Some(actor), _) => (session, actor, None),
+        // A valid Access token signs the operator in without the token form.
+        (_, _, Some(actor)) => {
+            let session = open_session(env, &key, now, actor.clone()).await?;
+            let cookie = set_cookie(&session, now, secure);
+            (session, actor, Some(cookie))
+        }
+        (verified, _, None) => {
+            let e = verified.err().unwrap_or(SessionError::Revoked);
             let next = match url.query() {
                 Some(q) => format!("{path}?{q}"),
                 None => path.clone(),
@@ -198,7 +255,8 @@ pub(crate) async fn handle(mut req: Request, env: &Env) -> worker::Result<Respon
             return bare(401, "Log in", &body, Some(&clear_cookie(secure)));
         }
     };
-    let ctx = Ctx { url, backend: Backend { env, origin, token }, csrf: key.csrf_token(&session), environment };
+    let who = actor.name().to_owned();
+    let ctx = Ctx { url, backend: Backend { env, origin, token, actor: actor.clone() }, csrf: key.csrf_token(&session), environment, who };
     if method == Method::Post {
         let fields = match form(&mut req).await {
             Ok(f) => f,
@@ -212,7 +270,10 @@ pub(crate) async fn handle(mut req: Request, env: &Env) -> worker::Result<Respon
                 "Reload the page and submit the form again.",
             );
         }
-        if path == "/logout" {
+        if path == "/logout" || path == "/logout-everywhere" {
+            let revoke =
+                if path == "/logout" { GateRequest::Revoke { id: session.nonce.clone() } } else { GateRequest::RevokeAll { actor } };
+            crate::gate::ask::<u32>(env, &revoke).await?;
             return see_other("/login", Some(&clear_cookie(secure)));
         }
         return actions::handle(&ctx, &path, &fields).await;
@@ -220,5 +281,34 @@ pub(crate) async fn handle(mut req: Request, env: &Env) -> worker::Result<Respon
     if method != Method::Get {
         return ctx.fail(405, Nav::None, &format!("{method:?} is not allowed on {path}."), "Use the dashboard's links and forms.");
     }
-    views::handle(&ctx, &path, now).await
+    let mut response = views::handle(&ctx, &path, now).await?;
+    if let Some(cookie) = fresh_cookie {
+        response.headers_mut().set("set-cookie", &cookie)?;
+    }
+    Ok(response)
+}
+
+/// Issues a signed session and records it server-side, so it can be revoked.
+async fn open_session(env: &Env, key: &SessionKey, now: i64, actor: Actor) -> worker::Result<Session> {
+    let session = key.issue(now, &random_hex()?);
+    let open = GateRequest::Open { id: session.nonce.clone(), actor, expires_ms: session.expires_ms };
+    crate::gate::ask::<Option<()>>(env, &open).await?;
+    Ok(session)
+}
+
+/// The actor a valid Access token names, where the environment configures Access (`None`
+/// without a token or with a refused one, whose reason is logged). `Err` for a
+/// half-configured Access application.
+async fn access_actor(req: &Request, env: &Env, now: i64) -> Result<Option<Actor>, String> {
+    let (Some(config), Some(raw)) = (crate::access::config(env)?, crate::access::token_of(req)) else {
+        return Ok(None);
+    };
+    match crate::access::verify(&raw, env, &config, now).await {
+        Ok(Principal::Operator(email)) => Ok(Some(Actor::Operator(email))),
+        Ok(Principal::ServiceToken(name)) => Ok(Some(Actor::Service(format!("access:{name}")))),
+        Err(refusal) => {
+            console_log!("{}", serde_json::json!({"event": "access_refused", "path": req.path(), "reason": refusal.reason()}));
+            Ok(None)
+        }
+    }
 }

@@ -31,8 +31,25 @@ pub(super) async fn handle(ctx: &Ctx<'_>, path: &str, now_ms: i64) -> worker::Re
         ["dead-letters", "preview"] => preview(ctx).await,
         ["dead-letters", id] => dead_letter(ctx, id).await,
         ["sites"] => sites(ctx).await,
+        ["audit"] => audit(ctx).await,
         ["reports", rest @ ..] => super::reports::handle(ctx, rest, now_ms).await,
         _ => ctx.fail(404, Nav::None, &format!("There is no page {path}."), "Use the navigation above."),
+    }
+}
+
+/// The audit log, filtered by actor and action, one API page at a time.
+async fn audit(ctx: &Ctx<'_>) -> worker::Result<Response> {
+    let (actor, action) = (ctx.query("actor").unwrap_or_default(), ctx.query("action").unwrap_or_default());
+    let mut query = format!("audit?limit={RECENT}");
+    for (name, value) in [("actor", actor.as_str()), ("action", action.as_str()), ("cursor", ctx.query("cursor").as_deref().unwrap_or(""))]
+    {
+        if !value.is_empty() {
+            query.push_str(&format!("&{name}={}", enc(value)));
+        }
+    }
+    match ctx.backend.get::<code24_shared::audit::AuditPage>(&query).await {
+        Ok(page) => ctx.page(200, "Audit log", Nav::Audit, &code24_dashboard::pages::audit::list(&page, &actor, &action)),
+        Err(e) => ctx.fail(e.status, Nav::Audit, &format!("The audit log could not be read: {e}"), "Check the filter and reload."),
     }
 }
 

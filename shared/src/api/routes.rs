@@ -28,6 +28,10 @@ pub enum Endpoint {
     ShowDeadLetter,
     ReplayDeadLetters,
     PurgeDeadLetters,
+    /// The audit log, read-only: there is no route that changes or deletes an entry.
+    ListAudit,
+    /// Who the caller is, as the API identified them (Access operator or service).
+    WhoAmI,
     /// Forwarded to the local elite stand-in at [`standin_control_path`], whatever the method:
     /// the stand-in answers its own 405s, and where it is not bound (every deployed
     /// environment) the dispatcher answers 404 for each of these paths alike.
@@ -80,6 +84,8 @@ pub const ROUTES: &[Route] = &[
     route_to("POST", "/api/dead-letters/replay", Endpoint::ReplayDeadLetters),
     route_to("POST", "/api/dead-letters/purge", Endpoint::PurgeDeadLetters),
     route_to("GET", "/api/dead-letters/{id}", Endpoint::ShowDeadLetter),
+    route_to("GET", "/api/audit", Endpoint::ListAudit),
+    route_to("GET", "/api/whoami", Endpoint::WhoAmI),
     local("GET", "/api/standin/faults"),
     local("PUT", "/api/standin/faults"),
     local("DELETE", "/api/standin/faults"),
@@ -87,6 +93,7 @@ pub const ROUTES: &[Route] = &[
     local("DELETE", "/api/standin/stats"),
     local("POST", "/api/standin/queue/optimize"),
     local("POST", "/api/standin/queue/reports"),
+    local("POST", "/api/standin/access/token"),
 ];
 
 /// The path parameters of a resolved route, by the names its template declares.
@@ -290,8 +297,13 @@ mod tests {
     fn the_stand_in_routes_are_forwarded_by_path_to_its_control_paths() {
         let mut control_paths: Vec<String> = ROUTES.iter().filter(|r| r.local_only()).map(|r| standin_control_path(r.path)).collect();
         control_paths.dedup();
-        let stand_in =
-            [FAULTS_PATH.to_owned(), STATS_PATH.to_owned(), format!("{QUEUE_PATH_PREFIX}optimize"), format!("{QUEUE_PATH_PREFIX}reports")];
+        let stand_in = [
+            FAULTS_PATH.to_owned(),
+            STATS_PATH.to_owned(),
+            format!("{QUEUE_PATH_PREFIX}optimize"),
+            format!("{QUEUE_PATH_PREFIX}reports"),
+            crate::standin::access::TOKEN_PATH.to_owned(),
+        ];
         assert_eq!(control_paths, stand_in);
         // Any method: the stand-in answers 405 itself (and where it is not bound, every one is a 404).
         for method in METHODS {

@@ -72,3 +72,18 @@ fn an_invocation_writes_at_most_its_budget_of_points() {
     assert_eq!((0..MAX_POINTS_PER_INVOCATION + 10).filter(|_| budget.take()).count(), MAX_POINTS_PER_INVOCATION);
     assert_eq!(budget.written(), MAX_POINTS_PER_INVOCATION);
 }
+
+/// The consumers' largest batches within one invocation's points, with the design's headroom:
+/// an optimization batch (at most the queue's largest consumer batch) writes one point per
+/// message, a reports batch (its `max_batch_size` in every environment of
+/// consumers/reports/wrangler.toml) at most two per message.
+#[test]
+fn the_largest_batches_write_points_within_the_headroom() {
+    use crate::limits::{within_headroom, AE_POINTS_PER_INVOCATION, QUEUE_CONSUMER_BATCH};
+    assert!(within_headroom(QUEUE_CONSUMER_BATCH, AE_POINTS_PER_INVOCATION));
+    let toml = include_str!("../../../consumers/reports/wrangler.toml");
+    let sizes: Vec<u64> =
+        toml.lines().filter_map(|l| l.trim().strip_prefix("max_batch_size = ")).map(|v| v.trim().parse().unwrap()).collect();
+    let largest = sizes.iter().copied().max().expect("the reports consumer sets max_batch_size");
+    assert!(within_headroom(2 * largest, AE_POINTS_PER_INVOCATION), "{largest} messages of two points each");
+}

@@ -28,6 +28,10 @@ pub struct Selection {
     /// Replays only: deliver at most this many per second (spread with queue delays).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_per_s: Option<u32>,
+    /// Why: required unless `dry_run` (at most `audit::MAX_REASON_CHARS`), stored with the
+    /// audit log's entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl Selection {
@@ -57,6 +61,13 @@ impl Selection {
         }
         if s.rate_per_s == Some(0) {
             return Err("rate_per_s must be at least 1".into());
+        }
+        match s.reason.as_deref().map(str::trim) {
+            Some(r) if r.chars().count() > crate::audit::MAX_REASON_CHARS => {
+                return Err(format!("reason must be at most {} characters", crate::audit::MAX_REASON_CHARS))
+            }
+            None | Some("") if !s.dry_run => return Err("a reason is required: say why (it is kept in the audit log)".into()),
+            _ => {}
         }
         Ok(s)
     }
@@ -136,9 +147,9 @@ mod tests {
     #[test]
     fn selections_need_exactly_one_of_ids_or_filter() {
         assert!(Selection::decode(r#"{"ids":["a.b"],"dry_run":true}"#).is_ok());
-        let repeated = Selection::decode(r#"{"ids":["b","a","b","a"]}"#).unwrap();
+        let repeated = Selection::decode(r#"{"ids":["b","a","b","a"],"reason":"r"}"#).unwrap();
         assert_eq!(repeated.ids, Some(vec!["b".to_owned(), "a".to_owned()]), "a repeated id is one entry");
-        assert!(Selection::decode(r#"{"filter":{"customer_id":"acme"},"limit":10,"rate_per_s":5}"#).is_ok());
+        assert!(Selection::decode(r#"{"filter":{"customer_id":"acme"},"limit":10,"rate_per_s":5,"reason":"ticket 7"}"#).is_ok());
         let check = |body: &str, fragment: &str| {
             let e = Selection::decode(body).unwrap_err();
             assert!(e.contains(fragment), "{body}: {e}");
@@ -152,6 +163,9 @@ mod tests {
         check(r#"{"ids":["a"],"force":true}"#, "unknown field");
         check(r#"{"filter":{"customer_id":"../x"}}"#, "customer id contains");
         check("[", "invalid request");
+        check(r#"{"ids":["a"]}"#, "a reason is required");
+        check(r#"{"ids":["a"],"reason":"  "}"#, "a reason is required");
+        check(&format!(r#"{{"ids":["a"],"reason":"{}"}}"#, "x".repeat(501)), "at most 500");
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! deliver duplicates and malformed messages. The stand-in Worker is never deployed (the
 //! configuration check keeps it out of every deployed environment), so neither is the hook.
 
+pub mod access;
 pub mod model;
 
 use std::collections::BTreeMap;

@@ -228,6 +228,7 @@ proptest! {
                 prop_assert!(s.ids.is_some() != s.filter.is_some());
                 prop_assert!((1..=MAX_LIMIT).contains(&s.limit()));
                 prop_assert!(s.rate_per_s != Some(0));
+                prop_assert!(s.dry_run || s.reason.as_deref().is_some_and(|r| !r.trim().is_empty()), "a change without a reason");
                 if let Some(ids) = &s.ids {
                     prop_assert!(!ids.is_empty() && ids.iter().all(|i| valid_entry_id(i)));
                 }

@@ -70,7 +70,7 @@ impl BenchStack {
             fs::remove_dir_all(&state_dir).map_err(|e| format!("cannot clear {}: {e}", state_dir.display()))?;
         }
         stack::apply_migrations(root, &tools, &state_dir)?;
-        let token = stack::ensure_dev_vars(root)?;
+        let token = crate::dev_vars::ensure(root)?;
         let log_path = state_dir.join("wrangler.log");
         let mut stack = Stack::start_with_configs(
             root,

@@ -9,7 +9,8 @@
 //!    that binds it (in place of the placeholder; an id that disagrees with the account's is
 //!    refused); apply the D1 migrations remotely.
 //! 4. `wrangler deploy --env X` each Worker in deploy order.
-//! 5. Say which secrets are still unset, with the command that sets each.
+//! 5. Set the secrets given in the environment (`deploy/secrets.rs`: a weak one refused the
+//!    deploy at step 0, before anything changed), then say which are still unset.
 //!
 //! Every step is a wrangler command run from the repository root, printed before it runs.
 
@@ -23,12 +24,14 @@ use code24_config_check::{Configs, PLACEHOLDER_DATABASE_ID};
 use code24_shared::names::{self, Environment};
 use serde_json::Value;
 
+use super::secrets::{self, Given};
 use super::{database_id, output_tail, Wrangler};
 use crate::Result;
 
-pub(crate) fn run(root: &Path, wrangler: &Wrangler, env: Environment, build: impl FnOnce() -> Result<()>) -> Result<()> {
+pub(crate) fn run(root: &Path, wrangler: &Wrangler, env: Environment, given: &Given, build: impl FnOnce() -> Result<()>) -> Result<()> {
     let e = env.as_str();
     let mut done: Vec<String> = Vec::new();
+    secrets::refuse_weak(given)?;
     logged_in(wrangler)?;
     let configs = Configs::load(root).map_err(|problems| format!("cannot read the configs: {}", problems[0]))?;
     services_exist(wrangler, &configs, env)?;
@@ -59,7 +62,8 @@ pub(crate) fn run(root: &Path, wrangler: &Wrangler, env: Environment, build: imp
         wrangler.run(&["deploy", "--env", e, "-c", spec.config], &format!("wrangler deploy of {worker}"))?;
         done.push(format!("deployed {worker} ({})", spec.config));
     }
-    let reminders = secrets(wrangler, env);
+    done.extend(secrets::put(wrangler, env, given)?);
+    let reminders = unset_secrets(wrangler, env);
 
     println!("\ndeploy --env {e}: done");
     for line in &done {
@@ -193,7 +197,7 @@ fn database_in_list(stdout: &str, name: &str) -> Result<Option<String>> {
 }
 
 /// One line per secret that is not set (or could not be listed), with the command to set it.
-fn secrets(wrangler: &Wrangler, env: Environment) -> Vec<String> {
+fn unset_secrets(wrangler: &Wrangler, env: Environment) -> Vec<String> {
     let mut out = Vec::new();
     for spec in table::deployed().filter(|s| !s.secrets.is_empty()) {
         let worker = names::in_env(spec.name, env);
@@ -210,7 +214,12 @@ fn secrets(wrangler: &Wrangler, env: Environment) -> Vec<String> {
                 Some(names) if names.iter().any(|n| n == secret) => {}
                 Some(_) => {
                     let effect = if *secret == names::var::ADMIN_TOKEN { " (the admin API answers 503 until it is)" } else { "" };
-                    out.push(format!("{secret} is not set on {worker}: `{set}`{effect}"));
+                    out.push(format!(
+                        "{secret} is not set on {worker}: `{set}`{effect}, or run the deploy again with {secret}=<a strong value> \
+                         in the environment (`{}` rule: {})",
+                        "cargo xtask deploy",
+                        code24_shared::secrets::RULE
+                    ));
                 }
                 None => out.push(format!("could not list the secrets of {worker}: make sure {secret} is set: `{set}`")),
             }

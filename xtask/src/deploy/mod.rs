@@ -15,6 +15,7 @@
 mod database_id;
 mod dry_run;
 mod live;
+mod secrets;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -60,7 +61,7 @@ pub(crate) fn run(root: &Path, options: Options) -> Result<()> {
         dry_run::run(root, &tools, options.env)
     } else {
         let wrangler = Wrangler::new(&tools.wrangler, root);
-        live::run(root, &wrangler, options.env, build)
+        live::run(root, &wrangler, options.env, &secrets::Given::from_process(), build)
     }
 }
 
@@ -93,6 +94,26 @@ impl Wrangler {
     /// the operator's to see); fails naming `what`.
     pub(crate) fn run(&self, args: &[&str], what: &str) -> Result<()> {
         cmd::run(&mut self.command(args), what)
+    }
+
+    /// Runs with `input` on stdin (a secret's value: never on the command line) and the output
+    /// attached; fails naming `what`. A program that exits without reading its input is judged
+    /// by its exit status alone.
+    pub(crate) fn run_with_input(&self, args: &[&str], input: &str, what: &str) -> Result<()> {
+        use std::io::Write;
+        let mut command = self.command(args);
+        println!("$ {}", cmd::display(&command));
+        let mut child =
+            command.stdin(Stdio::piped()).spawn().map_err(|e| format!("{what}: cannot start {}: {e}", self.program.display()))?;
+        if let Some(mut stdin) = child.stdin.take() {
+            let _ = stdin.write_all(input.as_bytes());
+        }
+        let status = child.wait().map_err(|e| format!("{what}: {e}"))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!("{what} failed ({status})"))
+        }
     }
 
     /// Runs with the output captured, for probes and JSON answers; only a failure to start is

@@ -64,7 +64,7 @@ impl Drop for Sandbox {
 fn a_first_deploy_provisions_everything_then_deploys_in_order() {
     let sandbox = Sandbox::new("first", true);
     let mut built = false;
-    run(&sandbox.root, &sandbox.wrangler(), Environment::Staging, || {
+    run(&sandbox.root, &sandbox.wrangler(), Environment::Staging, &Given::default(), || {
         built = true;
         Ok(())
     })
@@ -112,7 +112,7 @@ fn a_first_deploy_provisions_everything_then_deploys_in_order() {
 #[test]
 fn nothing_happens_without_a_login() {
     let sandbox = Sandbox::new("logged-out", false);
-    let err = run(&sandbox.root, &sandbox.wrangler(), Environment::Production, || panic!("must not build")).unwrap_err();
+    let err = run(&sandbox.root, &sandbox.wrangler(), Environment::Production, &Given::default(), || panic!("must not build")).unwrap_err();
     assert!(err.contains("npx wrangler login") && err.contains("nothing was changed"), "{err}");
     assert_eq!(sandbox.calls(), ["whoami --json"]);
 }
@@ -126,9 +126,31 @@ fn a_database_id_that_disagrees_with_the_account_is_refused() {
         let text = fs::read_to_string(&path).unwrap();
         fs::write(&path, database_id::set(&text, Environment::Staging, "DB", "99999999-0000-0000-0000-000000000000").unwrap()).unwrap();
     }
-    let err = run(&sandbox.root, &sandbox.wrangler(), Environment::Staging, || Ok(())).unwrap_err();
+    let err = run(&sandbox.root, &sandbox.wrangler(), Environment::Staging, &Given::default(), || Ok(())).unwrap_err();
     assert!(err.contains("99999999-0000-0000-0000-000000000000") && err.contains(DB_ID), "{err}");
     assert!(!sandbox.calls().iter().any(|c| c.starts_with("deploy ")), "{:?}", sandbox.calls());
+}
+
+#[test]
+fn a_weak_admin_token_is_refused_before_anything_happens() {
+    let sandbox = Sandbox::new("weak-token", true);
+    let given = Given { values: vec![("ADMIN_TOKEN", "dev-token".into())] };
+    let err = run(&sandbox.root, &sandbox.wrangler(), Environment::Staging, &given, || panic!("must not build")).unwrap_err();
+    assert!(err.contains("ADMIN_TOKEN is weak") && err.contains("nothing was changed") && err.contains("generated now"), "{err}");
+    assert!(sandbox.calls().is_empty(), "not even a login check: {:?}", sandbox.calls());
+}
+
+#[test]
+fn a_strong_given_secret_is_set_after_the_deploys() {
+    let sandbox = Sandbox::new("strong-token", true);
+    let strong = super::secrets::generate().unwrap();
+    let given = Given { values: vec![("SESSION_SECRET", strong)] };
+    run(&sandbox.root, &sandbox.wrangler(), Environment::Staging, &given, || Ok(())).unwrap();
+    let calls = sandbox.calls();
+    let put = calls.iter().position(|c| c == "secret put SESSION_SECRET --env staging -c wrangler.toml").expect("the secret is put");
+    let last_deploy = calls.iter().rposition(|c| c.starts_with("deploy ")).unwrap();
+    assert!(put > last_deploy, "{calls:?}");
+    assert!(calls.iter().all(|c| !c.contains(&given.values[0].1)), "the value never appears on a command line");
 }
 
 #[test]
