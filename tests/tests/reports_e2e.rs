@@ -131,17 +131,20 @@ fn report_jobs_run_once_from_rollups_and_billing_and_catch_up_a_dropped_slot() {
     assert_eq!(health["elite"]["healthy"], json!(3), "{health}");
     assert!(health.to_string().contains("latency"), "every check reports its latency: {health}");
 
-    // The rollups reach D1 (flushed by the ledger's alarm).
-    let rollups = wait_until("rpt-a's January rollups are in D1", SETTLE, || {
-        let r = stack.get_json("/api/rollups?customer_id=rpt-a&month=2031-01");
-        let runs: u64 = r["rollups"].as_array().unwrap().iter().map(|d| d["runs"].as_u64().unwrap_or(0)).sum();
-        if runs == 2 {
-            Ok(r)
-        } else {
-            Err(r)
-        }
-    });
-    assert_eq!(rollups["rollups"].as_array().unwrap().len(), 2, "one rollup a day: {rollups}");
+    // The rollups reach D1 (flushed by each ledger shard's alarm), every customer's: the
+    //    monthly analytics of step 4 read them, and step 6 needs every customer's scores.
+    for c in CUSTOMERS {
+        let rollups = wait_until(&format!("{c}'s January rollups are in D1"), SETTLE, || {
+            let r = stack.get_json(&format!("/api/rollups?customer_id={c}&month=2031-01"));
+            let runs: u64 = r["rollups"].as_array().unwrap().iter().map(|d| d["runs"].as_u64().unwrap_or(0)).sum();
+            if runs == 2 {
+                Ok(r)
+            } else {
+                Err(r)
+            }
+        });
+        assert_eq!(rollups["rollups"].as_array().unwrap().len(), 2, "one rollup a day: {rollups}");
+    }
 
     // 3. January's end-of-month slot (Friday the 31st, 23:59) is never fired. The first
     //    sweep tick of February catches it up.
