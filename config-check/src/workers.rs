@@ -155,9 +155,11 @@ fn consumer_vars(lookup: Lookup<'_>) -> Result<(), ConfigError> {
     ConsumerConfig::from_vars(lookup).map(drop)
 }
 
-/// The dispatcher's vars: the dead-letter store's, and the Access application (both or neither).
+/// The dispatcher's vars: the dead-letter store's warning size (its admin API), its fan-outs'
+/// pace ([`config::ProducerConfig`]) and the Access application (both or neither).
 fn dispatcher_vars(lookup: Lookup<'_>) -> Result<(), ConfigError> {
     dead_letter_store_vars(lookup)?;
+    config::ProducerConfig::from_vars(lookup)?;
     let (team, aud) = (lookup(var::ACCESS_TEAM_DOMAIN), lookup(var::ACCESS_AUD));
     code24_shared::access::config_from(team.as_deref(), aud.as_deref())
         .map(drop)

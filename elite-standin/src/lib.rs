@@ -6,8 +6,10 @@
 //! [`simulated_answer`], and exposes the fault knobs and call statistics of
 //! [`code24_shared::standin`] so tests can make chosen calls fail, hang or slow down, and the
 //! queue injection hook that sends raw bodies onto the optimize or reports queue (duplicate
-//! and malformed deliveries for tests), and a SIMULATED Cloudflare Access team ([`access`]: a
-//! key set and minted RS256 tokens) so the dispatcher's Access path runs end to end. It exists only in the local configuration; deployed
+//! and malformed deliveries for tests), the dispatcher's send-fault switch (send failures armed
+//! for its next fan-out), and a SIMULATED Cloudflare Access team ([`access`]: a key set and
+//! minted RS256 tokens) so the dispatcher's Access path runs end to end. It exists only in the
+//! local configuration; deployed
 //! environments bind the real elite workers.
 //!
 //! Map of the crate:
@@ -27,7 +29,7 @@ use std::cell::RefCell;
 
 use code24_shared::elite::{EliteHealth, EliteRequest};
 use code24_shared::names::binding;
-use code24_shared::standin::{decode_inject, scored_answer, simulated_answer, Fault, FaultRules, InjectReply, InjectTarget};
+use code24_shared::standin::{decode_inject, scored_answer, simulated_answer, Fault, FaultRules, InjectReply, InjectTarget, SendFaults};
 use wasm_bindgen::JsValue;
 use worker::{event, Context, Delay, Env, QueueContentType, RawMessageBuilder, Request, Response, Result};
 
@@ -103,6 +105,20 @@ async fn handle(to: Route, mut req: Request, env: &Env) -> Result<Response> {
         Route::AccessCerts => access::certs().await,
         Route::AccessToken => access::mint(&req.bytes().await?).await,
         Route::GetStats => Response::from_json(&with_standin(|s| s.stats())),
+        Route::GetSendFaults => Response::from_json(&with_standin(|s| s.send_faults())),
+        Route::PutSendFaults => {
+            let faults: SendFaults = match serde_json::from_slice(&req.bytes().await?) {
+                Ok(faults) => faults,
+                Err(e) => return json_error(400, &format!("body is not {{\"every\": N, \"times\": N}}: {e}")),
+            };
+            with_standin(|s| s.arm_send_faults(faults));
+            Response::from_json(&faults)
+        }
+        Route::ClearSendFaults => {
+            with_standin(|s| s.arm_send_faults(SendFaults::default()));
+            Response::from_json(&SendFaults::default())
+        }
+        Route::TakeSendFaults => Response::from_json(&with_standin(Standin::take_send_faults)),
         Route::ResetStats => {
             with_standin(Standin::reset_stats);
             Response::from_json(&with_standin(|s| s.stats()))

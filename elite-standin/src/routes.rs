@@ -4,7 +4,7 @@
 
 use code24_shared::elite::{HEALTH_PATH, OPTIMIZE_PATH};
 use code24_shared::standin::access::{CERTS_PATH, TOKEN_PATH};
-use code24_shared::standin::{InjectTarget, FAULTS_PATH, QUEUE_PATH_PREFIX, STATS_PATH};
+use code24_shared::standin::{InjectTarget, FAULTS_PATH, QUEUE_PATH_PREFIX, SEND_FAULTS_PATH, SEND_FAULTS_TAKE_PATH, STATS_PATH};
 
 /// What a request asks the stand-in to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +30,14 @@ pub(crate) enum Route {
     AccessCerts,
     /// `POST /__standin/access/token`: mint a simulated Access token.
     AccessToken,
+    /// `GET /__standin/send-faults`: the dispatcher's send failures armed for its next fan-out.
+    GetSendFaults,
+    /// `PUT /__standin/send-faults`: arm them.
+    PutSendFaults,
+    /// `DELETE /__standin/send-faults`: disarm them.
+    ClearSendFaults,
+    /// `POST /__standin/send-faults/take`: hand them to one fan-out, and disarm them.
+    TakeSendFaults,
 }
 
 /// The outcome of routing: a handler, or the reason there is none.
@@ -60,6 +68,10 @@ pub(crate) fn route(method: &str, path: &str) -> Routed {
             STATS_PATH => (&[("GET", Route::GetStats), ("DELETE", Route::ResetStats)], "GET, DELETE"),
             CERTS_PATH => (&[("GET", Route::AccessCerts)], "GET"),
             TOKEN_PATH => (&[("POST", Route::AccessToken)], "POST"),
+            SEND_FAULTS_PATH => {
+                (&[("GET", Route::GetSendFaults), ("PUT", Route::PutSendFaults), ("DELETE", Route::ClearSendFaults)], "GET, PUT, DELETE")
+            }
+            SEND_FAULTS_TAKE_PATH => (&[("POST", Route::TakeSendFaults)], "POST"),
             _ => match path.strip_prefix(QUEUE_PATH_PREFIX).and_then(InjectTarget::from_segment) {
                 Some(InjectTarget::Optimize) => (&[("POST", Route::Inject(InjectTarget::Optimize))], "POST"),
                 Some(InjectTarget::Reports) => (&[("POST", Route::Inject(InjectTarget::Reports))], "POST"),
@@ -94,6 +106,8 @@ mod tests {
         check("POST", "/__standin/queue/reports", Routed::To(Route::Inject(InjectTarget::Reports)));
         check("GET", "/__standin/access/certs", Routed::To(Route::AccessCerts));
         check("POST", "/__standin/access/token", Routed::To(Route::AccessToken));
+        check("PUT", "/__standin/send-faults", Routed::To(Route::PutSendFaults));
+        check("POST", "/__standin/send-faults/take", Routed::To(Route::TakeSendFaults));
     }
 
     #[test]
@@ -128,6 +142,8 @@ mod tests {
             "/__standin/queue/reports",
             CERTS_PATH,
             TOKEN_PATH,
+            "/__standin/send-faults",
+            "/__standin/send-faults/take",
         ] {
             let Routed::MethodNotAllowed { allow } = route("TRACE", path) else { panic!("{path}") };
             for method in allow.split(", ") {

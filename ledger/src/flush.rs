@@ -10,6 +10,7 @@
 use serde::Deserialize;
 use worker::{console_error, Env, SqlStorage, Storage};
 
+use code24_runtime::meter::Meter;
 use code24_runtime::rollups::upsert_rollups;
 use code24_shared::ledger::rollups::{FLUSH_BATCH_ROWS, FLUSH_MAX_ROWS};
 use code24_shared::ledger::StoreError;
@@ -50,8 +51,9 @@ pub(crate) fn any_dirty(sql: &SqlStorage) -> Result<bool, StoreError> {
 }
 
 /// Copies up to [`FLUSH_MAX_ROWS`] dirty rows to D1, [`FLUSH_BATCH_ROWS`] per D1 batch, and
-/// marks each batch clean once D1 took it. Stops at the first failure.
-pub(crate) async fn flush(env: &Env, storage: &Storage, now_ms: i64) -> Flushed {
+/// marks each batch clean once D1 took it. Stops at the first failure. Its D1 batches are
+/// counted in `meter` (the alarm's).
+pub(crate) async fn flush(env: &Env, storage: &Storage, now_ms: i64, meter: &Meter) -> Flushed {
     let mut out = Flushed::default();
     let sql = storage.sql();
     let limit = match int(FLUSH_MAX_ROWS as i64 + 1) {
@@ -81,7 +83,7 @@ pub(crate) async fn flush(env: &Env, storage: &Storage, now_ms: i64) -> Flushed 
     };
     for batch in sendable.chunks(FLUSH_BATCH_ROWS) {
         let rollups: Vec<DailyRollup> = batch.iter().map(|(_, r)| r.clone()).collect();
-        if let Err(e) = upsert_rollups(&db, &rollups, now_ms).await {
+        if let Err(e) = upsert_rollups(&db, &rollups, now_ms, meter).await {
             out.failed = Some(e.to_string());
             break;
         }

@@ -17,6 +17,7 @@ use worker::{
 
 use code24_runtime::env::{now_ms, vars};
 use code24_runtime::http;
+use code24_runtime::meter::Meter;
 use code24_shared::config::LedgerConfig;
 use code24_shared::ids::from_epoch_ms;
 use code24_shared::ledger::jobs::{self, JobTable};
@@ -95,7 +96,9 @@ impl DurableObject for Ledger {
         let storage = self.state.storage();
         let sql = storage.sql();
         let now = now_ms();
-        let flushed = flush(&self.env, &storage, now).await;
+        let meter = Meter::new("ledger", "alarm");
+        let flushed = flush(&self.env, &storage, now, &meter).await;
+        meter.log_figures();
         match &flushed.failed {
             Some(e) => console_error!("ledger: rollup flush stopped after {} rows, retried at the next alarm: {e}", flushed.rows),
             None if flushed.rows > 0 => console_log!("ledger: flushed {} rollups to D1", flushed.rows),

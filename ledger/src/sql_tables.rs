@@ -96,7 +96,8 @@ const SCHEMA: &[&str] = &[
 
 /// Columns added after a table was first created, as (table, column, definition). A store
 /// created by an older build gains them on start; a newer store already has them.
-const ADDED_COLUMNS: &[(&str, &str, &str)] = &[("sweeps", "producer_owner", "TEXT"), ("sweeps", "finalize_requested_ms", "INTEGER")];
+const ADDED_COLUMNS: &[(&str, &str, &str)] =
+    &[("sweeps", "producer_owner", "TEXT"), ("sweeps", "finalize_requested_ms", "INTEGER"), ("sweeps", "origin", "TEXT")];
 
 /// Creates every table and index that does not exist yet, and adds columns newer builds need.
 pub(crate) fn create_schema(sql: &SqlStorage) -> Result<(), StoreError> {
@@ -208,6 +209,8 @@ struct RunRecord {
     producer_owner: Option<String>,
     #[serde(default)]
     finalize_requested_ms: Option<i64>,
+    #[serde(default)]
+    origin: Option<String>,
 }
 
 impl TryFrom<RunRecord> for RunRow {
@@ -221,6 +224,7 @@ impl TryFrom<RunRecord> for RunRow {
             scheduled_ms: r.scheduled_ms,
             phase,
             cursor: r.cursor,
+            origin: r.origin,
             expected: r.expected,
             enqueued: r.enqueued,
             opened_ms: r.opened_ms,
@@ -391,8 +395,8 @@ impl RunTable for SqlRunTable {
             &self.sql,
             "INSERT OR REPLACE INTO sweeps
                 (sweep_id, task, scheduled_ms, phase, cursor, expected, enqueued, opened_ms,
-                 producer_lease_until_ms, fanout_done_ms, finished_ms, firings, producer_owner, finalize_requested_ms)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 producer_lease_until_ms, fanout_done_ms, finished_ms, firings, producer_owner, finalize_requested_ms, origin)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             vec![
                 r.run_id.as_str().into(),
                 r.task.as_str().into(),
@@ -408,6 +412,7 @@ impl RunTable for SqlRunTable {
                 int(i64::from(r.firings))?,
                 r.producer_owner.as_deref().into(),
                 opt_int(r.finalize_requested_ms)?,
+                r.origin.as_deref().into(),
             ],
         )
     }

@@ -19,17 +19,20 @@ mod runs;
 
 pub use gate::Gate;
 
-use code24_runtime::env::{now_ms, token, vars};
+use code24_runtime::env::{token, vars, WorkerClock};
 use code24_runtime::ledger_client::DurableLedger;
+use code24_runtime::meter::Meter;
 use code24_runtime::queue::TextQueue;
 use code24_runtime::registry::D1Registry;
-use code24_shared::config;
+use code24_shared::config::{self, ProducerConfig};
 use code24_shared::ids::from_epoch_ms;
-use code24_shared::names::{binding, var, OPTIMIZE_QUEUE};
-use code24_shared::pipeline::producer::{fan_out, FanoutReport, Firing};
+use code24_shared::limits::usage::Counted;
+use code24_shared::names::{binding, var, Environment, OPTIMIZE_QUEUE};
+use code24_shared::pipeline::producer::{FanoutReport, Firing, Producer};
 use code24_shared::reports::runs::run_for_slot;
 use code24_shared::schedule::{task_for_cron, Task};
 use code24_shared::secrets;
+use code24_shared::standin::{SendFaults, SEND_FAULTS_TAKE_PATH};
 use serde_json::json;
 use worker::{console_error, console_log, event, Context, Env, Request, Response, ScheduleContext, ScheduledEvent};
 
@@ -42,8 +45,11 @@ fn start() {
 async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     let cron = event.cron();
     let scheduled_ms = event.schedule() as i64;
+    let meter = Meter::new("dispatcher", "scheduled");
     // A returned error would be dropped silently by the runtime: every outcome is logged here.
-    match run(&cron, scheduled_ms, &env).await {
+    let outcome = run(&cron, scheduled_ms, &env, &meter).await;
+    meter.log_figures();
+    match outcome {
         Ok(Some(report)) => console_log!("{}", json!({"event": "fanout", "cron": cron, "report": report})),
         Ok(None) => {}
         Err(message) => {
@@ -53,7 +59,7 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
 }
 
 /// One firing. `Ok(None)` when the cron is unknown (already logged as an error).
-async fn run(cron: &str, scheduled_ms: i64, env: &Env) -> Result<Option<FanoutReport>, String> {
+async fn run(cron: &str, scheduled_ms: i64, env: &Env, meter: &Meter) -> Result<Option<FanoutReport>, String> {
     let Some(task) = task_for_cron(cron) else {
         console_error!(
             "{}",
@@ -67,14 +73,19 @@ async fn run(cron: &str, scheduled_ms: i64, env: &Env) -> Result<Option<FanoutRe
     let work = async {
         match task {
             Task::Optimize => {
-                let registry = D1Registry::from_env(env).map_err(|e| e.to_string())?;
-                let queue = TextQueue::new(env.queue(binding::OPTIMIZE_QUEUE).map_err(|e| e.to_string())?, OPTIMIZE_QUEUE);
-                let ledger = DurableLedger::from_env(env).map_err(|e| e.to_string())?;
-                fan_out(&firing, &registry, &queue, &ledger, &now_ms).await.map_err(|e| format!("sweep {}: {e}", firing.sweep_id()))
+                let config = ProducerConfig::from_vars(&vars(env)).map_err(|e| e.to_string())?;
+                let registry = D1Registry::from_env(env).map_err(|e| e.to_string())?.metered(meter);
+                let faults = if environment == Environment::Local { take_send_faults(env, meter).await } else { None };
+                let queue = TextQueue::new(env.queue(binding::OPTIMIZE_QUEUE).map_err(|e| e.to_string())?, OPTIMIZE_QUEUE)
+                    .metered(meter)
+                    .with_faults(faults);
+                let ledger = DurableLedger::from_env(env).map_err(|e| e.to_string())?.metered(meter);
+                let producer = Producer { registry: &registry, queue: &queue, ledger: &ledger, clock: &WorkerClock, config: &config };
+                producer.fan_out(&firing).await.map_err(|e| format!("sweep {}: {e}", firing.sweep_id()))
             }
             Task::MonthlyAnalytics | Task::EndOfMonth | Task::HealthCheck => {
                 let run = run_for_slot(environment.as_str(), task, scheduled).ok_or("not a report task")?;
-                runs::enqueue(env, &run).await.map_err(|e| format!("run {}: {e}", run.run_id))
+                runs::enqueue(env, &run, meter).await.map_err(|e| format!("run {}: {e}", run.run_id))
             }
         }
     };
@@ -83,7 +94,7 @@ async fn run(cron: &str, scheduled_ms: i64, env: &Env) -> Result<Option<FanoutRe
     // its ledger round trips to every sweep's fan-out).
     let catch_up = async {
         if matches!(task, Task::Optimize | Task::HealthCheck) {
-            runs::catch_up_missed(env, environment, scheduled).await;
+            runs::catch_up_missed(env, environment, scheduled, meter).await;
         }
     };
     let (report, ()) = futures::join!(work, catch_up);
@@ -97,6 +108,21 @@ fn weak_secret(env: &Env) -> Option<(&'static str, String)> {
         let weakness = if value.is_empty() { None } else { secrets::check(&value).err() };
         weakness.map(|w| (name, w.message()))
     })
+}
+
+/// Local only: the send failures the stand-in's fault switch holds for the next fan-out (and
+/// hands out once). `None` when none is armed or the stand-in is not bound.
+async fn take_send_faults(env: &Env, meter: &Meter) -> Option<SendFaults> {
+    let standin = env.service(binding::ELITE_STANDIN).ok()?;
+    let mut init = worker::RequestInit::new();
+    init.with_method(worker::Method::Post);
+    let _connection = meter.start(Counted::ServiceBinding);
+    let mut answer = standin.fetch(format!("https://standin{SEND_FAULTS_TAKE_PATH}"), Some(init)).await.ok()?;
+    let faults: SendFaults = answer.json().await.ok()?;
+    if faults.every > 0 {
+        console_log!("{}", json!({"event": "send_faults_armed", "every": faults.every, "times": faults.times}));
+    }
+    Some(faults).filter(|f| f.every > 0)
 }
 
 #[event(fetch)]

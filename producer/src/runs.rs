@@ -3,14 +3,15 @@
 //! already was) complete, and operators' backfills. Every path opens the run in the ledger by
 //! its period, so each month's reports are enqueued once however often they are asked for.
 
-use code24_runtime::env::{now_ms, token, vars};
+use code24_runtime::env::{now_ms, token, vars, WorkerClock};
 use code24_runtime::ledger_client::DurableLedger;
+use code24_runtime::meter::Meter;
 use code24_runtime::queue::TextQueue;
 use code24_runtime::registry::D1Registry;
-use code24_shared::config;
+use code24_shared::config::{self, ProducerConfig};
 use code24_shared::error::JobError;
 use code24_shared::names::{binding, Environment, REPORTS_QUEUE};
-use code24_shared::pipeline::producer::{enqueue_single, fan_out_sites, FanoutReport, Run};
+use code24_shared::pipeline::producer::{FanoutReport, Producer, Run};
 use code24_shared::pipeline::reports::fan_in::{finalize_send, FinalizeSend};
 use code24_shared::ports::JobQueue;
 use code24_shared::reports::jobs::{ReportJob, ReportWork, RESERVED_SUBJECTS};
@@ -23,15 +24,18 @@ fn fail(e: impl std::fmt::Display) -> JobError {
     JobError::transient(e.to_string())
 }
 
-/// Enqueues one report run, then, for monthly analytics, asks for its finalize job.
-pub(crate) async fn enqueue(env: &Env, run: &ReportRun) -> Result<FanoutReport, JobError> {
-    let ledger = DurableLedger::from_env(env).map_err(fail)?;
-    let queue = TextQueue::new(env.queue(binding::REPORTS_QUEUE).map_err(fail)?, REPORTS_QUEUE);
+/// Enqueues one report run, then, for monthly analytics, asks for its finalize job. Its calls
+/// are counted in `meter` (the invocation's).
+pub(crate) async fn enqueue(env: &Env, run: &ReportRun, meter: &Meter) -> Result<FanoutReport, JobError> {
+    let ledger = DurableLedger::from_env(env).map_err(fail)?.metered(meter);
+    let queue = TextQueue::new(env.queue(binding::REPORTS_QUEUE).map_err(fail)?, REPORTS_QUEUE).metered(meter);
+    let registry = D1Registry::from_env(env).map_err(fail)?.metered(meter);
+    let config = ProducerConfig::from_vars(&vars(env)).map_err(fail)?;
+    let producer = Producer { registry: &registry, queue: &queue, ledger: &ledger, clock: &WorkerClock, config: &config };
     let spec = Run { run_id: run.run_id.clone(), task: run.task, scheduled_ms: run.slot.timestamp_millis(), owner: token() };
     let report = match &run.single {
-        Some(job) => enqueue_single(&spec, &queue, &ledger, &now_ms, job.subject(), job.encode()).await?,
+        Some(job) => producer.enqueue_single(&spec, job.subject(), job.encode()).await?,
         None => {
-            let registry = D1Registry::from_env(env).map_err(fail)?;
             let month = run.month.ok_or_else(|| JobError::permanent("a monthly run without a month"))?;
             let message = |site: code24_shared::site::Site| {
                 if RESERVED_SUBJECTS.contains(&site.customer_id.as_str()) {
@@ -44,7 +48,7 @@ pub(crate) async fn enqueue(env: &Env, run: &ReportRun) -> Result<FanoutReport, 
                 }
                 Some(ReportJob::monthly_customer(&run.run_id, month, spec.scheduled_ms, site.customer_id).encode())
             };
-            fan_out_sites(&spec, &registry, &queue, &ledger, &now_ms, &message).await?
+            producer.fan_out_sites(&spec, &message).await?
         }
     };
     if run.task == Task::MonthlyAnalytics {
@@ -78,7 +82,7 @@ async fn finalize_if_complete(env: &Env, run: &ReportRun, ledger: &DurableLedger
 /// this environment ran (within the catch-up window). The tick's scheduled time, not the
 /// clock, is "now" here: it is the instant the platform meant, and it makes catch-up testable
 /// with a fixed `time`. Failures are logged, never fatal to the tick.
-pub(crate) async fn catch_up_missed(env: &Env, environment: Environment, at: chrono::DateTime<chrono::Utc>) {
+pub(crate) async fn catch_up_missed(env: &Env, environment: Environment, at: chrono::DateTime<chrono::Utc>, meter: &Meter) {
     let window = match config::catch_up_window_hours(&vars(env)) {
         Ok(w) => w,
         Err(e) => {
@@ -87,7 +91,7 @@ pub(crate) async fn catch_up_missed(env: &Env, environment: Environment, at: chr
         }
     };
     for run in catch_up(environment, at, window) {
-        match enqueue(env, &run).await {
+        match enqueue(env, &run, meter).await {
             Ok(report) if report.sent > 0 => {
                 console_log!("{}", json!({"event": "catch_up", "run_id": run.run_id, "report": report}));
             }

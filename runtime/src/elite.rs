@@ -5,9 +5,11 @@ use std::time::Duration;
 
 use code24_shared::elite::{classify_response, EliteHealth, EliteRequest, EliteResponse, EliteRole, HEALTH_PATH, OPTIMIZE_PATH};
 use code24_shared::error::JobError;
+use code24_shared::limits::usage::Counted;
 use code24_shared::ports::EliteClient;
 use worker::{Env, Fetcher, Headers, Method, RequestInit};
 
+use crate::meter::Meter;
 use crate::timeout::within;
 
 pub struct ServiceElite {
@@ -15,6 +17,7 @@ pub struct ServiceElite {
     designer: Fetcher,
     developer: Fetcher,
     timeout: Duration,
+    meter: Meter,
 }
 
 impl ServiceElite {
@@ -24,7 +27,13 @@ impl ServiceElite {
             designer: env.service(EliteRole::Designer.binding())?,
             developer: env.service(EliteRole::Developer.binding())?,
             timeout: Duration::from_millis(u64::from(timeout_ms)),
+            meter: Meter::detached(),
         })
+    }
+
+    /// Counts every call into `meter` (the invocation's).
+    pub fn metered(self, meter: &Meter) -> Self {
+        Self { meter: meter.clone(), ..self }
     }
 
     fn fetcher(&self, role: EliteRole) -> &Fetcher {
@@ -44,6 +53,7 @@ impl ServiceElite {
         init.with_method(Method::Post).with_headers(headers).with_body(Some(body.into()));
         // The host is irrelevant for a service binding; it names the role in logs.
         let url = format!("https://{role}.elite{OPTIMIZE_PATH}");
+        let _connection = self.meter.start(Counted::ServiceBinding);
         let mut response = self
             .fetcher(request.role)
             .fetch(url, Some(init))
@@ -60,6 +70,7 @@ impl ServiceElite {
     pub async fn health(&self, role: EliteRole) -> Result<EliteHealth, JobError> {
         let name = role.as_str();
         let probe = async {
+            let _connection = self.meter.start(Counted::ServiceBinding);
             let mut response = self
                 .fetcher(role)
                 .fetch(format!("https://{name}.elite{HEALTH_PATH}"), None)

@@ -1,6 +1,7 @@
-//! Reading a Worker's `[vars]` for the core's configuration parsers.
+//! Reading a Worker's `[vars]` for the core's configuration parsers, and the Workers' clock.
 
-use worker::Env;
+use code24_shared::ports::Clock;
+use worker::{Delay, Env};
 
 /// A lookup function over the Worker's plain-text vars, as `code24_shared::config` expects.
 pub fn vars(env: &Env) -> impl Fn(&str) -> Option<String> + '_ {
@@ -11,6 +12,22 @@ pub fn vars(env: &Env) -> impl Fn(&str) -> Option<String> + '_ {
 /// receives its value as a parameter.
 pub fn now_ms() -> i64 {
     worker::Date::now().as_millis() as i64
+}
+
+/// The runtime clock, and a timer to wait on (the producer's pacing and backoff).
+pub struct WorkerClock;
+
+impl Clock for WorkerClock {
+    fn now_ms(&self) -> i64 {
+        now_ms()
+    }
+
+    async fn sleep_until(&self, at_ms: i64) {
+        let wait = at_ms - now_ms();
+        if wait > 0 {
+            Delay::from(std::time::Duration::from_millis(wait as u64)).await;
+        }
+    }
 }
 
 /// A random token that tells two invocations apart (the producer's lease owner): a version-4

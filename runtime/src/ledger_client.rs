@@ -20,8 +20,11 @@ use code24_shared::ledger::{
     FinalizeRequest, JobRequest, JobRow, OpenDecision, OpenRun, PageDone, ProgressRequest, RecentRequest, RunProgress, SettleDecision,
     SettleRequest, ShardCounts, RUNS_OBJECT,
 };
+use code24_shared::limits::usage::Counted;
 use code24_shared::names::binding;
 use code24_shared::ports::Ledger;
+
+use crate::meter::Meter;
 
 /// Origin of every request to a ledger instance. The host is never resolved (the stub routes
 /// the request to the object), but the runtime insists on an absolute URL.
@@ -35,11 +38,17 @@ pub struct DurableLedger {
     /// Every instance, coordinator and shards alike, is reached by name through this one
     /// namespace: the instance kind is only a naming convention.
     namespace: ObjectNamespace,
+    meter: Meter,
 }
 
 impl DurableLedger {
     pub fn from_env(env: &Env) -> worker::Result<Self> {
-        Ok(Self { namespace: env.durable_object(binding::LEDGER)? })
+        Ok(Self { namespace: env.durable_object(binding::LEDGER)?, meter: Meter::detached() })
+    }
+
+    /// Counts every request into `meter` (the invocation's).
+    pub fn metered(self, meter: &Meter) -> Self {
+        Self { meter: meter.clone(), ..self }
     }
 
     /// A run's progress, with every shard's counters summed; `None` for an unknown run.
@@ -81,6 +90,7 @@ impl DurableLedger {
         init.with_method(Method::Post).with_headers(headers).with_body(Some(JsValue::from_str(body)));
         let request = Request::new_with_init(&format!("{ORIGIN}{route}"), &init)?;
         let stub = self.namespace.id_from_name(object)?.get_stub()?;
+        let _connection = self.meter.start(Counted::Subrequest);
         stub.fetch_with_request(request).await
     }
 

@@ -14,7 +14,9 @@
 //!   daily rollups, and the dev health check's probes.
 //! - [`dead_letters`]: the dead-letter store over D1 (the dead-letters consumer's upsert and count).
 //! - [`metrics`]: finished jobs to Workers Analytics Engine.
-//! - [`env`], [`http`]: reading `[vars]`; JSON answers and the admin API's token check.
+//! - [`meter`]: one invocation's count of its per-invocation limits, logged before an overrun.
+//! - [`env`], [`http`]: reading `[vars]`, the clock the producer waits on; JSON answers and the
+//!   admin API's token check.
 
 pub mod ledger_client;
 
@@ -25,6 +27,7 @@ pub mod elite;
 pub mod env;
 pub mod http;
 pub mod inbox;
+pub mod meter;
 pub mod metrics;
 pub mod probes;
 pub mod queue;

@@ -4,6 +4,7 @@
 
 use code24_shared::error::JobError;
 use code24_shared::ids::CustomerId;
+use code24_shared::limits::usage::Counted;
 use code24_shared::names::binding;
 use code24_shared::ports::{SitePage, SiteRegistry};
 use code24_shared::site::{Site, SiteUrl};
@@ -12,9 +13,11 @@ use wasm_bindgen::JsValue;
 use worker::{console_error, D1Database, Env};
 
 use crate::d1::rows;
+use crate::meter::Meter;
 
 pub struct D1Registry {
     db: D1Database,
+    meter: Meter,
 }
 
 #[derive(Deserialize)]
@@ -30,7 +33,12 @@ struct CountRow {
 
 impl D1Registry {
     pub fn from_env(env: &Env) -> worker::Result<Self> {
-        Ok(Self { db: env.d1(binding::DB)? })
+        Ok(Self { db: env.d1(binding::DB)?, meter: Meter::detached() })
+    }
+
+    /// Counts every query into `meter` (the invocation's).
+    pub fn metered(self, meter: &Meter) -> Self {
+        Self { meter: meter.clone(), ..self }
     }
 
     pub fn database(&self) -> &D1Database {
@@ -40,6 +48,7 @@ impl D1Registry {
 
 impl SiteRegistry for D1Registry {
     async fn count_active(&self) -> Result<u64, JobError> {
+        let _connection = self.meter.start(Counted::D1Query);
         let counted: Vec<CountRow> = rows(&self.db, "SELECT COUNT(*) AS n FROM sites WHERE active = 1", &[], "site registry count").await?;
         Ok(counted.first().map_or(0, |r| r.n as u64))
     }
@@ -48,6 +57,7 @@ impl SiteRegistry for D1Registry {
         // An empty string sorts before every valid customer id, so it stands for "from the start".
         let after = JsValue::from_str(after.unwrap_or(""));
         let sql = "SELECT customer_id, url FROM sites WHERE active = 1 AND customer_id > ?1 ORDER BY customer_id LIMIT ?2";
+        let _connection = self.meter.start(Counted::D1Query);
         let rows: Vec<SiteRow> = rows(&self.db, sql, &[after, JsValue::from_f64(f64::from(limit))], "site registry page").await?;
         let last_key = rows.last().map(|r| r.customer_id.clone());
         let mut sites = Vec::with_capacity(rows.len());

@@ -11,8 +11,11 @@ use wasm_bindgen::JsValue;
 use worker::D1Database;
 
 use code24_shared::error::JobError;
+use code24_shared::limits::usage::Counted;
 use code24_shared::reports::analytics::{whole_customers, DailyRollup, RollupPage, ROLLUP_PAGE_ROWS};
 use code24_shared::reports::period::Month;
+
+use crate::meter::Meter;
 
 /// Upsert of one row with absolute values: sending the same row twice leaves the same row.
 const UPSERT: &str = "INSERT INTO daily_rollups
@@ -77,14 +80,16 @@ fn params(r: &DailyRollup, updated_ms: i64) -> Vec<Param> {
     ]
 }
 
-/// Writes `rollups` (at most a D1 batch's worth; the ledger sends 50) in one D1 batch.
-pub async fn upsert_rollups(db: &D1Database, rollups: &[DailyRollup], updated_ms: i64) -> Result<(), JobError> {
+/// Writes `rollups` (at most a D1 batch's worth; the ledger sends 50) in one D1 batch, counted
+/// in `meter` (the ledger alarm's).
+pub async fn upsert_rollups(db: &D1Database, rollups: &[DailyRollup], updated_ms: i64, meter: &Meter) -> Result<(), JobError> {
     let fail = |what: &str, e: worker::Error| JobError::transient(format!("daily_rollups {what}: {e}"));
     let mut statements = Vec::with_capacity(rollups.len());
     for r in rollups {
         let values: Vec<JsValue> = params(r, updated_ms).iter().map(Param::js).collect();
         statements.push(db.prepare(UPSERT).bind(&values).map_err(|e| fail("bind", e))?);
     }
+    let _connection = meter.start(Counted::D1Batch { statements: statements.len() as u64 });
     db.batch(statements).await.map_err(|e| fail("upsert", e))?;
     Ok(())
 }

@@ -6,6 +6,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::backoff::RetryPolicy;
+use crate::limits::{HEADROOM_PERCENT, QUEUE_SEND_BATCH_MESSAGES, QUEUE_SEND_RATE_PER_S};
 use crate::names::{var, Environment};
 
 /// Why a configuration was refused.
@@ -68,6 +69,36 @@ pub const DEFAULT_DEAD_LETTER_WARN_ROWS: u64 = 100_000;
 /// Largest accepted `DEAD_LETTER_WARN_ROWS`: a D1 database holds at most 10 GB, which ten
 /// million rows of a kilobyte already fill, so a larger threshold could never warn in time.
 const MAX_DEAD_LETTER_WARN_ROWS: u64 = 10_000_000;
+
+/// Configuration of the producer (the dispatcher's fan-outs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProducerConfig {
+    /// Messages per second the producer sends to a queue (`QUEUE_SEND_RATE_PER_S`, default
+    /// [`ProducerConfig::DEFAULT_SEND_RATE_PER_S`]); 0 sends unpaced, which only a local stack
+    /// accepts (the bench measures the dispatcher's own overhead that way).
+    pub send_rate_per_s: u32,
+}
+
+impl ProducerConfig {
+    /// The design's share ([`crate::limits::HEADROOM_PERCENT`]) of a queue's throughput.
+    pub const DEFAULT_SEND_RATE_PER_S: u32 = (QUEUE_SEND_RATE_PER_S * HEADROOM_PERCENT / 100) as u32;
+    /// The highest rate accepted: a paced window may hold one batch more than the rate, and
+    /// must still stay under the queue's cap.
+    pub const MAX_SEND_RATE_PER_S: u32 = (QUEUE_SEND_RATE_PER_S - QUEUE_SEND_BATCH_MESSAGES) as u32;
+
+    pub fn from_vars(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let local = environment(lookup)? == Environment::Local;
+        let min = if local { 0 } else { 1 };
+        let send_rate_per_s = number(lookup, var::QUEUE_SEND_RATE_PER_S, Self::DEFAULT_SEND_RATE_PER_S, min, Self::MAX_SEND_RATE_PER_S)?;
+        Ok(Self { send_rate_per_s })
+    }
+}
+
+impl Default for ProducerConfig {
+    fn default() -> Self {
+        Self { send_rate_per_s: Self::DEFAULT_SEND_RATE_PER_S }
+    }
+}
 
 /// Configuration of the optimizer consumer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,6 +172,17 @@ mod tests {
         assert_eq!(c.max_attempts, 3);
         assert_eq!(c.elite_timeout_ms, 10_000);
         assert_eq!(c.retry, RetryPolicy { base_s: 5, max_s: 300 });
+    }
+
+    #[test]
+    fn limits_producer_config_paces_under_the_queue_cap() {
+        let rate = |pairs: &[(&str, &str)]| ProducerConfig::from_vars(&vars(pairs)).map(|c| c.send_rate_per_s);
+        assert_eq!(rate(&[("ENVIRONMENT", "production")]), Ok(4_000));
+        assert_eq!(rate(&[("ENVIRONMENT", "local"), ("QUEUE_SEND_RATE_PER_S", "0")]), Ok(0));
+        for (env, value) in [("production", "0"), ("local", "4901"), ("dev", "fast")] {
+            let err = rate(&[("ENVIRONMENT", env), ("QUEUE_SEND_RATE_PER_S", value)]).unwrap_err();
+            assert_eq!(err.variable, "QUEUE_SEND_RATE_PER_S", "{env} {value}");
+        }
     }
 
     fn check_error(pairs: &[(&str, &str)], variable: &str, fragment: &str) {

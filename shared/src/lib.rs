@@ -19,7 +19,8 @@
 //! - [`site`]: customer sites as the registry holds them, with URL validation.
 //! - [`url`]: percent-encoding shared by every client of the admin API.
 //! - [`limits`]: Cloudflare's production limits, each with its documentation page, and the
-//!   design's headroom; everything that must stay under a limit reads it here.
+//!   design's headroom; everything that must stay under a limit reads it here. Its
+//!   [`limits::usage::Usage`] counts one invocation's figures against them.
 //!
 //! Wire and contracts
 //! - [`wire`]: queue message bodies (versioned JSON) and their conversions to domain types.

@@ -176,6 +176,12 @@ pub mod var {
     pub const DEAD_LETTER_WARN_ROWS: &str = "DEAD_LETTER_WARN_ROWS";
     /// Hours after a monthly report's slot during which the dispatcher catches up a missed run.
     pub const CATCH_UP_WINDOW_HOURS: &str = "CATCH_UP_WINDOW_HOURS";
+    /// Messages per second the dispatcher sends to a queue (default 4,000, under the queue's
+    /// 5,000; 0 = unpaced, local only).
+    pub const QUEUE_SEND_RATE_PER_S: &str = "QUEUE_SEND_RATE_PER_S";
+    /// Local only: the dispatcher's queue sends fail on demand (`code24_shared::testkit`-free
+    /// fault switch for the end-to-end tests; ignored unless `ENVIRONMENT` is `local`).
+    pub const QUEUE_SEND_FAULTS: &str = "QUEUE_SEND_FAULTS";
     /// Secret bearer token of the admin API.
     pub const ADMIN_TOKEN: &str = "ADMIN_TOKEN";
     /// Optional secret that signs the dashboard's sessions; `ADMIN_TOKEN` signs them when unset.

@@ -45,6 +45,15 @@ pub trait JobQueue {
     async fn send_batch(&self, bodies: &[String]) -> Result<(), JobError>;
 }
 
+/// Time for a driver that waits: the producer paces its sends and backs off between retries.
+/// The Workers implementation reads `Date.now()` and sleeps on a timer; the simulation's clock
+/// jumps to the instant asked for, so a paced sweep of 100,000 sites runs in no real time.
+pub trait Clock {
+    fn now_ms(&self) -> i64;
+    /// Returns at `at_ms` or later (at once when it has passed).
+    async fn sleep_until(&self, at_ms: i64);
+}
+
 /// The ledger Durable Object: the run coordinator and the job shards.
 pub trait Ledger {
     async fn open_run(&self, req: &OpenRun) -> Result<OpenDecision, JobError>;

@@ -46,7 +46,14 @@ fn scenario(seed: u64) -> (SimConfig, ExtraFaults) {
         p_crash_after_complete: p(&mut rng, 0.1),
         p_stall_before_complete: p(&mut rng, 0.05),
         max_deliveries: pick(&mut rng, &[3, 11, 101]) as u32,
+        ..SimConfig::hostile(seed)
     };
+    // A fifth of the scenarios meet a queue refusing every send for a while (up to 10 s: the
+    // producer's send retries ride out 23.75 s), from a stream of its own.
+    let mut queue_rng = Rng::new(seed ^ 0x0429_0429);
+    if queue_rng.chance(0.2) {
+        cfg.queue_bursts = vec![(queue_rng.below(cfg.sweep_interval_ms as u64) as i64, 1 + queue_rng.below(10_000) as i64)];
+    }
     let customer = |rng: &mut Rng| Some(format!("c{:06}", rng.below(sites as u64)));
     let role = |rng: &mut Rng| [None, Some(EliteRole::Brand), Some(EliteRole::Designer), Some(EliteRole::Developer)][rng.below(4) as usize];
     let mut rules = Vec::new();

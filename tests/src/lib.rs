@@ -3,7 +3,8 @@
 //! End-to-end tests live in `tests/tests/` as `#[ignore]`d tests, so a plain `cargo test` skips
 //! them; `cargo xtask test` starts a fresh stack (every Worker on local workerd, empty state,
 //! migrations applied, no demo data) and runs them with `--ignored --test-threads=1`, passing
-//! the stack's address and admin token in `CODE24_E2E_URL` and `CODE24_E2E_TOKEN`.
+//! the stack's address and admin token in `CODE24_E2E_URL` and `CODE24_E2E_TOKEN`, and the
+//! folder of its wrangler logs in `CODE24_E2E_LOG_DIR`.
 //!
 //! Tests wait on conditions with [`wait_until`], never on fixed sleeps: the pipeline is
 //! asynchronous (queues, retries with delays), and a condition states what the test expects.
@@ -12,6 +13,7 @@
 //! - this file: [`Stack`], the local stack's address and token, and the HTTP calls tests make.
 //! - [`faults`]: how every site of one sweep ended, and the pipeline's invariant over them.
 //! - [`restart`]: asking `cargo xtask test` to restart the whole stack on its persisted state.
+//! - [`logs`]: the stack's wrangler logs, for what only they say (the Workers' limit counts).
 //! - [`browser`]: the WebDriver client of the dashboard's browser test.
 //!
 //! ```no_run
@@ -284,6 +286,7 @@ pub fn wait_until<T, O: Debug>(description: &str, timeout: Duration, mut poll: i
 }
 
 pub mod faults;
+pub mod logs;
 pub mod restart;
 
 pub use code24_shared::url::percent_encode;

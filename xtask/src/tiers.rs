@@ -168,7 +168,8 @@ fn e2e(root: &Path, extra_args: &[String]) -> Result<()> {
             .args(["test", "-p", E2E_PACKAGE, "--", "--ignored", "--test-threads=1"])
             .args(extra_args)
             .env("CODE24_E2E_URL", stack.base_url())
-            .env("CODE24_E2E_TOKEN", &token);
+            .env("CODE24_E2E_TOKEN", &token)
+            .env("CODE24_E2E_LOG_DIR", &state_dir);
         let control = state_dir.join("control");
         restart::run_serving_restarts(&mut command, "cargo test (end-to-end tier)", &mut stack, &control, &interrupt, &launch)?;
         if interrupt.requested() {

@@ -19,15 +19,15 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use code24_shared::backoff::{RetryPolicy, Rng};
-use code24_shared::config::ConsumerConfig;
+use code24_shared::config::{ConsumerConfig, ProducerConfig};
 use code24_shared::ids::{from_epoch_ms, CustomerId};
 use code24_shared::names::Environment;
 use code24_shared::pipeline::consumer::{Action, Consumer, Delivery};
 use code24_shared::pipeline::optimize::OptimizeJobs;
-use code24_shared::pipeline::producer::{fan_out, Firing};
+use code24_shared::pipeline::producer::{Firing, Producer};
 use code24_shared::schedule::Task;
 use code24_shared::site::{Site, SiteUrl};
-use code24_shared::testkit::ports::MemoryDeadLetters;
+use code24_shared::testkit::ports::{MemoryDeadLetters, SimClock};
 use counting::{CountingElite, CountingLedger, CountingMetrics, CountingQueue, CountingRegistry, CountingResults};
 use futures::executor::block_on;
 use serde::Serialize;
@@ -119,7 +119,7 @@ fn run(sites: usize) -> Report {
     }
     let setup = started.elapsed();
 
-    let clock = std::cell::Cell::new(START_MS);
+    let clock = SimClock::at(START_MS);
     let now = || clock.get();
     let ledger = CountingLedger::default();
     let queue = CountingQueue::default();
@@ -130,7 +130,9 @@ fn run(sites: usize) -> Report {
         owner: "bench".into(),
     };
     let started = Instant::now();
-    let fanout = block_on(fan_out(&firing, &registry, &queue, &ledger, &now));
+    let config = ProducerConfig::default();
+    let producer = Producer { registry: &registry, queue: &queue, ledger: &ledger, clock: &clock, config: &config };
+    let fanout = block_on(producer.fan_out(&firing));
     let fanout_ms = started.elapsed().as_millis();
     let mut violations = Vec::new();
     if let Err(e) = &fanout {

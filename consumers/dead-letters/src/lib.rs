@@ -9,6 +9,7 @@ use code24_runtime::dead_letters::D1DeadLetters;
 use code24_runtime::env::{now_ms, vars};
 use code24_runtime::inbox::Inbox;
 use code24_runtime::ledger_client::DurableLedger;
+use code24_runtime::meter::Meter;
 use code24_runtime::results::R2Results;
 use code24_shared::dead_letters::consumer::{self, DeadLetterConsumer, IntakeEvent, Processed};
 use code24_shared::names::binding;
@@ -24,18 +25,21 @@ fn start() {
 #[event(queue)]
 async fn queue(batch: MessageBatch<JsValue>, env: Env, _ctx: Context) -> worker::Result<()> {
     let inbox = Inbox::new(&batch);
-    let processed = process(&inbox.queue, &inbox.deliveries, &env).await;
+    // Its ledger and R2 calls are counted; the store's D1 writes are not (yet).
+    let meter = Meter::new("dead-letters", "queue");
+    let processed = process(&inbox.queue, &inbox.deliveries, &env, &meter).await;
+    meter.log_figures();
     log(&processed.events);
     inbox.settle(Ok(processed.actions));
     Ok(())
 }
 
-async fn process(dlq: &str, deliveries: &[Delivery], env: &Env) -> Processed {
+async fn process(dlq: &str, deliveries: &[Delivery], env: &Env, meter: &Meter) -> Processed {
     let ports = (env.d1(binding::DB), DurableLedger::from_env(env), env.bucket(binding::RESULTS));
     let (Ok(db), Ok(ledger), Ok(bucket)) = ports else {
         return consumer::unbound(deliveries, "DB, LEDGER or RESULTS binding missing".into());
     };
-    let (store, results) = (D1DeadLetters::new(db), R2Results::new(bucket));
+    let (store, results, ledger) = (D1DeadLetters::new(db), R2Results::new(bucket).metered(meter), ledger.metered(meter));
     let consumer = DeadLetterConsumer { ledger: &ledger, results: &results, store: &store, dlq };
     consumer.process_batch(deliveries, &vars(env), &now_ms).await
 }

@@ -7,6 +7,7 @@ use code24_runtime::elite::ServiceElite;
 use code24_runtime::env::{entropy, now_ms, vars};
 use code24_runtime::inbox::Inbox;
 use code24_runtime::ledger_client::DurableLedger;
+use code24_runtime::meter::Meter;
 use code24_runtime::metrics::AnalyticsMetrics;
 use code24_runtime::queue::TextQueue;
 use code24_runtime::results::R2Results;
@@ -26,18 +27,20 @@ fn start() {
 #[event(queue)]
 async fn queue(batch: MessageBatch<JsValue>, env: Env, _ctx: Context) -> worker::Result<()> {
     let inbox = Inbox::new(&batch);
-    let decided = process(&inbox.queue, &inbox.deliveries, &env).await;
+    let meter = Meter::new("optimizer", "queue");
+    let decided = process(&inbox.queue, &inbox.deliveries, &env, &meter).await;
+    meter.log_figures();
     inbox.settle(decided);
     Ok(())
 }
 
-async fn process(queue_name: &str, deliveries: &[Delivery], env: &Env) -> Result<Vec<Action>, String> {
+async fn process(queue_name: &str, deliveries: &[Delivery], env: &Env, meter: &Meter) -> Result<Vec<Action>, String> {
     let config = ConsumerConfig::from_vars(&vars(env)).map_err(|e| e.to_string())?;
-    let ledger = DurableLedger::from_env(env).map_err(|e| e.to_string())?;
-    let elite = ServiceElite::from_env(env, config.elite_timeout_ms).map_err(|e| e.to_string())?;
-    let results = R2Results::new(env.bucket(binding::RESULTS).map_err(|e| e.to_string())?);
-    let dead_letters = TextQueue::new(env.queue(binding::DEAD_LETTER_QUEUE).map_err(|e| e.to_string())?, OPTIMIZE_DLQ);
-    let metrics = AnalyticsMetrics::from_env(env);
+    let ledger = DurableLedger::from_env(env).map_err(|e| e.to_string())?.metered(meter);
+    let elite = ServiceElite::from_env(env, config.elite_timeout_ms).map_err(|e| e.to_string())?.metered(meter);
+    let results = R2Results::new(env.bucket(binding::RESULTS).map_err(|e| e.to_string())?).metered(meter);
+    let dead_letters = TextQueue::new(env.queue(binding::DEAD_LETTER_QUEUE).map_err(|e| e.to_string())?, OPTIMIZE_DLQ).metered(meter);
+    let metrics = AnalyticsMetrics::from_env(env).metered(meter);
     let consumer = Consumer {
         jobs: OptimizeJobs::new(&elite, &results),
         ledger: &ledger,

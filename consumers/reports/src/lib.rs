@@ -9,6 +9,7 @@ use code24_runtime::elite::ServiceElite;
 use code24_runtime::env::{entropy, now_ms, vars};
 use code24_runtime::inbox::Inbox;
 use code24_runtime::ledger_client::DurableLedger;
+use code24_runtime::meter::Meter;
 use code24_runtime::metrics::AnalyticsMetrics;
 use code24_runtime::probes::WorkerProbes;
 use code24_runtime::queue::TextQueue;
@@ -31,25 +32,27 @@ fn start() {
 #[event(queue)]
 async fn queue(batch: MessageBatch<JsValue>, env: Env, _ctx: Context) -> worker::Result<()> {
     let inbox = Inbox::new(&batch);
-    let decided = process(&inbox.queue, &inbox.deliveries, &env).await;
+    let meter = Meter::new("reports", "queue");
+    let decided = process(&inbox.queue, &inbox.deliveries, &env, &meter).await;
+    meter.log_figures();
     inbox.settle(decided);
     Ok(())
 }
 
-async fn process(queue_name: &str, deliveries: &[Delivery], env: &Env) -> Result<Vec<Action>, String> {
+async fn process(queue_name: &str, deliveries: &[Delivery], env: &Env, meter: &Meter) -> Result<Vec<Action>, String> {
     let fail = |e: worker::Error| e.to_string();
     let config = ConsumerConfig::from_vars(&vars(env)).map_err(|e| e.to_string())?;
-    let ledger = DurableLedger::from_env(env).map_err(fail)?;
+    let ledger = DurableLedger::from_env(env).map_err(fail)?.metered(meter);
     let store = D1Reports::new(env.d1(binding::DB).map_err(fail)?);
-    let results = R2Results::new(env.bucket(binding::RESULTS).map_err(fail)?);
-    let queue = TextQueue::new(env.queue(binding::REPORTS_QUEUE).map_err(fail)?, REPORTS_QUEUE);
+    let results = R2Results::new(env.bucket(binding::RESULTS).map_err(fail)?).metered(meter);
+    let queue = TextQueue::new(env.queue(binding::REPORTS_QUEUE).map_err(fail)?, REPORTS_QUEUE).metered(meter);
     let probes = WorkerProbes::new(
-        ServiceElite::from_env(env, config.elite_timeout_ms).map_err(fail)?,
-        D1Registry::from_env(env).map_err(fail)?,
+        ServiceElite::from_env(env, config.elite_timeout_ms).map_err(fail)?.metered(meter),
+        D1Registry::from_env(env).map_err(fail)?.metered(meter),
         env.bucket(binding::RESULTS).map_err(fail)?,
     );
-    let dead_letters = TextQueue::new(env.queue(binding::DEAD_LETTER_QUEUE).map_err(fail)?, REPORTS_DLQ);
-    let metrics = AnalyticsMetrics::from_env(env);
+    let dead_letters = TextQueue::new(env.queue(binding::DEAD_LETTER_QUEUE).map_err(fail)?, REPORTS_DLQ).metered(meter);
+    let metrics = AnalyticsMetrics::from_env(env).metered(meter);
     let consumer = Consumer {
         jobs: ReportJobs { store: &store, results: &results, queue: &queue, probes: &probes, finalizer: &ledger, metrics: &metrics },
         ledger: &ledger,

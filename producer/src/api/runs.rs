@@ -45,7 +45,7 @@ pub(super) async fn backfill_run(call: &Call<'_>, req: &mut Request) -> worker::
         Ok(r) => r,
         Err(e) => return error(400, e),
     };
-    match crate::runs::enqueue(call.env, &run).await {
+    match crate::runs::enqueue(call.env, &run, &code24_runtime::meter::Meter::new("dispatcher", "fetch")).await {
         Ok(report) => json(202, &j!({"run_id": run.run_id, "slot": code24_shared::ids::rfc3339(run.slot), "report": report})),
         Err(e) => error(502, e.to_string()),
     }

@@ -94,6 +94,9 @@ pub const ROUTES: &[Route] = &[
     local("POST", "/api/standin/queue/optimize"),
     local("POST", "/api/standin/queue/reports"),
     local("POST", "/api/standin/access/token"),
+    local("GET", "/api/standin/send-faults"),
+    local("PUT", "/api/standin/send-faults"),
+    local("DELETE", "/api/standin/send-faults"),
 ];
 
 /// The path parameters of a resolved route, by the names its template declares.
@@ -303,6 +306,7 @@ mod tests {
             format!("{QUEUE_PATH_PREFIX}optimize"),
             format!("{QUEUE_PATH_PREFIX}reports"),
             crate::standin::access::TOKEN_PATH.to_owned(),
+            crate::standin::SEND_FAULTS_PATH.to_owned(),
         ];
         assert_eq!(control_paths, stand_in);
         // Any method: the stand-in answers 405 itself (and where it is not bound, every one is a 404).

@@ -409,8 +409,15 @@ pub struct RunRow {
     pub task: String,
     pub scheduled_ms: i64,
     pub phase: RunPhase,
-    /// Customer id of the last site whose message was sent (keyset cursor).
+    /// Customer id of the last site whose message was sent (keyset cursor, in the rotated
+    /// order [`runs::rank`] defines).
     pub cursor: Option<String>,
+    /// Where the fan-out started: it sends the sites after this customer id, then wraps to the
+    /// first and stops at it (`None`: from the first to the last). An optimization sweep starts
+    /// where the previous sweep of its task stopped ([`runs::open`]), so no site is starved by
+    /// its position in the id order.
+    #[serde(default)]
+    pub origin: Option<String>,
     /// Active sites when the sweep opened; replaced by `enqueued` when the fan-out ends.
     pub expected: u64,
     pub enqueued: u64,
@@ -448,10 +455,19 @@ pub struct OpenRun {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "decision", rename_all = "snake_case")]
 pub enum OpenDecision {
-    /// A new sweep: fan out from the first site.
-    Start,
-    /// A producer died mid-fan-out: continue after `cursor`.
-    Resume { cursor: Option<String>, enqueued: u64 },
+    /// A new sweep: fan out after `origin` (from the first site when `None`), wrapping round.
+    Start {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        origin: Option<String>,
+    },
+    /// A producer died mid-fan-out (or this producer retries its own fan-out): continue after
+    /// `cursor` in the order that starts after `origin`.
+    Resume {
+        cursor: Option<String>,
+        enqueued: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        origin: Option<String>,
+    },
     /// The fan-out already finished: a duplicate firing, enqueue nothing.
     AlreadyEnqueued,
     /// Another producer is fanning out right now: enqueue nothing.
@@ -461,7 +477,10 @@ pub enum OpenDecision {
     /// nothing (a job that ended absorbs its copy as a duplicate; one lost in transit, e.g.
     /// by a local queue that lived only in memory across a restart, is worked). Cloudflare's
     /// own duplicate firings come within seconds and never re-drive.
-    Redrive,
+    Redrive {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        origin: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

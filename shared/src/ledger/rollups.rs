@@ -26,8 +26,11 @@ use crate::reports::analytics::{bucket_of, DailyRollup, DURATION_BUCKETS_MS};
 pub const FLUSH_DELAY_MS: i64 = 30_000;
 /// Upserts per D1 batch when flushing.
 pub const FLUSH_BATCH_ROWS: usize = 50;
-/// Rows one alarm flushes at most; more wait for the next alarm, set at once.
-pub const FLUSH_MAX_ROWS: usize = 100 * FLUSH_BATCH_ROWS;
+/// Rows one alarm flushes at most; more wait for the next alarm, set at once. Each row is one
+/// D1 statement, and a D1 query of the invocation: 800 rows (16 batches) keep an alarm within
+/// 80 % of its 1,000 queries (`limits::D1_QUERIES_PER_INVOCATION`).
+pub const FLUSH_MAX_ROWS: usize =
+    (crate::limits::D1_QUERIES_PER_INVOCATION * crate::limits::HEADROOM_PERCENT / 100) as usize / FLUSH_BATCH_ROWS * FLUSH_BATCH_ROWS;
 
 /// How a job ended, as a rollup counts it.
 #[derive(Debug, Clone, Copy)]

@@ -18,12 +18,14 @@ pub trait RunTable {
 /// Decides what a cron firing (or a catch-up, or a backfill) for a run must do.
 pub fn open(table: &mut impl RunTable, req: &OpenRun) -> Result<OpenDecision, StoreError> {
     let Some(mut row) = table.run(&req.run_id)? else {
+        let origin = origin_of_new(table, req)?;
         table.put_run(&RunRow {
             run_id: req.run_id.clone(),
             task: req.task.clone(),
             scheduled_ms: req.scheduled_ms,
             phase: RunPhase::Enqueuing,
             cursor: None,
+            origin: origin.clone(),
             expected: req.expected,
             enqueued: 0,
             opened_ms: req.now_ms,
@@ -35,7 +37,7 @@ pub fn open(table: &mut impl RunTable, req: &OpenRun) -> Result<OpenDecision, St
             finalize_requested_ms: None,
         })?;
         abandon_stale(table, req)?;
-        return Ok(OpenDecision::Start);
+        return Ok(OpenDecision::Start { origin });
     };
     row.firings += 1;
     let stalled = |row: &RunRow| {
@@ -43,20 +45,46 @@ pub fn open(table: &mut impl RunTable, req: &OpenRun) -> Result<OpenDecision, St
             && row.finished_ms.is_none()
             && row.fanout_done_ms.is_some_and(|done| req.now_ms - done > req.lease_ms)
     };
+    // A producer re-opening its own fan-out (it retries after a fault it could not ride out)
+    // resumes it at once, without waiting for its own lease to lapse.
+    let own = row.producer_owner.as_deref() == Some(req.owner.as_str());
     let decision = match row.phase {
-        RunPhase::Enqueued if stalled(&row) => OpenDecision::Redrive,
+        RunPhase::Enqueued if stalled(&row) => OpenDecision::Redrive { origin: row.origin.clone() },
         RunPhase::Enqueued | RunPhase::Abandoned => OpenDecision::AlreadyEnqueued,
-        RunPhase::Enqueuing if row.producer_lease_until_ms > req.now_ms => {
+        RunPhase::Enqueuing if row.producer_lease_until_ms > req.now_ms && !own => {
             OpenDecision::InProgress { lease_until_ms: row.producer_lease_until_ms }
         }
         RunPhase::Enqueuing => {
             row.producer_lease_until_ms = req.now_ms + req.lease_ms;
             row.producer_owner = Some(req.owner.clone());
-            OpenDecision::Resume { cursor: row.cursor.clone(), enqueued: row.enqueued }
+            OpenDecision::Resume { cursor: row.cursor.clone(), enqueued: row.enqueued, origin: row.origin.clone() }
         }
     };
     table.put_run(&row)?;
     Ok(decision)
+}
+
+/// Where a new run's fan-out starts. An optimization sweep starts where the previous sweep of
+/// its task stopped: after the last site that sweep sent when its fan-out died (abandoned or
+/// still unfinished), else at that sweep's own origin. So a site left unsent by a dead fan-out
+/// is among the first the next sweep sends, and a fan-out that keeps dying at the same place
+/// cannot starve the sites behind it. Report runs start from the first customer.
+fn origin_of_new(table: &impl RunTable, req: &OpenRun) -> Result<Option<String>, StoreError> {
+    if !super::is_optimization(&req.run_id) {
+        return Ok(None);
+    }
+    let previous = table.recent(STALE_SCAN)?.into_iter().find(|r| r.task == req.task && r.scheduled_ms < req.scheduled_ms);
+    Ok(previous.and_then(|p| match p.phase {
+        RunPhase::Enqueued => p.origin,
+        RunPhase::Enqueuing | RunPhase::Abandoned => p.cursor.or(p.origin),
+    }))
+}
+
+/// A cursor's place in the order of a fan-out that started after `origin`: the ids after the
+/// origin come first, then the ids up to it. Cursors compare by rank, so a page of the wrapped
+/// part is after every page before the wrap.
+pub fn rank<'k>(key: &'k str, origin: Option<&str>) -> (bool, &'k str) {
+    (origin.is_some_and(|o| key <= o), key)
 }
 
 /// How many recent sweeps a new sweep looks through for stale fan-outs to abandon; older ones
@@ -98,7 +126,8 @@ fn check_owner(row: &RunRow, owner: &str) -> Result<(), StoreError> {
 pub fn record_page(table: &mut impl RunTable, req: &PageDone) -> Result<(), StoreError> {
     let mut row = table.run(&req.run_id)?.ok_or_else(|| StoreError(format!("page recorded for unknown sweep {}", req.run_id)))?;
     check_owner(&row, &req.owner)?;
-    if row.cursor.as_deref().is_some_and(|c| c >= req.cursor.as_str()) {
+    let origin = row.origin.as_deref();
+    if row.cursor.as_deref().is_some_and(|c| rank(c, origin) >= rank(&req.cursor, origin)) {
         return Ok(());
     }
     row.cursor = Some(req.cursor.clone());

@@ -146,7 +146,7 @@ fn finish(sweep: &str, owner: &str, now: i64) -> FanoutDone {
 #[test]
 fn sweep_opens_once_and_duplicate_firings_enqueue_nothing() {
     let mut t = MemoryRunTable::default();
-    assert_eq!(open(&mut t, &open_req("l.optimize.s1", 0)).unwrap(), OpenDecision::Start);
+    assert_eq!(open(&mut t, &open_req("l.optimize.s1", 0)).unwrap(), OpenDecision::Start { origin: None });
     assert_eq!(open(&mut t, &open_req("l.optimize.s1", 1)).unwrap(), OpenDecision::InProgress { lease_until_ms: LEASE });
     record_page(&mut t, &page("l.optimize.s1", "p0", "c", 3, 2)).unwrap();
     finish_fanout(&mut t, &finish("l.optimize.s1", "p0", 3)).unwrap();
@@ -163,9 +163,11 @@ fn a_stalled_sweep_fired_again_long_after_its_fan_out_is_re_driven_without_count
     finish_fanout(&mut t, &finish("l.optimize.s1", "p0", 3)).unwrap();
     // (now, decision): a duplicate within one lease of the fan-out's end is absorbed; a later
     // one re-drives the incomplete sweep.
-    for (now, decision) in
-        [(3 + LEASE, OpenDecision::AlreadyEnqueued), (4 + LEASE, OpenDecision::Redrive), (10 * LEASE, OpenDecision::Redrive)]
-    {
+    for (now, decision) in [
+        (3 + LEASE, OpenDecision::AlreadyEnqueued),
+        (4 + LEASE, OpenDecision::Redrive { origin: None }),
+        (10 * LEASE, OpenDecision::Redrive { origin: None }),
+    ] {
         assert_eq!(open(&mut t, &open_req("l.optimize.s1", now)).unwrap(), decision, "at {now}");
     }
     let row = t.run("l.optimize.s1").unwrap().unwrap();
@@ -183,12 +185,12 @@ fn a_stalled_sweep_fired_again_long_after_its_fan_out_is_re_driven_without_count
 #[test]
 fn dead_producer_is_resumed_from_its_cursor() {
     let mut t = MemoryRunTable::default();
-    assert_eq!(open(&mut t, &open_req("l.optimize.s1", 0)).unwrap(), OpenDecision::Start);
+    assert_eq!(open(&mut t, &open_req("l.optimize.s1", 0)).unwrap(), OpenDecision::Start { origin: None });
     record_page(&mut t, &page("l.optimize.s1", "p0", "b", 2, 10)).unwrap();
     // The producer dies. Its lease lapses; the next firing resumes after "b".
     let later = 10 + LEASE + 1;
     let decision = open(&mut t, &open_req("l.optimize.s1", later)).unwrap();
-    assert_eq!(decision, OpenDecision::Resume { cursor: Some("b".into()), enqueued: 2 });
+    assert_eq!(decision, OpenDecision::Resume { cursor: Some("b".into()), enqueued: 2, origin: None });
     let owner = format!("p{later}");
     // A page at or before the cursor (re-sent by the resumed producer) counts nothing twice.
     record_page(&mut t, &page("l.optimize.s1", &owner, "b", 2, LEASE + 20)).unwrap();
@@ -254,12 +256,39 @@ fn a_stale_fan_out_is_abandoned_when_the_next_sweep_starts() {
     // The producer died; the next sweep starts after its lease lapsed.
     let mut second = open_req("l.optimize.s2", 180_000);
     second.scheduled_ms = 180_000;
-    assert_eq!(open(&mut t, &second).unwrap(), OpenDecision::Start);
+    // It starts where the dead fan-out stopped, so the sites after "b" are sent first.
+    assert_eq!(open(&mut t, &second).unwrap(), OpenDecision::Start { origin: Some("b".into()) });
     let row = t.run("l.optimize.s1").unwrap().unwrap();
     assert_eq!((row.phase, row.expected), (RunPhase::Abandoned, 2));
     let shards = [ShardCounts { run_id: "l.optimize.s1".into(), succeeded: 2, last_terminal_ms: Some(50), ..ShardCounts::default() }];
     assert!(progress(&row, &shards).0.complete, "an abandoned sweep completes over what it enqueued");
     assert_eq!(open(&mut t, &open_req("l.optimize.s1", 200_000)).unwrap(), OpenDecision::AlreadyEnqueued);
+}
+
+#[test]
+fn limits_a_sweep_starts_where_the_previous_one_stopped_and_counts_its_wrapped_pages_in_order() {
+    let mut t = MemoryRunTable::default();
+    let sweep = |k: i64, now: i64| OpenRun { scheduled_ms: k * 180_000, ..open_req(&format!("l.optimize.s{k}"), now) };
+    assert_eq!(open(&mut t, &sweep(1, 0)).unwrap(), OpenDecision::Start { origin: None });
+    record_page(&mut t, &page("l.optimize.s1", "p0", "m", 5, 1)).unwrap();
+    // Sweep 1's producer dies after "m"; sweep 2 starts after "m" and wraps round to it.
+    assert_eq!(open(&mut t, &sweep(2, 180_000)).unwrap(), OpenDecision::Start { origin: Some("m".into()) });
+    let owner = "p180000";
+    // (cursor, added, enqueued after): "z" then the wrapped "c" and "m" count; a re-sent "x"
+    // (before "z" in this order) and a re-sent "c" count nothing.
+    for (cursor, added, enqueued) in [("z", 4, 4), ("x", 9, 4), ("c", 2, 6), ("c", 9, 6), ("m", 3, 9)] {
+        record_page(&mut t, &page("l.optimize.s2", owner, cursor, added, 180_001)).unwrap();
+        assert_eq!(t.run("l.optimize.s2").unwrap().unwrap().enqueued, enqueued, "after {cursor}");
+    }
+    // The same producer re-opening its own fan-out (a retry) resumes at once, lease or not.
+    let again = OpenRun { owner: owner.into(), ..sweep(2, 180_002) };
+    let resumed = OpenDecision::Resume { cursor: Some("m".into()), enqueued: 9, origin: Some("m".into()) };
+    assert_eq!(open(&mut t, &again).unwrap(), resumed);
+    finish_fanout(&mut t, &finish("l.optimize.s2", owner, 180_003)).unwrap();
+    // A sweep after a finished one keeps its origin; report runs always start from the first.
+    assert_eq!(open(&mut t, &sweep(3, 360_000)).unwrap(), OpenDecision::Start { origin: Some("m".into()) });
+    let report = OpenRun { task: "monthly-analytics".into(), ..open_req("l.monthly-analytics.2027-01", 360_001) };
+    assert_eq!(open(&mut t, &report).unwrap(), OpenDecision::Start { origin: None });
 }
 
 fn settle_req(c: &JobClaim, written: bool, now: i64) -> SettleRequest {

@@ -4,6 +4,8 @@
 //! code.
 //!
 //! - [`producer`]: the fan-out of a sweep or a report run.
+//! - [`rotation`]: the order a fan-out sends its sites in, starting after the run's origin.
+//! - [`pacing`]: its sends paced under the queue's throughput, refusals retried with backoff.
 //! - [`consumer`]: the job consumer, one driver for every kind of job ([`consumer::JobKind`]).
 //! - [`shard_calls`]: its one claim and one complete request per ledger shard touched.
 //! - [`optimize`]: the optimization job kind (elite calls, the R2 result, recovery).
@@ -11,6 +13,8 @@
 
 pub mod consumer;
 pub mod optimize;
+pub mod pacing;
 pub mod producer;
 pub mod reports;
+pub mod rotation;
 pub(crate) mod shard_calls;

@@ -27,6 +27,29 @@ pub const FAULTS_PATH: &str = "/__standin/faults";
 /// Call counters: `GET` reads, `DELETE` zeroes.
 pub const STATS_PATH: &str = "/__standin/stats";
 
+/// The dispatcher's queue-send faults (a local-only fault switch): `PUT` arms a
+/// [`SendFaults`] plan, `GET` shows it, `DELETE` disarms it.
+pub const SEND_FAULTS_PATH: &str = "/__standin/send-faults";
+/// `POST`: answers the armed plan and disarms it, so exactly one fan-out suffers it. The
+/// dispatcher asks once per optimization fan-out, and only when its `ENVIRONMENT` is `local`.
+pub const SEND_FAULTS_TAKE_PATH: &str = "/__standin/send-faults/take";
+
+/// Send failures the dispatcher injects into one fan-out: every `every`-th `send_batch` attempt
+/// fails as a 429 would, `times` times at most. Disarmed: `every` = 0.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendFaults {
+    pub every: u32,
+    pub times: u32,
+}
+
+impl SendFaults {
+    /// Whether attempt number `attempt` (1 = the first) fails, `failed` having failed so far.
+    pub fn fails(&self, attempt: u64, failed: u32) -> bool {
+        self.every > 0 && failed < self.times && attempt.is_multiple_of(u64::from(self.every))
+    }
+}
+
 /// Prefix of the queue injection hook: `POST /__standin/queue/{target}`.
 pub const QUEUE_PATH_PREFIX: &str = "/__standin/queue/";
 /// At most this many bodies per injection request (a test that needs more sends several).

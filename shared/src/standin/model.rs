@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use crate::elite::{EliteRequest, ELITE_CONTRACT_VERSION, PLATFORM_CONTEXT_VERSION};
-use crate::standin::{within_rate, Fault, FaultRule, FaultRules, StandinStats};
+use crate::standin::{within_rate, Fault, FaultRule, FaultRules, SendFaults, StandinStats};
 
 /// How long a [`Fault::Hang`] without `ms` sleeps: longer than any sane client timeout.
 pub const DEFAULT_HANG_MS: u64 = 120_000;
@@ -27,13 +27,29 @@ pub struct Standin {
     /// the same calls on every run. Zeroed with the counters, so a test that resets the stats
     /// before its run gets a reproducible pattern regardless of earlier traffic.
     seq: u64,
+    /// The dispatcher's send failures armed for its next fan-out (the local fault switch).
+    send_faults: SendFaults,
 }
 
 impl Standin {
     /// A fresh stand-in. `instance` is the random id of this wasm instance; the caller draws it
     /// because this module never touches a source of randomness.
     pub fn new(instance: String) -> Self {
-        Self { rules: Vec::new(), stats: StandinStats { instance, ..StandinStats::default() }, seq: 0 }
+        Self { rules: Vec::new(), stats: StandinStats { instance, ..StandinStats::default() }, seq: 0, send_faults: SendFaults::default() }
+    }
+
+    /// Arms `faults` for the next fan-out (`SendFaults::default()` disarms).
+    pub fn arm_send_faults(&mut self, faults: SendFaults) {
+        self.send_faults = faults;
+    }
+
+    pub fn send_faults(&self) -> SendFaults {
+        self.send_faults
+    }
+
+    /// Hands the armed send failures to one fan-out, and disarms them.
+    pub fn take_send_faults(&mut self) -> SendFaults {
+        std::mem::take(&mut self.send_faults)
     }
 
     /// Records one decoded optimize call and decides which fault it suffers, consuming one unit

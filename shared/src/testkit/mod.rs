@@ -4,17 +4,22 @@
 //! no Worker enables it, so no wasm bundle carries it (`tests/tests/bundle_contents.rs`
 //! checks each Worker's resolved features).
 //!
-//! - [`ports`]: twins of the optimization path's ports (site registry, queue, ledger, elite
-//!   workers, R2, dead-letter sink, metrics); the ledger twin runs the Durable Object's own
-//!   decisions over [`ledger`]'s tables.
+//! - [`ports`]: twins of the optimization path's ports (site registry, queue with the
+//!   platform's throughput, ledger, elite workers, R2, dead-letter sink, metrics) and the
+//!   simulated clock; the ledger twin runs the Durable Object's own decisions over
+//!   [`ledger`]'s tables.
+//! - [`metered`]: any port counted against one invocation's limits (`limits::usage::Usage`).
 //! - [`dead_letters`]: the dead-letter store's twin (rows as D1 keeps them, failures on demand).
 //! - [`reports`]: twins of the report jobs' ports (report store, run finalizer, health probes).
 //! - [`ledger`]: in-memory job and sweep tables, the twin of the Durable Object's SQLite.
-//! - [`sim`]: the seeded simulation (duplicated firings and deliveries, crashes, elite faults)
-//!   and its invariant checks.
+//! - [`sim`]: the seeded simulation (duplicated firings and deliveries, crashes, elite faults,
+//!   a throttling queue) and its invariant checks, every invocation held to the limits; its
+//!   queue of messages by visibility (`sim_queue`).
 
 pub mod dead_letters;
 pub mod ledger;
+pub mod metered;
 pub mod ports;
 pub mod reports;
 pub mod sim;
+mod sim_queue;

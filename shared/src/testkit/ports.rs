@@ -4,6 +4,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use crate::datapoints::DataPoint;
 use crate::elite::{classify_response, EliteRequest, EliteResponse};
@@ -14,8 +15,9 @@ use crate::ledger::{
     ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, FanoutDone, FinalizeDecision, FinalizeRequest, OpenDecision, OpenRun,
     PageDone, RunProgress, SettleDecision, SettleRequest, JOB_SHARDS,
 };
+use crate::limits::rate::SendWindow;
 use crate::ports::{
-    DeadLetterSink, EliteClient, JobFinished, JobQueue, Ledger, Metrics, ObjectReader, ResultStore, SitePage, SiteRegistry,
+    Clock, DeadLetterSink, EliteClient, JobFinished, JobQueue, Ledger, Metrics, ObjectReader, ResultStore, SitePage, SiteRegistry,
 };
 use crate::site::Site;
 use crate::standin::model::Standin;
@@ -55,20 +57,94 @@ impl SiteRegistry for MemoryRegistry {
     }
 }
 
-/// Queue twin, producer side: records every sent body. `fail_after` makes sends fail once
-/// that many batches went through (a producer cut off mid-fan-out).
+/// The simulation's clock: a shared instant that only moves when a driver waits (or the
+/// simulation steps it). Cloning shares it.
+#[derive(Debug, Clone, Default)]
+pub struct SimClock(Rc<Cell<i64>>);
+
+impl SimClock {
+    pub fn at(now_ms: i64) -> Self {
+        Self(Rc::new(Cell::new(now_ms)))
+    }
+
+    pub fn get(&self) -> i64 {
+        self.0.get()
+    }
+
+    pub fn set(&self, now_ms: i64) {
+        self.0.set(now_ms);
+    }
+}
+
+impl Clock for SimClock {
+    fn now_ms(&self) -> i64 {
+        self.0.get()
+    }
+
+    async fn sleep_until(&self, at_ms: i64) {
+        self.0.set(self.0.get().max(at_ms));
+    }
+}
+
+/// A queue's throughput as the platform enforces it, for the queue twin: sends beyond
+/// `cap_per_s` messages in any one-second window by the simulated clock, and every send during
+/// a burst of refusals (the queue saturated by others), fail as a real 429 does.
+#[derive(Debug, Clone)]
+pub struct Throttle {
+    pub clock: SimClock,
+    pub cap_per_s: u64,
+    /// (from, until) instants during which every send is refused.
+    pub bursts: Vec<(i64, i64)>,
+    pub window: SendWindow,
+}
+
+impl Throttle {
+    /// The platform's throughput ([`crate::limits::QUEUE_SEND_RATE_PER_S`]) on `clock`.
+    pub fn platform(clock: &SimClock) -> Self {
+        Self { clock: clock.clone(), cap_per_s: crate::limits::QUEUE_SEND_RATE_PER_S, bursts: Vec::new(), window: SendWindow::default() }
+    }
+}
+
+/// Queue twin, producer side: records every sent body. Once that many batches went through,
+/// `fail_after` makes every send fail (an outage: a transient error), and `cut_after` cuts the
+/// producer off (its invocation dies: a permanent error, which it does not retry). With a
+/// [`Throttle`], sends beyond the queue's throughput are refused as a 429 is: a transient error
+/// saying "429 Too Many Requests".
 #[derive(Debug, Default)]
 pub struct MemoryQueue {
     pub sent: RefCell<Vec<String>>,
     pub batches: Cell<u64>,
     pub fail_after: Cell<Option<u64>>,
+    pub cut_after: Cell<Option<u64>>,
+    pub throttle: RefCell<Option<Throttle>>,
+    /// Sends refused by the throttle.
+    pub refused: Cell<u64>,
 }
 
 impl JobQueue for MemoryQueue {
     async fn send_batch(&self, bodies: &[String]) -> Result<(), JobError> {
-        assert!(bodies.len() <= 100, "a send_batch of {} messages would be refused", bodies.len());
+        assert!(
+            bodies.len() as u64 <= crate::limits::QUEUE_SEND_BATCH_MESSAGES,
+            "a send_batch of {} messages would be refused",
+            bodies.len()
+        );
+        if self.cut_after.get().is_some_and(|n| self.batches.get() >= n) {
+            return Err(JobError::permanent("simulated producer cut off mid-fan-out"));
+        }
         if self.fail_after.get().is_some_and(|n| self.batches.get() >= n) {
             return Err(JobError::transient("simulated queue outage"));
+        }
+        if let Some(t) = self.throttle.borrow_mut().as_mut() {
+            let now = t.clock.get();
+            let in_burst = t.bursts.iter().any(|(from, until)| (*from..*until).contains(&now));
+            if in_burst || !t.window.admit(now, bodies.len() as u64, t.cap_per_s) {
+                self.refused.set(self.refused.get() + 1);
+                return Err(JobError::transient(format!(
+                    "429 Too Many Requests: the queue accepts {} messages/s (simulated{})",
+                    t.cap_per_s,
+                    if in_burst { ", refusing a burst" } else { "" }
+                )));
+            }
         }
         self.batches.set(self.batches.get() + 1);
         self.sent.borrow_mut().extend(bodies.iter().cloned());

@@ -1,9 +1,10 @@
 //! A deterministic simulation of the whole pipeline over the in-memory twins: cron firings
 //! (duplicated, cut off mid-fan-out), an at-least-once queue (duplicated deliveries, delayed
 //! retries, a `max_retries` backstop), elite faults, and consumer crashes between the R2
-//! write and the ack. Time is simulated; every random choice comes from one seed, so a
-//! failing seed replays exactly. [`run`] checks the pipeline's invariants and reports every
-//! violation it finds.
+//! write and the ack, and a queue that refuses sends beyond its throughput. Time is simulated;
+//! every random choice comes from one seed, so a failing seed replays exactly. [`run`] checks
+//! the pipeline's invariants and reports every violation it finds, every invocation's figure
+//! over its limit ([`crate::limits::usage`]) included.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
@@ -13,7 +14,7 @@ use serde::Serialize;
 
 use crate::backoff::RetryPolicy;
 use crate::backoff::Rng;
-use crate::config::ConsumerConfig;
+use crate::config::{ConsumerConfig, ProducerConfig};
 use crate::dead_letters::intake::{settle_and_decide, DeadLetterAction};
 use crate::dead_letters::record::DeadLetterRecord;
 use crate::elite::{EliteRequest, EliteResponse, EliteRole};
@@ -25,17 +26,22 @@ use crate::ledger::{
     is_optimization, ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, FanoutDone, JobState, OpenDecision, OpenRun, PageDone,
     RunPhase, SettleDecision, SettleRequest,
 };
+use crate::limits::usage::{Figure, Figures, InvocationLimits, Usage};
 use crate::names::Environment;
 use crate::optimization::optimization_key;
 use crate::pipeline::consumer::Delivery;
 use crate::pipeline::consumer::{Action, Consumer};
 use crate::pipeline::optimize::OptimizeJobs;
-use crate::pipeline::producer::{fan_out, Firing, PRODUCER_LEASE_MS};
-use crate::ports::{EliteClient, Ledger};
+use crate::pipeline::producer::{Firing, Producer, PRODUCER_LEASE_MS};
+use crate::ports::{DeadLetterSink, EliteClient, Ledger, Metrics};
 use crate::schedule::Task;
 use crate::site::{Site, SiteUrl};
 use crate::standin::{Fault, FaultRule, FaultRules};
-use crate::testkit::ports::{MemoryDeadLetters, MemoryElite, MemoryLedger, MemoryMetrics, MemoryQueue, MemoryRegistry, MemoryResults};
+use crate::testkit::metered::Metered;
+use crate::testkit::ports::{
+    MemoryDeadLetters, MemoryElite, MemoryLedger, MemoryMetrics, MemoryQueue, MemoryRegistry, MemoryResults, SimClock, Throttle,
+};
+use crate::testkit::sim_queue::{Msg, SimQueue};
 
 /// The knobs of one simulated run.
 #[derive(Debug, Clone)]
@@ -63,6 +69,19 @@ pub struct SimConfig {
     pub p_stall_before_complete: f64,
     /// Deliveries after which the queue itself moves a message to the dead-letter queue.
     pub max_deliveries: u32,
+    /// The per-invocation limits every simulated invocation is held to.
+    pub limits: InvocationLimits,
+    /// (invocation, figure) pairs whose overruns are reported in [`SimReport::tolerated`]
+    /// instead of failing the run: a known overrun another change fixes, named here so it
+    /// stays visible.
+    pub tolerated: Vec<(&'static str, Figure)>,
+    /// The producer's pace (messages/s; 0 unpaced).
+    pub send_rate_per_s: u32,
+    /// The optimize queue's throughput, by the simulated clock (`None`: it accepts everything).
+    pub queue_cap_per_s: Option<u64>,
+    /// Bursts during which the queue refuses every send, as (start after the first firing,
+    /// length) in ms.
+    pub queue_bursts: Vec<(i64, i64)>,
 }
 
 impl SimConfig {
@@ -84,9 +103,22 @@ impl SimConfig {
             p_crash_after_complete: 0.05,
             p_stall_before_complete: 0.03,
             max_deliveries: 11,
+            limits: InvocationLimits::default(),
+            // An optimizer batch starts three elite calls per job at once: at 10 jobs, 30
+            // connections (the platform keeps 6 open and makes the rest wait); at 25 or more,
+            // over the 32 service-binding calls. The consumer's bound on elite calls in flight
+            // (issue 13) removes both; until then they are reported, not failed.
+            tolerated: vec![(OPTIMIZER, Figure::PeakConnections), (OPTIMIZER, Figure::ServiceBindingCalls)],
+            send_rate_per_s: ProducerConfig::DEFAULT_SEND_RATE_PER_S,
+            queue_cap_per_s: Some(crate::limits::QUEUE_SEND_RATE_PER_S),
+            queue_bursts: Vec::new(),
         }
     }
 }
+
+/// The invocation kinds the simulation counts, as [`SimReport::usage`] names them.
+pub const PRODUCER: &str = "producer";
+pub const OPTIMIZER: &str = "optimizer";
 
 /// What a run did and what it found.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -130,6 +162,17 @@ pub struct SimReport {
     pub messages_lost: u64,
     /// Firings that re-drove a stalled sweep.
     pub redrives: u64,
+    /// The largest of each counted figure, per invocation kind ([`PRODUCER`], [`OPTIMIZER`]).
+    pub usage: BTreeMap<String, Figures>,
+    /// Overruns of the figures [`SimConfig::tolerated`] names, one line each (the first 20).
+    pub tolerated: Vec<String>,
+    /// Sends the queue refused (429) and the producer retried.
+    pub queue_refusals: u64,
+    pub send_retries: u64,
+    /// The most messages the optimize queue accepted in any one second.
+    pub peak_send_rate_per_s: u64,
+    /// The longest run of consecutive sweeps that never sent some active site's job.
+    pub max_consecutive_skips: u64,
     pub violations: Vec<String>,
 }
 
@@ -222,13 +265,6 @@ impl EliteClient for WatchedElite<'_> {
     }
 }
 
-struct Msg {
-    body: String,
-    deliveries: u32,
-    visible_at: i64,
-    sent_ms: i64,
-}
-
 /// Runs one simulation and checks its invariants.
 pub fn run(cfg: &SimConfig) -> SimReport {
     run_with_faults(cfg, &ExtraFaults::default())
@@ -254,7 +290,7 @@ pub fn run_with_faults(cfg: &SimConfig, extra: &ExtraFaults) -> SimReport {
     let extra_rules = &extra.elite_rules;
     let mut rng = Rng::new(cfg.seed);
     let mut report = SimReport { seed: cfg.seed, ..SimReport::default() };
-    let clock = Cell::new(1_800_000_000_000i64);
+    let clock = SimClock::at(1_800_000_000_000);
     let now = || clock.get();
 
     let registry = MemoryRegistry::default();
@@ -311,16 +347,13 @@ pub fn run_with_faults(cfg: &SimConfig, extra: &ExtraFaults) -> SimReport {
     let results = MemoryResults::default();
     let dead_letters = MemoryDeadLetters::default();
     let metrics = MemoryMetrics::default();
-    let consumer = Consumer {
-        jobs: OptimizeJobs::new(&watched, &results),
-        ledger: &crashing,
-        dead_letters: &dead_letters,
-        metrics: &metrics,
-        config: &config,
-        origin_queue: crate::names::OPTIMIZE_QUEUE,
-    };
     let producer_queue = MemoryQueue::default();
-    let mut queue: Vec<Msg> = Vec::new();
+    // Without a cap the throttle only measures the rate.
+    let bursts = cfg.queue_bursts.iter().map(|(from, len)| (clock.get() + from, clock.get() + from + len)).collect();
+    let cap_per_s = cfg.queue_cap_per_s.unwrap_or(u64::MAX);
+    *producer_queue.throttle.borrow_mut() = Some(Throttle { cap_per_s, bursts, ..Throttle::platform(&clock) });
+    let producer_config = ProducerConfig { send_rate_per_s: cfg.send_rate_per_s };
+    let mut queue = SimQueue::default();
     // The dead-letter queue (letters the consumer sent, and jobs the queue moved after
     // max_deliveries) and the store its consumer fills.
     let mut dlq: Vec<Msg> = Vec::new();
@@ -355,7 +388,7 @@ pub fn run_with_faults(cfg: &SimConfig, extra: &ExtraFaults) -> SimReport {
         }
         firings.sort_by_key(|(at, _)| *at);
         let next_firing = firings.first().map(|(at, _)| *at);
-        let next_visible = queue.iter().chain(&dlq).map(|m| m.visible_at).chain(crashing.next_stalled()).min();
+        let next_visible = queue.next_visible().into_iter().chain(dlq.iter().map(|m| m.visible_at)).chain(crashing.next_stalled()).min();
         match (next_firing, next_visible) {
             (None, None) => break,
             (Some(at), v) if v.is_none_or(|v| at <= v.max(now())) => {
@@ -364,11 +397,21 @@ pub fn run_with_faults(cfg: &SimConfig, extra: &ExtraFaults) -> SimReport {
                 report.firings += 1;
                 firing.owner = format!("producer-{}", report.firings);
                 if rng.chance(cfg.p_producer_cut) {
-                    producer_queue.fail_after.set(Some(rng.below(3)));
+                    producer_queue.cut_after.set(Some(rng.below(3)));
                 }
-                let outcome = block_on(fan_out(&firing, &registry, &producer_queue, &ledger, &now));
-                producer_queue.fail_after.set(None);
+                let usage = Usage::new("dispatcher", "scheduled");
+                let producer = Producer {
+                    registry: &Metered::new(&registry, &usage),
+                    queue: &Metered::new(&producer_queue, &usage),
+                    ledger: &Metered::new(&ledger, &usage),
+                    clock: &clock,
+                    config: &producer_config,
+                };
+                let outcome = block_on(producer.fan_out(&firing));
+                account(cfg, PRODUCER, &usage, &mut report);
+                producer_queue.cut_after.set(None);
                 producer_queue.batches.set(0);
+                report.send_retries += outcome.as_ref().map_or(0, |o| o.send_retries);
                 report.redrives += u64::from(outcome.as_ref().is_ok_and(|o| o.decision == "redrive"));
                 if outcome.is_err() {
                     report.producer_cuts += 1;
@@ -394,7 +437,18 @@ pub fn run_with_faults(cfg: &SimConfig, extra: &ExtraFaults) -> SimReport {
             (_, Some(v)) => {
                 clock.set(clock.get().max(v));
                 crashing.deliver_stalled(now(), &mut report);
-                deliver_batch(cfg, &mut rng, &mut queue, &mut dlq, &consumer, &now, &mut report);
+                let usage = Usage::new("optimizer", "queue");
+                let (elite, metered_results) = (Metered::new(&watched, &usage), Metered::new(&results, &usage));
+                let consumer = Consumer {
+                    jobs: OptimizeJobs::new(&elite, &metered_results),
+                    ledger: &Metered::new(&crashing, &usage),
+                    dead_letters: &Metered::new(&dead_letters, &usage),
+                    metrics: &Metered::new(&metrics, &usage),
+                    config: &config,
+                    origin_queue: crate::names::OPTIMIZE_QUEUE,
+                };
+                deliver_batch(cfg, &mut rng, &mut queue, &mut dlq, &consumer, &crashing.crashed, &now, &mut report);
+                account(cfg, OPTIMIZER, &usage, &mut report);
                 for letter in dead_letters.letters.borrow_mut().drain(..) {
                     dlq.push(Msg { body: letter.encode(), deliveries: 0, visible_at: now(), sent_ms: now() });
                 }
@@ -417,12 +471,32 @@ pub fn run_with_faults(cfg: &SimConfig, extra: &ExtraFaults) -> SimReport {
     report.ledger_requests = ledger.requests.get();
 
     report.analytics_points = metrics.finished.borrow().len() as u64;
+    report.queue_refusals = producer_queue.refused.get();
+    report.peak_send_rate_per_s = producer_queue.throttle.borrow().as_ref().map_or(0, |t| t.window.peak_per_s());
     let left = elite.standin.borrow().rules().rules;
     for ((kind, budget), rule) in budgets.into_iter().zip(left) {
         *report.elite_faults.entry(kind).or_default() += u64::from(budget - rule.times.unwrap_or(0));
     }
     check_invariants(&sweeps, &registry, &ledger, &results, &store, &sent_jobs, &mut report);
     report
+}
+
+/// Records one invocation's figures: the peak per kind, and each overrun as a violation (or,
+/// for a pair [`SimConfig::tolerated`] names, in [`SimReport::tolerated`]).
+fn account(cfg: &SimConfig, kind: &'static str, usage: &Usage, report: &mut SimReport) {
+    let figures = usage.figures();
+    let peak = report.usage.entry(kind.to_owned()).or_default();
+    *peak = peak.max(figures);
+    for overrun in figures.overruns(&cfg.limits) {
+        let line = format!("{kind} invocation: {overrun}");
+        if cfg.tolerated.contains(&(kind, overrun.figure)) {
+            if report.tolerated.len() < 20 {
+                report.tolerated.push(line);
+            }
+        } else {
+            report.violations.push(line);
+        }
+    }
 }
 
 /// A fault's kind as the reports count it.
@@ -438,20 +512,24 @@ fn fault_kind(fault: &Fault) -> String {
 
 /// Delivers one batch of the visible messages to the consumer, as the queue would: past the
 /// retry backstop to the DLQ, sometimes twice, all again after a crash, retries delayed.
-fn deliver_batch(
+#[allow(clippy::too_many_arguments)]
+fn deliver_batch<K, L, D, M>(
     cfg: &SimConfig,
     rng: &mut Rng,
-    queue: &mut Vec<Msg>,
+    queue: &mut SimQueue,
     dlq: &mut Vec<Msg>,
-    consumer: &Consumer<'_, OptimizeJobs<'_, WatchedElite<'_>, MemoryResults>, CrashingLedger<'_>, MemoryDeadLetters, MemoryMetrics>,
+    consumer: &Consumer<'_, K, L, D, M>,
+    crashed: &Cell<bool>,
     now: &dyn Fn() -> i64,
     report: &mut SimReport,
-) {
-    // The consumer's ledger is the crash-injecting one; it says whether this batch "crashed".
-    let crashing = consumer.ledger;
-    queue.sort_by_key(|m| m.visible_at);
-    let ready = queue.iter().take_while(|m| m.visible_at <= now()).count().min(cfg.batch_size);
-    let mut batch: Vec<Msg> = queue.drain(..ready).collect();
+) where
+    K: crate::pipeline::consumer::JobKind,
+    L: Ledger,
+    D: DeadLetterSink,
+    M: Metrics,
+{
+    // `crashed`: the crash-injecting ledger's flag, which says whether this batch "crashed".
+    let mut batch = queue.pop_ready(now(), cfg.batch_size);
     // The queue's own backstop: past max_retries a message goes to the DLQ undelivered.
     batch.retain(|m| {
         let keep = m.deliveries < cfg.max_deliveries;
@@ -475,7 +553,7 @@ fn deliver_batch(
     report.batches += 1;
     let deliveries: Vec<Delivery> = batch.iter().map(|m| Delivery { body: m.body.clone(), sent_ms: m.sent_ms }).collect();
     let actions = block_on(consumer.process_batch(&deliveries, now, rng));
-    if crashing.crashed.replace(false) {
+    if crashed.replace(false) {
         // The consumer died: nothing it decided took effect; everything is redelivered.
         report.crashes += 1;
         for m in batch {
@@ -527,19 +605,25 @@ fn check_invariants(
     let dead_jobs: BTreeSet<String> = store.values().filter_map(|r| r.job_id.clone()).collect();
     let objects = results.objects.borrow();
     let mut per_sweep: BTreeMap<String, u64> = BTreeMap::new();
+    // Per site, the sweeps in a row (in scheduled order) that never sent its job.
+    let mut skips: BTreeMap<String, u64> = BTreeMap::new();
     for firing in sweeps {
         let sweep_id = firing.sweep_id();
         let abandoned = ledger.progress(sweep_id.as_str()).is_some_and(|p| p.phase == RunPhase::Abandoned);
         report.abandoned_sweeps += u64::from(abandoned);
         for site in registry.active() {
             let job_id = JobId::new(&sweep_id, &site.customer_id);
+            let skipped = skips.entry(site.customer_id.as_str().to_owned()).or_default();
             if !sent_jobs.contains(job_id.as_str()) {
+                *skipped += 1;
+                report.max_consecutive_skips = report.max_consecutive_skips.max(*skipped);
                 // Only an abandoned sweep may leave sites unsent: the next sweep covers them.
                 if !abandoned {
                     report.violations.push(format!("{job_id}: never enqueued"));
                 }
                 continue;
             }
+            *skipped = 0;
             report.jobs += 1;
             let key = optimization_key(&site.customer_id, firing.scheduled);
             let has_result = objects.get(&key).is_some_and(|o| o.job_id == job_id.as_str());

@@ -11,6 +11,14 @@
 //! Architecture invariant: a limit has one home, here. A design constant that must stay under a
 //! limit (a page size, a concurrency bound) is defined next to the code it shapes and checked
 //! against this table by a test, never by repeating the number.
+//!
+//! - [`usage`]: the per-invocation meter ([`usage::Usage`]) every driver counts into, and its
+//!   check against [`usage::InvocationLimits`].
+//! - [`rate`]: messages per second through a queue over a sliding window
+//!   ([`rate::SendWindow`]).
+
+pub mod rate;
+pub mod usage;
 
 /// The share of a limit the design may use: at 100,000 sites every counted figure stays at or
 /// below 80 % of its limit, so a traffic spike or a miscount in the model is not an outage.

@@ -1,0 +1,112 @@
+//! The order a fan-out sends its sites in, page by page: the customer ids after the run's
+//! origin first, then from the first id up to the origin (see `RunRow::origin`). Sans-IO: the
+//! producer reads a page where [`Rotation`] says, and the rotation says which of its sites to
+//! send, which cursor to record and where to read next.
+//!
+//! An optimization sweep's origin is where the previous sweep of its task stopped
+//! (`ledger::runs::open`), so the sites a dead fan-out left unsent are the first the next
+//! sweep sends, whatever their place in the id order.
+
+use crate::ports::SitePage;
+use crate::site::Site;
+
+/// Where a fan-out is in its rotated order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rotation {
+    origin: Option<String>,
+    /// Whether the fan-out passed the last id and now reads from the first up to the origin.
+    wrapped: bool,
+}
+
+/// What one page read yields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// The page's sites that belong to this fan-out, to send.
+    pub sites: Vec<Site>,
+    /// The cursor to record once they are sent; `None` for a page that ends the first part
+    /// (nothing read, nothing to record).
+    pub cursor: Option<String>,
+    /// Where to read the next page (`Some(None)`: from the first id); `None` when done.
+    pub next: Option<Option<String>>,
+}
+
+impl Rotation {
+    /// A fan-out starting after `origin`, or resuming after `cursor` (a cursor recorded by
+    /// this run); returns where to read first.
+    pub fn new(origin: Option<String>, cursor: Option<String>) -> (Self, Option<String>) {
+        let wrapped = cursor.as_deref().is_some_and(|c| crate::ledger::runs::rank(c, origin.as_deref()).0);
+        let first = cursor.or_else(|| origin.clone());
+        (Self { origin, wrapped }, first)
+    }
+
+    /// Takes the page read where the previous step (or [`Rotation::new`]) said.
+    pub fn step(&mut self, page: SitePage) -> Step {
+        let SitePage { mut sites, last_key } = page;
+        match (self.wrapped, last_key, self.origin.clone()) {
+            // The first part: every site; the cursor is the page's raw last id, so a page of
+            // rows that all failed validation does not end the fan-out.
+            (false, Some(last), _) => Step { sites, cursor: Some(last.clone()), next: Some(Some(last)) },
+            // Past the last id: wrap to the first, up to the origin.
+            (false, None, Some(_)) => {
+                self.wrapped = true;
+                Step { sites: Vec::new(), cursor: None, next: Some(None) }
+            }
+            (false, None, None) | (true, _, None) => Step { sites: Vec::new(), cursor: None, next: None },
+            (true, last, Some(origin)) => {
+                sites.retain(|s| s.customer_id.as_str() <= origin.as_str());
+                match last {
+                    Some(last) if last < origin => Step { sites, cursor: Some(last.clone()), next: Some(Some(last)) },
+                    // The page reached the origin: the rotation is complete, and its end (the
+                    // origin, the last place in this order) is the cursor.
+                    _ => Step { sites, cursor: Some(origin), next: None },
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::CustomerId;
+    use crate::site::SiteUrl;
+
+    fn page(ids: &[&str]) -> SitePage {
+        let sites: Vec<Site> = ids
+            .iter()
+            .map(|id| Site { customer_id: CustomerId::parse(id).unwrap(), url: SiteUrl::parse("https://x.example").unwrap() })
+            .collect();
+        SitePage { last_key: ids.last().map(|s| s.to_string()), sites }
+    }
+
+    /// Runs a rotation over `ids` in pages of `size`: the ids sent, in order.
+    fn sent(ids: &[&str], size: usize, origin: Option<&str>, cursor: Option<&str>) -> Vec<String> {
+        let (mut rotation, mut after) = Rotation::new(origin.map(Into::into), cursor.map(Into::into));
+        let mut out = Vec::new();
+        for _ in 0..100 {
+            let rest: Vec<&str> = ids.iter().copied().filter(|id| after.as_deref().is_none_or(|a| *id > a)).take(size).collect();
+            let step = rotation.step(page(&rest));
+            out.extend(step.sites.iter().map(|s| s.customer_id.as_str().to_owned()));
+            match step.next {
+                Some(next) => after = next,
+                None => return out,
+            }
+        }
+        panic!("the rotation never ended");
+    }
+
+    #[test]
+    fn limits_a_rotation_sends_every_site_once_starting_after_its_origin() {
+        let ids = ["a", "b", "c", "d", "e"];
+        assert_eq!(sent(&ids, 2, None, None), ["a", "b", "c", "d", "e"]);
+        assert_eq!(sent(&ids, 2, Some("c"), None), ["d", "e", "a", "b", "c"]);
+        assert_eq!(sent(&ids, 10, Some("e"), None), ["a", "b", "c", "d", "e"]);
+        // An origin no longer in the registry is only a place in the order.
+        assert_eq!(sent(&ids, 1, Some("bb"), None), ["c", "d", "e", "a", "b"]);
+        // Resumed: after the cursor, in the same order.
+        assert_eq!(sent(&ids, 2, Some("c"), Some("e")), ["a", "b", "c"]);
+        assert_eq!(sent(&ids, 2, Some("c"), Some("a")), ["b", "c"]);
+        assert!(sent(&ids, 2, Some("c"), Some("c")).is_empty(), "a cursor at the origin is the end");
+        assert!(sent(&[], 2, Some("c"), None).is_empty());
+    }
+}
