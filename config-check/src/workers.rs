@@ -68,7 +68,8 @@ pub enum Resource {
     Class { class: &'static str, script: &'static str },
     /// Queue producer of `<base>(-<env>)`.
     Queue { base: &'static str },
-    /// R2 bucket `<base>(-<env>)`.
+    /// R2 bucket `<base>(-<env>)`, production excepted: it binds `<base>` exactly
+    /// ([`names::bucket_in_env`]).
     R2 { base: &'static str },
     /// Service binding: locally `local`, deployed `<deployed>-<env>`.
     Service { local: &'static str, deployed: &'static str },
@@ -92,7 +93,8 @@ impl Resource {
     /// The resource's name in `env` (`None` for a class this Worker hosts itself).
     pub fn name_in(&self, env: Environment) -> Option<String> {
         Some(match self {
-            Self::D1 { base, .. } | Self::Queue { base } | Self::R2 { base } => names::in_env(base, env),
+            Self::D1 { base, .. } | Self::Queue { base } => names::in_env(base, env),
+            Self::R2 { base } => names::bucket_in_env(base, env),
             Self::Class { script, .. } => names::in_env(script, env),
             Self::OwnClass { .. } => return None,
             Self::Service { local, .. } if env == Environment::Local => (*local).to_owned(),

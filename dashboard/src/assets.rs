@@ -41,10 +41,19 @@ label{display:flex;flex-direction:column;font-size:.85rem;gap:.2rem}input,select
 button,.button{cursor:pointer;text-decoration:none;color:inherit;display:inline-block}.primary{background:var(--run);color:#fff;border-color:var(--run)}
 .danger{border-color:var(--dead);color:var(--dead)}.nowrap,td code{white-space:nowrap}td form{margin:0}.error{overflow-wrap:anywhere}
 [data-refresh].updating{opacity:.75}[data-stale]::before{content:"Not updating: the last refresh failed; retrying.";display:block;color:var(--dead)}
+.kpis{display:grid;grid-template-columns:repeat(auto-fill,minmax(160px,1fr));gap:.6rem}.kpi{background:#fff;border:1px solid var(--line);border-radius:6px;padding:.5rem .7rem;display:flex;flex-direction:column}
+.kpi .name,.kpi .change,figcaption{font-size:.8rem;color:var(--muted)}.kpi .value{font-size:1.3rem}.sentence{margin:.4rem 0}
+figure{margin:.6rem 0;background:#fff;border:1px solid var(--line);border-radius:6px;padding:.4rem}svg.chart{width:100%;height:auto;display:block}
+.chart .grid{stroke:#e5e7eb}.chart .axis{font-size:11px;fill:#555}.chart .value{font-size:11px;fill:#333}.chart .total{fill:#1f2937}.chart .up{fill:var(--ok)}.chart .down{fill:var(--dead)}
+.chart .actual{fill:none;stroke:var(--run);stroke-width:2}.chart .dot{fill:var(--run)}.chart .forecast{fill:none;stroke:var(--run);stroke-width:2;stroke-dasharray:6 4}.chart .band{fill:#1565c026}
+.pair{display:grid;grid-template-columns:1fr 1fr;gap:.6rem}.triple{display:grid;grid-template-columns:repeat(3,1fr);gap:.6rem}nav.months{display:flex;flex-wrap:wrap;gap:.4rem 1rem;margin-bottom:.6rem}
+@media print{header,nav.months,.no-print,form{display:none}body{background:#fff;color:#000;font-size:10.5pt}main{max-width:none;padding:0}
+figure,.kpi,tr,.notice{break-inside:avoid}h2{break-after:avoid}.scroll{overflow:visible;border:0}table{min-width:0}a{color:inherit;text-decoration:none}
+a.json::after{content:" (" attr(href) ")";color:#555}.chart .band{fill:#ccc}@page{margin:14mm}}
 @media (max-width:600px){main{padding:.6rem}table{min-width:520px}label{flex:1 1 100%}nav{order:3;flex-basis:100%}
 table.sweeps,table.schedules,table.dead-letters{min-width:0}table.sweeps thead,table.schedules thead,table.dead-letters thead{display:none}
 table.sweeps tr,table.schedules tr,table.dead-letters tr{display:block;border-bottom:1px solid var(--line);padding:.4rem 0}
-table.sweeps td,table.schedules td,table.dead-letters td{display:block;border:0;padding:.1rem .6rem}}
+table.sweeps td,table.schedules td,table.dead-letters td{display:block;border:0;padding:.1rem .6rem}.pair,.triple{grid-template-columns:1fr}}
 "#;
 
 /// Live refresh: while the page has a section with `data-refresh`, re-fetch the page every
@@ -73,5 +82,8 @@ mod tests {
         }
         assert!(!CSP.contains("unsafe-inline"));
         assert!(JS.contains("data-refresh") && CSS.contains("@media"));
+        // Reports print cleanly: the navigation and forms are left out of a printed page.
+        let print = CSS.split("@media print{").nth(1).expect("a print stylesheet");
+        assert!(print.starts_with("header,nav.months,.no-print,form{display:none}"), "{print}");
     }
 }

@@ -40,16 +40,18 @@ pub enum Nav {
     DeadLetters,
     Sites,
     Audit,
+    Reports,
     /// The login page and error pages outside a session: no navigation.
     None,
 }
 
-const NAV: [(Nav, &str, &str); 5] = [
+const NAV: [(Nav, &str, &str); 6] = [
     (Nav::Sweeps, "/", "Sweeps"),
     (Nav::Schedules, "/schedules", "Schedules"),
     (Nav::DeadLetters, "/dead-letters", "Dead letters"),
     (Nav::Sites, "/sites", "Sites"),
     (Nav::Audit, "/audit", "Audit"),
+    (Nav::Reports, "/reports", "Reports"),
 ];
 
 /// A whole page. `csrf` is the session's token (for the logout forms) and `who` the signed-in

@@ -29,7 +29,7 @@ use std::cell::RefCell;
 
 use code24_shared::elite::{EliteHealth, EliteRequest};
 use code24_shared::names::binding;
-use code24_shared::standin::{decode_inject, simulated_answer, Fault, FaultRules, InjectReply, InjectTarget, SendFaults};
+use code24_shared::standin::{decode_inject, scored_answer, simulated_answer, Fault, FaultRules, InjectReply, InjectTarget, SendFaults};
 use wasm_bindgen::JsValue;
 use worker::{event, Context, Delay, Env, QueueContentType, RawMessageBuilder, Request, Response, Result};
 
@@ -141,6 +141,7 @@ async fn optimize(body: &[u8]) -> Result<Response> {
         match fault {
             Fault::Status { code } => return fault_status(*code, &request),
             Fault::Garbage => return Response::ok(GARBAGE_BODY),
+            Fault::Score { score } => return Response::from_json(&scored_answer(&request, *score)),
             Fault::Hang { .. } | Fault::Latency { .. } => {}
         }
     }

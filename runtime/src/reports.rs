@@ -15,6 +15,7 @@ use code24_shared::reports::pages::{
 };
 use code24_shared::reports::period::Month;
 use code24_shared::reports::revenue::BillingEvent;
+use code24_shared::site::Plan;
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
 use worker::D1Database;
@@ -35,6 +36,11 @@ struct BillingRow {
     customer_id: String,
     at_ms: f64,
     mrr_cents: f64,
+}
+
+#[derive(Deserialize)]
+struct PlanRow {
+    plan: String,
 }
 
 #[derive(Deserialize)]
@@ -71,6 +77,17 @@ impl ReportStore for D1Reports {
         whole_customer_events(events, BILLING_PAGE_ROWS).map_err(JobError::permanent)
     }
 
+    async fn customer_billing(&self, customer_id: &str, before_ms: i64) -> Result<Vec<BillingEvent>, JobError> {
+        // The (customer_id, at_ms) unique index of the upsert serves this read.
+        let sql = "SELECT customer_id, at_ms, mrr_cents FROM billing_events WHERE customer_id = ?1 AND at_ms < ?2 ORDER BY at_ms";
+        let binds = [customer_id.into(), JsValue::from_f64(before_ms as f64)];
+        let rows: Vec<BillingRow> = rows(&self.db, sql, &binds, "billing_events").await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| BillingEvent { customer_id: r.customer_id, at_ms: r.at_ms as i64, mrr_cents: r.mrr_cents as i64 })
+            .collect())
+    }
+
     async fn put_section(&self, run_id: &str, section: &CustomerMonthly) -> Result<(), JobError> {
         let json = serde_json::to_string(section).map_err(|e| JobError::permanent(format!("section does not serialize: {e}")))?;
         let fail = |e: worker::Error| JobError::transient(format!("monthly_sections write of {run_id}/{}: {e}", section.customer_id));
@@ -97,6 +114,13 @@ impl ReportStore for D1Reports {
             })
             .collect::<Result<Vec<CustomerMonthly>, JobError>>()?;
         Ok(section_page(sections, SECTION_PAGE_ROWS))
+    }
+
+    async fn plan_of(&self, customer_id: &str) -> Result<Option<Plan>, JobError> {
+        let sql = "SELECT plan FROM customers WHERE id = ?1";
+        let found: Vec<PlanRow> = rows(&self.db, sql, &[customer_id.into()], "customers").await?;
+        // The table's CHECK admits only the three plans; anything else reads as unknown.
+        Ok(found.first().and_then(|r| serde_json::from_value(serde_json::Value::String(r.plan.clone())).ok()))
     }
 }
 

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use code24_shared::error::JobError;
 use code24_shared::limits::usage::Counted;
 use code24_shared::limits::R2_PART_MIN_BYTES;
-use code24_shared::ports::{PartUploads, ResultStore};
+use code24_shared::ports::{ObjectReader, PartUploads, ResultStore};
 use worker::{Bucket, HttpMetadata, UploadedPart};
 
 use crate::meter::Meter;
@@ -97,5 +97,17 @@ impl PartUploads for R2Results {
         let _connection = self.meter.start(Counted::Subrequest);
         let fail = |e: worker::Error| JobError::transient(format!("R2 aborting {key}: {e}"));
         self.bucket.resume_multipart_upload(key, upload_id).map_err(fail)?.abort().await.map_err(fail)
+    }
+}
+
+impl ObjectReader for R2Results {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, JobError> {
+        let fail = |e: worker::Error| JobError::transient(format!("R2 get {key}: {e}"));
+        let _connection = self.meter.start(Counted::Subrequest);
+        let Some(object) = self.bucket.get(key).execute().await.map_err(fail)? else { return Ok(None) };
+        match object.body() {
+            Some(body) => body.bytes().await.map(Some).map_err(fail),
+            None => Ok(None),
+        }
     }
 }

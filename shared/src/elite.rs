@@ -4,6 +4,11 @@
 //!
 //! `POST /optimize` with an [`EliteRequest`] answers `200` with an [`EliteResponse`];
 //! `GET /health` answers `200` with an [`EliteHealth`].
+//!
+//! A request may carry [`PlatformContext`]: what the platform learned across customers last
+//! month (the monthly analytics' top insights, `crate::reports::insights`). It is an optional,
+//! separately versioned field, so an elite worker that predates it ignores it, and one that
+//! reads it checks its `v` before trusting its shape.
 
 use serde::{Deserialize, Serialize};
 
@@ -58,6 +63,47 @@ pub struct EliteRequest {
     pub site_url: String,
     /// RFC 3339 scheduled time of the sweep.
     pub scheduled_at: String,
+    /// What worked across customers last month, when the platform has learned anything: the
+    /// same for every request of a sweep. Absent (not `null`) otherwise, so the body of a
+    /// request without it is exactly what it was before the field existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform_context: Option<PlatformContext>,
+}
+
+/// The version of [`PlatformContext`] this build writes.
+pub const PLATFORM_CONTEXT_VERSION: u32 = 1;
+/// At most this many insights travel in one request (about 300 bytes each), so the context
+/// adds at most a couple of kilobytes to each of a job's three calls.
+pub const MAX_CONTEXT_INSIGHTS: usize = 5;
+
+/// Platform context of an optimization request: the top cross-customer insights of the last
+/// analysed month, each with the sample behind it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlatformContext {
+    /// [`PLATFORM_CONTEXT_VERSION`].
+    pub v: u32,
+    /// The month the insights were measured on, `YYYY-MM`.
+    pub month: String,
+    /// Best first, at most [`MAX_CONTEXT_INSIGHTS`].
+    pub insights: Vec<ContextInsight>,
+}
+
+/// One insight as an elite worker receives it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContextInsight {
+    /// The role whose recommendation it is, and whose score moved.
+    pub role: EliteRole,
+    pub area: String,
+    pub action: String,
+    /// Who it was measured on: `all`, or `plan:<plan>`.
+    pub cohort: String,
+    /// Customers given the recommendation (the sample size), and how many of them gained.
+    pub customers: u64,
+    pub improved: u64,
+    /// Their mean score change in the role over the month, hundredths of a point.
+    pub mean_gain_hundredths: i64,
+    /// The claim in one sentence, sample size included.
+    pub claim: String,
 }
 
 /// One recommendation of an elite worker.

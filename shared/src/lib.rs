@@ -45,6 +45,8 @@
 //! The pipeline
 //! - [`ports`]: the boundaries as small capability traits (registry, queue, ledger, elite, R2,
 //!   dead-letter sink and store, metrics, report store, run finalizer, health probes).
+//! - [`datapoints`]: the Analytics Engine data points of finished jobs and report aggregates,
+//!   within the platform's limits.
 //! - [`backoff`]: retry timing (exponential backoff with jitter) and its seeded random source.
 //! - [`pipeline`]: the producer's fan-out and the consumers' batch processing, over the ports.
 //!
@@ -74,6 +76,7 @@ pub mod auth;
 pub mod backoff;
 pub mod canary;
 pub mod config;
+pub mod datapoints;
 pub mod dead_letters;
 pub mod elite;
 pub mod error;

@@ -7,7 +7,9 @@
 //! are. Each deployed environment suffixes every resource of its own with the environment's
 //! name ([`in_env`]): `code24-ledger-staging`, `code24-optimize-dlq-production`, and so on.
 //! That is wrangler's own default for a Worker's name in an `[env.NAME]` section, applied to
-//! queues, buckets and databases too, so no two environments ever share a resource. The
+//! queues, buckets and databases too, so no two environments ever share a resource. One
+//! exception: production binds the results bucket by the seed's own name, unsuffixed
+//! ([`bucket_in_env`]). The
 //! environments themselves are [`Environment`]; this module depends on no other.
 
 /// The dispatcher (cron producer) Worker, configured by the top-level `wrangler.toml`.
@@ -88,6 +90,19 @@ pub fn in_env(base: &str, env: Environment) -> String {
     match env {
         Environment::Local => base.to_owned(),
         deployed => format!("{base}-{}", deployed.as_str()),
+    }
+}
+
+/// The name of the R2 results bucket in `env`: production binds the seed's own name,
+/// `code24-elite-workers-data`, exactly (the seed names that bucket, and whatever reads the
+/// platform's results outside this code, such as the stakeholders' report links, expects it);
+/// every other deployed environment keeps its suffix ([`in_env`]), so dev and staging can
+/// never write into production's bucket. Locally the name is the base too, but the local
+/// bucket is Miniflare's, on disk, and never meets the deployed one.
+pub fn bucket_in_env(base: &str, env: Environment) -> String {
+    match env {
+        Environment::Production => base.to_owned(),
+        other => in_env(base, other),
     }
 }
 
@@ -195,6 +210,10 @@ mod tests {
         assert_eq!(in_env(LEDGER_WORKER, Environment::Staging), "code24-ledger-staging");
         assert_eq!(in_env(OPTIMIZE_DLQ, Environment::Production), "code24-optimize-dlq-production");
         assert_eq!(dataset_in_env(JOB_ANALYTICS_DATASET, Environment::Local), "code24_jobs");
+        assert_eq!(bucket_in_env(RESULTS_BUCKET, Environment::Production), "code24-elite-workers-data");
+        assert_eq!(bucket_in_env(RESULTS_BUCKET, Environment::Staging), "code24-elite-workers-data-staging");
+        assert_eq!(bucket_in_env(RESULTS_BUCKET, Environment::Dev), "code24-elite-workers-data-dev");
+        assert_eq!(bucket_in_env(RESULTS_BUCKET, Environment::Local), "code24-elite-workers-data");
         assert_eq!(dataset_in_env(JOB_ANALYTICS_DATASET, Environment::Dev), "code24_jobs_dev");
     }
 

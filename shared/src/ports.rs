@@ -8,6 +8,7 @@
 
 #![allow(async_fn_in_trait)]
 
+use crate::datapoints::DataPoint;
 use crate::dead_letters::record::DeadLetterRecord;
 use crate::elite::{EliteHealth, EliteRequest, EliteResponse, EliteRole};
 use crate::error::JobError;
@@ -18,7 +19,8 @@ use crate::ledger::{
 use crate::reports::analytics::{CustomerMonthly, DailyRollup};
 use crate::reports::pages::{BillingPage, RollupPage, SectionPage};
 use crate::reports::period::Month;
-use crate::site::Site;
+use crate::reports::revenue::BillingEvent;
+use crate::site::{Plan, Site};
 use crate::wire::DeadLetter;
 
 /// One page of the site registry.
@@ -78,6 +80,13 @@ pub trait ResultStore {
     async fn job_of(&self, key: &str) -> Result<Option<String>, JobError>;
 }
 
+/// Reading an object of the results bucket (R2) back: the monthly job reads one optimization
+/// object per customer and month, the optimizer one platform context per batch.
+pub trait ObjectReader {
+    /// The object's body, or `None` if there is no object at `key`.
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, JobError>;
+}
+
 /// The dead-letter queue, producer side.
 pub trait DeadLetterSink {
     async fn send(&self, letter: &DeadLetter) -> Result<(), JobError>;
@@ -104,11 +113,19 @@ pub struct JobFinished {
     pub succeeded: bool,
     pub attempts: u32,
     pub duration_ms: i64,
+    /// The elite workers' scores (brand, designer, developer) when this delivery's work wrote
+    /// them (not for a recovered result, a report job or a death).
+    pub scores: Option<[u8; 3]>,
 }
 
-/// Where finished jobs are reported (Workers Analytics Engine: one data point per job).
+/// Where finished jobs and report aggregates are reported (Workers Analytics Engine, dataset
+/// `code24_jobs`; the points are built by [`crate::datapoints`]). Writing never fails a job:
+/// an implementation logs what it could not write.
 pub trait Metrics {
+    /// One data point per finished job ([`crate::datapoints::job_point`]).
     fn job_finished(&self, event: &JobFinished);
+    /// A report's aggregate: a customer's or the platform's month.
+    fn aggregate(&self, point: &DataPoint);
 }
 
 // ----- report jobs -----
@@ -130,6 +147,10 @@ pub trait ReportStore {
     /// The sections written for the run after customer `after`, one page in customer order
     /// ([`SECTION_PAGE_ROWS`](crate::reports::pages::SECTION_PAGE_ROWS) a read).
     async fn sections_page(&self, run_id: &str, after: Option<&str>) -> Result<SectionPage, JobError>;
+    /// One customer's billing events before `before_ms` (its MRR through a month).
+    async fn customer_billing(&self, customer_id: &str, before_ms: i64) -> Result<Vec<BillingEvent>, JobError>;
+    /// The customer's plan, if the customer is in the registry (for the insights' cohorts).
+    async fn plan_of(&self, customer_id: &str) -> Result<Option<Plan>, JobError>;
 }
 
 /// Objects too large to hold whole, written in parts (an R2 multipart upload): every part but

@@ -129,7 +129,7 @@ fn invocation(n: usize, in_flight: u32) -> (Vec<Action>, CountingElite, Counting
         elite_calls_in_flight: in_flight,
     };
     let consumer = Consumer {
-        jobs: OptimizeJobs { elite: &elite, results: &results },
+        jobs: OptimizeJobs::new(&elite, &results),
         ledger: &ledger,
         dead_letters: &dead_letters,
         metrics: &metrics,

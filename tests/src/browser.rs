@@ -91,6 +91,8 @@ pub struct Browser {
     /// makes progress while a command is awaited.
     runtime: tokio::runtime::Runtime,
     client: Client,
+    /// chromedriver's address, for the one command fantoccini does not wrap (the browser log).
+    driver_url: String,
 }
 
 /// An element found on the current page.
@@ -104,13 +106,38 @@ impl Browser {
     /// When chromedriver refuses the session (e.g. Chromium cannot start).
     pub fn open(driver: &Driver) -> Self {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
-        let options = json!({"browserName": "chrome", "goog:chromeOptions": {"binary": CHROMIUM, "args": CHROMIUM_ARGS}});
+        // The browser's console log is kept, so a test can read the page's errors.
+        let options = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {"binary": CHROMIUM, "args": CHROMIUM_ARGS},
+            "goog:loggingPrefs": {"browser": "ALL"}
+        });
         let Value::Object(capabilities) = options else { unreachable!("a JSON object literal") };
         // chromedriver is plain HTTP on loopback: no TLS connector.
         let mut builder = ClientBuilder::new(HttpConnector::new());
         builder.capabilities(capabilities);
         let client = runtime.block_on(builder.connect(&driver.url)).unwrap_or_else(|e| panic!("chromedriver refused a session: {e}"));
-        Self { runtime, client }
+        Self { runtime, client, driver_url: driver.url.clone() }
+    }
+
+    /// The browser console's errors since the last call (script errors, refused resources,
+    /// Content-Security-Policy violations), read from chromedriver's log endpoint.
+    #[track_caller]
+    pub fn console_errors(&self) -> Vec<String> {
+        let session = self.run("read the session id", self.client.session_id()).expect("an open session");
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).proxy(None).build().into();
+        let mut reply = agent
+            .post(&format!("{}/session/{session}/se/log", self.driver_url))
+            .send_json(json!({"type": "browser"}))
+            .unwrap_or_else(|e| panic!("chromedriver's log: {e}"));
+        let log: Value = reply.body_mut().read_json().unwrap_or(Value::Null);
+        let entries = log["value"].as_array().unwrap_or_else(|| panic!("chromedriver's log is not a list: {log}"));
+        entries.iter().filter(|e| e["level"] == json!("SEVERE")).map(|e| e["message"].as_str().unwrap_or_default().to_owned()).collect()
+    }
+
+    /// The number of elements matching `css`.
+    pub fn count(&self, css: &str) -> usize {
+        self.runtime.block_on(self.client.find_all(Locator::Css(css))).map_or(0, |v| v.len())
     }
 
     /// Runs one command; panics with the driver's error, naming `what`.

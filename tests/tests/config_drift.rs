@@ -324,3 +324,21 @@ fn limits_consumer_batches_stay_within_the_service_binding_budget() {
     });
     copy.fails_with("code24-reports", Environment::Dev, "consumer of queue code24-reports-dev", "at most 4 jobs a batch");
 }
+
+#[test]
+fn production_binds_the_seeds_bucket_exactly_and_others_keep_their_suffix() {
+    // Production with the suffix every other resource has is refused: the seed names the bucket.
+    let copy = BrokenCopy::new("consumers/optimizer/wrangler.toml", |t| {
+        edit_entry(t, "env.production.r2_buckets", r#"binding = "RESULTS""#, |b| {
+            b.replace(r#""code24-elite-workers-data""#, r#""code24-elite-workers-data-production""#)
+        })
+    });
+    copy.fails_with("code24-optimizer", Environment::Production, "binding RESULTS", "code24-elite-workers-data");
+    // Staging binding production's bucket is refused too.
+    let copy = BrokenCopy::new("wrangler.toml", |t| {
+        edit_entry(t, "env.staging.r2_buckets", r#"binding = "RESULTS""#, |b| {
+            b.replace("code24-elite-workers-data-staging", "code24-elite-workers-data")
+        })
+    });
+    copy.fails_with("code24-platform-dispatcher", Environment::Staging, "binding RESULTS", "code24-elite-workers-data-staging");
+}

@@ -272,3 +272,118 @@ fn an_operator_sees_a_sweep_replays_its_dead_letter_and_forged_posts_are_refused
     browser.goto(&page("/"));
     assert!(browser.try_find("input[name=token]").is_some(), "{}", browser.text("main"));
 }
+
+/// The seeded month of the report page test, and its billing history: new, expansion,
+/// contraction, churn and a reactivation in June 2029, with eight months of history before
+/// it (later than the demo's data, earlier than every other test's billing, and ended on
+/// 2029-08-01 so no later report counts it).
+const REPORT_MONTH: &str = "2029-06";
+
+fn seed_billing(stack: &Stack) {
+    use chrono::{TimeZone, Utc};
+    let at = |y: i32, m: u32, d: u32| Utc.with_ymd_and_hms(y, m, d, 12, 0, 0).unwrap().timestamp_millis();
+    let events = [
+        ("rp-1", at(2028, 10, 5), 10_000),
+        ("rp-8", at(2028, 10, 20), 6_000),
+        ("rp-2", at(2028, 11, 3), 20_000),
+        ("rp-3", at(2028, 12, 10), 15_000),
+        ("rp-4", at(2029, 1, 15), 30_000),
+        ("rp-5", at(2029, 2, 1), 25_000),
+        ("rp-6", at(2029, 3, 11), 9_000),
+        ("rp-3", at(2029, 4, 2), 0),
+        ("rp-4", at(2029, 6, 3), 45_000),
+        ("rp-3", at(2029, 6, 8), 18_000),
+        ("rp-7", at(2029, 6, 12), 11_000),
+        ("rp-5", at(2029, 6, 20), 12_000),
+        ("rp-6", at(2029, 6, 25), 0),
+    ];
+    // After the month every one of them stops paying, so no later month's report (another
+    // test's) finds them among its paying customers.
+    let after: Vec<(String, i64, i64)> = (1..=8).map(|n| (format!("rp-{n}"), at(2029, 8, 1), 0)).collect();
+    // Billing needs registered customers; inactive sites, so no sweep of another test works them.
+    for n in 1..=8 {
+        let site = json!({"customer_id": format!("rp-{n}"), "url": format!("https://rp-{n}.example"), "plan": "growth", "active": false});
+        stack.post_json("/api/sites", &site);
+    }
+    let events = events.iter().map(|(c, at, cents)| ((*c).to_owned(), *at, *cents)).chain(after);
+    for (customer, at_ms, mrr_cents) in events {
+        stack.post_json("/api/billing-events", &json!({"customer_id": customer, "at_ms": at_ms, "mrr_cents": mrr_cents}));
+    }
+}
+
+/// A headline figure as the page must show it: the JSON's value in its unit.
+fn shown(kpi: &Value) -> String {
+    use code24_shared::reports::summary::{dollars, percent};
+    match (kpi["unit"].as_str(), kpi["value"].as_i64()) {
+        (_, None) => "—".to_owned(),
+        (Some("cents"), Some(v)) => dollars(v),
+        (Some("bp"), Some(v)) => percent(v),
+        (_, Some(v)) => v.to_string(),
+    }
+}
+
+#[test]
+#[ignore = "end to end: needs the local stack of `cargo xtask test`"]
+fn report_page_of_a_seeded_month_shows_its_json_figures_and_charts() {
+    let stack = Stack::from_env();
+    let token = std::env::var(TOKEN_VAR).expect("the admin token");
+    seed_billing(&stack);
+    let run = stack.post_json("/api/runs", &json!({"task": "end-of-month", "month": REPORT_MONTH}));
+    assert!(run.to_string().contains(REPORT_MONTH), "{run}");
+    let key = |name: &str| format!("/api/results/reports/end-of-month/2029/06/{name}");
+    let summary = wait_until("the executive summary is written", SETTLE, || {
+        let r = stack.send(Method::GET, &key("executive-summary.json"), None, true);
+        if r.status == 200 {
+            Ok(r.json())
+        } else {
+            Err(r.status)
+        }
+    });
+    let report = stack.get_json(&key("final-report.json"));
+
+    let driver = Driver::start();
+    let browser = Browser::open(&driver);
+    browser.goto(&stack.url("/"));
+    browser.type_into(&browser.find("input[name=token]"), &token);
+    browser.click(&browser.find("#login"));
+    browser.wait_for_text("h1", "Sweeps");
+    let _ = browser.console_errors();
+
+    browser.goto(&stack.url(&format!("/reports/{REPORT_MONTH}")));
+    assert_eq!(browser.text("h1"), format!("End-of-month report {REPORT_MONTH}"));
+    // Every headline figure is the JSON's, the summary's sentences are there, in order.
+    let headline = summary["headline"].as_array().expect("headline KPIs");
+    assert_eq!(headline.len(), browser.count("[data-kpi]"));
+    for kpi in headline {
+        let name = kpi["name"].as_str().unwrap();
+        assert_eq!(browser.text(&format!("[data-kpi={name}] .value")), shown(kpi), "{name}: {kpi}");
+    }
+    assert_eq!(headline[0]["value"], report["revenue"]["ending_mrr_cents"], "the summary is the report's");
+    let sentences: Vec<String> = summary["sentences"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_owned()).collect();
+    let page_text = browser.text(".summary");
+    for s in &sentences {
+        assert!(page_text.contains(s.as_str()), "{s:?} is not on the page: {page_text}");
+    }
+    assert!(sentences.iter().any(|s| s.contains("is forecast at") && s.contains("interval")), "{sentences:?}");
+    // The charts are drawn (bridge, a year of MRR with its band, churn, NRR), with no error.
+    assert!(browser.count("svg.chart") >= 4, "{}", browser.text("main"));
+    assert_eq!(browser.count("svg.waterfall"), 1);
+    assert_eq!(browser.count("svg.line polygon.band"), 1, "next month's forecast has its interval");
+    let errors = browser.console_errors();
+    assert!(errors.is_empty(), "the report page logged errors: {errors:?}");
+    // A tall window shows the whole report in one screenshot (the README's).
+    browser.resize(1280, 2400);
+    let shot = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/img/report-page.png");
+    browser.screenshot(&shot);
+    browser.screenshot(&artifact("report-page.png"));
+    browser.resize(1280, 900);
+
+    // The JSON behind it is one click away, and the states of a month without reports.
+    let href = browser.attribute("a.json", "href").expect("a JSON link");
+    assert_eq!(href, format!("/reports/{REPORT_MONTH}/final-report.json"));
+    browser.goto(&stack.url("/reports/2001-01"));
+    assert!(browser.text("main").contains("No end-of-month report for 2001-01 has been written."));
+    browser.goto(&stack.url("/reports/2001-01/analytics"));
+    assert!(browser.text("main").contains("No monthly analytics for 2001-01 have been written."));
+    assert!(browser.console_errors().is_empty());
+}

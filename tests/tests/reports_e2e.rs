@@ -7,11 +7,14 @@
 //! 3. the end-of-month slot of January is *dropped*; the first sweep tick of February catches
 //!    it up, exactly once, and the report agrees with the seeded billing data;
 //! 4. monthly analytics of January fan out per customer and fan in to one report;
-//! 5. firing any of these crons again for the same time does no new work.
+//! 5. firing any of these crons again for the same time does no new work;
+//! 6. what January's analytics learned across customers (some Developer scores were made to
+//!    rise) travels as platform context in every elite call of February's next sweep.
 
 use std::time::Duration;
 
 use code24_shared::elite::{EliteRequest, EliteRole};
+use code24_shared::reports::health::CANARY_CUSTOMER;
 use code24_shared::reports::revenue::{revenue_metrics, BillingEvent};
 use code24_shared::standin::simulated_answer;
 use code24_tests::{wait_until, Stack};
@@ -97,7 +100,26 @@ fn report_jobs_run_once_from_rollups_and_billing_and_catch_up_a_dropped_slot() {
         stack.post_json("/api/billing-events", &json!({"customer_id": e.customer_id, "at_ms": e.at_ms, "mrr_cents": e.mrr_cents}));
     }
 
-    // 1. Two sweeps in January.
+    // 1. Two sweeps in January. The first run's Developer score of the customers whose
+    //    simulated score is above 5 is forced to 5, so their score rises by their second run:
+    //    what the monthly analytics' insights look for (step 6).
+    let developer = |c: &str| {
+        let request = EliteRequest {
+            v: 1,
+            role: EliteRole::Developer,
+            job_id: String::new(),
+            customer_id: c.into(),
+            site_url: url(c),
+            platform_context: None,
+            scheduled_at: String::new(),
+        };
+        simulated_answer(&request).score
+    };
+    let risers: Vec<&str> = CUSTOMERS.iter().copied().filter(|c| developer(c) > 5).collect();
+    assert!(risers.len() >= 3, "too few customers can rise: {risers:?}");
+    let rules: Vec<Value> =
+        risers.iter().map(|c| json!({"customer_id": c, "role": "developer", "fault": {"kind": "score", "score": 5}, "times": 1})).collect();
+    stack.put_json("/api/standin/faults", &json!({ "rules": rules }));
     sweep(&stack, JAN + 9 * DAY);
     sweep(&stack, JAN + 10 * DAY);
 
@@ -109,17 +131,20 @@ fn report_jobs_run_once_from_rollups_and_billing_and_catch_up_a_dropped_slot() {
     assert_eq!(health["elite"]["healthy"], json!(3), "{health}");
     assert!(health.to_string().contains("latency"), "every check reports its latency: {health}");
 
-    // The rollups reach D1 (flushed by the ledger's alarm).
-    let rollups = wait_until("rpt-a's January rollups are in D1", SETTLE, || {
-        let r = stack.get_json("/api/rollups?customer_id=rpt-a&month=2031-01");
-        let runs: u64 = r["rollups"].as_array().unwrap().iter().map(|d| d["runs"].as_u64().unwrap_or(0)).sum();
-        if runs == 2 {
-            Ok(r)
-        } else {
-            Err(r)
-        }
-    });
-    assert_eq!(rollups["rollups"].as_array().unwrap().len(), 2, "one rollup a day: {rollups}");
+    // The rollups reach D1 (flushed by each ledger shard's alarm), every customer's: the
+    //    monthly analytics of step 4 read them, and step 6 needs every customer's scores.
+    for c in CUSTOMERS {
+        let rollups = wait_until(&format!("{c}'s January rollups are in D1"), SETTLE, || {
+            let r = stack.get_json(&format!("/api/rollups?customer_id={c}&month=2031-01"));
+            let runs: u64 = r["rollups"].as_array().unwrap().iter().map(|d| d["runs"].as_u64().unwrap_or(0)).sum();
+            if runs == 2 {
+                Ok(r)
+            } else {
+                Err(r)
+            }
+        });
+        assert_eq!(rollups["rollups"].as_array().unwrap().len(), 2, "one rollup a day: {rollups}");
+    }
 
     // 3. January's end-of-month slot (Friday the 31st, 23:59) is never fired. The first
     //    sweep tick of February catches it up.
@@ -162,6 +187,7 @@ fn report_jobs_run_once_from_rollups_and_billing_and_catch_up_a_dropped_slot() {
         job_id: String::new(),
         customer_id: "rpt-a".into(),
         site_url: url("rpt-a"),
+        platform_context: None,
         scheduled_at: String::new(),
     };
     assert_eq!(a["average_scores"][0], json!(f64::from(simulated_answer(&request).score)));
@@ -182,6 +208,29 @@ fn report_jobs_run_once_from_rollups_and_billing_and_catch_up_a_dropped_slot() {
     assert_eq!(firings["succeeded"], run["succeeded"]);
     assert_eq!(etag(&stack, key), analytics_etag, "the monthly report was rewritten");
     assert_eq!(stack.get_json("/api/sweeps/local.health-check.20310111T010000Z")["succeeded"], json!(1));
+
+    // 6. What January taught reaches the elite workers with February's next sweep: the
+    //    insights are in the report, their top is the platform context in R2, and every elite
+    //    call of the sweep carries exactly that context to the stand-in.
+    let insights = analytics["insights"].as_array().expect("insights in the report");
+    let lazy = insights.iter().find(|i| i["cohort"] == "all" && i["role"] == "developer").expect("the developer's advice, overall");
+    assert!(lazy["improved"].as_u64().unwrap() >= risers.len() as u64 && lazy["mean_gain_hundredths"].as_i64().unwrap() > 0, "{lazy}");
+    // Written right after the report.
+    let context = wait_until("the platform context is written", SETTLE, || {
+        object(&stack, "analytics/monthly/2031/01/platform-context.json").ok_or(())
+    });
+    assert_eq!(context["month"], json!("2031-01"));
+    assert_eq!(context["insights"][0]["claim"], insights[0]["claim"], "{context}");
+    stack.delete("/api/standin/stats", None);
+    let context_sweep = FEB + 16 * 3_600_000;
+    sweep(&stack, context_sweep);
+    let stats = stack.get_json("/api/standin/stats");
+    let calls = stats["platform_context_calls"]["2031-01"].as_u64().unwrap_or(0);
+    // A health check's canary (no context) may call meanwhile; every sweep call carries it.
+    let canary: u64 = stats["calls"][CANARY_CUSTOMER].as_object().map_or(0, |roles| roles.values().filter_map(Value::as_u64).sum());
+    assert_eq!(calls, stats["total_calls"].as_u64().unwrap() - canary, "every call of the sweep carried January's context: {stats}");
+    assert!(calls >= 3 * CUSTOMERS.len() as u64, "{stats}");
+    assert_eq!(stats["last_platform_context"], context, "the stand-in read what R2 holds");
 
     // An operator's backfill of an already reported month is the same run: nothing new.
     let backfill = stack.post_json("/api/runs", &json!({"task": "end-of-month", "month": "2031-01"}));

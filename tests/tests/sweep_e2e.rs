@@ -123,6 +123,7 @@ fn a_sweep_writes_one_result_per_active_site_at_its_scheduled_key() {
                 job_id: result.job_id.clone(),
                 customer_id: customer(i),
                 site_url: site_url(i),
+                platform_context: None,
                 scheduled_at: result.scheduled_at.clone(),
             };
             assert_eq!(answer, &simulated_answer(&request), "{} {role:?}", customer(i));

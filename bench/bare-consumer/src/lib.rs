@@ -57,6 +57,7 @@ async fn work(body: String, elite: &Fetcher, bucket: &worker::Bucket) -> Result<
         customer_id: job.customer_id.as_str().to_owned(),
         site_url: job.site_url.as_str().to_owned(),
         scheduled_at: rfc3339(job.scheduled),
+        platform_context: None,
     };
     let (b, d, v) = join3(
         call(elite, request(EliteRole::Brand)),

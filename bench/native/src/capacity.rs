@@ -147,7 +147,7 @@ fn optimizer_batch(clock: &SimClock, ledger: &MemoryLedger, queue: &MemoryQueue)
         (MemoryElite::default(), MemoryResults::default(), MemoryDeadLetters::default(), MemoryMetrics::default());
     let (elite, results) = (Metered::new(&elite, &usage), Metered::new(&results, &usage));
     let consumer = Consumer {
-        jobs: OptimizeJobs { elite: &elite, results: &results },
+        jobs: OptimizeJobs::new(&elite, &results),
         ledger: &Metered::new(ledger, &usage),
         dead_letters: &Metered::new(&dead, &usage),
         metrics: &Metered::new(&metrics, &usage),
@@ -189,7 +189,7 @@ fn report_job(sites: u64, clock: &SimClock, ledger: &MemoryLedger, task: &str, w
 }
 
 #[allow(clippy::too_many_arguments)]
-fn reports_consumer<R: code24_shared::ports::ResultStore + code24_shared::ports::PartUploads>(
+fn reports_consumer<R: code24_shared::ports::ResultStore + code24_shared::ports::PartUploads + code24_shared::ports::ObjectReader>(
     store: &GeneratedReports,
     results: &R,
     queue: &MemoryQueue,
@@ -202,11 +202,12 @@ fn reports_consumer<R: code24_shared::ports::ResultStore + code24_shared::ports:
     let (dead, metrics) = (MemoryDeadLetters::default(), MemoryMetrics::default());
     let (store, results, queue) = (Metered::new(store, &usage), Metered::new(results, &usage), Metered::new(queue, &usage));
     let finalizer = Metered::new(ledger, &usage);
+    let metrics = Metered::new(&metrics, &usage);
     let consumer = Consumer {
-        jobs: ReportJobs { store: &store, results: &results, queue: &queue, probes, finalizer: &finalizer },
+        jobs: ReportJobs { store: &store, results: &results, queue: &queue, probes, finalizer: &finalizer, metrics: &metrics },
         ledger: &Metered::new(ledger, &usage),
         dead_letters: &Metered::new(&dead, &usage),
-        metrics: &Metered::new(&metrics, &usage),
+        metrics: &metrics,
         config: &consumer_config(),
         origin_queue: code24_shared::names::REPORTS_QUEUE,
     };

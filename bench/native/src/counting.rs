@@ -12,7 +12,7 @@ use code24_shared::ledger::{
     ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, FanoutDone, JobRow, OpenDecision, OpenRun, PageDone, RunProgress,
     SettleDecision, SettleRequest, ShardCounts, SiteRow, StoreError, JOB_SHARDS,
 };
-use code24_shared::ports::{EliteClient, JobFinished, JobQueue, Ledger, Metrics, ResultStore, SitePage, SiteRegistry};
+use code24_shared::ports::{EliteClient, JobFinished, JobQueue, Ledger, Metrics, ObjectReader, ResultStore, SitePage, SiteRegistry};
 use code24_shared::reports::analytics::DailyRollup;
 use code24_shared::standin::simulated_answer;
 use code24_shared::testkit::ledger::{MemoryJobTable, MemoryRunTable};
@@ -201,6 +201,15 @@ pub(crate) struct CountingResults {
     pub(crate) keys: RefCell<HashSet<String>>,
     pub(crate) puts: Cell<u64>,
     pub(crate) bytes: Cell<u64>,
+    /// Reads: the optimizer's platform context, once per batch (there is none in the bench).
+    pub(crate) gets: Cell<u64>,
+}
+
+impl ObjectReader for CountingResults {
+    async fn get(&self, _key: &str) -> Result<Option<Vec<u8>>, JobError> {
+        self.gets.set(self.gets.get() + 1);
+        Ok(None)
+    }
 }
 
 impl ResultStore for CountingResults {
@@ -244,4 +253,7 @@ impl Metrics for CountingMetrics {
     fn job_finished(&self, _event: &JobFinished) {
         self.finished.set(self.finished.get() + 1);
     }
+
+    /// A sweep writes no report aggregates.
+    fn aggregate(&self, _point: &code24_shared::datapoints::DataPoint) {}
 }

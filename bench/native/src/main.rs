@@ -78,6 +78,9 @@ struct Report {
     elite_calls: u64,
     r2_puts: u64,
     r2_bytes: u64,
+    /// R2 reads: the platform context, once per consumer batch (class B, not priced: 1 % of
+    /// the puts at 100 messages a batch).
+    r2_gets: u64,
     violations: Vec<String>,
 }
 
@@ -166,7 +169,7 @@ fn run(sites: usize) -> Report {
         elite_calls_in_flight: 6,
     };
     let consumer = Consumer {
-        jobs: OptimizeJobs { elite: &elite, results: &results },
+        jobs: OptimizeJobs::new(&elite, &results),
         ledger: &ledger,
         dead_letters: &dead_letters,
         metrics: &metrics,
@@ -244,6 +247,7 @@ fn run(sites: usize) -> Report {
         elite_calls,
         r2_puts: results.puts.get(),
         r2_bytes: results.bytes.get(),
+        r2_gets: results.gets.get(),
         violations,
     }
 }

@@ -54,7 +54,7 @@ async fn process(queue_name: &str, deliveries: &[Delivery], env: &Env, meter: &M
     let dead_letters = TextQueue::new(env.queue(binding::DEAD_LETTER_QUEUE).map_err(fail)?, REPORTS_DLQ).metered(meter);
     let metrics = AnalyticsMetrics::from_env(env).metered(meter);
     let consumer = Consumer {
-        jobs: ReportJobs { store: &store, results: &results, queue: &queue, probes: &probes, finalizer: &ledger },
+        jobs: ReportJobs { store: &store, results: &results, queue: &queue, probes: &probes, finalizer: &ledger, metrics: &metrics },
         ledger: &ledger,
         dead_letters: &dead_letters,
         metrics: &metrics,

@@ -1,8 +1,10 @@
 //! The dashboard's pages, as functions from the admin API's answers to HTML fragments (the
 //! Worker wraps each in [`crate::html::page`]).
 
+pub mod analytics;
 pub mod audit;
 pub mod dead_letters;
+pub mod reports;
 pub mod schedules;
 pub mod sites;
 pub mod sweeps;

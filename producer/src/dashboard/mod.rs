@@ -15,11 +15,13 @@
 //!
 //! Pages ([`views`]): `/` (sweeps), `/sweeps/{id}`, `/schedules`, `/dead-letters`,
 //! `/dead-letters/{id}`, `/dead-letters/preview?action=replay|purge&(ids=..|<filter>)`,
-//! `/sites`. Actions ([`actions`]): `POST /dead-letters/replay|purge` (ids from a preview),
+//! `/sites`, and the Reports section ([`reports`]): `/reports`, `/reports/{YYYY-MM}` (end of
+//! month), `/reports/{YYYY-MM}/analytics`, `/reports/{YYYY-MM}/{object}.json`. Actions ([`actions`]): `POST /dead-letters/replay|purge` (ids from a preview),
 //! `POST /sites`, `POST /sites/{id}/deactivate`.
 
 mod actions;
 mod backend;
+mod reports;
 mod views;
 
 use code24_dashboard::assets::{CSP, CSS, CSS_PATH, JS, JS_PATH};

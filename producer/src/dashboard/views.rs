@@ -32,6 +32,7 @@ pub(super) async fn handle(ctx: &Ctx<'_>, path: &str, now_ms: i64) -> worker::Re
         ["dead-letters", id] => dead_letter(ctx, id).await,
         ["sites"] => sites(ctx).await,
         ["audit"] => audit(ctx).await,
+        ["reports", rest @ ..] => super::reports::handle(ctx, rest, now_ms).await,
         _ => ctx.fail(404, Nav::None, &format!("There is no page {path}."), "Use the navigation above."),
     }
 }

@@ -135,6 +135,8 @@ impl RecordSizes {
             customer_id: LONGEST_ID.into(),
             site_url: url.clone(),
             scheduled_at: crate::ids::rfc3339(scheduled),
+            // The stand-in's answer does not depend on the context.
+            platform_context: None,
         };
         let answer = crate::standin::simulated_answer(&request);
         let answer_heap = answer.summary.len() + answer.recommendations.iter().map(|r| r.area.len() + r.action.len() + 64).sum::<usize>();

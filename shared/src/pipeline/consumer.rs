@@ -72,6 +72,13 @@ pub trait JobKind {
     /// `elite_calls_in_flight`.
     fn connections(job: &Self::Job) -> u32;
 
+    /// Runs once per batch before any job is worked, over the claimed jobs: what a kind reads
+    /// for the whole batch it reads here, once, never once per message (the optimizer's platform
+    /// context). Most kinds have nothing to do.
+    async fn before_work(&self, jobs: &[&Self::Job]) {
+        let _ = jobs;
+    }
+
     /// Does the work of one claimed job.
     async fn work(&self, job: &Self::Job, claimed: Claimed, now: &dyn Fn() -> i64) -> Result<Worked, JobError>;
 
@@ -252,6 +259,9 @@ where
                 _ => None,
             })
             .collect();
+        if !working.is_empty() {
+            self.jobs.before_work(&working.iter().map(|(_, job, _)| *job).collect::<Vec<_>>()).await;
+        }
         let widest = working.iter().map(|(_, job, _)| K::connections(job)).max().unwrap_or(1);
         let concurrency = jobs_in_flight(self.config.elite_calls_in_flight, widest);
         let results =
@@ -304,6 +314,10 @@ where
                 body: &m.delivery.body,
                 attempt,
                 succeeded: matches!(outcome, Ok(Worked::Done { .. } | Worked::Recovered)),
+                scores: match outcome {
+                    Ok(Worked::Done { scores }) => scores,
+                    _ => None,
+                },
                 duration_ms,
                 age_ms: m.age_ms,
             };
@@ -335,13 +349,13 @@ where
         match verdict {
             Verdict::Ack => {
                 if w.succeeded {
-                    self.metrics.job_finished(&finished(w.claim, true, w.attempt, w.duration_ms));
+                    self.metrics.job_finished(&finished(&w, true, w.attempt));
                 }
                 Action::Ack
             }
             Verdict::Retry { attempt } => Action::Retry { delay_s: self.config.retry.delay_s(attempt, rng.next_u64()) },
             Verdict::Dead { attempts, error } => {
-                self.metrics.job_finished(&finished(w.claim, false, attempts, w.duration_ms));
+                self.metrics.job_finished(&finished(&w, false, attempts));
                 self.dead_letter(w.body, Some(w.claim), attempts, error, now_ms, w.age_ms).await
             }
         }
@@ -382,14 +396,17 @@ struct WorkedMessage<'a> {
     attempt: u32,
     /// Whether this delivery's work succeeded (an acked failure is a stale attempt's).
     succeeded: bool,
+    /// The scores this delivery's work produced, if any.
+    scores: Option<[u8; 3]>,
     duration_ms: i64,
     age_ms: i64,
 }
 
 /// The analytics data point of a job that finished (succeeded or died).
-fn finished(claim: &JobClaim, succeeded: bool, attempts: u32, duration_ms: i64) -> JobFinished {
-    let [job_id, run_id, customer_id] = [&claim.job_id, &claim.run_id, &claim.subject].map(String::clone);
-    JobFinished { job_id, run_id, customer_id, succeeded, attempts, duration_ms }
+fn finished(w: &WorkedMessage<'_>, succeeded: bool, attempts: u32) -> JobFinished {
+    let [job_id, run_id, customer_id] = [&w.claim.job_id, &w.claim.run_id, &w.claim.subject].map(String::clone);
+    let scores = if succeeded { w.scores } else { None };
+    JobFinished { job_id, run_id, customer_id, succeeded, attempts, duration_ms: w.duration_ms, scores }
 }
 
 /// A retry for an infrastructure failure (ledger, queue or store unreachable), backing off by

@@ -3,18 +3,28 @@
 //! crashed first looks for the result that attempt may have written, so success is never
 //! redone. The claim, the verdicts and the dead letters are the [`Consumer`]'s.
 //!
+//! Every request carries the platform context of the month before its sweep's (the insights
+//! the monthly analytics wrote, `reports::insights`), read from R2 once per batch and month
+//! before any job is worked ([`JobKind::before_work`]), never per message. A context that is
+//! missing, unreadable or of another version is left out: it is advice, and never fails a job.
+//!
 //! [`Consumer`]: super::consumer::Consumer
 
-use futures::future::join3;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+use futures::future::{join3, join_all};
 
 use crate::config::{ConsumerConfig, ELITE_CALLS_PER_JOB};
-use crate::elite::{EliteRequest, EliteRole, ELITE_CONTRACT_VERSION};
+use crate::elite::{EliteRequest, EliteRole, PlatformContext, ELITE_CONTRACT_VERSION, PLATFORM_CONTEXT_VERSION};
 use crate::error::{ErrorClass, JobError};
 use crate::ids::{from_epoch_ms, rfc3339};
 use crate::ledger::{JobClaim, JobMetrics, Recovery};
 use crate::optimization::{optimization_key, OptimizationResult};
 use crate::pipeline::consumer::{Claimed, JobKind, Worked};
-use crate::ports::{EliteClient, ResultStore};
+use crate::ports::{EliteClient, ObjectReader, ResultStore};
+use crate::reports::insights::{context_key, context_month};
+use crate::reports::period::Month;
 use crate::wire::OptimizeJob;
 
 /// The service-binding calls of one optimization job: one per elite role. A consumer of
@@ -26,12 +36,27 @@ pub const SERVICE_BINDING_CALLS_PER_JOB: u32 = ELITE_CALLS_PER_JOB;
 /// Optimization jobs, with the ports their work needs.
 pub struct OptimizeJobs<'a, E, R> {
     /// The three elite workers.
-    pub elite: &'a E,
-    /// The results bucket (R2): written by the work, read by a recovery.
-    pub results: &'a R,
+    elite: &'a E,
+    /// The results bucket (R2): written by the work, read by a recovery and for the context.
+    results: &'a R,
+    /// The platform context per month of insights, as read by `before_work` for this batch.
+    contexts: RefCell<BTreeMap<Month, Option<PlatformContext>>>,
 }
 
-impl<E: EliteClient, R: ResultStore> JobKind for OptimizeJobs<'_, E, R> {
+impl<'a, E, R> OptimizeJobs<'a, E, R> {
+    pub fn new(elite: &'a E, results: &'a R) -> Self {
+        Self { elite, results, contexts: RefCell::new(BTreeMap::new()) }
+    }
+}
+
+/// The platform context stored at `key`, if there is a readable one of this build's version.
+async fn read_context(results: &impl ObjectReader, month: Month) -> Option<PlatformContext> {
+    let body = results.get(&context_key(month)).await.ok()??;
+    let context: Option<PlatformContext> = serde_json::from_slice(&body).ok()?;
+    context.filter(|c| c.v == PLATFORM_CONTEXT_VERSION)
+}
+
+impl<E: EliteClient, R: ResultStore + ObjectReader> JobKind for OptimizeJobs<'_, E, R> {
     type Job = OptimizeJob;
 
     fn decode(body: &str) -> Result<OptimizeJob, JobError> {
@@ -56,6 +81,21 @@ impl<E: EliteClient, R: ResultStore> JobKind for OptimizeJobs<'_, E, R> {
         ELITE_CALLS_PER_JOB
     }
 
+    /// Reads the platform context of each month the batch's sweeps need, once (one R2 read per
+    /// month, concurrently; a batch is almost always one sweep, so one read).
+    async fn before_work(&self, jobs: &[&OptimizeJob]) {
+        let months: Vec<Month> = {
+            let known = self.contexts.borrow();
+            let mut months: Vec<Month> =
+                jobs.iter().map(|j| context_month(Month::of(j.scheduled))).filter(|m| !known.contains_key(m)).collect();
+            months.sort();
+            months.dedup();
+            months
+        };
+        let read = join_all(months.iter().map(|m| read_context(self.results, *m))).await;
+        self.contexts.borrow_mut().extend(months.into_iter().zip(read));
+    }
+
     /// One job: the three elite calls concurrently, then the R2 write. A job in recovery first
     /// looks for the object a crashed attempt may have written, so success is not redone.
     async fn work(&self, job: &OptimizeJob, claimed: Claimed, now: &dyn Fn() -> i64) -> Result<Worked, JobError> {
@@ -68,6 +108,7 @@ impl<E: EliteClient, R: ResultStore> JobKind for OptimizeJobs<'_, E, R> {
                 return Ok(Worked::Superseded);
             }
         }
+        let platform_context = self.contexts.borrow().get(&context_month(Month::of(job.scheduled))).cloned().flatten();
         let request = |role| EliteRequest {
             v: ELITE_CONTRACT_VERSION,
             role,
@@ -75,6 +116,7 @@ impl<E: EliteClient, R: ResultStore> JobKind for OptimizeJobs<'_, E, R> {
             customer_id: job.customer_id.as_str().to_owned(),
             site_url: job.site_url.as_str().to_owned(),
             scheduled_at: rfc3339(job.scheduled),
+            platform_context: platform_context.clone(),
         };
         let (brand, designer, developer) = (request(EliteRole::Brand), request(EliteRole::Designer), request(EliteRole::Developer));
         let (b, d, v) = join3(self.elite.optimize(&brand), self.elite.optimize(&designer), self.elite.optimize(&developer)).await;

@@ -11,6 +11,7 @@ use crate::reports::analytics::{monthly_report, CustomerMonthly, MonthlyReport, 
 use crate::reports::forecast::mrr::{mrr_outlook_of, BillingHistory};
 use crate::reports::forecast::scores::{gap_days, outlook_head, score_forecast, BacktestFold};
 use crate::reports::forecast::Forecast;
+use crate::reports::insights::InsightTally;
 use crate::reports::period::Month;
 use crate::reports::stream::{ArraySplice, StreamError};
 use crate::reports::summary::{FinalReport, REPORT_VERSION};
@@ -59,6 +60,8 @@ pub struct MonthlyFold {
     month: String,
     generated_at: String,
     platform: PlatformFold,
+    /// What worked across customers, counted one section at a time (never the sections).
+    insights: InsightTally,
     items: Items,
 }
 
@@ -66,7 +69,13 @@ impl MonthlyFold {
     pub fn new(month: &str, generated_at: &str) -> Result<Self, StreamError> {
         let placeholder = monthly_report(month, generated_at, Vec::new());
         let items = Items::new(ArraySplice::of(&placeholder, LIST)?);
-        Ok(Self { month: month.to_owned(), generated_at: generated_at.to_owned(), platform: PlatformFold::default(), items })
+        Ok(Self {
+            month: month.to_owned(),
+            generated_at: generated_at.to_owned(),
+            platform: PlatformFold::default(),
+            insights: InsightTally::default(),
+            items,
+        })
     }
 
     /// Adds a page of sections (in customer order, after the previous page's); answers their
@@ -75,15 +84,22 @@ impl MonthlyFold {
         let mut out = Vec::new();
         for s in sections {
             self.platform.add(s);
+            self.insights.add(s);
             self.items.next(&s.customer_id, s, &mut out)?;
         }
         Ok(out)
     }
 
-    /// The object's head (before the first section) and tail (after the last).
-    pub fn finish(self) -> Result<(Vec<u8>, Vec<u8>), StreamError> {
-        let report = MonthlyReport { platform: self.platform.finish(), ..monthly_report(&self.month, &self.generated_at, Vec::new()) };
-        self.items.close(&report)
+    /// The report without its sections (its platform report and insights), and the object's
+    /// head (before the first section) and tail (after the last).
+    pub fn finish(self) -> Result<(MonthlyReport, Vec<u8>, Vec<u8>), StreamError> {
+        let report = MonthlyReport {
+            platform: self.platform.finish(),
+            insights: self.insights.finish(),
+            ..monthly_report(&self.month, &self.generated_at, Vec::new())
+        };
+        let (head, tail) = self.items.close(&report)?;
+        Ok((report, head, tail))
     }
 }
 

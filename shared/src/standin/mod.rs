@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::elite::{EliteRequest, EliteResponse, EliteRole, Impact, Recommendation, ELITE_CONTRACT_VERSION};
+use crate::elite::{EliteRequest, EliteResponse, EliteRole, Impact, PlatformContext, Recommendation, ELITE_CONTRACT_VERSION};
 use crate::ids::stable_hash;
 
 /// Prefix of every control route.
@@ -120,6 +120,14 @@ pub enum Fault {
     Latency { ms: u64 },
     /// Answer 200 with a body that is not the contract (a permanent failure for the client).
     Garbage,
+    /// Not a failure: answer normally, but with this score (0-100). How a test makes a site's
+    /// score move over a month, which the simulated answer alone never does.
+    Score { score: u8 },
+}
+
+/// The stand-in's answer to `request` when a [`Fault::Score`] rule sets its score.
+pub fn scored_answer(request: &EliteRequest, score: u8) -> EliteResponse {
+    EliteResponse { score, ..simulated_answer(request) }
 }
 
 /// One fault rule. A call matches when every given selector matches; the first matching rule
@@ -162,6 +170,12 @@ pub struct StandinStats {
     pub total_calls: u64,
     /// Calls that suffered a fault.
     pub faults_applied: u64,
+    /// Calls that carried a platform context, per month the context was learned from.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub platform_context_calls: BTreeMap<String, u64>,
+    /// The platform context of the latest call that carried one, as the stand-in decoded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_platform_context: Option<PlatformContext>,
 }
 
 /// Whether the call with sequence number `seq` falls within `rate` (deterministic, roughly
@@ -242,6 +256,7 @@ mod tests {
             customer_id: "c".into(),
             site_url: url.into(),
             scheduled_at: "t".into(),
+            platform_context: None,
         };
         let a = simulated_answer(&req(EliteRole::Brand, "https://a.example"));
         assert_eq!(a, simulated_answer(&req(EliteRole::Brand, "https://a.example")));

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use crate::elite::{EliteRequest, ELITE_CONTRACT_VERSION};
+use crate::elite::{EliteRequest, ELITE_CONTRACT_VERSION, PLATFORM_CONTEXT_VERSION};
 use crate::standin::{within_rate, Fault, FaultRule, FaultRules, SendFaults, StandinStats};
 
 /// How long a [`Fault::Hang`] without `ms` sleeps: longer than any sane client timeout.
@@ -59,6 +59,12 @@ impl Standin {
         self.seq += 1;
         self.stats.total_calls += 1;
         *self.stats.calls.entry(request.customer_id.clone()).or_default().entry(request.role).or_default() += 1;
+        // The stand-in reads the platform context it is sent (as a real elite worker would, by
+        // its version) and keeps what it read, so tests can see what arrived.
+        if let Some(context) = request.platform_context.as_ref().filter(|c| c.v == PLATFORM_CONTEXT_VERSION) {
+            *self.stats.platform_context_calls.entry(context.month.clone()).or_default() += 1;
+            self.stats.last_platform_context = Some(context.clone());
+        }
         let fault = pick_fault(&mut self.rules, request, seq);
         if fault.is_some() {
             self.stats.faults_applied += 1;
@@ -119,6 +125,11 @@ pub fn validate_rules(rules: &FaultRules) -> Result<(), String> {
                 return Err(format!("rule {i}: status code {code} is outside 200-599"));
             }
         }
+        if let Fault::Score { score } = rule.fault {
+            if score > 100 {
+                return Err(format!("rule {i}: score {score} is outside 0-100"));
+            }
+        }
         if let Some(rate) = rule.rate {
             if !(0.0..=1.0).contains(&rate) {
                 return Err(format!("rule {i}: rate {rate} is outside 0.0-1.0"));
@@ -144,7 +155,7 @@ pub fn sleep_of(fault: &Fault) -> Option<Duration> {
     let ms = match *fault {
         Fault::Hang { ms } => ms.unwrap_or(DEFAULT_HANG_MS),
         Fault::Latency { ms } => ms,
-        Fault::Status { .. } | Fault::Garbage => return None,
+        Fault::Status { .. } | Fault::Garbage | Fault::Score { .. } => return None,
     };
     Some(Duration::from_millis(ms.min(MAX_SLEEP_MS)))
 }
@@ -163,6 +174,7 @@ mod tests {
             customer_id: customer.into(),
             site_url: "https://site.example".into(),
             scheduled_at: "2026-01-01T00:00:00Z".into(),
+            platform_context: None,
         }
     }
 
@@ -237,12 +249,30 @@ mod tests {
     }
 
     #[test]
+    fn insight_context_is_read_and_recorded_by_its_version() {
+        let mut s = Standin::new("i".into());
+        let context = |v| crate::elite::PlatformContext { v, month: "2026-11".into(), insights: Vec::new() };
+        s.on_optimize(&EliteRequest { platform_context: Some(context(PLATFORM_CONTEXT_VERSION)), ..req("c1", EliteRole::Brand) });
+        s.on_optimize(&EliteRequest { platform_context: Some(context(PLATFORM_CONTEXT_VERSION + 1)), ..req("c1", EliteRole::Brand) });
+        s.on_optimize(&req("c1", EliteRole::Brand));
+        let stats = s.stats();
+        assert_eq!(
+            stats.platform_context_calls.into_iter().collect::<Vec<_>>(),
+            [("2026-11".to_owned(), 1)],
+            "a newer version is not read"
+        );
+        assert_eq!(stats.last_platform_context, Some(context(PLATFORM_CONTEXT_VERSION)));
+    }
+
+    #[test]
     fn unrunnable_rules_are_rejected() {
         let bad = |fault, rate| FaultRules { rules: vec![FaultRule { rate, ..rule(None, None, fault, None) }] };
         assert!(validate_rules(&bad(S503, Some(0.3))).is_ok());
         assert!(validate_rules(&bad(Fault::Status { code: 99 }, None)).is_err());
         assert!(validate_rules(&bad(Fault::Status { code: 600 }, None)).is_err());
         assert!(validate_rules(&bad(Fault::Garbage, Some(1.5))).is_err());
+        assert!(validate_rules(&bad(Fault::Score { score: 101 }, None)).is_err());
+        assert!(validate_rules(&bad(Fault::Score { score: 100 }, None)).is_ok());
     }
 
     #[test]

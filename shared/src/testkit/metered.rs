@@ -13,6 +13,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use crate::datapoints::DataPoint;
 use crate::elite::{EliteRequest, EliteResponse};
 use crate::error::JobError;
 use crate::ledger::{
@@ -21,12 +22,14 @@ use crate::ledger::{
 };
 use crate::limits::usage::{Counted, Usage};
 use crate::ports::{
-    DeadLetterSink, EliteClient, JobFinished, JobQueue, Ledger, Metrics, PartUploads, ReportStore, ResultStore, RunFinalizer, SitePage,
-    SiteRegistry,
+    DeadLetterSink, EliteClient, JobFinished, JobQueue, Ledger, Metrics, ObjectReader, PartUploads, ReportStore, ResultStore, RunFinalizer,
+    SitePage, SiteRegistry,
 };
 use crate::reports::analytics::{CustomerMonthly, DailyRollup};
 use crate::reports::pages::{BillingPage, RollupPage, SectionPage};
 use crate::reports::period::Month;
+use crate::reports::revenue::BillingEvent;
+use crate::site::Plan;
 use crate::wire::DeadLetter;
 
 /// `inner`, with every call counted into `usage`.
@@ -116,6 +119,12 @@ impl<P: ResultStore> ResultStore for Metered<'_, P> {
     }
 }
 
+impl<P: ObjectReader> ObjectReader for Metered<'_, P> {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, JobError> {
+        self.io(Counted::Subrequest, self.inner.get(key)).await
+    }
+}
+
 impl<P: DeadLetterSink> DeadLetterSink for Metered<'_, P> {
     async fn send(&self, letter: &DeadLetter) -> Result<(), JobError> {
         self.io(Counted::QueueSend { messages: 1 }, self.inner.send(letter)).await
@@ -126,6 +135,10 @@ impl<P: Metrics> Metrics for Metered<'_, P> {
     fn job_finished(&self, event: &JobFinished) {
         self.usage.call(Counted::AnalyticsPoint);
         self.inner.job_finished(event);
+    }
+    fn aggregate(&self, point: &DataPoint) {
+        self.usage.call(Counted::AnalyticsPoint);
+        self.inner.aggregate(point);
     }
 }
 
@@ -144,6 +157,12 @@ impl<P: ReportStore> ReportStore for Metered<'_, P> {
     }
     async fn sections_page(&self, run_id: &str, after: Option<&str>) -> Result<SectionPage, JobError> {
         self.io(Counted::D1Query, self.inner.sections_page(run_id, after)).await
+    }
+    async fn customer_billing(&self, customer_id: &str, before_ms: i64) -> Result<Vec<BillingEvent>, JobError> {
+        self.io(Counted::D1Query, self.inner.customer_billing(customer_id, before_ms)).await
+    }
+    async fn plan_of(&self, customer_id: &str) -> Result<Option<Plan>, JobError> {
+        self.io(Counted::D1Query, self.inner.plan_of(customer_id)).await
     }
 }
 

@@ -6,6 +6,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
+use crate::datapoints::DataPoint;
 use crate::elite::{classify_response, EliteRequest, EliteResponse};
 use crate::error::JobError;
 use crate::ledger::jobs::{claim_batch, complete_batch, settle};
@@ -20,7 +21,7 @@ use crate::site::Site;
 
 pub use super::results::{MemoryResults, OpenUpload, StoredObject};
 use crate::standin::model::Standin;
-use crate::standin::{simulated_answer, Fault};
+use crate::standin::{scored_answer, simulated_answer, Fault};
 use crate::testkit::ledger::{MemoryJobTable, MemoryRunTable};
 use crate::wire::DeadLetter;
 
@@ -257,6 +258,7 @@ impl EliteClient for MemoryElite {
             None | Some(Fault::Latency { .. }) => (200, ok()),
             Some(Fault::Status { code }) => (code, b"{\"error\":\"simulated\"}".to_vec()),
             Some(Fault::Garbage) => (200, b"not the elite contract".to_vec()),
+            Some(Fault::Score { score }) => (200, serde_json::to_vec(&scored_answer(request, score)).expect("serializable")),
             Some(Fault::Hang { .. }) => return Err(JobError::transient(format!("elite {} timed out", request.role.as_str()))),
         };
         classify_response(request.role, status, &body)
@@ -285,10 +287,16 @@ impl DeadLetterSink for MemoryDeadLetters {
 #[derive(Debug, Default)]
 pub struct MemoryMetrics {
     pub finished: RefCell<Vec<JobFinished>>,
+    /// Report aggregates, in the order written.
+    pub aggregates: RefCell<Vec<DataPoint>>,
 }
 
 impl Metrics for MemoryMetrics {
     fn job_finished(&self, event: &JobFinished) {
         self.finished.borrow_mut().push(event.clone());
+    }
+
+    fn aggregate(&self, point: &DataPoint) {
+        self.aggregates.borrow_mut().push(point.clone());
     }
 }

@@ -17,6 +17,7 @@ use crate::reports::pages::{
 };
 use crate::reports::period::Month;
 use crate::reports::revenue::BillingEvent;
+use crate::site::Plan;
 use crate::testkit::ports::{MemoryElite, MemoryLedger, MemoryRegistry};
 
 /// Report store twin (D1's `daily_rollups`, `billing_events`, `monthly_sections`).
@@ -24,6 +25,8 @@ use crate::testkit::ports::{MemoryElite, MemoryLedger, MemoryRegistry};
 pub struct MemoryReportStore {
     pub rollups: RefCell<Vec<DailyRollup>>,
     pub billing: RefCell<Vec<BillingEvent>>,
+    /// Plans by customer id (the registry's `customers.plan`).
+    pub plans: RefCell<BTreeMap<String, Plan>>,
     /// Sections by (run id, customer id).
     pub sections: RefCell<BTreeMap<(String, String), CustomerMonthly>>,
     /// Section writes that succeeded, rewrites included.
@@ -102,6 +105,16 @@ impl ReportStore for MemoryReportStore {
         let sections = self.sections.borrow();
         let page = sections.iter().filter(|((run, customer), _)| run == run_id && customer.as_str() > after).take(limit);
         Ok(section_page(page.map(|(_, s)| s.clone()).collect(), limit))
+    }
+
+    async fn customer_billing(&self, customer_id: &str, before_ms: i64) -> Result<Vec<BillingEvent>, JobError> {
+        self.read("billing events")?;
+        Ok(self.billing.borrow().iter().filter(|e| e.customer_id == customer_id && e.at_ms < before_ms).cloned().collect())
+    }
+
+    async fn plan_of(&self, customer_id: &str) -> Result<Option<Plan>, JobError> {
+        self.read("plans")?;
+        Ok(self.plans.borrow().get(customer_id).copied())
     }
 }
 

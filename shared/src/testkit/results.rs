@@ -5,7 +5,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
 use crate::error::JobError;
-use crate::ports::{PartUploads, ResultStore};
+use crate::ports::{ObjectReader, PartUploads, ResultStore};
 
 /// An object in the results twin.
 #[derive(Debug, Clone)]
@@ -42,6 +42,8 @@ pub struct MemoryResults {
     pub largest_part: Cell<usize>,
     /// The next this many part uploads fail (transiently).
     pub failing_parts: Cell<u32>,
+    /// Object reads (`get`), so tests can count them per batch.
+    pub reads: Cell<u64>,
 }
 
 impl ResultStore for MemoryResults {
@@ -54,6 +56,13 @@ impl ResultStore for MemoryResults {
 
     async fn job_of(&self, key: &str) -> Result<Option<String>, JobError> {
         Ok(self.objects.borrow().get(key).map(|o| o.job_id.clone()))
+    }
+}
+
+impl ObjectReader for MemoryResults {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, JobError> {
+        self.reads.set(self.reads.get() + 1);
+        Ok(self.objects.borrow().get(key).map(|o| o.body.clone()))
     }
 }
 

@@ -8,7 +8,7 @@ use std::cell::Cell;
 
 use crate::error::JobError;
 use crate::limits::R2_PARTS_MAX;
-use crate::ports::{PartUploads, ReportStore, ResultStore};
+use crate::ports::{ObjectReader, PartUploads, ReportStore, ResultStore};
 use crate::reports::analytics::{customer_section, CustomerMonthly, DailyRollup};
 use crate::reports::pages::{
     section_page, whole_customer_events, whole_customers, BillingPage, RollupPage, SectionPage, BILLING_PAGE_ROWS, ROLLUP_PAGE_ROWS,
@@ -104,6 +104,22 @@ impl ReportStore for GeneratedReports {
         whole_customer_events(rows, BILLING_PAGE_ROWS).map_err(JobError::permanent)
     }
 
+    async fn customer_billing(&self, customer_id: &str, before_ms: i64) -> Result<Vec<BillingEvent>, JobError> {
+        let i = Self::first_after(Some(customer_id)).saturating_sub(1);
+        Ok((0..Self::BILLING_EVENTS)
+            .map(|k| BillingEvent {
+                customer_id: Self::customer(i),
+                at_ms: before_ms - (1 + i as i64 % 400 + k as i64 * 30) * 86_400_000,
+                mrr_cents: 4_900 * (1 + (i + k) as i64 % 3),
+            })
+            .rev()
+            .collect())
+    }
+
+    async fn plan_of(&self, _customer_id: &str) -> Result<Option<crate::site::Plan>, JobError> {
+        Ok(None)
+    }
+
     async fn put_section(&self, _run_id: &str, _section: &CustomerMonthly) -> Result<(), JobError> {
         Ok(())
     }
@@ -140,6 +156,14 @@ impl ResultStore for CountingObjects {
     }
 
     async fn job_of(&self, _key: &str) -> Result<Option<String>, JobError> {
+        Ok(None)
+    }
+}
+
+/// It keeps sizes, not bytes: every object reads as absent (a customer's insight sample is then
+/// empty, as for an object that is gone), but each read is a call the meter counts.
+impl ObjectReader for CountingObjects {
+    async fn get(&self, _key: &str) -> Result<Option<Vec<u8>>, JobError> {
         Ok(None)
     }
 }

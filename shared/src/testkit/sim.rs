@@ -440,7 +440,7 @@ pub fn run_with_faults(cfg: &SimConfig, extra: &ExtraFaults) -> SimReport {
                 let usage = Usage::new("optimizer", "queue");
                 let (elite, metered_results) = (Metered::new(&watched, &usage), Metered::new(&results, &usage));
                 let consumer = Consumer {
-                    jobs: OptimizeJobs { elite: &elite, results: &metered_results },
+                    jobs: OptimizeJobs::new(&elite, &metered_results),
                     ledger: &Metered::new(&crashing, &usage),
                     dead_letters: &Metered::new(&dead_letters, &usage),
                     metrics: &Metered::new(&metrics, &usage),
@@ -506,6 +506,7 @@ fn fault_kind(fault: &Fault) -> String {
         Fault::Hang { .. } => "hang".into(),
         Fault::Latency { .. } => "latency".into(),
         Fault::Garbage => "garbage".into(),
+        Fault::Score { .. } => "score".into(),
     }
 }
 

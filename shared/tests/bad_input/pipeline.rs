@@ -37,7 +37,7 @@ impl Twins {
             elite_calls_in_flight: 6,
         };
         let consumer = Consumer {
-            jobs: OptimizeJobs { elite: &self.elite, results: &self.results },
+            jobs: OptimizeJobs::new(&self.elite, &self.results),
             ledger: &self.ledger,
             dead_letters: &self.dead_letters,
             metrics: &self.metrics,

@@ -45,6 +45,7 @@ impl World {
                 queue: &self.queue,
                 probes: &self.probes,
                 finalizer: &self.ledger,
+                metrics: &self.metrics,
             },
             ledger: &self.ledger,
             dead_letters: &self.dead,

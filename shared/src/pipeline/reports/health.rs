@@ -124,6 +124,7 @@ async fn canary(probes: &impl HealthProbes, run_id: &str, scheduled: DateTime<Ut
         customer_id: CANARY_CUSTOMER.to_owned(),
         site_url: CANARY_SITE_URL.to_owned(),
         scheduled_at: rfc3339(scheduled),
+        platform_context: None,
     };
     let answers = join_all(EliteRole::ALL.map(|role| async move { probes.optimize(&request(role)).await })).await;
     let mut scores = Vec::new();

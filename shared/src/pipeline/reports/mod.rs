@@ -35,7 +35,7 @@ use crate::config::ConsumerConfig;
 use crate::error::JobError;
 use crate::ledger::{JobClaim, JobMetrics};
 use crate::pipeline::consumer::{Claimed, JobKind, Settled, Worked};
-use crate::ports::{HealthProbes, JobQueue, PartUploads, ReportStore, ResultStore, RunFinalizer};
+use crate::ports::{HealthProbes, JobQueue, Metrics, ObjectReader, PartUploads, ReportStore, ResultStore, RunFinalizer};
 use crate::reports::jobs::ReportJob;
 
 /// A claimed report job may take longer than an optimization: a health check waits for up to
@@ -47,10 +47,11 @@ pub const EXTRA_LEASE_MS: i64 = 60_000;
 pub const MAX_SERVICE_BINDING_CALLS_PER_JOB: u32 = health::SERVICE_BINDING_CALLS;
 
 /// Report jobs, with the ports their work and their runs' fan-in need.
-pub struct ReportJobs<'a, S, R, Q, H, F> {
+pub struct ReportJobs<'a, S, R, Q, H, F, M> {
     /// Rollups, billing events and monthly sections (D1).
     pub store: &'a S,
-    /// The report objects (R2), whole or in parts.
+    /// The report objects (R2), whole or in parts, and the optimization objects the insights
+    /// read back.
     pub results: &'a R,
     /// The reports queue itself, for the finalize job of a monthly run.
     pub queue: &'a Q,
@@ -58,6 +59,8 @@ pub struct ReportJobs<'a, S, R, Q, H, F> {
     pub probes: &'a H,
     /// The ledger's fan-in (the same ledger the consumer claims with).
     pub finalizer: &'a F,
+    /// The reports' aggregates (Analytics Engine; the consumer's own metrics).
+    pub metrics: &'a M,
 }
 
 /// The ledger claim of a report job: its run, and its subject in place of a customer.
@@ -71,13 +74,14 @@ pub fn claim_of(job: &ReportJob) -> JobClaim {
     }
 }
 
-impl<S, R, Q, H, F> JobKind for ReportJobs<'_, S, R, Q, H, F>
+impl<S, R, Q, H, F, M> JobKind for ReportJobs<'_, S, R, Q, H, F, M>
 where
     S: ReportStore,
-    R: ResultStore + PartUploads,
+    R: ResultStore + PartUploads + ObjectReader,
     Q: JobQueue,
     H: HealthProbes,
     F: RunFinalizer,
+    M: Metrics,
 {
     type Job = ReportJob;
 
@@ -105,7 +109,7 @@ where
     /// A report lane belongs to its run alone, so no newer run ever takes it over: whatever
     /// the claim's recovery, the (idempotent) work is done again.
     async fn work(&self, job: &ReportJob, _claimed: Claimed, now: &dyn Fn() -> i64) -> Result<Worked, JobError> {
-        work::run(self.store, self.results, self.probes, job, now).await?;
+        work::run(self.store, self.results, self.probes, self.metrics, job, now).await?;
         Ok(Worked::Done { scores: None })
     }
 

@@ -4,11 +4,14 @@
 //! then both months' rollups → the final report, then its executive summary). The folding is
 //! the core's ([`crate::reports::fold`]); this is the reading and the writing ([`Upload`]).
 
+use super::work::{aggregate, put_json};
+use crate::datapoints::{end_of_month_point, monthly_platform_point};
 use crate::error::JobError;
-use crate::ports::{PartUploads, ReportStore, ResultStore};
+use crate::ports::{Metrics, PartUploads, ReportStore, ResultStore};
 use crate::reports::analytics::sections_of;
 use crate::reports::fold::{FinalFold, MonthlyFold, Which};
 use crate::reports::forecast::mrr::HistoryFold;
+use crate::reports::insights::{context_key, platform_context};
 use crate::reports::jobs::ReportJob;
 use crate::reports::period::Month;
 use crate::reports::stream::{Finished, Part, Parts, StreamError};
@@ -18,6 +21,7 @@ use crate::reports::summary::{executive_summary, FinalReport};
 pub(super) async fn finalize<R: ResultStore + PartUploads>(
     store: &impl ReportStore,
     results: &R,
+    metrics: &impl Metrics,
     job: &ReportJob,
     month: Month,
     generated_at: &str,
@@ -35,11 +39,17 @@ pub(super) async fn finalize<R: ResultStore + PartUploads>(
                 None => break,
             }
         }
-        let (head, tail) = fold.finish().map_err(broken)?;
-        upload.finish(&head, &tail).await
+        let (report, head, tail) = fold.finish().map_err(broken)?;
+        upload.finish(&head, &tail).await?;
+        Ok::<_, JobError>(report)
     }
     .await;
-    upload.settle(written).await
+    let report = upload.settle(written).await?;
+    // Written after the report, so a context always has its report beside it; `null` when the
+    // month taught nothing, replacing an older run's context of the month.
+    put_json(results, &context_key(month), &platform_context(month, &report.insights), job).await?;
+    aggregate(metrics, monthly_platform_point(&report.month, &report.platform, report.insights.len()));
+    Ok(())
 }
 
 /// The final report of `month` and then its executive summary (a summary in R2 always has its
@@ -47,6 +57,7 @@ pub(super) async fn finalize<R: ResultStore + PartUploads>(
 pub(super) async fn end_of_month<R: ResultStore + PartUploads>(
     store: &impl ReportStore,
     results: &R,
+    metrics: &impl Metrics,
     job: &ReportJob,
     month: Month,
     generated_at: &str,
@@ -85,7 +96,9 @@ pub(super) async fn end_of_month<R: ResultStore + PartUploads>(
     let report = upload.settle(written).await?;
     let summary = serde_json::to_vec_pretty(&executive_summary(&report))
         .map_err(|e| JobError::permanent(format!("{} does not serialize: {e}", month.executive_summary_key())))?;
-    results.put(&month.executive_summary_key(), summary, &job.job_id).await
+    results.put(&month.executive_summary_key(), summary, &job.job_id).await?;
+    aggregate(metrics, end_of_month_point(&report));
+    Ok(())
 }
 
 /// A report that cannot be streamed will not stream on a retry either.

@@ -12,7 +12,7 @@ use crate::reports::period::Month;
 use crate::reports::revenue::BillingEvent;
 use crate::reports::summary::{executive_summary, final_report, MonthInputs};
 use crate::schedule::{END_OF_MONTH, MONTHLY_ANALYTICS};
-use crate::testkit::ports::MemoryResults;
+use crate::testkit::ports::{MemoryMetrics, MemoryResults};
 use crate::testkit::reports::MemoryReportStore;
 
 const NOV: Month = Month { year: 2026, month: 11 };
@@ -87,7 +87,7 @@ fn the_finalize_object_is_streamed_byte_for_byte_whole_or_in_parts() {
     for min_part in [None, Some(1_024), Some(3_000)] {
         let results = MemoryResults::default();
         results.min_part_bytes.set(min_part);
-        block_on(finalize(&store, &results, &job, NOV, AT)).unwrap();
+        block_on(finalize(&store, &results, &MemoryMetrics::default(), &job, NOV, AT)).unwrap();
         let object = results.objects.borrow()[&NOV.analytics_key()].clone();
         assert_eq!(String::from_utf8(object.body).unwrap(), String::from_utf8(expected.clone()).unwrap(), "parts of {min_part:?}");
         assert_eq!(object.job_id, job.job_id);
@@ -120,7 +120,7 @@ fn the_end_of_month_report_is_streamed_byte_for_byte_whole_or_in_parts() {
         store.page_rows.set(page_rows);
         let results = MemoryResults::default();
         results.min_part_bytes.set(min_part);
-        block_on(end_of_month(&store, &results, &job, NOV, AT)).unwrap();
+        block_on(end_of_month(&store, &results, &MemoryMetrics::default(), &job, NOV, AT)).unwrap();
         let objects = results.objects.borrow();
         let body = |key: &str| String::from_utf8(objects[key].body.clone()).unwrap();
         assert_eq!(body(&NOV.final_report_key()), String::from_utf8(expected.clone()).unwrap(), "{page_rows:?} {min_part:?}");
@@ -139,10 +139,10 @@ fn a_failed_part_aborts_the_upload_and_a_retry_writes_the_object() {
     let results = MemoryResults::default();
     results.min_part_bytes.set(Some(1_024));
     results.failing_parts.set(1);
-    let error = block_on(finalize(&store, &results, &job, NOV, AT)).unwrap_err();
+    let error = block_on(finalize(&store, &results, &MemoryMetrics::default(), &job, NOV, AT)).unwrap_err();
     assert!(error.to_string().contains("simulated R2 outage"), "{error}");
     assert!(results.objects.borrow().is_empty() && results.uploads.borrow().is_empty());
     assert_eq!(results.uploads_aborted.get(), 1);
-    block_on(finalize(&store, &results, &job, NOV, AT)).unwrap();
+    block_on(finalize(&store, &results, &MemoryMetrics::default(), &job, NOV, AT)).unwrap();
     assert!(results.objects.borrow().contains_key(&NOV.analytics_key()));
 }

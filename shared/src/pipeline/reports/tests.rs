@@ -16,7 +16,9 @@ use crate::ledger::{FanoutDone, JobState, OpenRun, PageDone};
 use crate::names::Environment;
 use crate::pipeline::consumer::{Action, Consumer, Delivery};
 use crate::ports::Ledger;
-use crate::reports::analytics::{customer_section, monthly_report, platform_report, sections_of, DailyRollup, MonthlyReport};
+use crate::reports::analytics::{
+    customer_section, monthly_report, platform_report, sections_of, CustomerMonthly, DailyRollup, MonthlyReport,
+};
 use crate::reports::health::{HealthReport, HealthStatus, PROBE_KEY};
 use crate::reports::jobs::{health_run_id, monthly_run_id, ReportJob, ReportWork};
 use crate::reports::period::{health_check_key, Month};
@@ -74,6 +76,7 @@ impl World {
                 queue: &self.queue,
                 probes: &self.probes,
                 finalizer: &self.ledger,
+                metrics: &self.metrics,
             },
             ledger: &self.ledger,
             dead_letters: &self.dead,
@@ -176,7 +179,7 @@ fn the_fan_in_enqueues_the_finalize_job_once_across_duplicate_deliveries() {
 
     let sections = w.store.sections.borrow().clone();
     assert_eq!(sections.len(), 3);
-    let acme = customer_section("acme", &w.store.rollups.borrow()[..2]);
+    let acme = CustomerMonthly { insight_sample: Some(Default::default()), ..customer_section("acme", &w.store.rollups.borrow()[..2]) };
     assert_eq!(sections[&(run.clone(), "acme".into())], acme, "October's rollups are not November's");
 
     // The finalize job writes the platform report from every section, sorted by customer.

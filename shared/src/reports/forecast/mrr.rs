@@ -171,6 +171,19 @@ pub enum MrrForecast {
     InsufficientHistory { month: String, horizon_months: u32, months_available: u32, months_needed: u32 },
 }
 
+/// One month of the history the forecast was fitted on, for the report's charts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryMonth {
+    /// `YYYY-MM`.
+    pub month: String,
+    pub ending_mrr_cents: i64,
+    pub customer_churn_rate_bp: Option<i64>,
+    pub net_revenue_retention_bp: Option<i64>,
+}
+
+/// Months of history the outlook lists ([`MrrOutlook::history`]): the charts' year.
+pub const HISTORY_MONTHS: usize = 12;
+
 /// The MRR section of the forecast.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MrrOutlook {
@@ -183,6 +196,10 @@ pub struct MrrOutlook {
     pub rates: Option<BridgeRates>,
     /// The next [`HORIZON_MONTHS`] months, in order.
     pub months: Vec<MrrForecast>,
+    /// The last [`HISTORY_MONTHS`] months of history up to the reported one, oldest first
+    /// (fewer when there is less; absent from reports written before it existed).
+    #[serde(default)]
+    pub history: Vec<HistoryMonth>,
 }
 
 /// Months from `from` to `to`, both included (0 when `from` is later).
@@ -321,5 +338,14 @@ fn outlook(month: Month, available: u32, history: &[(Month, RevenueMetrics)]) ->
             }
         })
         .collect();
-    MrrOutlook { method: METHOD.to_owned(), months_available: available, rates, months }
+    let recent = history.iter().skip(history.len().saturating_sub(HISTORY_MONTHS));
+    let history = recent
+        .map(|(m, b)| HistoryMonth {
+            month: m.label(),
+            ending_mrr_cents: b.ending_mrr_cents,
+            customer_churn_rate_bp: b.customer_churn_rate_bp,
+            net_revenue_retention_bp: b.net_revenue_retention_bp,
+        })
+        .collect();
+    MrrOutlook { method: METHOD.to_owned(), months_available: available, rates, months, history }
 }

@@ -178,6 +178,7 @@ mod tests {
             permanent_failures: 0,
             duration_ms_sum: 0,
             duration_buckets: Vec::new(),
+            insight_sample: None,
         }
     }
 

@@ -313,4 +313,40 @@ fn forecast_of_the_demo_billing_history_is_stated() {
         assert_eq!(o.months_available, available);
         assert!(o.months.iter().all(|f| matches!(f, MrrForecast::Estimate { .. })), "{o:?}");
     }
+    // The demo's executive summary states next month's forecast, its interval and its error.
+    use crate::reports::summary::{dollars, executive_summary, final_report, MonthInputs};
+    let report = final_report(month(11), "now", MonthInputs { billing: &events, sections: &[], previous_sections: &[] });
+    let Some(MrrForecast::Estimate { mrr_cents, low_cents, high_cents, backtest, .. }) =
+        report.forecast.as_ref().and_then(|f| f.next_month_mrr())
+    else {
+        panic!("no estimate for December: {:?}", report.forecast)
+    };
+    let stated = format!(
+        "MRR for 2026-12 is forecast at {} (interval {} to {}); this method's one-month forecasts of the last {} months were off by",
+        dollars(*mrr_cents),
+        dollars(*low_cents),
+        dollars(*high_cents),
+        backtest.months
+    );
+    let summary = executive_summary(&report);
+    assert!(summary.sentences.iter().any(|s| s.starts_with(&stated)), "{stated:?} not in {:#?}", summary.sentences);
+}
+
+/// The history the charts draw: the last 12 months up to the reported one, oldest first, with
+/// each month's ending MRR, churn and NRR; fewer months when the history is shorter.
+#[test]
+fn forecast_history_lists_the_last_year_for_the_charts() {
+    let mut events = vec![ev("a", at(0, 9), 10_000)];
+    events.extend((1..=8).map(|m| ev(&format!("new-{m}"), at(m, 9), 10_000)));
+    let o = mrr_outlook(&events, month(8));
+    let months: Vec<(&str, i64)> = o.history.iter().map(|h| (h.month.as_str(), h.ending_mrr_cents)).collect();
+    let expected: Vec<(String, i64)> = (1..=8).map(|m| (month(m).label(), 10_000 * (i64::from(m) + 1))).collect();
+    assert_eq!(months, expected.iter().map(|(m, c)| (m.as_str(), *c)).collect::<Vec<_>>());
+    // February starts at 200.00 and keeps it all: NRR 100 %, no churn.
+    assert_eq!((o.history[1].customer_churn_rate_bp, o.history[1].net_revenue_retention_bp), (Some(0), Some(10_000)));
+    // Two years of history: only the last 12 months are listed.
+    let long: Vec<BillingEvent> = vec![ev("a", Month::new(2024, 6).unwrap().start().timestamp_millis(), 10_000)];
+    let o = mrr_outlook(&long, month(8));
+    assert_eq!((o.history.len(), o.history.first().map(|h| h.month.as_str())), (HISTORY_MONTHS, Some("2025-09")));
+    assert_eq!(o.history.last().map(|h| h.month.as_str()), Some("2026-08"));
 }

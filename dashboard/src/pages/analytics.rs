@@ -1,0 +1,121 @@
+//! The monthly analytics page of one month: the platform's numbers, what worked across
+//! customers (the insights, with their samples), score distributions, top improvers and
+//! regressions, and the job duration histogram, drawn from `analytics/monthly/{yyyy}/{mm}/report.json`.
+
+use std::fmt::Write as _;
+
+use super::reports::{analytics_path, json_link, report_path, score_distributions};
+use crate::charts;
+use crate::html::{esc, notice};
+use code24_shared::reports::analytics::{MonthlyReport, DURATION_BUCKETS_MS};
+use code24_shared::reports::insights::points;
+use code24_shared::reports::period::Month;
+use code24_shared::reports::summary::percent;
+
+fn facts(r: &MonthlyReport) -> String {
+    let p = &r.platform;
+    let ms = |v: Option<i64>| v.map_or("—".to_owned(), |v| format!("≤ {v} ms"));
+    format!(
+        "<dl class=\"facts\"><dt>Customers</dt><dd data-fact=\"customers\">{}</dd><dt>Optimization runs</dt><dd data-fact=\"runs\">{}</dd>\
+         <dt>Success rate</dt><dd data-fact=\"success_rate\">{}</dd><dt>Failures</dt><dd>{} ({} transient, {} permanent)</dd>\
+         <dt>Duration p50 / p95</dt><dd>{} / {}</dd></dl>",
+        p.customers,
+        p.runs,
+        p.success_rate_bp.map_or("—".to_owned(), percent),
+        p.failures,
+        p.transient_failures,
+        p.permanent_failures,
+        ms(p.p50_duration_ms),
+        ms(p.p95_duration_ms)
+    )
+}
+
+fn insights_table(r: &MonthlyReport) -> String {
+    if r.insights.is_empty() {
+        return notice(
+            "empty",
+            "No insight this month.",
+            "A claim needs at least 3 customers given the same recommendation, gaining on average more than the others of their cohort.",
+        );
+    }
+    let mut out = String::from(
+        "<p class=\"hint\">Followed by, not caused by: customers whose first run of the month gave the recommendation, against the rest of \
+         their cohort. The first few travel to the elite workers as platform context next month.</p><div class=\"scroll\"><table class=\"insights\">\
+         <thead><tr><th>Claim</th><th>Cohort</th><th>Advised</th><th>Gained</th><th>Mean change</th><th>Others</th></tr></thead><tbody>",
+    );
+    for i in &r.insights {
+        let others = i.others_mean_gain_hundredths.map_or("—".to_owned(), |m| format!("{} ({})", points(m), i.others));
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&i.claim),
+            esc(&i.cohort),
+            i.customers,
+            i.improved,
+            points(i.mean_gain_hundredths),
+            others
+        );
+    }
+    out.push_str("</tbody></table></div>");
+    out
+}
+
+/// The page of `month`'s monthly analytics, or its missing state.
+pub fn monthly(month: Month, report: Option<&MonthlyReport>) -> String {
+    let mut out = format!(
+        "<nav class=\"months no-print\"><a href=\"{}\">← {}</a> <a href=\"{}\">End-of-month report</a> <a href=\"{}\">{} →</a> <a href=\"/reports\">All months</a></nav>",
+        analytics_path(month.previous()),
+        month.previous(),
+        report_path(month),
+        analytics_path(month.next()),
+        month.next()
+    );
+    let Some(r) = report else {
+        out.push_str(&notice(
+            "empty",
+            &format!("No monthly analytics for {month} have been written."),
+            "The monthly analytics cron runs at 15:00 UTC on the 1st for the month before (staging and production); for any month, an operator can run them with POST /api/runs {\"task\": \"monthly-analytics\", \"month\": \"YYYY-MM\"}.",
+        ));
+        return out;
+    };
+    if r.platform.customers == 0 {
+        out.push_str(&notice(
+            "empty",
+            &format!("{month} had no customer with optimization runs."),
+            "Nothing to chart; the report is empty.",
+        ));
+    }
+    out.push_str(&facts(r));
+    out.push_str("<h2>What worked across customers</h2>");
+    out.push_str(&insights_table(r));
+    out.push_str("<h2>Score distributions</h2>");
+    out.push_str(&score_distributions(r.customers.iter().map(|c| c.average_scores)));
+    let mut changes: Vec<(String, f64)> = r.platform.top_improvers.iter().map(|c| (c.customer_id.clone(), c.change)).collect();
+    changes.extend(r.platform.top_regressions.iter().map(|c| (c.customer_id.clone(), c.change)));
+    if !changes.is_empty() {
+        out.push_str("<h2>Top improvers and regressions</h2>");
+        let _ = write!(out, "<figure>{}</figure>", charts::rows("Score change, first to last run", &changes, &|v| format!("{v:+.1}")));
+    }
+    let mut buckets = vec![0u64; DURATION_BUCKETS_MS.len()];
+    for c in &r.customers {
+        for (total, n) in buckets.iter_mut().zip(&c.duration_buckets) {
+            *total += n;
+        }
+    }
+    if buckets.iter().any(|n| *n > 0) {
+        let bars: Vec<(String, f64)> = DURATION_BUCKETS_MS
+            .iter()
+            .zip(&buckets)
+            .map(|(b, n)| (if *b == i64::MAX { "more".to_owned() } else { format!("≤{b}") }, *n as f64))
+            .collect();
+        out.push_str("<h2>Job durations (ms)</h2>");
+        let _ = write!(out, "<figure>{}</figure>", charts::columns("Jobs by duration", &bars, &|v| format!("{v:.0}")));
+    }
+    let _ = write!(
+        out,
+        "<h2>Data</h2><ul class=\"json\"><li>{}</li></ul><p class=\"hint\">Generated {}.</p>",
+        json_link(month, "analytics.json"),
+        esc(&r.generated_at)
+    );
+    out
+}
