@@ -17,7 +17,9 @@
 //! [`super::reports::ReportJobs`]. A failure of one message never decides the fate of another,
 //! except where the kind's hook ties messages to one shared request.
 
-use crate::backoff::{RetryPolicy, Rng};
+use super::delivery::infra_retry;
+use crate::backoff::RetryPolicy;
+use crate::backoff::Rng;
 use crate::config::ConsumerConfig;
 use crate::error::{ErrorClass, JobError};
 use crate::ledger::{ClaimDecision, JobClaim, JobMetrics, JobOutcome, Recovery, Verdict};
@@ -26,24 +28,7 @@ use crate::pipeline::shard_calls::{claim_per_shard, complete_per_shard, group_by
 use crate::ports::{DeadLetterSink, JobFinished, Ledger, Metrics};
 use crate::wire::{DeadLetter, DEAD_LETTER_VERSION};
 
-/// One delivered message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Delivery {
-    /// The body as text.
-    pub body: String,
-    /// When the message was first sent (epoch ms): infrastructure retries back off by age.
-    pub sent_ms: i64,
-}
-
-/// What to do with one delivered message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    Ack,
-    /// Retry after this many seconds.
-    Retry {
-        delay_s: u32,
-    },
-}
+pub use super::delivery::{Action, Delivery};
 
 /// What differs between kinds of job; everything else (claims, verdicts, dead letters, data
 /// points, retries) is the [`Consumer`]'s. The ports a kind's work needs are its own fields.
@@ -407,10 +392,4 @@ fn finished(w: &WorkedMessage<'_>, succeeded: bool, attempts: u32) -> JobFinishe
     let [job_id, run_id, customer_id] = [&w.claim.job_id, &w.claim.run_id, &w.claim.subject].map(String::clone);
     let scores = if succeeded { w.scores } else { None };
     JobFinished { job_id, run_id, customer_id, succeeded, attempts, duration_ms: w.duration_ms, scores }
-}
-
-/// A retry for an infrastructure failure (ledger, queue or store unreachable), backing off by
-/// the message's age: nothing was recorded, so there is no attempt count to back off by.
-pub(crate) fn infra_retry(retry: &RetryPolicy, age_ms: i64) -> Action {
-    Action::Retry { delay_s: retry.delay_for_age_s(age_ms) }
 }

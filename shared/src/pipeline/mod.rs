@@ -7,6 +7,7 @@
 //! - [`rotation`]: the order a fan-out sends its sites in, starting after the run's origin.
 //! - [`pacing`]: its sends paced under the queue's throughput, refusals retried with backoff.
 //! - [`consumer`]: the job consumer, one driver for every kind of job ([`consumer::JobKind`]).
+//! - [`delivery`]: a delivered message and the consumer's action on it.
 //! - [`shard_calls`]: its one claim and one complete request per ledger shard touched.
 //! - [`budget`]: what one invocation may start: service-binding calls in total, connections
 //!   at once.
@@ -15,6 +16,7 @@
 
 pub mod budget;
 pub mod consumer;
+pub mod delivery;
 pub mod optimize;
 pub mod pacing;
 pub mod producer;

@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 
 use crate::backoff::RetryPolicy;
 use crate::ledger::FinalizeDecision;
-use crate::pipeline::consumer::{infra_retry, Action, Settled};
+use crate::pipeline::consumer::{Action, Settled};
+use crate::pipeline::delivery::infra_retry;
 use crate::ports::{JobQueue, ResultStore, RunFinalizer};
 use crate::reports::jobs::{ReportJob, ReportWork};
 
