@@ -2,12 +2,12 @@
 //! (`code24_shared::canary::PREFIX`), active or not (they are registered inactive, so no sweep
 //! sees them). A canary run fans out over this registry instead of the active sites.
 
+use crate::registry::{CountRow, SiteRow};
 use code24_shared::canary::PREFIX;
 use code24_shared::error::JobError;
 use code24_shared::ids::CustomerId;
 use code24_shared::ports::{SitePage, SiteRegistry};
 use code24_shared::site::{Site, SiteUrl};
-use serde::Deserialize;
 use wasm_bindgen::JsValue;
 use worker::D1Database;
 
@@ -15,17 +15,6 @@ use crate::d1::rows;
 
 pub struct CanarySites {
     db: D1Database,
-}
-
-#[derive(Deserialize)]
-struct SiteRow {
-    customer_id: String,
-    url: String,
-}
-
-#[derive(Deserialize)]
-struct CountRow {
-    n: f64,
 }
 
 impl CanarySites {

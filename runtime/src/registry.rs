@@ -20,15 +20,17 @@ pub struct D1Registry {
     meter: Meter,
 }
 
+/// A `site_registry` row as D1 returns it (also read by the canary's sites).
 #[derive(Deserialize)]
-struct SiteRow {
-    customer_id: String,
-    url: String,
+pub(crate) struct SiteRow {
+    pub(crate) customer_id: String,
+    pub(crate) url: String,
 }
 
+/// A `COUNT(*) AS n` row (D1 numbers are JSON numbers).
 #[derive(Deserialize)]
-struct CountRow {
-    n: f64,
+pub(crate) struct CountRow {
+    pub(crate) n: f64,
 }
 
 impl D1Registry {

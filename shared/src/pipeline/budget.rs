@@ -88,11 +88,10 @@ where
 #[cfg(test)]
 mod tests {
     use std::cell::Cell;
-    use std::pin::Pin;
-    use std::task::{Context, Poll};
 
     use super::*;
     use crate::config::ELITE_CALLS_PER_JOB;
+    use crate::testkit::metered::YieldOnce;
 
     #[test]
     fn limits_the_budget_keeps_a_fifth_of_the_service_binding_limit() {
@@ -119,21 +118,6 @@ mod tests {
         assert_eq!(jobs_in_flight(6, 1), 6);
         assert_eq!(jobs_in_flight(6, 0), 6);
         assert_eq!(jobs_in_flight(3, 6), 1);
-    }
-
-    /// Pending once, then ready: a point where other work may run.
-    struct YieldOnce(bool);
-
-    impl Future for YieldOnce {
-        type Output = ();
-        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-            if self.0 {
-                return Poll::Ready(());
-            }
-            self.0 = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
     }
 
     #[test]

@@ -53,7 +53,7 @@ impl<'a, P> Metered<'a, P> {
 }
 
 /// Pending once, then ready: lets every other future started alongside run up to its own call.
-struct YieldOnce(bool);
+pub(crate) struct YieldOnce(pub(crate) bool);
 
 impl Future for YieldOnce {
     type Output = ();

@@ -1,7 +1,6 @@
 //! The monthly analytics' folds, pages, percentiles and rankings on hand-computed rollups.
 
 use super::*;
-use crate::reports::pages::{whole_customers, RollupPage};
 
 fn day(customer: &str, day: &str, successes: u64, scores: [u8; 3], first: [u8; 3], last: [u8; 3]) -> DailyRollup {
     let mut buckets = vec![0; DURATION_BUCKETS_MS.len()];
@@ -60,24 +59,6 @@ fn the_monthly_report_lists_sections_by_customer_and_sums_them() {
     assert_eq!(r.customers, sections);
     assert_eq!(r.platform, platform_report(&sections));
     assert_eq!((r.v, r.month.as_str(), r.platform.customers, r.platform.runs), (1, "2026-11", 2, 9));
-}
-
-#[test]
-fn pages_hold_whole_customers() {
-    let row = |c: &str, d: u32| day(c, &format!("2026-11-{d:02}"), 1, [1, 1, 1], [1, 1, 1], [1, 1, 1]);
-    let ids = |p: &RollupPage| p.rollups.iter().map(|r| r.customer_id.clone()).collect::<Vec<_>>();
-    let check = |rows: Vec<DailyRollup>, limit, expected_ids: &[&str], next: Option<&str>| {
-        let page = whole_customers(rows, limit);
-        assert_eq!((ids(&page), page.next_after.as_deref()), (expected_ids.iter().map(|s| s.to_string()).collect(), next));
-    };
-    // A short read is the last page.
-    check(vec![row("a", 1), row("b", 1)], 3, &["a", "b"], None);
-    check(Vec::new(), 3, &[], None);
-    // A full read leaves its last customer (maybe cut) for the next page.
-    check(vec![row("a", 1), row("a", 2), row("b", 1)], 3, &["a", "a"], Some("a"));
-    check(vec![row("a", 1), row("b", 1), row("b", 2)], 3, &["a"], Some("a"));
-    // One customer filling the page is kept whole.
-    check(vec![row("a", 1), row("a", 2)], 2, &["a", "a"], Some("a"));
 }
 
 #[test]
