@@ -59,6 +59,8 @@
 //!   consumer's intake decision and batch, and the admin API's queries, replays and purges.
 //!
 //! Operations
+//! - [`alerts`]: the alert conditions, the incidents' opening and resolution, and the webhook
+//!   outbox's rate cap and retries.
 //! - [`canary`]: the post-deploy canary's pure parts: its reserved, inactive sites, its run id,
 //!   and its verdict over what a run left behind.
 //!
@@ -70,6 +72,7 @@
 //! - `testkit`: in-memory twins of every port and the seeded simulation of the whole pipeline.
 
 pub mod access;
+pub mod alerts;
 pub mod api;
 pub mod audit;
 pub mod auth;
