@@ -10,8 +10,15 @@
 //! run (every (sweep, active site) ends with exactly one result, dead letter or superseded
 //! record; the ledger's counts and rollups agree; nothing succeeded is worked again).
 //!
+//! Every CI run explores [`SCENARIOS`] seeds (10,000, on every core: a few seconds more than
+//! 5,000 on one). A scenario is built by the [`INGREDIENTS`] in order, each drawing from the
+//! seed's stream: to add a kind of fault, write one `fn(&mut Rng, &mut Scenario)` and list it.
+//!
 //! Replay one scenario: `SIM_SEED=1234 cargo test -p code24-shared --test fault_matrix`.
-//! `FAULT_MATRIX_SCENARIOS=N` changes how many run (default [`SCENARIOS`]).
+//! `FAULT_MATRIX_SCENARIOS=N` changes how many run (default [`SCENARIOS`]) and
+//! `FAULT_MATRIX_FIRST_SEED=S` where they start (default 1); with `FAULT_MATRIX_KEEP_GOING=1`
+//! every failing seed is printed as `FAILED SEED n` with its replay command before the test
+//! fails, which is how `cargo xtask soak` explores new seeds for as long as it is given.
 
 use std::collections::BTreeMap;
 
@@ -21,103 +28,144 @@ use code24_shared::standin::{Fault, FaultRule};
 use code24_shared::testkit::sim::{run_with_faults, ExtraFaults, SimConfig, SimReport};
 
 /// How many seeded scenarios the matrix runs by default.
-const SCENARIOS: u64 = 5_000;
+const SCENARIOS: u64 = 10_000;
+// Issue 14: at least 10,000 seeded scenarios in every CI run.
+const _: () = assert!(SCENARIOS >= 10_000);
+
+/// One scenario while its ingredients build it.
+struct Scenario {
+    cfg: SimConfig,
+    extra: ExtraFaults,
+}
+
+/// A kind of fault a scenario may mix in, drawing what it needs from the seed's stream.
+type Ingredient = fn(&mut Rng, &mut Scenario);
+
+/// Every ingredient, in the order they draw from the stream: the pipeline's shape and its
+/// faults, then the elite workers' faults, then the queue losing what it holds.
+const INGREDIENTS: &[Ingredient] =
+    &[shape_and_pipeline_faults, elite_5xx_burst, elite_hangs, elite_slow_answers, elite_garbage, elite_429, queue_loss];
 
 /// The scenario of `seed`: a configuration and extra faults.
 fn scenario(seed: u64) -> (SimConfig, ExtraFaults) {
     let mut rng = Rng::new(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xFA17);
-    let pick = |rng: &mut Rng, options: &[i64]| options[rng.below(options.len() as u64) as usize];
-    let p = |rng: &mut Rng, max: f64| (rng.below(1_000) as f64 / 1_000.0) * max;
+    let mut s = Scenario { cfg: SimConfig::hostile(seed), extra: ExtraFaults { elite_rules: Vec::new(), p_queue_loss: 0.0 } };
+    for ingredient in INGREDIENTS {
+        ingredient(&mut rng, &mut s);
+    }
+    (s.cfg, s.extra)
+}
+
+fn pick(rng: &mut Rng, options: &[i64]) -> i64 {
+    options[rng.below(options.len() as u64) as usize]
+}
+
+fn p(rng: &mut Rng, max: f64) -> f64 {
+    (rng.below(1_000) as f64 / 1_000.0) * max
+}
+
+/// A site of the scenario's registry, drawn.
+fn customer(rng: &mut Rng, s: &Scenario) -> Option<String> {
+    Some(format!("c{:06}", rng.below(s.cfg.sites as u64)))
+}
+
+fn role(rng: &mut Rng) -> Option<EliteRole> {
+    [None, Some(EliteRole::Brand), Some(EliteRole::Designer), Some(EliteRole::Developer)][rng.below(4) as usize]
+}
+
+/// The registry, the sweeps and the queue, with the pipeline's own faults: duplicate and
+/// cut-off firings, duplicate deliveries, crashes and stalls, and a queue refusing sends.
+fn shape_and_pipeline_faults(rng: &mut Rng, s: &mut Scenario) {
+    let seed = s.cfg.seed;
     let sites = 1 + rng.below(40) as usize;
-    let mut cfg = SimConfig {
+    s.cfg = SimConfig {
         seed,
         sites,
         sweeps: 1 + rng.below(4) as u32,
         // 2 s overlaps every sweep with the previous one's retries; 180 s is the cron's period.
-        sweep_interval_ms: pick(&mut rng, &[2_000, 20_000, 180_000]),
+        sweep_interval_ms: pick(rng, &[2_000, 20_000, 180_000]),
         // Deployed optimizers take at most 8 jobs a batch (the service-binding budget); 25 and
         // 100 exercise the consumer's deferral of the jobs beyond it.
-        batch_size: pick(&mut rng, &[1, 5, 8, 25, 100]) as usize,
-        p_duplicate_firing: p(&mut rng, 0.6),
-        p_producer_cut: p(&mut rng, 0.4),
-        p_refire_after_cut: p(&mut rng, 1.0),
-        p_duplicate_delivery: p(&mut rng, 0.3),
-        p_elite_transient: p(&mut rng, 0.15),
+        batch_size: pick(rng, &[1, 5, 8, 25, 100]) as usize,
+        p_duplicate_firing: p(rng, 0.6),
+        p_producer_cut: p(rng, 0.4),
+        p_refire_after_cut: p(rng, 1.0),
+        p_duplicate_delivery: p(rng, 0.3),
+        p_elite_transient: p(rng, 0.15),
         permanent_sites: rng.below(3) as usize,
-        p_crash_before_complete: p(&mut rng, 0.1),
-        p_crash_after_complete: p(&mut rng, 0.1),
-        p_stall_before_complete: p(&mut rng, 0.05),
-        max_deliveries: pick(&mut rng, &[3, 11, 101]) as u32,
+        p_crash_before_complete: p(rng, 0.1),
+        p_crash_after_complete: p(rng, 0.1),
+        p_stall_before_complete: p(rng, 0.05),
+        max_deliveries: pick(rng, &[3, 11, 101]) as u32,
         ..SimConfig::hostile(seed)
     };
     // A fifth of the scenarios meet a queue refusing every send for a while (up to 10 s: the
     // producer's send retries ride out 23.75 s), from a stream of its own.
     let mut queue_rng = Rng::new(seed ^ 0x0429_0429);
     if queue_rng.chance(0.2) {
-        cfg.queue_bursts = vec![(queue_rng.below(cfg.sweep_interval_ms as u64) as i64, 1 + queue_rng.below(10_000) as i64)];
+        s.cfg.queue_bursts = vec![(queue_rng.below(s.cfg.sweep_interval_ms as u64) as i64, 1 + queue_rng.below(10_000) as i64)];
     }
-    let customer = |rng: &mut Rng| Some(format!("c{:06}", rng.below(sites as u64)));
-    let role = |rng: &mut Rng| [None, Some(EliteRole::Brand), Some(EliteRole::Designer), Some(EliteRole::Developer)][rng.below(4) as usize];
-    let mut rules = Vec::new();
-    // A burst of 5xx from every elite worker: the next calls fail, whoever they are for.
+}
+
+/// A burst of 5xx from every elite worker: the next calls fail, whoever they are for.
+fn elite_5xx_burst(rng: &mut Rng, s: &mut Scenario) {
     if rng.chance(0.5) {
-        let code = pick(&mut rng, &[500, 502, 503, 504]) as u16;
-        rules.push(FaultRule {
-            customer_id: None,
-            role: role(&mut rng),
-            fault: Fault::Status { code },
-            rate: None,
-            times: Some(1 + rng.below(30) as u32),
-        });
+        let code = pick(rng, &[500, 502, 503, 504]) as u16;
+        let role = role(rng);
+        let times = Some(1 + rng.below(30) as u32);
+        s.extra.elite_rules.push(FaultRule { customer_id: None, role, fault: Fault::Status { code }, rate: None, times });
     }
-    // Hangs past the consumer's timeout, for one site (sometimes for good: it dies) or at a rate.
+}
+
+/// Hangs past the consumer's timeout, for one site (sometimes for good: it dies) or at a rate.
+fn elite_hangs(rng: &mut Rng, s: &mut Scenario) {
     if rng.chance(0.5) {
         let times = if rng.chance(0.3) { None } else { Some(1 + rng.below(6) as u32) };
-        rules.push(FaultRule { customer_id: customer(&mut rng), role: role(&mut rng), fault: Fault::Hang { ms: None }, rate: None, times });
+        let (customer_id, role) = (customer(rng, s), role(rng));
+        s.extra.elite_rules.push(FaultRule { customer_id, role, fault: Fault::Hang { ms: None }, rate: None, times });
     }
     if rng.chance(0.3) {
-        rules.push(FaultRule { customer_id: None, role: None, fault: Fault::Hang { ms: None }, rate: Some(p(&mut rng, 0.1)), times: None });
+        let rate = Some(p(rng, 0.1));
+        s.extra.elite_rules.push(FaultRule { customer_id: None, role: None, fault: Fault::Hang { ms: None }, rate, times: None });
     }
-    // Slow answers (within the timeout) across sites.
+}
+
+/// Slow answers (within the timeout) across sites.
+fn elite_slow_answers(rng: &mut Rng, s: &mut Scenario) {
     if rng.chance(0.5) {
-        rules.push(FaultRule {
-            customer_id: None,
-            role: role(&mut rng),
-            fault: Fault::Latency { ms: 1 + rng.below(3_000) },
-            rate: Some(p(&mut rng, 0.5)),
-            times: None,
-        });
+        let role = role(rng);
+        let fault = Fault::Latency { ms: 1 + rng.below(3_000) };
+        let rate = Some(p(rng, 0.5));
+        s.extra.elite_rules.push(FaultRule { customer_id: None, role, fault, rate, times: None });
     }
-    // A site whose elite answers are not the contract (permanent).
+}
+
+/// A site whose elite answers are not the contract (permanent).
+fn elite_garbage(rng: &mut Rng, s: &mut Scenario) {
     if rng.chance(0.2) {
-        rules.push(FaultRule {
-            customer_id: customer(&mut rng),
-            role: role(&mut rng),
-            fault: Fault::Garbage,
-            rate: None,
-            times: Some(1 + rng.below(3) as u32),
-        });
+        let (customer_id, role) = (customer(rng, s), role(rng));
+        let times = Some(1 + rng.below(3) as u32);
+        s.extra.elite_rules.push(FaultRule { customer_id, role, fault: Fault::Garbage, rate: None, times });
     }
-    // A site answering 429 (transient) a few times.
+}
+
+/// A site answering 429 (transient) a few times.
+fn elite_429(rng: &mut Rng, s: &mut Scenario) {
     if rng.chance(0.3) {
-        rules.push(FaultRule {
-            customer_id: customer(&mut rng),
-            role: None,
-            fault: Fault::Status { code: 429 },
-            rate: None,
-            times: Some(1 + rng.below(4) as u32),
-        });
+        let customer_id = customer(rng, s);
+        let times = Some(1 + rng.below(4) as u32);
+        s.extra.elite_rules.push(FaultRule { customer_id, role: None, fault: Fault::Status { code: 429 }, rate: None, times });
     }
-    // A queue that loses what it holds (a local stack killed mid-sweep), then late
-    // re-firings that re-drive the stalled sweeps. Without producer cut-offs: an abandoned
-    // sweep is not re-driven.
-    let p_queue_loss = if rng.chance(0.25) {
-        cfg.p_producer_cut = 0.0;
-        1.0
-    } else {
-        0.0
-    };
-    (cfg, ExtraFaults { elite_rules: rules, p_queue_loss })
+}
+
+/// A queue that loses what it holds (a local stack killed mid-sweep), then late re-firings
+/// that re-drive the stalled sweeps. Without producer cut-offs: an abandoned sweep is not
+/// re-driven.
+fn queue_loss(rng: &mut Rng, s: &mut Scenario) {
+    if rng.chance(0.25) {
+        s.cfg.p_producer_cut = 0.0;
+        s.extra.p_queue_loss = 1.0;
+    }
 }
 
 /// The figures of many runs, summed.
@@ -160,6 +208,19 @@ impl Totals {
         }
     }
 
+    fn merge(&mut self, other: Totals) {
+        self.scenarios += other.scenarios;
+        self.jobs += other.jobs;
+        self.results += other.results;
+        self.dead += other.dead;
+        self.superseded += other.superseded;
+        self.lost += other.lost;
+        self.reworked_after_success += other.reworked_after_success;
+        for (kind, n) in other.faults {
+            *self.faults.entry(kind).or_default() += n;
+        }
+    }
+
     fn print(&self, what: &str) {
         // Consequences, not injections: supersedings, lost messages and the re-drives.
         let consequences = ["overlap-superseded", "messages-lost-in-transit", "redrive"];
@@ -174,33 +235,86 @@ impl Totals {
     }
 }
 
+/// The command that replays `seed` alone.
+fn replay_command(seed: u64) -> String {
+    format!("SIM_SEED={seed} cargo test -p code24-shared --test fault_matrix")
+}
+
+/// What is wrong with a run, if anything.
+fn problems(r: &SimReport) -> Option<String> {
+    let mut problems = r.violations.clone();
+    if r.reworked_after_success > 0 {
+        problems.push(format!("{} elite calls for jobs already succeeded", r.reworked_after_success));
+    }
+    (!problems.is_empty()).then(|| problems.join("\n"))
+}
+
 fn assert_clean(r: &SimReport) {
-    assert!(
-        r.violations.is_empty(),
-        "seed {} violated invariants (replay: SIM_SEED={} cargo test -p code24-shared --test fault_matrix):\n{}",
-        r.seed,
-        r.seed,
-        r.violations.join("\n")
-    );
-    assert_eq!(r.reworked_after_success, 0, "seed {}", r.seed);
+    if let Some(problems) = problems(r) {
+        panic!("seed {} violated invariants (replay: {}):\n{problems}", r.seed, replay_command(r.seed));
+    }
+}
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name).map_or(default, |s| s.parse().unwrap_or_else(|_| panic!("{name} must be a number")))
 }
 
 fn seeds() -> Vec<u64> {
-    if let Ok(s) = std::env::var("SIM_SEED") {
-        return vec![s.parse().expect("SIM_SEED must be a number")];
+    if std::env::var("SIM_SEED").is_ok() {
+        return vec![env_number("SIM_SEED", 0)];
     }
-    let n = std::env::var("FAULT_MATRIX_SCENARIOS").map_or(SCENARIOS, |s| s.parse().expect("FAULT_MATRIX_SCENARIOS must be a number"));
-    (1..=n).collect()
+    let first = env_number("FAULT_MATRIX_FIRST_SEED", 1);
+    (first..first.saturating_add(env_number("FAULT_MATRIX_SCENARIOS", SCENARIOS))).collect()
+}
+
+/// Runs `seeds` on every core; the totals, and each failing seed with what was wrong.
+fn run_all(seeds: &[u64]) -> (Totals, Vec<(u64, String)>) {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(seeds.len().max(1));
+    let chunk = seeds.len().div_ceil(threads).max(1);
+    let parts: Vec<(Totals, Vec<(u64, String)>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = seeds
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    let (mut totals, mut failed) = (Totals::default(), Vec::new());
+                    for &seed in part {
+                        let (cfg, rules) = scenario(seed);
+                        let r = run_with_faults(&cfg, &rules);
+                        if let Some(problems) = problems(&r) {
+                            failed.push((seed, problems));
+                        }
+                        totals.add(&r);
+                    }
+                    (totals, failed)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("a scenario thread panicked")).collect()
+    });
+    let mut totals = Totals::default();
+    let mut failed = Vec::new();
+    for (part, mut f) in parts {
+        totals.merge(part);
+        failed.append(&mut f);
+    }
+    failed.sort_by_key(|(seed, _)| *seed);
+    (totals, failed)
 }
 
 #[test]
 fn thousands_of_mixed_fault_scenarios_lose_nothing_and_never_rework_a_success() {
-    let mut totals = Totals::default();
-    for seed in seeds() {
-        let (cfg, rules) = scenario(seed);
-        let r = run_with_faults(&cfg, &rules);
-        assert_clean(&r);
-        totals.add(&r);
+    let (totals, failed) = run_all(&seeds());
+    let keep_going = std::env::var("FAULT_MATRIX_KEEP_GOING").is_ok_and(|v| v == "1");
+    for (seed, problems) in &failed {
+        if keep_going {
+            println!("FAILED SEED {seed}: replay: {}", replay_command(*seed));
+            for line in problems.lines().take(5) {
+                println!("    {line}");
+            }
+        }
+    }
+    if let Some((seed, problems)) = failed.first() {
+        panic!("{} seeds violated invariants; the first, {seed} (replay: {}):\n{problems}", failed.len(), replay_command(*seed));
     }
     totals.print("fault matrix");
     assert_eq!((totals.lost, totals.reworked_after_success), (0, 0));

@@ -18,6 +18,7 @@
 //! - [`cmd`]: running child commands, timing, formatting.
 //! - [`interrupt`]: Ctrl-C and SIGTERM as a flag, so a running stack is always stopped.
 //! - [`restart`]: restarts of the local stack on request of an end-to-end test.
+//! - [`soak`]: `soak [--minutes N]`, new seeds of the fault matrix for as long as given.
 
 mod bench;
 mod canary;
@@ -29,6 +30,7 @@ mod dev_vars;
 mod interrupt;
 mod restart;
 mod setup;
+mod soak;
 mod stack;
 mod tiers;
 mod workers;
@@ -159,6 +161,14 @@ COMMANDS:
         CODE24_BENCH_KEEP_STATE=1 keeps each stack's state and wrangler log;
         CODE24_BENCH_SWEEP_SITES=N sizes the sweep comparison.
 
+    soak [--minutes N] [--batch N]
+        Explore new seeds of the fault matrix (shared/tests/fault_matrix.rs) for N minutes
+        (default 10): CI runs seeds 1..=10,000 on every run; the soak starts at a random seed
+        above them and runs batches of N consecutive seeds (default 5,000) through the
+        matrix's own test. Each failing seed is printed with the command that replays it
+        (`SIM_SEED=S cargo test -p code24-shared --test fault_matrix`); exits non-zero if any
+        failed. Ctrl-C ends it after the running batch.
+
     help, --help, -h
         This text.
 ";
@@ -229,6 +239,16 @@ fn run(args: &[String]) -> Result<()> {
             let only = flags.value("--only")?.map(|v| v.split(',').map(str::to_owned).collect()).unwrap_or_default();
             flags.finish()?;
             bench::run(&root, &bench::Options { quick, only })
+        }
+        "soak" => {
+            let mut flags = Flags::new(rest);
+            let number = |raw: Option<String>, name: &str, default: u64| -> Result<u64> {
+                raw.map_or(Ok(default), |r| r.parse().ok().filter(|n| *n > 0).ok_or_else(|| format!("{name}: not a positive number: {r}")))
+            };
+            let minutes = number(flags.value("--minutes")?, "--minutes", soak::Options::DEFAULT_MINUTES)?;
+            let batch = number(flags.value("--batch")?, "--batch", soak::Options::DEFAULT_BATCH)?;
+            flags.finish()?;
+            soak::run(&root, &soak::Options { minutes, batch })
         }
         "check-config" => {
             no_more_args(rest)?;
