@@ -322,7 +322,7 @@ pub const WORKERS: &[WorkerSpec] = &[
         consumes: &[],
         vars: &[var::ENVIRONMENT],
         parse_vars: dispatcher_vars,
-        secrets: &[var::ADMIN_TOKEN, var::SESSION_SECRET],
+        secrets: &[var::ADMIN_TOKEN, var::SESSION_SECRET, var::ALERT_WEBHOOK_URL],
     },
     WorkerSpec {
         name: names::ELITE_STANDIN_WORKER,

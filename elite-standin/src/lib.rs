@@ -6,7 +6,8 @@
 //! [`simulated_answer`], and exposes the fault knobs and call statistics of
 //! [`code24_shared::standin`] so tests can make chosen calls fail, hang or slow down, and the
 //! queue injection hook that sends raw bodies onto the optimize or reports queue (duplicate
-//! and malformed deliveries for tests), the dispatcher's send-fault switch (send failures armed
+//! and malformed deliveries for tests), the alert receiver that keeps the dispatcher's alert
+//! webhook bodies for tests to read, the dispatcher's send-fault switch (send failures armed
 //! for its next fan-out), and a SIMULATED Cloudflare Access team ([`access`]: a key set and
 //! minted RS256 tokens) so the dispatcher's Access path runs end to end. It exists only in the
 //! local configuration; deployed
@@ -119,6 +120,18 @@ async fn handle(to: Route, mut req: Request, env: &Env) -> Result<Response> {
             Response::from_json(&SendFaults::default())
         }
         Route::TakeSendFaults => Response::from_json(&with_standin(Standin::take_send_faults)),
+        Route::ReceiveAlert => {
+            let body = req.bytes().await?;
+            match with_standin(|s| s.receive_alert(&body)) {
+                Ok(()) => Response::from_json(&serde_json::json!({ "received": true })),
+                Err(e) => json_error(400, &e),
+            }
+        }
+        Route::GetAlerts => Response::from_json(&with_standin(|s| s.alerts())),
+        Route::ClearAlerts => {
+            with_standin(Standin::clear_alerts);
+            Response::from_json(&with_standin(|s| s.alerts()))
+        }
         Route::ResetStats => {
             with_standin(Standin::reset_stats);
             Response::from_json(&with_standin(|s| s.stats()))

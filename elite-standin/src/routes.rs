@@ -4,7 +4,9 @@
 
 use code24_shared::elite::{HEALTH_PATH, OPTIMIZE_PATH};
 use code24_shared::standin::access::{CERTS_PATH, TOKEN_PATH};
-use code24_shared::standin::{InjectTarget, FAULTS_PATH, QUEUE_PATH_PREFIX, SEND_FAULTS_PATH, SEND_FAULTS_TAKE_PATH, STATS_PATH};
+use code24_shared::standin::{
+    InjectTarget, ALERTS_PATH, FAULTS_PATH, QUEUE_PATH_PREFIX, SEND_FAULTS_PATH, SEND_FAULTS_TAKE_PATH, STATS_PATH,
+};
 
 /// What a request asks the stand-in to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +40,12 @@ pub(crate) enum Route {
     ClearSendFaults,
     /// `POST /__standin/send-faults/take`: hand them to one fan-out, and disarm them.
     TakeSendFaults,
+    /// `POST /__standin/alerts`: receive one alert webhook body (the dispatcher's, locally).
+    ReceiveAlert,
+    /// `GET /__standin/alerts`: what was received.
+    GetAlerts,
+    /// `DELETE /__standin/alerts`: forget it.
+    ClearAlerts,
 }
 
 /// The outcome of routing: a handler, or the reason there is none.
@@ -72,6 +80,9 @@ pub(crate) fn route(method: &str, path: &str) -> Routed {
                 (&[("GET", Route::GetSendFaults), ("PUT", Route::PutSendFaults), ("DELETE", Route::ClearSendFaults)], "GET, PUT, DELETE")
             }
             SEND_FAULTS_TAKE_PATH => (&[("POST", Route::TakeSendFaults)], "POST"),
+            ALERTS_PATH => {
+                (&[("POST", Route::ReceiveAlert), ("GET", Route::GetAlerts), ("DELETE", Route::ClearAlerts)], "POST, GET, DELETE")
+            }
             _ => match path.strip_prefix(QUEUE_PATH_PREFIX).and_then(InjectTarget::from_segment) {
                 Some(InjectTarget::Optimize) => (&[("POST", Route::Inject(InjectTarget::Optimize))], "POST"),
                 Some(InjectTarget::Reports) => (&[("POST", Route::Inject(InjectTarget::Reports))], "POST"),
@@ -108,6 +119,9 @@ mod tests {
         check("POST", "/__standin/access/token", Routed::To(Route::AccessToken));
         check("PUT", "/__standin/send-faults", Routed::To(Route::PutSendFaults));
         check("POST", "/__standin/send-faults/take", Routed::To(Route::TakeSendFaults));
+        check("POST", "/__standin/alerts", Routed::To(Route::ReceiveAlert));
+        check("GET", "/__standin/alerts", Routed::To(Route::GetAlerts));
+        check("DELETE", "/__standin/alerts", Routed::To(Route::ClearAlerts));
     }
 
     #[test]
@@ -144,6 +158,7 @@ mod tests {
             TOKEN_PATH,
             "/__standin/send-faults",
             "/__standin/send-faults/take",
+            "/__standin/alerts",
         ] {
             let Routed::MethodNotAllowed { allow } = route("TRACE", path) else { panic!("{path}") };
             for method in allow.split(", ") {

@@ -4,7 +4,8 @@
 //! the core's fan-out: open the run in the ledger, page through active sites, send one
 //! message per site (or the one job of a single-job report run). On every tick of the sweep or
 //! the health check it also catches up missed monthly report runs ([`runs`]). It does nothing
-//! else: no elite calls, no report work, no result writes. Its fetch handler serves the
+//! else: no elite calls, no report work, no result writes. Every tick also evaluates the alerts
+//! ([`alerts`]: incidents opened and resolved, messages to the environment's webhook). Its fetch handler serves the
 //! authenticated admin API ([`api`]) that operators and tests use, and the operator dashboard
 //! ([`dashboard`]) on every other path; callers are identified by the bearer token or, where
 //! the environment names one, a Cloudflare Access token ([`access`]). It hosts the [`Gate`]
@@ -12,6 +13,7 @@
 //! `SESSION_SECRET` is set to a weak value (`code24_shared::secrets`).
 
 mod access;
+mod alerts;
 mod api;
 mod dashboard;
 mod gate;
@@ -99,7 +101,10 @@ async fn run(cron: &str, scheduled_ms: i64, env: &Env, meter: &Meter) -> Result<
             runs::catch_up_missed(env, environment, scheduled, meter).await;
         }
     };
-    let (report, ()) = futures::join!(work, catch_up);
+    // Every tick also evaluates the alerts (`alerts`): alongside the firing's own work, which it
+    // never fails or delays beyond its own bounded calls.
+    let alerts = alerts::tick(env, environment, scheduled, meter);
+    let (report, (), ()) = futures::join!(work, catch_up, alerts);
     report.map(Some)
 }
 

@@ -5,6 +5,7 @@
 //!
 //! Map of the crate:
 //! - [`ledger_client`]: the ledger Durable Object seen from a Worker.
+//! - [`alerts`]: incidents and the webhook's outbox over D1, the breakers' state, the webhook.
 //! - [`queue`], [`body`], [`inbox`]: queue producers, message bodies as text, and a consumer's
 //!   batch as the core sees it.
 //! - [`registry`], [`d1`]: the site registry over D1, and the one-query shape its reads share;
@@ -20,6 +21,8 @@
 //!   admin API's token check.
 
 pub mod ledger_client;
+
+pub mod alerts;
 
 pub mod body;
 pub mod canary;

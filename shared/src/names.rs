@@ -193,6 +193,10 @@ pub mod var {
     pub const ADMIN_TOKEN: &str = "ADMIN_TOKEN";
     /// Optional secret that signs the dashboard's sessions; `ADMIN_TOKEN` signs them when unset.
     pub const SESSION_SECRET: &str = "SESSION_SECRET";
+    /// Optional secret: the environment's alert webhook (Slack's incoming webhook, or any
+    /// receiver of JSON); `code24_shared::secrets::check_webhook_url` decides what is accepted.
+    /// Locally the stand-in receives alerts instead.
+    pub const ALERT_WEBHOOK_URL: &str = "ALERT_WEBHOOK_URL";
     /// The Cloudflare Access team domain (`<team>.cloudflareaccess.com`) in front of the
     /// dispatcher; with [`ACCESS_AUD`], turns on Access tokens (both set, or neither).
     pub const ACCESS_TEAM_DOMAIN: &str = "ACCESS_TEAM_DOMAIN";

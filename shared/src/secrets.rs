@@ -1,5 +1,8 @@
 //! How strong a secret must be, and how a strong one is made, sans IO.
 //!
+//! The alert webhook's URL (`ALERT_WEBHOOK_URL`) is a secret too, checked for its shape instead
+//! ([`check_webhook_url`]).
+//!
 //! `ADMIN_TOKEN` and `SESSION_SECRET` are long random strings or they are nothing: a secret
 //! below [`MIN_CHARS`] characters, with fewer than [`MIN_CLASSES`] of the four character
 //! classes (lower case, upper case, digits, symbols), or made mostly of one character, is
@@ -59,6 +62,33 @@ pub fn check(secret: &str) -> Result<(), Weakness> {
     Ok(())
 }
 
+/// Why an alert webhook URL is refused, or `Ok` for one the dispatcher will post to: `https`,
+/// a host, no credentials in it, a path (the secret part of a Slack or similar webhook is its
+/// path), at most 2,048 bytes. The message never quotes the URL: it is a secret.
+pub fn check_webhook_url(url: &str) -> Result<(), String> {
+    if url.len() > 2_048 {
+        return Err(format!("{} bytes; at most 2048", url.len()));
+    }
+    let Some(rest) = url.strip_prefix("https://") else { return Err("not an https:// URL".to_owned()) };
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    if authority.is_empty() || authority.contains('@') || authority.chars().any(|c| c.is_whitespace()) {
+        return Err("no host, or credentials before the host".to_owned());
+    }
+    if path.is_empty() {
+        return Err("no path: a webhook's URL carries its secret in the path".to_owned());
+    }
+    Ok(())
+}
+
+/// Checks a secret by its name: the webhook's URL by its own rule, every other by [`check`].
+pub fn check_named(name: &str, value: &str) -> Result<(), String> {
+    if name == crate::names::var::ALERT_WEBHOOK_URL {
+        check_webhook_url(value)
+    } else {
+        check(value).map_err(|w| w.message())
+    }
+}
+
 /// The alphabet of generated secrets: URL-, shell- and toml-safe, four classes.
 const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -85,6 +115,22 @@ mod tests {
         assert_eq!(check(&format!("Aa1{}", "x".repeat(40))), Err(Weakness::Repetitive));
         assert!(Weakness::FewClasses(1).message().ends_with("class"));
         assert!(check("Dev-Only-Token-7f3a9c2e-Local-Stack-4b1d").is_ok());
+    }
+
+    #[test]
+    fn webhook_urls_are_https_with_a_host_and_a_secret_path() {
+        assert_eq!(check_webhook_url("https://hooks.slack.com/services/T0/B0/x1Y2z3"), Ok(()));
+        let refused = |url: &str, needle: &str| {
+            let e = check_webhook_url(url).expect_err(url);
+            assert!(e.contains(needle) && !e.contains(url), "{e}");
+        };
+        refused("http://hooks.example/x", "https");
+        refused("https://user:pw@hooks.example/x", "credentials");
+        refused("https:///x", "no host");
+        refused("https://hooks.example", "no path");
+        refused(&format!("https://h.example/{}", "a".repeat(2_100)), "at most");
+        assert!(check_named("ALERT_WEBHOOK_URL", "https://h.example/s").is_ok());
+        assert!(check_named("ADMIN_TOKEN", "https://h.example/s").is_err(), "a token is checked for strength");
     }
 
     #[test]

@@ -23,6 +23,7 @@ use super::{Condition, Severity, Source, KEY_BREAKER, KEY_DEAD_LETTERS, KEY_HEAL
 use crate::ledger::RunProgress;
 use crate::names::Environment;
 use crate::reports::health::{HealthReport, HealthStatus};
+use crate::reports::period::health_check_key;
 use crate::reports::runs::{run_for_slot, ReportRun};
 use crate::schedule::{latest_at_or_before, Task, SCHEDULES};
 
@@ -191,6 +192,24 @@ pub fn report_runs_due(environment: Environment, at: DateTime<Utc>, deadline_ms:
         }
     }
     out
+}
+
+/// The R2 keys of the health-check reports that may be the latest at `at`, newest first: the
+/// latest slot's (written once its job ran, possibly after this tick) and the one before.
+/// Empty where the environment runs no health check.
+pub fn health_report_keys(environment: Environment, at: DateTime<Utc>) -> Vec<String> {
+    let schedule = crate::schedule::schedule_of(Task::HealthCheck);
+    if !schedule.runs_in(environment) {
+        return Vec::new();
+    }
+    let mut keys = Vec::new();
+    let mut cursor = at;
+    while keys.len() < 2 {
+        let Ok(Some(slot)) = latest_at_or_before(schedule.cron, cursor) else { break };
+        keys.push(health_check_key(slot));
+        cursor = slot - TimeDelta::minutes(1);
+    }
+    keys
 }
 
 #[cfg(test)]

@@ -121,3 +121,14 @@ fn a_monthly_run_past_its_deadline_is_an_incident_until_it_completes() {
     assert_eq!(keys(&seen(observe(Some(run("monthly-analytics", ids[0], 0, false)))), T).0, ["report:monthly-analytics"]);
     assert_eq!(keys(&seen(observe(Some(run("monthly-analytics", ids[0], 0, true)))), T), (vec![], vec![Source::Reports]));
 }
+
+#[test]
+fn the_latest_health_report_is_one_of_the_last_two_slots() {
+    let at = Utc.with_ymd_and_hms(2026, 12, 1, 15, 20, 0).unwrap();
+    assert_eq!(
+        health_report_keys(Environment::Dev, at),
+        ["dev/health-checks/20261201T150000Z.json", "dev/health-checks/20261201T140000Z.json"]
+    );
+    assert_eq!(health_report_keys(Environment::Local, at).len(), 2);
+    assert!(health_report_keys(Environment::Production, at).is_empty(), "production runs no health check");
+}

@@ -101,6 +101,8 @@ pub const ROUTES: &[Route] = &[
     local("GET", "/api/standin/send-faults"),
     local("PUT", "/api/standin/send-faults"),
     local("DELETE", "/api/standin/send-faults"),
+    local("GET", "/api/standin/alerts"),
+    local("DELETE", "/api/standin/alerts"),
 ];
 
 /// The path parameters of a resolved route, by the names its template declares.
@@ -311,6 +313,7 @@ mod tests {
             format!("{QUEUE_PATH_PREFIX}reports"),
             crate::standin::access::TOKEN_PATH.to_owned(),
             crate::standin::SEND_FAULTS_PATH.to_owned(),
+            crate::standin::ALERTS_PATH.to_owned(),
         ];
         assert_eq!(control_paths, stand_in);
         // Any method: the stand-in answers 405 itself (and where it is not bound, every one is a 404).

@@ -4,7 +4,8 @@
 //!
 //! Control routes on the stand-in: `PUT /__standin/faults` (body: [`FaultRules`], replaces all
 //! rules), `DELETE /__standin/faults`, `GET /__standin/stats` (answer: [`StandinStats`]),
-//! `DELETE /__standin/stats` (zeroes the counters), and the queue injection hook
+//! `DELETE /__standin/stats` (zeroes the counters), the alert receiver ([`ALERTS_PATH`]), and
+//! the queue injection hook
 //! `POST /__standin/queue/{optimize|reports}` (body: [`InjectRequest`], answer:
 //! [`InjectReply`]) that sends raw bodies onto a pipeline queue, so end-to-end tests can
 //! deliver duplicates and malformed messages. The stand-in Worker is never deployed (the
@@ -26,6 +27,17 @@ pub const CONTROL_PREFIX: &str = "/__standin";
 pub const FAULTS_PATH: &str = "/__standin/faults";
 /// Call counters: `GET` reads, `DELETE` zeroes.
 pub const STATS_PATH: &str = "/__standin/stats";
+
+/// The alert receiver (local only): `POST` keeps one webhook body (the dispatcher's alerts go
+/// here instead of a real webhook), `GET` lists what was received ([`ReceivedAlerts`]),
+/// `DELETE` forgets it.
+pub const ALERTS_PATH: &str = "/__standin/alerts";
+
+/// What the alert receiver kept, oldest first: each body as JSON, as it arrived.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ReceivedAlerts {
+    pub received: Vec<serde_json::Value>,
+}
 
 /// The dispatcher's queue-send faults (a local-only fault switch): `PUT` arms a
 /// [`SendFaults`] plan, `GET` shows it, `DELETE` disarms it.

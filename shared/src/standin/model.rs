@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use crate::elite::{EliteRequest, ELITE_CONTRACT_VERSION, PLATFORM_CONTEXT_VERSION};
-use crate::standin::{within_rate, Fault, FaultRule, FaultRules, SendFaults, StandinStats};
+use crate::standin::{within_rate, Fault, FaultRule, FaultRules, ReceivedAlerts, SendFaults, StandinStats};
 
 /// How long a [`Fault::Hang`] without `ms` sleeps: longer than any sane client timeout.
 pub const DEFAULT_HANG_MS: u64 = 120_000;
@@ -29,13 +29,21 @@ pub struct Standin {
     seq: u64,
     /// The dispatcher's send failures armed for its next fan-out (the local fault switch).
     send_faults: SendFaults,
+    /// The alert webhook bodies received, oldest first (the local alert receiver).
+    alerts: ReceivedAlerts,
 }
 
 impl Standin {
     /// A fresh stand-in. `instance` is the random id of this wasm instance; the caller draws it
     /// because this module never touches a source of randomness.
     pub fn new(instance: String) -> Self {
-        Self { rules: Vec::new(), stats: StandinStats { instance, ..StandinStats::default() }, seq: 0, send_faults: SendFaults::default() }
+        Self {
+            rules: Vec::new(),
+            stats: StandinStats { instance, ..StandinStats::default() },
+            seq: 0,
+            send_faults: SendFaults::default(),
+            alerts: ReceivedAlerts::default(),
+        }
     }
 
     /// Arms `faults` for the next fan-out (`SendFaults::default()` disarms).
@@ -45,6 +53,22 @@ impl Standin {
 
     pub fn send_faults(&self) -> SendFaults {
         self.send_faults
+    }
+
+    /// Keeps one alert webhook body; a body that is not JSON is refused (a 400: the dispatcher
+    /// must send JSON), so a test sees a broken body as a failed send, not as a message.
+    pub fn receive_alert(&mut self, body: &[u8]) -> Result<(), String> {
+        let value = serde_json::from_slice(body).map_err(|e| format!("an alert body must be JSON: {e}"))?;
+        self.alerts.received.push(value);
+        Ok(())
+    }
+
+    pub fn alerts(&self) -> ReceivedAlerts {
+        self.alerts.clone()
+    }
+
+    pub fn clear_alerts(&mut self) {
+        self.alerts = ReceivedAlerts::default();
     }
 
     /// Hands the armed send failures to one fan-out, and disarms them.
@@ -183,6 +207,18 @@ mod tests {
     }
 
     const S503: Fault = Fault::Status { code: 503 };
+
+    #[test]
+    fn the_alert_receiver_keeps_json_bodies_in_order_and_refuses_others() {
+        let mut s = Standin::new("i".into());
+        s.receive_alert(br#"{"text":"one"}"#).unwrap();
+        assert!(s.receive_alert(b"not json").is_err());
+        s.receive_alert(br#"{"text":"two"}"#).unwrap();
+        let texts: Vec<String> = s.alerts().received.iter().map(|v| v["text"].as_str().unwrap_or_default().to_owned()).collect();
+        assert_eq!(texts, ["one", "two"]);
+        s.clear_alerts();
+        assert!(s.alerts().received.is_empty());
+    }
 
     #[test]
     fn selectors_must_all_match() {

@@ -213,6 +213,10 @@ fn unset_secrets(wrangler: &Wrangler, env: Environment) -> Vec<String> {
             let set = format!("npx wrangler secret put {secret} --env {}{config_flag}", env.as_str());
             match &names {
                 Some(names) if names.iter().any(|n| n == secret) => {}
+                Some(_) if *secret == names::var::ALERT_WEBHOOK_URL => out.push(format!(
+                    "{secret} is not set on {worker}: incidents are recorded (the dashboard's health page) but no alert is sent: `{set}` \
+                     (an https:// webhook URL, e.g. Slack's incoming webhook)"
+                )),
                 Some(_) => {
                     let effect = if *secret == names::var::ADMIN_TOKEN { " (the admin API answers 503 until it is)" } else { "" };
                     out.push(format!(

@@ -41,6 +41,10 @@ impl Given {
 /// Refuses the deploy, before any change, when a given secret is weak.
 pub(crate) fn refuse_weak(given: &Given) -> Result<()> {
     for (name, value) in &given.values {
+        if *name == code24_shared::names::var::ALERT_WEBHOOK_URL {
+            secrets::check_webhook_url(value).map_err(|e| format!("{name} is refused ({e}), so nothing was changed"))?;
+            continue;
+        }
         if let Err(weakness) = secrets::check(value) {
             let fresh = generate()?;
             return Err(format!(
