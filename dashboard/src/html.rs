@@ -41,17 +41,19 @@ pub enum Nav {
     Sites,
     Audit,
     Reports,
+    Health,
     /// The login page and error pages outside a session: no navigation.
     None,
 }
 
-const NAV: [(Nav, &str, &str); 6] = [
+const NAV: [(Nav, &str, &str); 7] = [
     (Nav::Sweeps, "/", "Sweeps"),
     (Nav::Schedules, "/schedules", "Schedules"),
     (Nav::DeadLetters, "/dead-letters", "Dead letters"),
     (Nav::Sites, "/sites", "Sites"),
     (Nav::Audit, "/audit", "Audit"),
     (Nav::Reports, "/reports", "Reports"),
+    (Nav::Health, "/status", "Health"),
 ];
 
 /// A whole page. `csrf` is the session's token (for the logout forms) and `who` the signed-in

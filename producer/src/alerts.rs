@@ -112,7 +112,12 @@ fn log_unread(source: &str, error: &str) {
 }
 
 /// The newest health-check report of the last two slots, if any is written.
-async fn latest_health(env: &Env, environment: Environment, at: chrono::DateTime<chrono::Utc>, meter: &Meter) -> Option<HealthReport> {
+pub(crate) async fn latest_health(
+    env: &Env,
+    environment: Environment,
+    at: chrono::DateTime<chrono::Utc>,
+    meter: &Meter,
+) -> Option<HealthReport> {
     let bucket = env.bucket(binding::RESULTS).ok()?;
     for key in health_report_keys(environment, at) {
         let _connection = meter.start(Counted::Subrequest);
@@ -132,7 +137,7 @@ async fn latest_health(env: &Env, environment: Environment, at: chrono::DateTime
 
 /// Where this environment's alerts go: the stand-in locally; `ALERT_WEBHOOK_URL` when it is set
 /// and well-formed; otherwise nowhere (the messages wait, and the health page shows them).
-fn webhook(env: &Env, environment: Environment) -> Result<Option<Webhook>, String> {
+pub(crate) fn webhook(env: &Env, environment: Environment) -> Result<Option<Webhook>, String> {
     if environment == Environment::Local {
         return env.service(binding::ELITE_STANDIN).map(|s| Some(Webhook::Standin(s))).map_err(|e| format!("no stand-in: {e}"));
     }
@@ -187,4 +192,14 @@ async fn deliver(env: &Env, environment: Environment, store: &D1Alerts, meter: &
         result.map_err(|e| e.to_string())?;
     }
     Ok(())
+}
+
+/// Where this environment's alerts go, in words (the health page).
+pub(crate) fn webhook_state(env: &Env, environment: Environment) -> String {
+    match webhook(env, environment) {
+        Ok(Some(Webhook::Standin(_))) => "the local stand-in".to_owned(),
+        Ok(Some(Webhook::Url(_))) => "webhook (ALERT_WEBHOOK_URL)".to_owned(),
+        Ok(None) => "not configured: set ALERT_WEBHOOK_URL; messages wait until it is".to_owned(),
+        Err(e) => e,
+    }
 }

@@ -4,6 +4,7 @@
 pub mod analytics;
 pub mod audit;
 pub mod dead_letters;
+pub mod health;
 pub mod reports;
 pub mod schedules;
 pub mod sites;

@@ -22,6 +22,8 @@
 //! - rollups ([`rollups`]): `GET /api/rollups?customer_id=C&month=YYYY-MM`, the daily rollups.
 //! - audit ([`audit`]): `GET /api/audit?actor=&action=&from_ms=&to_ms=&cursor=C&limit=N`, the
 //!   append-only log of every mutating request; `GET /api/whoami`, the caller as identified.
+//! - health ([`health`]): `GET /api/health`, the latest health check, the breakers, incidents
+//!   and alerts sent.
 //! - `GET|PUT|DELETE /api/standin/{faults|stats}` and `POST /api/standin/queue/{optimize|reports}`
 //!   (the queue injection hook for tests): forwarded to the local elite stand-in; 404 where it
 //!   is not bound (every deployed environment).
@@ -30,6 +32,7 @@ pub(crate) mod audit;
 mod billing;
 mod canary;
 mod dead_letters;
+mod health;
 mod results;
 mod rollups;
 mod runs;
@@ -193,6 +196,7 @@ async fn dispatch(
         Endpoint::PurgeDeadLetters => dead_letters::purge(&call, &mut req).await,
         Endpoint::ListAudit => audit::list(&call).await,
         Endpoint::WhoAmI => json(200, actor),
+        Endpoint::ShowHealth => health::show(&call).await,
         Endpoint::Standin => forward_to_standin(req, env, &api::standin_control_path(&path)).await,
     }
 }

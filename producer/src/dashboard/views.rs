@@ -32,8 +32,17 @@ pub(super) async fn handle(ctx: &Ctx<'_>, path: &str, now_ms: i64) -> worker::Re
         ["dead-letters", id] => dead_letter(ctx, id).await,
         ["sites"] => sites(ctx).await,
         ["audit"] => audit(ctx).await,
+        ["status"] => health(ctx).await,
         ["reports", rest @ ..] => super::reports::handle(ctx, rest, now_ms).await,
         _ => ctx.fail(404, Nav::None, &format!("There is no page {path}."), "Use the navigation above."),
+    }
+}
+
+/// The health page: the latest health check, the breakers, incidents and alerts.
+async fn health(ctx: &Ctx<'_>) -> worker::Result<Response> {
+    match ctx.backend.get::<code24_shared::alerts::HealthView>("health").await {
+        Ok(view) => ctx.page(200, "Health", Nav::Health, &code24_dashboard::pages::health::page(&view)),
+        Err(e) => ctx.fail(e.status, Nav::Health, &format!("The platform's health could not be read: {e}"), "Reload the page."),
     }
 }
 

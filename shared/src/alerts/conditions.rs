@@ -1,8 +1,10 @@
 //! The alert conditions: what the dispatcher observed on one tick, turned into the conditions
 //! that hold and the sources that were observed ([`evaluate`]).
 //!
-//! - **Health** (`health`): the latest health-check report is `failing` (critical: a check of the
-//!   platform failed) or `degraded` (warning: only customer sites failed).
+//! - **Health** (`health:failing`, `health:degraded`): the latest health-check report is
+//!   `failing` (critical: a check of the platform failed) or `degraded` (warning: only customer
+//!   sites failed). Two keys, so a degraded platform that starts failing is announced anew, and
+//!   its recovery to merely degraded resolves the failure.
 //! - **Breakers** (`breaker:{role}`): a role's breaker is open or half-open (not yet healed).
 //! - **Sweeps** (`sweep`): the newest sweep scheduled before this tick has not completed (it did
 //!   not finish before the next one started), or an incomplete recent sweep is older than
@@ -115,7 +117,7 @@ fn health(report: &HealthReport) -> Option<Condition> {
         HealthStatus::Failing => (Severity::Critical, "failing"),
     };
     Some(Condition {
-        key: KEY_HEALTH.to_owned(),
+        key: format!("{KEY_HEALTH}:{word}"),
         severity,
         summary: format!("health check {} is {word}: {}", report.run_id, failed.join("; ")),
     })

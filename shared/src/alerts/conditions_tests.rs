@@ -53,11 +53,11 @@ fn a_failing_or_degraded_health_check_is_an_incident_and_an_ok_one_is_not() {
     assert_eq!(keys(&Observations { health: Some(ok), ..Default::default() }, T), (vec![], vec![Source::Health]));
     let failing = report(&[("canary", CheckGroup::Platform, false), ("sites", CheckGroup::Sites, true)]);
     let (c, _) = evaluate(&Observations { health: Some(failing), ..Default::default() }, T, &Thresholds::new(100));
-    assert_eq!((c[0].key.as_str(), c[0].severity), ("health", Severity::Critical));
+    assert_eq!((c[0].key.as_str(), c[0].severity), ("health:failing", Severity::Critical));
     assert!(c[0].summary.contains("failing") && c[0].summary.contains("canary (seen)"), "{}", c[0].summary);
     let degraded = report(&[("canary", CheckGroup::Platform, true), ("sites", CheckGroup::Sites, false)]);
     let (c, _) = evaluate(&Observations { health: Some(degraded), ..Default::default() }, T, &Thresholds::new(100));
-    assert_eq!((c[0].key.as_str(), c[0].severity), ("health", Severity::Warning));
+    assert_eq!((c[0].key.as_str(), c[0].severity), ("health:degraded", Severity::Warning));
 }
 
 #[test]

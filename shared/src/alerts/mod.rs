@@ -21,6 +21,8 @@ pub mod outbox;
 
 use serde::{Deserialize, Serialize};
 
+use crate::reports::health::HealthReport;
+
 /// Where a condition comes from. An incident resolves only when its source was observed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -52,8 +54,9 @@ impl Source {
     }
 }
 
-/// Incident keys (one open incident per key at a time): `health`, `breaker:{role}`, `sweep`,
-/// `dead-letters`, `report:{task}`.
+/// Incident keys (one open incident per key at a time): `health:{failing|degraded}`,
+/// `breaker:{role}`, `sweep`, `dead-letters`, `report:{task}`. The part before `:` names the
+/// [`Source`].
 pub const KEY_HEALTH: &str = "health";
 pub const KEY_BREAKER: &str = "breaker";
 pub const KEY_SWEEP: &str = "sweep";
@@ -92,4 +95,21 @@ impl Condition {
     pub fn source(&self) -> Option<Source> {
         Source::of_key(&self.key)
     }
+}
+
+/// The platform's health as the admin API answers it (`GET /api/health`) and the dashboard's
+/// health page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthView {
+    /// The newest health-check report of the last two hourly slots; `None` where none is
+    /// written (or the environment runs no health check).
+    pub health_check: Option<HealthReport>,
+    /// `None`: no breaker data (the ledger has no breakers yet, or did not answer).
+    pub breakers: Option<breakers::Breakers>,
+    /// The newest incidents, open ones first.
+    pub incidents: Vec<incidents::Incident>,
+    /// The newest messages of the outbox, whatever became of them.
+    pub alerts: Vec<outbox::Message>,
+    /// Where alerts go: `stand-in` (local), `webhook`, `not configured`, or why the URL is refused.
+    pub webhook: String,
 }

@@ -105,6 +105,14 @@ impl Message {
         format!("{incident_id}.{}", phase.as_str())
     }
 
+    /// The `text` of its body (what a Slack channel shows), or the body itself.
+    pub fn text(&self) -> String {
+        serde_json::from_str::<serde_json::Value>(&self.body)
+            .ok()
+            .and_then(|v| v["text"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| self.body.clone())
+    }
+
     /// The pending message of `incident`'s `phase`, written at `now_ms`.
     pub fn new(environment: &str, incident: &Incident, phase: Phase, now_ms: i64) -> Self {
         Self {
