@@ -6,7 +6,7 @@
 //! dead-letter store's size (D1). A source that fails to read is left out: it decides nothing.
 //! The incidents opened and resolved are written with their messages in one D1 batch; then the
 //! pending messages the outbox's plan allows are posted to the webhook (the stand-in locally,
-//! `ALERT_WEBHOOK_URL` when deployed), each within its timeout. The tick runs alongside the
+//! `ALERT_WEBHOOK_URL` when deployed), each within its timeout. The tick runs after the
 //! fan-out and never fails it: every error is logged.
 
 use code24_runtime::alerts::{breakers, D1Alerts, Webhook};

@@ -101,10 +101,11 @@ async fn run(cron: &str, scheduled_ms: i64, env: &Env, meter: &Meter) -> Result<
             runs::catch_up_missed(env, environment, scheduled, meter).await;
         }
     };
-    // Every tick also evaluates the alerts (`alerts`): alongside the firing's own work, which it
-    // never fails or delays beyond its own bounded calls.
-    let alerts = alerts::tick(env, environment, scheduled, meter);
-    let (report, (), ()) = futures::join!(work, catch_up, alerts);
+    let (report, ()) = futures::join!(work, catch_up);
+    // Then the alerts (`alerts`): after the fan-out, so they never delay a message nor add to
+    // its connections (the fan-out and the catch-up hold up to six at once); they never fail
+    // the tick, and every call they make is bounded.
+    alerts::tick(env, environment, scheduled, meter).await;
     report.map(Some)
 }
 

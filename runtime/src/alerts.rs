@@ -107,9 +107,9 @@ struct SentRow {
     sent_ms: f64,
 }
 
+/// The row an `UPDATE ... RETURNING id` changed.
 #[derive(Deserialize)]
 struct IdRow {
-    #[allow(dead_code)]
     id: String,
 }
 
@@ -209,7 +209,8 @@ impl D1Alerts {
     pub async fn claim(&self, id: &str, now_ms: i64, until_ms: i64) -> Result<bool, JobError> {
         let sql = "UPDATE alert_messages SET lease_until_ms = ?2 WHERE id = ?1 AND status = 'pending' \
                    AND (lease_until_ms IS NULL OR lease_until_ms < ?3) RETURNING id";
-        Ok(!self.read::<IdRow>(sql, &[id.into(), num(until_ms), num(now_ms)], "claim alert message").await?.is_empty())
+        let changed = self.read::<IdRow>(sql, &[id.into(), num(until_ms), num(now_ms)], "claim alert message").await?;
+        Ok(changed.iter().any(|row| row.id == id))
     }
 
     pub async fn sent(&self, id: &str, now_ms: i64) -> Result<(), JobError> {

@@ -14,7 +14,7 @@
 //!   (exponential from a minute, at most an hour), at most [`MAX_ATTEMPTS`] times and for at most
 //!   [`MAX_AGE_MS`]; then it is given up (`failed`). A resolution waits for its opening.
 //! - **Never blocking**: at most [`SENDS_PER_TICK`] sends a tick, each within the dispatcher's
-//!   webhook timeout, alongside the fan-out.
+//!   webhook timeout, after the tick's fan-out.
 
 use std::collections::BTreeMap;
 
