@@ -39,9 +39,14 @@ pub(crate) async fn tick(env: &Env, environment: Environment, at: chrono::DateTi
     };
     let store = D1Alerts::new(db, meter);
     let now = now_ms();
-    let dead_letter_rows = config::dead_letter_warn_rows(&vars(env)).unwrap_or(config::DEFAULT_DEAD_LETTER_WARN_ROWS);
-    let thresholds = Thresholds::new(dead_letter_rows);
-    let seen = observe(env, environment, at, &thresholds, meter).await;
+    // A malformed `DEAD_LETTER_WARN_ROWS` is never defaulted: the store's size is then not
+    // observed (and the variable's error is logged), as the list route refuses it too.
+    let dead_letter_rows = config::dead_letter_warn_rows(&vars(env)).map_err(|e| log_unread("dead letters", &e.to_string())).ok();
+    let thresholds = Thresholds::new(dead_letter_rows.unwrap_or(config::DEFAULT_DEAD_LETTER_WARN_ROWS));
+    let mut seen = observe(env, environment, at, &thresholds, meter).await;
+    if dead_letter_rows.is_none() {
+        seen.dead_letters = None;
+    }
     let (conditions, observed) = evaluate(&seen, at.timestamp_millis(), &thresholds);
     let decided = match store.open_incidents().await {
         Ok(open) => decide(&open, &conditions, &observed, now),
