@@ -30,7 +30,9 @@ use std::cell::RefCell;
 
 use code24_shared::elite::{EliteHealth, EliteRequest};
 use code24_shared::names::binding;
-use code24_shared::standin::{decode_inject, scored_answer, simulated_answer, Fault, FaultRules, InjectReply, InjectTarget, SendFaults};
+use code24_shared::standin::{
+    decode_inject, scored_answer, simulated_answer, AlertFaults, Fault, FaultRules, InjectReply, InjectTarget, SendFaults,
+};
 use wasm_bindgen::JsValue;
 use worker::{event, Context, Delay, Env, QueueContentType, RawMessageBuilder, Request, Response, Result};
 
@@ -124,10 +126,18 @@ async fn handle(to: Route, mut req: Request, env: &Env) -> Result<Response> {
             let body = req.bytes().await?;
             match with_standin(|s| s.receive_alert(&body)) {
                 Ok(()) => Response::from_json(&serde_json::json!({ "received": true })),
-                Err(e) => json_error(400, &e),
+                Err((status, e)) => json_error(status, &e),
             }
         }
         Route::GetAlerts => Response::from_json(&with_standin(|s| s.alerts())),
+        Route::FailAlerts => {
+            let faults: AlertFaults = match serde_json::from_slice(&req.bytes().await?) {
+                Ok(faults) => faults,
+                Err(e) => return json_error(400, &format!("body is not {{\"fail_next\": N}}: {e}")),
+            };
+            with_standin(|s| s.fail_alerts(faults));
+            Response::from_json(&with_standin(|s| s.alerts()))
+        }
         Route::ClearAlerts => {
             with_standin(Standin::clear_alerts);
             Response::from_json(&with_standin(|s| s.alerts()))

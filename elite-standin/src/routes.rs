@@ -46,6 +46,8 @@ pub(crate) enum Route {
     GetAlerts,
     /// `DELETE /__standin/alerts`: forget it.
     ClearAlerts,
+    /// `PUT /__standin/alerts`: refuse the next bodies.
+    FailAlerts,
 }
 
 /// The outcome of routing: a handler, or the reason there is none.
@@ -80,9 +82,10 @@ pub(crate) fn route(method: &str, path: &str) -> Routed {
                 (&[("GET", Route::GetSendFaults), ("PUT", Route::PutSendFaults), ("DELETE", Route::ClearSendFaults)], "GET, PUT, DELETE")
             }
             SEND_FAULTS_TAKE_PATH => (&[("POST", Route::TakeSendFaults)], "POST"),
-            ALERTS_PATH => {
-                (&[("POST", Route::ReceiveAlert), ("GET", Route::GetAlerts), ("DELETE", Route::ClearAlerts)], "POST, GET, DELETE")
-            }
+            ALERTS_PATH => (
+                &[("POST", Route::ReceiveAlert), ("GET", Route::GetAlerts), ("DELETE", Route::ClearAlerts), ("PUT", Route::FailAlerts)],
+                "POST, GET, DELETE, PUT",
+            ),
             _ => match path.strip_prefix(QUEUE_PATH_PREFIX).and_then(InjectTarget::from_segment) {
                 Some(InjectTarget::Optimize) => (&[("POST", Route::Inject(InjectTarget::Optimize))], "POST"),
                 Some(InjectTarget::Reports) => (&[("POST", Route::Inject(InjectTarget::Reports))], "POST"),
@@ -122,6 +125,7 @@ mod tests {
         check("POST", "/__standin/alerts", Routed::To(Route::ReceiveAlert));
         check("GET", "/__standin/alerts", Routed::To(Route::GetAlerts));
         check("DELETE", "/__standin/alerts", Routed::To(Route::ClearAlerts));
+        check("PUT", "/__standin/alerts", Routed::To(Route::FailAlerts));
     }
 
     #[test]

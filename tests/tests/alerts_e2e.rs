@@ -5,6 +5,8 @@
 //! - A failing health check (the canary's elite calls answer 503 through the stand-in's fault
 //!   rules), then healed: exactly one opening and one resolving message for `health:failing`,
 //!   however many ticks see it (dedup), and the health page's API shows both sent.
+//! - A refused send (the receiver answers 503 once): the opening waits with its error and
+//!   arrives at a later tick, once.
 //! - A breaker incident: the Brand role answers 503 to every call, sweeps run until its breaker
 //!   opens; healed, until it closes: exactly one opening and one resolving message for
 //!   `breaker:brand`. It needs the ledger's breakers (`GET /breakers` on the instance
@@ -68,18 +70,24 @@ fn wait_for_phases(stack: &Stack, key: &str, expected: &[&str]) {
     });
 }
 
-/// The sweep cron's ticks, one every [`TICK`] of wall time (the local stand-in for its 3
-/// minutes; each tick also evaluates the alerts), until `done` holds.
-fn sweep_ticks_until<O: std::fmt::Debug>(stack: &Stack, at: &mut i64, description: &str, mut done: impl FnMut() -> Result<(), O>) {
+/// Ticks (`fire`), one every [`TICK`] of wall time (the local stand-in for the cron's period),
+/// until `done` holds.
+fn ticks_until<O: std::fmt::Debug>(description: &str, mut fire: impl FnMut(), mut done: impl FnMut() -> Result<(), O>) {
     let mut last: Option<Instant> = None;
     wait_until(description, Duration::from_secs(600), || {
         if last.is_none_or(|t| t.elapsed() >= TICK) {
-            stack.fire_cron(SWEEP_CRON, *at);
-            *at += SLOT_MS;
+            fire();
             last = Some(Instant::now());
         }
         done()
     });
+}
+
+/// No `key` incident is open: a test's condition would otherwise not be a new incident.
+fn assert_none_open(stack: &Stack, key: &str) {
+    let incidents = stack.get_json("/api/health")["incidents"].clone();
+    let open = incidents.as_array().unwrap().iter().any(|i| i["key"] == json!(key) && i["resolved_ms"].is_null());
+    assert!(!open, "a {key} incident is already open: this test's would not be a new one: {incidents}");
 }
 
 #[test]
@@ -127,6 +135,61 @@ fn alert_a_failing_health_check_sends_one_opening_and_one_resolution() {
 }
 
 #[test]
+#[ignore = "end to end: needs the local stack of `cargo xtask test`"]
+fn alert_a_refused_send_is_retried_at_a_later_tick() {
+    let stack = Stack::from_env();
+    let key = "health:failing";
+    assert_none_open(&stack, key);
+    // Its own hours, two days after every run the ledger knows.
+    let first = (stack.next_sweep_time() / HOUR_MS + 48) * HOUR_MS;
+    stack.delete("/api/standin/alerts", None);
+    stack.put_json("/api/standin/alerts", &json!({"fail_next": 1}));
+    stack.put_json("/api/standin/faults", &json!({"rules": [{"customer_id": CANARY_CUSTOMER, "fault": {"kind": "status", "code": 503}}]}));
+    assert_eq!(health_check(&stack, first), "failing");
+    stack.delete("/api/standin/faults", None);
+
+    // The tick that opens the incident (a duplicate firing of the check's slot): the receiver
+    // refuses the opening, which waits for a retry with its error.
+    stack.fire_cron(HEALTH_CRON, first);
+    let receiver = stack.get_json("/api/standin/alerts");
+    assert_eq!((receiver["refused"].clone(), phases(&stack, key).len()), (json!(1), 0), "{receiver}");
+    let message = |stack: &Stack| {
+        let alerts = stack.get_json("/api/health")["alerts"].clone();
+        alerts.as_array().unwrap().iter().find(|m| m["key"] == json!(key) && m["phase"] == json!("open")).cloned().expect("the opening")
+    };
+    let waiting = message(&stack);
+    assert_eq!(
+        (waiting["status"].clone(), waiting["attempts"].clone(), waiting["last_error"].clone()),
+        (json!("pending"), json!(1), json!("HTTP 503")),
+        "{waiting}"
+    );
+
+    // The next ticks retry it once it is due (a minute after the failure): it arrives once.
+    ticks_until(
+        "the retried opening arrives",
+        || {
+            stack.fire_cron(HEALTH_CRON, first);
+        },
+        || {
+            let got = phases(&stack, key);
+            if got == ["open"] {
+                Ok(())
+            } else {
+                Err(got)
+            }
+        },
+    );
+    let sent = message(&stack);
+    assert_eq!((sent["status"].clone(), sent["attempts"].clone()), (json!("sent"), json!(2)), "{sent}");
+    assert_eq!(received(&stack, key)[0]["incident"]["id"], waiting["incident_id"]);
+
+    // Healed, the incident resolves (so no later test finds it open).
+    assert_ne!(health_check(&stack, first + HOUR_MS), "failing");
+    stack.fire_cron(HEALTH_CRON, first + HOUR_MS);
+    wait_for_phases(&stack, key, &["open", "resolve"]);
+}
+
+#[test]
 #[ignore = "end to end: needs the local stack of `cargo xtask test`, and the ledger's breakers (overload14)"]
 fn alert_a_breaker_incident_sends_one_opening_and_one_resolution() {
     let stack = Stack::from_env();
@@ -147,7 +210,11 @@ fn alert_a_breaker_incident_sends_one_opening_and_one_resolution() {
     };
     // Sweeps until the breaker opens and a tick announces it; healed, until it closes by itself
     // and a tick resolves the incident.
-    sweep_ticks_until(&stack, &mut at, "the brand breaker opens and its opening is sent", || {
+    let mut sweep = || {
+        stack.fire_cron(SWEEP_CRON, at);
+        at += SLOT_MS;
+    };
+    ticks_until("the brand breaker opens and its opening is sent", &mut sweep, || {
         let s = state(&stack);
         if phases(&stack, key) == ["open"] {
             Ok(())
@@ -156,7 +223,7 @@ fn alert_a_breaker_incident_sends_one_opening_and_one_resolution() {
         }
     });
     stack.delete("/api/standin/faults", None);
-    sweep_ticks_until(&stack, &mut at, "the brand breaker closes and its resolution is sent", || {
+    ticks_until("the brand breaker closes and its resolution is sent", &mut sweep, || {
         let s = state(&stack);
         if phases(&stack, key) == ["open", "resolve"] {
             Ok(())
@@ -164,7 +231,7 @@ fn alert_a_breaker_incident_sends_one_opening_and_one_resolution() {
             Err(s)
         }
     });
-    stack.fire_cron(SWEEP_CRON, at);
+    sweep();
     assert_eq!(state(&stack), Some(json!("closed")));
     assert_eq!(phases(&stack, key), ["open", "resolve"], "exactly one opening and one resolution");
 }

@@ -106,6 +106,7 @@ pub const ROUTES: &[Route] = &[
     local("PUT", "/api/standin/send-faults"),
     local("DELETE", "/api/standin/send-faults"),
     local("GET", "/api/standin/alerts"),
+    local("PUT", "/api/standin/alerts"),
     local("DELETE", "/api/standin/alerts"),
 ];
 

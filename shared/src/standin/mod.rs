@@ -30,13 +30,28 @@ pub const STATS_PATH: &str = "/__standin/stats";
 
 /// The alert receiver (local only): `POST` keeps one webhook body (the dispatcher's alerts go
 /// here instead of a real webhook), `GET` lists what was received ([`ReceivedAlerts`]),
-/// `DELETE` forgets it.
+/// `DELETE` forgets it, `PUT` ([`AlertFaults`]) makes it refuse the next bodies.
 pub const ALERTS_PATH: &str = "/__standin/alerts";
 
-/// What the alert receiver kept, oldest first: each body as JSON, as it arrived.
+/// What the alert receiver kept, oldest first: each body as JSON, as it arrived; and how many
+/// of the next bodies it will refuse.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ReceivedAlerts {
     pub received: Vec<serde_json::Value>,
+    /// Bodies refused with a 503 (and not kept) so far.
+    #[serde(default)]
+    pub refused: u32,
+    /// The next this many bodies are refused with a 503 (`PUT` [`ALERTS_PATH`] with
+    /// [`AlertFaults`]): how a test makes a send fail and sees it retried.
+    #[serde(default)]
+    pub fail_next: u32,
+}
+
+/// Body of `PUT` [`ALERTS_PATH`]: the receiver refuses the next `fail_next` bodies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertFaults {
+    pub fail_next: u32,
 }
 
 /// The dispatcher's queue-send faults (a local-only fault switch): `PUT` arms a

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use crate::elite::{EliteRequest, ELITE_CONTRACT_VERSION, PLATFORM_CONTEXT_VERSION};
-use crate::standin::{within_rate, Fault, FaultRule, FaultRules, ReceivedAlerts, SendFaults, StandinStats};
+use crate::standin::{within_rate, AlertFaults, Fault, FaultRule, FaultRules, ReceivedAlerts, SendFaults, StandinStats};
 
 /// How long a [`Fault::Hang`] without `ms` sleeps: longer than any sane client timeout.
 pub const DEFAULT_HANG_MS: u64 = 120_000;
@@ -55,12 +55,23 @@ impl Standin {
         self.send_faults
     }
 
-    /// Keeps one alert webhook body; a body that is not JSON is refused (a 400: the dispatcher
-    /// must send JSON), so a test sees a broken body as a failed send, not as a message.
-    pub fn receive_alert(&mut self, body: &[u8]) -> Result<(), String> {
-        let value = serde_json::from_slice(body).map_err(|e| format!("an alert body must be JSON: {e}"))?;
+    /// Keeps one alert webhook body, or refuses it with the status to answer: 503 while
+    /// refusals are armed ([`Standin::fail_alerts`]), 400 for a body that is not JSON (the
+    /// dispatcher must send JSON), so a test sees either as a failed send, not as a message.
+    pub fn receive_alert(&mut self, body: &[u8]) -> Result<(), (u16, String)> {
+        if self.alerts.fail_next > 0 {
+            self.alerts.fail_next -= 1;
+            self.alerts.refused += 1;
+            return Err((503, "simulated fault: the local alert receiver refuses this body".to_owned()));
+        }
+        let value = serde_json::from_slice(body).map_err(|e| (400, format!("an alert body must be JSON: {e}")))?;
         self.alerts.received.push(value);
         Ok(())
+    }
+
+    /// Refuses the next `fail_next` alert bodies with a 503.
+    pub fn fail_alerts(&mut self, faults: AlertFaults) {
+        self.alerts.fail_next = faults.fail_next;
     }
 
     pub fn alerts(&self) -> ReceivedAlerts {
@@ -212,8 +223,11 @@ mod tests {
     fn the_alert_receiver_keeps_json_bodies_in_order_and_refuses_others() {
         let mut s = Standin::new("i".into());
         s.receive_alert(br#"{"text":"one"}"#).unwrap();
-        assert!(s.receive_alert(b"not json").is_err());
+        assert_eq!(s.receive_alert(b"not json").map_err(|e| e.0), Err(400));
+        s.fail_alerts(AlertFaults { fail_next: 1 });
+        assert_eq!(s.receive_alert(br#"{"text":"refused"}"#).map_err(|e| e.0), Err(503));
         s.receive_alert(br#"{"text":"two"}"#).unwrap();
+        assert_eq!((s.alerts().refused, s.alerts().fail_next), (1, 0));
         let texts: Vec<String> = s.alerts().received.iter().map(|v| v["text"].as_str().unwrap_or_default().to_owned()).collect();
         assert_eq!(texts, ["one", "two"]);
         s.clear_alerts();
