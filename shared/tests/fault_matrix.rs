@@ -10,8 +10,7 @@
 //! run (every (sweep, active site) ends with exactly one result, dead letter or superseded
 //! record; the ledger's counts and rollups agree; nothing succeeded is worked again).
 //!
-//! Every CI run explores [`SCENARIOS`] seeds (10,000, on every core: a few seconds more than
-//! 5,000 on one). A scenario is built by the [`INGREDIENTS`] in order, each drawing from the
+//! Every CI run explores [`SCENARIOS`] seeds (10,000), split over every core. A scenario is built by the [`INGREDIENTS`] in order, each drawing from the
 //! seed's stream: to add a kind of fault, write one `fn(&mut Rng, &mut Scenario)` and list it.
 //!
 //! Replay one scenario: `SIM_SEED=1234 cargo test -p code24-shared --test fault_matrix`.
