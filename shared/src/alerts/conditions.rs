@@ -132,7 +132,13 @@ pub fn breaker_conditions(breakers: &Breakers) -> Vec<Condition> {
         .map(|b| Condition {
             key: format!("{KEY_BREAKER}:{}", b.role),
             severity: Severity::Critical,
-            summary: format!("the {} breaker is {} since {} ms: {}", b.role, b.state.as_str(), b.since_ms, b.reason),
+            summary: format!(
+                "the {} breaker is {} since {}: {}",
+                b.role,
+                b.state.as_str(),
+                crate::ids::from_epoch_ms(b.since_ms).map_or_else(|| format!("{} ms", b.since_ms), crate::ids::rfc3339),
+                b.reason
+            ),
         })
         .collect()
 }

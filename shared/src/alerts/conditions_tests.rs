@@ -70,6 +70,8 @@ fn breaker_incidents_follow_the_breakers_answer() {
         "transitions":[{"at_ms":1000,"role":"brand","from":"closed","to":"open","reason":"7 of 10 calls failed","calls":10,"failures":7}]}"#;
     let seen = Observations { breakers: decode(200, answer), ..Default::default() };
     assert_eq!(keys(&seen, T), (vec!["breaker:brand".to_owned(), "breaker:developer".to_owned()], vec![Source::Breakers]));
+    let (c, _) = evaluate(&seen, T, &Thresholds::new(100));
+    assert_eq!(c[0].summary, "the brand breaker is open since 1970-01-01T00:00:01Z: 7 of 10 calls failed");
     let healed = answer.replace(r#""state":"open""#, r#""state":"closed""#).replace(r#""state":"half_open""#, r#""state":"closed""#);
     assert_eq!(keys(&Observations { breakers: decode(200, &healed), ..Default::default() }, T), (vec![], vec![Source::Breakers]));
     // No route yet (404): no breaker data, the source is not observed.
