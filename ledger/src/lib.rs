@@ -12,6 +12,7 @@
 //!   `code24_shared::ledger::route::Route`).
 //! - [`sql_tables`]: the schema and the `JobTable` / `RunTable` implementations.
 //! - [`transaction`]: `transactionSync`, which 0.8.7 does not bind.
+//! - [`usage`]: rows read and written, as workerd counts what Cloudflare bills (`Route::Stats`).
 //! - [`coordinator`]: progress reads and fan-in requests, which gather every shard's counters.
 //! - [`prune`]: what the hourly alarm deletes.
 //! - [`body`]: decoding a route's JSON body, with a 400-worthy message.
@@ -29,6 +30,7 @@ mod prune;
 mod routes;
 mod sql_tables;
 mod transaction;
+mod usage;
 
 use worker::{event, Context, Env, Method, Request, Response, Result};
 

@@ -7,7 +7,7 @@
 //! sweep coordinator ([`code24_shared::ledger::RUNS_OBJECT`]) and the job shards
 //! ([`code24_shared::ledger::shard_object`]).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -22,6 +22,7 @@ use code24_shared::config::LedgerConfig;
 use code24_shared::ids::from_epoch_ms;
 use code24_shared::ledger::jobs::{self, JobTable};
 use code24_shared::ledger::runs::{self, RunTable};
+use code24_shared::ledger::stats::{LedgerStats, Rows};
 use code24_shared::ledger::{
     ClaimRequest, CompleteRequest, CountsRequest, FanoutDone, FinalizeRequest, JobRequest, OpenRun, PageDone, ProgressRequest,
     RecentRequest, RunProgress, RunRow, SettleRequest, StoreError,
@@ -34,6 +35,7 @@ use crate::flush::{any_dirty, flush};
 use crate::prune::{anything_left, cutoff_ms, prune, PRUNE_INTERVAL_MS};
 use crate::sql_tables::{create_schema, SqlJobTable, SqlRunTable};
 use crate::transaction::atomically;
+use crate::usage::measured;
 use code24_shared::ledger::route::Route;
 
 #[durable_object(alarm)]
@@ -48,6 +50,9 @@ pub struct Ledger {
     /// When the alarm this instance last saw (or set) pending rings, so most writes skip the
     /// `get_alarm` round trip. Cleared when the alarm rings.
     alarm_at: Cell<Option<i64>>,
+    /// Requests, rows read and rows written since the instance started, per route and for the
+    /// alarm (`Route::Stats`): kept in memory, since writing them would be billed too.
+    stats: RefCell<LedgerStats>,
 }
 
 impl DurableObject for Ledger {
@@ -57,7 +62,8 @@ impl DurableObject for Ledger {
         if let Err(e) = &schema {
             console_error!("ledger: cannot create the schema: {e}");
         }
-        Self { state, env, schema, alarm_at: Cell::new(None) }
+        let stats = RefCell::new(LedgerStats { since_ms: now_ms(), ..LedgerStats::default() });
+        Self { state, env, schema, alarm_at: Cell::new(None), stats }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -72,14 +78,15 @@ impl DurableObject for Ledger {
             return http::error(500, e.to_string());
         }
         let body = req.bytes().await?;
+        self.stats.borrow_mut().record(route.path(), Rows::default());
         let response = self.handle(route, &body).await?;
         if route.writes() && response.status_code() == 200 {
             let dirty = route.rolls_up()
-                && any_dirty(&self.state.storage().sql()).unwrap_or_else(|e| {
+                && self.charged(route.path(), || any_dirty(&self.state.storage().sql())).unwrap_or_else(|e| {
                     console_error!("ledger: cannot tell whether rollups are dirty, flushing soon: {e}");
                     true
                 });
-            self.ensure_alarm(dirty).await;
+            self.ensure_alarm(route.path(), dirty).await;
         }
         Ok(response)
     }
@@ -97,19 +104,21 @@ impl DurableObject for Ledger {
         let sql = storage.sql();
         let now = now_ms();
         let meter = Meter::new("ledger", "alarm");
+        self.stats.borrow_mut().record(ALARM, Rows::default());
         let flushed = flush(&self.env, &storage, now, &meter).await;
+        self.stats.borrow_mut().charge(ALARM, flushed.cost);
         meter.log_figures();
         match &flushed.failed {
             Some(e) => console_error!("ledger: rollup flush stopped after {} rows, retried at the next alarm: {e}", flushed.rows),
             None if flushed.rows > 0 => console_log!("ledger: flushed {} rollups to D1", flushed.rows),
             None => {}
         }
-        let mut next_prune = prune_at(&sql).map_err(storage_error)?;
+        let mut next_prune = self.charged(ALARM, || prune_at(&sql)).map_err(storage_error)?;
         if prune_due(next_prune, now) {
             next_prune = self.prune_now(&storage, now)?;
-            set_prune_at(&sql, next_prune).map_err(storage_error)?;
+            self.charged(ALARM, || set_prune_at(&sql, next_prune)).map_err(storage_error)?;
         }
-        let flush_at = match any_dirty(&sql).map_err(storage_error)? {
+        let flush_at = match self.charged(ALARM, || any_dirty(&sql)).map_err(storage_error)? {
             false => None,
             // More than one flush takes, and D1 is answering: go on at once.
             true if flushed.capped && flushed.failed.is_none() => Some(now),
@@ -138,6 +147,11 @@ impl Ledger {
                 r.run_ids.iter().map(|id| table.counts(id)).collect::<std::result::Result<Vec<_>, _>>()
             }),
             Route::Job => self.transact(route, body, |sql, r: JobRequest| SqlJobTable::new(sql).job(&r.job_id)),
+            Route::Stats => {
+                let mut stats = self.stats.borrow().clone();
+                stats.database_bytes = self.state.storage().sql().database_size() as u64;
+                http::json(200, &stats)
+            }
             Route::Progress => {
                 let read = |t: &SqlRunTable, r: ProgressRequest| Ok(t.run(&r.run_id)?.into_iter().collect());
                 self.progress_read(route, body, read, |mut all| http::json(200, &all.pop())).await
@@ -159,8 +173,9 @@ impl Ledger {
                     Err(e) => return http::error(502, format!("cannot read the job shards: {}", e.message)),
                 };
                 let sql = self.state.storage().sql();
-                let decided =
-                    atomically(&self.state.storage(), move || runs::request_finalize(&mut SqlRunTable::new(sql), &request, &shards));
+                let decided = self.charged(route.path(), || {
+                    atomically(&self.state.storage(), move || runs::request_finalize(&mut SqlRunTable::new(sql), &request, &shards))
+                });
                 match decided {
                     Ok(decision) => http::json(200, &decision),
                     Err(e) => http::error(500, e.to_string()),
@@ -187,7 +202,7 @@ impl Ledger {
         };
         let storage = self.state.storage();
         let sql = storage.sql();
-        match atomically(&storage, move || decision(sql, request)) {
+        match self.charged(route.path(), || atomically(&storage, move || decision(sql, request))) {
             Ok(answer) => http::json(200, &answer),
             Err(e) => http::error(500, e.to_string()),
         }
@@ -208,7 +223,7 @@ impl Ledger {
             Ok(request) => request,
             Err(message) => return http::error(400, message),
         };
-        let rows = match read(&SqlRunTable::new(self.state.storage().sql()), request) {
+        let rows = match self.charged(route.path(), || read(&SqlRunTable::new(self.state.storage().sql()), request)) {
             Ok(rows) => rows,
             Err(e) => return http::error(500, e.to_string()),
         };
@@ -234,16 +249,16 @@ impl Ledger {
         let cutoff = cutoff_ms(now, config.retention_hours);
         let pruned = {
             let sql = sql.clone();
-            atomically(storage, move || prune(&sql, cutoff)).map_err(storage_error)?
+            self.charged(ALARM, || atomically(storage, move || prune(&sql, cutoff))).map_err(storage_error)?
         };
         console_log!("ledger: pruned {} sweeps, {} jobs, {} counters scheduled before {cutoff}", pruned.sweeps, pruned.jobs, pruned.counts);
-        Ok(anything_left(&sql).map_err(storage_error)?.then_some(now + PRUNE_INTERVAL_MS))
+        Ok(self.charged(ALARM, || anything_left(&sql)).map_err(storage_error)?.then_some(now + PRUNE_INTERVAL_MS))
     }
 
     /// After a write: makes sure the alarm rings by the planned pruning (planning one an hour
     /// from now if none is), and within [`FLUSH_DELAY_MS`] when rollups are `dirty`. A failure
     /// is logged, not answered: the write it follows is already committed.
-    async fn ensure_alarm(&self, dirty: bool) {
+    async fn ensure_alarm(&self, route: &str, dirty: bool) {
         let now = now_ms();
         let flush_by = now + FLUSH_DELAY_MS;
         if let Some(at) = self.alarm_at.get().filter(|at| *at > now) {
@@ -252,11 +267,11 @@ impl Ledger {
             }
         }
         let sql = self.state.storage().sql();
-        let prune = match prune_at(&sql) {
+        let prune = self.charged(route, || match prune_at(&sql) {
             Ok(Some(at)) => Ok(at),
             Ok(None) => set_prune_at(&sql, Some(now + PRUNE_INTERVAL_MS)).map(|()| now + PRUNE_INTERVAL_MS),
             Err(e) => Err(e),
-        };
+        });
         let armed = match prune {
             Ok(prune) => self.arm_by(ring_at(Some(prune), dirty.then_some(flush_by)).unwrap_or(prune), now).await,
             Err(e) => Err(storage_error(e)),
@@ -264,6 +279,13 @@ impl Ledger {
         if let Err(e) = armed {
             console_error!("ledger: cannot set the alarm: {e}");
         }
+    }
+
+    /// Runs synchronous storage work and charges the rows it read and wrote to `route`.
+    fn charged<T>(&self, route: &str, work: impl FnOnce() -> T) -> T {
+        let (out, rows) = measured(work);
+        self.stats.borrow_mut().charge(route, rows);
+        out
     }
 
     /// Sets the alarm to ring at `at`, unless a pending one rings earlier. A pending time not
@@ -281,6 +303,9 @@ impl Ledger {
         Ok(())
     }
 }
+
+/// The alarm's line in [`LedgerStats`].
+const ALARM: &str = "alarm";
 
 fn storage_error(e: StoreError) -> worker::Error {
     worker::Error::RustError(e.to_string())

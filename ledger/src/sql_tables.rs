@@ -119,14 +119,22 @@ pub(crate) fn create_schema(sql: &SqlStorage) -> Result<(), StoreError> {
 
 /// Runs one statement, turning the runtime's error into a [`StoreError`].
 pub(crate) fn exec(sql: &SqlStorage, query: &str, params: Vec<SqlStorageValue>) -> Result<(), StoreError> {
-    sql.exec(query, params).map(drop).map_err(|e| StoreError(format!("{e} (in: {})", first_line(query))))
+    let context = |e: worker::Error| StoreError(format!("{e} (in: {})", first_line(query)));
+    let cursor = sql.exec(query, params).map_err(context)?;
+    // Run to the end, so the cursor's row counts are final.
+    let _: Vec<serde::de::IgnoredAny> = cursor.to_array().map_err(context)?;
+    crate::usage::record(&cursor);
+    Ok(())
 }
 
 /// Runs one query and decodes every row. `SqlCursor::one()` would crash the instance on zero
 /// rows (0.8.7), so single-row reads go through here too and take the first element.
 pub(crate) fn rows<T: DeserializeOwned>(sql: &SqlStorage, query: &str, params: Vec<SqlStorageValue>) -> Result<Vec<T>, StoreError> {
     let context = |e: worker::Error| StoreError(format!("{e} (in: {})", first_line(query)));
-    sql.exec(query, params).map_err(context)?.to_array().map_err(context)
+    let cursor = sql.exec(query, params).map_err(context)?;
+    let all = cursor.to_array().map_err(context)?;
+    crate::usage::record(&cursor);
+    Ok(all)
 }
 
 fn first_line(query: &str) -> &str {

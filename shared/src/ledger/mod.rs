@@ -26,6 +26,7 @@ pub mod jobs;
 pub mod rollups;
 pub mod route;
 pub mod runs;
+pub mod stats;
 
 use std::fmt;
 
