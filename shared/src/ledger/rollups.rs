@@ -32,6 +32,11 @@ pub const FLUSH_BATCH_ROWS: usize = 50;
 pub const FLUSH_MAX_ROWS: usize =
     (crate::limits::D1_QUERIES_PER_INVOCATION * crate::limits::HEADROOM_PERCENT / 100) as usize / FLUSH_BATCH_ROWS * FLUSH_BATCH_ROWS;
 
+/// A job shard keeps a rollup this many days beyond the job retention, then deletes it once
+/// it is in D1 (clean): no job of an older day is left to change it (its rows are pruned, and
+/// no message outlives them: `config::min_job_retention_hours`), and D1 holds the copy.
+pub const SHARD_KEEPS_DAYS_BEYOND_RETENTION: u64 = 1;
+
 /// How a job ended, as a rollup counts it.
 #[derive(Debug, Clone, Copy)]
 pub enum Ended<'a> {
