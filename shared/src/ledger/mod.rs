@@ -22,6 +22,8 @@
 //! exactly once whatever the queue redelivers.
 
 mod claim_wire;
+pub mod compact;
+pub mod done_set;
 pub mod jobs;
 pub mod rollups;
 pub mod route;
@@ -570,6 +572,8 @@ pub struct RunProgress {
     pub complete: bool,
 }
 
+#[cfg(test)]
+mod compact_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
