@@ -18,7 +18,8 @@ use code24_shared::ledger::StoreError;
 use code24_shared::names::binding;
 use code24_shared::reports::analytics::DailyRollup;
 
-use crate::sql_tables::{decode_rollup, exec, int, rows};
+use crate::shard_rows::decode_rollup;
+use crate::sql_tables::{exec, int, rows};
 use crate::transaction::atomically;
 use crate::usage::measured;
 

@@ -20,9 +20,10 @@ use code24_runtime::http;
 use code24_runtime::meter::Meter;
 use code24_shared::config::LedgerConfig;
 use code24_shared::ids::from_epoch_ms;
+use code24_shared::ledger::compact::CompactJobTable;
 use code24_shared::ledger::jobs::{self, JobTable};
 use code24_shared::ledger::runs::{self, RunTable};
-use code24_shared::ledger::stats::{LedgerStats, Rows};
+use code24_shared::ledger::stats::{LedgerStats, Rows, ROWS_LOG};
 use code24_shared::ledger::{
     ClaimRequest, CompleteRequest, CountsRequest, FanoutDone, FinalizeRequest, JobRequest, OpenRun, PageDone, ProgressRequest,
     RecentRequest, RunProgress, RunRow, SettleRequest, StoreError,
@@ -32,8 +33,9 @@ use crate::alarm::{early_enough, prune_at, prune_due, ring_at, set_prune_at, FLU
 use crate::body::decode;
 use crate::coordinator::{progress_of, run_counts};
 use crate::flush::{any_dirty, flush};
-use crate::prune::{anything_left, cutoff_ms, prune, PRUNE_INTERVAL_MS};
-use crate::sql_tables::{create_schema, SqlJobTable, SqlRunTable};
+use crate::prune::{anything_left, chunk, cutoff_ms, AGAIN_MS, CHUNKS, CHUNKS_PER_ALARM, CHUNK_ROWS, PRUNE_INTERVAL_MS};
+use crate::shard_rows::SqlShardRows;
+use crate::sql_tables::{create_schema, SqlRunTable};
 use crate::transaction::atomically;
 use crate::usage::measured;
 use code24_shared::ledger::route::Route;
@@ -53,17 +55,22 @@ pub struct Ledger {
     /// Requests, rows read and rows written since the instance started, per route and for the
     /// alarm (`Route::Stats`): kept in memory, since writing them would be billed too.
     stats: RefCell<LedgerStats>,
+    /// Whether `ENVIRONMENT` is `local`: then every charge is also logged (`ledger rows: ...`),
+    /// because local workerd evicts an idle instance after about ten seconds, and its
+    /// counters with it; the bench adds the lines up.
+    log_rows: bool,
 }
 
 impl DurableObject for Ledger {
     fn new(state: State, env: Env) -> Self {
         console_error_panic_hook::set_once();
-        let schema = create_schema(&state.storage().sql());
+        let schema = create_schema(&state.storage().sql(), now_ms());
         if let Err(e) = &schema {
             console_error!("ledger: cannot create the schema: {e}");
         }
         let stats = RefCell::new(LedgerStats { since_ms: now_ms(), ..LedgerStats::default() });
-        Self { state, env, schema, alarm_at: Cell::new(None), stats }
+        let log_rows = code24_shared::config::environment(&vars(&env)) == Ok(code24_shared::names::Environment::Local);
+        Self { state, env, schema, alarm_at: Cell::new(None), stats, log_rows }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -106,7 +113,7 @@ impl DurableObject for Ledger {
         let meter = Meter::new("ledger", "alarm");
         self.stats.borrow_mut().record(ALARM, Rows::default());
         let flushed = flush(&self.env, &storage, now, &meter).await;
-        self.stats.borrow_mut().charge(ALARM, flushed.cost);
+        self.charge(ALARM, flushed.cost);
         meter.log_figures();
         match &flushed.failed {
             Some(e) => console_error!("ledger: rollup flush stopped after {} rows, retried at the next alarm: {e}", flushed.rows),
@@ -137,16 +144,32 @@ impl Ledger {
             Route::OpenRun => self.transact(route, body, |sql, r: OpenRun| runs::open(&mut SqlRunTable::new(sql), &r)),
             Route::RecordPage => self.transact(route, body, |sql, r: PageDone| runs::record_page(&mut SqlRunTable::new(sql), &r)),
             Route::FinishFanout => self.transact(route, body, |sql, r: FanoutDone| runs::finish_fanout(&mut SqlRunTable::new(sql), &r)),
-            Route::Claim => self.transact(route, body, |sql, r: ClaimRequest| SqlJobTable::batch(sql, |t| jobs::claim_batch(t, &r))),
-            Route::Complete => {
-                self.transact(route, body, |sql, r: CompleteRequest| SqlJobTable::batch(sql, |t| jobs::complete_batch(t, &r)))
+            Route::Claim => {
+                let retention = self.retention_hours();
+                self.transact(route, body, move |sql, r: ClaimRequest| {
+                    CompactJobTable::batch(&mut SqlShardRows::new(sql, now_ms()), retention, |t| jobs::claim_batch(t, &r))
+                })
             }
-            Route::Settle => self.transact(route, body, |sql, r: SettleRequest| SqlJobTable::batch(sql, |t| jobs::settle(t, &r))),
+            Route::Complete => {
+                let retention = self.retention_hours();
+                self.transact(route, body, move |sql, r: CompleteRequest| {
+                    CompactJobTable::batch(&mut SqlShardRows::new(sql, now_ms()), retention, |t| jobs::complete_batch(t, &r))
+                })
+            }
+            Route::Settle => {
+                let retention = self.retention_hours();
+                self.transact(route, body, move |sql, r: SettleRequest| {
+                    CompactJobTable::batch(&mut SqlShardRows::new(sql, now_ms()), retention, |t| jobs::settle(t, &r))
+                })
+            }
             Route::Counts => self.transact(route, body, |sql, r: CountsRequest| {
-                let table = SqlJobTable::new(sql);
+                let mut rows = SqlShardRows::new(sql, now_ms());
+                let table = CompactJobTable::new(&mut rows, LedgerConfig::MIN_RETENTION_HOURS);
                 r.run_ids.iter().map(|id| table.counts(id)).collect::<std::result::Result<Vec<_>, _>>()
             }),
-            Route::Job => self.transact(route, body, |sql, r: JobRequest| SqlJobTable::new(sql).job(&r.job_id)),
+            Route::Job => self.transact(route, body, |sql, r: JobRequest| {
+                CompactJobTable::new(&mut SqlShardRows::new(sql, now_ms()), LedgerConfig::MIN_RETENTION_HOURS).job(&r.job_id)
+            }),
             Route::Stats => {
                 let mut stats = self.stats.borrow().clone();
                 stats.database_bytes = self.state.storage().sql().database_size() as u64;
@@ -233,6 +256,13 @@ impl Ledger {
         }
     }
 
+    /// The job retention (`SWEEP_RETENTION_HOURS`), which is also how long a lane remembers its
+    /// succeeded jobs; the shortest allowed when the variable is unreadable (the pruning then
+    /// keeps everything and logs why).
+    fn retention_hours(&self) -> u32 {
+        LedgerConfig::from_vars(&vars(&self.env)).map_or(LedgerConfig::MIN_RETENTION_HOURS, |c| c.retention_hours)
+    }
+
     /// Prunes what is older than the retention; returns when to prune next (`None`: nothing
     /// is left to prune, until a write plans it again).
     fn prune_now(&self, storage: &Storage, now: i64) -> Result<Option<i64>> {
@@ -247,11 +277,29 @@ impl Ledger {
         };
         let sql = storage.sql();
         let cutoff = cutoff_ms(now, config.retention_hours);
-        let pruned = {
-            let sql = sql.clone();
-            self.charged(ALARM, || atomically(storage, move || prune(&sql, cutoff))).map_err(storage_error)?
-        };
-        console_log!("ledger: pruned {} sweeps, {} jobs, {} counters scheduled before {cutoff}", pruned.sweeps, pruned.jobs, pruned.counts);
+        // Each kind in chunks, each chunk its own transaction, within one alarm's allowance.
+        let (mut chunks, mut backlog, mut log) = (0, false, Vec::new());
+        for (name, query) in CHUNKS {
+            let mut deleted = 0;
+            loop {
+                if chunks == CHUNKS_PER_ALARM {
+                    backlog = true;
+                    break;
+                }
+                chunks += 1;
+                let sql = sql.clone();
+                let gone = self.charged(ALARM, || atomically(storage, move || chunk(&sql, name, query, cutoff))).map_err(storage_error)?;
+                deleted += gone;
+                if gone < CHUNK_ROWS as u64 {
+                    break;
+                }
+            }
+            log.push(format!("{deleted} {name}"));
+        }
+        console_log!("ledger: pruned {} (before {cutoff}){}", log.join(", "), if backlog { "; more next alarm" } else { "" });
+        if backlog {
+            return Ok(Some(now + AGAIN_MS));
+        }
         Ok(self.charged(ALARM, || anything_left(&sql)).map_err(storage_error)?.then_some(now + PRUNE_INTERVAL_MS))
     }
 
@@ -284,8 +332,16 @@ impl Ledger {
     /// Runs synchronous storage work and charges the rows it read and wrote to `route`.
     fn charged<T>(&self, route: &str, work: impl FnOnce() -> T) -> T {
         let (out, rows) = measured(work);
-        self.stats.borrow_mut().charge(route, rows);
+        self.charge(route, rows);
         out
+    }
+
+    /// Adds `rows` to `route`'s stats (and, locally, logs them).
+    fn charge(&self, route: &str, rows: Rows) {
+        self.stats.borrow_mut().charge(route, rows);
+        if self.log_rows && rows != Rows::default() {
+            console_log!("{ROWS_LOG}{route} read {} written {}", rows.read, rows.written);
+        }
     }
 
     /// Sets the alarm to ring at `at`, unless a pending one rings earlier. A pending time not

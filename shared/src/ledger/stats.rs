@@ -7,6 +7,22 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Locally (where workerd evicts an idle instance, and its counters, after about ten seconds)
+/// the ledger also logs every charge as `{ROWS_LOG}{route} read {n} written {n}`; the bench
+/// adds the lines up ([`parse_rows_log`]).
+pub const ROWS_LOG: &str = "ledger rows: ";
+
+/// The route and rows of one `ROWS_LOG` line (anything may precede the marker).
+pub fn parse_rows_log(line: &str) -> Option<(&str, Rows)> {
+    let rest = line.split_once(ROWS_LOG)?.1;
+    let mut words = rest.split_whitespace();
+    let route = words.next()?;
+    let (Some("read"), Some(read), Some("written"), Some(written)) = (words.next(), words.next(), words.next(), words.next()) else {
+        return None;
+    };
+    Some((route, Rows { read: read.parse().ok()?, written: written.trim_end_matches('"').parse().ok()? }))
+}
+
 /// Rows a group of statements read and wrote.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rows {
@@ -94,5 +110,13 @@ mod tests {
         assert_eq!(s.routes[0], RouteRows { route: "/jobs/claim".into(), requests: 2, rows: Rows { read: 4, written: 3 } });
         assert_eq!(s.total(), Rows { read: 14, written: 3 });
         assert_eq!(Rows { read: 5, written: 9 }.since(Rows { read: 2, written: 9 }), Rows { read: 3, written: 0 });
+    }
+
+    #[test]
+    fn a_rows_log_line_reads_back() {
+        let line = format!("[wrangler:info] {ROWS_LOG}/jobs/claim read 12 written 3");
+        assert_eq!(parse_rows_log(&line), Some(("/jobs/claim", Rows { read: 12, written: 3 })));
+        assert_eq!(parse_rows_log("ledger rows: alarm read x written 1"), None);
+        assert_eq!(parse_rows_log("something else"), None);
     }
 }

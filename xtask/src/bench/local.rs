@@ -53,7 +53,7 @@ const SWEEP_TIMEOUT: Duration = Duration::from_secs(600);
 pub(crate) struct BenchStack {
     stack: Stack,
     pub(crate) state_dir: PathBuf,
-    log_path: PathBuf,
+    pub(crate) log_path: PathBuf,
     agent: ureq::Agent,
     token: String,
     /// The next scheduled time to fire: each firing gets its own, 3 minutes apart, so every

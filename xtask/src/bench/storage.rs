@@ -1,9 +1,9 @@
 //! Figure 8 (Durable Object rows written per site-sweep) and part `storage`, measured on local
 //! workerd: a stack with the shipped dispatcher, ledger, optimizer and stand-in runs real
-//! sweeps, and every ledger instance answers what its SQLite statements read and wrote, as
-//! workerd's cursors count them (`rowsRead`, `rowsWritten`: Cloudflare's billing, indexes
-//! included), and its database size (`Route::Stats`, through the ledger's local debug passage).
-//! D1's size is the local D1 file's.
+//! sweeps; the ledger logs what each of its SQLite statements read and wrote, as workerd's
+//! cursors count them (`rowsRead`, `rowsWritten`: Cloudflare's billing, indexes included), and
+//! every job shard answers its database size (`Route::Stats`, through the ledger's local debug
+//! passage). D1's size is the local D1 database's ([`sqlite_bytes`]).
 //!
 //! The run: `sites` sites, one sweep, `same_day` more sweeps of the same day, then one sweep
 //! on the next UTC day, and a wait for the rollups' flush. From the sizes after each step:
@@ -27,13 +27,6 @@ use crate::Result;
 const JOBS_PER_BATCH: f64 =
     code24_shared::pipeline::budget::jobs_per_invocation(code24_shared::pipeline::optimize::SERVICE_BINDING_CALLS_PER_JOB) as f64;
 
-/// The ledger's job shards and its coordinator.
-fn instances() -> Vec<String> {
-    let mut all: Vec<String> = (0..code24_shared::ledger::JOB_SHARDS).map(code24_shared::ledger::shard_object).collect();
-    all.push(code24_shared::ledger::RUNS_OBJECT.to_owned());
-    all
-}
-
 /// What one measuring run found.
 #[derive(Debug, Clone)]
 pub(crate) struct Measured {
@@ -43,7 +36,7 @@ pub(crate) struct Measured {
     /// Rows written and read by every ledger instance over the run, flush included.
     pub(crate) rows_written: u64,
     pub(crate) rows_read: u64,
-    /// Rows written per route (and `alarm`), over the run.
+    /// Rows written per route (and `alarm`), over the run, from the ledger's log lines.
     pub(crate) routes: Value,
     /// Bytes of one site, see the module's header.
     pub(crate) first: f64,
@@ -57,26 +50,34 @@ pub(crate) struct Measured {
     pub(crate) optimizer_ms_per_job: f64,
 }
 
-/// The sum of every instance's stats: (rows written, rows read, shard bytes, per-route written).
-fn read_all(stack: &BenchStack) -> Result<(u64, u64, u64, Vec<(String, u64)>)> {
-    let (mut written, mut read, mut bytes, mut routes) = (0, 0, 0, Vec::<(String, u64)>::new());
-    for object in instances() {
-        let s = stack.ledger_stats(&object)?;
-        for r in s["routes"].as_array().into_iter().flatten() {
-            let w = r["rows"]["written"].as_u64().unwrap_or(0);
-            written += w;
-            read += r["rows"]["read"].as_u64().unwrap_or(0);
-            let name = r["route"].as_str().unwrap_or("?").to_owned();
-            match routes.iter_mut().find(|(n, _)| *n == name) {
-                Some((_, total)) => *total += w,
-                None => routes.push((name, w)),
-            }
-        }
-        if object != code24_shared::ledger::RUNS_OBJECT {
-            bytes += s["database_bytes"].as_u64().unwrap_or(0);
-        }
+/// The job shards' bytes together (`Route::Stats`: the database size, which survives the
+/// instances' eviction).
+fn shard_bytes_now(stack: &BenchStack) -> Result<u64> {
+    let mut bytes = 0;
+    for shard in 0..code24_shared::ledger::JOB_SHARDS {
+        bytes += stack.ledger_stats(&code24_shared::ledger::shard_object(shard))?["database_bytes"].as_u64().unwrap_or(0);
     }
-    Ok((written, read, bytes, routes))
+    Ok(bytes)
+}
+
+/// (rows written, rows read, written per route) of the ledger's `ROWS_LOG` lines in wrangler's
+/// log after byte `from`. Local workerd evicts an idle instance after about ten seconds, and
+/// its in-memory counters with it: the log keeps every charge.
+fn rows_logged(stack: &BenchStack, from: usize) -> (u64, u64, serde_json::Map<String, Value>) {
+    let text = std::fs::read(&stack.log_path).unwrap_or_default();
+    let text = String::from_utf8_lossy(text.get(from..).unwrap_or_default());
+    let (mut written, mut read, mut routes) = (0, 0, serde_json::Map::new());
+    for (route, rows) in text.lines().filter_map(code24_shared::ledger::stats::parse_rows_log) {
+        written += rows.written;
+        read += rows.read;
+        let entry = routes.entry(route.to_owned()).or_insert(json!(0));
+        *entry = json!(entry.as_u64().unwrap_or(0) + rows.written);
+    }
+    (written, read, routes)
+}
+
+fn log_len(stack: &BenchStack) -> usize {
+    std::fs::metadata(&stack.log_path).map_or(0, |m| m.len() as usize)
 }
 
 /// Runs the measuring sweeps on a fresh stack (see the module's header).
@@ -85,39 +86,36 @@ pub(crate) fn measure(root: &Path, sites: usize, same_day: usize, interrupt: &In
     local::with_stack(root, "storage", &local::sweep_configs(&unpaced), interrupt, |stack| {
         stack.sites(sites, sites)?;
         let d1_before = d1_bytes(stack);
-        let (w0, r0, empty, routes0) = read_all(stack)?;
+        let empty = shard_bytes_now(stack)?;
+        let log_from = log_len(stack);
         stack.producer_sweep(sites, interrupt)?;
-        let (_, _, after_first, _) = read_all(stack)?;
+        let after_first = shard_bytes_now(stack)?;
         for _ in 0..same_day {
             stack.producer_sweep(sites, interrupt)?;
         }
-        let (_, _, after_day, _) = read_all(stack)?;
+        let after_day = shard_bytes_now(stack)?;
         // The next sweep is the first of the next UTC day.
         let day = 86_400_000;
         stack.next_slot_ms = (stack.next_slot_ms / day + 1) * day - 180_000;
         stack.producer_sweep(sites, interrupt)?;
-        let (_, _, after_next_day, _) = read_all(stack)?;
-        wait_for_flush(stack, interrupt)?;
-        let (w1, r1, _, routes1) = read_all(stack)?;
+        let after_next_day = shard_bytes_now(stack)?;
+        wait_for_flush(interrupt)?;
+        let (written, read, routes) = rows_logged(stack, log_from);
         let d1_after = d1_bytes(stack);
         let n = sites as f64;
         let per_sweep = (after_day as f64 - after_first as f64) / n / same_day.max(1) as f64;
-        let routes: serde_json::Map<String, Value> = routes1
-            .iter()
-            .map(|(name, w)| (name.clone(), json!(w - routes0.iter().find(|(n, _)| n == name).map_or(0, |(_, w0)| *w0))))
-            .collect();
         Ok(Measured {
             sites: sites as u64,
             site_sweeps: (sites * (same_day + 2)) as u64,
-            rows_written: w1 - w0,
-            rows_read: r1 - r0,
+            rows_written: written,
+            rows_read: read,
             routes: Value::Object(routes),
             first: (after_first as f64 - empty as f64) / n,
             per_sweep,
             per_day: ((after_next_day as f64 - after_day as f64) / n - per_sweep).max(0.0),
-            empty_shard: empty as f64 / code24_shared::ledger::JOB_SHARDS as f64,
+            empty_shard: empty as f64 / f64::from(code24_shared::ledger::JOB_SHARDS),
             // Two days of rollups per site reached D1.
-            d1_per_rollup: (d1_after.saturating_sub(d1_before)) as f64 / (2.0 * n),
+            d1_per_rollup: d1_after.saturating_sub(d1_before) as f64 / (2.0 * n),
             optimizer_ms_per_job: stack.batch_times(code24_shared::names::OPTIMIZE_QUEUE).median() / JOBS_PER_BATCH,
         })
     })
@@ -125,7 +123,7 @@ pub(crate) fn measure(root: &Path, sites: usize, same_day: usize, interrupt: &In
 
 /// Waits until the flush alarm has rung after the last request (it rings within the ledger's
 /// flush delay of the request that dirtied a rollup).
-fn wait_for_flush(stack: &BenchStack, interrupt: &Interrupt) -> Result<()> {
+fn wait_for_flush(interrupt: &Interrupt) -> Result<()> {
     let until = Instant::now() + Duration::from_millis(code24_shared::ledger::rollups::FLUSH_DELAY_MS as u64 + 10_000);
     while Instant::now() < until {
         if interrupt.requested() {
@@ -133,25 +131,48 @@ fn wait_for_flush(stack: &BenchStack, interrupt: &Interrupt) -> Result<()> {
         }
         std::thread::sleep(Duration::from_millis(500));
     }
-    let _ = stack;
     Ok(())
 }
 
-/// The local D1 database's bytes (every SQLite file under the stack's D1 state).
+/// The local D1 database's bytes: the page count of its newest commit (in the write-ahead log
+/// when there is one, else in the database file's header) times the page size, which is what
+/// a database's size is on Cloudflare too.
 fn d1_bytes(stack: &BenchStack) -> u64 {
-    fn walk(dir: &Path) -> u64 {
-        std::fs::read_dir(dir).into_iter().flatten().flatten().map(|e| {
-            let p = e.path();
-            if p.is_dir() {
-                walk(&p)
-            } else if p.to_string_lossy().contains(".sqlite") {
-                e.metadata().map_or(0, |m| m.len())
-            } else {
-                0
+    let dir = stack.state_dir.join("v3/d1/miniflare-D1DatabaseObject");
+    let files = std::fs::read_dir(&dir).into_iter().flatten().flatten().map(|e| e.path());
+    files
+        .filter(|p| p.extension().is_some_and(|e| e == "sqlite") && !p.ends_with("metadata.sqlite"))
+        .map(|p| sqlite_bytes(&std::fs::read(&p).unwrap_or_default(), &std::fs::read(p.with_extension("sqlite-wal")).unwrap_or_default()))
+        .sum()
+}
+
+/// A SQLite database's size from its file and its write-ahead log (see [`d1_bytes`]).
+pub(crate) fn sqlite_bytes(db: &[u8], wal: &[u8]) -> u64 {
+    let be32 = |b: &[u8], at: usize| b.get(at..at + 4).map_or(0, |x| u32::from_be_bytes([x[0], x[1], x[2], x[3]]));
+    let page_size = match db.get(16..18).map(|x| u16::from_be_bytes([x[0], x[1]])) {
+        Some(1) => 65_536,
+        Some(n) => u64::from(n),
+        None => return 0,
+    };
+    let mut pages = u64::from(be32(db, 28));
+    // WAL: a 32-byte header (salts at 16 and 20), then frames of a 24-byte header and a page;
+    // a commit frame's header holds the database's page count after the commit (at 4), and a
+    // frame is current only while its salts equal the header's.
+    if wal.len() >= 32 {
+        let frame = 24 + page_size as usize;
+        let mut at = 32;
+        while at + frame <= wal.len() {
+            if wal[at + 8..at + 16] != wal[16..24] {
+                break;
             }
-        }).sum()
+            let committed = be32(wal, at + 4);
+            if committed > 0 {
+                pages = u64::from(committed);
+            }
+            at += frame;
+        }
     }
-    walk(&stack.state_dir.join("v3/d1"))
+    pages * page_size
 }
 
 /// The site counts the storage and cost parts are computed at (also in `--quick`).
@@ -222,4 +243,28 @@ pub(crate) fn figures(m: &Measured) -> Vec<super::Figure> {
         }
     }
     figures
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sqlite_size_is_its_newest_commit_times_the_page_size() {
+        let mut db = vec![0u8; 100];
+        db[16..18].copy_from_slice(&512u16.to_be_bytes());
+        db[28..32].copy_from_slice(&3u32.to_be_bytes());
+        assert_eq!(sqlite_bytes(&db, &[]), 3 * 512);
+        let mut wal = vec![0u8; 32];
+        wal[16..24].copy_from_slice(b"saltsalt");
+        for (commit, salt) in [(0u32, b"saltsalt"), (5, b"saltsalt"), (0, b"saltsalt"), (9, b"oldsalts")] {
+            let mut frame = vec![0u8; 24 + 512];
+            frame[4..8].copy_from_slice(&commit.to_be_bytes());
+            frame[8..16].copy_from_slice(salt);
+            wal.extend(frame);
+        }
+        // The frame with other salts is left over from before the log restarted: not current.
+        assert_eq!(sqlite_bytes(&db, &wal), 5 * 512);
+        assert_eq!(sqlite_bytes(&[], &[]), 0);
+    }
 }
