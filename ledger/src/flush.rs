@@ -65,13 +65,14 @@ pub(crate) async fn flush(env: &Env, storage: &Storage, now_ms: i64, meter: &Met
         Ok(limit) => limit,
         Err(e) => return Flushed { failed: Some(e.to_string()), ..out },
     };
-    let (dirty, cost) =
-        measured(|| rows(&sql, "SELECT customer_id, day, body FROM rollups WHERE dirty = 1 ORDER BY customer_id, day LIMIT ?", vec![limit]));
+    let (dirty, cost) = measured(|| {
+        rows(&sql, "SELECT customer_id, day, body FROM rollups WHERE dirty = 1 ORDER BY customer_id, day LIMIT ?", vec![limit])
+    });
     out.cost.add(cost);
     let dirty: Vec<DirtyRow> = match dirty {
-            Ok(dirty) => dirty,
-            Err(e) => return Flushed { failed: Some(e.to_string()), ..out },
-        };
+        Ok(dirty) => dirty,
+        Err(e) => return Flushed { failed: Some(e.to_string()), ..out },
+    };
     if dirty.is_empty() {
         return out;
     }

@@ -8,6 +8,7 @@
 //! ([`code24_shared::ledger::shard_object`]).
 
 use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -22,6 +23,7 @@ use code24_shared::config::LedgerConfig;
 use code24_shared::ids::from_epoch_ms;
 use code24_shared::ledger::compact::CompactJobTable;
 use code24_shared::ledger::jobs::{self, JobTable};
+use code24_shared::ledger::rollups::{D1_KEEPS_DAYS, D1_PRUNE_ROWS};
 use code24_shared::ledger::runs::{self, RunTable};
 use code24_shared::ledger::stats::{LedgerStats, Rows, ROWS_LOG};
 use code24_shared::ledger::{
@@ -29,7 +31,7 @@ use code24_shared::ledger::{
     RecentRequest, RunProgress, RunRow, SettleRequest, StoreError,
 };
 
-use crate::alarm::{early_enough, prune_at, prune_due, ring_at, set_prune_at, FLUSH_DELAY_MS};
+use crate::alarm::{early_enough, prune_at, prune_due, ring_at, set_prune_at};
 use crate::body::decode;
 use crate::coordinator::{progress_of, run_counts};
 use crate::flush::{any_dirty, flush};
@@ -59,6 +61,9 @@ pub struct Ledger {
     /// because local workerd evicts an idle instance after about ten seconds, and its
     /// counters with it; the bench adds the lines up.
     log_rows: bool,
+    /// Whether a request wrote a rollup (set by [`SqlShardRows`]): looking for dirty rows after
+    /// every request would read the whole table, which has no index of dirty rows any more.
+    dirtied: Rc<Cell<bool>>,
 }
 
 impl DurableObject for Ledger {
@@ -70,7 +75,7 @@ impl DurableObject for Ledger {
         }
         let stats = RefCell::new(LedgerStats { since_ms: now_ms(), ..LedgerStats::default() });
         let log_rows = code24_shared::config::environment(&vars(&env)) == Ok(code24_shared::names::Environment::Local);
-        Self { state, env, schema, alarm_at: Cell::new(None), stats, log_rows }
+        Self { state, env, schema, alarm_at: Cell::new(None), stats, log_rows, dirtied: Rc::default() }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -88,11 +93,9 @@ impl DurableObject for Ledger {
         self.stats.borrow_mut().record(route.path(), Rows::default());
         let response = self.handle(route, &body).await?;
         if route.writes() && response.status_code() == 200 {
-            let dirty = route.rolls_up()
-                && self.charged(route.path(), || any_dirty(&self.state.storage().sql())).unwrap_or_else(|e| {
-                    console_error!("ledger: cannot tell whether rollups are dirty, flushing soon: {e}");
-                    true
-                });
+            // Set by any request that wrote a rollup since a request last looked: the flush it
+            // plans covers every dirty rollup, whichever request's they are.
+            let dirty = route.rolls_up() && self.dirtied.replace(false);
             self.ensure_alarm(route.path(), dirty).await;
         }
         Ok(response)
@@ -124,12 +127,13 @@ impl DurableObject for Ledger {
         if prune_due(next_prune, now) {
             next_prune = self.prune_now(&storage, now)?;
             self.charged(ALARM, || set_prune_at(&sql, next_prune)).map_err(storage_error)?;
+            self.prune_d1(now, &meter).await;
         }
         let flush_at = match self.charged(ALARM, || any_dirty(&sql)).map_err(storage_error)? {
             false => None,
             // More than one flush takes, and D1 is answering: go on at once.
             true if flushed.capped && flushed.failed.is_none() => Some(now),
-            true => Some(now + FLUSH_DELAY_MS),
+            true => Some(now + self.config().rollup_flush_ms()),
         };
         if let Some(at) = ring_at(next_prune, flush_at) {
             self.arm_by(at, now).await?;
@@ -145,21 +149,24 @@ impl Ledger {
             Route::RecordPage => self.transact(route, body, |sql, r: PageDone| runs::record_page(&mut SqlRunTable::new(sql), &r)),
             Route::FinishFanout => self.transact(route, body, |sql, r: FanoutDone| runs::finish_fanout(&mut SqlRunTable::new(sql), &r)),
             Route::Claim => {
-                let retention = self.retention_hours();
+                let (retention, dirtied) = (self.retention_hours(), Rc::clone(&self.dirtied));
                 self.transact(route, body, move |sql, r: ClaimRequest| {
-                    CompactJobTable::batch(&mut SqlShardRows::new(sql, now_ms()), retention, |t| jobs::claim_batch(t, &r))
+                    let mut rows = SqlShardRows::new(sql, now_ms()).dirtying(dirtied);
+                    CompactJobTable::batch(&mut rows, retention, |t| jobs::claim_batch(t, &r))
                 })
             }
             Route::Complete => {
-                let retention = self.retention_hours();
+                let (retention, dirtied) = (self.retention_hours(), Rc::clone(&self.dirtied));
                 self.transact(route, body, move |sql, r: CompleteRequest| {
-                    CompactJobTable::batch(&mut SqlShardRows::new(sql, now_ms()), retention, |t| jobs::complete_batch(t, &r))
+                    let mut rows = SqlShardRows::new(sql, now_ms()).dirtying(dirtied);
+                    CompactJobTable::batch(&mut rows, retention, |t| jobs::complete_batch(t, &r))
                 })
             }
             Route::Settle => {
-                let retention = self.retention_hours();
+                let (retention, dirtied) = (self.retention_hours(), Rc::clone(&self.dirtied));
                 self.transact(route, body, move |sql, r: SettleRequest| {
-                    CompactJobTable::batch(&mut SqlShardRows::new(sql, now_ms()), retention, |t| jobs::settle(t, &r))
+                    let mut rows = SqlShardRows::new(sql, now_ms()).dirtying(dirtied);
+                    CompactJobTable::batch(&mut rows, retention, |t| jobs::settle(t, &r))
                 })
             }
             Route::Counts => self.transact(route, body, |sql, r: CountsRequest| {
@@ -263,6 +270,15 @@ impl Ledger {
         LedgerConfig::from_vars(&vars(&self.env)).map_or(LedgerConfig::MIN_RETENTION_HOURS, |c| c.retention_hours)
     }
 
+    /// The ledger's variables; when one is unreadable, the defaults (and the error logged; the
+    /// configuration check refuses such a value before a deploy).
+    fn config(&self) -> LedgerConfig {
+        LedgerConfig::from_vars(&vars(&self.env)).unwrap_or_else(|e| {
+            console_error!("ledger: {e}; using the defaults");
+            LedgerConfig { retention_hours: LedgerConfig::MIN_RETENTION_HOURS, rollup_flush_s: LedgerConfig::DEFAULT_ROLLUP_FLUSH_S }
+        })
+    }
+
     /// Prunes what is older than the retention; returns when to prune next (`None`: nothing
     /// is left to prune, until a write plans it again).
     fn prune_now(&self, storage: &Storage, now: i64) -> Result<Option<i64>> {
@@ -303,12 +319,28 @@ impl Ledger {
         Ok(self.charged(ALARM, || anything_left(&sql)).map_err(storage_error)?.then_some(now + PRUNE_INTERVAL_MS))
     }
 
+    /// Deletes a bounded chunk of D1's daily rollups older than `D1_KEEPS_DAYS` (every instance
+    /// does, hourly: a row deleted twice is simply gone). A failure is logged; the next pruning
+    /// tries again.
+    async fn prune_d1(&self, now: i64, meter: &Meter) {
+        let before = code24_shared::ledger::rollups::day_of(now - D1_KEEPS_DAYS as i64 * 86_400_000).unwrap_or_default();
+        let deleted = match self.env.d1(code24_shared::names::binding::DB) {
+            Ok(db) => code24_runtime::rollups::delete_old_rollups(&db, &before, D1_PRUNE_ROWS, meter).await,
+            Err(e) => Err(code24_shared::error::JobError::transient(e.to_string())),
+        };
+        match deleted {
+            Ok(0) => {}
+            Ok(n) => console_log!("ledger: deleted {n} D1 rollups of days before {before}"),
+            Err(e) => console_error!("ledger: cannot delete old D1 rollups: {e}"),
+        }
+    }
+
     /// After a write: makes sure the alarm rings by the planned pruning (planning one an hour
-    /// from now if none is), and within [`FLUSH_DELAY_MS`] when rollups are `dirty`. A failure
+    /// from now if none is), and within the rollup flush delay when rollups are `dirty`. A failure
     /// is logged, not answered: the write it follows is already committed.
     async fn ensure_alarm(&self, route: &str, dirty: bool) {
         let now = now_ms();
-        let flush_by = now + FLUSH_DELAY_MS;
+        let flush_by = now + self.config().rollup_flush_ms();
         if let Some(at) = self.alarm_at.get().filter(|at| *at > now) {
             if !dirty || at <= flush_by {
                 return;

@@ -2,8 +2,11 @@
 //! rows (`job_rows`, and the older builds' `jobs` while any is left), lanes with their
 //! succeeded minutes (`sites`), counters (`counts`) and rollups (`rollups`). Every write is one
 //! statement that writes as few rows as workerd bills: an upsert that updates in place (an
-//! `INSERT OR REPLACE` deletes and inserts, index entries included), and a rollup already
-//! waiting for the flush keeps its place in the partial index of dirty rows.
+//! `INSERT OR REPLACE` deletes and inserts, index entries included), into tables without an
+//! index beyond their key.
+
+use std::cell::Cell;
+use std::rc::Rc;
 
 use serde::Deserialize;
 use worker::SqlStorage;
@@ -73,11 +76,18 @@ pub(crate) struct SqlShardRows {
     sql: SqlStorage,
     /// The request's time: when a counter row was last written (`counts.touched_ms`).
     now_ms: i64,
+    /// Set when a rollup is written, so the object plans the flush (see `Ledger::dirtied`).
+    dirtied: Rc<Cell<bool>>,
 }
 
 impl SqlShardRows {
     pub(crate) fn new(sql: SqlStorage, now_ms: i64) -> Self {
-        Self { sql, now_ms }
+        Self { sql, now_ms, dirtied: Rc::default() }
+    }
+
+    /// Reports every rollup written into `dirtied`.
+    pub(crate) fn dirtying(self, dirtied: Rc<Cell<bool>>) -> Self {
+        Self { dirtied, ..self }
     }
 }
 
@@ -134,7 +144,8 @@ impl ShardRows for SqlShardRows {
             return Ok(None);
         };
         let raw = r.done.unwrap_or_default();
-        let done = DoneSet::decode(&raw).ok_or_else(|| StoreError(format!("lane {} has an undecodable done set {raw:?}", r.customer_id)))?;
+        let done =
+            DoneSet::decode(&raw).ok_or_else(|| StoreError(format!("lane {} has an undecodable done set {raw:?}", r.customer_id)))?;
         let site = SiteRow {
             lane: r.customer_id,
             newest_scheduled_ms: r.newest_scheduled_ms,
@@ -204,24 +215,11 @@ impl ShardRows for SqlShardRows {
         found.map(|b| decode_rollup(customer_id, day, &b.body)).transpose()
     }
 
-    /// A row already dirty changes its body only (one row written); a clean or new one is
-    /// marked dirty too, which adds its entry to the index of dirty rows.
+    /// An update in place: one row written (two for a new customer-day: the row and its key).
     fn put_rollup(&mut self, r: &DailyRollup) -> Result<(), StoreError> {
         let body =
             serde_json::to_string(r).map_err(|e| StoreError(format!("cannot encode the rollup of {} on {}: {e}", r.customer_id, r.day)))?;
-        #[derive(Deserialize)]
-        struct Dirty {
-            dirty: i64,
-        }
-        let dirty: Option<Dirty> =
-            first(&self.sql, "SELECT dirty FROM rollups WHERE customer_id = ? AND day = ?", vec![r.customer_id.as_str().into(), r.day.as_str().into()])?;
-        if dirty.is_some_and(|d| d.dirty == 1) {
-            return exec(
-                &self.sql,
-                "UPDATE rollups SET body = ? WHERE customer_id = ? AND day = ?",
-                vec![body.into(), r.customer_id.as_str().into(), r.day.as_str().into()],
-            );
-        }
+        self.dirtied.set(true);
         exec(
             &self.sql,
             "INSERT INTO rollups (customer_id, day, body, dirty) VALUES (?, ?, ?, 1)

@@ -94,7 +94,11 @@ impl<'a, S: ShardRows> CompactJobTable<'a, S> {
     }
 
     /// Runs `decision` over a table for one request, then writes what it changed.
-    pub fn batch<T>(rows: &'a mut S, retention_hours: u32, decision: impl FnOnce(&mut Self) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    pub fn batch<T>(
+        rows: &'a mut S,
+        retention_hours: u32,
+        decision: impl FnOnce(&mut Self) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let mut table = Self::new(rows, retention_hours);
         let answer = decision(&mut table)?;
         table.finish()?;

@@ -61,7 +61,8 @@ fn compact_rows_decide_exactly_as_full_rows() {
                 }
             } else if kind < 9 {
                 let (c, attempt) = granted.remove(rng.below(granted.len() as u64) as usize);
-                let o = JobOutcome { job_id: c.job_id.clone(), attempt, error: error(&mut rng), superseded: rng.below(8) == 0, metrics: None };
+                let o =
+                    JobOutcome { job_id: c.job_id.clone(), attempt, error: error(&mut rng), superseded: rng.below(8) == 0, metrics: None };
                 let req = CompleteRequest { outcomes: vec![o], now_ms: now, max_attempts: 3 };
                 let want = complete_batch(&mut full, &req).unwrap();
                 let got = CompactJobTable::batch(&mut rows, RETENTION_HOURS, |t| complete_batch(t, &req)).unwrap();

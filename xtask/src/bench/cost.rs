@@ -124,7 +124,12 @@ fn usd(per_site: &[(&'static str, f64)], sites: f64) -> f64 {
 /// (`rows_written_per_site_sweep`, `rows_read_per_site_sweep`), Worker CPU at the optimizer's
 /// measured wall time per job (`cpu_ms_per_job`), and Durable Object duration as if every
 /// ledger instance were active all month, against the floor, at 10k, 100k and 1M sites.
-pub(crate) fn extended(report: &Value, rows_written_per_site_sweep: f64, rows_read_per_site_sweep: f64, cpu_ms_per_job: f64) -> Vec<Figure> {
+pub(crate) fn extended(
+    report: &Value,
+    rows_written_per_site_sweep: f64,
+    rows_read_per_site_sweep: f64,
+    cpu_ms_per_job: f64,
+) -> Vec<Figure> {
     let mut ops: Vec<(&'static str, f64)> = per_site(report).into_iter().filter(|(u, _)| *u != "do_rows_written").collect();
     ops.push(("do_rows_written", rows_written_per_site_sweep));
     ops.push(("do_rows_read", rows_read_per_site_sweep));
