@@ -100,7 +100,7 @@ pub(crate) fn figures(report: &Value) -> Vec<Figure> {
                 "**${total:.0}/month** (largest: {})",
                 if biggest.is_empty() { "none beyond the inclusions".into() } else { biggest.join(", ") }
             ),
-            target: "(priced, no target)".into(),
+            target: "(counted statements, not billed rows: figure 10 prices the rows workerd counts)".into(),
             verdict: Verdict::Info,
         });
     }
@@ -121,7 +121,8 @@ fn usd(per_site: &[(&'static str, f64)], sites: f64) -> f64 {
 }
 
 /// Part `cost`: figure 4's operations with the ledger's rows as workerd counted them
-/// (`rows_written_per_site_sweep`, `rows_read_per_site_sweep`), Worker CPU at the optimizer's
+/// (`rows_written_per_site_sweep`, `rows_read_per_site_sweep`), D1's rollup upserts as the
+/// write-behind flush makes them (one per customer and flush), Worker CPU at the optimizer's
 /// measured wall time per job (`cpu_ms_per_job`), and Durable Object duration as if every
 /// ledger instance were active all month, against the floor, at 10k, 100k and 1M sites.
 pub(crate) fn extended(
@@ -130,8 +131,12 @@ pub(crate) fn extended(
     rows_read_per_site_sweep: f64,
     cpu_ms_per_job: f64,
 ) -> Vec<Figure> {
-    let mut ops: Vec<(&'static str, f64)> = per_site(report).into_iter().filter(|(u, _)| *u != "do_rows_written").collect();
+    let replaced = ["do_rows_written", "d1_rows_written"];
+    let mut ops: Vec<(&'static str, f64)> = per_site(report).into_iter().filter(|(u, _)| !replaced.contains(u)).collect();
     ops.push(("do_rows_written", rows_written_per_site_sweep));
+    // Written behind: one upsert per customer and day per flush, not one per job.
+    let flushes_per_day = 86_400.0 / f64::from(code24_shared::config::LedgerConfig::DEFAULT_ROLLUP_FLUSH_S);
+    ops.push(("d1_rows_written", flushes_per_day / (SWEEPS_PER_MONTH / 30.0)));
     ops.push(("do_rows_read", rows_read_per_site_sweep));
     ops.push(("worker_cpu_ms", cpu_ms_per_job));
     let instances = f64::from(code24_shared::ledger::JOB_SHARDS + 1);

@@ -10,8 +10,9 @@
 //! - `first`: bytes one site adds with its first sweep (its lane, its day's rollup, what the
 //!   sweep keeps of its job),
 //! - `per_sweep`: bytes one site adds with each further sweep of a day,
-//! - `per_day`: what the first sweep of a new day adds beyond `per_sweep` (a new rollup),
-//! and the steady state of a shard holding `n` sites is
+//! - `per_day`: what the first sweep of a new day adds beyond `per_sweep` (a new rollup).
+//!
+//! The steady state of a shard holding `n` sites is
 //! `empty + n × (first + (sweeps retained − 1) × per_sweep + (days kept − 1) × per_day)`.
 
 use std::path::Path;
