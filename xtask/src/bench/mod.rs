@@ -131,8 +131,7 @@ pub(crate) fn run(root: &Path, options: &Options) -> Result<()> {
         let measured = storage::measure(root, sites, same_day, &interrupt)?;
         figures.extend(storage::figures(&measured));
         let counted = native::run(root, &[10_000])?.remove(0);
-        let per = |rows: u64| rows as f64 / measured.site_sweeps.max(1) as f64;
-        figures.extend(cost::extended(&counted, per(measured.rows_written), per(measured.rows_read), measured.optimizer_ms_per_job));
+        figures.extend(cost::extended(&counted, measured.steady_written, measured.steady_read, measured.optimizer_ms_per_job));
     }
     let mut sections = String::new();
     if options.wants("capacity") {
