@@ -7,10 +7,12 @@
 // and it forwards every other request (the admin API, the bench's setup route) unchanged.
 //
 //   GET /bench/scheduled?to=dispatcher|bare&cron=...&time=<epoch ms>  -> {"outcome": ...}
-//   any other request with header `x-bench-to: dispatcher|bare`       -> that Worker
+//   any other request with header `x-bench-to: dispatcher|bare|ledger` -> that Worker (the
+//   ledger Worker serves only its local debug passage: the bench reads each instance's
+//   `/stats`, the rows it read and wrote, through it)
 
 function target(env, name) {
-  return { dispatcher: env.DISPATCHER, bare: env.BARE_PRODUCER }[name];
+  return { dispatcher: env.DISPATCHER, bare: env.BARE_PRODUCER, ledger: env.LEDGER }[name];
 }
 
 export default {

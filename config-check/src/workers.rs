@@ -212,7 +212,7 @@ pub const WORKERS: &[WorkerSpec] = &[
             DB,
         ],
         consumes: &[],
-        vars: &[var::ENVIRONMENT, var::SWEEP_RETENTION_HOURS],
+        vars: &[var::ENVIRONMENT, var::SWEEP_RETENTION_HOURS, var::ROLLUP_FLUSH_SECONDS],
         parse_vars: ledger_vars,
         secrets: &[],
     },

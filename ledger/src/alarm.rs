@@ -1,5 +1,5 @@
 //! The one alarm of a ledger instance serves two timers: the hourly pruning, and the flush of
-//! dirty rollups to D1 within [`FLUSH_DELAY_MS`] of the request that dirtied them. The alarm
+//! dirty rollups to D1 within `ROLLUP_FLUSH_SECONDS` of the request that dirtied them. The alarm
 //! is always set to the earlier of the two, and only ever moved earlier by a request (a busy
 //! ledger would otherwise push it forward forever). When the prune is due is kept in SQLite
 //! (`timers`), so an alarm that rings for a flush does not prune early.
@@ -11,8 +11,6 @@ use serde::Deserialize;
 use worker::SqlStorage;
 
 use code24_shared::ledger::StoreError;
-
-pub(crate) use code24_shared::ledger::rollups::FLUSH_DELAY_MS;
 
 use crate::sql_tables::{exec, int, rows};
 

@@ -13,12 +13,15 @@ use worker::{console_error, Env, SqlStorage, Storage};
 use code24_runtime::meter::Meter;
 use code24_runtime::rollups::upsert_rollups;
 use code24_shared::ledger::rollups::{FLUSH_BATCH_ROWS, FLUSH_MAX_ROWS};
+use code24_shared::ledger::stats::Rows;
 use code24_shared::ledger::StoreError;
 use code24_shared::names::binding;
 use code24_shared::reports::analytics::DailyRollup;
 
-use crate::sql_tables::{decode_rollup, exec, int, rows};
+use crate::shard_rows::decode_rollup;
+use crate::sql_tables::{exec, int, rows};
 use crate::transaction::atomically;
+use crate::usage::measured;
 
 /// What one flush did.
 #[derive(Debug, Default)]
@@ -29,6 +32,8 @@ pub(crate) struct Flushed {
     pub(crate) capped: bool,
     /// Why the flush stopped early; the rows it did not copy stay dirty.
     pub(crate) failed: Option<String>,
+    /// What its statements read and wrote in the shard's SQLite.
+    pub(crate) cost: Rows,
 }
 
 /// A dirty row, with the body that will be compared when marking it clean.
@@ -60,11 +65,14 @@ pub(crate) async fn flush(env: &Env, storage: &Storage, now_ms: i64, meter: &Met
         Ok(limit) => limit,
         Err(e) => return Flushed { failed: Some(e.to_string()), ..out },
     };
-    let dirty: Vec<DirtyRow> =
-        match rows(&sql, "SELECT customer_id, day, body FROM rollups WHERE dirty = 1 ORDER BY customer_id, day LIMIT ?", vec![limit]) {
-            Ok(dirty) => dirty,
-            Err(e) => return Flushed { failed: Some(e.to_string()), ..out },
-        };
+    let (dirty, cost) = measured(|| {
+        rows(&sql, "SELECT customer_id, day, body FROM rollups WHERE dirty = 1 ORDER BY customer_id, day LIMIT ?", vec![limit])
+    });
+    out.cost.add(cost);
+    let dirty: Vec<DirtyRow> = match dirty {
+        Ok(dirty) => dirty,
+        Err(e) => return Flushed { failed: Some(e.to_string()), ..out },
+    };
     if dirty.is_empty() {
         return out;
     }
@@ -89,10 +97,11 @@ pub(crate) async fn flush(env: &Env, storage: &Storage, now_ms: i64, meter: &Met
         }
         let sent: Vec<(String, String, String)> =
             batch.iter().map(|(row, _)| (row.customer_id.clone(), row.day.clone(), row.body.clone())).collect();
-        let marked = {
+        let (marked, cost) = {
             let sql = sql.clone();
-            atomically(storage, move || mark_clean(&sql, &sent))
+            measured(|| atomically(storage, move || mark_clean(&sql, &sent)))
         };
+        out.cost.add(cost);
         if let Err(e) = marked {
             // D1 has the rows; they stay dirty here and are sent again, which is harmless.
             out.failed = Some(e.to_string());

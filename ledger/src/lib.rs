@@ -10,8 +10,11 @@
 //! - [`flush`]: copies dirty daily rollups to D1.
 //! - [`routes`]: the local debug passage, as pure functions (the object's routes are the core's
 //!   `code24_shared::ledger::route::Route`).
-//! - [`sql_tables`]: the schema and the `JobTable` / `RunTable` implementations.
+//! - [`sql_tables`]: the schema, the statement helpers and the `RunTable` implementation.
+//! - [`shard_rows`]: a job shard's rows (`code24_shared::ledger::compact::ShardRows`), which
+//!   the decisions reach through `code24_shared::ledger::compact::CompactJobTable`.
 //! - [`transaction`]: `transactionSync`, which 0.8.7 does not bind.
+//! - [`usage`]: rows read and written, as workerd counts what Cloudflare bills (`Route::Stats`).
 //! - [`coordinator`]: progress reads and fan-in requests, which gather every shard's counters.
 //! - [`prune`]: what the hourly alarm deletes.
 //! - [`body`]: decoding a route's JSON body, with a 400-worthy message.
@@ -27,8 +30,10 @@ mod flush;
 mod object;
 mod prune;
 mod routes;
+mod shard_rows;
 mod sql_tables;
 mod transaction;
+mod usage;
 
 use worker::{event, Context, Env, Method, Request, Response, Result};
 

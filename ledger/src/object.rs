@@ -7,7 +7,8 @@
 //! sweep coordinator ([`code24_shared::ledger::RUNS_OBJECT`]) and the job shards
 //! ([`code24_shared::ledger::shard_object`]).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -20,20 +21,25 @@ use code24_runtime::http;
 use code24_runtime::meter::Meter;
 use code24_shared::config::LedgerConfig;
 use code24_shared::ids::from_epoch_ms;
+use code24_shared::ledger::compact::CompactJobTable;
 use code24_shared::ledger::jobs::{self, JobTable};
+use code24_shared::ledger::rollups::{D1_KEEPS_DAYS, D1_PRUNE_ROWS};
 use code24_shared::ledger::runs::{self, RunTable};
+use code24_shared::ledger::stats::{LedgerStats, Rows, ROWS_LOG};
 use code24_shared::ledger::{
     ClaimRequest, CompleteRequest, CountsRequest, FanoutDone, FinalizeRequest, JobRequest, OpenRun, PageDone, ProgressRequest,
     RecentRequest, RunProgress, RunRow, SettleRequest, StoreError,
 };
 
-use crate::alarm::{early_enough, prune_at, prune_due, ring_at, set_prune_at, FLUSH_DELAY_MS};
+use crate::alarm::{early_enough, prune_at, prune_due, ring_at, set_prune_at};
 use crate::body::decode;
 use crate::coordinator::{progress_of, run_counts};
 use crate::flush::{any_dirty, flush};
-use crate::prune::{anything_left, cutoff_ms, prune, PRUNE_INTERVAL_MS};
-use crate::sql_tables::{create_schema, SqlJobTable, SqlRunTable};
+use crate::prune::{anything_left, chunk, cutoff_ms, AGAIN_MS, CHUNKS, CHUNKS_PER_ALARM, CHUNK_ROWS, PRUNE_INTERVAL_MS};
+use crate::shard_rows::SqlShardRows;
+use crate::sql_tables::{create_schema, SqlRunTable};
 use crate::transaction::atomically;
+use crate::usage::measured;
 use code24_shared::ledger::route::Route;
 
 #[durable_object(alarm)]
@@ -48,16 +54,28 @@ pub struct Ledger {
     /// When the alarm this instance last saw (or set) pending rings, so most writes skip the
     /// `get_alarm` round trip. Cleared when the alarm rings.
     alarm_at: Cell<Option<i64>>,
+    /// Requests, rows read and rows written since the instance started, per route and for the
+    /// alarm (`Route::Stats`): kept in memory, since writing them would be billed too.
+    stats: RefCell<LedgerStats>,
+    /// Whether `ENVIRONMENT` is `local`: then every charge is also logged (`ledger rows: ...`),
+    /// because local workerd evicts an idle instance after about ten seconds, and its
+    /// counters with it; the bench adds the lines up.
+    log_rows: bool,
+    /// Whether a request wrote a rollup (set by [`SqlShardRows`]): looking for dirty rows after
+    /// every request would read the whole table, which has no index of dirty rows any more.
+    dirtied: Rc<Cell<bool>>,
 }
 
 impl DurableObject for Ledger {
     fn new(state: State, env: Env) -> Self {
         console_error_panic_hook::set_once();
-        let schema = create_schema(&state.storage().sql());
+        let schema = create_schema(&state.storage().sql(), now_ms());
         if let Err(e) = &schema {
             console_error!("ledger: cannot create the schema: {e}");
         }
-        Self { state, env, schema, alarm_at: Cell::new(None) }
+        let stats = RefCell::new(LedgerStats { since_ms: now_ms(), ..LedgerStats::default() });
+        let log_rows = code24_shared::config::environment(&vars(&env)) == Ok(code24_shared::names::Environment::Local);
+        Self { state, env, schema, alarm_at: Cell::new(None), stats, log_rows, dirtied: Rc::default() }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -72,14 +90,13 @@ impl DurableObject for Ledger {
             return http::error(500, e.to_string());
         }
         let body = req.bytes().await?;
+        self.stats.borrow_mut().record(route.path(), Rows::default());
         let response = self.handle(route, &body).await?;
         if route.writes() && response.status_code() == 200 {
-            let dirty = route.rolls_up()
-                && any_dirty(&self.state.storage().sql()).unwrap_or_else(|e| {
-                    console_error!("ledger: cannot tell whether rollups are dirty, flushing soon: {e}");
-                    true
-                });
-            self.ensure_alarm(dirty).await;
+            // Set by any request that wrote a rollup since a request last looked: the flush it
+            // plans covers every dirty rollup, whichever request's they are.
+            let dirty = route.rolls_up() && self.dirtied.replace(false);
+            self.ensure_alarm(route.path(), dirty).await;
         }
         Ok(response)
     }
@@ -97,23 +114,26 @@ impl DurableObject for Ledger {
         let sql = storage.sql();
         let now = now_ms();
         let meter = Meter::new("ledger", "alarm");
+        self.stats.borrow_mut().record(ALARM, Rows::default());
         let flushed = flush(&self.env, &storage, now, &meter).await;
+        self.charge(ALARM, flushed.cost);
         meter.log_figures();
         match &flushed.failed {
             Some(e) => console_error!("ledger: rollup flush stopped after {} rows, retried at the next alarm: {e}", flushed.rows),
             None if flushed.rows > 0 => console_log!("ledger: flushed {} rollups to D1", flushed.rows),
             None => {}
         }
-        let mut next_prune = prune_at(&sql).map_err(storage_error)?;
+        let mut next_prune = self.charged(ALARM, || prune_at(&sql)).map_err(storage_error)?;
         if prune_due(next_prune, now) {
             next_prune = self.prune_now(&storage, now)?;
-            set_prune_at(&sql, next_prune).map_err(storage_error)?;
+            self.charged(ALARM, || set_prune_at(&sql, next_prune)).map_err(storage_error)?;
+            self.prune_d1(now, &meter).await;
         }
-        let flush_at = match any_dirty(&sql).map_err(storage_error)? {
+        let flush_at = match self.charged(ALARM, || any_dirty(&sql)).map_err(storage_error)? {
             false => None,
             // More than one flush takes, and D1 is answering: go on at once.
             true if flushed.capped && flushed.failed.is_none() => Some(now),
-            true => Some(now + FLUSH_DELAY_MS),
+            true => Some(now + self.config().rollup_flush_ms()),
         };
         if let Some(at) = ring_at(next_prune, flush_at) {
             self.arm_by(at, now).await?;
@@ -128,16 +148,40 @@ impl Ledger {
             Route::OpenRun => self.transact(route, body, |sql, r: OpenRun| runs::open(&mut SqlRunTable::new(sql), &r)),
             Route::RecordPage => self.transact(route, body, |sql, r: PageDone| runs::record_page(&mut SqlRunTable::new(sql), &r)),
             Route::FinishFanout => self.transact(route, body, |sql, r: FanoutDone| runs::finish_fanout(&mut SqlRunTable::new(sql), &r)),
-            Route::Claim => self.transact(route, body, |sql, r: ClaimRequest| SqlJobTable::batch(sql, |t| jobs::claim_batch(t, &r))),
-            Route::Complete => {
-                self.transact(route, body, |sql, r: CompleteRequest| SqlJobTable::batch(sql, |t| jobs::complete_batch(t, &r)))
+            Route::Claim => {
+                let (retention, dirtied) = (self.retention_hours(), Rc::clone(&self.dirtied));
+                self.transact(route, body, move |sql, r: ClaimRequest| {
+                    let mut rows = SqlShardRows::new(sql, now_ms()).dirtying(dirtied);
+                    CompactJobTable::batch(&mut rows, retention, |t| jobs::claim_batch(t, &r))
+                })
             }
-            Route::Settle => self.transact(route, body, |sql, r: SettleRequest| SqlJobTable::batch(sql, |t| jobs::settle(t, &r))),
+            Route::Complete => {
+                let (retention, dirtied) = (self.retention_hours(), Rc::clone(&self.dirtied));
+                self.transact(route, body, move |sql, r: CompleteRequest| {
+                    let mut rows = SqlShardRows::new(sql, now_ms()).dirtying(dirtied);
+                    CompactJobTable::batch(&mut rows, retention, |t| jobs::complete_batch(t, &r))
+                })
+            }
+            Route::Settle => {
+                let (retention, dirtied) = (self.retention_hours(), Rc::clone(&self.dirtied));
+                self.transact(route, body, move |sql, r: SettleRequest| {
+                    let mut rows = SqlShardRows::new(sql, now_ms()).dirtying(dirtied);
+                    CompactJobTable::batch(&mut rows, retention, |t| jobs::settle(t, &r))
+                })
+            }
             Route::Counts => self.transact(route, body, |sql, r: CountsRequest| {
-                let table = SqlJobTable::new(sql);
+                let mut rows = SqlShardRows::new(sql, now_ms());
+                let table = CompactJobTable::new(&mut rows, LedgerConfig::MIN_RETENTION_HOURS);
                 r.run_ids.iter().map(|id| table.counts(id)).collect::<std::result::Result<Vec<_>, _>>()
             }),
-            Route::Job => self.transact(route, body, |sql, r: JobRequest| SqlJobTable::new(sql).job(&r.job_id)),
+            Route::Job => self.transact(route, body, |sql, r: JobRequest| {
+                CompactJobTable::new(&mut SqlShardRows::new(sql, now_ms()), LedgerConfig::MIN_RETENTION_HOURS).job(&r.job_id)
+            }),
+            Route::Stats => {
+                let mut stats = self.stats.borrow().clone();
+                stats.database_bytes = self.state.storage().sql().database_size() as u64;
+                http::json(200, &stats)
+            }
             Route::Progress => {
                 let read = |t: &SqlRunTable, r: ProgressRequest| Ok(t.run(&r.run_id)?.into_iter().collect());
                 self.progress_read(route, body, read, |mut all| http::json(200, &all.pop())).await
@@ -159,8 +203,9 @@ impl Ledger {
                     Err(e) => return http::error(502, format!("cannot read the job shards: {}", e.message)),
                 };
                 let sql = self.state.storage().sql();
-                let decided =
-                    atomically(&self.state.storage(), move || runs::request_finalize(&mut SqlRunTable::new(sql), &request, &shards));
+                let decided = self.charged(route.path(), || {
+                    atomically(&self.state.storage(), move || runs::request_finalize(&mut SqlRunTable::new(sql), &request, &shards))
+                });
                 match decided {
                     Ok(decision) => http::json(200, &decision),
                     Err(e) => http::error(500, e.to_string()),
@@ -187,7 +232,7 @@ impl Ledger {
         };
         let storage = self.state.storage();
         let sql = storage.sql();
-        match atomically(&storage, move || decision(sql, request)) {
+        match self.charged(route.path(), || atomically(&storage, move || decision(sql, request))) {
             Ok(answer) => http::json(200, &answer),
             Err(e) => http::error(500, e.to_string()),
         }
@@ -208,7 +253,7 @@ impl Ledger {
             Ok(request) => request,
             Err(message) => return http::error(400, message),
         };
-        let rows = match read(&SqlRunTable::new(self.state.storage().sql()), request) {
+        let rows = match self.charged(route.path(), || read(&SqlRunTable::new(self.state.storage().sql()), request)) {
             Ok(rows) => rows,
             Err(e) => return http::error(500, e.to_string()),
         };
@@ -216,6 +261,22 @@ impl Ledger {
             Ok(all) => answer(all),
             Err(e) => http::error(502, format!("cannot read the job shards: {}", e.message)),
         }
+    }
+
+    /// The job retention (`SWEEP_RETENTION_HOURS`), which is also how long a lane remembers its
+    /// succeeded jobs; the shortest allowed when the variable is unreadable (the pruning then
+    /// keeps everything and logs why).
+    fn retention_hours(&self) -> u32 {
+        LedgerConfig::from_vars(&vars(&self.env)).map_or(LedgerConfig::MIN_RETENTION_HOURS, |c| c.retention_hours)
+    }
+
+    /// The ledger's variables; when one is unreadable, the defaults (and the error logged; the
+    /// configuration check refuses such a value before a deploy).
+    fn config(&self) -> LedgerConfig {
+        LedgerConfig::from_vars(&vars(&self.env)).unwrap_or_else(|e| {
+            console_error!("ledger: {e}; using the defaults");
+            LedgerConfig { retention_hours: LedgerConfig::MIN_RETENTION_HOURS, rollup_flush_s: LedgerConfig::DEFAULT_ROLLUP_FLUSH_S }
+        })
     }
 
     /// Prunes what is older than the retention; returns when to prune next (`None`: nothing
@@ -232,37 +293,86 @@ impl Ledger {
         };
         let sql = storage.sql();
         let cutoff = cutoff_ms(now, config.retention_hours);
-        let pruned = {
-            let sql = sql.clone();
-            atomically(storage, move || prune(&sql, cutoff)).map_err(storage_error)?
+        // Each kind in chunks, each chunk its own transaction, within one alarm's allowance.
+        let (mut chunks, mut backlog, mut log) = (0, false, Vec::new());
+        for (name, query) in CHUNKS {
+            let mut deleted = 0;
+            loop {
+                if chunks == CHUNKS_PER_ALARM {
+                    backlog = true;
+                    break;
+                }
+                chunks += 1;
+                let sql = sql.clone();
+                let gone = self.charged(ALARM, || atomically(storage, move || chunk(&sql, name, query, cutoff))).map_err(storage_error)?;
+                deleted += gone;
+                if gone < CHUNK_ROWS as u64 {
+                    break;
+                }
+            }
+            log.push(format!("{deleted} {name}"));
+        }
+        console_log!("ledger: pruned {} (before {cutoff}){}", log.join(", "), if backlog { "; more next alarm" } else { "" });
+        if backlog {
+            return Ok(Some(now + AGAIN_MS));
+        }
+        Ok(self.charged(ALARM, || anything_left(&sql)).map_err(storage_error)?.then_some(now + PRUNE_INTERVAL_MS))
+    }
+
+    /// Deletes a bounded chunk of D1's daily rollups older than `D1_KEEPS_DAYS` (every instance
+    /// does, hourly: a row deleted twice is simply gone). A failure is logged; the next pruning
+    /// tries again.
+    async fn prune_d1(&self, now: i64, meter: &Meter) {
+        let before = code24_shared::ledger::rollups::day_of(now - D1_KEEPS_DAYS as i64 * 86_400_000).unwrap_or_default();
+        let deleted = match self.env.d1(code24_shared::names::binding::DB) {
+            Ok(db) => code24_runtime::rollups::delete_old_rollups(&db, &before, D1_PRUNE_ROWS, meter).await,
+            Err(e) => Err(code24_shared::error::JobError::transient(e.to_string())),
         };
-        console_log!("ledger: pruned {} sweeps, {} jobs, {} counters scheduled before {cutoff}", pruned.sweeps, pruned.jobs, pruned.counts);
-        Ok(anything_left(&sql).map_err(storage_error)?.then_some(now + PRUNE_INTERVAL_MS))
+        match deleted {
+            Ok(0) => {}
+            Ok(n) => console_log!("ledger: deleted {n} D1 rollups of days before {before}"),
+            Err(e) => console_error!("ledger: cannot delete old D1 rollups: {e}"),
+        }
     }
 
     /// After a write: makes sure the alarm rings by the planned pruning (planning one an hour
-    /// from now if none is), and within [`FLUSH_DELAY_MS`] when rollups are `dirty`. A failure
+    /// from now if none is), and within the rollup flush delay when rollups are `dirty`. A failure
     /// is logged, not answered: the write it follows is already committed.
-    async fn ensure_alarm(&self, dirty: bool) {
+    async fn ensure_alarm(&self, route: &str, dirty: bool) {
         let now = now_ms();
-        let flush_by = now + FLUSH_DELAY_MS;
+        let flush_by = now + self.config().rollup_flush_ms();
         if let Some(at) = self.alarm_at.get().filter(|at| *at > now) {
             if !dirty || at <= flush_by {
                 return;
             }
         }
         let sql = self.state.storage().sql();
-        let prune = match prune_at(&sql) {
+        let prune = self.charged(route, || match prune_at(&sql) {
             Ok(Some(at)) => Ok(at),
             Ok(None) => set_prune_at(&sql, Some(now + PRUNE_INTERVAL_MS)).map(|()| now + PRUNE_INTERVAL_MS),
             Err(e) => Err(e),
-        };
+        });
         let armed = match prune {
             Ok(prune) => self.arm_by(ring_at(Some(prune), dirty.then_some(flush_by)).unwrap_or(prune), now).await,
             Err(e) => Err(storage_error(e)),
         };
         if let Err(e) = armed {
             console_error!("ledger: cannot set the alarm: {e}");
+        }
+    }
+
+    /// Runs synchronous storage work and charges the rows it read and wrote to `route`.
+    fn charged<T>(&self, route: &str, work: impl FnOnce() -> T) -> T {
+        let (out, rows) = measured(work);
+        self.charge(route, rows);
+        out
+    }
+
+    /// Adds `rows` to `route`'s stats (and, locally, logs them).
+    fn charge(&self, route: &str, rows: Rows) {
+        self.stats.borrow_mut().charge(route, rows);
+        if self.log_rows && rows != Rows::default() {
+            console_log!("{ROWS_LOG}{route} read {} written {}", rows.read, rows.written);
         }
     }
 
@@ -281,6 +391,9 @@ impl Ledger {
         Ok(())
     }
 }
+
+/// The alarm's line in [`LedgerStats`].
+const ALARM: &str = "alarm";
 
 fn storage_error(e: StoreError) -> worker::Error {
     worker::Error::RustError(e.to_string())

@@ -1,47 +1,71 @@
-//! Retention: what the hourly alarm deletes. Sweeps (coordinator) and jobs with their counters
-//! (shards) scheduled longer ago than `SWEEP_RETENTION_HOURS` go; `sites` rows stay, because
-//! they are what keeps an older sweep's late redelivery from overwriting a newer one's work, and
-//! so do `rollups` (the truth their D1 copy is made from; see ARCHITECTURE.md).
+//! Retention: what the hourly alarm deletes, in bounded chunks. Sweeps (coordinator), job rows
+//! and counters (shards) older than `SWEEP_RETENTION_HOURS` go, and so do rollups a day older
+//! than that once D1 has them (`rollups::SHARD_KEEPS_DAYS_BEYOND_RETENTION`). `sites` rows (the
+//! lanes, with their succeeded minutes) stay: they are what keeps an older sweep's late
+//! redelivery from overwriting a newer one's work, and their minutes are trimmed to the
+//! retention whenever they are written.
+//!
+//! Each chunk deletes at most [`CHUNK_ROWS`] rows in its own transaction, and one alarm runs at
+//! most [`CHUNKS_PER_ALARM`] chunks: a shard is never blocked for long by its pruning (at
+//! 100,000 sites a shard's rows of an hour are about 250,000 rows before `ledger::compact`; now
+//! a few hundred), and a backlog is worked off by alarms [`AGAIN_MS`] apart.
 
 use serde::Deserialize;
-use worker::SqlStorage;
+use worker::{SqlStorage, SqlStorageValue};
 
+use code24_shared::ledger::rollups::{day_of, SHARD_KEEPS_DAYS_BEYOND_RETENTION};
 use code24_shared::ledger::StoreError;
 
 use crate::sql_tables::{int, rows};
 
 /// How often the alarm prunes while there is anything to prune.
 pub(crate) const PRUNE_INTERVAL_MS: i64 = 60 * 60 * 1000;
+/// How soon the next alarm prunes again when this one left a backlog.
+pub(crate) const AGAIN_MS: i64 = 1_000;
+/// Rows one chunk deletes at most (one transaction).
+pub(crate) const CHUNK_ROWS: i64 = 500;
+/// Chunks one alarm runs at most.
+pub(crate) const CHUNKS_PER_ALARM: usize = 20;
 
 const HOUR_MS: i64 = 60 * 60 * 1000;
+const DAY_MS: i64 = 24 * HOUR_MS;
+
+/// What one chunk deletes: a name for the log, and a `DELETE` of at most `?` (the second
+/// parameter) rows older than the first parameter.
+pub(crate) const CHUNKS: &[(&str, &str)] = &[
+    ("sweeps", "DELETE FROM sweeps WHERE sweep_id IN (SELECT sweep_id FROM sweeps WHERE scheduled_ms < ? LIMIT ?)"),
+    ("jobs", "DELETE FROM job_rows WHERE job_id IN (SELECT job_id FROM job_rows WHERE scheduled_ms < ? LIMIT ?)"),
+    ("older jobs", "DELETE FROM jobs WHERE job_id IN (SELECT job_id FROM jobs WHERE scheduled_ms < ? LIMIT ?)"),
+    ("counters", "DELETE FROM counts WHERE sweep_id IN (SELECT sweep_id FROM counts WHERE touched_ms < ? LIMIT ?)"),
+    ("rollups", "DELETE FROM rollups WHERE rowid IN (SELECT rowid FROM rollups WHERE dirty = 0 AND day < ? LIMIT ?)"),
+];
 
 /// Rows scheduled before this instant are older than the retention.
 pub(crate) fn cutoff_ms(now_ms: i64, retention_hours: u32) -> i64 {
     now_ms.saturating_sub(i64::from(retention_hours) * HOUR_MS)
 }
 
-/// How many rows one pruning pass deleted, for the log.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Pruned {
-    pub(crate) sweeps: usize,
-    pub(crate) jobs: usize,
-    pub(crate) counts: usize,
+/// The first parameter of chunk `name`: the time cutoff, or for rollups the first day kept.
+pub(crate) fn chunk_cutoff(name: &str, cutoff_ms: i64) -> Result<SqlStorageValue, StoreError> {
+    if name == "rollups" {
+        let day = day_of(cutoff_ms.saturating_sub(SHARD_KEEPS_DAYS_BEYOND_RETENTION as i64 * DAY_MS)).unwrap_or_default();
+        return Ok(day.into());
+    }
+    int(cutoff_ms)
 }
 
-/// Deletes everything older than `cutoff_ms`, sweeps in every phase: a sweep still enqueuing
-/// after the whole retention will never be resumed (its messages, if any, are long expired).
-/// Counters go once no job of their sweep is left in this shard
-/// (every counter row is created together with a job row, so that is exactly the sweeps whose
-/// jobs were pruned).
-pub(crate) fn prune(sql: &SqlStorage, cutoff_ms: i64) -> Result<Pruned, StoreError> {
-    let sweeps = delete(sql, "DELETE FROM sweeps WHERE scheduled_ms < ?", vec![int(cutoff_ms)?])?;
-    let jobs = delete(sql, "DELETE FROM jobs WHERE scheduled_ms < ?", vec![int(cutoff_ms)?])?;
-    let counts = delete(sql, "DELETE FROM counts WHERE sweep_id NOT IN (SELECT sweep_id FROM jobs)", Vec::new())?;
-    Ok(Pruned { sweeps, jobs, counts })
+/// Runs one chunk of `query` and answers how many rows it deleted (workerd counts one row
+/// written per row deleted).
+pub(crate) fn chunk(sql: &SqlStorage, name: &str, query: &str, cutoff_ms: i64) -> Result<u64, StoreError> {
+    let context = |e: worker::Error| StoreError(format!("{e} (pruning {name})"));
+    let cursor = sql.exec(query, vec![chunk_cutoff(name, cutoff_ms)?, int(CHUNK_ROWS)?]).map_err(context)?;
+    let _: Vec<serde::de::IgnoredAny> = cursor.to_array().map_err(context)?;
+    crate::usage::record(&cursor);
+    Ok(cursor.rows_written() as u64)
 }
 
 /// Whether a later pass could have anything to delete, i.e. whether the pruning should be
-/// planned again. `sites` and `rollups` rows are never pruned and so do not count.
+/// planned again. `sites` rows are never pruned and so do not count.
 pub(crate) fn anything_left(sql: &SqlStorage) -> Result<bool, StoreError> {
     #[derive(Deserialize)]
     struct Left {
@@ -50,23 +74,11 @@ pub(crate) fn anything_left(sql: &SqlStorage) -> Result<bool, StoreError> {
     }
     let left: Vec<Left> = rows(
         sql,
-        "SELECT 1 AS found WHERE EXISTS (SELECT 1 FROM sweeps) OR EXISTS (SELECT 1 FROM jobs)
-            OR EXISTS (SELECT 1 FROM counts)",
+        "SELECT 1 AS found WHERE EXISTS (SELECT 1 FROM sweeps) OR EXISTS (SELECT 1 FROM job_rows) OR EXISTS (SELECT 1 FROM jobs)
+            OR EXISTS (SELECT 1 FROM counts) OR EXISTS (SELECT 1 FROM rollups)",
         Vec::new(),
     )?;
     Ok(!left.is_empty())
-}
-
-/// Runs a `DELETE` and counts the rows it removed, one `RETURNING` row each.
-fn delete(sql: &SqlStorage, query: &str, params: Vec<worker::SqlStorageValue>) -> Result<usize, StoreError> {
-    #[derive(Deserialize)]
-    struct Gone {
-        #[allow(dead_code)]
-        gone: i64,
-    }
-    let returning = format!("{query} RETURNING 1 AS gone");
-    let gone: Vec<Gone> = rows(sql, &returning, params)?;
-    Ok(gone.len())
 }
 
 #[cfg(test)]
@@ -79,5 +91,16 @@ mod tests {
         assert_eq!(cutoff_ms(1_795_914_900_000, 72), 1_795_914_900_000 - 72 * 3_600_000);
         // Far in the past does not overflow.
         assert_eq!(cutoff_ms(i64::MIN + 5, 1), i64::MIN);
+    }
+
+    #[test]
+    fn every_chunk_is_bounded_and_rollups_go_a_day_after_the_jobs() {
+        for (name, query) in CHUNKS {
+            assert!(query.contains("LIMIT ?") && query.matches('?').count() == 2, "{name}: {query}");
+        }
+        // 2026-12-02T00:30Z: jobs before it go, rollups of days before 2026-12-01.
+        let cutoff = 1_796_171_400_000;
+        assert_eq!(day_of(cutoff).as_deref(), Some("2026-12-02"));
+        assert!(matches!(chunk_cutoff("rollups", cutoff), Ok(SqlStorageValue::String(d)) if d == "2026-12-01"));
     }
 }

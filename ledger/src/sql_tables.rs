@@ -1,22 +1,18 @@
-//! The ledger's tables over the Durable Object's SQLite storage: the schema, and
-//! [`JobTable`] / [`RunTable`] implemented as keyed reads and whole-row upserts, so the
-//! decisions of `code24_shared::ledger` run here exactly as they run over the in-memory twin.
+//! The ledger's tables over the Durable Object's SQLite storage: the schema, the statement
+//! helpers, and [`RunTable`] as keyed reads and whole-row upserts, so the decisions of
+//! `code24_shared::ledger` run here exactly as they run over the in-memory twin. A job shard's
+//! rows are [`crate::shard_rows`]'.
 //!
 //! Every instance creates every table: the coordinator's job tables and a shard's sweep table
 //! simply stay empty. That keeps an instance ignorant of its own kind (a Durable Object does
 //! not reliably know the name it was reached by) and lets one pruning pass serve both kinds.
 
-use std::collections::BTreeMap;
-
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use worker::{SqlStorage, SqlStorageValue};
 
-use code24_shared::error::JobError;
-use code24_shared::ledger::jobs::JobTable;
 use code24_shared::ledger::runs::RunTable;
-use code24_shared::ledger::{JobRow, JobState, RunPhase, RunRow, ShardCounts, SiteRow, StoreError};
-use code24_shared::reports::analytics::DailyRollup;
+use code24_shared::ledger::{RunPhase, RunRow, StoreError};
 
 /// The schema, one statement each so a failure names its statement. Idempotent: it runs every
 /// time an instance starts.
@@ -26,6 +22,8 @@ use code24_shared::reports::analytics::DailyRollup;
 /// holds a lane key (`SiteRow::lane`). Renaming a column would need a migration of every live
 /// instance; the Rust names say what the columns hold.
 const SCHEMA: &[&str] = &[
+    // The job rows of builds before `ledger::compact`: read while any is left, never written,
+    // drained by the pruning (`crate::prune`). A new instance creates it empty.
     "CREATE TABLE IF NOT EXISTS jobs (
         job_id TEXT PRIMARY KEY,
         sweep_id TEXT NOT NULL,
@@ -37,10 +35,24 @@ const SCHEMA: &[&str] = &[
         last_error TEXT,
         updated_ms INTEGER NOT NULL
     )",
-    // Counts pruning asks whether any job of a sweep is left.
-    "CREATE INDEX IF NOT EXISTS jobs_by_sweep ON jobs (sweep_id)",
-    // Pruning deletes by age.
+    // Pruning drains the old table by age. Its index by sweep served a pruning of counters that
+    // now goes by time, and cost a row written per job: dropped.
     "CREATE INDEX IF NOT EXISTS jobs_by_scheduled ON jobs (scheduled_ms)",
+    "DROP INDEX IF EXISTS jobs_by_sweep",
+    // The jobs `ledger::compact` keeps as rows (retrying, dead, superseded, in flight after a
+    // failure, report jobs): keyed by job id with no other index (one row written per insert or
+    // update); the pruning reads the whole table, which holds few rows.
+    "CREATE TABLE IF NOT EXISTS job_rows (
+        job_id TEXT PRIMARY KEY,
+        sweep_id TEXT NOT NULL,
+        customer_id TEXT NOT NULL,
+        scheduled_ms INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        lease_until_ms INTEGER NOT NULL,
+        last_error TEXT,
+        updated_ms INTEGER NOT NULL
+    ) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS sites (
         customer_id TEXT PRIMARY KEY,
         newest_scheduled_ms INTEGER NOT NULL,
@@ -84,8 +96,10 @@ const SCHEMA: &[&str] = &[
         dirty INTEGER NOT NULL,
         PRIMARY KEY (customer_id, day)
     )",
-    // The flush reads only dirty rows, in key order.
-    "CREATE INDEX IF NOT EXISTS rollups_dirty ON rollups (customer_id, day) WHERE dirty = 1",
+    // The flush reads the dirty rows by scanning the table (rows read cost a thousandth of rows
+    // written); an index of dirty rows cost a row written each time a rollup became dirty and
+    // each time it was flushed: dropped.
+    "DROP INDEX IF EXISTS rollups_dirty",
     // When the alarm is next due to prune (`name` = 'prune'): the one alarm also flushes
     // rollups, far more often than it prunes.
     "CREATE TABLE IF NOT EXISTS timers (
@@ -96,11 +110,21 @@ const SCHEMA: &[&str] = &[
 
 /// Columns added after a table was first created, as (table, column, definition). A store
 /// created by an older build gains them on start; a newer store already has them.
-const ADDED_COLUMNS: &[(&str, &str, &str)] =
-    &[("sweeps", "producer_owner", "TEXT"), ("sweeps", "finalize_requested_ms", "INTEGER"), ("sweeps", "origin", "TEXT")];
+/// `sites.active_attempts` and `sites.done` are a lane's `ledger::compact::LaneRow` (its
+/// active job's attempts when that job has no row, its succeeded minutes);
+/// `counts.touched_ms` is when a counter row was last written, which the pruning goes by (an
+/// older row gains the instance's start time, so it is kept one more retention).
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    ("sweeps", "producer_owner", "TEXT"),
+    ("sweeps", "finalize_requested_ms", "INTEGER"),
+    ("sweeps", "origin", "TEXT"),
+    ("sites", "active_attempts", "INTEGER NOT NULL DEFAULT 0"),
+    ("sites", "done", "TEXT"),
+    ("counts", "touched_ms", "INTEGER"),
+];
 
 /// Creates every table and index that does not exist yet, and adds columns newer builds need.
-pub(crate) fn create_schema(sql: &SqlStorage) -> Result<(), StoreError> {
+pub(crate) fn create_schema(sql: &SqlStorage, now_ms: i64) -> Result<(), StoreError> {
     for statement in SCHEMA {
         exec(sql, statement, Vec::new())?;
     }
@@ -114,19 +138,28 @@ pub(crate) fn create_schema(sql: &SqlStorage) -> Result<(), StoreError> {
             exec(sql, &format!("ALTER TABLE {table} ADD COLUMN {column} {definition}"), Vec::new())?;
         }
     }
+    exec(sql, "UPDATE counts SET touched_ms = ? WHERE touched_ms IS NULL", vec![int(now_ms)?])?;
     Ok(())
 }
 
 /// Runs one statement, turning the runtime's error into a [`StoreError`].
 pub(crate) fn exec(sql: &SqlStorage, query: &str, params: Vec<SqlStorageValue>) -> Result<(), StoreError> {
-    sql.exec(query, params).map(drop).map_err(|e| StoreError(format!("{e} (in: {})", first_line(query))))
+    let context = |e: worker::Error| StoreError(format!("{e} (in: {})", first_line(query)));
+    let cursor = sql.exec(query, params).map_err(context)?;
+    // Run to the end, so the cursor's row counts are final.
+    let _: Vec<serde::de::IgnoredAny> = cursor.to_array().map_err(context)?;
+    crate::usage::record(&cursor);
+    Ok(())
 }
 
 /// Runs one query and decodes every row. `SqlCursor::one()` would crash the instance on zero
 /// rows (0.8.7), so single-row reads go through here too and take the first element.
 pub(crate) fn rows<T: DeserializeOwned>(sql: &SqlStorage, query: &str, params: Vec<SqlStorageValue>) -> Result<Vec<T>, StoreError> {
     let context = |e: worker::Error| StoreError(format!("{e} (in: {})", first_line(query)));
-    sql.exec(query, params).map_err(context)?.to_array().map_err(context)
+    let cursor = sql.exec(query, params).map_err(context)?;
+    let all = cursor.to_array().map_err(context)?;
+    crate::usage::record(&cursor);
+    Ok(all)
 }
 
 fn first_line(query: &str) -> &str {
@@ -140,55 +173,17 @@ pub(crate) fn int(value: i64) -> Result<SqlStorageValue, StoreError> {
     SqlStorageValue::try_from_i64(value).map_err(|_| StoreError(format!("{value} is outside the storable integer range")))
 }
 
-fn uint(value: u64) -> Result<SqlStorageValue, StoreError> {
+pub(crate) fn uint(value: u64) -> Result<SqlStorageValue, StoreError> {
     int(i64::try_from(value).map_err(|_| StoreError(format!("{value} is outside the storable integer range")))?)
 }
 
-fn opt_int(value: Option<i64>) -> Result<SqlStorageValue, StoreError> {
+pub(crate) fn opt_int(value: Option<i64>) -> Result<SqlStorageValue, StoreError> {
     value.map_or(Ok(SqlStorageValue::Null), int)
 }
 
 /// Reads the first row, if any.
-fn first<T: DeserializeOwned>(sql: &SqlStorage, query: &str, params: Vec<SqlStorageValue>) -> Result<Option<T>, StoreError> {
+pub(crate) fn first<T: DeserializeOwned>(sql: &SqlStorage, query: &str, params: Vec<SqlStorageValue>) -> Result<Option<T>, StoreError> {
     Ok(rows(sql, query, params)?.into_iter().next())
-}
-
-/// A `jobs` row as SQLite returns it, by column name (`sweep_id` holds the run id).
-#[derive(Deserialize)]
-struct JobRecord {
-    job_id: String,
-    sweep_id: String,
-    customer_id: String,
-    scheduled_ms: i64,
-    state: String,
-    attempts: u32,
-    lease_until_ms: i64,
-    last_error: Option<String>,
-    updated_ms: i64,
-}
-
-impl TryFrom<JobRecord> for JobRow {
-    type Error = StoreError;
-
-    fn try_from(r: JobRecord) -> Result<Self, StoreError> {
-        let state = JobState::parse(&r.state).ok_or_else(|| StoreError(format!("job {} has unknown state {:?}", r.job_id, r.state)))?;
-        let last_error = r
-            .last_error
-            .map(|raw| serde_json::from_str::<JobError>(&raw))
-            .transpose()
-            .map_err(|e| StoreError(format!("job {} has an undecodable last_error: {e}", r.job_id)))?;
-        Ok(JobRow {
-            job_id: r.job_id,
-            run_id: r.sweep_id,
-            subject: r.customer_id,
-            scheduled_ms: r.scheduled_ms,
-            state,
-            attempts: r.attempts,
-            lease_until_ms: r.lease_until_ms,
-            last_error,
-            updated_ms: r.updated_ms,
-        })
-    }
 }
 
 /// A `sweeps` row as SQLite returns it, by column name (`sweep_id` holds the run id).
@@ -236,142 +231,6 @@ impl TryFrom<RunRecord> for RunRow {
             finalize_requested_ms: r.finalize_requested_ms,
         })
     }
-}
-
-/// A job shard's tables (`jobs`, `sites`, `counts`).
-pub(crate) struct SqlJobTable {
-    sql: SqlStorage,
-    /// Counters written during this request, by sweep: a batch decision updates its sweep's
-    /// counters once per job, and writing the row each time made the counters row the most
-    /// written row of the shard (the bench's profile). [`SqlJobTable::batch`] writes each
-    /// once, at the end, inside the same transaction.
-    counts: BTreeMap<String, ShardCounts>,
-}
-
-impl SqlJobTable {
-    pub(crate) fn new(sql: SqlStorage) -> Self {
-        Self { sql, counts: BTreeMap::new() }
-    }
-
-    /// Runs one decision over the tables, then writes the counters it changed.
-    pub(crate) fn batch<T>(sql: SqlStorage, decision: impl FnOnce(&mut Self) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let mut table = Self::new(sql);
-        let answer = decision(&mut table)?;
-        for c in std::mem::take(&mut table.counts).into_values() {
-            table.write_counts(&c)?;
-        }
-        Ok(answer)
-    }
-
-    fn write_counts(&self, c: &ShardCounts) -> Result<(), StoreError> {
-        exec(
-            &self.sql,
-            "INSERT OR REPLACE INTO counts
-                (sweep_id, in_flight, retrying, succeeded, dead, superseded, duplicates, last_terminal_ms)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            vec![
-                c.run_id.as_str().into(),
-                uint(c.in_flight)?,
-                uint(c.retrying)?,
-                uint(c.succeeded)?,
-                uint(c.dead)?,
-                uint(c.superseded)?,
-                uint(c.duplicates)?,
-                opt_int(c.last_terminal_ms)?,
-            ],
-        )
-    }
-}
-
-impl JobTable for SqlJobTable {
-    fn job(&self, job_id: &str) -> Result<Option<JobRow>, StoreError> {
-        first::<JobRecord>(&self.sql, "SELECT * FROM jobs WHERE job_id = ?", vec![job_id.into()])?.map(JobRow::try_from).transpose()
-    }
-
-    fn put_job(&mut self, row: &JobRow) -> Result<(), StoreError> {
-        let last_error = row
-            .last_error
-            .as_ref()
-            .map(serde_json::to_string)
-            .transpose()
-            .map_err(|e| StoreError(format!("cannot encode last_error of job {}: {e}", row.job_id)))?;
-        exec(
-            &self.sql,
-            "INSERT OR REPLACE INTO jobs
-                (job_id, sweep_id, customer_id, scheduled_ms, state, attempts, lease_until_ms, last_error, updated_ms)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            vec![
-                row.job_id.as_str().into(),
-                row.run_id.as_str().into(),
-                row.subject.as_str().into(),
-                int(row.scheduled_ms)?,
-                row.state.as_str().into(),
-                int(i64::from(row.attempts))?,
-                int(row.lease_until_ms)?,
-                last_error.into(),
-                int(row.updated_ms)?,
-            ],
-        )
-    }
-
-    /// The lane is stored in the column `customer_id` (see [`SiteRow::lane`]).
-    fn site(&self, lane: &str) -> Result<Option<SiteRow>, StoreError> {
-        first(&self.sql, "SELECT * FROM sites WHERE customer_id = ?", vec![lane.into()])
-    }
-
-    fn put_site(&mut self, row: &SiteRow) -> Result<(), StoreError> {
-        exec(
-            &self.sql,
-            "INSERT OR REPLACE INTO sites (customer_id, newest_scheduled_ms, active_job, active_lease_until_ms)
-             VALUES (?, ?, ?, ?)",
-            vec![
-                row.lane.as_str().into(),
-                int(row.newest_scheduled_ms)?,
-                row.active_job.as_deref().into(),
-                int(row.active_lease_until_ms)?,
-            ],
-        )
-    }
-
-    fn counts(&self, run_id: &str) -> Result<ShardCounts, StoreError> {
-        if let Some(pending) = self.counts.get(run_id) {
-            return Ok(pending.clone());
-        }
-        let found: Option<ShardCounts> = first(&self.sql, "SELECT * FROM counts WHERE sweep_id = ?", vec![run_id.into()])?;
-        Ok(found.unwrap_or_else(|| ShardCounts { run_id: run_id.to_owned(), ..ShardCounts::default() }))
-    }
-
-    /// Kept until the end of the request ([`SqlJobTable::batch`]); a table used without
-    /// `batch` writes nothing of its counters.
-    fn put_counts(&mut self, c: &ShardCounts) -> Result<(), StoreError> {
-        self.counts.insert(c.run_id.clone(), c.clone());
-        Ok(())
-    }
-
-    fn rollup(&self, customer_id: &str, day: &str) -> Result<Option<DailyRollup>, StoreError> {
-        #[derive(Deserialize)]
-        struct Body {
-            body: String,
-        }
-        let found: Option<Body> =
-            first(&self.sql, "SELECT body FROM rollups WHERE customer_id = ? AND day = ?", vec![customer_id.into(), day.into()])?;
-        found.map(|b| decode_rollup(customer_id, day, &b.body)).transpose()
-    }
-
-    fn put_rollup(&mut self, r: &DailyRollup) -> Result<(), StoreError> {
-        let body =
-            serde_json::to_string(r).map_err(|e| StoreError(format!("cannot encode the rollup of {} on {}: {e}", r.customer_id, r.day)))?;
-        exec(
-            &self.sql,
-            "INSERT OR REPLACE INTO rollups (customer_id, day, body, dirty) VALUES (?, ?, ?, 1)",
-            vec![r.customer_id.as_str().into(), r.day.as_str().into(), body.into()],
-        )
-    }
-}
-
-/// A `rollups.body` as the rollup it encodes.
-pub(crate) fn decode_rollup(customer_id: &str, day: &str, body: &str) -> Result<DailyRollup, StoreError> {
-    serde_json::from_str(body).map_err(|e| StoreError(format!("the rollup of {customer_id} on {day} is undecodable: {e}")))
 }
 
 /// The coordinator's table (`sweeps`).

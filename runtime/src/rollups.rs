@@ -95,6 +95,19 @@ pub async fn upsert_rollups(db: &D1Database, rollups: &[DailyRollup], updated_ms
     Ok(())
 }
 
+/// Deletes at most `limit` daily rollups of days before `before_day` (`YYYY-MM-DD`), through
+/// the index by day, and answers how many went. Counted in `meter` (the ledger alarm's).
+pub async fn delete_old_rollups(db: &D1Database, before_day: &str, limit: u32, meter: &Meter) -> Result<u64, JobError> {
+    let fail = |e: worker::Error| JobError::transient(format!("daily_rollups delete: {e}"));
+    let statement = db
+        .prepare("DELETE FROM daily_rollups WHERE rowid IN (SELECT rowid FROM daily_rollups WHERE day < ?1 LIMIT ?2)")
+        .bind(&[JsValue::from_str(before_day), JsValue::from_f64(f64::from(limit))])
+        .map_err(fail)?;
+    let _connection = meter.start(Counted::D1Query);
+    let result = statement.run().await.map_err(fail)?;
+    Ok(result.meta().map_err(fail)?.and_then(|m| m.changes).unwrap_or(0) as u64)
+}
+
 /// A row as D1 returns it.
 #[derive(Debug, Deserialize)]
 struct Record {

@@ -158,6 +158,10 @@ impl ConsumerConfig {
 pub struct LedgerConfig {
     /// Finished sweeps (and their job rows) older than this are pruned by the alarm.
     pub retention_hours: u32,
+    /// How long changed rollups wait for the alarm's flush to D1 (`ROLLUP_FLUSH_SECONDS`): the
+    /// D1 copy lags the shard by about this much, and D1 takes one upsert per customer and
+    /// day per flush.
+    pub rollup_flush_s: u32,
 }
 
 /// The shortest job retention that outlives every message of a queue keeping messages
@@ -183,8 +187,20 @@ impl LedgerConfig {
     /// plus a day. The replay window of dead letters relies on it too.
     pub const MIN_RETENTION_HOURS: u32 = min_job_retention_hours(limits::QUEUE_RETENTION_MAX_S);
 
+    /// The flush delay when none is set: an hour, so at 100,000 customers D1 takes about 28
+    /// upserts a second (100,000 an hour) instead of one per job (556 a second).
+    pub const DEFAULT_ROLLUP_FLUSH_S: u32 = 3_600;
+
     pub fn from_vars(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        Ok(Self { retention_hours: number(lookup, var::SWEEP_RETENTION_HOURS, 360, Self::MIN_RETENTION_HOURS, 24 * 90)? })
+        Ok(Self {
+            retention_hours: number(lookup, var::SWEEP_RETENTION_HOURS, 360, Self::MIN_RETENTION_HOURS, 24 * 90)?,
+            rollup_flush_s: number(lookup, var::ROLLUP_FLUSH_SECONDS, Self::DEFAULT_ROLLUP_FLUSH_S, 1, 86_400)?,
+        })
+    }
+
+    /// The flush delay in milliseconds.
+    pub fn rollup_flush_ms(&self) -> i64 {
+        i64::from(self.rollup_flush_s) * 1_000
     }
 }
 
@@ -249,6 +265,9 @@ mod tests {
         let err = LedgerConfig::from_vars(&vars(&[("SWEEP_RETENTION_HOURS", "24")])).unwrap_err();
         assert_eq!(err.variable, "SWEEP_RETENTION_HOURS");
         assert_eq!(LedgerConfig::from_vars(&vars(&[])).unwrap().retention_hours, 360);
+        assert_eq!(LedgerConfig::from_vars(&vars(&[])).unwrap().rollup_flush_s, 3_600);
+        assert_eq!(LedgerConfig::from_vars(&vars(&[("ROLLUP_FLUSH_SECONDS", "30")])).unwrap().rollup_flush_ms(), 30_000);
+        assert_eq!(LedgerConfig::from_vars(&vars(&[("ROLLUP_FLUSH_SECONDS", "0")])).unwrap_err().variable, "ROLLUP_FLUSH_SECONDS");
     }
 
     #[test]

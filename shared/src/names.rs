@@ -178,6 +178,9 @@ pub mod var {
     pub const QUEUE_RETENTION_SECONDS: &str = "QUEUE_RETENTION_SECONDS";
     /// How long the ledger keeps finished sweeps before its alarm prunes them.
     pub const SWEEP_RETENTION_HOURS: &str = "SWEEP_RETENTION_HOURS";
+    /// How long a job shard lets changed daily rollups wait before its alarm copies them to D1
+    /// (write-behind: one D1 upsert per customer and day per flush, not per job).
+    pub const ROLLUP_FLUSH_SECONDS: &str = "ROLLUP_FLUSH_SECONDS";
     /// Rows of the dead-letter store at which the store reports itself near capacity (it
     /// never drops entries; it says so in the log and in the admin API).
     pub const DEAD_LETTER_WARN_ROWS: &str = "DEAD_LETTER_WARN_ROWS";

@@ -22,10 +22,14 @@
 //! exactly once whatever the queue redelivers.
 
 mod claim_wire;
+pub mod compact;
+pub mod done_set;
 pub mod jobs;
 pub mod rollups;
 pub mod route;
 pub mod runs;
+pub mod shard_map;
+pub mod stats;
 
 use std::fmt;
 
@@ -34,8 +38,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::JobError;
 use crate::ids::stable_hash;
 
-/// Number of job shards. Changing it moves customers between shards and so forgets their
-/// dedup state: it is a constant of the build, not a variable, on purpose.
+/// Number of job shards of the first shard map. Changing it in place would move customers
+/// between shards and forget their dedup state; the number changes by adding a version to
+/// [`shard_map::MAPS`] instead (see there).
 pub const JOB_SHARDS: u32 = 8;
 /// Name of the run-coordinator instance. Its name is `sweeps` from before report runs: a
 /// Durable Object's name is its identity, so a new name would start an empty coordinator.
@@ -569,6 +574,8 @@ pub struct RunProgress {
     pub complete: bool,
 }
 
+#[cfg(test)]
+mod compact_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -29,11 +29,13 @@ pub enum Route {
     Job,
     /// Body: [`super::SettleRequest`]; answer: [`super::SettleDecision`].
     Settle,
+    /// Body: `{}`; answer: [`super::stats::LedgerStats`] (what the instance cost since it started).
+    Stats,
 }
 
 impl Route {
     /// Every route, coordinator routes first.
-    pub const ALL: [Route; 11] = [
+    pub const ALL: [Route; 12] = [
         Self::OpenRun,
         Self::RecordPage,
         Self::FinishFanout,
@@ -45,6 +47,7 @@ impl Route {
         Self::Counts,
         Self::Job,
         Self::Settle,
+        Self::Stats,
     ];
 
     /// The route's URL path on a ledger instance. The coordinator's paths keep their first
@@ -62,6 +65,7 @@ impl Route {
             Self::Counts => "/jobs/counts",
             Self::Job => "/jobs/get",
             Self::Settle => "/jobs/settle",
+            Self::Stats => "/stats",
         }
     }
 
@@ -72,7 +76,7 @@ impl Route {
 
     /// Whether the route changes stored rows (and so must make sure the pruning alarm is set).
     pub fn writes(self) -> bool {
-        !matches!(self, Self::Counts | Self::Job)
+        !matches!(self, Self::Counts | Self::Job | Self::Stats)
     }
 
     /// Whether the route may change daily rollups (and so may need a flush soon).
@@ -105,9 +109,9 @@ mod tests {
     }
 
     #[test]
-    fn counts_and_job_write_nothing_and_only_job_outcomes_roll_up() {
+    fn counts_job_and_stats_write_nothing_and_only_job_outcomes_roll_up() {
         let writes: Vec<Route> = Route::ALL.into_iter().filter(|r| !r.writes()).collect();
-        assert_eq!(writes, [Route::Counts, Route::Job]);
+        assert_eq!(writes, [Route::Counts, Route::Job, Route::Stats]);
         let rolls_up: Vec<Route> = Route::ALL.into_iter().filter(|r| r.rolls_up()).collect();
         assert_eq!(rolls_up, [Route::Claim, Route::Complete, Route::Settle]);
         assert!(rolls_up.iter().all(|r| r.writes()), "a route that changes rollups writes");

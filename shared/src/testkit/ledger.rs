@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::ledger::compact::{LaneRow, ShardRows};
 use crate::ledger::jobs::JobTable;
 use crate::ledger::runs::RunTable;
 use crate::ledger::{JobRow, RunRow, ShardCounts, SiteRow, StoreError};
@@ -75,5 +76,63 @@ impl RunTable for MemoryRunTable {
         rows.sort_by(|a, b| b.scheduled_ms.cmp(&a.scheduled_ms).then_with(|| b.run_id.cmp(&a.run_id)));
         rows.truncate(limit as usize);
         Ok(rows)
+    }
+}
+
+/// The stored rows of a compact job shard (`ledger::compact`), as the Durable Object keeps them
+/// in SQLite, with a count of the rows written (each put or delete is one).
+#[derive(Debug, Default, Clone)]
+pub struct MemoryShardRows {
+    pub jobs: BTreeMap<String, JobRow>,
+    pub lanes: BTreeMap<String, LaneRow>,
+    pub counts: BTreeMap<String, ShardCounts>,
+    pub rollups: BTreeMap<(String, String), DailyRollup>,
+    pub writes: u64,
+}
+
+impl ShardRows for MemoryShardRows {
+    fn job(&self, job_id: &str) -> Result<Option<JobRow>, StoreError> {
+        Ok(self.jobs.get(job_id).cloned())
+    }
+
+    fn put_job(&mut self, row: &JobRow) -> Result<(), StoreError> {
+        self.writes += 1;
+        self.jobs.insert(row.job_id.clone(), row.clone());
+        Ok(())
+    }
+
+    fn delete_job(&mut self, job_id: &str) -> Result<(), StoreError> {
+        self.writes += u64::from(self.jobs.remove(job_id).is_some());
+        Ok(())
+    }
+
+    fn lane(&self, lane: &str) -> Result<Option<LaneRow>, StoreError> {
+        Ok(self.lanes.get(lane).cloned())
+    }
+
+    fn put_lane(&mut self, row: &LaneRow) -> Result<(), StoreError> {
+        self.writes += 1;
+        self.lanes.insert(row.site.lane.clone(), row.clone());
+        Ok(())
+    }
+
+    fn counts(&self, run_id: &str) -> Result<Option<ShardCounts>, StoreError> {
+        Ok(self.counts.get(run_id).cloned())
+    }
+
+    fn put_counts(&mut self, counts: &ShardCounts) -> Result<(), StoreError> {
+        self.writes += 1;
+        self.counts.insert(counts.run_id.clone(), counts.clone());
+        Ok(())
+    }
+
+    fn rollup(&self, customer_id: &str, day: &str) -> Result<Option<DailyRollup>, StoreError> {
+        Ok(self.rollups.get(&(customer_id.to_owned(), day.to_owned())).cloned())
+    }
+
+    fn put_rollup(&mut self, rollup: &DailyRollup) -> Result<(), StoreError> {
+        self.writes += 1;
+        self.rollups.insert((rollup.customer_id.clone(), rollup.day.clone()), rollup.clone());
+        Ok(())
     }
 }

@@ -28,6 +28,9 @@ pub(crate) const PRICES: &[Price] = &[
     Price { unit: "d1_rows_read", usd_per_million: 0.001, included_per_month: 25e9 },
     Price { unit: "d1_rows_written", usd_per_million: 1.00, included_per_month: 50e6 },
     Price { unit: "worker_requests", usd_per_million: 0.30, included_per_month: 10e6 },
+    Price { unit: "worker_cpu_ms", usd_per_million: 0.02, included_per_month: 30e6 },
+    Price { unit: "do_duration_gb_s", usd_per_million: 12.50, included_per_month: 400e3 },
+    Price { unit: "do_rows_read", usd_per_million: 0.001, included_per_month: 25e9 },
 ];
 
 /// The Workers Paid subscription, per month.
@@ -97,8 +100,69 @@ pub(crate) fn figures(report: &Value) -> Vec<Figure> {
                 "**${total:.0}/month** (largest: {})",
                 if biggest.is_empty() { "none beyond the inclusions".into() } else { biggest.join(", ") }
             ),
-            target: "(priced, no target)".into(),
+            target: "(counted statements, not billed rows: figure 10 prices the rows workerd counts)".into(),
             verdict: Verdict::Info,
+        });
+    }
+    figures
+}
+
+/// The unavoidable floor of one site-sweep: one R2 write and three queue operations.
+pub(crate) const FLOOR: &[(&str, f64)] = &[("r2_class_a", 1.0), ("queue_operations", 3.0)];
+/// The target: the monthly cost at 100,000 sites within this multiple of the floor.
+pub(crate) const TARGET_RATIO: f64 = 1.3;
+/// Seconds in the priced month (30 days) and the memory a Durable Object is billed at (GB).
+const MONTH_S: f64 = 30.0 * 86_400.0;
+const DO_GB: f64 = 0.128;
+
+/// Monthly USD of `per_site` at `sites` sites, without the subscription.
+fn usd(per_site: &[(&'static str, f64)], sites: f64) -> f64 {
+    monthly(per_site, sites).1 - BASE_USD
+}
+
+/// Part `cost`: figure 4's operations with the ledger's rows as workerd counted them
+/// (`rows_written_per_site_sweep`, `rows_read_per_site_sweep`), D1's rollup upserts as the
+/// write-behind flush makes them (one per customer and flush), Worker CPU at the optimizer's
+/// measured wall time per job (`cpu_ms_per_job`), and Durable Object duration as if every
+/// ledger instance were active all month, against the floor, at 10k, 100k and 1M sites.
+pub(crate) fn extended(
+    report: &Value,
+    rows_written_per_site_sweep: f64,
+    rows_read_per_site_sweep: f64,
+    cpu_ms_per_job: f64,
+) -> Vec<Figure> {
+    let replaced = ["do_rows_written", "d1_rows_written"];
+    let mut ops: Vec<(&'static str, f64)> = per_site(report).into_iter().filter(|(u, _)| !replaced.contains(u)).collect();
+    ops.push(("do_rows_written", rows_written_per_site_sweep));
+    // Written behind: one upsert per customer and day per flush, not one per job.
+    let flushes_per_day = 86_400.0 / f64::from(code24_shared::config::LedgerConfig::DEFAULT_ROLLUP_FLUSH_S);
+    ops.push(("d1_rows_written", flushes_per_day / (SWEEPS_PER_MONTH / 30.0)));
+    ops.push(("do_rows_read", rows_read_per_site_sweep));
+    ops.push(("worker_cpu_ms", cpu_ms_per_job));
+    let instances = f64::from(code24_shared::ledger::JOB_SHARDS + 1);
+    let mut figures = Vec::new();
+    for sites in super::storage::SIZES {
+        let n = sites as f64;
+        // Duration is per instance, not per site: priced as a per-site-sweep figure at this size.
+        let mut all = ops.clone();
+        all.push(("do_duration_gb_s", instances * MONTH_S * DO_GB / (n * SWEEPS_PER_MONTH)));
+        let total = usd(&all, n);
+        let floor = usd(FLOOR, n);
+        let ratio = total / floor;
+        super::storage::emit_part(
+            "cost",
+            json!({"sites": sites, "usd_month": round(total), "floor_usd_month": round(floor), "ratio": round(ratio),
+                   "do_rows_written_per_site": round(rows_written_per_site_sweep)}),
+        );
+        let (lines, _) = monthly(&all, n);
+        let mut biggest = lines.clone();
+        biggest.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let biggest: Vec<String> = biggest.iter().take(4).filter(|(_, u)| *u > 0.0).map(|(u, d)| format!("{u} ${d:.0}")).collect();
+        figures.push(Figure {
+            figure: format!("10. monthly cost against the R2 + Queues floor, {} sites", thousands(sites)),
+            value: format!("**{ratio:.2}×**: ${total:.0}/month against ${floor:.0} (largest: {})", biggest.join(", ")),
+            target: if sites == 100_000 { format!("≤ {TARGET_RATIO}×") } else { "(priced, no target)".into() },
+            verdict: if sites == 100_000 { Verdict::of(ratio <= TARGET_RATIO) } else { Verdict::Info },
         });
     }
     figures
@@ -129,5 +193,12 @@ mod tests {
         let (lines, _) = monthly(&ops, 1_000.0);
         // 3 × 1,000 × 14,400 = 43.2M operations, 42.2M of them billed at $0.40/M.
         assert!((lines[0].1 - 16.88).abs() < 1e-9, "{lines:?}");
+    }
+
+    #[test]
+    fn the_floor_at_100k_sites_is_the_issues() {
+        // One R2 write and three queue operations per site-sweep: about $8,200 a month.
+        let floor = usd(FLOOR, 100_000.0);
+        assert!((floor - 8_203.1).abs() < 1.0, "{floor}");
     }
 }

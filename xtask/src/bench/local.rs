@@ -52,13 +52,13 @@ const SWEEP_TIMEOUT: Duration = Duration::from_secs(600);
 /// A running bench stack and what the bench needs to drive it.
 pub(crate) struct BenchStack {
     stack: Stack,
-    state_dir: PathBuf,
-    log_path: PathBuf,
+    pub(crate) state_dir: PathBuf,
+    pub(crate) log_path: PathBuf,
     agent: ureq::Agent,
     token: String,
     /// The next scheduled time to fire: each firing gets its own, 3 minutes apart, so every
     /// firing is a new sweep.
-    next_slot_ms: i64,
+    pub(crate) next_slot_ms: i64,
 }
 
 impl BenchStack {
@@ -110,6 +110,18 @@ impl BenchStack {
         let response = request.call().map_err(|e| format!("GET {url}: {e}"))?;
         let status = response.status().as_u16();
         Ok((status, response.into_body().read_to_string().unwrap_or_default()))
+    }
+
+    /// The rows read and written by ledger instance `object` since it started, and its size
+    /// (`code24_shared::ledger::stats::LedgerStats`, through the ledger's local debug passage).
+    pub(crate) fn ledger_stats(&self, object: &str) -> Result<Value> {
+        let url = format!("{}/debug/{object}/stats", self.stack.base_url());
+        let response = self.agent.post(&url).header("x-bench-to", "ledger").send("{}").map_err(|e| format!("POST {url}: {e}"))?;
+        let (status, body) = (response.status().as_u16(), response.into_body().read_to_string().unwrap_or_default());
+        if status != 200 {
+            return Err(format!("POST {url}: HTTP {status}: {body}"));
+        }
+        serde_json::from_str(&body).map_err(|e| format!("POST {url}: {e}: {body}"))
     }
 
     /// Leaves exactly the first `active` of `total` synthetic sites active in D1.

@@ -11,6 +11,9 @@
 //! - [`local`]: figures 1 and 2 on local workerd, against the bare Workers of `bench/`.
 //! - [`capacity`]: figure 7, every invocation kind's counted figures against Cloudflare's
 //!   limits at 1k to 1M sites (computed, not timed: `--quick` runs it whole).
+//! - [`storage`]: figures 8 and 9 (parts `rows` and `storage`) on local workerd: the ledger's
+//!   rows written per site-sweep as workerd counts them, and every store's size against its
+//!   limit at 10k, 100k and 1M sites; with them [`cost`]'s part `cost` (figure 10).
 //! - [`stats`]: medians, spreads and JSON lines; [`report`]: BENCHMARKS.md.
 
 mod bundles;
@@ -20,6 +23,7 @@ mod local;
 mod native;
 mod report;
 mod stats;
+mod storage;
 
 use std::path::Path;
 use std::time::Instant;
@@ -43,8 +47,8 @@ pub(crate) const BENCH_WORKERS: &[Worker] = &[
 pub(crate) struct Options {
     /// The reduced CI variant: small sizes, few runs, no BENCHMARKS.md.
     pub(crate) quick: bool,
-    /// Only these parts (`bundles`, `native`, `capacity`, `fanout`, `sweep`); all when empty. A partial
-    /// run never writes BENCHMARKS.md.
+    /// Only these parts (`bundles`, `native`, `capacity`, `storage` and `cost` (one run), `fanout`,
+    /// `sweep`); all when empty. A partial run never writes BENCHMARKS.md.
     pub(crate) only: Vec<String>,
 }
 
@@ -120,6 +124,14 @@ pub(crate) fn run(root: &Path, options: &Options) -> Result<()> {
         let counted = &reports[0];
         figures.push(ledger_figure(counted));
         figures.extend(cost::figures(counted));
+    }
+    if options.wants("storage") || options.wants("cost") {
+        println!("\n==== bench: ledger rows, storage and cost (local workerd) ====");
+        let (sites, same_day) = if options.quick { (200, 2) } else { (2_000, 4) };
+        let measured = storage::measure(root, sites, same_day, &interrupt)?;
+        figures.extend(storage::figures(&measured));
+        let counted = native::run(root, &[10_000])?.remove(0);
+        figures.extend(cost::extended(&counted, measured.steady_written, measured.steady_read, measured.optimizer_ms_per_job));
     }
     let mut sections = String::new();
     if options.wants("capacity") {

@@ -1,0 +1,123 @@
+//! The compact job shard decides exactly as full rows do: random requests (claims, completes,
+//! settles, replays, of overlapping sweeps, with lapsed leases and redeliveries) run over the
+//! full rows (`MemoryJobTable`) and over the compact rows (`CompactJobTable` over
+//! `MemoryShardRows`), and every decision, verdict, counter, rollup and job state is compared.
+
+use super::compact::CompactJobTable;
+use super::jobs::{claim_batch, complete_batch, settle, JobTable};
+use super::*;
+use crate::backoff::Rng;
+use crate::error::JobError;
+use crate::ids::{from_epoch_ms, RunId};
+use crate::schedule::Task;
+use crate::testkit::ledger::{MemoryJobTable, MemoryShardRows};
+
+const LEASE: i64 = 30_000;
+const RETENTION_HOURS: u32 = 360;
+const START_MS: i64 = 1_800_000_000_000 / 180_000 * 180_000;
+
+/// A job of sweep `sweep` (3 minutes apart; an odd one off the minute) for customer `c`.
+fn claim_of(sweep: u64, c: u64, replay: bool) -> JobClaim {
+    let scheduled_ms = START_MS + sweep as i64 * 180_000 + if sweep == 3 { 7_000 } else { 0 };
+    let run = RunId::new("local", Task::Optimize, from_epoch_ms(scheduled_ms).unwrap());
+    let subject = format!("c{c}");
+    JobClaim { job_id: format!("{run}.{subject}"), run_id: run.as_str().to_owned(), subject, scheduled_ms, replay }
+}
+
+fn error(rng: &mut Rng) -> Option<JobError> {
+    match rng.below(4) {
+        0 => Some(JobError::transient("elite answered 503")),
+        1 => Some(JobError::permanent("elite answered 400")),
+        _ => None,
+    }
+}
+
+#[test]
+fn compact_rows_decide_exactly_as_full_rows() {
+    let mut written = Vec::new();
+    for seed in 0..300 {
+        let mut rng = Rng::new(seed);
+        let mut full = MemoryJobTable::default();
+        let mut rows = MemoryShardRows::default();
+        let mut now = START_MS;
+        // The attempts each job was last granted, to complete with (stale ones too).
+        let mut granted: Vec<(JobClaim, u32)> = Vec::new();
+        let mut all: Vec<JobClaim> = Vec::new();
+        for step in 0..60 {
+            now += rng.below(20_000) as i64;
+            let kind = rng.below(10);
+            if kind < 5 || granted.is_empty() {
+                let claims: Vec<JobClaim> =
+                    (0..1 + rng.below(3)).map(|_| claim_of(rng.below(5), rng.below(3), rng.below(20) == 0)).collect();
+                all.extend(claims.iter().cloned());
+                let req = ClaimRequest { claims: claims.clone(), now_ms: now, lease_ms: LEASE };
+                let want = claim_batch(&mut full, &req).unwrap();
+                let got = CompactJobTable::batch(&mut rows, RETENTION_HOURS, |t| claim_batch(t, &req)).unwrap();
+                assert_eq!(got, want, "seed {seed} step {step}: claims {claims:?}");
+                for (c, d) in claims.into_iter().zip(want.decisions) {
+                    if let ClaimDecision::Work { attempt, .. } = d {
+                        granted.push((c, attempt));
+                    }
+                }
+            } else if kind < 9 {
+                let (c, attempt) = granted.remove(rng.below(granted.len() as u64) as usize);
+                let o =
+                    JobOutcome { job_id: c.job_id.clone(), attempt, error: error(&mut rng), superseded: rng.below(8) == 0, metrics: None };
+                let req = CompleteRequest { outcomes: vec![o], now_ms: now, max_attempts: 3 };
+                let want = complete_batch(&mut full, &req).unwrap();
+                let got = CompactJobTable::batch(&mut rows, RETENTION_HOURS, |t| complete_batch(t, &req)).unwrap();
+                assert_eq!(got, want, "seed {seed} step {step}: complete {req:?}");
+            } else {
+                let c = all[rng.below(all.len() as u64) as usize].clone();
+                let req = SettleRequest { claim: c, written: rng.below(2) == 0, error: JobError::transient("max retries"), now_ms: now };
+                let want = settle(&mut full, &req).unwrap();
+                let got = CompactJobTable::batch(&mut rows, RETENTION_HOURS, |t| settle(t, &req)).unwrap();
+                assert_eq!(got, want, "seed {seed} step {step}: settle {req:?}");
+            }
+            let compact = CompactJobTable::new(&mut rows, RETENTION_HOURS);
+            for c in &all {
+                let (want, got) = (full.job(&c.job_id).unwrap(), compact.job(&c.job_id).unwrap());
+                // A succeeded job read back has only its state (see `compact`).
+                let view = |r: Option<JobRow>| {
+                    r.map(|r| match r.state {
+                        JobState::Succeeded => (r.state, 0, None, 0),
+                        _ => (r.state, r.lease_until_ms, r.last_error, r.attempts),
+                    })
+                };
+                assert_eq!(view(got), view(want), "seed {seed} step {step}: job {}", c.job_id);
+                assert_eq!(compact.counts(&c.run_id).unwrap(), full.counts(&c.run_id).unwrap(), "seed {seed}: counts");
+                let lane = lane_of(&c.run_id, &c.subject);
+                assert_eq!(compact.site(&lane).unwrap(), full.site(&lane).unwrap(), "seed {seed}: lane {lane}");
+            }
+        }
+        assert_eq!(rows.rollups, full.rollups, "seed {seed}: rollups");
+        written.push((rows.jobs.len(), full.jobs.len()));
+    }
+    let (kept, all): (usize, usize) = written.iter().fold((0, 0), |(a, b), (k, f)| (a + k, b + f));
+    // Half the outcomes here are failures, which keep their rows; a happy job keeps none (below).
+    assert!(kept < all, "compact rows keep fewer job rows: {kept} of {all}");
+}
+
+#[test]
+fn a_happy_job_writes_its_lane_at_the_claim_and_its_lane_and_rollup_at_the_complete() {
+    let mut rows = MemoryShardRows::default();
+    for sweep in 0..3 {
+        let c = claim_of(sweep * 2, 1, false);
+        let before = rows.writes;
+        let req = ClaimRequest { claims: vec![c.clone()], now_ms: c.scheduled_ms, lease_ms: LEASE };
+        let d = CompactJobTable::batch(&mut rows, RETENTION_HOURS, |t| claim_batch(t, &req)).unwrap();
+        assert_eq!(d.decisions, [ClaimDecision::Work { attempt: 1, recovery: Recovery::Fresh }]);
+        assert_eq!(rows.writes - before, 2, "lane and counters");
+        let o = JobOutcome { job_id: c.job_id.clone(), attempt: 1, error: None, superseded: false, metrics: None };
+        let req = CompleteRequest { outcomes: vec![o], now_ms: c.scheduled_ms + 1, max_attempts: 3 };
+        CompactJobTable::batch(&mut rows, RETENTION_HOURS, |t| complete_batch(t, &req)).unwrap();
+        assert_eq!(rows.writes - before, 5, "lane, counters and rollup");
+        assert!(rows.jobs.is_empty(), "no job row is kept: {:?}", rows.jobs.keys());
+    }
+    // Four jobs of one sweep in one request: one counters row for all of them.
+    let claims: Vec<JobClaim> = (10..14).map(|c| claim_of(8, c, false)).collect();
+    let before = rows.writes;
+    let req = ClaimRequest { claims, now_ms: START_MS, lease_ms: LEASE };
+    CompactJobTable::batch(&mut rows, RETENTION_HOURS, |t| claim_batch(t, &req)).unwrap();
+    assert_eq!(rows.writes - before, 4 + 1);
+}
