@@ -9,6 +9,7 @@ use crate::backoff::RetryPolicy;
 use crate::elite::EliteRole;
 use crate::limits::{self, HEADROOM_PERCENT, QUEUE_SEND_BATCH_MESSAGES, QUEUE_SEND_RATE_PER_S};
 use crate::names::{var, Environment};
+use crate::pipeline::budget::connection_budget;
 
 /// Why a configuration was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,9 +112,11 @@ pub struct ConsumerConfig {
     pub max_attempts: u32,
     pub retry: RetryPolicy,
     /// Most elite calls (and other connections: the work step's R2 calls, the per-shard ledger
-    /// requests) one invocation keeps open at once. At most [`limits::CONNECTIONS`]: beyond it the platform makes further calls wait,
-    /// and a call's timeout would run while it waits. At least one job's calls
-    /// ([`ELITE_CALLS_PER_JOB`]), which one job makes at once.
+    /// requests) one invocation keeps open at once. At most
+    /// [`connection_budget`](crate::pipeline::budget::connection_budget) (4 of the platform's
+    /// [`limits::CONNECTIONS`]: beyond 6 the platform makes further calls wait, and a call's
+    /// timeout would run while it waits; the rest is the design's headroom). At least one job's
+    /// calls ([`ELITE_CALLS_PER_JOB`]), which one job makes at once.
     pub elite_calls_in_flight: u32,
 }
 
@@ -138,9 +141,9 @@ impl ConsumerConfig {
             elite_calls_in_flight: number(
                 lookup,
                 var::ELITE_CALLS_IN_FLIGHT,
-                limits::CONNECTIONS as u32,
+                connection_budget(),
                 ELITE_CALLS_PER_JOB,
-                limits::CONNECTIONS as u32,
+                connection_budget(),
             )?,
         })
     }
@@ -239,9 +242,10 @@ mod tests {
     fn elite_calls_in_flight_stay_within_the_connections_and_above_one_job() {
         let read = |v: &str| ConsumerConfig::from_vars(&vars(&[("ENVIRONMENT", "dev"), ("ELITE_CALLS_IN_FLIGHT", v)]));
         assert_eq!(read("3").unwrap().elite_calls_in_flight, 3);
-        assert_eq!(ConsumerConfig::from_vars(&vars(&[("ENVIRONMENT", "dev")])).unwrap().elite_calls_in_flight, 6);
-        assert!(read("2").unwrap_err().problem.contains("outside 3..=6"));
-        assert!(read("7").unwrap_err().problem.contains("outside 3..=6"));
+        assert_eq!(ConsumerConfig::from_vars(&vars(&[("ENVIRONMENT", "dev")])).unwrap().elite_calls_in_flight, 4);
+        assert!(read("2").unwrap_err().problem.contains("outside 3..=4"));
+        // Five or six fit the platform's six, but not the design's headroom.
+        assert!(read("5").unwrap_err().problem.contains("outside 3..=4"));
     }
 
     #[test]

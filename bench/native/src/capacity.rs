@@ -17,9 +17,9 @@ use code24_shared::ledger::rollups::{FLUSH_BATCH_ROWS, FLUSH_MAX_ROWS};
 use code24_shared::ledger::{FanoutDone, OpenRun, PageDone};
 use code24_shared::limits::memory::{peak, Invocation, RecordSizes};
 use code24_shared::limits::usage::{Counted, Figure, Figures, InvocationLimits, Usage};
-use code24_shared::limits::{within_headroom, MEMORY_BYTES, QUEUE_SEND_RATE_PER_S};
+use code24_shared::limits::{within_headroom, HEADROOM_PERCENT, MEMORY_BYTES, QUEUE_SEND_RATE_PER_S};
 use code24_shared::names::Environment;
-use code24_shared::pipeline::budget::jobs_per_invocation;
+use code24_shared::pipeline::budget::{connection_budget, jobs_per_invocation};
 use code24_shared::pipeline::consumer::{Action, Consumer, Delivery};
 use code24_shared::pipeline::optimize::OptimizeJobs;
 use code24_shared::pipeline::optimize::SERVICE_BINDING_CALLS_PER_JOB;
@@ -60,13 +60,27 @@ pub(crate) struct Line {
     pub(crate) figure: &'static str,
     pub(crate) value: u64,
     pub(crate) limit: u64,
+    /// Whether `value` is within [`HEADROOM_PERCENT`] of `limit` (not merely within the
+    /// limit): the bar, every figure with at least 20 % to spare.
     pub(crate) ok: bool,
+    /// The share of the limit `ok` allows, so a line read alone says what `ok` means.
+    headroom_percent: u64,
     /// `false` where the figure comes from the code's constants rather than a counted run.
     counted: bool,
 }
 
 fn line(sites: u64, invocation: Invocation, figure: &'static str, value: u64, limit: u64, counted: bool) -> Line {
-    Line { part: "capacity", sites, invocation: invocation.key(), figure, value, limit, ok: within_headroom(value, limit), counted }
+    Line {
+        part: "capacity",
+        sites,
+        invocation: invocation.key(),
+        figure,
+        value,
+        limit,
+        ok: within_headroom(value, limit),
+        headroom_percent: HEADROOM_PERCENT,
+        counted,
+    }
 }
 
 /// What one invocation counted, its queue's busiest second, and what went wrong.
@@ -146,12 +160,13 @@ fn optimizer_batch(clock: &SimClock, ledger: &MemoryLedger, queue: &MemoryQueue)
     let (elite, results, dead, metrics) =
         (MemoryElite::default(), MemoryResults::default(), MemoryDeadLetters::default(), MemoryMetrics::default());
     let (elite, results) = (Metered::new(&elite, &usage), Metered::new(&results, &usage));
+    let config = consumer_config();
     let consumer = Consumer {
-        jobs: OptimizeJobs::new(&elite, &results),
+        jobs: OptimizeJobs::new(&elite, &results, &config),
         ledger: &Metered::new(ledger, &usage),
         dead_letters: &Metered::new(&dead, &usage),
         metrics: &Metered::new(&metrics, &usage),
-        config: &consumer_config(),
+        config: &config,
         origin_queue: code24_shared::names::OPTIMIZE_QUEUE,
     };
     let deliveries = deliveries(queue.sent.borrow().iter().take(OPTIMIZER_BATCH).cloned().collect(), clock);
@@ -262,7 +277,7 @@ fn consumer_config() -> ConsumerConfig {
         elite_timeout_ms: 5_000,
         max_attempts: 4,
         retry: RetryPolicy { base_s: 1, max_s: 30 },
-        // As deployed: the default, every connection an invocation may hold.
-        elite_calls_in_flight: code24_shared::limits::CONNECTIONS as u32,
+        // As deployed: the default, the connections an invocation may hold with the headroom.
+        elite_calls_in_flight: connection_budget(),
     }
 }
