@@ -72,6 +72,14 @@ pub const DEFAULT_DEAD_LETTER_WARN_ROWS: u64 = 100_000;
 /// million rows of a kilobyte already fill, so a larger threshold could never warn in time.
 const MAX_DEAD_LETTER_WARN_ROWS: u64 = 10_000_000;
 
+/// The dispatcher's `[limits] subrequests` in every deployed environment (the configuration
+/// check requires at least this): a fan-out of N sites makes about N / 100 sends, N / 2,000
+/// page reads and cursor records, so 1,000,000 sites need about 11,000, over the platform's
+/// default of [`limits::SUBREQUESTS_DEFAULT`]; 20,000 keeps 1,000,000 sites within the
+/// design's headroom (80 %: 16,000, about 1,450,000 sites). The dispatcher's meter counts
+/// against it. Raisable up to [`limits::SUBREQUESTS_MAX`]; subrequests are not billed.
+pub const DISPATCHER_SUBREQUESTS: u64 = 20_000;
+
 /// Configuration of the producer (the dispatcher's fan-outs).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProducerConfig {

@@ -274,6 +274,17 @@ fn limits_a_deployed_environment_without_limits_is_refused() {
 
     let copy = BrokenCopy::new("wrangler.toml", |t| edit_entry(t, "env.dev.limits", "cpu_ms = 30000", |b| b.replace("30000", "900000")));
     copy.fails_with("code24-platform-dispatcher", Environment::Dev, "limits.cpu_ms", "outside Cloudflare's bounds (1..=300000)");
+
+    // The platform's default is not enough for the dispatcher's fan-out of 1,000,000 sites.
+    let copy = BrokenCopy::new("wrangler.toml", |t| {
+        edit_entry(t, "env.production.limits", "subrequests = 20000", |b| b.replace("20000", "10000"))
+    });
+    copy.fails_with(
+        "code24-platform-dispatcher",
+        Environment::Production,
+        "limits.subrequests",
+        "below the 20000 the fan-out is designed for",
+    );
 }
 
 #[test]
