@@ -161,6 +161,13 @@ fn consumer_vars(lookup: Lookup<'_>) -> Result<(), ConfigError> {
     config::queue_retention_s(lookup).map(drop)
 }
 
+/// The optimizer's vars: a consumer's, and how long its results are kept (the results
+/// bucket's lifecycle rule, which `cargo xtask deploy` applies).
+fn optimizer_vars(lookup: Lookup<'_>) -> Result<(), ConfigError> {
+    consumer_vars(lookup)?;
+    config::optimizations_retention_days(lookup).map(drop)
+}
+
 /// The dead-letters consumer's vars: the store's warning size and its queues' retention.
 fn dead_letters_consumer_vars(lookup: Lookup<'_>) -> Result<(), ConfigError> {
     dead_letter_store_vars(lookup)?;
@@ -192,6 +199,19 @@ const CONSUMER_VARS: &[&str] = &[
     var::RETRY_MAX_SECONDS,
     var::ELITE_CALLS_IN_FLIGHT,
     var::QUEUE_RETENTION_SECONDS,
+];
+
+/// The optimizer's vars: a consumer's, and `OPTIMIZATIONS_RETENTION_DAYS` (it writes the
+/// results the bucket's lifecycle rule expires).
+const OPTIMIZER_VARS: &[&str] = &[
+    var::ENVIRONMENT,
+    var::ELITE_TIMEOUT_MS,
+    var::MAX_ATTEMPTS,
+    var::RETRY_BASE_SECONDS,
+    var::RETRY_MAX_SECONDS,
+    var::ELITE_CALLS_IN_FLIGHT,
+    var::QUEUE_RETENTION_SECONDS,
+    var::OPTIMIZATIONS_RETENTION_DAYS,
 ];
 
 /// Every Worker, **in deploy order**: a Worker comes after everything it depends on. The
@@ -264,8 +284,8 @@ pub const WORKERS: &[WorkerSpec] = &[
             attempts_var: Some(var::MAX_ATTEMPTS),
             service_binding_calls_per_job: optimize::SERVICE_BINDING_CALLS_PER_JOB,
         }],
-        vars: CONSUMER_VARS,
-        parse_vars: consumer_vars,
+        vars: OPTIMIZER_VARS,
+        parse_vars: optimizer_vars,
         secrets: &[],
     },
     WorkerSpec {

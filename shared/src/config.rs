@@ -188,6 +188,21 @@ pub fn queue_retention_s(lookup: &dyn Fn(&str) -> Option<String>) -> Result<u64,
     number(lookup, var::QUEUE_RETENTION_SECONDS, 0, 60, limits::QUEUE_RETENTION_MAX_S)
 }
 
+/// The longest retention of optimization results a deployment may declare, in days (ten
+/// years: beyond it the rule is no rule).
+pub const MAX_OPTIMIZATIONS_RETENTION_DAYS: u64 = 3_650;
+
+/// How long the results bucket keeps optimization results (`OPTIMIZATIONS_RETENTION_DAYS`,
+/// required, declared by the optimizer, the Worker that writes them): the bucket's lifecycle
+/// rule expires `optimization::OPTIMIZATIONS_PREFIX` after it (reports and health checks are
+/// kept). wrangler.toml has no key for it: `cargo xtask deploy` applies it. Nothing in the
+/// pipeline reads an old result back (a recovery looks only at its own sweep's object, within a
+/// lease), so one day is the shortest it may be.
+pub fn optimizations_retention_days(lookup: &dyn Fn(&str) -> Option<String>) -> Result<u64, ConfigError> {
+    required(lookup, var::OPTIMIZATIONS_RETENTION_DAYS)?;
+    number(lookup, var::OPTIMIZATIONS_RETENTION_DAYS, 0, 1, MAX_OPTIMIZATIONS_RETENTION_DAYS)
+}
+
 impl LedgerConfig {
     /// A job row must outlive every message that could still name it, whatever retention a
     /// queue is given: the longest a queue may keep a message ([`limits::QUEUE_RETENTION_MAX_S`])
@@ -244,6 +259,16 @@ mod tests {
         assert_eq!(queue_retention_s(&vars(&[])).unwrap_err().problem, "is not set");
         let too_long = queue_retention_s(&vars(&[("QUEUE_RETENTION_SECONDS", "1209601")])).unwrap_err();
         assert!(too_long.problem.contains("outside 60..=1209600"), "{too_long}");
+    }
+
+    #[test]
+    fn the_optimizations_retention_is_required_and_bounded() {
+        assert_eq!(optimizations_retention_days(&vars(&[("OPTIMIZATIONS_RETENTION_DAYS", "30")])), Ok(30));
+        assert_eq!(optimizations_retention_days(&vars(&[])).unwrap_err().problem, "is not set");
+        for bad in ["0", "3651", "a month"] {
+            let err = optimizations_retention_days(&vars(&[("OPTIMIZATIONS_RETENTION_DAYS", bad)])).unwrap_err();
+            assert_eq!(err.variable, "OPTIMIZATIONS_RETENTION_DAYS", "{bad}");
+        }
     }
 
     #[test]

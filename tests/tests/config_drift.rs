@@ -301,6 +301,23 @@ fn limits_a_consumer_without_an_explicit_queue_retention_is_refused() {
 }
 
 #[test]
+fn a_deployed_environment_without_a_retention_for_optimization_results_is_refused() {
+    // The results bucket's lifecycle rule (deploy applies it) needs the optimizer's declared
+    // retention in every environment.
+    let copy = BrokenCopy::new("consumers/optimizer/wrangler.toml", |t| {
+        edit_entry(t, "env.production.vars", r#"ENVIRONMENT = "production""#, |b| b.replace("OPTIMIZATIONS_RETENTION_DAYS = \"30\"\n", ""))
+    });
+    copy.fails_with("code24-optimizer", Environment::Production, "var OPTIMIZATIONS_RETENTION_DAYS", "missing");
+
+    let copy = BrokenCopy::new("consumers/optimizer/wrangler.toml", |t| {
+        edit_entry(t, "env.staging.vars", r#"ENVIRONMENT = "staging""#, |b| {
+            b.replace("OPTIMIZATIONS_RETENTION_DAYS = \"14\"", "OPTIMIZATIONS_RETENTION_DAYS = \"0\"")
+        })
+    });
+    copy.fails_with("code24-optimizer", Environment::Staging, "var OPTIMIZATIONS_RETENTION_DAYS", "outside 1..=3650");
+}
+
+#[test]
 fn limits_job_retention_shorter_than_queue_retention_is_refused() {
     let copy = BrokenCopy::new("ledger/wrangler.toml", |t| {
         edit_entry(t, "env.dev.vars", r#"ENVIRONMENT = "dev""#, |b| b.replace("\"360\"", "\"200\""))

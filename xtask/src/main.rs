@@ -118,7 +118,9 @@ COMMANDS:
         (writing the new database_id into the tomls: commit it) and applies the D1
         migrations remotely; sets every queue's message retention to the
         QUEUE_RETENTION_SECONDS its consumer declares (`wrangler queues create/update
-        --message-retention-period-secs`); deploys in that order; lists secrets still to
+        --message-retention-period-secs`); applies the results bucket's lifecycle rule
+        (`optimizations/` expires after the optimizer's OPTIMIZATIONS_RETENTION_DAYS,
+        `wrangler r2 bucket lifecycle`); deploys in that order; lists secrets still to
         set (`npx wrangler secret put ADMIN_TOKEN --env ENV`); then runs the canary (below)
         against the dispatcher at --url (or CODE24_API_URL) with CODE24_API_TOKEN, unless
         --skip-canary. See docs/DEPLOY.md.
