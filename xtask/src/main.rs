@@ -85,7 +85,8 @@ COMMANDS:
         every Worker;
         dry-run (`deploy --dry-run` of dev, staging and production from those bundles,
         offline); end-to-end tier: a fresh stack with an empty state dir
-        (target/e2e-state-<pid>) on a free port, migrations without demo data, then
+        (target/e2e-state-<pid>) on a free port, migrations without demo data, the SQL
+        fixtures of tests/fixtures/ (bulk data some e2e tests need), then
         `cargo test -p code24-tests -- --ignored --test-threads=1 TEST_ARGS` with
         CODE24_E2E_URL and CODE24_E2E_TOKEN set (and CODE24_E2E_CONTROL: a test may ask
         for the stack to be killed and restarted on the same state; see
