@@ -193,11 +193,7 @@ impl Parts {
         first.append(&mut self.held);
         let mut rest = vec![Part { number: 1, body: first }];
         self.current.extend_from_slice(tail);
-        let mut number = self.next;
-        for chunk in self.current.chunks(self.part_bytes) {
-            rest.push(Part { number, body: chunk.to_vec() });
-            number += 1;
-        }
+        rest.extend((self.next..).zip(self.current.chunks(self.part_bytes)).map(|(number, chunk)| Part { number, body: chunk.to_vec() }));
         Ok(Finished::Parts(rest))
     }
 }
