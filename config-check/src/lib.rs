@@ -17,6 +17,7 @@
 //!   forget one; and the repository's tomls against the table's.
 //! - [`resources`]: what an environment needs provisioned, read from its configs, for
 //!   `cargo xtask deploy`.
+//! - [`vars`]: the vars each Worker sets explicitly, and its own parser of them.
 //!
 //! Every problem names the Worker, the environment and the binding (or var, or key) at fault,
 //! and usually says how to fix it.
@@ -26,6 +27,7 @@ pub mod limits;
 pub mod resources;
 pub mod rules;
 pub mod sources;
+pub mod vars;
 pub mod workers;
 pub mod wrangler;
 

@@ -4,7 +4,9 @@
 //!
 //! - every deployed environment of every deployed Worker sets `[limits]` with both
 //!   `subrequests` and `cpu_ms`, each within what Cloudflare accepts (an unset figure is the
-//!   account's default, which on older accounts is a tenth of today's subrequests);
+//!   account's default, which on older accounts is a tenth of today's subrequests); the
+//!   dispatcher's `subrequests` is at least what its fan-out is designed for
+//!   (`config::DISPATCHER_SUBREQUESTS`);
 //! - a consumer's `max_batch_size` times the service-binding calls of its costliest job stays
 //!   within the invocation's budget (`code24_shared::pipeline::budget`), in every environment;
 //! - the ledger's job retention (`SWEEP_RETENTION_HOURS`) outlives the message retention
@@ -12,7 +14,7 @@
 //!   The consumers declare it because wrangler.toml has no key for it; `cargo xtask deploy`
 //!   applies it; a missing declaration is a missing var (`workers.rs`).
 
-use code24_shared::config::min_job_retention_hours;
+use code24_shared::config::{min_job_retention_hours, DISPATCHER_SUBREQUESTS};
 use code24_shared::limits;
 use code24_shared::names::{self, var, Environment};
 use code24_shared::pipeline::budget::{jobs_per_invocation, service_binding_budget};
@@ -43,6 +45,13 @@ pub fn check_limits(spec: &WorkerSpec, r: &Resolved) -> Vec<(String, String)> {
         match value {
             None => out.push((subject, format!("missing: set it in {table} explicitly"))),
             Some(v) if v < 1 || v as u64 > max => out.push((subject, format!("{key} = {v} is outside Cloudflare's bounds (1..={max})"))),
+            Some(v) if key == "subrequests" && spec.name == names::DISPATCHER_WORKER && (v as u64) < DISPATCHER_SUBREQUESTS => out.push((
+                subject,
+                format!(
+                    "{key} = {v} is below the {DISPATCHER_SUBREQUESTS} the fan-out is designed for (a sweep of 1,000,000 sites \
+                         makes about 11,000 subrequests)"
+                ),
+            )),
             Some(_) => {}
         }
     }

@@ -19,6 +19,10 @@ pub struct Resources {
     /// `QUEUE_RETENTION_SECONDS` (wrangler.toml has no key for it; deploy applies it).
     pub retention_s: BTreeMap<String, u64>,
     pub buckets: BTreeSet<String>,
+    /// How long each bucket keeps optimization results, in days: the
+    /// `OPTIMIZATIONS_RETENTION_DAYS` of the Worker that writes them and binds the bucket
+    /// (wrangler.toml has no key for a lifecycle rule; deploy applies it).
+    pub optimizations_retention_days: BTreeMap<String, u64>,
     pub databases: Vec<Database>,
     /// Analytics Engine datasets (listed for the report; nothing to create).
     pub datasets: BTreeSet<String>,
@@ -37,7 +41,9 @@ pub struct Database {
 pub fn resources(configs: &Configs, env: Environment) -> Resources {
     let mut out = Resources::default();
     for (spec, r) in configs.resolved(env) {
-        let retention = r.vars.get(var::QUEUE_RETENTION_SECONDS).and_then(|v| v.as_str()).and_then(|v| v.trim().parse::<u64>().ok());
+        let read = |name: &str| r.vars.get(name).and_then(|v| v.as_str()).and_then(|v| v.trim().parse::<u64>().ok());
+        let retention = read(var::QUEUE_RETENTION_SECONDS);
+        let results_days = read(var::OPTIMIZATIONS_RETENTION_DAYS);
         for c in &r.consumers {
             out.queues.insert(c.queue.clone());
             out.queues.extend(c.dead_letter_queue.clone());
@@ -52,6 +58,9 @@ pub fn resources(configs: &Configs, env: Environment) -> Resources {
                 }
                 Target::R2 { bucket_name } => {
                     out.buckets.insert(bucket_name.clone());
+                    if let Some(days) = results_days {
+                        out.optimizations_retention_days.insert(bucket_name.clone(), days);
+                    }
                 }
                 Target::Dataset { dataset } => {
                     out.datasets.insert(dataset.clone());

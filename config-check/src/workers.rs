@@ -6,9 +6,11 @@
 //! Adding a binding to a Worker's code means one row here, and the check then names every
 //! environment whose toml lacks it.
 
-use code24_shared::config::{self, ConfigError, ConsumerConfig, LedgerConfig};
+use code24_shared::config::ConfigError;
 use code24_shared::names::{self, binding, var, Environment};
 use code24_shared::pipeline::{optimize, reports};
+
+use crate::vars::{consumer_vars, dead_letters_consumer_vars, dispatcher_vars, ledger_vars, optimizer_vars, CONSUMER_VARS, OPTIMIZER_VARS};
 
 /// Looks a var up by name, as a Worker's `Env` does (`None`: not set).
 pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
@@ -147,53 +149,6 @@ const fn elite(name: &'static str, deployed: &'static str) -> Required {
     Required { name, resource: Resource::Service { local: names::ELITE_STANDIN_WORKER, deployed }, local_only: false }
 }
 
-/// The vars of the Workers that read the dead-letter store's warning size: the dead-letters
-/// consumer and the dispatcher's admin API.
-fn dead_letter_store_vars(lookup: Lookup<'_>) -> Result<(), ConfigError> {
-    config::environment(lookup)?;
-    config::dead_letter_warn_rows(lookup).map(drop)
-}
-
-/// The optimizer's and the reports consumer's vars: both read a [`ConsumerConfig`], and
-/// declare their queue's retention.
-fn consumer_vars(lookup: Lookup<'_>) -> Result<(), ConfigError> {
-    ConsumerConfig::from_vars(lookup)?;
-    config::queue_retention_s(lookup).map(drop)
-}
-
-/// The dead-letters consumer's vars: the store's warning size and its queues' retention.
-fn dead_letters_consumer_vars(lookup: Lookup<'_>) -> Result<(), ConfigError> {
-    dead_letter_store_vars(lookup)?;
-    config::queue_retention_s(lookup).map(drop)
-}
-
-/// The dispatcher's vars: the dead-letter store's warning size (its admin API), its fan-outs'
-/// pace ([`config::ProducerConfig`]) and the Access application (both or neither).
-fn dispatcher_vars(lookup: Lookup<'_>) -> Result<(), ConfigError> {
-    dead_letter_store_vars(lookup)?;
-    config::ProducerConfig::from_vars(lookup)?;
-    let (team, aud) = (lookup(var::ACCESS_TEAM_DOMAIN), lookup(var::ACCESS_AUD));
-    code24_shared::access::config_from(team.as_deref(), aud.as_deref())
-        .map(drop)
-        .map_err(|problem| ConfigError { variable: var::ACCESS_TEAM_DOMAIN, problem })
-}
-
-fn ledger_vars(lookup: Lookup<'_>) -> Result<(), ConfigError> {
-    config::environment(lookup)?;
-    LedgerConfig::from_vars(lookup).map(drop)
-}
-
-/// The vars of a [`ConsumerConfig`] (optimizer, reports), each set explicitly everywhere.
-const CONSUMER_VARS: &[&str] = &[
-    var::ENVIRONMENT,
-    var::ELITE_TIMEOUT_MS,
-    var::MAX_ATTEMPTS,
-    var::RETRY_BASE_SECONDS,
-    var::RETRY_MAX_SECONDS,
-    var::ELITE_CALLS_IN_FLIGHT,
-    var::QUEUE_RETENTION_SECONDS,
-];
-
 /// Every Worker, **in deploy order**: a Worker comes after everything it depends on. The
 /// ledger hosts the Durable Object the others bind by `script_name`; the dead-letters
 /// consumer is in place before the optimizer or the reports consumer can dead-letter
@@ -264,8 +219,8 @@ pub const WORKERS: &[WorkerSpec] = &[
             attempts_var: Some(var::MAX_ATTEMPTS),
             service_binding_calls_per_job: optimize::SERVICE_BINDING_CALLS_PER_JOB,
         }],
-        vars: CONSUMER_VARS,
-        parse_vars: consumer_vars,
+        vars: OPTIMIZER_VARS,
+        parse_vars: optimizer_vars,
         secrets: &[],
     },
     WorkerSpec {

@@ -47,7 +47,7 @@ fn start() {
 async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     let cron = event.cron();
     let scheduled_ms = event.schedule() as i64;
-    let meter = Meter::new("dispatcher", "scheduled");
+    let meter = Meter::with_subrequests("dispatcher", "scheduled", code24_shared::config::DISPATCHER_SUBREQUESTS);
     // A returned error would be dropped silently by the runtime: every outcome is logged here.
     let outcome = run(&cron, scheduled_ms, &env, &meter).await;
     meter.log_figures();

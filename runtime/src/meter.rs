@@ -42,6 +42,13 @@ impl Meter {
         Self(Rc::new(Inner { usage: Usage::new(worker, invocation), limits: InvocationLimits::default(), logs: true }))
     }
 
+    /// A meter for a Worker whose `[limits] subrequests` raises the platform's default (the
+    /// dispatcher's, `code24_shared::config::DISPATCHER_SUBREQUESTS`): it counts against that.
+    pub fn with_subrequests(worker: &'static str, invocation: &'static str, subrequests: u64) -> Self {
+        let limits = InvocationLimits::configured(Some(subrequests));
+        Self(Rc::new(Inner { usage: Usage::new(worker, invocation), limits, logs: true }))
+    }
+
     /// A meter no handler reads and that logs nothing: what an adapter counts into when none
     /// was given (an adapter may outlive one invocation's calls, e.g. in the admin API).
     pub fn detached() -> Self {

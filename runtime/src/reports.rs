@@ -8,6 +8,7 @@
 
 use code24_shared::error::JobError;
 use code24_shared::ledger::FinalizeDecision;
+use code24_shared::limits::usage::Counted;
 use code24_shared::ports::{ReportStore, RunFinalizer};
 use code24_shared::reports::analytics::{CustomerMonthly, DailyRollup};
 use code24_shared::reports::pages::{
@@ -22,6 +23,7 @@ use worker::D1Database;
 
 use crate::d1::rows;
 use crate::ledger_client::DurableLedger;
+use crate::meter::Meter;
 
 /// Rewrites a customer's section of a run: a retried job leaves one row.
 const UPSERT_SECTION: &str = "INSERT INTO monthly_sections (run_id, customer_id, section) VALUES (?1, ?2, ?3) \
@@ -29,6 +31,9 @@ const UPSERT_SECTION: &str = "INSERT INTO monthly_sections (run_id, customer_id,
 
 pub struct D1Reports {
     db: D1Database,
+    /// Counts each query into the invocation's figures (one D1 query, one connection while it
+    /// runs); a detached meter until [`D1Reports::metered`].
+    meter: Meter,
 }
 
 #[derive(Deserialize)]
@@ -51,22 +56,30 @@ struct SectionRow {
 
 impl D1Reports {
     pub fn new(db: D1Database) -> Self {
-        Self { db }
+        Self { db, meter: Meter::detached() }
+    }
+
+    /// The same store, counting into `meter` (the invocation's).
+    pub fn metered(self, meter: &Meter) -> Self {
+        Self { meter: meter.clone(), ..self }
     }
 }
 
 impl ReportStore for D1Reports {
     async fn month_rollups(&self, customer_id: &str, month: Month) -> Result<Vec<DailyRollup>, JobError> {
+        let _connection = self.meter.start(Counted::D1Query);
         crate::rollups::month_rollups(&self.db, customer_id, month).await
     }
 
     async fn month_rollups_page(&self, month: Month, after: Option<&str>) -> Result<RollupPage, JobError> {
+        let _connection = self.meter.start(Counted::D1Query);
         crate::rollups::month_rollups_page(&self.db, month, after).await
     }
 
     async fn billing_page(&self, before_ms: i64, after: Option<&str>) -> Result<BillingPage, JobError> {
         let sql = "SELECT customer_id, at_ms, mrr_cents FROM billing_events WHERE at_ms < ?1 AND customer_id > ?2 \
                    ORDER BY customer_id, at_ms LIMIT ?3";
+        let _connection = self.meter.start(Counted::D1Query);
         let params = [JsValue::from_f64(before_ms as f64), after.unwrap_or_default().into(), JsValue::from_f64(BILLING_PAGE_ROWS as f64)];
         let rows: Vec<BillingRow> = rows(&self.db, sql, &params, "billing_events").await?;
         let events = rows
@@ -81,6 +94,7 @@ impl ReportStore for D1Reports {
         // The (customer_id, at_ms) unique index of the upsert serves this read.
         let sql = "SELECT customer_id, at_ms, mrr_cents FROM billing_events WHERE customer_id = ?1 AND at_ms < ?2 ORDER BY at_ms";
         let binds = [customer_id.into(), JsValue::from_f64(before_ms as f64)];
+        let _connection = self.meter.start(Counted::D1Query);
         let rows: Vec<BillingRow> = rows(&self.db, sql, &binds, "billing_events").await?;
         Ok(rows
             .into_iter()
@@ -91,6 +105,7 @@ impl ReportStore for D1Reports {
     async fn put_section(&self, run_id: &str, section: &CustomerMonthly) -> Result<(), JobError> {
         let json = serde_json::to_string(section).map_err(|e| JobError::permanent(format!("section does not serialize: {e}")))?;
         let fail = |e: worker::Error| JobError::transient(format!("monthly_sections write of {run_id}/{}: {e}", section.customer_id));
+        let _connection = self.meter.start(Counted::D1Query);
         self.db
             .prepare(UPSERT_SECTION)
             .bind(&[run_id.into(), section.customer_id.as_str().into(), json.into()])
@@ -104,6 +119,7 @@ impl ReportStore for D1Reports {
     async fn sections_page(&self, run_id: &str, after: Option<&str>) -> Result<SectionPage, JobError> {
         let sql = "SELECT customer_id, section FROM monthly_sections WHERE run_id = ?1 AND customer_id > ?2 ORDER BY customer_id LIMIT ?3";
         let params = [run_id.into(), after.unwrap_or_default().into(), JsValue::from_f64(SECTION_PAGE_ROWS as f64)];
+        let _connection = self.meter.start(Counted::D1Query);
         let rows: Vec<SectionRow> = rows(&self.db, sql, &params, "monthly_sections").await?;
         let sections = rows
             .into_iter()
@@ -118,6 +134,7 @@ impl ReportStore for D1Reports {
 
     async fn plan_of(&self, customer_id: &str) -> Result<Option<Plan>, JobError> {
         let sql = "SELECT plan FROM customers WHERE id = ?1";
+        let _connection = self.meter.start(Counted::D1Query);
         let found: Vec<PlanRow> = rows(&self.db, sql, &[customer_id.into()], "customers").await?;
         // The table's CHECK admits only the three plans; anything else reads as unknown.
         Ok(found.first().and_then(|r| serde_json::from_value(serde_json::Value::String(r.plan.clone())).ok()))

@@ -9,6 +9,7 @@ use crate::backoff::RetryPolicy;
 use crate::elite::EliteRole;
 use crate::limits::{self, HEADROOM_PERCENT, QUEUE_SEND_BATCH_MESSAGES, QUEUE_SEND_RATE_PER_S};
 use crate::names::{var, Environment};
+use crate::pipeline::budget::connection_budget;
 
 /// Why a configuration was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +72,14 @@ pub const DEFAULT_DEAD_LETTER_WARN_ROWS: u64 = 100_000;
 /// million rows of a kilobyte already fill, so a larger threshold could never warn in time.
 const MAX_DEAD_LETTER_WARN_ROWS: u64 = 10_000_000;
 
+/// The dispatcher's `[limits] subrequests` in every deployed environment (the configuration
+/// check requires at least this): a fan-out of N sites makes about N / 100 sends, N / 2,000
+/// page reads and cursor records, so 1,000,000 sites need about 11,000, over the platform's
+/// default of [`limits::SUBREQUESTS_DEFAULT`]; 20,000 keeps 1,000,000 sites within the
+/// design's headroom (80 %: 16,000, about 1,450,000 sites). The dispatcher's meter counts
+/// against it. Raisable up to [`limits::SUBREQUESTS_MAX`]; subrequests are not billed.
+pub const DISPATCHER_SUBREQUESTS: u64 = 20_000;
+
 /// Configuration of the producer (the dispatcher's fan-outs).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProducerConfig {
@@ -111,9 +120,11 @@ pub struct ConsumerConfig {
     pub max_attempts: u32,
     pub retry: RetryPolicy,
     /// Most elite calls (and other connections: the work step's R2 calls, the per-shard ledger
-    /// requests) one invocation keeps open at once. At most [`limits::CONNECTIONS`]: beyond it the platform makes further calls wait,
-    /// and a call's timeout would run while it waits. At least one job's calls
-    /// ([`ELITE_CALLS_PER_JOB`]), which one job makes at once.
+    /// requests) one invocation keeps open at once. At most
+    /// [`connection_budget`](crate::pipeline::budget::connection_budget) (4 of the platform's
+    /// [`limits::CONNECTIONS`]: beyond 6 the platform makes further calls wait, and a call's
+    /// timeout would run while it waits; the rest is the design's headroom). At least one job's
+    /// calls ([`ELITE_CALLS_PER_JOB`]), which one job makes at once.
     pub elite_calls_in_flight: u32,
 }
 
@@ -138,9 +149,9 @@ impl ConsumerConfig {
             elite_calls_in_flight: number(
                 lookup,
                 var::ELITE_CALLS_IN_FLIGHT,
-                limits::CONNECTIONS as u32,
+                connection_budget(),
                 ELITE_CALLS_PER_JOB,
-                limits::CONNECTIONS as u32,
+                connection_budget(),
             )?,
         })
     }
@@ -179,6 +190,21 @@ pub const fn min_job_retention_hours(queue_retention_s: u64) -> u32 {
 pub fn queue_retention_s(lookup: &dyn Fn(&str) -> Option<String>) -> Result<u64, ConfigError> {
     required(lookup, var::QUEUE_RETENTION_SECONDS)?;
     number(lookup, var::QUEUE_RETENTION_SECONDS, 0, 60, limits::QUEUE_RETENTION_MAX_S)
+}
+
+/// The longest retention of optimization results a deployment may declare, in days (ten
+/// years: beyond it the rule is no rule).
+pub const MAX_OPTIMIZATIONS_RETENTION_DAYS: u64 = 3_650;
+
+/// How long the results bucket keeps optimization results (`OPTIMIZATIONS_RETENTION_DAYS`,
+/// required, declared by the optimizer, the Worker that writes them): the bucket's lifecycle
+/// rule expires `optimization::OPTIMIZATIONS_PREFIX` after it (reports and health checks are
+/// kept). wrangler.toml has no key for it: `cargo xtask deploy` applies it. Nothing in the
+/// pipeline reads an old result back (a recovery looks only at its own sweep's object, within a
+/// lease), so one day is the shortest it may be.
+pub fn optimizations_retention_days(lookup: &dyn Fn(&str) -> Option<String>) -> Result<u64, ConfigError> {
+    required(lookup, var::OPTIMIZATIONS_RETENTION_DAYS)?;
+    number(lookup, var::OPTIMIZATIONS_RETENTION_DAYS, 0, 1, MAX_OPTIMIZATIONS_RETENTION_DAYS)
 }
 
 impl LedgerConfig {
@@ -252,12 +278,23 @@ mod tests {
     }
 
     #[test]
+    fn the_optimizations_retention_is_required_and_bounded() {
+        assert_eq!(optimizations_retention_days(&vars(&[("OPTIMIZATIONS_RETENTION_DAYS", "30")])), Ok(30));
+        assert_eq!(optimizations_retention_days(&vars(&[])).unwrap_err().problem, "is not set");
+        for bad in ["0", "3651", "a month"] {
+            let err = optimizations_retention_days(&vars(&[("OPTIMIZATIONS_RETENTION_DAYS", bad)])).unwrap_err();
+            assert_eq!(err.variable, "OPTIMIZATIONS_RETENTION_DAYS", "{bad}");
+        }
+    }
+
+    #[test]
     fn elite_calls_in_flight_stay_within_the_connections_and_above_one_job() {
         let read = |v: &str| ConsumerConfig::from_vars(&vars(&[("ENVIRONMENT", "dev"), ("ELITE_CALLS_IN_FLIGHT", v)]));
         assert_eq!(read("3").unwrap().elite_calls_in_flight, 3);
-        assert_eq!(ConsumerConfig::from_vars(&vars(&[("ENVIRONMENT", "dev")])).unwrap().elite_calls_in_flight, 6);
-        assert!(read("2").unwrap_err().problem.contains("outside 3..=6"));
-        assert!(read("7").unwrap_err().problem.contains("outside 3..=6"));
+        assert_eq!(ConsumerConfig::from_vars(&vars(&[("ENVIRONMENT", "dev")])).unwrap().elite_calls_in_flight, 4);
+        assert!(read("2").unwrap_err().problem.contains("outside 3..=4"));
+        // Five or six fit the platform's six, but not the design's headroom.
+        assert!(read("5").unwrap_err().problem.contains("outside 3..=4"));
     }
 
     #[test]

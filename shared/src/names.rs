@@ -176,6 +176,7 @@ pub mod var {
     /// key for it: `cargo xtask deploy` applies it with `wrangler queues create/update
     /// --message-retention-period-secs`, and the ledger's job retention must outlast it.
     pub const QUEUE_RETENTION_SECONDS: &str = "QUEUE_RETENTION_SECONDS";
+    pub const OPTIMIZATIONS_RETENTION_DAYS: &str = "OPTIMIZATIONS_RETENTION_DAYS";
     /// How long the ledger keeps finished sweeps before its alarm prunes them.
     pub const SWEEP_RETENTION_HOURS: &str = "SWEEP_RETENTION_HOURS";
     /// How long a job shard lets changed daily rollups wait before its alarm copies them to D1

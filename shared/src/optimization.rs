@@ -13,9 +13,14 @@ use crate::wire::OptimizeJob;
 /// Version of [`OptimizationResult`] this build writes.
 pub const RESULT_VERSION: u32 = 1;
 
+/// The prefix of every optimization result: the only objects the results bucket expires (its
+/// lifecycle rule, applied by `cargo xtask deploy` after `OPTIMIZATIONS_RETENTION_DAYS`);
+/// reports and health checks live under other prefixes and are kept.
+pub const OPTIMIZATIONS_PREFIX: &str = "optimizations/";
+
 /// The R2 key of a customer's result for the sweep scheduled at `scheduled`.
 pub fn optimization_key(customer: &CustomerId, scheduled: DateTime<Utc>) -> String {
-    format!("optimizations/{customer}/{}.json", basic_timestamp(scheduled))
+    format!("{OPTIMIZATIONS_PREFIX}{customer}/{}.json", basic_timestamp(scheduled))
 }
 
 /// The R2 object of one optimization job.

@@ -65,7 +65,7 @@ impl World {
                 elite_timeout_ms: 5_000,
                 max_attempts: 3,
                 retry: RetryPolicy { base_s: 1, max_s: 30 },
-                elite_calls_in_flight: 6,
+                elite_calls_in_flight: code24_shared::pipeline::budget::connection_budget(),
             },
             clock: Cell::new(SLOT_MS + 1_000),
         }
@@ -218,7 +218,7 @@ fn insight_context_of_the_monthly_analytics_reaches_the_elite_workers() {
         })
         .collect();
     let reads = w.results.reads.get();
-    assert_eq!(w.deliver(OptimizeJobs::new(&w.elite, &w.results), &bodies), [Action::Ack; 2]);
+    assert_eq!(w.deliver(OptimizeJobs::new(&w.elite, &w.results, &w.config), &bodies), [Action::Ack; 2]);
     assert_eq!(w.results.reads.get() - reads, 1, "the context is read once per batch, not per message");
     let stats = w.elite.standin.borrow().stats();
     assert_eq!(stats.platform_context_calls.get("2026-11"), Some(&6), "every one of the 2 × 3 elite calls carried it");
@@ -231,7 +231,7 @@ fn insight_context_is_absent_when_the_month_before_has_none() {
     let scheduled = Utc.with_ymd_and_hms(2027, 3, 1, 0, 3, 0).unwrap();
     let sweep = RunId::new("local", Task::Optimize, scheduled);
     let body = OptimizeJob::new(sweep, scheduled, CustomerId::parse("a").unwrap(), SiteUrl::parse("https://a.example").unwrap()).encode();
-    assert_eq!(w.deliver(OptimizeJobs::new(&w.elite, &w.results), &[body]), [Action::Ack]);
+    assert_eq!(w.deliver(OptimizeJobs::new(&w.elite, &w.results, &w.config), &[body]), [Action::Ack]);
     let stats = w.elite.standin.borrow().stats();
     assert!(stats.platform_context_calls.is_empty() && stats.last_platform_context.is_none(), "{stats:?}");
     assert_eq!(stats.total_calls, 3);

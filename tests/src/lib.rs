@@ -54,6 +54,9 @@ pub struct Stack {
     agent: ureq::Agent,
 }
 
+/// The most bytes of one answer the tests read.
+const BODY_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
+
 /// One HTTP answer, kept whole so a failed assertion can show it.
 #[derive(Debug, Clone)]
 pub struct Reply {
@@ -143,7 +146,9 @@ impl Stack {
             Err(e) => panic!("{method} {url}: the local stack did not answer: {e}"),
         };
         let status = response.status().as_u16();
-        match response.into_body().read_to_string() {
+        // The largest answer of the local stack is a report object (the multipart test reads one
+        // of about 13 MB), over ureq's default limit of 10 MiB.
+        match response.into_body().with_config().limit(BODY_LIMIT_BYTES).read_to_string() {
             Ok(body) => Reply { status, body },
             Err(e) => panic!("{method} {url}: cannot read the body: {e}"),
         }

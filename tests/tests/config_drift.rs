@@ -274,6 +274,17 @@ fn limits_a_deployed_environment_without_limits_is_refused() {
 
     let copy = BrokenCopy::new("wrangler.toml", |t| edit_entry(t, "env.dev.limits", "cpu_ms = 30000", |b| b.replace("30000", "900000")));
     copy.fails_with("code24-platform-dispatcher", Environment::Dev, "limits.cpu_ms", "outside Cloudflare's bounds (1..=300000)");
+
+    // The platform's default is not enough for the dispatcher's fan-out of 1,000,000 sites.
+    let copy = BrokenCopy::new("wrangler.toml", |t| {
+        edit_entry(t, "env.production.limits", "subrequests = 20000", |b| b.replace("20000", "10000"))
+    });
+    copy.fails_with(
+        "code24-platform-dispatcher",
+        Environment::Production,
+        "limits.subrequests",
+        "below the 20000 the fan-out is designed for",
+    );
 }
 
 #[test]
@@ -287,6 +298,23 @@ fn limits_a_consumer_without_an_explicit_queue_retention_is_refused() {
         edit_entry(t, "env.production.vars", r#"ENVIRONMENT = "production""#, |b| b.replace("\"1209600\"", "\"2000000\""))
     });
     copy.fails_with("code24-dead-letters", Environment::Production, "var QUEUE_RETENTION_SECONDS", "outside 60..=1209600");
+}
+
+#[test]
+fn a_deployed_environment_without_a_retention_for_optimization_results_is_refused() {
+    // The results bucket's lifecycle rule (deploy applies it) needs the optimizer's declared
+    // retention in every environment.
+    let copy = BrokenCopy::new("consumers/optimizer/wrangler.toml", |t| {
+        edit_entry(t, "env.production.vars", r#"ENVIRONMENT = "production""#, |b| b.replace("OPTIMIZATIONS_RETENTION_DAYS = \"30\"\n", ""))
+    });
+    copy.fails_with("code24-optimizer", Environment::Production, "var OPTIMIZATIONS_RETENTION_DAYS", "missing");
+
+    let copy = BrokenCopy::new("consumers/optimizer/wrangler.toml", |t| {
+        edit_entry(t, "env.staging.vars", r#"ENVIRONMENT = "staging""#, |b| {
+            b.replace("OPTIMIZATIONS_RETENTION_DAYS = \"14\"", "OPTIMIZATIONS_RETENTION_DAYS = \"0\"")
+        })
+    });
+    copy.fails_with("code24-optimizer", Environment::Staging, "var OPTIMIZATIONS_RETENTION_DAYS", "outside 1..=3650");
 }
 
 #[test]

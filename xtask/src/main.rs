@@ -87,7 +87,8 @@ COMMANDS:
         every Worker;
         dry-run (`deploy --dry-run` of dev, staging and production from those bundles,
         offline); end-to-end tier: a fresh stack with an empty state dir
-        (target/e2e-state-<pid>) on a free port, migrations without demo data, then
+        (target/e2e-state-<pid>) on a free port, migrations without demo data, the SQL
+        fixtures of tests/fixtures/ (bulk data some e2e tests need), then
         `cargo test -p code24-tests -- --ignored --test-threads=1 TEST_ARGS` with
         CODE24_E2E_URL and CODE24_E2E_TOKEN set (and CODE24_E2E_CONTROL: a test may ask
         for the stack to be killed and restarted on the same state; see
@@ -120,7 +121,9 @@ COMMANDS:
         (writing the new database_id into the tomls: commit it) and applies the D1
         migrations remotely; sets every queue's message retention to the
         QUEUE_RETENTION_SECONDS its consumer declares (`wrangler queues create/update
-        --message-retention-period-secs`); deploys in that order; lists secrets still to
+        --message-retention-period-secs`); applies the results bucket's lifecycle rule
+        (`optimizations/` expires after the optimizer's OPTIMIZATIONS_RETENTION_DAYS,
+        `wrangler r2 bucket lifecycle`); deploys in that order; lists secrets still to
         set (`npx wrangler secret put ADMIN_TOKEN --env ENV`); then runs the canary (below)
         against the dispatcher at --url (or CODE24_API_URL) with CODE24_API_TOKEN, unless
         --skip-canary. See docs/DEPLOY.md.

@@ -133,6 +133,18 @@ fn package_name(root: &Path, crate_dir: &str) -> Result<String> {
         .ok_or_else(|| format!("{}: no package name", manifest.display()))
 }
 
+/// The SQL fixtures of the end-to-end tier (`tests/fixtures/*.sql`, in name order): data a
+/// test needs in bulk that no API would load in reasonable time (say, the 10,000 sections of a
+/// report larger than an R2 part), loaded into the fresh local D1 before the stack starts.
+fn fixtures(root: &Path) -> Result<Vec<std::path::PathBuf>> {
+    let dir = root.join("tests/fixtures");
+    let entries = fs::read_dir(&dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    let mut files: Vec<std::path::PathBuf> =
+        entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "sql")).collect();
+    files.sort();
+    Ok(files)
+}
+
 /// The end-to-end tier on a fresh stack; the stack is stopped whatever happens.
 fn e2e(root: &Path, extra_args: &[String]) -> Result<()> {
     let tools = Tools::at(root);
@@ -141,6 +153,9 @@ fn e2e(root: &Path, extra_args: &[String]) -> Result<()> {
         fs::remove_dir_all(&state_dir).map_err(|e| format!("cannot clear {}: {e}", state_dir.display()))?;
     }
     stack::apply_migrations(root, &tools, &state_dir)?;
+    for fixture in fixtures(root)? {
+        stack::execute_sql(root, &tools, &state_dir, &fixture)?;
+    }
     let token = crate::dev_vars::ensure(root)?;
     let interrupt = interrupt::install()?;
     let port = stack::free_port()?;

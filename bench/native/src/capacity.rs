@@ -7,19 +7,27 @@
 //! `limits::memory` at N. One JSON line per (invocation, figure), each with its limit and
 //! whether it is within the design's headroom (`limits::within_headroom`).
 //!
+//! The producer has one figure more, `fan_out_seconds`: how long its paced fan-out takes on
+//! the simulated clock, against the optimize cron's period (a fan-out longer than the period
+//! overlaps the next sweep, and a site is worked less often than promised). It is a promise of
+//! the product, not a platform limit, and it is what a single queue's throughput bounds.
+//! The producer's subrequests count against the dispatcher's own `[limits] subrequests`
+//! (`config::DISPATCHER_SUBREQUESTS`, required by the configuration check), every other
+//! Worker's against the platform's default.
+//!
 //! The ledger alarm is not driven here: its flush runs in the ledger Worker, outside the core.
 //! Its counts come from the same constants the flush reads and are marked `"counted": false`.
 
 use code24_shared::backoff::{RetryPolicy, Rng};
-use code24_shared::config::{ConsumerConfig, ProducerConfig};
+use code24_shared::config::{ConsumerConfig, ProducerConfig, DISPATCHER_SUBREQUESTS};
 use code24_shared::ids::{from_epoch_ms, CustomerId};
 use code24_shared::ledger::rollups::{FLUSH_BATCH_ROWS, FLUSH_MAX_ROWS};
 use code24_shared::ledger::{FanoutDone, OpenRun, PageDone};
 use code24_shared::limits::memory::{peak, Invocation, RecordSizes};
 use code24_shared::limits::usage::{Counted, Figure, Figures, InvocationLimits, Usage};
-use code24_shared::limits::{within_headroom, MEMORY_BYTES, QUEUE_SEND_RATE_PER_S};
+use code24_shared::limits::{within_headroom, HEADROOM_PERCENT, MEMORY_BYTES, QUEUE_SEND_RATE_PER_S};
 use code24_shared::names::Environment;
-use code24_shared::pipeline::budget::jobs_per_invocation;
+use code24_shared::pipeline::budget::{connection_budget, jobs_per_invocation};
 use code24_shared::pipeline::consumer::{Action, Consumer, Delivery};
 use code24_shared::pipeline::optimize::OptimizeJobs;
 use code24_shared::pipeline::optimize::SERVICE_BINDING_CALLS_PER_JOB;
@@ -29,7 +37,7 @@ use code24_shared::pipeline::reports::MAX_SERVICE_BINDING_CALLS_PER_JOB;
 use code24_shared::ports::Ledger;
 use code24_shared::reports::jobs::{monthly_run_id, ReportJob, ReportWork};
 use code24_shared::reports::period::Month;
-use code24_shared::schedule::{Task, END_OF_MONTH, MONTHLY_ANALYTICS};
+use code24_shared::schedule::{fires_at, schedule_of, Task, END_OF_MONTH, MONTHLY_ANALYTICS};
 use code24_shared::site::{Site, SiteUrl};
 use code24_shared::testkit::metered::Metered;
 use code24_shared::testkit::ports::{
@@ -60,19 +68,35 @@ pub(crate) struct Line {
     pub(crate) figure: &'static str,
     pub(crate) value: u64,
     pub(crate) limit: u64,
+    /// Whether `value` is within [`HEADROOM_PERCENT`] of `limit` (not merely within the
+    /// limit): the bar, every figure with at least 20 % to spare.
     pub(crate) ok: bool,
+    /// The share of the limit `ok` allows, so a line read alone says what `ok` means.
+    headroom_percent: u64,
     /// `false` where the figure comes from the code's constants rather than a counted run.
     counted: bool,
 }
 
 fn line(sites: u64, invocation: Invocation, figure: &'static str, value: u64, limit: u64, counted: bool) -> Line {
-    Line { part: "capacity", sites, invocation: invocation.key(), figure, value, limit, ok: within_headroom(value, limit), counted }
+    Line {
+        part: "capacity",
+        sites,
+        invocation: invocation.key(),
+        figure,
+        value,
+        limit,
+        ok: within_headroom(value, limit),
+        headroom_percent: HEADROOM_PERCENT,
+        counted,
+    }
 }
 
 /// What one invocation counted, its queue's busiest second, and what went wrong.
 struct Run {
     figures: Figures,
     send_rate: u64,
+    /// The simulated seconds the invocation took (the producer's paced fan-out).
+    seconds: u64,
     problems: Vec<String>,
 }
 
@@ -96,11 +120,15 @@ pub(crate) fn run(sites: u64) -> (Vec<Line>, Vec<String>) {
     let mut problems = Vec::new();
     for (kind, run) in runs {
         let counted = kind != Invocation::LedgerAlarm;
+        let limits = if kind == Invocation::Producer { InvocationLimits::configured(Some(DISPATCHER_SUBREQUESTS)) } else { limits };
         for figure in [Figure::Subrequests, Figure::ServiceBindingCalls, Figure::PeakConnections, Figure::AePoints, Figure::D1Queries] {
             let limit = limits.of(figure).unwrap_or(u64::MAX);
             lines.push(line(sites, kind, figure.key(), run.figures.get(figure), limit, counted));
         }
         lines.push(line(sites, kind, "peak_queue_send_rate", run.send_rate, QUEUE_SEND_RATE_PER_S, counted));
+        if kind == Invocation::Producer {
+            lines.push(line(sites, kind, "fan_out_seconds", run.seconds, sweep_period_s(), counted));
+        }
         lines.push(line(sites, kind, "peak_memory", peak(kind, sites, &sizes).total(), MEMORY_BYTES, false));
         problems.extend(run.problems.into_iter().map(|p| format!("{} at {sites} sites: {p}", kind.key())));
     }
@@ -132,12 +160,25 @@ fn producer(sites: u64, clock: &SimClock, ledger: &MemoryLedger, queue: &MemoryQ
         owner: "capacity".into(),
     };
     let mut problems = Vec::new();
+    let started_ms = clock.get();
     match block_on(producer.fan_out(&firing)) {
         Ok(report) if report.sent == sites => {}
         other => problems.push(format!("the fan-out did not send every site: {other:?}")),
     }
     let send_rate = queue.throttle.borrow().as_ref().map_or(0, |t| t.window.peak_per_s());
-    Run { figures: usage.figures(), send_rate, problems }
+    Run { figures: usage.figures(), send_rate, seconds: ((clock.get() - started_ms) as u64).div_ceil(1_000), problems }
+}
+
+/// Seconds between two firings of the optimize cron, as the schedule table has it.
+fn sweep_period_s() -> u64 {
+    let cron = schedule_of(Task::Optimize).cron;
+    let fires = |minutes: i64| {
+        let at = from_epoch_ms(START_MS + minutes * 60_000).expect("in range");
+        fires_at(cron, at).expect("the schedule's cron parses")
+    };
+    let first = (0..1_440).find(|m| fires(*m)).expect("fires within a day");
+    let next = (first + 1..first + 1_441).find(|m| fires(*m)).expect("fires again within a day");
+    ((next - first) * 60) as u64
 }
 
 /// One optimizer batch of the sweep's first messages.
@@ -146,12 +187,13 @@ fn optimizer_batch(clock: &SimClock, ledger: &MemoryLedger, queue: &MemoryQueue)
     let (elite, results, dead, metrics) =
         (MemoryElite::default(), MemoryResults::default(), MemoryDeadLetters::default(), MemoryMetrics::default());
     let (elite, results) = (Metered::new(&elite, &usage), Metered::new(&results, &usage));
+    let config = consumer_config();
     let consumer = Consumer {
-        jobs: OptimizeJobs::new(&elite, &results),
+        jobs: OptimizeJobs::new(&elite, &results, &config),
         ledger: &Metered::new(ledger, &usage),
         dead_letters: &Metered::new(&dead, &usage),
         metrics: &Metered::new(&metrics, &usage),
-        config: &consumer_config(),
+        config: &config,
         origin_queue: code24_shared::names::OPTIMIZE_QUEUE,
     };
     let deliveries = deliveries(queue.sent.borrow().iter().take(OPTIMIZER_BATCH).cloned().collect(), clock);
@@ -227,7 +269,7 @@ fn settled(deliveries: &[Delivery], actions: &[Action], usage: &Usage) -> Run {
     if deliveries.is_empty() || not_acked > 0 {
         problems.push(format!("{not_acked} of {} messages not acked: {:?}", deliveries.len(), actions.first()));
     }
-    Run { figures: usage.figures(), send_rate: 0, problems }
+    Run { figures: usage.figures(), send_rate: 0, seconds: 0, problems }
 }
 
 /// Opens a report run of `jobs` jobs in the ledger, as the dispatcher does (the finalize job
@@ -253,7 +295,7 @@ fn ledger_alarm() -> Run {
     for batch in (0..FLUSH_MAX_ROWS).collect::<Vec<_>>().chunks(FLUSH_BATCH_ROWS) {
         let _connection = usage.start(Counted::D1Batch { statements: batch.len() as u64 });
     }
-    Run { figures: usage.figures(), send_rate: 0, problems: Vec::new() }
+    Run { figures: usage.figures(), send_rate: 0, seconds: 0, problems: Vec::new() }
 }
 
 fn consumer_config() -> ConsumerConfig {
@@ -262,7 +304,7 @@ fn consumer_config() -> ConsumerConfig {
         elite_timeout_ms: 5_000,
         max_attempts: 4,
         retry: RetryPolicy { base_s: 1, max_s: 30 },
-        // As deployed: the default, every connection an invocation may hold.
-        elite_calls_in_flight: code24_shared::limits::CONNECTIONS as u32,
+        // As deployed: the default, the connections an invocation may hold with the headroom.
+        elite_calls_in_flight: connection_budget(),
     }
 }

@@ -166,10 +166,10 @@ fn run(sites: usize) -> Report {
         elite_timeout_ms: 5_000,
         max_attempts: 4,
         retry: RetryPolicy { base_s: 1, max_s: 30 },
-        elite_calls_in_flight: 6,
+        elite_calls_in_flight: code24_shared::pipeline::budget::connection_budget(),
     };
     let consumer = Consumer {
-        jobs: OptimizeJobs::new(&elite, &results),
+        jobs: OptimizeJobs::new(&elite, &results, &config),
         ledger: &ledger,
         dead_letters: &dead_letters,
         metrics: &metrics,

@@ -43,7 +43,7 @@ async fn process(queue_name: &str, deliveries: &[Delivery], env: &Env, meter: &M
     let fail = |e: worker::Error| e.to_string();
     let config = ConsumerConfig::from_vars(&vars(env)).map_err(|e| e.to_string())?;
     let ledger = DurableLedger::from_env(env).map_err(fail)?.metered(meter);
-    let store = D1Reports::new(env.d1(binding::DB).map_err(fail)?);
+    let store = D1Reports::new(env.d1(binding::DB).map_err(fail)?).metered(meter);
     let results = R2Results::new(env.bucket(binding::RESULTS).map_err(fail)?).metered(meter);
     let queue = TextQueue::new(env.queue(binding::REPORTS_QUEUE).map_err(fail)?, REPORTS_QUEUE).metered(meter);
     let probes = WorkerProbes::new(

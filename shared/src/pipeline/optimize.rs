@@ -3,6 +3,11 @@
 //! crashed first looks for the result that attempt may have written, so success is never
 //! redone. The claim, the verdicts and the dead letters are the [`Consumer`]'s.
 //!
+//! The job's calls (the three elite calls, the R2 write, a recovery's R2 read) take their
+//! connections from the invocation's [`Slots`], one per call, so the invocation never holds
+//! more than `ELITE_CALLS_IN_FLIGHT` (4 as deployed: one job's three calls and the next job's
+//! first) whatever the jobs' phases.
+//!
 //! Every request carries the platform context of the month before its sweep's (the insights
 //! the monthly analytics wrote, `reports::insights`), read from R2 once per batch and month
 //! before any job is worked ([`JobKind::before_work`]), never per message. A context that is
@@ -21,6 +26,7 @@ use crate::error::{ErrorClass, JobError};
 use crate::ids::{from_epoch_ms, rfc3339};
 use crate::ledger::{JobClaim, JobMetrics, Recovery};
 use crate::optimization::{optimization_key, OptimizationResult};
+use crate::pipeline::budget::Slots;
 use crate::pipeline::consumer::{Claimed, JobKind, Worked};
 use crate::ports::{EliteClient, ObjectReader, ResultStore};
 use crate::reports::insights::{context_key, context_month};
@@ -41,13 +47,22 @@ pub struct OptimizeJobs<'a, E, R> {
     results: &'a R,
     /// The platform context per month of insights, as read by `before_work` for this batch.
     contexts: RefCell<BTreeMap<Month, Option<PlatformContext>>>,
+    /// The invocation's connections, shared by every call of every job.
+    slots: Slots,
 }
 
 impl<'a, E, R> OptimizeJobs<'a, E, R> {
-    pub fn new(elite: &'a E, results: &'a R) -> Self {
-        Self { elite, results, contexts: RefCell::new(BTreeMap::new()) }
+    /// The jobs of one invocation, whose calls share `config.elite_calls_in_flight` connections.
+    pub fn new(elite: &'a E, results: &'a R, config: &ConsumerConfig) -> Self {
+        Self { elite, results, contexts: RefCell::new(BTreeMap::new()), slots: Slots::new(config.elite_calls_in_flight) }
     }
 }
+
+/// The connections the consumer counts per job when it decides how many jobs work side by
+/// side (its bound divided by this): two jobs for four slots, enough that the slots never idle
+/// while a job writes its result (one job's three calls and the next job's first fill four),
+/// few enough that a job seldom waits for slots with its duration running; one for three.
+const CONNECTIONS_PER_JOB_SHARE: u32 = 2;
 
 /// The platform context stored at `key`, if there is a readable one of this build's version.
 async fn read_context(results: &impl ObjectReader, month: Month) -> Option<PlatformContext> {
@@ -76,9 +91,11 @@ impl<E: EliteClient, R: ResultStore + ObjectReader> JobKind for OptimizeJobs<'_,
         SERVICE_BINDING_CALLS_PER_JOB
     }
 
-    /// The three elite calls at once; the R2 read or write comes after them, alone.
+    /// Not what a job holds (its calls take their connections from the slots, at most
+    /// `elite_calls_in_flight` for all jobs together) but the share the consumer divides its
+    /// bound by to decide how many jobs work side by side: two for four slots, one for three.
     fn connections(_job: &OptimizeJob) -> u32 {
-        ELITE_CALLS_PER_JOB
+        CONNECTIONS_PER_JOB_SHARE
     }
 
     /// Reads the platform context of each month the batch's sweeps need, once (one R2 read per
@@ -101,7 +118,7 @@ impl<E: EliteClient, R: ResultStore + ObjectReader> JobKind for OptimizeJobs<'_,
     async fn work(&self, job: &OptimizeJob, claimed: Claimed, now: &dyn Fn() -> i64) -> Result<Worked, JobError> {
         let key = optimization_key(&job.customer_id, job.scheduled);
         if claimed.recovery != Recovery::Fresh {
-            if self.results.job_of(&key).await?.as_deref() == Some(job.job_id.as_str()) {
+            if self.slots.run(|| self.results.job_of(&key)).await?.as_deref() == Some(job.job_id.as_str()) {
                 return Ok(Worked::Recovered);
             }
             if claimed.recovery == Recovery::LookOnly {
@@ -119,7 +136,8 @@ impl<E: EliteClient, R: ResultStore + ObjectReader> JobKind for OptimizeJobs<'_,
             platform_context: platform_context.clone(),
         };
         let (brand, designer, developer) = (request(EliteRole::Brand), request(EliteRole::Designer), request(EliteRole::Developer));
-        let (b, d, v) = join3(self.elite.optimize(&brand), self.elite.optimize(&designer), self.elite.optimize(&developer)).await;
+        let call = |request| self.slots.run(move || self.elite.optimize(request));
+        let (b, d, v) = join3(call(&brand), call(&designer), call(&developer)).await;
         let answers = match (b, d, v) {
             (Ok(b), Ok(d), Ok(v)) => [b, d, v],
             (b, d, v) => return Err(worst([b.err(), d.err(), v.err()])),
@@ -128,7 +146,7 @@ impl<E: EliteClient, R: ResultStore + ObjectReader> JobKind for OptimizeJobs<'_,
         let scores = [answers[0].score, answers[1].score, answers[2].score];
         let result = OptimizationResult::new(job, claimed.attempt, at, answers);
         let body = serde_json::to_vec_pretty(&result).map_err(|e| JobError::permanent(format!("result does not serialize: {e}")))?;
-        self.results.put(&key, body, job.job_id.as_str()).await?;
+        self.slots.run(|| self.results.put(&key, body, job.job_id.as_str())).await?;
         Ok(Worked::Done { scores: Some(scores) })
     }
 

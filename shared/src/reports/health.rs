@@ -13,8 +13,9 @@ pub const HEALTH_REPORT_VERSION: u32 = 1;
 /// Each site's HTTP check is abandoned (as unreachable) after this long.
 pub const SITE_TIMEOUT_MS: u32 = 5_000;
 /// Site checks in flight at once: enough to finish 50 sites in a few timeouts' time, few
-/// enough not to look like a burst to anyone's site.
-pub const SITE_CONCURRENCY: usize = 6;
+/// enough not to look like a burst to anyone's site, and within the invocation's connection
+/// budget (`pipeline::budget::connection_budget`, 4 of 6).
+pub const SITE_CONCURRENCY: usize = 4;
 /// Active sites checked per run, the first by customer id; the report says how many exist.
 pub const MAX_SITES: u32 = 50;
 /// The R2 key the round trip writes, reads back and deletes.

@@ -4,13 +4,19 @@
 //! Sans-IO: [`ArraySplice`] says where the items go in a report's pretty JSON, [`Parts`] cuts
 //! the bytes into parts; a driver (`pipeline::reports::streamed`) reads and uploads.
 //!
-//! The streamed object is byte for byte what `serde_json::to_vec_pretty` of the whole report
-//! would give (the tests compare both), so readers see no difference.
+//! Written whole (it fits one part), the object is byte for byte what `serde_json::to_vec_pretty`
+//! of the whole report would give; written in parts, it is the same JSON with spaces after the
+//! list's `[` (see below). The tests compare both, so readers see no difference.
 //!
 //! A report's head (its totals) is known only after the last page, yet comes first. R2 takes
 //! parts in any order, so the first part is held back: the items' first bytes are kept until
 //! the end, then sent behind the head as part 1, while every later part is sent as soon as it
-//! is full. Memory is thus bounded by two parts and one page, whatever the number of customers.
+//! is full. R2 (and the local R2) completes an upload only if every part but the last has the
+//! same size, so part 1 must be exactly a part too, although the head's length is known only at
+//! the end: part 1 holds [`Parts::head_reserve`] bytes for the head, which is padded with
+//! spaces (valid JSON whitespace) to fill them. Found by the multipart test on the local R2,
+//! which refused the first version's longer part 1. Memory is thus bounded by two parts and one
+//! page, whatever the number of customers.
 
 use serde::Serialize;
 
@@ -108,7 +114,11 @@ pub enum Finished {
     Parts(Vec<Part>),
 }
 
-/// The cutting of an object's body into parts of at least `part_bytes` (the last excepted).
+/// The head room of part 1 for a part of 5 MiB: a report's head (its totals, a forecast) is a
+/// few kilobytes.
+pub const HEAD_RESERVE_BYTES: usize = 64 * 1024;
+
+/// The cutting of an object's body into parts of exactly `part_bytes` (the last excepted).
 #[derive(Debug)]
 pub struct Parts {
     part_bytes: usize,
@@ -124,13 +134,19 @@ impl Parts {
     /// Parts of at least `part_bytes`: the store's smallest (R2's is
     /// [`crate::limits::R2_PART_MIN_BYTES`]).
     pub fn new(part_bytes: usize) -> Self {
-        Self { part_bytes: part_bytes.max(1), held: Vec::new(), current: Vec::new(), next: 2 }
+        Self { part_bytes: part_bytes.max(2), held: Vec::new(), current: Vec::new(), next: 2 }
+    }
+
+    /// The bytes at the front of part 1 kept for the head: [`HEAD_RESERVE_BYTES`], or half a
+    /// part when parts are smaller (tests).
+    pub fn head_reserve(&self) -> usize {
+        HEAD_RESERVE_BYTES.min(self.part_bytes / 2)
     }
 
     /// Appends body bytes; answers the parts now full, to send now (each exactly `part_bytes`),
     /// so nothing beyond the held first part and one part's worth is ever kept.
     pub fn push(&mut self, mut bytes: &[u8]) -> Vec<Part> {
-        let room = self.part_bytes.saturating_sub(self.held.len()).min(bytes.len());
+        let room = (self.part_bytes - self.head_reserve()).saturating_sub(self.held.len()).min(bytes.len());
         self.held.extend_from_slice(&bytes[..room]);
         bytes = &bytes[room..];
         let mut full = Vec::new();
@@ -156,18 +172,29 @@ impl Parts {
         self.held.len() + self.current.len()
     }
 
-    /// The rest of the object, given its head and tail.
-    pub fn finish(mut self, head: &[u8], tail: &[u8]) -> Finished {
-        let mut first = Vec::with_capacity(head.len() + self.held.len());
+    /// The rest of the object, given its head and tail: part 1 (the head padded to the reserve,
+    /// then the held bytes: exactly a part), and the last bytes with the tail, cut at the part
+    /// size so that no part is longer than the others. A head longer than the reserve cannot be
+    /// written in equal parts.
+    pub fn finish(mut self, head: &[u8], tail: &[u8]) -> Result<Finished, StreamError> {
+        let mut first = Vec::with_capacity(self.part_bytes.max(head.len() + self.held.len()));
         first.extend_from_slice(head);
-        first.append(&mut self.held);
         if !self.started() {
+            first.append(&mut self.held);
             first.append(&mut self.current);
             first.extend_from_slice(tail);
-            return Finished::Whole(first);
+            return Ok(Finished::Whole(first));
         }
+        let reserve = self.head_reserve();
+        if head.len() > reserve {
+            return Err(StreamError(format!("a report head of {} bytes does not fit the {reserve} bytes part 1 keeps for it", head.len())));
+        }
+        first.resize(reserve, b' ');
+        first.append(&mut self.held);
+        let mut rest = vec![Part { number: 1, body: first }];
         self.current.extend_from_slice(tail);
-        Finished::Parts(vec![Part { number: 1, body: first }, Part { number: self.next, body: self.current }])
+        rest.extend((self.next..).zip(self.current.chunks(self.part_bytes)).map(|(number, chunk)| Part { number, body: chunk.to_vec() }));
+        Ok(Finished::Parts(rest))
     }
 }
 
@@ -224,19 +251,31 @@ mod tests {
     }
 
     #[test]
-    fn parts_hold_the_first_back_and_cut_the_rest_at_the_part_size() {
+    fn parts_hold_the_first_back_and_cut_every_part_to_the_same_size() {
         let mut parts = Parts::new(10);
+        assert_eq!(parts.head_reserve(), 5);
         let mut sent = Vec::new();
         for chunk in [&b"aaaa"[..], b"bbbbbbb", b"cccccc", b"ddddd", b"eeeeeeeeeeeee"] {
             sent.extend(parts.push(chunk));
         }
         let part = |number, body: &[u8]| Part { number, body: body.to_vec() };
-        assert_eq!(sent, [part(2, b"bccccccddd"), part(3, b"ddeeeeeeee")]);
-        let Finished::Parts(rest) = parts.finish(b"H", b"T") else { panic!("parts were cut") };
-        assert_eq!(rest, [part(1, b"Haaaabbbbbb"), part(4, b"eeeeeT")]);
-        // Small bodies are written whole.
+        assert_eq!(sent, [part(2, b"bbbbbbcccc"), part(3, b"ccdddddeee"), part(4, b"eeeeeeeeee")]);
+        let Finished::Parts(rest) = parts.finish(b"HH", b"TT").unwrap() else { panic!("parts were cut") };
+        // Part 1 is the head padded to the reserve, then the held bytes: a whole part, as R2
+        // requires of every part but the last.
+        assert_eq!(rest, [part(1, b"HH   aaaab"), part(5, b"TT")]);
+        // A tail that overflows the last part is cut too: no part longer than the others.
+        let mut full = Parts::new(10);
+        assert_eq!(full.push(b"aaaaabbbbbbbbbbccccccccc"), [part(2, b"bbbbbbbbbb")]);
+        let Finished::Parts(rest) = full.finish(b"H", b"TTT").unwrap() else { panic!("parts were cut") };
+        assert_eq!(rest, [part(1, b"H    aaaaa"), part(3, b"cccccccccT"), part(4, b"TT")]);
+        // A head longer than the reserve cannot be written in equal parts.
+        let mut long = Parts::new(10);
+        long.push(b"aaaaaaaaaaaaaaaaaaaa");
+        assert!(long.finish(b"HHHHHH", b"T").is_err());
+        // Small bodies are written whole, byte for byte.
         let mut small = Parts::new(10);
         assert_eq!(small.push(b"abc"), []);
-        assert_eq!(small.finish(b"H", b"T"), Finished::Whole(b"HabcT".to_vec()));
+        assert_eq!(small.finish(b"H", b"T"), Ok(Finished::Whole(b"HabcT".to_vec())));
     }
 }

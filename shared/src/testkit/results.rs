@@ -66,9 +66,29 @@ impl ObjectReader for MemoryResults {
     }
 }
 
-/// As R2 does: parts numbered 1 to [`crate::limits::R2_PARTS_MAX`], every part but the last at
-/// least the minimum (checked on completion, where R2 refuses with `EntityTooSmall`), and an
-/// etag per part that completion must name.
+/// R2's rule on the sizes of a completed upload's parts, in part order: every part but the last
+/// at least `min` (`EntityTooSmall`) and all of one size, the last no larger (`BadUpload`: the
+/// local R2 refuses so, as Cloudflare's does).
+pub(crate) fn check_part_sizes(key: &str, sizes: &[(u16, usize)], min: usize) -> Result<(), JobError> {
+    let Some(((_, size), rest)) = sizes.split_last() else { return Ok(()) };
+    let uniform = rest.first().map_or(*size, |(_, s)| *s);
+    for (n, s) in rest {
+        if *s < min {
+            return Err(JobError::permanent(format!("EntityTooSmall: part {n} of {key} has {s} bytes")));
+        }
+        if *s != uniform {
+            return Err(JobError::permanent(format!("BadUpload: part {n} of {key} has {s} bytes, the parts before it {uniform}")));
+        }
+    }
+    if !rest.is_empty() && *size > uniform {
+        return Err(JobError::permanent(format!("BadUpload: the last part of {key} has {size} bytes, more than the others' {uniform}")));
+    }
+    Ok(())
+}
+
+/// As R2 does: parts numbered 1 to [`crate::limits::R2_PARTS_MAX`], sizes by
+/// [`check_part_sizes`] (checked on completion, as R2 does), and an etag per part that
+/// completion must name.
 impl PartUploads for MemoryResults {
     fn part_bytes(&self) -> usize {
         self.min_part_bytes.get().unwrap_or(crate::limits::R2_PART_MIN_BYTES as usize)
@@ -111,10 +131,8 @@ impl PartUploads for MemoryResults {
             if *etag != format!("{n}-{}", crate::ids::stable_hash(body)) {
                 return Err(JobError::permanent(format!("part {n} of {key}: wrong etag")));
             }
-            if *n != numbers[numbers.len() - 1] && body.len() < self.part_bytes() {
-                return Err(JobError::permanent(format!("EntityTooSmall: part {n} of {key} has {} bytes", body.len())));
-            }
         }
+        check_part_sizes(key, &parts.iter().map(|(n, b)| (*n, b.len())).collect::<Vec<_>>(), self.part_bytes())?;
         let body: Vec<u8> = parts.into_values().flatten().collect();
         self.uploads_completed.set(self.uploads_completed.get() + 1);
         self.put(key, body, &job_id).await

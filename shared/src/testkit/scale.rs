@@ -191,15 +191,11 @@ impl PartUploads for CountingObjects {
 
     async fn complete_upload(&self, key: &str, _upload_id: &str, parts: &[(u16, String)]) -> Result<(), JobError> {
         let open = std::mem::take(&mut *self.open.borrow_mut());
-        let last = open.keys().next_back().copied();
         if parts.len() != open.len() {
             return Err(JobError::permanent(format!("{key} completed with {} of {} parts", parts.len(), open.len())));
         }
-        for (n, size) in &open {
-            if Some(*n) != last && *size < self.part_bytes() as u64 {
-                return Err(JobError::permanent(format!("EntityTooSmall: part {n} of {key} has {size} bytes")));
-            }
-        }
+        let sizes: Vec<(u16, usize)> = open.iter().map(|(n, s)| (*n, *s as usize)).collect();
+        super::results::check_part_sizes(key, &sizes, self.part_bytes())?;
         self.puts.set(self.puts.get() + 1);
         self.bytes.set(self.bytes.get() + open.values().sum::<u64>());
         Ok(())

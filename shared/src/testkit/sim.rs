@@ -331,7 +331,7 @@ pub fn run_with_faults(cfg: &SimConfig, extra: &ExtraFaults) -> SimReport {
         elite_timeout_ms: 5_000,
         max_attempts: 4,
         retry: RetryPolicy { base_s: 1, max_s: 30 },
-        elite_calls_in_flight: 6,
+        elite_calls_in_flight: crate::pipeline::budget::connection_budget(),
     };
     let crashing = CrashingLedger {
         inner: &ledger,
@@ -440,7 +440,7 @@ pub fn run_with_faults(cfg: &SimConfig, extra: &ExtraFaults) -> SimReport {
                 let usage = Usage::new("optimizer", "queue");
                 let (elite, metered_results) = (Metered::new(&watched, &usage), Metered::new(&results, &usage));
                 let consumer = Consumer {
-                    jobs: OptimizeJobs::new(&elite, &metered_results),
+                    jobs: OptimizeJobs::new(&elite, &metered_results, &config),
                     ledger: &Metered::new(&crashing, &usage),
                     dead_letters: &Metered::new(&dead_letters, &usage),
                     metrics: &Metered::new(&metrics, &usage),

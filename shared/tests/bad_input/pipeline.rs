@@ -34,10 +34,10 @@ impl Twins {
             elite_timeout_ms: 5_000,
             max_attempts: 3,
             retry: RetryPolicy { base_s: 1, max_s: 30 },
-            elite_calls_in_flight: 6,
+            elite_calls_in_flight: code24_shared::pipeline::budget::connection_budget(),
         };
         let consumer = Consumer {
-            jobs: OptimizeJobs::new(&self.elite, &self.results),
+            jobs: OptimizeJobs::new(&self.elite, &self.results, &config),
             ledger: &self.ledger,
             dead_letters: &self.dead_letters,
             metrics: &self.metrics,

@@ -36,7 +36,7 @@ impl World {
             elite_timeout_ms: 5_000,
             max_attempts: 3,
             retry: RetryPolicy { base_s: 1, max_s: 30 },
-            elite_calls_in_flight: 6,
+            elite_calls_in_flight: code24_shared::pipeline::budget::connection_budget(),
         };
         let consumer = Consumer {
             jobs: ReportJobs {

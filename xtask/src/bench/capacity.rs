@@ -59,9 +59,37 @@ pub(crate) fn run(root: &Path) -> Result<Vec<Line>> {
     Ok(lines)
 }
 
-/// The figures over the design's headroom at `sites`, as `invocation figure value/limit`.
+/// The figures over the design's headroom at `sites`, as `invocation figure value/limit`,
+/// the first to break first: each with the site count where it crosses 80 % of its limit,
+/// interpolated linearly from the size before (the figures grow linearly with the sites), when
+/// it was within its headroom there.
 fn over(lines: &[Line], sites: u64) -> Vec<String> {
-    lines.iter().filter(|l| l.sites == sites && !l.ok).map(|l| format!("{} {}/{}", l.name(), value(l), value_of(l, l.limit))).collect()
+    let mut broken: Vec<(u64, String)> = lines
+        .iter()
+        .filter(|l| l.sites == sites && !l.ok)
+        .map(|l| {
+            let crossing = crossing(lines, l);
+            let from = crossing.map_or(String::new(), |n| format!(" (over 80 % from about {} sites)", thousands(n)));
+            (crossing.unwrap_or(0), format!("{} {}/{}{from}", l.name(), value(l), value_of(l, l.limit)))
+        })
+        .collect();
+    broken.sort_by_key(|(crossing, _)| *crossing);
+    broken.into_iter().map(|(_, text)| text).collect()
+}
+
+/// Where `over` (a line over its headroom) crossed 80 % of its limit, between the table's size
+/// before and its own, if it was within its headroom at the size before.
+fn crossing(lines: &[Line], over: &Line) -> Option<u64> {
+    let before = *SITES.iter().take_while(|n| **n < over.sites).last()?;
+    let prev = lines.iter().find(|l| l.sites == before && l.invocation == over.invocation && l.figure == over.figure && l.ok)?;
+    let bar = over.limit as f64 * 0.8;
+    let (v0, v1) = (prev.value as f64, over.value as f64);
+    if v1 <= v0 {
+        return None;
+    }
+    let n = before as f64 + (bar - v0) / (v1 - v0) * (over.sites - before) as f64;
+    // Rounded down to a thousand: the largest size known to be inside.
+    Some((n as u64) / 1_000 * 1_000)
 }
 
 /// The largest site count with every figure inside its headroom (`None` if even the smallest
@@ -192,9 +220,10 @@ mod tests {
     #[test]
     fn the_table_names_the_largest_size_inside_every_limit_and_what_breaks_beyond() {
         let lines: Vec<Line> = SITES.iter().flat_map(|&n| [line(n, "subrequests", n / 90, 10_000), line(n, "connections", 4, 6)]).collect();
-        assert_eq!(verdict(&lines), (Some(100_000), vec!["producer subrequests 11,111/10,000".to_owned()]));
+        let broken = "producer subrequests 11,111/10,000 (over 80 % from about 720,000 sites)".to_owned();
+        assert_eq!(verdict(&lines), (Some(100_000), vec![broken.clone()]));
         let text = section(&lines);
-        assert!(text.contains("**100,000**. Beyond it, what breaks first: producer subrequests 11,111/10,000"), "{text}");
+        assert!(text.contains(&format!("**100,000**. Beyond it, what breaks first: {broken}")), "{text}");
         assert!(text.contains("| producer | subrequests | 10,000 | 11 | 111 | 1,111 | **11,111** over |"), "{text}");
         assert_eq!(figures(&lines).iter().filter(|f| f.verdict == Verdict::Pass).count(), 3);
         let all_ok: Vec<Line> = lines.iter().filter(|l| l.figure == "connections").cloned().collect();
@@ -205,6 +234,25 @@ mod tests {
         assert_eq!(over_at_every_size(&always), ["producer service_binding_calls"]);
         let text = section(&always);
         assert!(text.contains("**none**: at every size, producer service_binding_calls"), "{text}");
-        assert!(text.contains("up to **100,000** sites. Beyond it, what breaks first: producer subrequests 11,111/10,000."), "{text}");
+        assert!(text.contains(&format!("up to **100,000** sites. Beyond it, what breaks first: {broken}.")), "{text}");
+    }
+
+    #[test]
+    fn what_breaks_first_is_ordered_by_where_each_figure_crosses_its_headroom() {
+        let mut lines: Vec<Line> = SITES.iter().map(|&n| line(n, "subrequests", n / 90, 10_000)).collect();
+        // Over 80 % from 124,000 sites: 643 at 100k, 6,411 at 1M, limit 1,000.
+        lines.extend([(1_000, 7), (10_000, 65), (100_000, 643), (1_000_000, 6_411)].map(|(n, v)| line(n, "d1_queries", v, 1_000)));
+        let (largest, broken) = verdict(&lines);
+        assert_eq!(largest, Some(100_000));
+        assert_eq!(
+            broken,
+            [
+                "producer d1_queries 6,411/1,000 (over 80 % from about 124,000 sites)",
+                "producer subrequests 11,111/10,000 (over 80 % from about 720,000 sites)"
+            ]
+        );
+        // Over already at the smallest size: no size before, no crossing to name.
+        let always: Vec<Line> = SITES.iter().map(|&n| line(n, "connections", 6, 6)).collect();
+        assert_eq!(verdict(&always), (None, vec!["producer connections 6/6".to_owned()]));
     }
 }

@@ -6,7 +6,8 @@
 //! 2. Build the Workers.
 //! 3. Provision what is missing, as the configs name it (`code24_config_check::resources`):
 //!    queues (each with its declared message retention, applied to existing ones too), the R2
-//!    bucket, the D1 database; write a new database's id into every config
+//!    bucket and its lifecycle rule (`optimizations/` expires after the declared retention,
+//!    `deploy/lifecycle.rs`), the D1 database; write a new database's id into every config
 //!    that binds it (in place of the placeholder; an id that disagrees with the account's is
 //!    refused); apply the D1 migrations remotely.
 //! 4. `wrangler deploy --env X` each Worker in deploy order.
@@ -26,7 +27,7 @@ use code24_shared::names::{self, Environment};
 use serde_json::Value;
 
 use super::secrets::{self, Given};
-use super::{database_id, output_tail, queues, Wrangler};
+use super::{database_id, lifecycle, output_tail, queues, Wrangler};
 use crate::Result;
 
 pub(crate) fn run(root: &Path, wrangler: &Wrangler, env: Environment, given: &Given, build: impl FnOnce() -> Result<()>) -> Result<()> {
@@ -50,6 +51,7 @@ pub(crate) fn run(root: &Path, wrangler: &Wrangler, env: Environment, given: &Gi
     }
     for bucket in &needs.buckets {
         done.push(ensure(wrangler, "R2 bucket", bucket, &["r2", "bucket", "info", bucket], &["r2", "bucket", "create", bucket])?);
+        done.push(lifecycle::ensure_rule(wrangler, bucket, needs.optimizations_retention_days.get(bucket).copied())?);
     }
     for database in &needs.databases {
         done.extend(provision_database(root, wrangler, env, database)?);

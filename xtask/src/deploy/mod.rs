@@ -6,7 +6,8 @@
 //! - [`dry_run`]: `wrangler deploy --dry-run` of every deployed Worker, offline, and each
 //!   bundle's size against Cloudflare's limits.
 //! - [`live`]: login check, pre-flight, provisioning of what is missing (queues with their
-//!   declared retention, R2 bucket, D1 database and its migrations), the deploys, then which
+//!   declared retention, R2 bucket and its lifecycle rule ([`lifecycle`]), D1 database and its
+//!   migrations), the deploys, then which
 //!   secrets still need setting; then the canary (`crate::canary`) unless `--skip-canary`.
 //!
 //! Deploy order is the order of `code24_config_check::workers::WORKERS`: the ledger (it hosts
@@ -15,6 +16,7 @@
 
 mod database_id;
 mod dry_run;
+mod lifecycle;
 mod live;
 mod queues;
 mod secrets;

@@ -5,9 +5,10 @@
 //! no ledger and no result written. A probe that fails is a failed check with its error, never
 //! a failed job: the report is written either way.
 //!
-//! The probes run in three phases so that at most [`CONNECTIONS`] are open at once (the
-//! platform's per-invocation bound: a probe waiting for a connection would measure the wait,
-//! and its timeout would run meanwhile): the six elite calls; R2 and D1; the sites.
+//! The probes run in four phases so that at most [`CONNECTIONS`] are open at once (within the
+//! design's share of the platform's per-invocation bound, `budget::connection_budget`: a probe
+//! waiting for a connection would measure the wait, and its timeout would run meanwhile): the
+//! three elite `/health` calls; the canary's three elite calls; R2 and D1; the sites.
 
 use std::future::Future;
 
@@ -29,7 +30,7 @@ pub(super) const SERVICE_BINDING_CALLS: u32 = 2 * EliteRole::ALL.len() as u32;
 
 /// The most connections one health check holds open at once: its widest phase.
 pub(super) const CONNECTIONS: u32 = {
-    let elite = SERVICE_BINDING_CALLS;
+    let elite = EliteRole::ALL.len() as u32;
     let sites = SITE_CONCURRENCY as u32;
     if elite > sites {
         elite
@@ -62,8 +63,8 @@ fn check(name: &str, group: CheckGroup, (result, latency_ms): (Result<String, Jo
 
 /// Runs every probe of one health check.
 pub(super) async fn run_checks(probes: &impl HealthProbes, run_id: &str, scheduled: DateTime<Utc>, now: &dyn Fn() -> i64) -> Checks {
-    let elite = join_all(EliteRole::ALL.map(|role| timed(now, elite(probes, role))));
-    let (elite, canary) = join!(elite, timed(now, canary(probes, run_id, scheduled)));
+    let elite = join_all(EliteRole::ALL.map(|role| timed(now, elite(probes, role)))).await;
+    let canary = timed(now, canary(probes, run_id, scheduled)).await;
     let (r2, d1) = join!(
         timed(now, round_trip(probes, run_id, now())),
         timed(now, async { probes.db_ping().await.map(|()| "SELECT 1 answered".to_owned()) }),
@@ -180,7 +181,8 @@ mod tests {
 
     #[test]
     fn limits_a_health_check_stays_inside_the_per_invocation_limits() {
-        assert!(u64::from(CONNECTIONS) <= limits::CONNECTIONS);
+        assert!(limits::within_headroom(u64::from(CONNECTIONS), limits::CONNECTIONS));
+        assert!(CONNECTIONS <= crate::pipeline::budget::connection_budget());
         assert!(limits::within_headroom(u64::from(SERVICE_BINDING_CALLS), limits::SERVICE_BINDING_CALLS));
     }
 }

@@ -134,7 +134,7 @@ impl<'a, R: ResultStore + PartUploads> Upload<'a, R> {
     /// Writes the head and tail and whatever is held, and completes the object.
     pub(super) async fn finish(&mut self, head: &[u8], tail: &[u8]) -> Result<(), JobError> {
         let parts = self.parts.take().ok_or_else(|| JobError::permanent(format!("{} finished twice", self.key)))?;
-        match parts.finish(head, tail) {
+        match parts.finish(head, tail).map_err(broken)? {
             Finished::Whole(body) => self.results.put(self.key, body, self.job_id).await,
             Finished::Parts(rest) => {
                 for part in rest {

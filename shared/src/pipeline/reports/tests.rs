@@ -61,7 +61,7 @@ impl World {
                 elite_timeout_ms: 5_000,
                 max_attempts: 3,
                 retry: RetryPolicy { base_s: 1, max_s: 30 },
-                elite_calls_in_flight: 6,
+                elite_calls_in_flight: crate::pipeline::budget::connection_budget(),
             },
             clock: Cell::new(SLOT_MS + 1_000),
         }

@@ -32,6 +32,7 @@ case "$*" in
   "whoami --json") {whoami} ;;
   "queues info "*) if [ -f "{root}/queues-exist" ]; then exit 0; else exit 1; fi ;;
   "r2 bucket info "*) exit 1 ;;
+  "r2 bucket lifecycle list "*) if [ -f "{root}/rules" ]; then cat "{root}/rules"; else echo "There are no lifecycle rules."; fi ;;
   "d1 create "*) touch "{root}/d1-created" ;;
   "d1 list --json") if [ -f "{root}/d1-created" ]; then echo '[{{"uuid":"{DB_ID}","name":"code24-platform-staging"}}]'; else echo '[]'; fi ;;
   "secret list "*) echo '[]' ;;
@@ -86,6 +87,8 @@ fn a_first_deploy_provisions_everything_then_deploys_in_order() {
         "queues create code24-reports-staging --message-retention-period-secs 1209600",
         "r2 bucket info code24-elite-workers-data-staging",
         "r2 bucket create code24-elite-workers-data-staging",
+        "r2 bucket lifecycle list code24-elite-workers-data-staging",
+        "r2 bucket lifecycle add code24-elite-workers-data-staging code24-optimizations-expiry optimizations/ --expire-days 14 --force",
         "d1 list --json",
         "d1 create code24-platform-staging",
         "d1 list --json",
@@ -123,6 +126,36 @@ fn existing_queues_get_their_declared_retention_applied() {
     assert_eq!(updates, expected);
     assert_eq!(expected.len(), 4, "two queues and their dead-letter queues");
     assert!(!sandbox.calls().iter().any(|c| c.starts_with("queues create ")), "{:?}", sandbox.calls());
+}
+
+#[test]
+fn the_lifecycle_rule_is_left_alone_when_it_matches_and_replaced_when_it_does_not() {
+    let rule = |days: u64| {
+        format!("name:    code24-optimizations-expiry\nenabled: Yes\nprefix:  optimizations/\naction:  Expire objects after {days} days\n")
+    };
+    let lifecycle_calls =
+        |sandbox: &Sandbox| -> Vec<String> { sandbox.calls().into_iter().filter(|c| c.contains(" lifecycle ")).collect() };
+
+    let sandbox = Sandbox::new("rule-matches", true);
+    fs::write(sandbox.root.join("rules"), rule(14)).unwrap();
+    run(&sandbox.root, &sandbox.wrangler(), Environment::Staging, &Given::default(), || Ok(())).unwrap();
+    assert_eq!(
+        lifecycle_calls(&sandbox),
+        ["r2 bucket lifecycle list code24-elite-workers-data-staging"],
+        "staging keeps 14 days: nothing to do"
+    );
+
+    let sandbox = Sandbox::new("rule-differs", true);
+    fs::write(sandbox.root.join("rules"), rule(90)).unwrap();
+    run(&sandbox.root, &sandbox.wrangler(), Environment::Staging, &Given::default(), || Ok(())).unwrap();
+    assert_eq!(
+        lifecycle_calls(&sandbox),
+        [
+            "r2 bucket lifecycle list code24-elite-workers-data-staging",
+            "r2 bucket lifecycle remove code24-elite-workers-data-staging --name code24-optimizations-expiry",
+            "r2 bucket lifecycle add code24-elite-workers-data-staging code24-optimizations-expiry optimizations/ --expire-days 14 --force",
+        ]
+    );
 }
 
 #[test]
