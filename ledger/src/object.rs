@@ -20,6 +20,7 @@ use code24_runtime::http;
 use code24_runtime::meter::Meter;
 use code24_shared::config::LedgerConfig;
 use code24_shared::ids::from_epoch_ms;
+use code24_shared::ledger::heads::{self, HeadRequest};
 use code24_shared::ledger::jobs::{self, JobTable};
 use code24_shared::ledger::runs::{self, RunTable};
 use code24_shared::ledger::{
@@ -138,6 +139,7 @@ impl Ledger {
                 r.run_ids.iter().map(|id| table.counts(id)).collect::<std::result::Result<Vec<_>, _>>()
             }),
             Route::Job => self.transact(route, body, |sql, r: JobRequest| SqlJobTable::new(sql).job(&r.job_id)),
+            Route::Head => self.transact(route, body, |sql, r: HeadRequest| SqlJobTable::batch(sql, |t| heads::head(t, &r))),
             Route::Progress => {
                 let read = |t: &SqlRunTable, r: ProgressRequest| Ok(t.run(&r.run_id)?.into_iter().collect());
                 self.progress_read(route, body, read, |mut all| http::json(200, &all.pop())).await

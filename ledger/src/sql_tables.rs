@@ -13,6 +13,7 @@ use serde::Deserialize;
 use worker::{SqlStorage, SqlStorageValue};
 
 use code24_shared::error::JobError;
+use code24_shared::ledger::heads::HeadRow;
 use code24_shared::ledger::jobs::JobTable;
 use code24_shared::ledger::runs::RunTable;
 use code24_shared::ledger::{JobRow, JobState, RunPhase, RunRow, ShardCounts, SiteRow, StoreError};
@@ -91,6 +92,12 @@ const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS timers (
         name TEXT PRIMARY KEY,
         at_ms INTEGER NOT NULL
+    )",
+    // A job shard's latest-wins row per task (`code24_shared::ledger::heads`): `body` is the
+    // `HeadRow` as JSON. One row per task, never pruned.
+    "CREATE TABLE IF NOT EXISTS heads (
+        task TEXT PRIMARY KEY,
+        body TEXT NOT NULL
     )",
 ];
 
@@ -346,6 +353,22 @@ impl JobTable for SqlJobTable {
     fn put_counts(&mut self, c: &ShardCounts) -> Result<(), StoreError> {
         self.counts.insert(c.run_id.clone(), c.clone());
         Ok(())
+    }
+
+    fn head(&self, task: &str) -> Result<Option<HeadRow>, StoreError> {
+        #[derive(Deserialize)]
+        struct Body {
+            body: String,
+        }
+        let found: Option<Body> = first(&self.sql, "SELECT body FROM heads WHERE task = ?", vec![task.into()])?;
+        found
+            .map(|b| serde_json::from_str(&b.body).map_err(|e| StoreError(format!("undecodable head row of task {task}: {e}"))))
+            .transpose()
+    }
+
+    fn put_head(&mut self, row: &HeadRow) -> Result<(), StoreError> {
+        let body = serde_json::to_string(row).map_err(|e| StoreError(format!("cannot encode the head row of {}: {e}", row.task)))?;
+        exec(&self.sql, "INSERT OR REPLACE INTO heads (task, body) VALUES (?, ?)", vec![row.task.as_str().into(), body.into()])
     }
 
     fn rollup(&self, customer_id: &str, day: &str) -> Result<Option<DailyRollup>, StoreError> {

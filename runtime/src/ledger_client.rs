@@ -14,6 +14,7 @@ use wasm_bindgen::JsValue;
 use worker::{Env, Headers, Method, ObjectNamespace, Request, RequestInit, Response};
 
 use code24_shared::error::JobError;
+use code24_shared::ledger::heads::{HeadRequest, HeadRow};
 use code24_shared::ledger::route::Route;
 use code24_shared::ledger::{
     shard_object, ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, CountsRequest, FanoutDone, FinalizeDecision,
@@ -154,6 +155,10 @@ impl Ledger for DurableLedger {
 
     async fn settle(&self, shard: u32, req: &SettleRequest) -> Result<SettleDecision, JobError> {
         self.call(&shard_object(shard), Route::Settle, req).await
+    }
+
+    async fn head(&self, shard: u32, req: &HeadRequest) -> Result<HeadRow, JobError> {
+        self.call(&shard_object(shard), Route::Head, req).await
     }
 }
 

@@ -12,6 +12,7 @@ use crate::datapoints::DataPoint;
 use crate::dead_letters::record::DeadLetterRecord;
 use crate::elite::{EliteHealth, EliteRequest, EliteResponse, EliteRole};
 use crate::error::JobError;
+use crate::ledger::heads::{HeadRequest, HeadRow};
 use crate::ledger::{
     ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, FanoutDone, FinalizeDecision, OpenDecision, OpenRun, PageDone,
     SettleDecision, SettleRequest,
@@ -63,6 +64,9 @@ pub trait Ledger {
     async fn claim(&self, shard: u32, req: &ClaimRequest) -> Result<ClaimResponse, JobError>;
     async fn complete(&self, shard: u32, req: &CompleteRequest) -> Result<CompleteResponse, JobError>;
     async fn settle(&self, shard: u32, req: &SettleRequest) -> Result<SettleDecision, JobError>;
+    /// A job shard's latest-wins row of a task, its head raised first when the request
+    /// announces a finished fan-out ([`crate::ledger::heads`]).
+    async fn head(&self, shard: u32, req: &HeadRequest) -> Result<HeadRow, JobError>;
 }
 
 /// One elite worker call, timeout included: an implementation turns a timeout or a network

@@ -29,11 +29,13 @@ pub enum Route {
     Job,
     /// Body: [`super::SettleRequest`]; answer: [`super::SettleDecision`].
     Settle,
+    /// Body: [`super::heads::HeadRequest`]; answer: [`super::heads::HeadRow`].
+    Head,
 }
 
 impl Route {
     /// Every route, coordinator routes first.
-    pub const ALL: [Route; 11] = [
+    pub const ALL: [Route; 12] = [
         Self::OpenRun,
         Self::RecordPage,
         Self::FinishFanout,
@@ -45,6 +47,7 @@ impl Route {
         Self::Counts,
         Self::Job,
         Self::Settle,
+        Self::Head,
     ];
 
     /// The route's URL path on a ledger instance. The coordinator's paths keep their first
@@ -62,6 +65,7 @@ impl Route {
             Self::Counts => "/jobs/counts",
             Self::Job => "/jobs/get",
             Self::Settle => "/jobs/settle",
+            Self::Head => "/jobs/head",
         }
     }
 

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::ledger::heads::HeadRow;
 use crate::ledger::jobs::JobTable;
 use crate::ledger::runs::RunTable;
 use crate::ledger::{JobRow, RunRow, ShardCounts, SiteRow, StoreError};
@@ -15,6 +16,8 @@ pub struct MemoryJobTable {
     pub counts: BTreeMap<String, ShardCounts>,
     /// Rollups by (customer id, day). Nothing flushes them, so there is no dirty mark.
     pub rollups: BTreeMap<(String, String), DailyRollup>,
+    /// Latest-wins rows by task.
+    pub heads: BTreeMap<String, HeadRow>,
 }
 
 impl JobTable for MemoryJobTable {
@@ -51,6 +54,15 @@ impl JobTable for MemoryJobTable {
 
     fn put_rollup(&mut self, rollup: &DailyRollup) -> Result<(), StoreError> {
         self.rollups.insert((rollup.customer_id.clone(), rollup.day.clone()), rollup.clone());
+        Ok(())
+    }
+
+    fn head(&self, task: &str) -> Result<Option<HeadRow>, StoreError> {
+        Ok(self.heads.get(task).cloned())
+    }
+
+    fn put_head(&mut self, row: &HeadRow) -> Result<(), StoreError> {
+        self.heads.insert(row.task.clone(), row.clone());
         Ok(())
     }
 }

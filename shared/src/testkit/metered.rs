@@ -16,6 +16,7 @@ use std::task::{Context, Poll};
 use crate::datapoints::DataPoint;
 use crate::elite::{EliteRequest, EliteResponse};
 use crate::error::JobError;
+use crate::ledger::heads::{HeadRequest, HeadRow};
 use crate::ledger::{
     ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, FanoutDone, FinalizeDecision, OpenDecision, OpenRun, PageDone,
     SettleDecision, SettleRequest,
@@ -101,6 +102,9 @@ impl<P: Ledger> Ledger for Metered<'_, P> {
     }
     async fn settle(&self, shard: u32, req: &SettleRequest) -> Result<SettleDecision, JobError> {
         self.io(Counted::Subrequest, self.inner.settle(shard, req)).await
+    }
+    async fn head(&self, shard: u32, req: &HeadRequest) -> Result<HeadRow, JobError> {
+        self.io(Counted::Subrequest, self.inner.head(shard, req)).await
     }
 }
 

@@ -21,6 +21,7 @@ use crate::elite::{EliteRequest, EliteResponse, EliteRole};
 use crate::error::ErrorClass;
 use crate::error::JobError;
 use crate::ids::{from_epoch_ms, CustomerId, JobId};
+use crate::ledger::heads::{HeadRequest, HeadRow};
 use crate::ledger::rollups::day_of;
 use crate::ledger::{
     is_optimization, ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, FanoutDone, JobState, OpenDecision, OpenRun, PageDone,
@@ -226,6 +227,9 @@ impl Ledger for CrashingLedger<'_> {
     }
     async fn settle(&self, shard: u32, req: &SettleRequest) -> Result<SettleDecision, JobError> {
         self.inner.settle(shard, req).await
+    }
+    async fn head(&self, shard: u32, req: &HeadRequest) -> Result<HeadRow, JobError> {
+        self.inner.head(shard, req).await
     }
     async fn complete(&self, shard: u32, req: &CompleteRequest) -> Result<CompleteResponse, JobError> {
         if self.rng.borrow_mut().chance(self.p_before) {
