@@ -245,7 +245,7 @@ fn open(ledger: &MemoryLedger, run_id: &str, task: &str, jobs: u64, clock: &SimC
         expected: jobs,
         now_ms,
         lease_ms,
-        work_front: None,
+        work_fronts: Vec::new(),
     };
     block_on(ledger.open_run(&open)).expect("the ledger twin opens the run");
     let page = PageDone { run_id: run_id.into(), owner: owner.clone(), cursor: "~".into(), added: jobs, now_ms, lease_ms };

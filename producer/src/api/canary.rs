@@ -54,7 +54,7 @@ pub(super) async fn start(call: &Call<'_>) -> worker::Result<Response> {
         task: Task::Canary,
         scheduled_ms: at.timestamp_millis(),
         owner: token(),
-        work_front: None,
+        work_fronts: Vec::new(),
     };
     let queue = TextQueue::new(call.env.queue(binding::OPTIMIZE_QUEUE)?, OPTIMIZE_QUEUE);
     let ledger = DurableLedger::from_env(call.env)?;

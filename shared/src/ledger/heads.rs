@@ -8,9 +8,10 @@
 //!   The head moves only once the newer fan-out *finished*: every site whose older job is
 //!   skipped has a newer job in the queue (a newer firing that failed supersedes nothing).
 //! - its *work front*: the last job claimed for a first attempt in the newest sweep worked so
-//!   far ([`advance_front`]). The producer reads every shard's front before it opens the next
-//!   sweep ([`latest_front`]), and the sweep starts there (`pipeline::rotation::next_origin`):
-//!   the sites the previous sweep never reached are sent first, the sites it just worked last.
+//!   far in this shard ([`advance_front`]). The producer reads every shard's front before it
+//!   opens the next sweep, and the sweep starts after the furthest of them in the previous
+//!   sweep's order (`pipeline::rotation::next_origin`): the sites the previous sweep never
+//!   reached are sent first, the sites it just worked last.
 //!
 //! The two together are the fairness rule of "Overload" in ARCHITECTURE.md.
 
@@ -38,7 +39,7 @@ pub struct WorkFront {
     pub scheduled_ms: i64,
     /// The job's subject (its customer).
     pub subject: String,
-    /// When it was claimed: across shards, the latest claim is the front.
+    /// When it was claimed (in a shard, the latest first attempt is its front).
     pub at_ms: i64,
 }
 
@@ -94,11 +95,6 @@ pub(super) fn advance_front(table: &mut impl JobTable, c: &JobClaim, now_ms: i64
     }
     row.front = Some(WorkFront { scheduled_ms: c.scheduled_ms, subject: c.subject.clone(), at_ms: now_ms });
     table.put_head(&row)
-}
-
-/// The work front across shards: in the newest sweep any shard worked, the latest claim.
-pub fn latest_front(rows: &[HeadRow]) -> Option<WorkFront> {
-    rows.iter().filter_map(|r| r.front.clone()).max_by_key(|f| (f.scheduled_ms, f.at_ms))
 }
 
 #[cfg(test)]
@@ -177,14 +173,5 @@ mod tests {
         claim(&mut t, &job(1, "d"), LEASE + 13, LEASE).unwrap();
         claim(&mut t, &JobClaim { replay: true, ..job(0, "e") }, LEASE + 14, LEASE).unwrap();
         assert_eq!(front(&mut t), Some(WorkFront { scheduled_ms: 360_000, subject: "c".into(), at_ms: LEASE + 12 }));
-        // Across shards: the newest sweep first, then the latest claim.
-        let row = |sweep: i64, subject: &str, at_ms: i64| HeadRow {
-            task: "optimize".into(),
-            head_ms: 0,
-            front: Some(WorkFront { scheduled_ms: sweep, subject: subject.into(), at_ms }),
-        };
-        let rows = [row(2, "x", 5), row(3, "y", 1), row(3, "z", 4), HeadRow { front: None, ..row(0, "", 0) }];
-        assert_eq!(latest_front(&rows).map(|f| f.subject), Some("z".into()));
-        assert_eq!(latest_front(&[]), None);
     }
 }

@@ -453,11 +453,11 @@ pub struct OpenRun {
     pub expected: u64,
     pub now_ms: i64,
     pub lease_ms: i64,
-    /// Where the work of the task's previous sweep stands ([`heads::latest_front`]): a new
-    /// optimization sweep starts there (`pipeline::rotation::next_origin`). Absent from an
-    /// older producer's requests and from report runs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub work_front: Option<heads::WorkFront>,
+    /// Where the work of the task's newest sweeps stands, one front per job shard that has one
+    /// ([`heads`]): a new optimization sweep starts after the furthest of the previous sweep's
+    /// (`pipeline::rotation::next_origin`). Empty from an older producer and for report runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub work_fronts: Vec<heads::WorkFront>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -69,7 +69,7 @@ pub fn open(table: &mut impl RunTable, req: &OpenRun) -> Result<OpenDecision, St
 /// Where a new run's fan-out starts. An optimization sweep starts where the previous sweep of
 /// its task stopped (`pipeline::rotation::next_origin`): after the last site that sweep sent
 /// when its fan-out died (abandoned or still unfinished), or after the last site its work
-/// reached (`OpenRun::work_front`), else at that sweep's own origin. So a site left unsent by a
+/// reached (`OpenRun::work_fronts`), else at that sweep's own origin. So a site left unsent by a
 /// dead fan-out, or unworked by an overloaded sweep, is among the first the next sweep sends,
 /// and neither a fan-out that keeps dying at the same place nor a sweep that is always cut
 /// short can starve the sites behind it. Report runs start from the first customer.
@@ -78,7 +78,7 @@ fn origin_of_new(table: &impl RunTable, req: &OpenRun) -> Result<Option<String>,
         return Ok(None);
     }
     let previous = table.recent(STALE_SCAN)?.into_iter().find(|r| r.task == req.task && r.scheduled_ms < req.scheduled_ms);
-    Ok(previous.and_then(|p| next_origin(&p, req.work_front.as_ref())))
+    Ok(previous.and_then(|p| next_origin(&p, &req.work_fronts)))
 }
 
 /// How many recent sweeps a new sweep looks through for stale fan-outs to abandon; older ones

@@ -1,5 +1,5 @@
 //! The producer's part in latest-wins (`ledger::heads`): before it opens an optimization sweep
-//! it reads where the consumers' work stands in every job shard ([`work_front`]), so the sweep
+//! it reads where the consumers' work stands in every job shard ([`work_fronts`]), so the sweep
 //! starts where the previous sweep's work stopped; once its fan-out finished it tells every
 //! shard ([`announce`]), which from then on supersedes the older sweeps' jobs without work.
 //!
@@ -10,7 +10,7 @@
 
 use futures::StreamExt;
 
-use crate::ledger::heads::{latest_front, HeadRequest, WorkFront};
+use crate::ledger::heads::{HeadRequest, WorkFront};
 use crate::ledger::JOB_SHARDS;
 use crate::ports::Ledger;
 
@@ -26,11 +26,10 @@ async fn ask_every_shard<L: Ledger>(ledger: &L, req: &HeadRequest) -> Vec<Option
         .await
 }
 
-/// Where the work of `task`'s newest sweep worked so far stands, across every shard.
-pub async fn work_front<L: Ledger>(ledger: &L, task: &str) -> Option<WorkFront> {
-    let rows: Vec<_> =
-        ask_every_shard(ledger, &HeadRequest { task: task.to_owned(), announce_ms: None }).await.into_iter().flatten().collect();
-    latest_front(&rows)
+/// Where the work of `task`'s newest sweeps stands: every shard's front that could be read.
+pub async fn work_fronts<L: Ledger>(ledger: &L, task: &str) -> Vec<WorkFront> {
+    let req = HeadRequest { task: task.to_owned(), announce_ms: None };
+    ask_every_shard(ledger, &req).await.into_iter().flatten().filter_map(|row| row.front).collect()
 }
 
 /// Tells every shard that the sweep of `task` scheduled at `scheduled_ms` finished its fan-out;

@@ -123,9 +123,9 @@ pub struct Run {
     pub scheduled_ms: i64,
     /// Token of this producer invocation (see [`Firing::owner`]).
     pub owner: String,
-    /// Where the work of the task's previous sweep stands (optimization sweeps only; see
-    /// [`super::latest`]).
-    pub work_front: Option<WorkFront>,
+    /// Where the work of the task's newest sweeps stands, per job shard (optimization sweeps
+    /// only; see [`super::latest`]).
+    pub work_fronts: Vec<WorkFront>,
 }
 
 /// What a fan-out needs besides the run: the ports it drives, its clock and its pace.
@@ -162,7 +162,7 @@ impl<R: SiteRegistry, Q: JobQueue, L: Ledger, C: Clock> Producer<'_, R, Q, L, C>
             expected,
             now_ms: self.clock.now_ms(),
             lease_ms: PRODUCER_LEASE_MS,
-            work_front: run.work_front.clone(),
+            work_fronts: run.work_fronts.clone(),
         };
         Ok(match self.ledger.open_run(&open).await? {
             OpenDecision::Start { origin } => Ok(Start { cursor: None, origin, decision: "start", counted: true }),
@@ -301,7 +301,7 @@ impl<R: SiteRegistry, Q: JobQueue, L: Ledger, C: Clock> Producer<'_, R, Q, L, C>
             task: firing.task,
             scheduled_ms: firing.scheduled.timestamp_millis(),
             owner: firing.owner.clone(),
-            work_front: latest::work_front(self.ledger, task).await,
+            work_fronts: latest::work_fronts(self.ledger, task).await,
         };
         let message = |s: Site| Some(OptimizeJob::new(sweep_id.clone(), firing.scheduled, s.customer_id, s.url).encode());
         let mut report = self.fan_out_sites(&run, &message).await?;

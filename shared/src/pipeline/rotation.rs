@@ -22,23 +22,30 @@ pub fn rank<'k>(key: &'k str, origin: Option<&str>) -> (bool, &'k str) {
     (origin.is_some_and(|o| key <= o), key)
 }
 
-/// Where a new sweep starts, after `previous` (the task's sweep before it) and `front` (where
-/// the consumers' work stood when the new sweep opened, `ledger::heads::latest_front`):
+/// Where a new sweep starts, after `previous` (the task's sweep before it) and `fronts` (where
+/// the consumers' work stood in each job shard when the new sweep opened, `ledger::heads`):
 ///
 /// - the previous fan-out died: after its last recorded cursor (its unsent sites first);
-/// - its work stood at a site of the previous sweep: after that site (the sites the work did
-///   not reach first). Under overload the previous sweep is superseded from now on, so this
-///   is where its work stops, give or take the jobs in flight;
+/// - its work reached sites of the previous sweep: after the furthest of them in its order
+///   (the sites the work did not reach first). Under overload the previous sweep is
+///   superseded from now on, so this is where its work stops, give or take the jobs in
+///   flight. The furthest, not the latest: batches in flight interleave, so the latest claim
+///   can lag the furthest by a batch, and a lagging origin would send sites just worked first;
 /// - both: whichever comes first in the previous sweep's order;
 /// - neither (the work is in an older sweep, or nothing was claimed yet): the previous
 ///   sweep's own origin, as its work has not started.
-pub fn next_origin(previous: &RunRow, front: Option<&WorkFront>) -> Option<String> {
+pub fn next_origin(previous: &RunRow, fronts: &[WorkFront]) -> Option<String> {
     let sent_to = match previous.phase {
         RunPhase::Enqueued => None,
         RunPhase::Enqueuing | RunPhase::Abandoned => previous.cursor.clone(),
     };
-    let worked_to = front.filter(|f| f.scheduled_ms == previous.scheduled_ms).map(|f| f.subject.clone());
     let origin = previous.origin.as_deref();
+    let worked_to = fronts
+        .iter()
+        .filter(|f| f.scheduled_ms == previous.scheduled_ms)
+        .map(|f| f.subject.as_str())
+        .max_by_key(|subject| rank(subject, origin))
+        .map(str::to_owned);
     match (sent_to, worked_to) {
         (Some(sent), Some(worked)) => Some(if rank(&worked, origin) < rank(&sent, origin) { worked } else { sent }),
         (Some(at), None) | (None, Some(at)) => Some(at),
@@ -166,27 +173,32 @@ mod tests {
         }
     }
 
-    fn check_origin(previous: &RunRow, front: Option<(i64, &str)>, expected: Option<&str>) {
-        let front = front.map(|(scheduled_ms, subject)| WorkFront { scheduled_ms, subject: subject.into(), at_ms: 0 });
-        assert_eq!(next_origin(previous, front.as_ref()).as_deref(), expected, "{previous:?} {front:?}");
+    fn check_origin(previous: &RunRow, fronts: &[(i64, &str)], expected: Option<&str>) {
+        let fronts: Vec<WorkFront> = fronts
+            .iter()
+            .map(|(scheduled_ms, subject)| WorkFront { scheduled_ms: *scheduled_ms, subject: (*subject).into(), at_ms: 0 })
+            .collect();
+        assert_eq!(next_origin(previous, &fronts).as_deref(), expected, "{previous:?} {fronts:?}");
     }
 
     #[test]
     fn overload_a_sweep_starts_where_the_previous_sweeps_work_or_fan_out_stopped() {
         let done = previous(RunPhase::Enqueued, Some("b"), Some("b"));
         // No work front of that sweep (nothing claimed yet, or an older sweep's): its origin.
-        check_origin(&done, None, Some("b"));
-        check_origin(&done, Some((0, "d")), Some("b"));
-        // Its work reached "d": the sites after "d" first.
-        check_origin(&done, Some((180_000, "d")), Some("d"));
+        check_origin(&done, &[], Some("b"));
+        check_origin(&done, &[(0, "d")], Some("b"));
+        // Its work reached "d" (one shard) and "c" (another): the sites after "d" first. After
+        // the wrap ("a" comes after "e" in the order that started after "b") is further still.
+        check_origin(&done, &[(180_000, "c"), (180_000, "d"), (0, "e")], Some("d"));
+        check_origin(&done, &[(180_000, "e"), (180_000, "a")], Some("a"));
         // A dead fan-out at "a" (after the wrap) and work at "d" (before it): "d" comes first
         // in the order that started after "b", so the sites after "d" were never worked.
         let died = previous(RunPhase::Abandoned, Some("b"), Some("a"));
-        check_origin(&died, Some((180_000, "d")), Some("d"));
+        check_origin(&died, &[(180_000, "d")], Some("d"));
         // Work cannot pass the sends; a front past the cursor (stale) loses to it.
         let died_early = previous(RunPhase::Enqueuing, Some("b"), Some("c"));
-        check_origin(&died_early, Some((180_000, "e")), Some("c"));
-        check_origin(&died_early, None, Some("c"));
-        check_origin(&previous(RunPhase::Enqueued, None, None), None, None);
+        check_origin(&died_early, &[(180_000, "e")], Some("c"));
+        check_origin(&died_early, &[], Some("c"));
+        check_origin(&previous(RunPhase::Enqueued, None, None), &[], None);
     }
 }

@@ -14,6 +14,8 @@
 //! - [`results`]: the R2 twin, multipart uploads included (re-exported by [`ports`]).
 //! - [`scale`]: twins for runs too large to hold (a report store that makes each page when it
 //!   is read, an object store that keeps sizes and parts, not bytes).
+//! - [`overload`]: the simulated elite capacity (calls hold the elite workers for simulated
+//!   time) and the staleness figure of overload runs.
 //! - [`ledger`]: in-memory job and sweep tables, the twin of the Durable Object's SQLite.
 //! - [`sim`]: the seeded simulation (duplicated firings and deliveries, crashes, elite faults,
 //!   a throttling queue) and its invariant checks, every invocation held to the limits; its
@@ -22,6 +24,7 @@
 pub mod dead_letters;
 pub mod ledger;
 pub mod metered;
+pub mod overload;
 pub mod ports;
 pub mod reports;
 pub mod results;

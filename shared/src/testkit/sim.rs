@@ -39,6 +39,7 @@ use crate::schedule::Task;
 use crate::site::{Site, SiteUrl};
 use crate::standin::{Fault, FaultRule, FaultRules};
 use crate::testkit::metered::Metered;
+use crate::testkit::overload::{longest_without_result, EliteCapacity};
 use crate::testkit::ports::{
     MemoryDeadLetters, MemoryElite, MemoryLedger, MemoryMetrics, MemoryQueue, MemoryRegistry, MemoryResults, SimClock, Throttle,
 };
@@ -83,6 +84,9 @@ pub struct SimConfig {
     /// Bursts during which the queue refuses every send, as (start after the first firing,
     /// length) in ms.
     pub queue_bursts: Vec<(i64, i64)>,
+    /// Simulated elite capacity: each elite call holds the elite workers this long, one call
+    /// after another (0: calls take no time). See `testkit::overload`.
+    pub elite_call_ms: i64,
 }
 
 impl SimConfig {
@@ -112,6 +116,7 @@ impl SimConfig {
             send_rate_per_s: ProducerConfig::DEFAULT_SEND_RATE_PER_S,
             queue_cap_per_s: Some(crate::limits::QUEUE_SEND_RATE_PER_S),
             queue_bursts: Vec::new(),
+            elite_call_ms: 0,
         }
     }
 }
@@ -173,6 +178,16 @@ pub struct SimReport {
     pub peak_send_rate_per_s: u64,
     /// The longest run of consecutive sweeps that never sent some active site's job.
     pub max_consecutive_skips: u64,
+    /// The most messages the optimize queue held at once (overload: bounded by about two
+    /// sweeps of messages).
+    pub peak_backlog: u64,
+    /// Elite calls served in each sweep interval, and the most the simulated capacity allows
+    /// ([`SimConfig::elite_call_ms`]).
+    pub elite_calls_per_period: Vec<u64>,
+    pub elite_capacity_per_period: u64,
+    /// The longest run of consecutive sweeps in which some active site got no result
+    /// (`testkit::overload::longest_without_result`).
+    pub max_sweeps_without_result: u64,
     pub violations: Vec<String>,
 }
 
@@ -252,11 +267,13 @@ impl Ledger for CrashingLedger<'_> {
     }
 }
 
-/// The elite twin, watching for work on jobs that already succeeded.
+/// The elite twin, watching for work on jobs that already succeeded, within its capacity.
 struct WatchedElite<'a> {
     inner: &'a MemoryElite,
     ledger: &'a MemoryLedger,
     reworked: Cell<u64>,
+    capacity: EliteCapacity,
+    clock: &'a SimClock,
 }
 
 impl EliteClient for WatchedElite<'_> {
@@ -264,6 +281,7 @@ impl EliteClient for WatchedElite<'_> {
         if self.ledger.job(&request.job_id).is_some_and(|j| j.state == JobState::Succeeded) {
             self.reworked.set(self.reworked.get() + 1);
         }
+        self.capacity.serve(self.clock);
         self.inner.optimize(request).await
     }
 }
@@ -347,7 +365,9 @@ pub fn run_with_faults(cfg: &SimConfig, extra: &ExtraFaults) -> SimReport {
         crashed: Cell::new(false),
         stalled: RefCell::default(),
     };
-    let watched = WatchedElite { inner: &elite, ledger: &ledger, reworked: Cell::new(0) };
+    let capacity =
+        EliteCapacity { call_ms: cfg.elite_call_ms, start_ms: clock.get(), period_ms: cfg.sweep_interval_ms, calls: RefCell::default() };
+    let watched = WatchedElite { inner: &elite, ledger: &ledger, reworked: Cell::new(0), capacity, clock: &clock };
     let results = MemoryResults::default();
     let dead_letters = MemoryDeadLetters::default();
     let metrics = MemoryMetrics::default();
@@ -390,6 +410,7 @@ pub fn run_with_faults(cfg: &SimConfig, extra: &ExtraFaults) -> SimReport {
                 firings.push((now() + PRODUCER_LEASE_MS + 1, sweep.clone()));
             }
         }
+        report.peak_backlog = report.peak_backlog.max(queue.len() as u64);
         firings.sort_by_key(|(at, _)| *at);
         let next_firing = firings.first().map(|(at, _)| *at);
         let next_visible = queue.next_visible().into_iter().chain(dlq.iter().map(|m| m.visible_at)).chain(crashing.next_stalled()).min();
@@ -471,6 +492,8 @@ pub fn run_with_faults(cfg: &SimConfig, extra: &ExtraFaults) -> SimReport {
         ));
     }
     report.reworked_after_success = watched.reworked.get();
+    report.elite_calls_per_period = watched.capacity.by_period();
+    report.elite_capacity_per_period = watched.capacity.per_period();
     report.elite_calls = elite.calls_per_job.borrow().values().sum();
     report.ledger_requests = ledger.requests.get();
 
@@ -611,6 +634,8 @@ fn check_invariants(
     let mut per_sweep: BTreeMap<String, u64> = BTreeMap::new();
     // Per site, the sweeps in a row (in scheduled order) that never sent its job.
     let mut skips: BTreeMap<String, u64> = BTreeMap::new();
+    // Per site, whether each sweep (in scheduled order) gave it a result.
+    let mut had: BTreeMap<String, Vec<bool>> = BTreeMap::new();
     for firing in sweeps {
         let sweep_id = firing.sweep_id();
         let abandoned = ledger.progress(sweep_id.as_str()).is_some_and(|p| p.phase == RunPhase::Abandoned);
@@ -618,7 +643,9 @@ fn check_invariants(
         for site in registry.active() {
             let job_id = JobId::new(&sweep_id, &site.customer_id);
             let skipped = skips.entry(site.customer_id.as_str().to_owned()).or_default();
+            let had = had.entry(site.customer_id.as_str().to_owned()).or_default();
             if !sent_jobs.contains(job_id.as_str()) {
+                had.push(false);
                 *skipped += 1;
                 report.max_consecutive_skips = report.max_consecutive_skips.max(*skipped);
                 // Only an abandoned sweep may leave sites unsent: the next sweep covers them.
@@ -631,6 +658,7 @@ fn check_invariants(
             report.jobs += 1;
             let key = optimization_key(&site.customer_id, firing.scheduled);
             let has_result = objects.get(&key).is_some_and(|o| o.job_id == job_id.as_str());
+            had.push(has_result);
             let is_dead = dead_jobs.contains(job_id.as_str());
             let state = ledger.job(job_id.as_str()).map(|j| j.state);
             let superseded = state == Some(JobState::Superseded);
@@ -672,6 +700,7 @@ fn check_invariants(
             }
         }
     }
+    report.max_sweeps_without_result = longest_without_result(&had.into_values().collect::<Vec<_>>());
     if report.reworked_after_success > 0 {
         report.violations.push(format!("{} elite calls for jobs that had already succeeded", report.reworked_after_success));
     }
