@@ -18,6 +18,7 @@ use worker::{
 use code24_runtime::env::{now_ms, vars};
 use code24_runtime::http;
 use code24_runtime::meter::Meter;
+use code24_shared::breaker::{BreakerReport, GateRequest};
 use code24_shared::config::LedgerConfig;
 use code24_shared::ids::from_epoch_ms;
 use code24_shared::ledger::heads::{self, HeadRequest};
@@ -30,6 +31,7 @@ use code24_shared::ledger::{
 
 use crate::alarm::{early_enough, prune_at, prune_due, ring_at, set_prune_at, FLUSH_DELAY_MS};
 use crate::body::decode;
+use crate::breakers;
 use crate::coordinator::{progress_of, run_counts};
 use crate::flush::{any_dirty, flush};
 use crate::prune::{anything_left, cutoff_ms, prune, PRUNE_INTERVAL_MS};
@@ -66,8 +68,9 @@ impl DurableObject for Ledger {
         let Some(route) = Route::parse(&path) else {
             return http::error(404, format!("no ledger route {path}"));
         };
-        if req.method() != Method::Post {
-            return http::error(405, format!("{path} takes POST, not {}", req.method()));
+        let method = if route.is_get() { Method::Get } else { Method::Post };
+        if req.method() != method {
+            return http::error(405, format!("{path} takes {method}, not {}", req.method()));
         }
         if let Err(e) = &self.schema {
             return http::error(500, e.to_string());
@@ -140,6 +143,12 @@ impl Ledger {
             }),
             Route::Job => self.transact(route, body, |sql, r: JobRequest| SqlJobTable::new(sql).job(&r.job_id)),
             Route::Head => self.transact(route, body, |sql, r: HeadRequest| SqlJobTable::batch(sql, |t| heads::head(t, &r))),
+            Route::BreakerGate => self.transact(route, body, |sql, r: GateRequest| breakers::gate(sql, &r)),
+            Route::BreakerReport => self.transact(route, body, |sql, r: BreakerReport| breakers::report(sql, &r)),
+            Route::Breakers => match breakers::view(self.state.storage().sql(), now_ms()) {
+                Ok(view) => http::json(200, &view),
+                Err(e) => http::error(500, e.to_string()),
+            },
             Route::Progress => {
                 let read = |t: &SqlRunTable, r: ProgressRequest| Ok(t.run(&r.run_id)?.into_iter().collect());
                 self.progress_read(route, body, read, |mut all| http::json(200, &all.pop())).await

@@ -143,6 +143,10 @@ pub struct RoleCalls {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BreakerReport {
     pub calls: Vec<(EliteRole, RoleCalls)>,
+    /// Jobs the gate admitted that made no elite call (their claim found them a duplicate,
+    /// superseded or busy): probes given back to the half-open roles.
+    #[serde(default)]
+    pub unused: u32,
     pub now_ms: i64,
 }
 
@@ -237,6 +241,9 @@ impl Breakers {
     pub fn report(&mut self, req: &BreakerReport) {
         let now = req.now_ms;
         let policy = self.policy;
+        for r in self.roles.iter_mut().filter(|r| r.state == BreakerState::HalfOpen) {
+            r.probes_left = (r.probes_left + req.unused).min(policy.probes);
+        }
         for (role, c) in &req.calls {
             let Some(r) = self.roles.iter_mut().find(|r| r.role == *role) else { continue };
             let shift = match r.state {

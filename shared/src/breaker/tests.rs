@@ -11,7 +11,7 @@ fn report(b: &mut Breakers, role: EliteRole, calls: u64, failures: u64, now_ms: 
     let others = EliteRole::ALL.into_iter().filter(|r| *r != role).map(|r| (r, RoleCalls { calls, failures: 0 }));
     let mut all: Vec<(EliteRole, RoleCalls)> = others.collect();
     all.push((role, RoleCalls { calls, failures }));
-    b.report(&BreakerReport { calls: all, now_ms });
+    b.report(&BreakerReport { calls: all, unused: 0, now_ms });
 }
 
 fn gate(b: &mut Breakers, jobs: u32, now_ms: i64) -> GateAnswer {
@@ -49,8 +49,12 @@ fn breaker_open_holds_every_job_until_the_cool_down_then_grants_probes() {
     assert_eq!((probe.admit, probe.held_by.clone()), (2, vec![EliteRole::Designer]));
     assert_eq!(b.state(EliteRole::Designer), BreakerState::HalfOpen);
     assert_eq!(gate(&mut b, 8, 31_500).admit, 0, "every probe is out");
-    // Probes that never report are granted again after the probe timeout.
-    assert_eq!(gate(&mut b, 1, 31_000 + P.probe_timeout_ms).admit, 1);
+    // A probe whose claim found nothing to work is given back; probes that never report are
+    // granted again after the probe timeout.
+    b.report(&BreakerReport { calls: Vec::new(), unused: 1, now_ms: 31_600 });
+    assert_eq!(gate(&mut b, 8, 31_700).admit, 1);
+    assert_eq!(gate(&mut b, 8, 31_800).admit, 0);
+    assert_eq!(gate(&mut b, 1, 31_700 + P.probe_timeout_ms).admit, 1);
     // A closed breaker admits everything.
     assert_eq!(gate(&mut Breakers::new(P, 0), 8, 0), GateAnswer { admit: 8, retry_after_ms: 0, held_by: Vec::new() });
 }

@@ -108,6 +108,15 @@ impl<P: Ledger> Ledger for Metered<'_, P> {
     }
 }
 
+impl<P: crate::ports::Breakers> crate::ports::Breakers for Metered<'_, P> {
+    async fn gate(&self, req: &crate::breaker::GateRequest) -> Result<crate::breaker::GateAnswer, JobError> {
+        self.io(Counted::Subrequest, self.inner.gate(req)).await
+    }
+    async fn report(&self, req: &crate::breaker::BreakerReport) -> Result<(), JobError> {
+        self.io(Counted::Subrequest, self.inner.report(req)).await
+    }
+}
+
 impl<P: EliteClient> EliteClient for Metered<'_, P> {
     async fn optimize(&self, request: &EliteRequest) -> Result<EliteResponse, JobError> {
         self.io(Counted::ServiceBinding, self.inner.optimize(request)).await

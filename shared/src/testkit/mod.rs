@@ -8,6 +8,7 @@
 //!   platform's throughput, ledger, elite workers, R2, dead-letter sink, metrics) and the
 //!   simulated clock; the ledger twin runs the Durable Object's own decisions over
 //!   [`ledger`]'s tables.
+//! - [`breakers`]: the elite circuit breakers' twin (the `breakers` instance's book in memory).
 //! - [`metered`]: any port counted against one invocation's limits (`limits::usage::Usage`).
 //! - [`dead_letters`]: the dead-letter store's twin (rows as D1 keeps them, failures on demand).
 //! - [`reports`]: twins of the report jobs' ports (report store, run finalizer, health probes).
@@ -21,6 +22,7 @@
 //!   a throttling queue) and its invariant checks, every invocation held to the limits; its
 //!   queue of messages by visibility (`sim_queue`).
 
+pub mod breakers;
 pub mod dead_letters;
 pub mod ledger;
 pub mod metered;

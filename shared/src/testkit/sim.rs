@@ -14,9 +14,12 @@ use serde::Serialize;
 
 use crate::backoff::RetryPolicy;
 use crate::backoff::Rng;
+use crate::breaker::replay::{healed_since, AUTO_REPLAY_LIMIT, AUTO_REPLAY_RATE_PER_S};
+use crate::breaker::{BreakerPolicy, BreakerState};
 use crate::config::{ConsumerConfig, ProducerConfig};
 use crate::dead_letters::intake::{settle_and_decide, DeadLetterAction};
 use crate::dead_letters::record::DeadLetterRecord;
+use crate::dead_letters::selection::plan_replay;
 use crate::elite::{EliteRequest, EliteResponse, EliteRole};
 use crate::error::ErrorClass;
 use crate::error::JobError;
@@ -38,6 +41,7 @@ use crate::ports::{DeadLetterSink, EliteClient, Ledger, Metrics};
 use crate::schedule::Task;
 use crate::site::{Site, SiteUrl};
 use crate::standin::{Fault, FaultRule, FaultRules};
+use crate::testkit::breakers::MemoryBreakers;
 use crate::testkit::metered::Metered;
 use crate::testkit::overload::{longest_without_result, EliteCapacity};
 use crate::testkit::ports::{
@@ -71,6 +75,8 @@ pub struct SimConfig {
     pub p_stall_before_complete: f64,
     /// Deliveries after which the queue itself moves a message to the dead-letter queue.
     pub max_deliveries: u32,
+    /// The consumer's `MAX_ATTEMPTS`: transient failures after which a job is dead-lettered.
+    pub max_attempts: u32,
     /// The per-invocation limits every simulated invocation is held to.
     pub limits: InvocationLimits,
     /// (invocation, figure) pairs whose overruns are reported in [`SimReport::tolerated`]
@@ -87,6 +93,14 @@ pub struct SimConfig {
     /// Simulated elite capacity: each elite call holds the elite workers this long, one call
     /// after another (0: calls take no time). See `testkit::overload`.
     pub elite_call_ms: i64,
+    /// The elite circuit breakers the optimizer asks (`None`: none, every job is worked).
+    pub breakers: Option<BreakerPolicy>,
+    /// An outage: this role answers 503 to every call from `.1` to `.2` ms after the first
+    /// firing.
+    pub outage: Option<(EliteRole, i64, i64)>,
+    /// Replay the dead letters a healed outage caused when its breaker closes
+    /// (`breaker::replay`; the environment's `BREAKER_AUTO_REPLAY`).
+    pub auto_replay: bool,
 }
 
 impl SimConfig {
@@ -109,6 +123,7 @@ impl SimConfig {
             p_crash_after_complete: 0.05,
             p_stall_before_complete: 0.03,
             max_deliveries: 11,
+            max_attempts: 4,
             limits: InvocationLimits::default(),
             // Nothing is tolerated: the consumer bounds its elite calls in flight and its
             // service-binding calls per invocation (`pipeline::budget`).
@@ -117,6 +132,9 @@ impl SimConfig {
             queue_cap_per_s: Some(crate::limits::QUEUE_SEND_RATE_PER_S),
             queue_bursts: Vec::new(),
             elite_call_ms: 0,
+            breakers: None,
+            outage: None,
+            auto_replay: false,
         }
     }
 }
@@ -188,6 +206,14 @@ pub struct SimReport {
     /// The longest run of consecutive sweeps in which some active site got no result
     /// (`testkit::overload::longest_without_result`).
     pub max_sweeps_without_result: u64,
+    /// Breakers: elite calls of the outage's role while its breaker was open (must be 0),
+    /// jobs held back by the gate, transitions (oldest first), and the dead letters replayed
+    /// when a breaker closed and how many of those jobs ended succeeded.
+    pub calls_while_open: u64,
+    pub held_back: u64,
+    pub breaker_transitions: Vec<String>,
+    pub auto_replayed: u64,
+    pub auto_replayed_succeeded: u64,
     pub violations: Vec<String>,
 }
 
@@ -274,6 +300,10 @@ struct WatchedElite<'a> {
     reworked: Cell<u64>,
     capacity: EliteCapacity,
     clock: &'a SimClock,
+    /// The outage (role, from, to) in absolute simulated time.
+    outage: Option<(EliteRole, i64, i64)>,
+    breakers: &'a MemoryBreakers,
+    calls_while_open: Cell<u64>,
 }
 
 impl EliteClient for WatchedElite<'_> {
@@ -282,6 +312,13 @@ impl EliteClient for WatchedElite<'_> {
             self.reworked.set(self.reworked.get() + 1);
         }
         self.capacity.serve(self.clock);
+        if self.breakers.book.borrow().state(request.role) == BreakerState::Open {
+            self.calls_while_open.set(self.calls_while_open.get() + 1);
+        }
+        let now = self.clock.get();
+        if self.outage.is_some_and(|(role, from, to)| role == request.role && (from..to).contains(&now)) {
+            return Err(JobError::transient(format!("elite {} answered HTTP 503: simulated outage", request.role.as_str())));
+        }
         self.inner.optimize(request).await
     }
 }
@@ -351,7 +388,7 @@ pub fn run_with_faults(cfg: &SimConfig, extra: &ExtraFaults) -> SimReport {
     let config = ConsumerConfig {
         environment: Environment::Local,
         elite_timeout_ms: 5_000,
-        max_attempts: 4,
+        max_attempts: cfg.max_attempts,
         retry: RetryPolicy { base_s: 1, max_s: 30 },
         elite_calls_in_flight: 6,
     };
@@ -367,7 +404,21 @@ pub fn run_with_faults(cfg: &SimConfig, extra: &ExtraFaults) -> SimReport {
     };
     let capacity =
         EliteCapacity { call_ms: cfg.elite_call_ms, start_ms: clock.get(), period_ms: cfg.sweep_interval_ms, calls: RefCell::default() };
-    let watched = WatchedElite { inner: &elite, ledger: &ledger, reworked: Cell::new(0), capacity, clock: &clock };
+    let breakers = MemoryBreakers::new(cfg.breakers.unwrap_or(BreakerPolicy::DEFAULT), clock.get());
+    let outage = cfg.outage.map(|(role, from, to)| (role, clock.get() + from, clock.get() + to));
+    let watched = WatchedElite {
+        inner: &elite,
+        ledger: &ledger,
+        reworked: Cell::new(0),
+        capacity,
+        clock: &clock,
+        outage,
+        breakers: &breakers,
+        calls_while_open: Cell::new(0),
+    };
+    // Dead letters replayed by the auto-replay, and the breakers' transitions already handled.
+    let mut replayed: BTreeMap<String, DeadLetterRecord> = BTreeMap::new();
+    let mut replays_since = i64::MIN;
     let results = MemoryResults::default();
     let dead_letters = MemoryDeadLetters::default();
     let metrics = MemoryMetrics::default();
@@ -464,8 +515,9 @@ pub fn run_with_faults(cfg: &SimConfig, extra: &ExtraFaults) -> SimReport {
                 crashing.deliver_stalled(now(), &mut report);
                 let usage = Usage::new("optimizer", "queue");
                 let (elite, metered_results) = (Metered::new(&watched, &usage), Metered::new(&results, &usage));
+                let gate = SimBreakers(cfg.breakers.map(|_| Metered::new(&breakers, &usage)));
                 let consumer = Consumer {
-                    jobs: OptimizeJobs::new(&elite, &metered_results),
+                    jobs: OptimizeJobs::with_breakers(&elite, &metered_results, &gate),
                     ledger: &Metered::new(&crashing, &usage),
                     dead_letters: &Metered::new(&dead_letters, &usage),
                     metrics: &Metered::new(&metrics, &usage),
@@ -477,7 +529,11 @@ pub fn run_with_faults(cfg: &SimConfig, extra: &ExtraFaults) -> SimReport {
                 for letter in dead_letters.letters.borrow_mut().drain(..) {
                     dlq.push(Msg { body: letter.encode(), deliveries: 0, visible_at: now(), sent_ms: now() });
                 }
-                consume_dead_letters(&mut dlq, &mut store, &ledger, &results, &now, &mut report);
+                consume_dead_letters(&mut dlq, &mut store, &replayed, &ledger, &results, &now, &mut report);
+                if cfg.auto_replay {
+                    let replay = AutoReplay { breakers: &breakers, since: &mut replays_since, replayed: &mut replayed };
+                    replay.run(&mut store, &mut queue, now(), &mut report);
+                }
                 clock.set(clock.get() + 50);
             }
             (Some(_), None) => unreachable!("a firing with an empty queue is taken by the arm above"),
@@ -492,6 +548,18 @@ pub fn run_with_faults(cfg: &SimConfig, extra: &ExtraFaults) -> SimReport {
         ));
     }
     report.reworked_after_success = watched.reworked.get();
+    report.calls_while_open = watched.calls_while_open.get();
+    report.held_back = breakers.held.get();
+    report.breaker_transitions = breakers
+        .book
+        .borrow()
+        .transitions
+        .iter()
+        .rev()
+        .map(|t| format!("{} {:?}->{:?} at {} ms: {}", t.role.as_str(), t.from, t.to, t.at_ms - start, t.reason))
+        .collect();
+    report.auto_replayed_succeeded =
+        replayed.keys().filter(|id| ledger.job(id).is_some_and(|j| j.state == JobState::Succeeded)).count() as u64;
     report.elite_calls_per_period = watched.capacity.by_period();
     report.elite_capacity_per_period = watched.capacity.per_period();
     report.elite_calls = elite.calls_per_job.borrow().values().sum();
@@ -595,10 +663,60 @@ fn deliver_batch<K, L, D, M>(
     }
 }
 
+/// The breakers the simulated optimizer asks, metered like any port; none when the run has no
+/// breakers (everything admitted, no request).
+struct SimBreakers<'a>(Option<Metered<'a, MemoryBreakers>>);
+
+impl crate::ports::Breakers for SimBreakers<'_> {
+    async fn gate(&self, req: &crate::breaker::GateRequest) -> Result<crate::breaker::GateAnswer, JobError> {
+        match &self.0 {
+            Some(b) => b.gate(req).await,
+            None => crate::ports::NoBreakers.gate(req).await,
+        }
+    }
+    async fn report(&self, req: &crate::breaker::BreakerReport) -> Result<(), JobError> {
+        match &self.0 {
+            Some(b) => b.report(req).await,
+            None => Ok(()),
+        }
+    }
+}
+
+/// The auto-replay as the dispatcher runs it (`breaker::replay`): the dead letters each healed
+/// outage caused, planned by the ordinary replay path and sent again; a replayed entry leaves
+/// the store (it is `replayed`) and comes back only if its job dies again.
+struct AutoReplay<'a> {
+    breakers: &'a MemoryBreakers,
+    /// Closings up to this instant were handled.
+    since: &'a mut i64,
+    replayed: &'a mut BTreeMap<String, DeadLetterRecord>,
+}
+
+impl AutoReplay<'_> {
+    fn run(self, store: &mut BTreeMap<String, DeadLetterRecord>, queue: &mut SimQueue, now_ms: i64, report: &mut SimReport) {
+        let book = self.breakers.book.borrow();
+        let outages = healed_since(&book.transitions, *self.since, book.policy.window_ms);
+        *self.since = book.transitions.first().map_or(*self.since, |t| t.at_ms.max(*self.since));
+        for outage in outages {
+            let caused = store.values().filter(|r| outage.caused(r)).take(AUTO_REPLAY_LIMIT as usize);
+            let entries: Vec<(String, String, String)> = caused.map(|r| (r.id.clone(), "dead".to_owned(), r.body.clone())).collect();
+            let (planned, _) = plan_replay(&entries, Some(AUTO_REPLAY_RATE_PER_S), now_ms);
+            for p in planned {
+                if let Some(record) = store.remove(&p.id) {
+                    self.replayed.insert(p.id.clone(), record);
+                }
+                report.auto_replayed += 1;
+                queue.push(Msg { body: p.body, deliveries: 0, visible_at: now_ms + i64::from(p.delay_s) * 1_000, sent_ms: now_ms });
+            }
+        }
+    }
+}
+
 /// Runs the dead-letters consumer over every visible DLQ message.
 fn consume_dead_letters(
     dlq: &mut Vec<Msg>,
     store: &mut BTreeMap<String, DeadLetterRecord>,
+    replayed: &BTreeMap<String, DeadLetterRecord>,
     ledger: &MemoryLedger,
     results: &MemoryResults,
     now: &dyn Fn() -> i64,
@@ -609,6 +727,8 @@ fn consume_dead_letters(
     for m in ready {
         let action = block_on(settle_and_decide(&m.body, crate::names::OPTIMIZE_DLQ, crate::names::OPTIMIZE_QUEUE, ledger, results, now()));
         match action {
+            // As the store's upsert: a late copy of a death a replay took back stays replayed.
+            DeadLetterAction::Store(record) if replayed.get(&record.id).is_some_and(|r| record.attempts <= r.attempts) => {}
             DeadLetterAction::Store(record) => {
                 store.insert(record.id.clone(), record);
             }
