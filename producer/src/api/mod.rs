@@ -29,7 +29,7 @@
 pub(crate) mod audit;
 mod billing;
 mod canary;
-mod dead_letters;
+pub(crate) mod dead_letters;
 mod results;
 mod rollups;
 mod runs;
@@ -193,6 +193,7 @@ async fn dispatch(
         Endpoint::PurgeDeadLetters => dead_letters::purge(&call, &mut req).await,
         Endpoint::ListAudit => audit::list(&call).await,
         Endpoint::WhoAmI => json(200, actor),
+        Endpoint::ListBreakers => sweeps::breakers(&call).await,
         Endpoint::Standin => forward_to_standin(req, env, &api::standin_control_path(&path)).await,
     }
 }

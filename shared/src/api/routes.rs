@@ -35,6 +35,9 @@ pub enum Endpoint {
     ListAudit,
     /// Who the caller is, as the API identified them (Access operator or service).
     WhoAmI,
+    /// The elite circuit breakers: each role's state and the recent transitions, the ledger's
+    /// `GET /breakers` answer unchanged (`crate::breaker::BreakersView`).
+    ListBreakers,
     /// Forwarded to the local elite stand-in at [`standin_control_path`], whatever the method:
     /// the stand-in answers its own 405s, and where it is not bound (every deployed
     /// environment) the dispatcher answers 404 for each of these paths alike.
@@ -90,6 +93,7 @@ pub const ROUTES: &[Route] = &[
     route_to("GET", "/api/dead-letters/{id}", Endpoint::ShowDeadLetter),
     route_to("GET", "/api/audit", Endpoint::ListAudit),
     route_to("GET", "/api/whoami", Endpoint::WhoAmI),
+    route_to("GET", "/api/breakers", Endpoint::ListBreakers),
     local("GET", "/api/standin/faults"),
     local("PUT", "/api/standin/faults"),
     local("DELETE", "/api/standin/faults"),

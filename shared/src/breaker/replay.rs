@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::{BreakerState, Transition};
 use crate::dead_letters::query::{DeadLetterFilter, DeadLetterStatus};
 use crate::dead_letters::record::DeadLetterRecord;
+use crate::dead_letters::selection::Selection;
 use crate::elite::EliteRole;
 use crate::error::ErrorClass;
 
@@ -20,6 +21,10 @@ use crate::error::ErrorClass;
 pub const AUTO_REPLAY_LIMIT: u32 = 500;
 /// Replays delivered per second, at most (spread with queue delays).
 pub const AUTO_REPLAY_RATE_PER_S: u32 = 20;
+/// How far back the dispatcher looks for closings at each sweep: a few sweeps, so a firing
+/// that failed is made up by the next; a second look finds the replayed entries no longer
+/// `dead`, so nothing is replayed twice.
+pub const AUTO_REPLAY_LOOKBACK_MS: i64 = 15 * 60_000;
 
 /// One role's outage that has healed: from its opening (less one window) to its closing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,8 +68,26 @@ impl Outage {
 
     /// Whether this outage caused `record`'s death.
     pub fn caused(&self, record: &DeadLetterRecord) -> bool {
-        record.error.class == ErrorClass::Transient
-            && (self.from_ms..=self.to_ms).contains(&record.failed_ms)
-            && record.error.message.contains(&format!("elite {}", self.role.as_str()))
+        self.caused_by(record.error.class, &record.error.message, record.failed_ms)
+    }
+
+    /// [`Self::caused`] over a stored row's columns: a transient failure in the outage's window
+    /// whose message names the role.
+    pub fn caused_by(&self, class: ErrorClass, message: &str, failed_ms: i64) -> bool {
+        class == ErrorClass::Transient
+            && (self.from_ms..=self.to_ms).contains(&failed_ms)
+            && message.contains(&format!("elite {}", self.role.as_str()))
+    }
+
+    /// How the dispatcher asks for this outage's replay through the ordinary replay path.
+    pub fn selection(&self) -> Selection {
+        Selection {
+            ids: None,
+            filter: Some(self.filter()),
+            dry_run: false,
+            limit: Some(AUTO_REPLAY_LIMIT),
+            rate_per_s: Some(AUTO_REPLAY_RATE_PER_S),
+            reason: Some(format!("auto-replay: the elite {} outage healed", self.role.as_str())),
+        }
     }
 }

@@ -427,7 +427,7 @@ pub fn run_with_faults(cfg: &SimConfig, extra: &ExtraFaults) -> SimReport {
     let bursts = cfg.queue_bursts.iter().map(|(from, len)| (clock.get() + from, clock.get() + from + len)).collect();
     let cap_per_s = cfg.queue_cap_per_s.unwrap_or(u64::MAX);
     *producer_queue.throttle.borrow_mut() = Some(Throttle { cap_per_s, bursts, ..Throttle::platform(&clock) });
-    let producer_config = ProducerConfig { send_rate_per_s: cfg.send_rate_per_s };
+    let producer_config = ProducerConfig { send_rate_per_s: cfg.send_rate_per_s, auto_replay: cfg.auto_replay };
     let mut queue = SimQueue::default();
     // The dead-letter queue (letters the consumer sent, and jobs the queue moved after
     // max_deliveries) and the store its consumer fills.
