@@ -77,7 +77,7 @@ fn check_outage(r: &SimReport) {
     let last = r.breaker_transitions.last().expect("transitions");
     assert!(last.starts_with("brand HalfOpen->Closed"), "it closes by itself: {last}");
     let closed_ms: i64 = last.split(" at ").nth(1).and_then(|s| s.split(' ').next()).and_then(|s| s.parse().ok()).expect("a time");
-    assert!(closed_ms >= DOWN_TO_MS && closed_ms <= DOWN_TO_MS + BreakerPolicy::DEFAULT.max_cool_down_ms + 60_000, "closed at {closed_ms}");
+    assert!((DOWN_TO_MS..=DOWN_TO_MS + BreakerPolicy::DEFAULT.max_cool_down_ms + 60_000).contains(&closed_ms), "closed at {closed_ms}");
     assert_eq!(r.calls_while_open, 0, "no elite call, so no attempt, while the breaker is open");
     assert!(r.held_back > SITES as u64, "jobs were held back, not worked: {}", r.held_back);
     assert!(r.dead + r.auto_replayed <= MAX_DEAD, "{} dead letters", r.dead + r.auto_replayed);

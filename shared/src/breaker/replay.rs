@@ -44,7 +44,8 @@ pub fn healed_since(transitions: &[Transition], since_ms: i64, window_ms: i64) -
             continue;
         }
         let older = transitions[i + 1..].iter().filter(|t| t.role == close.role);
-        let opened = older.clone().find(|t| t.from == BreakerState::Closed && t.to == BreakerState::Open).or_else(|| older.last());
+        let opened =
+            older.clone().find(|t| t.from == BreakerState::Closed && t.to == BreakerState::Open).or_else(|| older.clone().next_back());
         let from_ms = opened.map_or(close.at_ms, |t| t.at_ms) - window_ms;
         outages.push(Outage { role: close.role, from_ms, to_ms: close.at_ms });
     }

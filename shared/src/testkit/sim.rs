@@ -462,6 +462,12 @@ pub fn run_with_faults(cfg: &SimConfig, extra: &ExtraFaults) -> SimReport {
             }
         }
         report.peak_backlog = report.peak_backlog.max(queue.len() as u64);
+        // A queue that outgrows every message the run could need has run away (duplicates
+        // breeding faster than the consumer works): a failure of the run, not a hang.
+        if queue.len() > 100 * (cfg.sites * cfg.sweeps as usize + 100) {
+            report.violations.push(format!("the queue ran away: {} messages", queue.len()));
+            return report;
+        }
         firings.sort_by_key(|(at, _)| *at);
         let next_firing = firings.first().map(|(at, _)| *at);
         let next_visible = queue.next_visible().into_iter().chain(dlq.iter().map(|m| m.visible_at)).chain(crashing.next_stalled()).min();
