@@ -18,6 +18,7 @@
 //! - [`coordinator`]: progress reads and fan-in requests, which gather every shard's counters.
 //! - [`prune`]: what the hourly alarm deletes.
 //! - [`body`]: decoding a route's JSON body, with a 400-worthy message.
+//! - [`breakers`]: the `breakers` instance's row (the elite circuit breakers) in SQLite.
 //! - this file: the Worker's own `fetch`, which serves nothing but the local debug passage.
 //!
 //! Architecture invariant: no ledger decision is made here; every branch about sweeps and
@@ -25,6 +26,7 @@
 
 mod alarm;
 mod body;
+mod breakers;
 mod coordinator;
 mod flush;
 mod object;

@@ -19,9 +19,11 @@ use worker::{
 use code24_runtime::env::{now_ms, vars};
 use code24_runtime::http;
 use code24_runtime::meter::Meter;
+use code24_shared::breaker::{BreakerReport, GateRequest};
 use code24_shared::config::LedgerConfig;
 use code24_shared::ids::from_epoch_ms;
 use code24_shared::ledger::compact::CompactJobTable;
+use code24_shared::ledger::heads::{self, HeadRequest};
 use code24_shared::ledger::jobs::{self, JobTable};
 use code24_shared::ledger::rollups::{D1_KEEPS_DAYS, D1_PRUNE_ROWS};
 use code24_shared::ledger::runs::{self, RunTable};
@@ -33,6 +35,7 @@ use code24_shared::ledger::{
 
 use crate::alarm::{early_enough, prune_at, prune_due, ring_at, set_prune_at};
 use crate::body::decode;
+use crate::breakers;
 use crate::coordinator::{progress_of, run_counts};
 use crate::flush::{any_dirty, flush};
 use crate::prune::{anything_left, chunk, cutoff_ms, AGAIN_MS, CHUNKS, CHUNKS_PER_ALARM, CHUNK_ROWS, PRUNE_INTERVAL_MS};
@@ -83,8 +86,9 @@ impl DurableObject for Ledger {
         let Some(route) = Route::parse(&path) else {
             return http::error(404, format!("no ledger route {path}"));
         };
-        if req.method() != Method::Post {
-            return http::error(405, format!("{path} takes POST, not {}", req.method()));
+        let method = if route.is_get() { Method::Get } else { Method::Post };
+        if req.method() != method {
+            return http::error(405, format!("{path} takes {method}, not {}", req.method()));
         }
         if let Err(e) = &self.schema {
             return http::error(500, e.to_string());
@@ -182,6 +186,19 @@ impl Ledger {
                 stats.database_bytes = self.state.storage().sql().database_size() as u64;
                 http::json(200, &stats)
             }
+            Route::Head => {
+                let retention = self.retention_hours();
+                self.transact(route, body, move |sql, r: HeadRequest| {
+                    let mut rows = SqlShardRows::new(sql, now_ms());
+                    CompactJobTable::batch(&mut rows, retention, |t| heads::head(t, &r))
+                })
+            }
+            Route::BreakerGate => self.transact(route, body, |sql, r: GateRequest| breakers::gate(sql, &r)),
+            Route::BreakerReport => self.transact(route, body, |sql, r: BreakerReport| breakers::report(sql, &r)),
+            Route::Breakers => match breakers::view(self.state.storage().sql(), now_ms()) {
+                Ok(view) => http::json(200, &view),
+                Err(e) => http::error(500, e.to_string()),
+            },
             Route::Progress => {
                 let read = |t: &SqlRunTable, r: ProgressRequest| Ok(t.run(&r.run_id)?.into_iter().collect());
                 self.progress_read(route, body, read, |mut all| http::json(200, &all.pop())).await

@@ -14,6 +14,7 @@ use worker::SqlStorage;
 use code24_shared::error::JobError;
 use code24_shared::ledger::compact::{LaneRow, ShardRows};
 use code24_shared::ledger::done_set::DoneSet;
+use code24_shared::ledger::heads::HeadRow;
 use code24_shared::ledger::{JobRow, JobState, ShardCounts, SiteRow, StoreError};
 use code24_shared::reports::analytics::DailyRollup;
 
@@ -225,6 +226,27 @@ impl ShardRows for SqlShardRows {
             "INSERT INTO rollups (customer_id, day, body, dirty) VALUES (?, ?, ?, 1)
              ON CONFLICT (customer_id, day) DO UPDATE SET body = excluded.body, dirty = 1",
             vec![r.customer_id.as_str().into(), r.day.as_str().into(), body.into()],
+        )
+    }
+
+    fn head(&self, task: &str) -> Result<Option<HeadRow>, StoreError> {
+        #[derive(Deserialize)]
+        struct Body {
+            body: String,
+        }
+        let found: Option<Body> = first(&self.sql, "SELECT body FROM heads WHERE task = ?", vec![task.into()])?;
+        found
+            .map(|b| serde_json::from_str(&b.body).map_err(|e| StoreError(format!("undecodable head row of task {task}: {e}"))))
+            .transpose()
+    }
+
+    /// An update in place, once per request (the compact table caches the work front).
+    fn put_head(&mut self, row: &HeadRow) -> Result<(), StoreError> {
+        let body = serde_json::to_string(row).map_err(|e| StoreError(format!("cannot encode the head row of {}: {e}", row.task)))?;
+        exec(
+            &self.sql,
+            "INSERT INTO heads (task, body) VALUES (?, ?) ON CONFLICT (task) DO UPDATE SET body = excluded.body",
+            vec![row.task.as_str().into(), body.into()],
         )
     }
 }

@@ -106,6 +106,12 @@ const SCHEMA: &[&str] = &[
         name TEXT PRIMARY KEY,
         at_ms INTEGER NOT NULL
     )",
+    // A job shard's latest-wins row per task (`code24_shared::ledger::heads`): `body` is the
+    // `HeadRow` as JSON. One row per task, never pruned.
+    "CREATE TABLE IF NOT EXISTS heads (
+        task TEXT PRIMARY KEY,
+        body TEXT NOT NULL
+    )",
 ];
 
 /// Columns added after a table was first created, as (table, column, definition). A store

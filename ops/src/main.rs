@@ -3,7 +3,7 @@
 //! - `main.rs` (this file): the command line, and the mapping of every outcome to an exit code.
 //! - [`config`]: which API and which token (`--url`/`--env`, variables, the config file).
 //! - [`client`]: blocking HTTP with the bearer token; answers classified into [`error`]s.
-//! - [`commands`]: `dlq`, `sweeps`, `sites`, `audit`; each validates its arguments with the shared API
+//! - [`commands`]: `dlq`, `sweeps`, `sites`, `audit`, `breakers`; each validates its arguments with the shared API
 //!   types before anything is sent.
 //! - [`output`]: tables, key/value views, times and the progress line.
 //!
@@ -100,6 +100,8 @@ enum Command {
     Sites(SitesCommand),
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// The elite circuit breakers: each role's state and the recent transitions
+    Breakers,
 }
 
 /// The deployments, as the command line spells them.
@@ -146,6 +148,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Sweeps(c) => commands::sweeps::run(&ctx, c),
         Command::Sites(c) => commands::sites::run(&ctx, c),
         Command::Audit(c) => commands::audit::run(&ctx, c),
+        Command::Breakers => commands::breakers::run(&ctx),
     }
 }
 

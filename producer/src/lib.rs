@@ -3,9 +3,11 @@
 //! On a cron firing it maps the cron to a task through the core's schedule table and runs
 //! the core's fan-out: open the run in the ledger, page through active sites, send one
 //! message per site (or the one job of a single-job report run). On every tick of the sweep or
-//! the health check it also catches up missed monthly report runs ([`runs`]). It does nothing
-//! else: no elite calls, no report work, no result writes. Every tick also evaluates the alerts
-//! ([`alerts`]: incidents opened and resolved, messages to the environment's webhook). Its fetch handler serves the
+//! the health check it also catches up missed monthly report runs ([`runs`]), and after a
+//! sweep, where the environment turns it on, replays the dead letters a healed elite outage
+//! caused ([`auto_replay`]). Every tick also evaluates the alerts ([`alerts`]: incidents opened
+//! and resolved, messages to the environment's webhook). It does nothing
+//! else: no elite calls, no report work, no result writes. Its fetch handler serves the
 //! authenticated admin API ([`api`]) that operators and tests use, and the operator dashboard
 //! ([`dashboard`]) on every other path; callers are identified by the bearer token or, where
 //! the environment names one, a Cloudflare Access token ([`access`]). It hosts the [`Gate`]
@@ -15,6 +17,7 @@
 mod access;
 mod alerts;
 mod api;
+mod auto_replay;
 mod dashboard;
 mod gate;
 mod runs;
@@ -83,7 +86,11 @@ async fn run(cron: &str, scheduled_ms: i64, env: &Env, meter: &Meter) -> Result<
                     .with_faults(faults);
                 let ledger = DurableLedger::from_env(env).map_err(|e| e.to_string())?.metered(meter);
                 let producer = Producer { registry: &registry, queue: &queue, ledger: &ledger, clock: &WorkerClock, config: &config };
-                producer.fan_out(&firing).await.map_err(|e| format!("sweep {}: {e}", firing.sweep_id()))
+                let report = producer.fan_out(&firing).await.map_err(|e| format!("sweep {}: {e}", firing.sweep_id()));
+                if config.auto_replay {
+                    auto_replay::after_outages(env, meter).await;
+                }
+                report
             }
             Task::MonthlyAnalytics | Task::EndOfMonth | Task::HealthCheck => {
                 let run = run_for_slot(environment.as_str(), task, scheduled).ok_or("not a report task")?;

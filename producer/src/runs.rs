@@ -32,7 +32,13 @@ pub(crate) async fn enqueue(env: &Env, run: &ReportRun, meter: &Meter) -> Result
     let registry = D1Registry::from_env(env).map_err(fail)?.metered(meter);
     let config = ProducerConfig::from_vars(&vars(env)).map_err(fail)?;
     let producer = Producer { registry: &registry, queue: &queue, ledger: &ledger, clock: &WorkerClock, config: &config };
-    let spec = Run { run_id: run.run_id.clone(), task: run.task, scheduled_ms: run.slot.timestamp_millis(), owner: token() };
+    let spec = Run {
+        run_id: run.run_id.clone(),
+        task: run.task,
+        scheduled_ms: run.slot.timestamp_millis(),
+        owner: token(),
+        work_fronts: Vec::new(),
+    };
     let report = match &run.single {
         Some(job) => producer.enqueue_single(&spec, job.subject(), job.encode()).await?,
         None => {

@@ -17,12 +17,15 @@ use crate::d1::rows;
 
 /// Inserts a record, or updates the row of a job that died before: a replay that died again
 /// is `dead` again; a purged entry stays purged (a re-sent letter of the same death, e.g. from
-/// a duplicate delivery, must not bring it back).
+/// a duplicate delivery, must not bring it back), and so does a replayed entry unless the
+/// letter has more attempts than the row: a replay's claim counts one more attempt, so only a
+/// death after the replay has more, and a late copy of the death it replayed has not.
 const UPSERT: &str = "INSERT INTO dead_letters (id, origin_queue, job_id, sweep_id, customer_id, body, error_class, \
      error_message, attempts, first_failed_ms, last_failed_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10) \
      ON CONFLICT (id) DO UPDATE SET error_class = excluded.error_class, error_message = excluded.error_message, \
      attempts = max(attempts, excluded.attempts), last_failed_ms = max(last_failed_ms, excluded.last_failed_ms), \
-     status = CASE WHEN status = 'purged' THEN 'purged' ELSE 'dead' END";
+     status = CASE WHEN status = 'purged' THEN 'purged' \
+     WHEN status = 'replayed' AND excluded.attempts <= attempts THEN 'replayed' ELSE 'dead' END";
 
 pub struct D1DeadLetters {
     db: D1Database,

@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
 use worker::{Env, Headers, Method, ObjectNamespace, Request, RequestInit, Response};
 
+use code24_shared::breaker::{BreakerReport, BreakersView, GateAnswer, GateRequest, BREAKERS_OBJECT};
 use code24_shared::error::JobError;
+use code24_shared::ledger::heads::{HeadRequest, HeadRow};
 use code24_shared::ledger::route::Route;
 use code24_shared::ledger::{
     shard_object, ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, CountsRequest, FanoutDone, FinalizeDecision,
@@ -22,7 +24,7 @@ use code24_shared::ledger::{
 };
 use code24_shared::limits::usage::Counted;
 use code24_shared::names::binding;
-use code24_shared::ports::Ledger;
+use code24_shared::ports::{Breakers, Ledger};
 
 use crate::meter::Meter;
 
@@ -80,6 +82,26 @@ impl DurableLedger {
         self.call(&shard_object(shard), Route::Counts, request).await
     }
 
+    /// The elite circuit breakers' state (`GET /breakers` on the `breakers` instance), as the
+    /// instance answered it: the admin API passes the JSON on unchanged.
+    pub async fn breakers_view(&self) -> Result<BreakersView, JobError> {
+        let fail = |what: String| JobError::transient(format!("ledger {BREAKERS_OBJECT} /breakers: {what}"));
+        let mut init = RequestInit::new();
+        init.with_method(Method::Get);
+        let request = Request::new_with_init(&format!("{ORIGIN}{}", Route::Breakers.path()), &init).map_err(|e| fail(e.to_string()))?;
+        let stub = self.namespace.id_from_name(BREAKERS_OBJECT).and_then(|id| id.get_stub()).map_err(|e| fail(e.to_string()))?;
+        let mut response = {
+            let _connection = self.meter.start(Counted::Subrequest);
+            stub.fetch_with_request(request).await.map_err(|e| fail(format!("request failed: {e}")))?
+        };
+        let status = response.status_code();
+        let text = response.text().await.map_err(|e| fail(format!("HTTP {status}, unreadable body: {e}")))?;
+        if !(200..300).contains(&status) {
+            return Err(fail(format!("HTTP {status}: {}", error_text(&text))));
+        }
+        serde_json::from_str(&text).map_err(|e| fail(format!("HTTP {status}, undecodable answer: {e}")))
+    }
+
     /// Sends `body` (JSON text) as-is to `route` of the instance named `object` and returns the
     /// raw answer. The typed calls go through here; the ledger Worker's local-only debug route
     /// uses it to forward a request unchanged.
@@ -131,6 +153,17 @@ fn error_text(body: &str) -> String {
     quoted
 }
 
+/// The elite circuit breakers live in the ledger's `breakers` instance.
+impl Breakers for DurableLedger {
+    async fn gate(&self, req: &GateRequest) -> Result<GateAnswer, JobError> {
+        self.call(BREAKERS_OBJECT, Route::BreakerGate, req).await
+    }
+
+    async fn report(&self, req: &BreakerReport) -> Result<(), JobError> {
+        self.call(BREAKERS_OBJECT, Route::BreakerReport, req).await
+    }
+}
+
 impl Ledger for DurableLedger {
     async fn open_run(&self, req: &OpenRun) -> Result<OpenDecision, JobError> {
         self.call(RUNS_OBJECT, Route::OpenRun, req).await
@@ -154,6 +187,10 @@ impl Ledger for DurableLedger {
 
     async fn settle(&self, shard: u32, req: &SettleRequest) -> Result<SettleDecision, JobError> {
         self.call(&shard_object(shard), Route::Settle, req).await
+    }
+
+    async fn head(&self, shard: u32, req: &HeadRequest) -> Result<HeadRow, JobError> {
+        self.call(&shard_object(shard), Route::Head, req).await
     }
 }
 

@@ -87,6 +87,9 @@ pub struct ProducerConfig {
     /// [`ProducerConfig::DEFAULT_SEND_RATE_PER_S`]); 0 sends unpaced, which only a local stack
     /// accepts (the bench measures the dispatcher's own overhead that way).
     pub send_rate_per_s: u32,
+    /// Whether the dispatcher replays the dead letters a healed elite outage caused once its
+    /// breaker closes (`BREAKER_AUTO_REPLAY` = `on`; off when unset; `crate::breaker::replay`).
+    pub auto_replay: bool,
 }
 
 impl ProducerConfig {
@@ -100,13 +103,21 @@ impl ProducerConfig {
         let local = environment(lookup)? == Environment::Local;
         let min = if local { 0 } else { 1 };
         let send_rate_per_s = number(lookup, var::QUEUE_SEND_RATE_PER_S, Self::DEFAULT_SEND_RATE_PER_S, min, Self::MAX_SEND_RATE_PER_S)?;
-        Ok(Self { send_rate_per_s })
+        let auto_replay = match lookup(var::BREAKER_AUTO_REPLAY).as_deref().map(str::trim) {
+            None | Some("off") => false,
+            Some("on") => true,
+            Some(other) => {
+                let problem = format!("must be \"on\" or \"off\", not {:?}", crate::api::truncated(other, 40));
+                return Err(ConfigError { variable: var::BREAKER_AUTO_REPLAY, problem });
+            }
+        };
+        Ok(Self { send_rate_per_s, auto_replay })
     }
 }
 
 impl Default for ProducerConfig {
     fn default() -> Self {
-        Self { send_rate_per_s: Self::DEFAULT_SEND_RATE_PER_S }
+        Self { send_rate_per_s: Self::DEFAULT_SEND_RATE_PER_S, auto_replay: false }
     }
 }
 

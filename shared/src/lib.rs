@@ -40,7 +40,10 @@
 //! The ledger
 //! - [`ledger`]: progress and deduplication of every run (sweep or report run): the run
 //!   coordinator ([`ledger::runs`]), the job shards' state machine ([`ledger::jobs`]) and their daily
-//!   rollups ([`ledger::rollups`]), with the Durable Object's request and response types.
+//!   rollups ([`ledger::rollups`]), latest-wins across sweeps ([`ledger::heads`]), with the
+//!   Durable Object's request and response types.
+//! - [`breaker`]: the elite circuit breakers, one per role (closed, open, half open), kept by
+//!   the ledger's `breakers` instance, and the auto-replay of the dead letters an outage caused.
 //!
 //! The pipeline
 //! - [`ports`]: the boundaries as small capability traits (registry, queue, ledger, elite, R2,
@@ -77,6 +80,7 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod backoff;
+pub mod breaker;
 pub mod canary;
 pub mod config;
 pub mod datapoints;

@@ -190,6 +190,9 @@ pub mod var {
     /// Messages per second the dispatcher sends to a queue (default 4,000, under the queue's
     /// 5,000; 0 = unpaced, local only).
     pub const QUEUE_SEND_RATE_PER_S: &str = "QUEUE_SEND_RATE_PER_S";
+    /// `on`: the dispatcher replays the dead letters a healed elite outage caused once its
+    /// circuit breaker closes (rate-capped; `breaker::replay`). Off when unset.
+    pub const BREAKER_AUTO_REPLAY: &str = "BREAKER_AUTO_REPLAY";
     /// Local only: the dispatcher's queue sends fail on demand (`code24_shared::testkit`-free
     /// fault switch for the end-to-end tests; ignored unless `ENVIRONMENT` is `local`).
     pub const QUEUE_SEND_FAULTS: &str = "QUEUE_SEND_FAULTS";

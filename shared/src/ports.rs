@@ -8,10 +8,12 @@
 
 #![allow(async_fn_in_trait)]
 
+use crate::breaker::{BreakerReport, GateAnswer, GateRequest};
 use crate::datapoints::DataPoint;
 use crate::dead_letters::record::DeadLetterRecord;
 use crate::elite::{EliteHealth, EliteRequest, EliteResponse, EliteRole};
 use crate::error::JobError;
+use crate::ledger::heads::{HeadRequest, HeadRow};
 use crate::ledger::{
     ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, FanoutDone, FinalizeDecision, OpenDecision, OpenRun, PageDone,
     SettleDecision, SettleRequest,
@@ -63,11 +65,35 @@ pub trait Ledger {
     async fn claim(&self, shard: u32, req: &ClaimRequest) -> Result<ClaimResponse, JobError>;
     async fn complete(&self, shard: u32, req: &CompleteRequest) -> Result<CompleteResponse, JobError>;
     async fn settle(&self, shard: u32, req: &SettleRequest) -> Result<SettleDecision, JobError>;
+    /// A job shard's latest-wins row of a task, its head raised first when the request
+    /// announces a finished fan-out ([`crate::ledger::heads`]).
+    async fn head(&self, shard: u32, req: &HeadRequest) -> Result<HeadRow, JobError>;
 }
 
 /// One elite worker call, timeout included: an implementation turns a timeout or a network
 /// error into a transient [`JobError`] and classifies answers with
 /// [`crate::elite::classify_response`].
+/// The elite circuit breakers ([`crate::breaker`]), kept by the ledger's `breakers` instance:
+/// asked once per optimizer batch before its claims, told once after its elite calls.
+pub trait Breakers {
+    async fn gate(&self, req: &GateRequest) -> Result<GateAnswer, JobError>;
+    async fn report(&self, req: &BreakerReport) -> Result<(), JobError>;
+}
+
+/// No breakers: everything is admitted and nothing is reported (report consumers, tests,
+/// environments without the `breakers` instance).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoBreakers;
+
+impl Breakers for NoBreakers {
+    async fn gate(&self, req: &GateRequest) -> Result<GateAnswer, JobError> {
+        Ok(GateAnswer { admit: req.jobs, retry_after_ms: 0, held_by: Vec::new() })
+    }
+    async fn report(&self, _req: &BreakerReport) -> Result<(), JobError> {
+        Ok(())
+    }
+}
+
 pub trait EliteClient {
     async fn optimize(&self, request: &EliteRequest) -> Result<EliteResponse, JobError>;
 }

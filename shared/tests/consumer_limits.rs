@@ -13,6 +13,7 @@ use code24_shared::config::ConsumerConfig;
 use code24_shared::elite::{EliteRequest, EliteResponse};
 use code24_shared::error::JobError;
 use code24_shared::ids::{from_epoch_ms, CustomerId, RunId};
+use code24_shared::ledger::heads::{HeadRequest, HeadRow};
 use code24_shared::ledger::{
     ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, FanoutDone, OpenDecision, OpenRun, PageDone, SettleDecision,
     SettleRequest,
@@ -103,6 +104,9 @@ impl Ledger for CountingLedger {
     }
     async fn settle(&self, shard: u32, req: &SettleRequest) -> Result<SettleDecision, JobError> {
         self.inner.settle(shard, req).await
+    }
+    async fn head(&self, shard: u32, req: &HeadRequest) -> Result<HeadRow, JobError> {
+        self.inner.head(shard, req).await
     }
 }
 

@@ -108,6 +108,7 @@ impl World {
             expected: jobs,
             now_ms,
             lease_ms: 60_000,
+            work_fronts: Vec::new(),
         };
         block_on(self.ledger.open_run(&open)).unwrap();
         let page = PageDone { run_id: run_id.into(), owner: owner.clone(), cursor: "zzz".into(), added: jobs, now_ms, lease_ms: 60_000 };

@@ -279,8 +279,16 @@ fn open(ledger: &MemoryLedger, run_id: &str, task: &str, jobs: u64, clock: &SimC
         return;
     }
     let (owner, now_ms, lease_ms) = ("capacity".to_owned(), clock.get(), 60_000);
-    let open =
-        OpenRun { run_id: run_id.into(), owner: owner.clone(), task: task.into(), scheduled_ms: now_ms, expected: jobs, now_ms, lease_ms };
+    let open = OpenRun {
+        run_id: run_id.into(),
+        owner: owner.clone(),
+        task: task.into(),
+        scheduled_ms: now_ms,
+        expected: jobs,
+        now_ms,
+        lease_ms,
+        work_fronts: Vec::new(),
+    };
     block_on(ledger.open_run(&open)).expect("the ledger twin opens the run");
     let page = PageDone { run_id: run_id.into(), owner: owner.clone(), cursor: "~".into(), added: jobs, now_ms, lease_ms };
     block_on(ledger.record_page(&page)).expect("the ledger twin records the page");

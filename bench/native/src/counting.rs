@@ -6,6 +6,7 @@ use std::collections::{BTreeSet, HashSet};
 
 use code24_shared::elite::{classify_response, EliteRequest, EliteResponse};
 use code24_shared::error::JobError;
+use code24_shared::ledger::heads::{HeadRequest, HeadRow};
 use code24_shared::ledger::jobs::{claim_batch, complete_batch, settle, JobTable};
 use code24_shared::ledger::runs::{self, RunTable};
 use code24_shared::ledger::{
@@ -110,6 +111,13 @@ impl JobTable for CountingJobTable {
         self.rollups_written += 1;
         self.inner.put_rollup(rollup)
     }
+    fn head(&self, task: &str) -> Result<Option<HeadRow>, StoreError> {
+        self.inner.head(task)
+    }
+    fn put_head(&mut self, row: &HeadRow) -> Result<(), StoreError> {
+        self.rows_written += 1;
+        self.inner.put_head(row)
+    }
 }
 
 /// The ledger: the coordinator's sweep table and [`JOB_SHARDS`] counting job tables, driven by
@@ -190,6 +198,14 @@ impl Ledger for CountingLedger {
     }
     async fn settle(&self, shard: u32, req: &SettleRequest) -> Result<SettleDecision, JobError> {
         self.on_shard(shard, |t| settle(t, req))
+    }
+    async fn head(&self, shard: u32, req: &HeadRequest) -> Result<HeadRow, JobError> {
+        // The producer's requests: before it opens a sweep, and once its fan-out finished.
+        self.producer_requests.set(self.producer_requests.get() + 1);
+        let table = &mut self.shards.borrow_mut()[shard as usize];
+        let answer = code24_shared::ledger::heads::head(table, req);
+        table.end_request();
+        Ok(answer?)
     }
 }
 

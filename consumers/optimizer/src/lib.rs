@@ -42,7 +42,8 @@ async fn process(queue_name: &str, deliveries: &[Delivery], env: &Env, meter: &M
     let dead_letters = TextQueue::new(env.queue(binding::DEAD_LETTER_QUEUE).map_err(|e| e.to_string())?, OPTIMIZE_DLQ).metered(meter);
     let metrics = AnalyticsMetrics::from_env(env).metered(meter);
     let consumer = Consumer {
-        jobs: OptimizeJobs::new(&elite, &results, &config),
+        // The ledger's `breakers` instance keeps the elite circuit breakers.
+        jobs: OptimizeJobs::with_breakers(&elite, &results, &config, &ledger),
         ledger: &ledger,
         dead_letters: &dead_letters,
         metrics: &metrics,

@@ -1,4 +1,5 @@
-//! The subcommands, one module per API area: [`audit`] (the audit log), [`dlq`] (dead letters: list, show), [`selection`]
+//! The subcommands, one module per API area: [`audit`] (the audit log), [`breakers`] (the
+//! elite circuit breakers), [`dlq`] (dead letters: list, show), [`selection`]
 //! (replay and purge), [`sweeps`] and [`sites`]. Each validates its arguments with the shared
 //! API types first and asks [`Ctx`] for a client only then, so a bad argument exits 2 before
 //! any configuration is read or any request is sent.
@@ -7,6 +8,7 @@
 //! argument parsers built on `code24_shared`'s validating types.
 
 pub(crate) mod audit;
+pub(crate) mod breakers;
 pub(crate) mod dlq;
 pub(crate) mod selection;
 pub(crate) mod sites;

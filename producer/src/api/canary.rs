@@ -49,7 +49,13 @@ pub(super) async fn start(call: &Call<'_>) -> worker::Result<Response> {
         Err(e) => return error(502, e.message),
     }
     let run_id = canary::run_id(environment.as_str(), at);
-    let run = Run { run_id: run_id.as_str().to_owned(), task: Task::Canary, scheduled_ms: at.timestamp_millis(), owner: token() };
+    let run = Run {
+        run_id: run_id.as_str().to_owned(),
+        task: Task::Canary,
+        scheduled_ms: at.timestamp_millis(),
+        owner: token(),
+        work_fronts: Vec::new(),
+    };
     let queue = TextQueue::new(call.env.queue(binding::OPTIMIZE_QUEUE)?, OPTIMIZE_QUEUE);
     let ledger = DurableLedger::from_env(call.env)?;
     let config = match ProducerConfig::from_vars(&vars(call.env)) {

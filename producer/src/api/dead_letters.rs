@@ -8,12 +8,14 @@ use code24_runtime::http::{error, json};
 use code24_runtime::ledger_client::DurableLedger;
 use code24_runtime::queue::TextQueue;
 use code24_shared::api::truncated;
+use code24_shared::breaker::replay::Outage;
 use code24_shared::config;
 use code24_shared::dead_letters::query::{
     Cursor, DeadLetterDetail, DeadLetterEntry, DeadLetterFilter, DeadLetterPage, DeadLetterStatus, SqlParam,
 };
 use code24_shared::dead_letters::record::{valid_entry_id, StoreStats};
-use code24_shared::dead_letters::selection::{plan_replay, Selection, SelectionOutcome, Skipped};
+use code24_shared::dead_letters::selection::{plan_replay, PlannedReplay, Selection, SelectionOutcome, Skipped};
+use code24_shared::error::ErrorClass;
 use code24_shared::ledger::shard_of;
 use code24_shared::names::{binding, OPTIMIZE_QUEUE};
 use code24_shared::optimization::optimization_key;
@@ -221,16 +223,62 @@ pub(super) async fn replay(call: &Call<'_>, req: &mut Request) -> worker::Result
     let (planned, not_replayable) = plan_replay(&picked, selection.rate_per_s, code24_runtime::env::now_ms());
     skipped.extend(not_replayable);
     let done: Vec<String> = planned.iter().map(|p| p.id.clone()).collect();
-    if !selection.dry_run && !planned.is_empty() {
-        let queue = TextQueue::new(call.env.queue(binding::OPTIMIZE_QUEUE)?, OPTIMIZE_QUEUE);
-        let messages: Vec<(String, u32)> = planned.into_iter().map(|p| (p.body, p.delay_s)).collect();
-        if let Err(e) = queue.send_delayed(&messages).await {
+    if !selection.dry_run {
+        if let Err(e) = send_replays(call.env, &db, planned).await? {
             return error(502, format!("nothing was marked replayed: {e}"));
         }
-        let set = "status = 'replayed', replay_count = replay_count + 1, replayed_ms = ?1";
-        update_ids(&db, set, &done, code24_runtime::env::now_ms()).await?;
     }
     json(200, &SelectionOutcome { dry_run: selection.dry_run, matched: picked.len() as u32, done, skipped })
+}
+
+/// Sends planned replays to the optimize queue, then marks their entries `replayed`. The
+/// admin API's replay and the dispatcher's auto-replay after an outage both go through here.
+/// `Ok(Err(_))`: the send failed and nothing was marked.
+pub(crate) async fn send_replays(env: &worker::Env, db: &D1Database, planned: Vec<PlannedReplay>) -> worker::Result<Result<(), String>> {
+    if planned.is_empty() {
+        return Ok(Ok(()));
+    }
+    let done: Vec<String> = planned.iter().map(|p| p.id.clone()).collect();
+    let queue = TextQueue::new(env.queue(binding::OPTIMIZE_QUEUE)?, OPTIMIZE_QUEUE);
+    let messages: Vec<(String, u32)> = planned.into_iter().map(|p| (p.body, p.delay_s)).collect();
+    if let Err(e) = queue.send_delayed(&messages).await {
+        return Ok(Err(e.to_string()));
+    }
+    let set = "status = 'replayed', replay_count = replay_count + 1, replayed_ms = ?1";
+    update_ids(db, set, &done, code24_runtime::env::now_ms()).await?;
+    Ok(Ok(()))
+}
+
+/// The dead entries a healed outage caused (`breaker::replay::Outage`): its filter's rows, with
+/// the columns that say whether the outage's role failed them, newest first.
+pub(crate) async fn caused_by(db: &D1Database, outage: &Outage) -> worker::Result<Vec<(String, String, String)>> {
+    #[derive(Deserialize)]
+    struct Row {
+        id: String,
+        status: String,
+        body: String,
+        error_class: String,
+        error_message: String,
+        last_failed_ms: i64,
+    }
+    let selection = outage.selection();
+    let (sql, params) = outage.filter().where_sql();
+    let mut params: Vec<JsValue> = params.iter().map(js).collect();
+    params.push(JsValue::from_f64(f64::from(selection.limit())));
+    let query = format!(
+        "SELECT id, status, body, error_class, error_message, last_failed_ms FROM dead_letters WHERE {sql} \
+         ORDER BY last_failed_ms DESC, id DESC LIMIT ?{}",
+        params.len()
+    );
+    let rows = db.prepare(query).bind(&params)?.all().await?.results::<Row>()?;
+    Ok(rows
+        .into_iter()
+        .filter(|r| {
+            let class = if r.error_class == ErrorClass::Transient.as_str() { ErrorClass::Transient } else { ErrorClass::Permanent };
+            outage.caused_by(class, &r.error_message, r.last_failed_ms)
+        })
+        .map(|r| (r.id, r.status, r.body))
+        .collect())
 }
 
 pub(super) async fn purge(call: &Call<'_>, req: &mut Request) -> worker::Result<Response> {

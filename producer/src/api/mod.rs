@@ -31,7 +31,7 @@
 pub(crate) mod audit;
 mod billing;
 mod canary;
-mod dead_letters;
+pub(crate) mod dead_letters;
 mod health;
 mod results;
 mod rollups;
@@ -197,6 +197,7 @@ async fn dispatch(
         Endpoint::ListAudit => audit::list(&call).await,
         Endpoint::WhoAmI => json(200, actor),
         Endpoint::ShowHealth => health::show(&call).await,
+        Endpoint::ListBreakers => sweeps::breakers(&call).await,
         Endpoint::Standin => forward_to_standin(req, env, &api::standin_control_path(&path)).await,
     }
 }

@@ -38,6 +38,9 @@ pub enum Endpoint {
     /// The platform's health: the latest health check, the breakers, incidents and alerts
     /// (`crate::alerts::HealthView`).
     ShowHealth,
+    /// The elite circuit breakers: each role's state and the recent transitions, the ledger's
+    /// `GET /breakers` answer unchanged (`crate::breaker::BreakersView`).
+    ListBreakers,
     /// Forwarded to the local elite stand-in at [`standin_control_path`], whatever the method:
     /// the stand-in answers its own 405s, and where it is not bound (every deployed
     /// environment) the dispatcher answers 404 for each of these paths alike.
@@ -94,6 +97,7 @@ pub const ROUTES: &[Route] = &[
     route_to("GET", "/api/audit", Endpoint::ListAudit),
     route_to("GET", "/api/whoami", Endpoint::WhoAmI),
     route_to("GET", "/api/health", Endpoint::ShowHealth),
+    route_to("GET", "/api/breakers", Endpoint::ListBreakers),
     local("GET", "/api/standin/faults"),
     local("PUT", "/api/standin/faults"),
     local("DELETE", "/api/standin/faults"),

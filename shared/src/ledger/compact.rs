@@ -27,6 +27,7 @@
 use std::collections::BTreeMap;
 
 use super::done_set::DoneSet;
+use super::heads::HeadRow;
 use super::jobs::JobTable;
 use super::{is_optimization, lane_of, JobRow, JobState, ShardCounts, SiteRow, StoreError};
 use crate::reports::analytics::DailyRollup;
@@ -52,6 +53,9 @@ pub trait ShardRows {
     fn put_counts(&mut self, counts: &ShardCounts) -> Result<(), StoreError>;
     fn rollup(&self, customer_id: &str, day: &str) -> Result<Option<DailyRollup>, StoreError>;
     fn put_rollup(&mut self, rollup: &DailyRollup) -> Result<(), StoreError>;
+    /// The task's latest-wins row ([`super::heads`]).
+    fn head(&self, task: &str) -> Result<Option<HeadRow>, StoreError>;
+    fn put_head(&mut self, row: &HeadRow) -> Result<(), StoreError>;
 }
 
 /// A cached job: its row as the decisions see it, whether a row is stored, and whether it changed.
@@ -79,6 +83,8 @@ pub struct CompactJobTable<'a, S: ShardRows> {
     lanes: BTreeMap<String, CachedLane>,
     counts: BTreeMap<String, ShardCounts>,
     rollups: BTreeMap<(String, String), DailyRollup>,
+    /// Heads changed by this request (a work front moves with every first claim: written once).
+    heads: BTreeMap<String, HeadRow>,
 }
 
 impl<'a, S: ShardRows> CompactJobTable<'a, S> {
@@ -90,6 +96,7 @@ impl<'a, S: ShardRows> CompactJobTable<'a, S> {
             lanes: BTreeMap::new(),
             counts: BTreeMap::new(),
             rollups: BTreeMap::new(),
+            heads: BTreeMap::new(),
         }
     }
 
@@ -168,6 +175,11 @@ impl<'a, S: ShardRows> CompactJobTable<'a, S> {
         }
         for rollup in std::mem::take(&mut self.rollups).into_values() {
             self.rows.put_rollup(&rollup)?;
+        }
+        for head in std::mem::take(&mut self.heads).into_values() {
+            if self.rows.head(&head.task)?.as_ref() != Some(&head) {
+                self.rows.put_head(&head)?;
+            }
         }
         Ok(())
     }
@@ -306,6 +318,18 @@ impl<S: ShardRows> JobTable for CompactJobTable<'_, S> {
 
     fn put_rollup(&mut self, rollup: &DailyRollup) -> Result<(), StoreError> {
         self.rollups.insert((rollup.customer_id.clone(), rollup.day.clone()), rollup.clone());
+        Ok(())
+    }
+
+    fn head(&self, task: &str) -> Result<Option<HeadRow>, StoreError> {
+        match self.heads.get(task) {
+            Some(pending) => Ok(Some(pending.clone())),
+            None => self.rows.head(task),
+        }
+    }
+
+    fn put_head(&mut self, row: &HeadRow) -> Result<(), StoreError> {
+        self.heads.insert(row.task.clone(), row.clone());
         Ok(())
     }
 }

@@ -5,6 +5,7 @@
 //! Every entry of an optimization job into `Succeeded` or `Dead` also counts in its customer's
 //! daily rollup ([`super::rollups`]), through the same table, so in the same transaction.
 
+use super::heads::{self, HeadRow};
 use super::rollups::{self, Ended};
 use super::{
     is_optimization, lane_of, ClaimDecision, ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, JobClaim, JobMetrics,
@@ -27,6 +28,9 @@ pub trait JobTable {
     fn rollup(&self, customer_id: &str, day: &str) -> Result<Option<DailyRollup>, StoreError>;
     /// Stores a rollup and marks it for the next flush to D1.
     fn put_rollup(&mut self, rollup: &DailyRollup) -> Result<(), StoreError>;
+    /// The latest-wins row of `task` ([`super::heads`]), if any.
+    fn head(&self, task: &str) -> Result<Option<HeadRow>, StoreError>;
+    fn put_head(&mut self, row: &HeadRow) -> Result<(), StoreError>;
 }
 
 /// Moves one job between states in its run's counters.
@@ -84,9 +88,12 @@ pub fn claim(table: &mut impl JobTable, c: &JobClaim, now_ms: i64, lease_ms: i64
         active_lease_until_ms: 0,
     });
 
-    // An older sweep's job never runs once a newer sweep has claimed the site. An attempt of
-    // it that crashed may have written its result, though: that is recovered, not discarded.
-    if site.newest_scheduled_ms > c.scheduled_ms && !c.replay {
+    // An older sweep's job never runs once a newer sweep has claimed the site, or once a newer
+    // sweep of its task finished its fan-out (latest-wins: its job for this site is queued).
+    // An attempt of it that crashed may have written its result, though: that is recovered,
+    // not discarded.
+    let newer = site.newest_scheduled_ms.max(heads::newest_started(table, c)?);
+    if newer > c.scheduled_ms && !c.replay {
         // Any earlier attempt (in flight, or retrying after a failure that may have come after
         // its write) may have left a result in R2.
         if let Some(job) = existing.as_ref().filter(|j| j.attempts > 0 && !j.state.is_terminal()) {
@@ -125,6 +132,7 @@ pub fn claim(table: &mut impl JobTable, c: &JobClaim, now_ms: i64, lease_ms: i64
     let recovery = if existing.as_ref().is_some_and(|j| j.state == JobState::InFlight) { Recovery::LookFirst } else { Recovery::Fresh };
     let attempts = existing.as_ref().map_or(0, |j| j.attempts) + 1;
     let from = existing.as_ref().map(|j| j.state);
+    let first_attempt = existing.is_none();
     if let Some(dead) = existing.as_ref().filter(|j| j.state == JobState::Dead) {
         // A replay revives a dead job: its death no longer counts; how it ends now will.
         take_back_from_rollup(table, dead)?;
@@ -143,6 +151,9 @@ pub fn claim(table: &mut impl JobTable, c: &JobClaim, now_ms: i64, lease_ms: i64
     if from != Some(JobState::InFlight) {
         shift(&mut counts, from, JobState::InFlight, now_ms);
         table.put_counts(&counts)?;
+    }
+    if first_attempt {
+        heads::advance_front(table, c, now_ms)?;
     }
     site.newest_scheduled_ms = site.newest_scheduled_ms.max(c.scheduled_ms);
     site.active_job = Some(c.job_id.clone());

@@ -19,11 +19,14 @@
 //!
 //! The job shards also keep each customer's daily rollups of optimization runs ([`rollups`]),
 //! updated in the same transaction as the job's state, so a rollup counts every finished job
-//! exactly once whatever the queue redelivers.
+//! exactly once whatever the queue redelivers, and per task a latest-wins row ([`heads`]):
+//! the newest sweep whose fan-out finished (older sweeps' jobs are superseded) and where the
+//! consumers' work stands.
 
 mod claim_wire;
 pub mod compact;
 pub mod done_set;
+pub mod heads;
 pub mod jobs;
 pub mod rollups;
 pub mod route;
@@ -415,7 +418,7 @@ pub struct RunRow {
     pub scheduled_ms: i64,
     pub phase: RunPhase,
     /// Customer id of the last site whose message was sent (keyset cursor, in the rotated
-    /// order [`runs::rank`] defines).
+    /// order `pipeline::rotation::rank` defines).
     pub cursor: Option<String>,
     /// Where the fan-out started: it sends the sites after this customer id, then wraps to the
     /// first and stops at it (`None`: from the first to the last). An optimization sweep starts
@@ -455,6 +458,11 @@ pub struct OpenRun {
     pub expected: u64,
     pub now_ms: i64,
     pub lease_ms: i64,
+    /// Where the work of the task's newest sweeps stands, one front per job shard that has one
+    /// ([`heads`]): a new optimization sweep starts after the furthest of the previous sweep's
+    /// (`pipeline::rotation::next_origin`). Empty from an older producer and for report runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub work_fronts: Vec<heads::WorkFront>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

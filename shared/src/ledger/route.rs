@@ -2,7 +2,8 @@
 //! ask for, with each route's path and properties. The client (`runtime/src/ledger_client.rs`)
 //! sends to [`Route::path`]; the Durable Object (`ledger/src/object.rs`) routes with
 //! [`Route::parse`] and decides from [`Route::writes`] and [`Route::rolls_up`] what a request
-//! may have changed. Every route is `POST` with a JSON body and answers JSON.
+//! may have changed. Every route is `POST` with a JSON body and answers JSON, but the
+//! breakers' state, a `GET` ([`Route::is_get`]).
 
 /// What a request to a ledger instance asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,11 +32,20 @@ pub enum Route {
     Settle,
     /// Body: `{}`; answer: [`super::stats::LedgerStats`] (what the instance cost since it started).
     Stats,
+    /// Body: [`super::heads::HeadRequest`]; answer: [`super::heads::HeadRow`].
+    Head,
+    /// On the `breakers` instance ([`crate::breaker::BREAKERS_OBJECT`]). Body:
+    /// [`crate::breaker::GateRequest`]; answer: [`crate::breaker::GateAnswer`].
+    BreakerGate,
+    /// Body: [`crate::breaker::BreakerReport`]; answer: `null`.
+    BreakerReport,
+    /// `GET`, no body; answer: [`crate::breaker::BreakersView`].
+    Breakers,
 }
 
 impl Route {
     /// Every route, coordinator routes first.
-    pub const ALL: [Route; 12] = [
+    pub const ALL: [Route; 16] = [
         Self::OpenRun,
         Self::RecordPage,
         Self::FinishFanout,
@@ -48,6 +58,10 @@ impl Route {
         Self::Job,
         Self::Settle,
         Self::Stats,
+        Self::Head,
+        Self::BreakerGate,
+        Self::BreakerReport,
+        Self::Breakers,
     ];
 
     /// The route's URL path on a ledger instance. The coordinator's paths keep their first
@@ -66,7 +80,16 @@ impl Route {
             Self::Job => "/jobs/get",
             Self::Settle => "/jobs/settle",
             Self::Stats => "/stats",
+            Self::Head => "/jobs/head",
+            Self::BreakerGate => "/breakers/gate",
+            Self::BreakerReport => "/breakers/report",
+            Self::Breakers => "/breakers",
         }
+    }
+
+    /// Whether the route is a `GET` without a body (every other route is a `POST` of JSON).
+    pub fn is_get(self) -> bool {
+        self == Self::Breakers
     }
 
     /// The route of an exact URL path (no trailing slash, no query string).
@@ -76,7 +99,7 @@ impl Route {
 
     /// Whether the route changes stored rows (and so must make sure the pruning alarm is set).
     pub fn writes(self) -> bool {
-        !matches!(self, Self::Counts | Self::Job | Self::Stats)
+        !matches!(self, Self::Counts | Self::Job | Self::Stats | Self::Breakers)
     }
 
     /// Whether the route may change daily rollups (and so may need a flush soon).
@@ -109,9 +132,10 @@ mod tests {
     }
 
     #[test]
-    fn counts_job_and_stats_write_nothing_and_only_job_outcomes_roll_up() {
+    fn counts_job_stats_and_the_breakers_view_write_nothing_and_only_job_outcomes_roll_up() {
         let writes: Vec<Route> = Route::ALL.into_iter().filter(|r| !r.writes()).collect();
-        assert_eq!(writes, [Route::Counts, Route::Job, Route::Stats]);
+        assert_eq!(writes, [Route::Counts, Route::Job, Route::Stats, Route::Breakers]);
+        assert!(Route::ALL.into_iter().filter(|r| r.is_get()).all(|r| !r.writes()), "a GET changes nothing");
         let rolls_up: Vec<Route> = Route::ALL.into_iter().filter(|r| r.rolls_up()).collect();
         assert_eq!(rolls_up, [Route::Claim, Route::Complete, Route::Settle]);
         assert!(rolls_up.iter().all(|r| r.writes()), "a route that changes rollups writes");

@@ -3,6 +3,8 @@
 //! resumes instead of starting over, combining the shards' counters into progress, and the
 //! fan-in: answering exactly one request "enqueue the final job" once a run is complete.
 
+use crate::pipeline::rotation::{next_origin, rank};
+
 use super::{
     FanoutDone, FinalizeDecision, FinalizeRequest, OpenDecision, OpenRun, PageDone, RunPhase, RunProgress, RunRow, ShardCounts, StoreError,
 };
@@ -65,26 +67,18 @@ pub fn open(table: &mut impl RunTable, req: &OpenRun) -> Result<OpenDecision, St
 }
 
 /// Where a new run's fan-out starts. An optimization sweep starts where the previous sweep of
-/// its task stopped: after the last site that sweep sent when its fan-out died (abandoned or
-/// still unfinished), else at that sweep's own origin. So a site left unsent by a dead fan-out
-/// is among the first the next sweep sends, and a fan-out that keeps dying at the same place
-/// cannot starve the sites behind it. Report runs start from the first customer.
+/// its task stopped (`pipeline::rotation::next_origin`): after the last site that sweep sent
+/// when its fan-out died (abandoned or still unfinished), or after the last site its work
+/// reached (`OpenRun::work_fronts`), else at that sweep's own origin. So a site left unsent by a
+/// dead fan-out, or unworked by an overloaded sweep, is among the first the next sweep sends,
+/// and neither a fan-out that keeps dying at the same place nor a sweep that is always cut
+/// short can starve the sites behind it. Report runs start from the first customer.
 fn origin_of_new(table: &impl RunTable, req: &OpenRun) -> Result<Option<String>, StoreError> {
     if !super::is_optimization(&req.run_id) {
         return Ok(None);
     }
     let previous = table.recent(STALE_SCAN)?.into_iter().find(|r| r.task == req.task && r.scheduled_ms < req.scheduled_ms);
-    Ok(previous.and_then(|p| match p.phase {
-        RunPhase::Enqueued => p.origin,
-        RunPhase::Enqueuing | RunPhase::Abandoned => p.cursor.or(p.origin),
-    }))
-}
-
-/// A cursor's place in the order of a fan-out that started after `origin`: the ids after the
-/// origin come first, then the ids up to it. Cursors compare by rank, so a page of the wrapped
-/// part is after every page before the wrap.
-pub fn rank<'k>(key: &'k str, origin: Option<&str>) -> (bool, &'k str) {
-    (origin.is_some_and(|o| key <= o), key)
+    Ok(previous.and_then(|p| next_origin(&p, &req.work_fronts)))
 }
 
 /// How many recent sweeps a new sweep looks through for stale fan-outs to abandon; older ones

@@ -132,6 +132,7 @@ fn open_req(sweep: &str, now: i64) -> OpenRun {
         expected: 3,
         now_ms: now,
         lease_ms: LEASE,
+        work_fronts: Vec::new(),
     }
 }
 

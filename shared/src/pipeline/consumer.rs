@@ -4,7 +4,9 @@
 //!
 //! 1. decode every body (an undecodable one is dead-lettered with its reason, alone; a newer
 //!    wire version is retried until the consumer is updated);
-//! 2. claim the jobs in the ledger, one request per shard touched ([`super::shard_calls`]);
+//! 2. hold back what the kind does not admit now, unclaimed ([`JobKind::admit`]: the elite
+//!    circuit breakers), and claim the rest in the ledger, one request per shard touched
+//!    ([`super::shard_calls`]);
 //! 3. work the claimed jobs concurrently, each timed on its own, within the invocation's
 //!    budget ([`super::budget`]): jobs whose service-binding calls would not fit are deferred
 //!    unclaimed, and at most `elite_calls_in_flight` connections are open at once;
@@ -22,13 +24,13 @@ use crate::backoff::RetryPolicy;
 use crate::backoff::Rng;
 use crate::config::ConsumerConfig;
 use crate::error::{ErrorClass, JobError};
-use crate::ledger::{ClaimDecision, JobClaim, JobMetrics, JobOutcome, Recovery, Verdict};
+use crate::ledger::{ClaimDecision, JobClaim, JobMetrics, JobOutcome, Verdict};
 use crate::pipeline::budget::{admit, bounded, jobs_in_flight, DEFERRED_DELAY_S};
 use crate::pipeline::shard_calls::{claim_per_shard, complete_per_shard, group_by_shard};
 use crate::ports::{DeadLetterSink, JobFinished, Ledger, Metrics};
 use crate::wire::{DeadLetter, DEAD_LETTER_VERSION};
 
-pub use super::delivery::{Action, Delivery};
+pub use super::delivery::{Action, Claimed, Delivery, Worked};
 
 /// What differs between kinds of job; everything else (claims, verdicts, dead letters, data
 /// points, retries) is the [`Consumer`]'s. The ports a kind's work needs are its own fields.
@@ -57,6 +59,16 @@ pub trait JobKind {
     /// `elite_calls_in_flight`.
     fn connections(job: &Self::Job) -> u32;
 
+    /// Runs once per batch before any claim, over the number of jobs about to be claimed: how
+    /// many of them (the first in the batch) may be worked now, and how long the others wait.
+    /// The others are retried after that delay, unclaimed: no attempt is counted and nothing is
+    /// dead-lettered (the optimizer's elite circuit breakers, `crate::breaker`). Most kinds
+    /// admit everything.
+    async fn admit(&self, jobs: u32, now_ms: i64) -> (u32, u32) {
+        let _ = now_ms;
+        (jobs, 0)
+    }
+
     /// Runs once per batch before any job is worked, over the claimed jobs: what a kind reads
     /// for the whole batch it reads here, once, never once per message (the optimizer's platform
     /// context). Most kinds have nothing to do.
@@ -77,28 +89,6 @@ pub trait JobKind {
     async fn after_verdicts(&self, settled: &mut [Settled<'_, Self::Job>], now: &dyn Fn() -> i64, retry: &RetryPolicy) {
         let _ = (settled, now, retry);
     }
-}
-
-/// A job the ledger granted to this delivery ([`ClaimDecision::Work`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Claimed {
-    /// The claim token to complete with.
-    pub attempt: u32,
-    /// Whether an earlier attempt may have left the result behind, as the ledger decided.
-    pub recovery: Recovery,
-}
-
-/// How a worked job ended well.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Worked {
-    /// The work was done now. `scores`: the elite workers' (brand, designer, developer), for
-    /// the rollup, when the job has them.
-    Done { scores: Option<[u8; 3]> },
-    /// A recovery ([`Recovery::LookFirst`] or [`Recovery::LookOnly`]) found a crashed
-    /// attempt's result: nothing redone.
-    Recovered,
-    /// A [`Recovery::LookOnly`] found nothing: the ledger records the job superseded.
-    Superseded,
 }
 
 /// A message whose job decoded, once its action is known: what [`JobKind::after_verdicts`]
@@ -174,6 +164,7 @@ where
             batch.push(Message { delivery, age_ms, job, state, ended: false });
         }
         self.defer_beyond_budget(&mut batch);
+        self.hold_back(&mut batch, now).await;
         self.claim(&mut batch, now).await;
         self.work(&mut batch, now).await;
         self.complete(&mut batch, now, rng).await;
@@ -195,6 +186,19 @@ where
         let calls = claiming.iter().map(|&i| batch[i].job.as_ref().map_or(0, |(job, _)| K::service_binding_calls(job)));
         for (i, _) in claiming.iter().zip(admit(calls)).filter(|(_, taken)| !taken) {
             batch[*i].state = Slot::Decided(Action::Retry { delay_s: DEFERRED_DELAY_S });
+        }
+    }
+
+    /// Before claiming: the jobs the kind does not admit now ([`JobKind::admit`]) are retried
+    /// after its delay, unclaimed.
+    async fn hold_back(&self, batch: &mut [Message<'_, K::Job>], now: &dyn Fn() -> i64) {
+        let claiming: Vec<usize> = (0..batch.len()).filter(|&i| matches!(batch[i].state, Slot::Claiming)).collect();
+        if claiming.is_empty() {
+            return;
+        }
+        let (admitted, delay_s) = self.jobs.admit(claiming.len() as u32, now()).await;
+        for &i in claiming.iter().skip(admitted as usize) {
+            batch[i].state = Slot::Decided(Action::Retry { delay_s });
         }
     }
 

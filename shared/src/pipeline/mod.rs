@@ -5,6 +5,8 @@
 //!
 //! - [`producer`]: the fan-out of a sweep or a report run.
 //! - [`rotation`]: the order a fan-out sends its sites in, starting after the run's origin.
+//! - [`latest`]: the producer's part in latest-wins: where the work stands before a sweep
+//!   opens, and the shards told once its fan-out finished.
 //! - [`pacing`]: its sends paced under the queue's throughput, refusals retried with backoff.
 //! - [`consumer`]: the job consumer, one driver for every kind of job ([`consumer::JobKind`]).
 //! - [`delivery`]: a delivered message and the consumer's action on it.
@@ -17,6 +19,7 @@
 pub mod budget;
 pub mod consumer;
 pub mod delivery;
+pub mod latest;
 pub mod optimize;
 pub mod pacing;
 pub mod producer;

@@ -13,13 +13,21 @@
 //! before any job is worked ([`JobKind::before_work`]), never per message. A context that is
 //! missing, unreadable or of another version is left out: it is advice, and never fails a job.
 //!
+//! Where the Worker gives it the elite circuit breakers ([`OptimizeJobs::with_breakers`]), a
+//! batch first asks them how many of its jobs may be worked ([`JobKind::admit`]: an open role
+//! holds them all back, unclaimed, for its cool-down) and, after its verdicts, tells them what
+//! each role's calls did (one request each; a breakers instance that cannot be reached admits
+//! everything and learns nothing from that batch).
+//!
 //! [`Consumer`]: super::consumer::Consumer
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
 use futures::future::{join3, join_all};
 
+use crate::backoff::RetryPolicy;
+use crate::breaker::{BreakerReport, GateRequest, RoleCalls};
 use crate::config::{ConsumerConfig, ELITE_CALLS_PER_JOB};
 use crate::elite::{EliteRequest, EliteRole, PlatformContext, ELITE_CONTRACT_VERSION, PLATFORM_CONTEXT_VERSION};
 use crate::error::{ErrorClass, JobError};
@@ -27,8 +35,8 @@ use crate::ids::{from_epoch_ms, rfc3339};
 use crate::ledger::{JobClaim, JobMetrics, Recovery};
 use crate::optimization::{optimization_key, OptimizationResult};
 use crate::pipeline::budget::Slots;
-use crate::pipeline::consumer::{Claimed, JobKind, Worked};
-use crate::ports::{EliteClient, ObjectReader, ResultStore};
+use crate::pipeline::consumer::{Claimed, JobKind, Settled, Worked};
+use crate::ports::{Breakers, EliteClient, NoBreakers, ObjectReader, ResultStore};
 use crate::reports::insights::{context_key, context_month};
 use crate::reports::period::Month;
 use crate::wire::OptimizeJob;
@@ -40,7 +48,7 @@ use crate::wire::OptimizeJob;
 pub const SERVICE_BINDING_CALLS_PER_JOB: u32 = ELITE_CALLS_PER_JOB;
 
 /// Optimization jobs, with the ports their work needs.
-pub struct OptimizeJobs<'a, E, R> {
+pub struct OptimizeJobs<'a, E, R, B = NoBreakers> {
     /// The three elite workers.
     elite: &'a E,
     /// The results bucket (R2): written by the work, read by a recovery and for the context.
@@ -49,12 +57,46 @@ pub struct OptimizeJobs<'a, E, R> {
     contexts: RefCell<BTreeMap<Month, Option<PlatformContext>>>,
     /// The invocation's connections, shared by every call of every job.
     slots: Slots,
+    /// The elite circuit breakers, and what this batch's calls did per role.
+    breakers: &'a B,
+    observed: RefCell<BTreeMap<EliteRole, RoleCalls>>,
+    /// Jobs the gate admitted, and those of them that called the elites.
+    admitted: Cell<u32>,
+    called: Cell<u32>,
 }
 
-impl<'a, E, R> OptimizeJobs<'a, E, R> {
-    /// The jobs of one invocation, whose calls share `config.elite_calls_in_flight` connections.
+impl<'a, E, R> OptimizeJobs<'a, E, R, NoBreakers> {
+    /// Without breakers: every job is worked; its calls share `config.elite_calls_in_flight`
+    /// connections.
     pub fn new(elite: &'a E, results: &'a R, config: &ConsumerConfig) -> Self {
-        Self { elite, results, contexts: RefCell::new(BTreeMap::new()), slots: Slots::new(config.elite_calls_in_flight) }
+        Self::with_breakers(elite, results, config, &NoBreakers)
+    }
+}
+
+impl<'a, E, R, B> OptimizeJobs<'a, E, R, B> {
+    /// The jobs of one invocation, whose calls share `config.elite_calls_in_flight` connections,
+    /// gated by `breakers`.
+    pub fn with_breakers(elite: &'a E, results: &'a R, config: &ConsumerConfig, breakers: &'a B) -> Self {
+        let (admitted, called) = (Cell::new(0), Cell::new(0));
+        Self {
+            elite,
+            results,
+            contexts: RefCell::new(BTreeMap::new()),
+            slots: Slots::new(config.elite_calls_in_flight),
+            breakers,
+            observed: RefCell::default(),
+            admitted,
+            called,
+        }
+    }
+
+    /// Counts one elite call's answer for the breakers: transient failures are what an outage
+    /// looks like; a permanent one is an answer from a working role.
+    fn observe<T>(&self, role: EliteRole, answer: &Result<T, JobError>) {
+        let mut observed = self.observed.borrow_mut();
+        let calls = observed.entry(role).or_default();
+        calls.calls += 1;
+        calls.failures += u64::from(answer.as_ref().is_err_and(|e| e.class == ErrorClass::Transient));
     }
 }
 
@@ -71,7 +113,7 @@ async fn read_context(results: &impl ObjectReader, month: Month) -> Option<Platf
     context.filter(|c| c.v == PLATFORM_CONTEXT_VERSION)
 }
 
-impl<E: EliteClient, R: ResultStore + ObjectReader> JobKind for OptimizeJobs<'_, E, R> {
+impl<E: EliteClient, R: ResultStore + ObjectReader, B: Breakers> JobKind for OptimizeJobs<'_, E, R, B> {
     type Job = OptimizeJob;
 
     fn decode(body: &str) -> Result<OptimizeJob, JobError> {
@@ -96,6 +138,27 @@ impl<E: EliteClient, R: ResultStore + ObjectReader> JobKind for OptimizeJobs<'_,
     /// bound by to decide how many jobs work side by side: two for four slots, one for three.
     fn connections(_job: &OptimizeJob) -> u32 {
         CONNECTIONS_PER_JOB_SHARE
+    }
+
+    /// Asks the breakers how many jobs may be worked; the others wait out the cool-down.
+    async fn admit(&self, jobs: u32, now_ms: i64) -> (u32, u32) {
+        match self.breakers.gate(&GateRequest { jobs, now_ms }).await {
+            Ok(answer) => {
+                self.admitted.set(answer.admit.min(jobs));
+                (answer.admit.min(jobs), u32::try_from(answer.retry_after_ms.div_euclid(1_000) + 1).unwrap_or(u32::MAX))
+            }
+            Err(_) => (jobs, 0),
+        }
+    }
+
+    /// Tells the breakers what this batch's elite calls did, per role.
+    async fn after_verdicts(&self, _settled: &mut [Settled<'_, OptimizeJob>], now: &dyn Fn() -> i64, _retry: &RetryPolicy) {
+        let calls: Vec<(EliteRole, RoleCalls)> = std::mem::take(&mut *self.observed.borrow_mut()).into_iter().collect();
+        let unused = self.admitted.replace(0).saturating_sub(self.called.replace(0));
+        if !calls.is_empty() || unused > 0 {
+            // A lost report only delays an opening or a closing by a batch.
+            let _ = self.breakers.report(&BreakerReport { calls, unused, now_ms: now() }).await;
+        }
     }
 
     /// Reads the platform context of each month the batch's sweeps need, once (one R2 read per
@@ -136,8 +199,12 @@ impl<E: EliteClient, R: ResultStore + ObjectReader> JobKind for OptimizeJobs<'_,
             platform_context: platform_context.clone(),
         };
         let (brand, designer, developer) = (request(EliteRole::Brand), request(EliteRole::Designer), request(EliteRole::Developer));
+        self.called.set(self.called.get() + 1);
         let call = |request| self.slots.run(move || self.elite.optimize(request));
         let (b, d, v) = join3(call(&brand), call(&designer), call(&developer)).await;
+        self.observe(EliteRole::Brand, &b);
+        self.observe(EliteRole::Designer, &d);
+        self.observe(EliteRole::Developer, &v);
         let answers = match (b, d, v) {
             (Ok(b), Ok(d), Ok(v)) => [b, d, v],
             (b, d, v) => return Err(worst([b.err(), d.err(), v.err()])),

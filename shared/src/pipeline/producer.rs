@@ -28,8 +28,10 @@ use serde::Serialize;
 use crate::config::ProducerConfig;
 use crate::error::{ErrorClass, JobError};
 use crate::ids::RunId;
+use crate::ledger::heads::WorkFront;
 use crate::ledger::{FanoutDone, OpenDecision, OpenRun, PageDone};
 use crate::limits::{QUEUE_SEND_BATCH_BYTES, QUEUE_SEND_BATCH_MESSAGES};
+use crate::pipeline::latest;
 use crate::pipeline::pacing::{send_paced, Pacer};
 use crate::pipeline::rotation::Rotation;
 use crate::ports::{Clock, JobQueue, Ledger, SiteRegistry};
@@ -92,6 +94,8 @@ pub struct FanoutReport {
     pub send_retries: u64,
     /// Attempts of the whole fan-out ([`FANOUT_ATTEMPTS`] at most).
     pub attempts: u32,
+    /// Job shards told that this sweep's fan-out finished (latest-wins; see [`super::latest`]).
+    pub announced: u32,
 }
 
 /// Splits bodies into send batches of at most [`MAX_BATCH_MESSAGES`] messages and
@@ -119,6 +123,9 @@ pub struct Run {
     pub scheduled_ms: i64,
     /// Token of this producer invocation (see [`Firing::owner`]).
     pub owner: String,
+    /// Where the work of the task's newest sweeps stands, per job shard (optimization sweeps
+    /// only; see [`super::latest`]).
+    pub work_fronts: Vec<WorkFront>,
 }
 
 /// What a fan-out needs besides the run: the ports it drives, its clock and its pace.
@@ -155,6 +162,7 @@ impl<R: SiteRegistry, Q: JobQueue, L: Ledger, C: Clock> Producer<'_, R, Q, L, C>
             expected,
             now_ms: self.clock.now_ms(),
             lease_ms: PRODUCER_LEASE_MS,
+            work_fronts: run.work_fronts.clone(),
         };
         Ok(match self.ledger.open_run(&open).await? {
             OpenDecision::Start { origin } => Ok(Start { cursor: None, origin, decision: "start", counted: true }),
@@ -282,22 +290,31 @@ impl<R: SiteRegistry, Q: JobQueue, L: Ledger, C: Clock> Producer<'_, R, Q, L, C>
         Ok(report)
     }
 
-    /// Fans out one optimization firing: one optimize job per active site.
+    /// Fans out one optimization firing: one optimize job per active site, starting where the
+    /// previous sweep's work stands; once every job is sent, the job shards are told, and
+    /// supersede the older sweeps' jobs from then on ([`super::latest`]).
     pub async fn fan_out(&self, firing: &Firing) -> Result<FanoutReport, JobError> {
         let sweep_id = firing.sweep_id();
+        let task = firing.task.as_str();
         let run = Run {
             run_id: sweep_id.as_str().to_owned(),
             task: firing.task,
             scheduled_ms: firing.scheduled.timestamp_millis(),
             owner: firing.owner.clone(),
+            work_fronts: latest::work_fronts(self.ledger, task).await,
         };
         let message = |s: Site| Some(OptimizeJob::new(sweep_id.clone(), firing.scheduled, s.customer_id, s.url).encode());
-        self.fan_out_sites(&run, &message).await
+        let mut report = self.fan_out_sites(&run, &message).await?;
+        // Another producer fanning out right now announces when it finishes.
+        if report.decision != "in_progress" {
+            report.announced = latest::announce(self.ledger, task, run.scheduled_ms).await;
+        }
+        Ok(report)
     }
 }
 
 fn idle(run_id: &str, decision: &'static str) -> FanoutReport {
-    FanoutReport { run_id: run_id.to_owned(), decision, sent: 0, pages: 0, send_retries: 0, attempts: 0 }
+    FanoutReport { run_id: run_id.to_owned(), decision, sent: 0, pages: 0, send_retries: 0, attempts: 0, announced: 0 }
 }
 
 #[cfg(test)]

@@ -4,11 +4,54 @@
 //! send, which cursor to record and where to read next.
 //!
 //! An optimization sweep's origin is where the previous sweep of its task stopped
-//! (`ledger::runs::open`), so the sites a dead fan-out left unsent are the first the next
-//! sweep sends, whatever their place in the id order.
+//! ([`next_origin`], called by `ledger::runs::open`): where its fan-out died, or where its
+//! *work* stood when the new sweep opened, whichever comes first in its order. So the sites a
+//! dead fan-out left unsent, and the sites an overloaded sweep never reached before the next
+//! one superseded it (`ledger::heads`), are the first the next sweep sends, whatever their
+//! place in the id order; the sites just worked come last.
 
+use crate::ledger::heads::WorkFront;
+use crate::ledger::{RunPhase, RunRow};
 use crate::ports::SitePage;
 use crate::site::Site;
+
+/// A cursor's place in the order of a fan-out that started after `origin`: the ids after the
+/// origin come first, then the ids up to it. Cursors compare by rank, so a page of the wrapped
+/// part is after every page before the wrap.
+pub fn rank<'k>(key: &'k str, origin: Option<&str>) -> (bool, &'k str) {
+    (origin.is_some_and(|o| key <= o), key)
+}
+
+/// Where a new sweep starts, after `previous` (the task's sweep before it) and `fronts` (where
+/// the consumers' work stood in each job shard when the new sweep opened, `ledger::heads`):
+///
+/// - the previous fan-out died: after its last recorded cursor (its unsent sites first);
+/// - its work reached sites of the previous sweep: after the furthest of them in its order
+///   (the sites the work did not reach first). Under overload the previous sweep is
+///   superseded from now on, so this is where its work stops, give or take the jobs in
+///   flight. The furthest, not the latest: batches in flight interleave, so the latest claim
+///   can lag the furthest by a batch, and a lagging origin would send sites just worked first;
+/// - both: whichever comes first in the previous sweep's order;
+/// - neither (the work is in an older sweep, or nothing was claimed yet): the previous
+///   sweep's own origin, as its work has not started.
+pub fn next_origin(previous: &RunRow, fronts: &[WorkFront]) -> Option<String> {
+    let sent_to = match previous.phase {
+        RunPhase::Enqueued => None,
+        RunPhase::Enqueuing | RunPhase::Abandoned => previous.cursor.clone(),
+    };
+    let origin = previous.origin.as_deref();
+    let worked_to = fronts
+        .iter()
+        .filter(|f| f.scheduled_ms == previous.scheduled_ms)
+        .map(|f| f.subject.as_str())
+        .max_by_key(|subject| rank(subject, origin))
+        .map(str::to_owned);
+    match (sent_to, worked_to) {
+        (Some(sent), Some(worked)) => Some(if rank(&worked, origin) < rank(&sent, origin) { worked } else { sent }),
+        (Some(at), None) | (None, Some(at)) => Some(at),
+        (None, None) => previous.origin.clone(),
+    }
+}
 
 /// Where a fan-out is in its rotated order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,7 +77,7 @@ impl Rotation {
     /// A fan-out starting after `origin`, or resuming after `cursor` (a cursor recorded by
     /// this run); returns where to read first.
     pub fn new(origin: Option<String>, cursor: Option<String>) -> (Self, Option<String>) {
-        let wrapped = cursor.as_deref().is_some_and(|c| crate::ledger::runs::rank(c, origin.as_deref()).0);
+        let wrapped = cursor.as_deref().is_some_and(|c| rank(c, origin.as_deref()).0);
         let first = cursor.or_else(|| origin.clone());
         (Self { origin, wrapped }, first)
     }
@@ -108,5 +151,54 @@ mod tests {
         assert_eq!(sent(&ids, 2, Some("c"), Some("a")), ["b", "c"]);
         assert!(sent(&ids, 2, Some("c"), Some("c")).is_empty(), "a cursor at the origin is the end");
         assert!(sent(&[], 2, Some("c"), None).is_empty());
+    }
+
+    fn previous(phase: RunPhase, origin: Option<&str>, cursor: Option<&str>) -> RunRow {
+        RunRow {
+            run_id: "l.optimize.s1".into(),
+            task: "optimize".into(),
+            scheduled_ms: 180_000,
+            phase,
+            cursor: cursor.map(Into::into),
+            origin: origin.map(Into::into),
+            expected: 5,
+            enqueued: 5,
+            opened_ms: 0,
+            producer_lease_until_ms: 0,
+            producer_owner: None,
+            fanout_done_ms: None,
+            finished_ms: None,
+            firings: 1,
+            finalize_requested_ms: None,
+        }
+    }
+
+    fn check_origin(previous: &RunRow, fronts: &[(i64, &str)], expected: Option<&str>) {
+        let fronts: Vec<WorkFront> = fronts
+            .iter()
+            .map(|(scheduled_ms, subject)| WorkFront { scheduled_ms: *scheduled_ms, subject: (*subject).into(), at_ms: 0 })
+            .collect();
+        assert_eq!(next_origin(previous, &fronts).as_deref(), expected, "{previous:?} {fronts:?}");
+    }
+
+    #[test]
+    fn overload_a_sweep_starts_where_the_previous_sweeps_work_or_fan_out_stopped() {
+        let done = previous(RunPhase::Enqueued, Some("b"), Some("b"));
+        // No work front of that sweep (nothing claimed yet, or an older sweep's): its origin.
+        check_origin(&done, &[], Some("b"));
+        check_origin(&done, &[(0, "d")], Some("b"));
+        // Its work reached "d" (one shard) and "c" (another): the sites after "d" first. After
+        // the wrap ("a" comes after "e" in the order that started after "b") is further still.
+        check_origin(&done, &[(180_000, "c"), (180_000, "d"), (0, "e")], Some("d"));
+        check_origin(&done, &[(180_000, "e"), (180_000, "a")], Some("a"));
+        // A dead fan-out at "a" (after the wrap) and work at "d" (before it): "d" comes first
+        // in the order that started after "b", so the sites after "d" were never worked.
+        let died = previous(RunPhase::Abandoned, Some("b"), Some("a"));
+        check_origin(&died, &[(180_000, "d")], Some("d"));
+        // Work cannot pass the sends; a front past the cursor (stale) loses to it.
+        let died_early = previous(RunPhase::Enqueuing, Some("b"), Some("c"));
+        check_origin(&died_early, &[(180_000, "e")], Some("c"));
+        check_origin(&died_early, &[], Some("c"));
+        check_origin(&previous(RunPhase::Enqueued, None, None), &[], None);
     }
 }

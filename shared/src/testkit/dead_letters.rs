@@ -55,10 +55,12 @@ impl DeadLetterStore for MemoryDeadLetterStore {
                 rows.insert(record.id.clone(), row);
             }
             Some(row) => {
+                // A late copy of the death a replay took back does not undo the replay.
+                let stale = row.status == DeadLetterStatus::Replayed && record.attempts <= row.record.attempts;
                 row.record.error = record.error.clone();
                 row.record.attempts = row.record.attempts.max(record.attempts);
                 row.last_failed_ms = row.last_failed_ms.max(record.failed_ms);
-                if row.status != DeadLetterStatus::Purged {
+                if row.status != DeadLetterStatus::Purged && !stale {
                     row.status = DeadLetterStatus::Dead;
                 }
             }
@@ -98,6 +100,14 @@ mod tests {
         block_on(store.upsert(&DeadLetterRecord { failed_ms: 200, ..first.clone() })).unwrap();
         let row = store.row(&first.id).unwrap();
         assert_eq!((row.status, row.last_failed_ms), (DeadLetterStatus::Purged, 200), "a purged entry stays purged");
+
+        // Replayed: a late copy of the same death (as many attempts) leaves it replayed; a
+        // death after the replay (one attempt more) makes it dead again.
+        store.rows.borrow_mut().get_mut(&first.id).unwrap().status = DeadLetterStatus::Replayed;
+        block_on(store.upsert(&first)).unwrap();
+        assert_eq!(store.row(&first.id).unwrap().status, DeadLetterStatus::Replayed);
+        block_on(store.upsert(&DeadLetterRecord { attempts: 4, ..first.clone() })).unwrap();
+        assert_eq!(store.row(&first.id).unwrap().status, DeadLetterStatus::Dead);
 
         store.fail_writes.set(true);
         assert!(block_on(store.upsert(&first)).is_err());

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::ledger::compact::{LaneRow, ShardRows};
+use crate::ledger::heads::HeadRow;
 use crate::ledger::jobs::JobTable;
 use crate::ledger::runs::RunTable;
 use crate::ledger::{JobRow, RunRow, ShardCounts, SiteRow, StoreError};
@@ -16,6 +17,8 @@ pub struct MemoryJobTable {
     pub counts: BTreeMap<String, ShardCounts>,
     /// Rollups by (customer id, day). Nothing flushes them, so there is no dirty mark.
     pub rollups: BTreeMap<(String, String), DailyRollup>,
+    /// Latest-wins rows by task.
+    pub heads: BTreeMap<String, HeadRow>,
 }
 
 impl JobTable for MemoryJobTable {
@@ -54,6 +57,15 @@ impl JobTable for MemoryJobTable {
         self.rollups.insert((rollup.customer_id.clone(), rollup.day.clone()), rollup.clone());
         Ok(())
     }
+
+    fn head(&self, task: &str) -> Result<Option<HeadRow>, StoreError> {
+        Ok(self.heads.get(task).cloned())
+    }
+
+    fn put_head(&mut self, row: &HeadRow) -> Result<(), StoreError> {
+        self.heads.insert(row.task.clone(), row.clone());
+        Ok(())
+    }
 }
 
 #[derive(Debug, Default, Clone)]
@@ -87,6 +99,7 @@ pub struct MemoryShardRows {
     pub lanes: BTreeMap<String, LaneRow>,
     pub counts: BTreeMap<String, ShardCounts>,
     pub rollups: BTreeMap<(String, String), DailyRollup>,
+    pub heads: BTreeMap<String, HeadRow>,
     pub writes: u64,
 }
 
@@ -133,6 +146,16 @@ impl ShardRows for MemoryShardRows {
     fn put_rollup(&mut self, rollup: &DailyRollup) -> Result<(), StoreError> {
         self.writes += 1;
         self.rollups.insert((rollup.customer_id.clone(), rollup.day.clone()), rollup.clone());
+        Ok(())
+    }
+
+    fn head(&self, task: &str) -> Result<Option<HeadRow>, StoreError> {
+        Ok(self.heads.get(task).cloned())
+    }
+
+    fn put_head(&mut self, row: &HeadRow) -> Result<(), StoreError> {
+        self.writes += 1;
+        self.heads.insert(row.task.clone(), row.clone());
         Ok(())
     }
 }

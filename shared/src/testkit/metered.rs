@@ -16,6 +16,7 @@ use std::task::{Context, Poll};
 use crate::datapoints::DataPoint;
 use crate::elite::{EliteRequest, EliteResponse};
 use crate::error::JobError;
+use crate::ledger::heads::{HeadRequest, HeadRow};
 use crate::ledger::{
     ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, FanoutDone, FinalizeDecision, OpenDecision, OpenRun, PageDone,
     SettleDecision, SettleRequest,
@@ -101,6 +102,18 @@ impl<P: Ledger> Ledger for Metered<'_, P> {
     }
     async fn settle(&self, shard: u32, req: &SettleRequest) -> Result<SettleDecision, JobError> {
         self.io(Counted::Subrequest, self.inner.settle(shard, req)).await
+    }
+    async fn head(&self, shard: u32, req: &HeadRequest) -> Result<HeadRow, JobError> {
+        self.io(Counted::Subrequest, self.inner.head(shard, req)).await
+    }
+}
+
+impl<P: crate::ports::Breakers> crate::ports::Breakers for Metered<'_, P> {
+    async fn gate(&self, req: &crate::breaker::GateRequest) -> Result<crate::breaker::GateAnswer, JobError> {
+        self.io(Counted::Subrequest, self.inner.gate(req)).await
+    }
+    async fn report(&self, req: &crate::breaker::BreakerReport) -> Result<(), JobError> {
+        self.io(Counted::Subrequest, self.inner.report(req)).await
     }
 }
 

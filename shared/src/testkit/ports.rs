@@ -9,6 +9,7 @@ use std::rc::Rc;
 use crate::datapoints::DataPoint;
 use crate::elite::{classify_response, EliteRequest, EliteResponse};
 use crate::error::JobError;
+use crate::ledger::heads::{HeadRequest, HeadRow};
 use crate::ledger::jobs::{claim_batch, complete_batch, settle};
 use crate::ledger::runs::{self, RunTable};
 use crate::ledger::{
@@ -231,6 +232,11 @@ impl Ledger for MemoryLedger {
     async fn settle(&self, shard: u32, req: &SettleRequest) -> Result<SettleDecision, JobError> {
         self.count();
         Ok(settle(&mut self.shards.borrow_mut()[shard as usize], req)?)
+    }
+
+    async fn head(&self, shard: u32, req: &HeadRequest) -> Result<HeadRow, JobError> {
+        self.count();
+        Ok(crate::ledger::heads::head(&mut self.shards.borrow_mut()[shard as usize], req)?)
     }
 }
 

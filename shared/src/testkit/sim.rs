@@ -14,13 +14,17 @@ use serde::Serialize;
 
 use crate::backoff::RetryPolicy;
 use crate::backoff::Rng;
+use crate::breaker::replay::{healed_since, AUTO_REPLAY_LIMIT, AUTO_REPLAY_RATE_PER_S};
+use crate::breaker::{BreakerPolicy, BreakerState};
 use crate::config::{ConsumerConfig, ProducerConfig};
 use crate::dead_letters::intake::{settle_and_decide, DeadLetterAction};
 use crate::dead_letters::record::DeadLetterRecord;
+use crate::dead_letters::selection::plan_replay;
 use crate::elite::{EliteRequest, EliteResponse, EliteRole};
 use crate::error::ErrorClass;
 use crate::error::JobError;
 use crate::ids::{from_epoch_ms, CustomerId, JobId};
+use crate::ledger::heads::{HeadRequest, HeadRow};
 use crate::ledger::rollups::day_of;
 use crate::ledger::{
     is_optimization, ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, FanoutDone, JobState, OpenDecision, OpenRun, PageDone,
@@ -37,7 +41,9 @@ use crate::ports::{DeadLetterSink, EliteClient, Ledger, Metrics};
 use crate::schedule::Task;
 use crate::site::{Site, SiteUrl};
 use crate::standin::{Fault, FaultRule, FaultRules};
+use crate::testkit::breakers::MemoryBreakers;
 use crate::testkit::metered::Metered;
+use crate::testkit::overload::{longest_without_result, EliteCapacity};
 use crate::testkit::ports::{
     MemoryDeadLetters, MemoryElite, MemoryLedger, MemoryMetrics, MemoryQueue, MemoryRegistry, MemoryResults, SimClock, Throttle,
 };
@@ -69,6 +75,8 @@ pub struct SimConfig {
     pub p_stall_before_complete: f64,
     /// Deliveries after which the queue itself moves a message to the dead-letter queue.
     pub max_deliveries: u32,
+    /// The consumer's `MAX_ATTEMPTS`: transient failures after which a job is dead-lettered.
+    pub max_attempts: u32,
     /// The per-invocation limits every simulated invocation is held to.
     pub limits: InvocationLimits,
     /// (invocation, figure) pairs whose overruns are reported in [`SimReport::tolerated`]
@@ -82,6 +90,17 @@ pub struct SimConfig {
     /// Bursts during which the queue refuses every send, as (start after the first firing,
     /// length) in ms.
     pub queue_bursts: Vec<(i64, i64)>,
+    /// Simulated elite capacity: each elite call holds the elite workers this long, one call
+    /// after another (0: calls take no time). See `testkit::overload`.
+    pub elite_call_ms: i64,
+    /// The elite circuit breakers the optimizer asks (`None`: none, every job is worked).
+    pub breakers: Option<BreakerPolicy>,
+    /// An outage: this role answers 503 to every call from `.1` to `.2` ms after the first
+    /// firing.
+    pub outage: Option<(EliteRole, i64, i64)>,
+    /// Replay the dead letters a healed outage caused when its breaker closes
+    /// (`breaker::replay`; the environment's `BREAKER_AUTO_REPLAY`).
+    pub auto_replay: bool,
 }
 
 impl SimConfig {
@@ -104,6 +123,7 @@ impl SimConfig {
             p_crash_after_complete: 0.05,
             p_stall_before_complete: 0.03,
             max_deliveries: 11,
+            max_attempts: 4,
             limits: InvocationLimits::default(),
             // Nothing is tolerated: the consumer bounds its elite calls in flight and its
             // service-binding calls per invocation (`pipeline::budget`).
@@ -111,6 +131,10 @@ impl SimConfig {
             send_rate_per_s: ProducerConfig::DEFAULT_SEND_RATE_PER_S,
             queue_cap_per_s: Some(crate::limits::QUEUE_SEND_RATE_PER_S),
             queue_bursts: Vec::new(),
+            elite_call_ms: 0,
+            breakers: None,
+            outage: None,
+            auto_replay: false,
         }
     }
 }
@@ -172,6 +196,24 @@ pub struct SimReport {
     pub peak_send_rate_per_s: u64,
     /// The longest run of consecutive sweeps that never sent some active site's job.
     pub max_consecutive_skips: u64,
+    /// The most messages the optimize queue held at once (overload: bounded by about two
+    /// sweeps of messages).
+    pub peak_backlog: u64,
+    /// Elite calls served in each sweep interval, and the most the simulated capacity allows
+    /// ([`SimConfig::elite_call_ms`]).
+    pub elite_calls_per_period: Vec<u64>,
+    pub elite_capacity_per_period: u64,
+    /// The longest run of consecutive sweeps in which some active site got no result
+    /// (`testkit::overload::longest_without_result`).
+    pub max_sweeps_without_result: u64,
+    /// Breakers: elite calls of the outage's role while its breaker was open (must be 0),
+    /// jobs held back by the gate, transitions (oldest first), and the dead letters replayed
+    /// when a breaker closed and how many of those jobs ended succeeded.
+    pub calls_while_open: u64,
+    pub held_back: u64,
+    pub breaker_transitions: Vec<String>,
+    pub auto_replayed: u64,
+    pub auto_replayed_succeeded: u64,
     pub violations: Vec<String>,
 }
 
@@ -227,6 +269,9 @@ impl Ledger for CrashingLedger<'_> {
     async fn settle(&self, shard: u32, req: &SettleRequest) -> Result<SettleDecision, JobError> {
         self.inner.settle(shard, req).await
     }
+    async fn head(&self, shard: u32, req: &HeadRequest) -> Result<HeadRow, JobError> {
+        self.inner.head(shard, req).await
+    }
     async fn complete(&self, shard: u32, req: &CompleteRequest) -> Result<CompleteResponse, JobError> {
         if self.rng.borrow_mut().chance(self.p_before) {
             self.crashed.set(true);
@@ -248,17 +293,31 @@ impl Ledger for CrashingLedger<'_> {
     }
 }
 
-/// The elite twin, watching for work on jobs that already succeeded.
+/// The elite twin, watching for work on jobs that already succeeded, within its capacity.
 struct WatchedElite<'a> {
     inner: &'a MemoryElite,
     ledger: &'a MemoryLedger,
     reworked: Cell<u64>,
+    capacity: EliteCapacity,
+    clock: &'a SimClock,
+    /// The outage (role, from, to) in absolute simulated time.
+    outage: Option<(EliteRole, i64, i64)>,
+    breakers: &'a MemoryBreakers,
+    calls_while_open: Cell<u64>,
 }
 
 impl EliteClient for WatchedElite<'_> {
     async fn optimize(&self, request: &EliteRequest) -> Result<EliteResponse, JobError> {
         if self.ledger.job(&request.job_id).is_some_and(|j| j.state == JobState::Succeeded) {
             self.reworked.set(self.reworked.get() + 1);
+        }
+        self.capacity.serve(self.clock);
+        if self.breakers.book.borrow().state(request.role) == BreakerState::Open {
+            self.calls_while_open.set(self.calls_while_open.get() + 1);
+        }
+        let now = self.clock.get();
+        if self.outage.is_some_and(|(role, from, to)| role == request.role && (from..to).contains(&now)) {
+            return Err(JobError::transient(format!("elite {} answered HTTP 503: simulated outage", request.role.as_str())));
         }
         self.inner.optimize(request).await
     }
@@ -329,7 +388,7 @@ pub fn run_with_faults(cfg: &SimConfig, extra: &ExtraFaults) -> SimReport {
     let config = ConsumerConfig {
         environment: Environment::Local,
         elite_timeout_ms: 5_000,
-        max_attempts: 4,
+        max_attempts: cfg.max_attempts,
         retry: RetryPolicy { base_s: 1, max_s: 30 },
         elite_calls_in_flight: crate::pipeline::budget::connection_budget(),
     };
@@ -343,7 +402,23 @@ pub fn run_with_faults(cfg: &SimConfig, extra: &ExtraFaults) -> SimReport {
         crashed: Cell::new(false),
         stalled: RefCell::default(),
     };
-    let watched = WatchedElite { inner: &elite, ledger: &ledger, reworked: Cell::new(0) };
+    let capacity =
+        EliteCapacity { call_ms: cfg.elite_call_ms, start_ms: clock.get(), period_ms: cfg.sweep_interval_ms, calls: RefCell::default() };
+    let breakers = MemoryBreakers::new(cfg.breakers.unwrap_or(BreakerPolicy::DEFAULT), clock.get());
+    let outage = cfg.outage.map(|(role, from, to)| (role, clock.get() + from, clock.get() + to));
+    let watched = WatchedElite {
+        inner: &elite,
+        ledger: &ledger,
+        reworked: Cell::new(0),
+        capacity,
+        clock: &clock,
+        outage,
+        breakers: &breakers,
+        calls_while_open: Cell::new(0),
+    };
+    // Dead letters replayed by the auto-replay, and the breakers' transitions already handled.
+    let mut replayed: BTreeMap<String, DeadLetterRecord> = BTreeMap::new();
+    let mut replays_since = i64::MIN;
     let results = MemoryResults::default();
     let dead_letters = MemoryDeadLetters::default();
     let metrics = MemoryMetrics::default();
@@ -352,7 +427,7 @@ pub fn run_with_faults(cfg: &SimConfig, extra: &ExtraFaults) -> SimReport {
     let bursts = cfg.queue_bursts.iter().map(|(from, len)| (clock.get() + from, clock.get() + from + len)).collect();
     let cap_per_s = cfg.queue_cap_per_s.unwrap_or(u64::MAX);
     *producer_queue.throttle.borrow_mut() = Some(Throttle { cap_per_s, bursts, ..Throttle::platform(&clock) });
-    let producer_config = ProducerConfig { send_rate_per_s: cfg.send_rate_per_s };
+    let producer_config = ProducerConfig { send_rate_per_s: cfg.send_rate_per_s, auto_replay: cfg.auto_replay };
     let mut queue = SimQueue::default();
     // The dead-letter queue (letters the consumer sent, and jobs the queue moved after
     // max_deliveries) and the store its consumer fills.
@@ -385,6 +460,13 @@ pub fn run_with_faults(cfg: &SimConfig, extra: &ExtraFaults) -> SimReport {
             for sweep in sweeps.iter().filter(|s| s.scheduled.timestamp_millis() <= now()) {
                 firings.push((now() + PRODUCER_LEASE_MS + 1, sweep.clone()));
             }
+        }
+        report.peak_backlog = report.peak_backlog.max(queue.len() as u64);
+        // A queue that outgrows every message the run could need has run away (duplicates
+        // breeding faster than the consumer works): a failure of the run, not a hang.
+        if queue.len() > 100 * (cfg.sites * cfg.sweeps as usize + 100) {
+            report.violations.push(format!("the queue ran away: {} messages", queue.len()));
+            return report;
         }
         firings.sort_by_key(|(at, _)| *at);
         let next_firing = firings.first().map(|(at, _)| *at);
@@ -439,8 +521,9 @@ pub fn run_with_faults(cfg: &SimConfig, extra: &ExtraFaults) -> SimReport {
                 crashing.deliver_stalled(now(), &mut report);
                 let usage = Usage::new("optimizer", "queue");
                 let (elite, metered_results) = (Metered::new(&watched, &usage), Metered::new(&results, &usage));
+                let gate = SimBreakers(cfg.breakers.map(|_| Metered::new(&breakers, &usage)));
                 let consumer = Consumer {
-                    jobs: OptimizeJobs::new(&elite, &metered_results, &config),
+                    jobs: OptimizeJobs::with_breakers(&elite, &metered_results, &config, &gate),
                     ledger: &Metered::new(&crashing, &usage),
                     dead_letters: &Metered::new(&dead_letters, &usage),
                     metrics: &Metered::new(&metrics, &usage),
@@ -452,7 +535,11 @@ pub fn run_with_faults(cfg: &SimConfig, extra: &ExtraFaults) -> SimReport {
                 for letter in dead_letters.letters.borrow_mut().drain(..) {
                     dlq.push(Msg { body: letter.encode(), deliveries: 0, visible_at: now(), sent_ms: now() });
                 }
-                consume_dead_letters(&mut dlq, &mut store, &ledger, &results, &now, &mut report);
+                consume_dead_letters(&mut dlq, &mut store, &replayed, &ledger, &results, &now, &mut report);
+                if cfg.auto_replay {
+                    let replay = AutoReplay { breakers: &breakers, since: &mut replays_since, replayed: &mut replayed };
+                    replay.run(&mut store, &mut queue, now(), &mut report);
+                }
                 clock.set(clock.get() + 50);
             }
             (Some(_), None) => unreachable!("a firing with an empty queue is taken by the arm above"),
@@ -467,6 +554,20 @@ pub fn run_with_faults(cfg: &SimConfig, extra: &ExtraFaults) -> SimReport {
         ));
     }
     report.reworked_after_success = watched.reworked.get();
+    report.calls_while_open = watched.calls_while_open.get();
+    report.held_back = breakers.held.get();
+    report.breaker_transitions = breakers
+        .book
+        .borrow()
+        .transitions
+        .iter()
+        .rev()
+        .map(|t| format!("{} {:?}->{:?} at {} ms: {}", t.role.as_str(), t.from, t.to, t.at_ms - start, t.reason))
+        .collect();
+    report.auto_replayed_succeeded =
+        replayed.keys().filter(|id| ledger.job(id).is_some_and(|j| j.state == JobState::Succeeded)).count() as u64;
+    report.elite_calls_per_period = watched.capacity.by_period();
+    report.elite_capacity_per_period = watched.capacity.per_period();
     report.elite_calls = elite.calls_per_job.borrow().values().sum();
     report.ledger_requests = ledger.requests.get();
 
@@ -568,10 +669,60 @@ fn deliver_batch<K, L, D, M>(
     }
 }
 
+/// The breakers the simulated optimizer asks, metered like any port; none when the run has no
+/// breakers (everything admitted, no request).
+struct SimBreakers<'a>(Option<Metered<'a, MemoryBreakers>>);
+
+impl crate::ports::Breakers for SimBreakers<'_> {
+    async fn gate(&self, req: &crate::breaker::GateRequest) -> Result<crate::breaker::GateAnswer, JobError> {
+        match &self.0 {
+            Some(b) => b.gate(req).await,
+            None => crate::ports::NoBreakers.gate(req).await,
+        }
+    }
+    async fn report(&self, req: &crate::breaker::BreakerReport) -> Result<(), JobError> {
+        match &self.0 {
+            Some(b) => b.report(req).await,
+            None => Ok(()),
+        }
+    }
+}
+
+/// The auto-replay as the dispatcher runs it (`breaker::replay`): the dead letters each healed
+/// outage caused, planned by the ordinary replay path and sent again; a replayed entry leaves
+/// the store (it is `replayed`) and comes back only if its job dies again.
+struct AutoReplay<'a> {
+    breakers: &'a MemoryBreakers,
+    /// Closings up to this instant were handled.
+    since: &'a mut i64,
+    replayed: &'a mut BTreeMap<String, DeadLetterRecord>,
+}
+
+impl AutoReplay<'_> {
+    fn run(self, store: &mut BTreeMap<String, DeadLetterRecord>, queue: &mut SimQueue, now_ms: i64, report: &mut SimReport) {
+        let book = self.breakers.book.borrow();
+        let outages = healed_since(&book.transitions, *self.since, book.policy.window_ms);
+        *self.since = book.transitions.first().map_or(*self.since, |t| t.at_ms.max(*self.since));
+        for outage in outages {
+            let caused = store.values().filter(|r| outage.caused(r)).take(AUTO_REPLAY_LIMIT as usize);
+            let entries: Vec<(String, String, String)> = caused.map(|r| (r.id.clone(), "dead".to_owned(), r.body.clone())).collect();
+            let (planned, _) = plan_replay(&entries, Some(AUTO_REPLAY_RATE_PER_S), now_ms);
+            for p in planned {
+                if let Some(record) = store.remove(&p.id) {
+                    self.replayed.insert(p.id.clone(), record);
+                }
+                report.auto_replayed += 1;
+                queue.push(Msg { body: p.body, deliveries: 0, visible_at: now_ms + i64::from(p.delay_s) * 1_000, sent_ms: now_ms });
+            }
+        }
+    }
+}
+
 /// Runs the dead-letters consumer over every visible DLQ message.
 fn consume_dead_letters(
     dlq: &mut Vec<Msg>,
     store: &mut BTreeMap<String, DeadLetterRecord>,
+    replayed: &BTreeMap<String, DeadLetterRecord>,
     ledger: &MemoryLedger,
     results: &MemoryResults,
     now: &dyn Fn() -> i64,
@@ -582,6 +733,8 @@ fn consume_dead_letters(
     for m in ready {
         let action = block_on(settle_and_decide(&m.body, crate::names::OPTIMIZE_DLQ, crate::names::OPTIMIZE_QUEUE, ledger, results, now()));
         match action {
+            // As the store's upsert: a late copy of a death a replay took back stays replayed.
+            DeadLetterAction::Store(record) if replayed.get(&record.id).is_some_and(|r| record.attempts <= r.attempts) => {}
             DeadLetterAction::Store(record) => {
                 store.insert(record.id.clone(), record);
             }
@@ -607,6 +760,8 @@ fn check_invariants(
     let mut per_sweep: BTreeMap<String, u64> = BTreeMap::new();
     // Per site, the sweeps in a row (in scheduled order) that never sent its job.
     let mut skips: BTreeMap<String, u64> = BTreeMap::new();
+    // Per site, whether each sweep (in scheduled order) gave it a result.
+    let mut had: BTreeMap<String, Vec<bool>> = BTreeMap::new();
     for firing in sweeps {
         let sweep_id = firing.sweep_id();
         let abandoned = ledger.progress(sweep_id.as_str()).is_some_and(|p| p.phase == RunPhase::Abandoned);
@@ -614,7 +769,9 @@ fn check_invariants(
         for site in registry.active() {
             let job_id = JobId::new(&sweep_id, &site.customer_id);
             let skipped = skips.entry(site.customer_id.as_str().to_owned()).or_default();
+            let had = had.entry(site.customer_id.as_str().to_owned()).or_default();
             if !sent_jobs.contains(job_id.as_str()) {
+                had.push(false);
                 *skipped += 1;
                 report.max_consecutive_skips = report.max_consecutive_skips.max(*skipped);
                 // Only an abandoned sweep may leave sites unsent: the next sweep covers them.
@@ -627,6 +784,7 @@ fn check_invariants(
             report.jobs += 1;
             let key = optimization_key(&site.customer_id, firing.scheduled);
             let has_result = objects.get(&key).is_some_and(|o| o.job_id == job_id.as_str());
+            had.push(has_result);
             let is_dead = dead_jobs.contains(job_id.as_str());
             let state = ledger.job(job_id.as_str()).map(|j| j.state);
             let superseded = state == Some(JobState::Superseded);
@@ -668,6 +826,7 @@ fn check_invariants(
             }
         }
     }
+    report.max_sweeps_without_result = longest_without_result(&had.into_values().collect::<Vec<_>>());
     if report.reworked_after_success > 0 {
         report.violations.push(format!("{} elite calls for jobs that had already succeeded", report.reworked_after_success));
     }

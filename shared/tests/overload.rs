@@ -1,0 +1,94 @@
+//! Sustained overload: the simulated elite workers serve a half and a fifth of what the sweeps
+//! ask for, for 50 sweeps. Latest-wins (`ledger::heads`) keeps the queue's backlog at about two
+//! sweeps of messages, the elites are never asked for more than they serve, and the rotation
+//! that starts each sweep where the previous sweep's work stopped (`pipeline::rotation`) gives
+//! every site a result at least once every K sweeps:
+//!
+//! **Staleness bound:** at overload factor F (demand / capacity), with every fan-out finishing,
+//! every active site gets a result at least once every ⌈F⌉ + 1 sweeps.
+//!
+//! The work goes round the sites at the elites' pace, C sites a period, so a site's turn comes
+//! every N / C = F periods; a turn lands in whichever sweep is newest then, and the boundary
+//! between two sweeps (the jobs in flight when a newer fan-out finishes) can push one turn a
+//! sweep later: at most ⌈F⌉ + 1 sweeps apart. Dying fan-outs add their own misses (see
+//! "Limits" in ARCHITECTURE.md). Every figure is printed; `cargo test -p code24-shared --test
+//! overload -- --nocapture` shows them.
+
+use code24_shared::testkit::sim::{run, SimConfig, SimReport};
+
+const SITES: usize = 600;
+const SWEEPS: u32 = 50;
+const PERIOD_MS: i64 = 180_000;
+
+/// A fault-free run whose elites serve `1 / factor` of the sweeps' demand.
+fn overloaded(seed: u64, factor: u32) -> SimConfig {
+    let jobs_per_period = SITES as i64 / i64::from(factor);
+    SimConfig {
+        sites: SITES,
+        sweeps: SWEEPS,
+        sweep_interval_ms: PERIOD_MS,
+        // The optimizer's deployed batch.
+        batch_size: 8,
+        p_duplicate_firing: 0.0,
+        p_producer_cut: 0.0,
+        p_refire_after_cut: 0.0,
+        p_duplicate_delivery: 0.0,
+        p_elite_transient: 0.0,
+        permanent_sites: 0,
+        p_crash_before_complete: 0.0,
+        p_crash_after_complete: 0.0,
+        p_stall_before_complete: 0.0,
+        // Three calls a job.
+        elite_call_ms: PERIOD_MS / (3 * jobs_per_period),
+        ..SimConfig::hostile(seed)
+    }
+}
+
+/// Runs one overload scenario, prints its figures and checks every promise.
+fn check_overload(factor: u32) -> SimReport {
+    let r = run(&overloaded(u64::from(factor), factor));
+    let calls = &r.elite_calls_per_period;
+    let busiest = calls.iter().copied().max().unwrap_or(0);
+    // The periods of the 50 sweeps (the last ones drain the final sweep at leisure).
+    let busy = &calls[1..(SWEEPS as usize - 1).min(calls.len())];
+    let quietest_busy = busy.iter().copied().min().unwrap_or(0);
+    let bound = u64::from(factor) + 1;
+    println!(
+        "overload factor {factor}: {SITES} sites, {SWEEPS} sweeps; peak backlog {} messages ({:.2} sweeps); elite calls per period \
+         max {busiest} min {quietest_busy} (capacity {}); worst staleness {} sweeps without a result (bound: a result every {bound}); \
+         results {} superseded {} dead {} jobs {}",
+        r.peak_backlog,
+        r.peak_backlog as f64 / SITES as f64,
+        r.elite_capacity_per_period,
+        r.max_sweeps_without_result,
+        r.results,
+        r.superseded,
+        r.dead,
+        r.jobs,
+    );
+    assert!(
+        r.violations.is_empty(),
+        "factor {factor}: {} violations, the first:\n{}",
+        r.violations.len(),
+        r.violations[..r.violations.len().min(20)].join("\n")
+    );
+    assert_eq!(r.reworked_after_success, 0, "no duplicate work after success");
+    assert_eq!((r.jobs, r.dead), (u64::from(SWEEPS) * SITES as u64, 0), "every (sweep, site) ended: 0 lost");
+    assert!(r.peak_backlog <= 2 * SITES as u64 + 8, "backlog {} above two sweeps of messages", r.peak_backlog);
+    assert!(busiest <= r.elite_capacity_per_period, "calls per period {calls:?} above the capacity {}", r.elite_capacity_per_period);
+    // The elites were the bottleneck the whole time, or the run proved nothing.
+    assert!(quietest_busy * 10 >= r.elite_capacity_per_period * 9, "a busy period used less than 90 % of the capacity: {calls:?}");
+    assert!(r.superseded > 0, "overload without a single superseded job");
+    assert!(r.max_sweeps_without_result < bound, "a site went {} sweeps without a result; bound {bound}", r.max_sweeps_without_result);
+    r
+}
+
+#[test]
+fn overload_at_half_the_demand_keeps_the_backlog_bounded_and_every_site_fresh() {
+    check_overload(2);
+}
+
+#[test]
+fn overload_at_a_fifth_of_the_demand_keeps_the_backlog_bounded_and_every_site_fresh() {
+    check_overload(5);
+}
