@@ -99,7 +99,7 @@ fn compact_rows_decide_exactly_as_full_rows() {
 }
 
 #[test]
-fn a_happy_job_writes_its_lane_at_the_claim_and_its_lane_and_rollup_at_the_complete() {
+fn a_happy_job_writes_its_lane_and_work_front_at_the_claim_and_its_lane_and_rollup_at_the_complete() {
     let mut rows = MemoryShardRows::default();
     for sweep in 0..3 {
         let c = claim_of(sweep * 2, 1, false);
@@ -107,17 +107,18 @@ fn a_happy_job_writes_its_lane_at_the_claim_and_its_lane_and_rollup_at_the_compl
         let req = ClaimRequest { claims: vec![c.clone()], now_ms: c.scheduled_ms, lease_ms: LEASE };
         let d = CompactJobTable::batch(&mut rows, RETENTION_HOURS, |t| claim_batch(t, &req)).unwrap();
         assert_eq!(d.decisions, [ClaimDecision::Work { attempt: 1, recovery: Recovery::Fresh }]);
-        assert_eq!(rows.writes - before, 2, "lane and counters");
+        // The task's head row moves its work front with every first claim (latest-wins).
+        assert_eq!(rows.writes - before, 3, "lane, counters and the task's head");
         let o = JobOutcome { job_id: c.job_id.clone(), attempt: 1, error: None, superseded: false, metrics: None };
         let req = CompleteRequest { outcomes: vec![o], now_ms: c.scheduled_ms + 1, max_attempts: 3 };
         CompactJobTable::batch(&mut rows, RETENTION_HOURS, |t| complete_batch(t, &req)).unwrap();
-        assert_eq!(rows.writes - before, 5, "lane, counters and rollup");
+        assert_eq!(rows.writes - before, 6, "then lane, counters and rollup");
         assert!(rows.jobs.is_empty(), "no job row is kept: {:?}", rows.jobs.keys());
     }
-    // Four jobs of one sweep in one request: one counters row for all of them.
+    // Four jobs of one sweep in one request: one counters row and one head row for all of them.
     let claims: Vec<JobClaim> = (10..14).map(|c| claim_of(8, c, false)).collect();
     let before = rows.writes;
     let req = ClaimRequest { claims, now_ms: START_MS, lease_ms: LEASE };
     CompactJobTable::batch(&mut rows, RETENTION_HOURS, |t| claim_batch(t, &req)).unwrap();
-    assert_eq!(rows.writes - before, 4 + 1);
+    assert_eq!(rows.writes - before, 4 + 1 + 1);
 }
