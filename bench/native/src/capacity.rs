@@ -19,6 +19,7 @@
 //! Its counts come from the same constants the flush reads and are marked `"counted": false`.
 
 use code24_shared::backoff::{RetryPolicy, Rng};
+use code24_shared::breaker::BreakerPolicy;
 use code24_shared::config::{ConsumerConfig, ProducerConfig, DISPATCHER_SUBREQUESTS};
 use code24_shared::ids::{from_epoch_ms, CustomerId};
 use code24_shared::ledger::rollups::{FLUSH_BATCH_ROWS, FLUSH_MAX_ROWS};
@@ -39,6 +40,7 @@ use code24_shared::reports::jobs::{monthly_run_id, ReportJob, ReportWork};
 use code24_shared::reports::period::Month;
 use code24_shared::schedule::{fires_at, schedule_of, Task, END_OF_MONTH, MONTHLY_ANALYTICS};
 use code24_shared::site::{Site, SiteUrl};
+use code24_shared::testkit::breakers::MemoryBreakers;
 use code24_shared::testkit::metered::Metered;
 use code24_shared::testkit::ports::{
     MemoryDeadLetters, MemoryElite, MemoryLedger, MemoryMetrics, MemoryQueue, MemoryRegistry, MemoryResults, SimClock, Throttle,
@@ -187,9 +189,13 @@ fn optimizer_batch(clock: &SimClock, ledger: &MemoryLedger, queue: &MemoryQueue)
     let (elite, results, dead, metrics) =
         (MemoryElite::default(), MemoryResults::default(), MemoryDeadLetters::default(), MemoryMetrics::default());
     let (elite, results) = (Metered::new(&elite, &usage), Metered::new(&results, &usage));
+    // The breakers as deployed: the gate before the claims and the report after the verdicts,
+    // each a call to the ledger's `breakers` instance, counted like the other ledger calls.
+    let breakers = MemoryBreakers::new(BreakerPolicy::DEFAULT, clock.get());
+    let breakers = Metered::new(&breakers, &usage);
     let config = consumer_config();
     let consumer = Consumer {
-        jobs: OptimizeJobs::new(&elite, &results, &config),
+        jobs: OptimizeJobs::with_breakers(&elite, &results, &config, &breakers),
         ledger: &Metered::new(ledger, &usage),
         dead_letters: &Metered::new(&dead, &usage),
         metrics: &Metered::new(&metrics, &usage),
