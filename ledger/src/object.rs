@@ -25,7 +25,6 @@ use code24_shared::ids::from_epoch_ms;
 use code24_shared::ledger::compact::CompactJobTable;
 use code24_shared::ledger::heads::{self, HeadRequest};
 use code24_shared::ledger::jobs::{self, JobTable};
-use code24_shared::ledger::rollups::{D1_KEEPS_DAYS, D1_PRUNE_ROWS};
 use code24_shared::ledger::runs::{self, RunTable};
 use code24_shared::ledger::stats::{LedgerStats, Rows, ROWS_LOG};
 use code24_shared::ledger::{
@@ -38,7 +37,7 @@ use crate::body::decode;
 use crate::breakers;
 use crate::coordinator::{progress_of, run_counts};
 use crate::flush::{any_dirty, flush};
-use crate::prune::{anything_left, chunk, cutoff_ms, AGAIN_MS, CHUNKS, CHUNKS_PER_ALARM, CHUNK_ROWS, PRUNE_INTERVAL_MS};
+use crate::prune::{anything_left, chunk, cutoff_ms, prune_d1, AGAIN_MS, CHUNKS, CHUNKS_PER_ALARM, CHUNK_ROWS, PRUNE_INTERVAL_MS};
 use crate::shard_rows::SqlShardRows;
 use crate::sql_tables::{create_schema, SqlRunTable};
 use crate::transaction::atomically;
@@ -131,7 +130,7 @@ impl DurableObject for Ledger {
         if prune_due(next_prune, now) {
             next_prune = self.prune_now(&storage, now)?;
             self.charged(ALARM, || set_prune_at(&sql, next_prune)).map_err(storage_error)?;
-            self.prune_d1(now, &meter).await;
+            prune_d1(&self.env, now, &meter).await;
         }
         let flush_at = match self.charged(ALARM, || any_dirty(&sql)).map_err(storage_error)? {
             false => None,
@@ -334,22 +333,6 @@ impl Ledger {
             return Ok(Some(now + AGAIN_MS));
         }
         Ok(self.charged(ALARM, || anything_left(&sql)).map_err(storage_error)?.then_some(now + PRUNE_INTERVAL_MS))
-    }
-
-    /// Deletes a bounded chunk of D1's daily rollups older than `D1_KEEPS_DAYS` (every instance
-    /// does, hourly: a row deleted twice is simply gone). A failure is logged; the next pruning
-    /// tries again.
-    async fn prune_d1(&self, now: i64, meter: &Meter) {
-        let before = code24_shared::ledger::rollups::day_of(now - D1_KEEPS_DAYS as i64 * 86_400_000).unwrap_or_default();
-        let deleted = match self.env.d1(code24_shared::names::binding::DB) {
-            Ok(db) => code24_runtime::rollups::delete_old_rollups(&db, &before, D1_PRUNE_ROWS, meter).await,
-            Err(e) => Err(code24_shared::error::JobError::transient(e.to_string())),
-        };
-        match deleted {
-            Ok(0) => {}
-            Ok(n) => console_log!("ledger: deleted {n} D1 rollups of days before {before}"),
-            Err(e) => console_error!("ledger: cannot delete old D1 rollups: {e}"),
-        }
     }
 
     /// After a write: makes sure the alarm rings by the planned pruning (planning one an hour

@@ -11,9 +11,10 @@
 //! a few hundred), and a backlog is worked off by alarms [`AGAIN_MS`] apart.
 
 use serde::Deserialize;
-use worker::{SqlStorage, SqlStorageValue};
+use worker::{console_error, console_log, Env, SqlStorage, SqlStorageValue};
 
-use code24_shared::ledger::rollups::{day_of, SHARD_KEEPS_DAYS_BEYOND_RETENTION};
+use code24_runtime::meter::Meter;
+use code24_shared::ledger::rollups::{day_of, D1_KEEPS_DAYS, D1_PRUNE_ROWS, SHARD_KEEPS_DAYS_BEYOND_RETENTION};
 use code24_shared::ledger::StoreError;
 
 use crate::sql_tables::{int, rows};
@@ -79,6 +80,22 @@ pub(crate) fn anything_left(sql: &SqlStorage) -> Result<bool, StoreError> {
         Vec::new(),
     )?;
     Ok(!left.is_empty())
+}
+
+/// Deletes a bounded chunk of D1's daily rollups older than `D1_KEEPS_DAYS` (every instance
+/// does, hourly: a row deleted twice is simply gone). A failure is logged; the next pruning
+/// tries again.
+pub(crate) async fn prune_d1(env: &Env, now: i64, meter: &Meter) {
+    let before = day_of(now - D1_KEEPS_DAYS as i64 * 86_400_000).unwrap_or_default();
+    let deleted = match env.d1(code24_shared::names::binding::DB) {
+        Ok(db) => code24_runtime::rollups::delete_old_rollups(&db, &before, D1_PRUNE_ROWS, meter).await,
+        Err(e) => Err(code24_shared::error::JobError::transient(e.to_string())),
+    };
+    match deleted {
+        Ok(0) => {}
+        Ok(n) => console_log!("ledger: deleted {n} D1 rollups of days before {before}"),
+        Err(e) => console_error!("ledger: cannot delete old D1 rollups: {e}"),
+    }
 }
 
 #[cfg(test)]
