@@ -128,6 +128,19 @@ impl Stack {
     /// optional JSON body, e.g. a Cloudflare Access token instead of the bearer token.
     #[track_caller]
     pub fn send_with(&self, method: Method, path: &str, body: Option<&Value>, headers: &[(&str, &str)]) -> Reply {
+        self.try_send_with(method, path, body, headers).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Like [`Self::send`], but a stack that does not answer within the client's 60 s is an
+    /// error rather than a panic: for polling loops that wait out a stall of the local stack
+    /// (seen on workerd while the ledger's shards flush rollups to local D1).
+    pub fn try_send(&self, method: Method, path: &str, authorized: bool) -> Result<Reply, String> {
+        let bearer = format!("Bearer {}", self.token);
+        let headers: &[(&str, &str)] = if authorized { &[("authorization", &bearer)] } else { &[] };
+        self.try_send_with(method, path, None, headers)
+    }
+
+    fn try_send_with(&self, method: Method, path: &str, body: Option<&Value>, headers: &[(&str, &str)]) -> Result<Reply, String> {
         let url = self.url(path);
         let mut request = http::Request::builder().method(method.clone()).uri(&url);
         for (name, value) in headers {
@@ -143,13 +156,13 @@ impl Stack {
         let request = request.body(payload).unwrap_or_else(|e| panic!("cannot build {method} {url}: {e}"));
         let response = match self.agent.run(request) {
             Ok(response) => response,
-            Err(e) => panic!("{method} {url}: the local stack did not answer: {e}"),
+            Err(e) => return Err(format!("{method} {url}: the local stack did not answer: {e}")),
         };
         let status = response.status().as_u16();
         // The largest answer of the local stack is a report object (the multipart test reads one
         // of about 13 MB), over ureq's default limit of 10 MiB.
         match response.into_body().with_config().limit(BODY_LIMIT_BYTES).read_to_string() {
-            Ok(body) => Reply { status, body },
+            Ok(body) => Ok(Reply { status, body }),
             Err(e) => panic!("{method} {url}: cannot read the body: {e}"),
         }
     }
