@@ -58,11 +58,11 @@ fn billing() -> Vec<BillingEvent> {
 
 fn run_complete(stack: &Stack, run_id: &str) -> Value {
     wait_until(&format!("run {run_id} is complete"), SETTLE, || {
-        // A stall of the local stack is waited out like an incomplete run (see `Stack::try_send`).
-        match stack.try_send(Method::GET, &format!("/api/sweeps/{run_id}"), true) {
-            Ok(r) if r.status == 200 && r.json()["complete"] == json!(true) => Ok(r.json()),
-            Ok(r) => Err(format!("{} {}", r.status, r.body)),
-            Err(stalled) => Err(stalled),
+        let r = stack.send(Method::GET, &format!("/api/sweeps/{run_id}"), None, true);
+        if r.status == 200 && r.json()["complete"] == json!(true) {
+            Ok(r.json())
+        } else {
+            Err(r)
         }
     })
 }
