@@ -174,8 +174,8 @@ impl Stack {
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        // A request without a JSON body has no body at all (not an empty one): the dev proxy
-        // could not resend a request whose body it had already read.
+        // A `GET` or `HEAD` has no body at all (not an empty one): the dev proxy could not resend
+        // a request whose body it had already read.
         let sent = match body {
             Some(json) => {
                 let request = request
@@ -188,7 +188,8 @@ impl Stack {
                 let request = request.body(()).unwrap_or_else(|e| unbuildable(method, &url, e));
                 self.agent.run(self.agent.configure_request(request).timeout_global(Some(IDEMPOTENT_TIMEOUT)).build())
             }
-            None => self.agent.run(request.body(()).unwrap_or_else(|e| unbuildable(method, &url, e))),
+            // Other methods declare their empty body (`content-length: 0`), as the API requires.
+            None => self.agent.run(request.body(Vec::new()).unwrap_or_else(|e| unbuildable(method, &url, e))),
         };
         let response = sent.map_err(|e| e.to_string())?;
         let status = response.status().as_u16();
