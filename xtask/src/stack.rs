@@ -91,6 +91,9 @@ pub(crate) struct Stack {
     stopped: bool,
 }
 
+/// Where wrangler keeps its dev registry (the running `wrangler dev` sessions and their Workers).
+const DEV_REGISTRY_VAR: &str = "WRANGLER_REGISTRY_PATH";
+
 impl Stack {
     /// Starts `wrangler dev` with every Worker config; returns once the process runs (see
     /// [`Stack::wait_ready`]).
@@ -115,6 +118,11 @@ impl Stack {
         if let Some(port) = options.inspector_port {
             command.args(["--inspector-port", &port.to_string()]);
         }
+        // Every stack has its own dev registry (by default one per user, where every running
+        // `wrangler dev` announces its Workers by name): all of a stack's Workers run in this one
+        // process, and a binding this stack leaves unbound (the bench's stacks have no stand-in)
+        // must stay unbound, never reach a Worker of the same name in another engineer's stack.
+        command.env(DEV_REGISTRY_VAR, options.persist_dir.join("dev-registry"));
         command.stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
 
         if let Some(dir) = options.log_path.parent() {
