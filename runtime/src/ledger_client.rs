@@ -17,6 +17,7 @@ use code24_shared::breaker::{BreakerReport, BreakersView, GateAnswer, GateReques
 use code24_shared::error::JobError;
 use code24_shared::ledger::heads::{HeadRequest, HeadRow};
 use code24_shared::ledger::route::Route;
+use code24_shared::ledger::stats::LedgerStats;
 use code24_shared::ledger::{
     shard_object, ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, CountsRequest, FanoutDone, FinalizeDecision,
     FinalizeRequest, JobRequest, JobRow, OpenDecision, OpenRun, PageDone, ProgressRequest, RecentRequest, RunProgress, SettleDecision,
@@ -80,6 +81,12 @@ impl DurableLedger {
     /// uses it to compute progress.
     pub async fn counts(&self, shard: u32, request: &CountsRequest) -> Result<Vec<ShardCounts>, JobError> {
         self.call(&shard_object(shard), Route::Counts, request).await
+    }
+
+    /// What the instance named `object` cost since it started, with (on a job shard) its
+    /// rollups' write-behind to D1.
+    pub async fn stats(&self, object: &str) -> Result<LedgerStats, JobError> {
+        self.call(object, Route::Stats, &serde_json::json!({})).await
     }
 
     /// The elite circuit breakers' state (`GET /breakers` on the `breakers` instance), as the

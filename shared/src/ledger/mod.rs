@@ -26,6 +26,7 @@
 mod claim_wire;
 pub mod compact;
 pub mod done_set;
+pub mod freshness;
 pub mod heads;
 pub mod jobs;
 pub mod rollups;
