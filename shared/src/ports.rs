@@ -14,6 +14,7 @@ use crate::dead_letters::record::DeadLetterRecord;
 use crate::elite::{EliteHealth, EliteRequest, EliteResponse, EliteRole};
 use crate::error::JobError;
 use crate::ledger::heads::{HeadRequest, HeadRow};
+use crate::ledger::shard_map::{ShardMap, MAPS};
 use crate::ledger::{
     ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, FanoutDone, FinalizeDecision, OpenDecision, OpenRun, PageDone,
     SettleDecision, SettleRequest,
@@ -68,6 +69,11 @@ pub trait Ledger {
     /// A job shard's latest-wins row of a task, its head raised first when the request
     /// announces a finished fan-out ([`crate::ledger::heads`]).
     async fn head(&self, shard: u32, req: &HeadRequest) -> Result<HeadRow, JobError>;
+    /// The shard maps whose slots the job routes' `shard` numbers
+    /// ([`crate::ledger::shard_map::ShardMap::slot`]): the build's table, or a test's.
+    fn shard_maps(&self) -> &[ShardMap] {
+        MAPS
+    }
 }
 
 /// One elite worker call, timeout included: an implementation turns a timeout or a network

@@ -11,7 +11,7 @@ use code24_runtime::ledger_client::DurableLedger;
 use code24_runtime::rollups::month_rollups;
 use code24_shared::ids::CustomerId;
 use code24_shared::ledger::freshness::{FlushState, Freshness};
-use code24_shared::ledger::{shard_object, JOB_SHARDS};
+use code24_shared::ledger::shard_map::{ShardMap, MAPS};
 use code24_shared::names::binding;
 use code24_shared::reports::period::Month;
 use serde_json::json as j;
@@ -30,12 +30,13 @@ pub(super) async fn list(call: &Call<'_>) -> worker::Result<Response> {
     }
 }
 
-/// Every job shard's flush state, one shard at a time (8 subrequests; a shard that cannot be
-/// read is named with its error, and leaves the freshness unknown).
+/// Every job shard's flush state (of every shard map's shards: 8 with the build's one map), one
+/// shard at a time; a shard that cannot be read is named with its error, and leaves the
+/// freshness unknown.
 pub(super) async fn freshness(call: &Call<'_>) -> worker::Result<Response> {
     let ledger = DurableLedger::from_env(call.env)?;
     let mut read = Vec::new();
-    for shard in (0..JOB_SHARDS).map(shard_object) {
+    for shard in (0..ShardMap::slots(MAPS)).filter_map(|slot| ShardMap::slot_object(MAPS, slot)) {
         let state: Result<FlushState, String> = match ledger.stats(&shard).await {
             Ok(stats) => stats.rollups.ok_or_else(|| "the shard could not read its flush state".to_owned()),
             Err(e) => Err(e.message),
