@@ -6,18 +6,18 @@
 //! call); a new run's job of the same site lives in the new map's shard only. Written to fail
 //! if a caller chose the shard by the subject alone (`shard_of`) or by the newest map.
 
-use code24_shared::backoff::{RetryPolicy, Rng};
-use code24_shared::config::{ConsumerConfig, ELITE_CALLS_PER_JOB};
+use code24_shared::config::ELITE_CALLS_PER_JOB;
 use code24_shared::dead_letters::intake::{settle_and_decide, DeadLetterAction};
 use code24_shared::ids::{from_epoch_ms, CustomerId, RunId};
 use code24_shared::ledger::shard_map::ShardMap;
 use code24_shared::ledger::JobState;
-use code24_shared::names::{Environment, OPTIMIZE_DLQ, OPTIMIZE_QUEUE};
-use code24_shared::pipeline::consumer::{Action, Consumer, Delivery};
+use code24_shared::names::{OPTIMIZE_DLQ, OPTIMIZE_QUEUE};
+use code24_shared::pipeline::consumer::Action;
 use code24_shared::pipeline::optimize::OptimizeJobs;
 use code24_shared::schedule::Task;
 use code24_shared::site::SiteUrl;
-use code24_shared::testkit::ports::{MemoryDeadLetters, MemoryElite, MemoryLedger, MemoryMetrics, MemoryResults};
+use code24_shared::testkit::ports::MemoryLedger;
+use code24_shared::testkit::world::World;
 use code24_shared::wire::OptimizeJob;
 use futures::executor::block_on;
 
@@ -36,58 +36,34 @@ fn job(scheduled_ms: i64, site: usize) -> OptimizeJob {
     OptimizeJob::new(RunId::new("local", Task::Optimize, at), at, customer, url)
 }
 
-struct Twins {
-    ledger: MemoryLedger,
-    elite: MemoryElite,
-    results: MemoryResults,
-    dead_letters: MemoryDeadLetters,
-    metrics: MemoryMetrics,
-}
+/// The shared world of twins over a ledger whose job shards are both maps' slots.
+struct Twins(World);
 
 impl Twins {
     fn new() -> Self {
-        Self {
-            ledger: MemoryLedger::with_maps(&maps()),
-            elite: MemoryElite::default(),
-            results: MemoryResults::default(),
-            dead_letters: MemoryDeadLetters::default(),
-            metrics: MemoryMetrics::default(),
-        }
+        Self(World { ledger: MemoryLedger::with_maps(&maps()), ..World::at(0) })
     }
 
     /// One optimizer batch of `jobs`, delivered at `now`.
     fn deliver(&self, jobs: &[OptimizeJob], now: i64) -> Vec<Action> {
-        let config = ConsumerConfig {
-            environment: Environment::Local,
-            elite_timeout_ms: 5_000,
-            max_attempts: 3,
-            retry: RetryPolicy { base_s: 1, max_s: 30 },
-            elite_calls_in_flight: code24_shared::pipeline::budget::connection_budget(),
-        };
-        let consumer = Consumer {
-            jobs: OptimizeJobs::new(&self.elite, &self.results, &config),
-            ledger: &self.ledger,
-            dead_letters: &self.dead_letters,
-            metrics: &self.metrics,
-            config: &config,
-            origin_queue: OPTIMIZE_QUEUE,
-        };
-        let deliveries: Vec<Delivery> = jobs.iter().map(|j| Delivery { body: j.encode(), sent_ms: now }).collect();
-        block_on(consumer.process_batch(&deliveries, &|| now, &mut Rng::new(11)))
+        let w = &self.0;
+        w.clock.set(now);
+        let bodies: Vec<String> = jobs.iter().map(OptimizeJob::encode).collect();
+        w.deliver(OptimizeJobs::new(&w.elite, &w.results, &w.config), &bodies, OPTIMIZE_QUEUE)
     }
 
     /// The slots whose job table holds `job_id`.
     fn slots_of(&self, job_id: &str) -> Vec<usize> {
-        self.ledger.shards.borrow().iter().enumerate().filter(|(_, t)| t.jobs.contains_key(job_id)).map(|(slot, _)| slot).collect()
+        self.0.ledger.shards.borrow().iter().enumerate().filter(|(_, t)| t.jobs.contains_key(job_id)).map(|(slot, _)| slot).collect()
     }
 
     fn state(&self, job_id: &str) -> Option<JobState> {
-        self.ledger.job(job_id).map(|j| j.state)
+        self.0.ledger.job(job_id).map(|j| j.state)
     }
 
     /// How many times `job_id` was worked: its elite calls, one per role each time.
     fn worked(&self, job_id: &str) -> u64 {
-        self.elite.calls_per_job.borrow().get(job_id).copied().unwrap_or(0) / u64::from(ELITE_CALLS_PER_JOB)
+        self.0.elite.calls_per_job.borrow().get(job_id).copied().unwrap_or(0) / u64::from(ELITE_CALLS_PER_JOB)
     }
 }
 
@@ -139,14 +115,15 @@ fn a_second_shard_map_routes_each_job_by_its_runs_time_through_the_pipeline() {
     // The queue's backstop dead-letters an old run's job that was never claimed: the
     // dead-letters consumer settles it in the old map's shard, as dead.
     let lost = &old[20];
-    let action = block_on(settle_and_decide(&lost.encode(), OPTIMIZE_DLQ, OPTIMIZE_QUEUE, &twins.ledger, &twins.results, new_run + 3_000));
+    let action =
+        block_on(settle_and_decide(&lost.encode(), OPTIMIZE_DLQ, OPTIMIZE_QUEUE, &twins.0.ledger, &twins.0.results, new_run + 3_000));
     assert!(matches!(action, DeadLetterAction::Store(_)), "{action:?}");
     let slots = twins.slots_of(lost.job_id.as_str());
     assert!(slots.len() == 1 && slots[0] < 8, "settled in the old map's shard: {slots:?}");
     assert_eq!(twins.state(lost.job_id.as_str()), Some(JobState::Dead));
 
     // Every job of the new run is in a new shard, every job of the old one in an old shard.
-    for (slot, table) in twins.ledger.shards.borrow().iter().enumerate() {
+    for (slot, table) in twins.0.ledger.shards.borrow().iter().enumerate() {
         assert!(table.jobs.values().all(|j| (j.scheduled_ms < SWITCH) == (slot < 8)), "slot {slot}");
     }
 }
