@@ -149,3 +149,26 @@ fn breaker_healed_outages_select_the_dead_letters_they_caused() {
     assert!(!o.caused(&record("elite brand answered HTTP 503: x", 10_000, true)), "before the outage");
     assert_eq!(o.filter().from_ms, Some(40_000));
 }
+
+/// The answer of `GET /breakers` as overload14's brief states it, byte for byte: the one decoder
+/// (the alerts, the dashboard and the ops tool read it) takes it, and anything else is no data.
+#[test]
+fn the_views_answer_decodes_and_anything_else_is_no_data() {
+    let answer = r#"{"breakers":[
+        {"role":"brand","state":"open","since_ms":1000,"reason":"7 of 10 calls failed","cool_down_ms":30000},
+        {"role":"designer","state":"closed","since_ms":0,"reason":"","cool_down_ms":30000},
+        {"role":"developer","state":"half_open","since_ms":2000,"reason":"cool-down over","cool_down_ms":60000}],
+        "transitions":[{"at_ms":1000,"role":"brand","from":"closed","to":"open","reason":"7 of 10 calls failed","calls":10,"failures":7}]}"#;
+    let b = BreakersView::decode(200, answer).expect("the stated shape decodes");
+    assert_eq!(b.breakers.len(), 3);
+    assert_eq!((b.breakers[2].state, b.breakers[2].state.as_str()), (BreakerState::HalfOpen, "half_open"));
+    assert_eq!((b.transitions[0].from, b.transitions[0].to, b.transitions[0].failures), (BreakerState::Closed, BreakerState::Open, 7));
+    // A ledger without the route answers 404 (or its unknown-route error): no data.
+    assert_eq!(BreakersView::decode(404, r#"{"error":"no such route"}"#), None);
+    assert_eq!(BreakersView::decode(400, answer), None);
+    assert_eq!(BreakersView::decode(200, r#"{"error":"unknown route /breakers"}"#), None);
+    assert_eq!(BreakersView::decode(200, "not json"), None);
+    // The view the state machine answers round-trips through the decoder.
+    let view = Breakers::new(BreakerPolicy::DEFAULT, 5).view();
+    assert_eq!(BreakersView::decode(200, &serde_json::to_string(&view).unwrap()), Some(view));
+}
