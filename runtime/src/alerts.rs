@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use code24_shared::alerts::incidents::{Decisions, Incident};
-use code24_shared::alerts::outbox::{Message, Outgoing, Phase, Status};
+use code24_shared::alerts::outbox::{Message, Outgoing, Phase, Status, PENDING_PER_TICK};
 use code24_shared::alerts::Severity;
 use code24_shared::breaker::BreakersView;
 use code24_shared::error::JobError;
@@ -27,8 +27,6 @@ use crate::meter::Meter;
 pub const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(5);
 /// The stand-in's receiver (local only).
 pub const STANDIN_RECEIVER: &str = "https://standin/__standin/alerts";
-/// A tick looks at no more pending messages than this (oldest first).
-const PENDING_PAGE: u32 = 50;
 
 const OPEN_INCIDENT: &str = "INSERT OR IGNORE INTO incidents (id, key, severity, summary, opened_ms) VALUES (?1, ?2, ?3, ?4, ?5)";
 const RESOLVE_INCIDENT: &str = "UPDATE incidents SET resolved_ms = ?2 WHERE id = ?1 AND resolved_ms IS NULL";
@@ -192,7 +190,7 @@ impl D1Alerts {
              ON m.phase = 'resolve' AND o.id = m.incident_id || '.open' WHERE m.status = 'pending' \
              ORDER BY m.created_ms, m.phase, m.id LIMIT ?1"
         );
-        let found = self.read::<MessageRow>(&sql, &[f64::from(PENDING_PAGE).into()], "pending alert messages").await?;
+        let found = self.read::<MessageRow>(&sql, &[f64::from(PENDING_PER_TICK).into()], "pending alert messages").await?;
         Ok(found.into_iter().map(MessageRow::into_outgoing).collect())
     }
 

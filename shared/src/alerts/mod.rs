@@ -15,6 +15,7 @@
 //! [`outbox::after_failure`] when a failed one is tried again.
 
 pub mod conditions;
+pub mod cost;
 pub mod incidents;
 pub mod outbox;
 
