@@ -86,6 +86,31 @@ pub trait Breakers {
     async fn report(&self, req: &BreakerReport) -> Result<(), JobError>;
 }
 
+/// The breakers behind their off switch (`BREAKERS_ENABLED`, `config::breakers_enabled`): when
+/// off, [`NoBreakers`]' answers, and the breakers instance is never called.
+#[derive(Debug, Clone, Copy)]
+pub struct Switched<'a, B> {
+    pub breakers: &'a B,
+    pub enabled: bool,
+}
+
+impl<B: Breakers> Breakers for Switched<'_, B> {
+    async fn gate(&self, req: &GateRequest) -> Result<GateAnswer, JobError> {
+        if self.enabled {
+            self.breakers.gate(req).await
+        } else {
+            NoBreakers.gate(req).await
+        }
+    }
+    async fn report(&self, req: &BreakerReport) -> Result<(), JobError> {
+        if self.enabled {
+            self.breakers.report(req).await
+        } else {
+            Ok(())
+        }
+    }
+}
+
 /// No breakers: everything is admitted and nothing is reported (report consumers, tests,
 /// environments without the `breakers` instance).
 #[derive(Debug, Clone, Copy, Default)]
