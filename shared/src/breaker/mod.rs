@@ -338,4 +338,4 @@ impl Breakers {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -150,15 +150,19 @@ fn breaker_healed_outages_select_the_dead_letters_they_caused() {
     assert_eq!(o.filter().from_ms, Some(40_000));
 }
 
-/// The answer of `GET /breakers` as overload14's brief states it, byte for byte: the one decoder
-/// (the alerts, the dashboard and the ops tool read it) takes it, and anything else is no data.
-#[test]
-fn the_views_answer_decodes_and_anything_else_is_no_data() {
-    let answer = r#"{"breakers":[
+/// The answer of `GET /breakers` as overload14's brief states it, byte for byte (brand open,
+/// designer closed, developer half open; the alerts' tests read it too).
+pub(crate) const ANSWER: &str = r#"{"breakers":[
         {"role":"brand","state":"open","since_ms":1000,"reason":"7 of 10 calls failed","cool_down_ms":30000},
         {"role":"designer","state":"closed","since_ms":0,"reason":"","cool_down_ms":30000},
         {"role":"developer","state":"half_open","since_ms":2000,"reason":"cool-down over","cool_down_ms":60000}],
         "transitions":[{"at_ms":1000,"role":"brand","from":"closed","to":"open","reason":"7 of 10 calls failed","calls":10,"failures":7}]}"#;
+
+/// The one decoder (the alerts, the dashboard and the ops tool read it) takes [`ANSWER`], and
+/// anything else is no data.
+#[test]
+fn the_views_answer_decodes_and_anything_else_is_no_data() {
+    let answer = ANSWER;
     let b = BreakersView::decode(200, answer).expect("the stated shape decodes");
     assert_eq!(b.breakers.len(), 3);
     assert_eq!((b.breakers[2].state, b.breakers[2].state.as_str()), (BreakerState::HalfOpen, "half_open"));
