@@ -22,10 +22,12 @@ pub(crate) fn consumer_vars(lookup: Lookup<'_>) -> Result<(), ConfigError> {
     config::queue_retention_s(lookup).map(drop)
 }
 
-/// The optimizer's vars: a consumer's, and how long its results are kept (the results
-/// bucket's lifecycle rule, which `cargo xtask deploy` applies).
+/// The optimizer's vars: a consumer's, the breakers' off switch (`BREAKERS_ENABLED`), and how
+/// long its results are kept (the results bucket's lifecycle rule, which `cargo xtask deploy`
+/// applies).
 pub(crate) fn optimizer_vars(lookup: Lookup<'_>) -> Result<(), ConfigError> {
     consumer_vars(lookup)?;
+    config::breakers_enabled(lookup)?;
     config::optimizations_retention_days(lookup).map(drop)
 }
 
@@ -62,8 +64,8 @@ pub(crate) const CONSUMER_VARS: &[&str] = &[
     var::QUEUE_RETENTION_SECONDS,
 ];
 
-/// The optimizer's vars: a consumer's, and `OPTIMIZATIONS_RETENTION_DAYS` (it writes the
-/// results the bucket's lifecycle rule expires).
+/// The optimizer's vars: a consumer's, `OPTIMIZATIONS_RETENTION_DAYS` (it writes the results
+/// the bucket's lifecycle rule expires) and `BREAKERS_ENABLED`.
 pub(crate) const OPTIMIZER_VARS: &[&str] = &[
     var::ENVIRONMENT,
     var::ELITE_TIMEOUT_MS,
@@ -73,4 +75,5 @@ pub(crate) const OPTIMIZER_VARS: &[&str] = &[
     var::ELITE_CALLS_IN_FLIGHT,
     var::QUEUE_RETENTION_SECONDS,
     var::OPTIMIZATIONS_RETENTION_DAYS,
+    var::BREAKERS_ENABLED,
 ];

@@ -9,10 +9,13 @@ use std::collections::HashMap;
 use futures::future::join_all;
 use worker::{console_error, Env, SqlStorage, Storage};
 
+use code24_runtime::env::{now_ms, vars};
 use code24_runtime::ledger_client::DurableLedger;
+use code24_shared::config::LedgerConfig;
 use code24_shared::error::JobError;
 use code24_shared::ledger::runs::{self, RunTable};
-use code24_shared::ledger::{CountsRequest, RunProgress, RunRow, ShardCounts, StoreError, JOB_SHARDS};
+use code24_shared::ledger::shard_map::{ShardMap, MAPS};
+use code24_shared::ledger::{CountsRequest, RunProgress, RunRow, ShardCounts, StoreError};
 
 use crate::sql_tables::SqlRunTable;
 use crate::transaction::atomically;
@@ -43,11 +46,14 @@ pub(crate) async fn run_counts(env: &Env, run_id: &str) -> Result<Vec<ShardCount
     Ok(shard_counts(env, vec![run_id.to_owned()]).await?.remove(run_id).unwrap_or_default())
 }
 
-/// Every shard's counters of `run_ids`, grouped by run.
+/// Every live shard's counters of `run_ids`, grouped by run: the shards of every map that may
+/// still hold a job ([`ShardMap::live_slots`]; with the build's one map, its 8 shards).
 async fn shard_counts(env: &Env, run_ids: Vec<String>) -> Result<HashMap<String, Vec<ShardCounts>>, JobError> {
     let ledger = DurableLedger::from_env(env).map_err(|e| JobError::transient(format!("ledger binding: {e}")))?;
     let request = CountsRequest { run_ids };
-    let answers = join_all((0..JOB_SHARDS).map(|shard| ledger.counts(shard, &request))).await;
+    let retention_hours = LedgerConfig::from_vars(&vars(env)).map_or(LedgerConfig::MIN_RETENTION_HOURS, |c| c.retention_hours);
+    let live = ShardMap::live_slots(MAPS, now_ms(), i64::from(retention_hours) * 3_600_000);
+    let answers = join_all(live.into_iter().map(|shard| ledger.counts(shard, &request))).await;
     let mut by_run: HashMap<String, Vec<ShardCounts>> = HashMap::new();
     for answer in answers {
         for counts in answer? {

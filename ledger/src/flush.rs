@@ -6,12 +6,18 @@
 //! A row is marked clean only if its body is still the one that was sent: a request that
 //! changed it while the upsert was on its way (the alarm awaits D1, and the object serves
 //! requests meanwhile) leaves it dirty for the next flush.
+//!
+//! How fresh D1 is ([`code24_shared::ledger::freshness`]): the shard keeps, in `timers`, when
+//! its last complete flush started (`flushed`, a row written once per flush) and since when its
+//! flushes fail (`flush_failing`, written at the first failure); [`state`] reads them, with the
+//! count of dirty rows, for the stats route.
 
 use serde::Deserialize;
 use worker::{console_error, Env, SqlStorage, Storage};
 
 use code24_runtime::meter::Meter;
 use code24_runtime::rollups::upsert_rollups;
+use code24_shared::ledger::freshness::FlushState;
 use code24_shared::ledger::rollups::{FLUSH_BATCH_ROWS, FLUSH_MAX_ROWS};
 use code24_shared::ledger::stats::Rows;
 use code24_shared::ledger::StoreError;
@@ -55,10 +61,56 @@ pub(crate) fn any_dirty(sql: &SqlStorage) -> Result<bool, StoreError> {
     Ok(!found.is_empty())
 }
 
+/// The `timers` row of the start of the last complete flush.
+const FLUSHED: &str = "flushed";
+/// The `timers` row of the first failed flush since the last complete one.
+const FAILING: &str = "flush_failing";
+
 /// Copies up to [`FLUSH_MAX_ROWS`] dirty rows to D1, [`FLUSH_BATCH_ROWS`] per D1 batch, and
 /// marks each batch clean once D1 took it. Stops at the first failure. Its D1 batches are
-/// counted in `meter` (the alarm's).
+/// counted in `meter` (the alarm's). Then records how it went: a flush that copied every dirty
+/// row is complete (`now_ms` becomes `flushed`, and the flushes no longer fail); a failed one
+/// starts `flush_failing` unless it is already running.
 pub(crate) async fn flush(env: &Env, storage: &Storage, now_ms: i64, meter: &Meter) -> Flushed {
+    let mut out = copy(env, storage, now_ms, meter).await;
+    let sql = storage.sql();
+    let (recorded, cost) = measured(|| match (&out.failed, out.rows, out.capped) {
+        (Some(_), _, _) => exec(&sql, "INSERT OR IGNORE INTO timers (name, at_ms) VALUES (?, ?)", vec![FAILING.into(), int(now_ms)?]),
+        // Nothing was dirty: nothing to record (D1 is as fresh as the shard).
+        (None, 0, _) => exec(&sql, "DELETE FROM timers WHERE name = ?", vec![FAILING.into()]),
+        (None, _, true) => Ok(()),
+        (None, _, false) => {
+            exec(&sql, "INSERT OR REPLACE INTO timers (name, at_ms) VALUES (?, ?)", vec![FLUSHED.into(), int(now_ms)?])?;
+            exec(&sql, "DELETE FROM timers WHERE name = ?", vec![FAILING.into()])
+        }
+    });
+    out.cost.add(cost);
+    if let Err(e) = recorded {
+        console_error!("ledger: cannot record the rollup flush: {e}");
+    }
+    out
+}
+
+/// The shard's write-behind as its stats report it, with its flush interval `interval_s`.
+pub(crate) fn state(sql: &SqlStorage, interval_s: u32) -> Result<FlushState, StoreError> {
+    #[derive(Deserialize)]
+    struct Timer {
+        name: String,
+        at_ms: i64,
+    }
+    #[derive(Deserialize)]
+    struct Count {
+        dirty: i64,
+    }
+    let timers: Vec<Timer> = rows(sql, "SELECT name, at_ms FROM timers WHERE name IN (?, ?)", vec![FLUSHED.into(), FAILING.into()])?;
+    let at = |name: &str| timers.iter().find(|t| t.name == name).map(|t| t.at_ms);
+    // Scans the rollups (there is no index of dirty rows): read by an operator, not by requests.
+    let counted: Vec<Count> = rows(sql, "SELECT COUNT(*) AS dirty FROM rollups WHERE dirty = 1", Vec::new())?;
+    let dirty = counted.first().map_or(0, |c| c.dirty.max(0) as u64);
+    Ok(FlushState { interval_s, flushed_ms: at(FLUSHED), failing_since_ms: at(FAILING), dirty })
+}
+
+async fn copy(env: &Env, storage: &Storage, now_ms: i64, meter: &Meter) -> Flushed {
     let mut out = Flushed::default();
     let sql = storage.sql();
     let limit = match int(FLUSH_MAX_ROWS as i64 + 1) {

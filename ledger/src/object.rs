@@ -36,7 +36,7 @@ use crate::alarm::{early_enough, prune_at, prune_due, ring_at, set_prune_at};
 use crate::body::decode;
 use crate::breakers;
 use crate::coordinator::{progress_of, run_counts};
-use crate::flush::{any_dirty, flush};
+use crate::flush::{any_dirty, flush, state as flush_state};
 use crate::prune::{anything_left, chunk, cutoff_ms, prune_d1, AGAIN_MS, CHUNKS, CHUNKS_PER_ALARM, CHUNK_ROWS, PRUNE_INTERVAL_MS};
 use crate::shard_rows::SqlShardRows;
 use crate::sql_tables::{create_schema, SqlRunTable};
@@ -181,9 +181,9 @@ impl Ledger {
                 CompactJobTable::new(&mut SqlShardRows::new(sql, now_ms()), LedgerConfig::MIN_RETENTION_HOURS).job(&r.job_id)
             }),
             Route::Stats => {
-                let mut stats = self.stats.borrow().clone();
-                stats.database_bytes = self.state.storage().sql().database_size() as u64;
-                http::json(200, &stats)
+                let (sql, interval_s) = (self.state.storage().sql(), self.config().rollup_flush_s);
+                let rollups = flush_state(&sql, interval_s).inspect_err(|e| console_error!("ledger: flush state: {e}")).ok();
+                http::json(200, &LedgerStats { database_bytes: sql.database_size() as u64, rollups, ..self.stats.borrow().clone() })
             }
             Route::Head => {
                 let retention = self.retention_hours();

@@ -3,7 +3,8 @@
 //! [`Route`].
 
 use code24_shared::ledger::route::Route;
-use code24_shared::ledger::{shard_object, JOB_SHARDS, RUNS_OBJECT};
+use code24_shared::ledger::shard_map::{ShardMap, MAPS};
+use code24_shared::ledger::RUNS_OBJECT;
 use code24_shared::names::Environment;
 
 /// Path prefix of the local-only debug passage: `POST /debug/{object}/{route}` forwards the
@@ -29,9 +30,9 @@ pub(crate) fn debug_passage(environment: Option<Environment>, method_is_post: bo
     debug_target(path)
 }
 
-/// The coordinator's name or one of the [`JOB_SHARDS`] shard names.
+/// The coordinator's name or the name of a job shard of any map ([`ShardMap::slot_object`]).
 fn is_instance_name(name: &str) -> bool {
-    name == RUNS_OBJECT || (0..JOB_SHARDS).any(|k| shard_object(k) == name)
+    name == RUNS_OBJECT || (0..ShardMap::slots(MAPS)).any(|slot| ShardMap::slot_object(MAPS, slot).as_deref() == Some(name))
 }
 
 #[cfg(test)]

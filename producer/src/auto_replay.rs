@@ -4,7 +4,9 @@
 //! `AUTO_REPLAY_LOOKBACK_MS`, the dead letters its outage caused are replayed through the admin
 //! API's own replay path (`api::dead_letters::send_replays`), at most `AUTO_REPLAY_LIMIT` per
 //! outage, `AUTO_REPLAY_RATE_PER_S` a second. A replayed entry is no longer `dead`, so the
-//! next sweeps' looks find nothing more to do. Every replay is logged (`auto_replay`).
+//! next sweeps' looks find nothing more to do. Every replay is logged (`auto_replay`) and
+//! recorded in the audit log like the API's replays (action `dead_letters.replay`, by the
+//! service `breaker-auto-replay`, with the ids and a reason naming the outage).
 
 use serde_json::json;
 use worker::{console_error, console_log, Env};
@@ -12,11 +14,14 @@ use worker::{console_error, console_log, Env};
 use code24_runtime::env::now_ms;
 use code24_runtime::ledger_client::DurableLedger;
 use code24_runtime::meter::Meter;
-use code24_shared::breaker::replay::{healed_since, AUTO_REPLAY_LOOKBACK_MS, AUTO_REPLAY_RATE_PER_S};
+use code24_shared::api::Endpoint;
+use code24_shared::audit::Actor;
+use code24_shared::breaker::replay::{healed_since, AUTO_REPLAY_ACTOR, AUTO_REPLAY_LOOKBACK_MS, AUTO_REPLAY_RATE_PER_S};
 use code24_shared::breaker::BreakerPolicy;
 use code24_shared::dead_letters::selection::plan_replay;
 use code24_shared::names::binding;
 
+use crate::api::audit::{self, Answered};
 use crate::api::dead_letters::{caused_by, send_replays};
 
 /// Replays what the outages healed lately caused; every outcome is logged, none fails the sweep.
@@ -42,7 +47,21 @@ async fn replay_healed(env: &Env, meter: &Meter) -> Result<(), String> {
             continue;
         }
         match send_replays(env, &db, planned).await.map_err(|e| e.to_string())? {
-            Ok(()) => console_log!("{}", json!({"event": "auto_replay", "role": outage.role.as_str(), "replayed": ids.len(), "ids": ids})),
+            Ok(()) => {
+                let (body, answer) = outage.audit(&ids);
+                let entry = Answered {
+                    actor: &Actor::Service(AUTO_REPLAY_ACTOR.into()),
+                    action: "dead_letters.replay",
+                    path: "/api/dead-letters/replay",
+                    body: &body,
+                    status: 200,
+                    answer: &answer,
+                    endpoint: Endpoint::ReplayDeadLetters,
+                };
+                // A failed append is logged by `record` (`audit_write_failed`); the replays stand.
+                audit::record(env, &entry, now_ms()).await;
+                console_log!("{}", json!({"event": "auto_replay", "role": outage.role.as_str(), "replayed": ids.len(), "ids": ids}));
+            }
             Err(e) => return Err(format!("the {} outage's replays were not sent: {e}", outage.role.as_str())),
         }
     }

@@ -10,13 +10,12 @@
 
 use std::time::Duration;
 
-use code24_shared::alerts::breakers::{decode, Breakers, BREAKERS_OBJECT, BREAKERS_PATH};
 use code24_shared::alerts::incidents::{Decisions, Incident};
-use code24_shared::alerts::outbox::{Message, Outgoing, Phase, Status};
+use code24_shared::alerts::outbox::{Message, Outgoing, Phase, Status, PENDING_PER_TICK};
 use code24_shared::alerts::Severity;
+use code24_shared::breaker::BreakersView;
 use code24_shared::error::JobError;
 use code24_shared::limits::usage::Counted;
-use code24_shared::names::binding;
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
 use worker::{D1Database, Env, Fetch, Fetcher, Headers, Method, Request, RequestInit};
@@ -28,8 +27,6 @@ use crate::meter::Meter;
 pub const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(5);
 /// The stand-in's receiver (local only).
 pub const STANDIN_RECEIVER: &str = "https://standin/__standin/alerts";
-/// A tick looks at no more pending messages than this (oldest first).
-const PENDING_PAGE: u32 = 50;
 
 const OPEN_INCIDENT: &str = "INSERT OR IGNORE INTO incidents (id, key, severity, summary, opened_ms) VALUES (?1, ?2, ?3, ?4, ?5)";
 const RESOLVE_INCIDENT: &str = "UPDATE incidents SET resolved_ms = ?2 WHERE id = ?1 AND resolved_ms IS NULL";
@@ -193,7 +190,7 @@ impl D1Alerts {
              ON m.phase = 'resolve' AND o.id = m.incident_id || '.open' WHERE m.status = 'pending' \
              ORDER BY m.created_ms, m.phase, m.id LIMIT ?1"
         );
-        let found = self.read::<MessageRow>(&sql, &[f64::from(PENDING_PAGE).into()], "pending alert messages").await?;
+        let found = self.read::<MessageRow>(&sql, &[f64::from(PENDING_PER_TICK).into()], "pending alert messages").await?;
         Ok(found.into_iter().map(MessageRow::into_outgoing).collect())
     }
 
@@ -239,16 +236,11 @@ impl D1Alerts {
     }
 }
 
-/// The breakers from the ledger's `breakers` instance; `None` (no breaker data) when the
-/// route is absent or answers anything but the breakers' JSON.
-pub async fn breakers(env: &Env, meter: &Meter) -> Option<Breakers> {
-    let stub = env.durable_object(binding::LEDGER).ok()?.id_from_name(BREAKERS_OBJECT).ok()?.get_stub().ok()?;
-    let request = Request::new(&format!("https://ledger{BREAKERS_PATH}"), Method::Get).ok()?;
-    let _connection = meter.start(Counted::Subrequest);
-    let mut response = stub.fetch_with_request(request).await.ok()?;
-    let status = response.status_code();
-    let body = response.text().await.ok()?;
-    decode(status, &body)
+/// The breakers from the ledger's `breakers` instance (the admin API's one reader,
+/// `DurableLedger::breakers_view`); `None` (no breaker data) when the route is absent or
+/// answers anything but the breakers' JSON.
+pub async fn breakers(env: &Env, meter: &Meter) -> Option<BreakersView> {
+    crate::ledger_client::DurableLedger::from_env(env).ok()?.metered(meter).breakers_view().await.ok()
 }
 
 /// Where this environment's alerts go.

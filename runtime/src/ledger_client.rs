@@ -4,7 +4,8 @@
 //!
 //! A Rust Durable Object cannot be an RPC target in workers-rs 0.8.7, so every call is an HTTP
 //! request through `Stub::fetch_with_request`. Run calls go to the coordinator instance
-//! ([`RUNS_OBJECT`]), job calls to the shard named by [`shard_object`]. Every failure —
+//! ([`RUNS_OBJECT`]), job calls to the shard behind their slot ([`ShardMap::slot_object`]; with
+//! the build's one map, `jobs-{slot}`). Every failure —
 //! network, non-2xx answer, undecodable body — becomes a transient [`JobError`] whose message
 //! names the instance, the route and the status, so a retried message leaves a readable trail.
 
@@ -17,10 +18,12 @@ use code24_shared::breaker::{BreakerReport, BreakersView, GateAnswer, GateReques
 use code24_shared::error::JobError;
 use code24_shared::ledger::heads::{HeadRequest, HeadRow};
 use code24_shared::ledger::route::Route;
+use code24_shared::ledger::shard_map::{ShardMap, MAPS};
+use code24_shared::ledger::stats::LedgerStats;
 use code24_shared::ledger::{
-    shard_object, ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, CountsRequest, FanoutDone, FinalizeDecision,
-    FinalizeRequest, JobRequest, JobRow, OpenDecision, OpenRun, PageDone, ProgressRequest, RecentRequest, RunProgress, SettleDecision,
-    SettleRequest, ShardCounts, RUNS_OBJECT,
+    ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, CountsRequest, FanoutDone, FinalizeDecision, FinalizeRequest,
+    JobRequest, JobRow, OpenDecision, OpenRun, PageDone, ProgressRequest, RecentRequest, RunProgress, SettleDecision, SettleRequest,
+    ShardCounts, RUNS_OBJECT,
 };
 use code24_shared::limits::usage::Counted;
 use code24_shared::names::binding;
@@ -73,13 +76,19 @@ impl DurableLedger {
 
     /// One job as shard `shard` stores it; `None` when unknown (or pruned).
     pub async fn job(&self, shard: u32, job_id: &str) -> Result<Option<JobRow>, JobError> {
-        self.call(&shard_object(shard), Route::Job, &JobRequest { job_id: job_id.to_owned() }).await
+        self.call(&slot_object(shard)?, Route::Job, &JobRequest { job_id: job_id.to_owned() }).await
     }
 
     /// Shard `shard`'s counters of each run in `request`, in request order. The coordinator
     /// uses it to compute progress.
     pub async fn counts(&self, shard: u32, request: &CountsRequest) -> Result<Vec<ShardCounts>, JobError> {
-        self.call(&shard_object(shard), Route::Counts, request).await
+        self.call(&slot_object(shard)?, Route::Counts, request).await
+    }
+
+    /// What the instance named `object` cost since it started, with (on a job shard) its
+    /// rollups' write-behind to D1.
+    pub async fn stats(&self, object: &str) -> Result<LedgerStats, JobError> {
+        self.call(object, Route::Stats, &serde_json::json!({})).await
     }
 
     /// The elite circuit breakers' state (`GET /breakers` on the `breakers` instance), as the
@@ -131,6 +140,12 @@ impl DurableLedger {
     }
 }
 
+/// The instance behind job shard `slot` of the build's maps ([`ShardMap::slot_object`]); a
+/// slot beyond them is a bug of the caller, answered as a permanent error.
+fn slot_object(slot: u32) -> Result<String, JobError> {
+    ShardMap::slot_object(MAPS, slot).ok_or_else(|| JobError::permanent(format!("ledger: no job shard {slot} in the shard maps")))
+}
+
 /// The ledger's error body, `{"error": "..."}`.
 #[derive(Deserialize)]
 struct ErrorBody {
@@ -178,19 +193,19 @@ impl Ledger for DurableLedger {
     }
 
     async fn claim(&self, shard: u32, req: &ClaimRequest) -> Result<ClaimResponse, JobError> {
-        self.call(&shard_object(shard), Route::Claim, req).await
+        self.call(&slot_object(shard)?, Route::Claim, req).await
     }
 
     async fn complete(&self, shard: u32, req: &CompleteRequest) -> Result<CompleteResponse, JobError> {
-        self.call(&shard_object(shard), Route::Complete, req).await
+        self.call(&slot_object(shard)?, Route::Complete, req).await
     }
 
     async fn settle(&self, shard: u32, req: &SettleRequest) -> Result<SettleDecision, JobError> {
-        self.call(&shard_object(shard), Route::Settle, req).await
+        self.call(&slot_object(shard)?, Route::Settle, req).await
     }
 
     async fn head(&self, shard: u32, req: &HeadRequest) -> Result<HeadRow, JobError> {
-        self.call(&shard_object(shard), Route::Head, req).await
+        self.call(&slot_object(shard)?, Route::Head, req).await
     }
 }
 

@@ -66,6 +66,26 @@ pub fn dead_letter_warn_rows(lookup: &dyn Fn(&str) -> Option<String>) -> Result<
     number(lookup, var::DEAD_LETTER_WARN_ROWS, DEFAULT_DEAD_LETTER_WARN_ROWS, 1, MAX_DEAD_LETTER_WARN_ROWS)
 }
 
+/// A switch: `on` or `off`, `default` when unset; anything else is an error naming `variable`.
+fn on_off(lookup: &dyn Fn(&str) -> Option<String>, variable: &'static str, default: bool) -> Result<bool, ConfigError> {
+    match lookup(variable).as_deref().map(str::trim) {
+        None => Ok(default),
+        Some("on") => Ok(true),
+        Some("off") => Ok(false),
+        Some(other) => {
+            let problem = format!("must be \"on\" or \"off\", not {:?}", crate::api::truncated(other, 40));
+            Err(ConfigError { variable, problem })
+        }
+    }
+}
+
+/// Whether the optimizer asks the elite circuit breakers before its claims and tells them its
+/// calls (`BREAKERS_ENABLED`, `on` when unset): `off` is the breakers' off switch, every job
+/// then worked as if every role were closed (`crate::breaker`).
+pub fn breakers_enabled(lookup: &dyn Fn(&str) -> Option<String>) -> Result<bool, ConfigError> {
+    on_off(lookup, var::BREAKERS_ENABLED, true)
+}
+
 /// Default of `DEAD_LETTER_WARN_ROWS`.
 pub const DEFAULT_DEAD_LETTER_WARN_ROWS: u64 = 100_000;
 /// Largest accepted `DEAD_LETTER_WARN_ROWS`: a D1 database holds at most 10 GB, which ten
@@ -103,14 +123,7 @@ impl ProducerConfig {
         let local = environment(lookup)? == Environment::Local;
         let min = if local { 0 } else { 1 };
         let send_rate_per_s = number(lookup, var::QUEUE_SEND_RATE_PER_S, Self::DEFAULT_SEND_RATE_PER_S, min, Self::MAX_SEND_RATE_PER_S)?;
-        let auto_replay = match lookup(var::BREAKER_AUTO_REPLAY).as_deref().map(str::trim) {
-            None | Some("off") => false,
-            Some("on") => true,
-            Some(other) => {
-                let problem = format!("must be \"on\" or \"off\", not {:?}", crate::api::truncated(other, 40));
-                return Err(ConfigError { variable: var::BREAKER_AUTO_REPLAY, problem });
-            }
-        };
+        let auto_replay = on_off(lookup, var::BREAKER_AUTO_REPLAY, false)?;
         Ok(Self { send_rate_per_s, auto_replay })
     }
 }
@@ -347,5 +360,18 @@ mod tests {
         check_error(&[("ENVIRONMENT", "dev"), ("MAX_ATTEMPTS", "x")], "MAX_ATTEMPTS", "not a whole number");
         check_error(&[("ENVIRONMENT", "dev"), ("MAX_ATTEMPTS", "0")], "MAX_ATTEMPTS", "outside 1..=50");
         check_error(&[("ENVIRONMENT", "dev"), ("RETRY_BASE_SECONDS", "60"), ("RETRY_MAX_SECONDS", "10")], "RETRY_MAX_SECONDS", "below");
+    }
+
+    #[test]
+    fn switches_are_on_or_off_and_the_breakers_are_on_by_default() {
+        assert!(breakers_enabled(&vars(&[])).unwrap());
+        assert!(!breakers_enabled(&vars(&[("BREAKERS_ENABLED", " off ")])).unwrap());
+        assert!(breakers_enabled(&vars(&[("BREAKERS_ENABLED", "on")])).unwrap());
+        let err = breakers_enabled(&vars(&[("BREAKERS_ENABLED", "false")])).unwrap_err();
+        assert_eq!((err.variable, err.problem.as_str()), ("BREAKERS_ENABLED", "must be \"on\" or \"off\", not \"false\""));
+        let producer =
+            |v: &str| ProducerConfig::from_vars(&vars(&[("ENVIRONMENT", "dev"), ("BREAKER_AUTO_REPLAY", v)])).map(|c| c.auto_replay);
+        assert_eq!((producer("on"), producer("off")), (Ok(true), Ok(false)));
+        assert_eq!(producer("yes").unwrap_err().variable, "BREAKER_AUTO_REPLAY");
     }
 }

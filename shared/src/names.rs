@@ -193,6 +193,9 @@ pub mod var {
     /// `on`: the dispatcher replays the dead letters a healed elite outage caused once its
     /// circuit breaker closes (rate-capped; `breaker::replay`). Off when unset.
     pub const BREAKER_AUTO_REPLAY: &str = "BREAKER_AUTO_REPLAY";
+    /// `off`: the elite circuit breakers' off switch (the optimizer neither asks nor tells
+    /// them; every job is worked). On when unset (`config::breakers_enabled`).
+    pub const BREAKERS_ENABLED: &str = "BREAKERS_ENABLED";
     /// Local only: the dispatcher's queue sends fail on demand (`code24_shared::testkit`-free
     /// fault switch for the end-to-end tests; ignored unless `ENVIRONMENT` is `local`).
     pub const QUEUE_SEND_FAULTS: &str = "QUEUE_SEND_FAULTS";

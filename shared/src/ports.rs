@@ -14,6 +14,7 @@ use crate::dead_letters::record::DeadLetterRecord;
 use crate::elite::{EliteHealth, EliteRequest, EliteResponse, EliteRole};
 use crate::error::JobError;
 use crate::ledger::heads::{HeadRequest, HeadRow};
+use crate::ledger::shard_map::{ShardMap, MAPS};
 use crate::ledger::{
     ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, FanoutDone, FinalizeDecision, OpenDecision, OpenRun, PageDone,
     SettleDecision, SettleRequest,
@@ -68,6 +69,11 @@ pub trait Ledger {
     /// A job shard's latest-wins row of a task, its head raised first when the request
     /// announces a finished fan-out ([`crate::ledger::heads`]).
     async fn head(&self, shard: u32, req: &HeadRequest) -> Result<HeadRow, JobError>;
+    /// The shard maps whose slots the job routes' `shard` numbers
+    /// ([`crate::ledger::shard_map::ShardMap::slot`]): the build's table, or a test's.
+    fn shard_maps(&self) -> &[ShardMap] {
+        MAPS
+    }
 }
 
 /// One elite worker call, timeout included: an implementation turns a timeout or a network
@@ -78,6 +84,31 @@ pub trait Ledger {
 pub trait Breakers {
     async fn gate(&self, req: &GateRequest) -> Result<GateAnswer, JobError>;
     async fn report(&self, req: &BreakerReport) -> Result<(), JobError>;
+}
+
+/// The breakers behind their off switch (`BREAKERS_ENABLED`, `config::breakers_enabled`): when
+/// off, [`NoBreakers`]' answers, and the breakers instance is never called.
+#[derive(Debug, Clone, Copy)]
+pub struct Switched<'a, B> {
+    pub breakers: &'a B,
+    pub enabled: bool,
+}
+
+impl<B: Breakers> Breakers for Switched<'_, B> {
+    async fn gate(&self, req: &GateRequest) -> Result<GateAnswer, JobError> {
+        if self.enabled {
+            self.breakers.gate(req).await
+        } else {
+            NoBreakers.gate(req).await
+        }
+    }
+    async fn report(&self, req: &BreakerReport) -> Result<(), JobError> {
+        if self.enabled {
+            self.breakers.report(req).await
+        } else {
+            Ok(())
+        }
+    }
 }
 
 /// No breakers: everything is admitted and nothing is reported (report consumers, tests,

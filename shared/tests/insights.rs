@@ -4,28 +4,20 @@
 //! context; then a December optimization batch reads that context once and every elite call of
 //! the batch carries it to the elite stand-in's model, which records what arrived.
 
-use std::cell::Cell;
-
 use chrono::{TimeZone, Utc};
-use code24_shared::backoff::{RetryPolicy, Rng};
-use code24_shared::config::ConsumerConfig;
 use code24_shared::elite::{EliteResponse, EliteRole, Impact, PlatformContext, Recommendation};
 use code24_shared::ids::{CustomerId, RunId};
-use code24_shared::ledger::{FanoutDone, OpenRun, PageDone};
-use code24_shared::names::Environment;
 use code24_shared::optimization::{optimization_key, OptimizationResult};
-use code24_shared::pipeline::consumer::{Action, Consumer, Delivery, JobKind};
+use code24_shared::pipeline::consumer::Action;
 use code24_shared::pipeline::optimize::OptimizeJobs;
-use code24_shared::pipeline::reports::ReportJobs;
-use code24_shared::ports::{Ledger, ResultStore};
+use code24_shared::ports::ResultStore;
 use code24_shared::reports::analytics::{DailyRollup, MonthlyReport};
 use code24_shared::reports::insights::context_key;
 use code24_shared::reports::jobs::{monthly_run_id, ReportJob, ReportWork};
 use code24_shared::reports::period::Month;
 use code24_shared::schedule::{Task, MONTHLY_ANALYTICS};
 use code24_shared::site::{Plan, SiteUrl};
-use code24_shared::testkit::ports::{MemoryDeadLetters, MemoryElite, MemoryLedger, MemoryMetrics, MemoryQueue, MemoryResults};
-use code24_shared::testkit::reports::{MemoryProbes, MemoryReportStore};
+use code24_shared::testkit::world::World;
 use code24_shared::wire::OptimizeJob;
 use futures::executor::block_on;
 
@@ -36,92 +28,17 @@ const LAZY: (&str, &str) = ("performance", "lazy-load below-the-fold images");
 const CSS: (&str, &str) = ("performance", "inline critical CSS");
 const HEADLINE: (&str, &str) = ("brand", "tighten the headline");
 
-struct World {
-    ledger: MemoryLedger,
-    store: MemoryReportStore,
-    results: MemoryResults,
-    queue: MemoryQueue,
-    probes: MemoryProbes,
-    dead: MemoryDeadLetters,
-    metrics: MemoryMetrics,
-    elite: MemoryElite,
-    config: ConsumerConfig,
-    clock: Cell<i64>,
+/// Fresh twins, the clock a second after the analytics slot.
+fn world() -> World {
+    World::at(SLOT_MS + 1_000)
 }
 
-impl World {
-    fn new() -> Self {
-        Self {
-            ledger: MemoryLedger::default(),
-            store: MemoryReportStore::default(),
-            results: MemoryResults::default(),
-            queue: MemoryQueue::default(),
-            probes: MemoryProbes::default(),
-            dead: MemoryDeadLetters::default(),
-            metrics: MemoryMetrics::default(),
-            elite: MemoryElite::default(),
-            config: ConsumerConfig {
-                environment: Environment::Local,
-                elite_timeout_ms: 5_000,
-                max_attempts: 3,
-                retry: RetryPolicy { base_s: 1, max_s: 30 },
-                elite_calls_in_flight: code24_shared::pipeline::budget::connection_budget(),
-            },
-            clock: Cell::new(SLOT_MS + 1_000),
-        }
-    }
+/// The insights' own move over the shared world.
+trait Customers {
+    fn customer(&self, id: &str, plan: Plan, advice: &[(EliteRole, (&str, &str))], first: [u8; 3], last: [u8; 3]);
+}
 
-    fn deliver<K: JobKind>(&self, jobs: K, bodies: &[String]) -> Vec<Action> {
-        let consumer = Consumer {
-            jobs,
-            ledger: &self.ledger,
-            dead_letters: &self.dead,
-            metrics: &self.metrics,
-            config: &self.config,
-            origin_queue: "test",
-        };
-        let deliveries: Vec<Delivery> = bodies.iter().map(|b| Delivery { body: b.clone(), sent_ms: self.clock.get() - 1_000 }).collect();
-        let now = || self.clock.get();
-        let actions = block_on(consumer.process_batch(&deliveries, &now, &mut Rng::new(7)));
-        self.clock.set(self.clock.get() + 1_000);
-        actions
-    }
-
-    fn report_jobs(&self) -> ReportJobs<'_, MemoryReportStore, MemoryResults, MemoryQueue, MemoryProbes, MemoryLedger, MemoryMetrics> {
-        ReportJobs {
-            store: &self.store,
-            results: &self.results,
-            queue: &self.queue,
-            probes: &self.probes,
-            finalizer: &self.ledger,
-            metrics: &self.metrics,
-        }
-    }
-
-    fn open_run(&self, run_id: &str, jobs: u64) {
-        let (now_ms, owner) = (self.clock.get(), "producer".to_owned());
-        let open = OpenRun {
-            run_id: run_id.into(),
-            owner: owner.clone(),
-            task: MONTHLY_ANALYTICS.into(),
-            scheduled_ms: SLOT_MS,
-            expected: jobs,
-            now_ms,
-            lease_ms: 60_000,
-            work_fronts: Vec::new(),
-        };
-        block_on(self.ledger.open_run(&open)).unwrap();
-        let page = PageDone { run_id: run_id.into(), owner: owner.clone(), cursor: "zzz".into(), added: jobs, now_ms, lease_ms: 60_000 };
-        block_on(self.ledger.record_page(&page)).unwrap();
-        block_on(self.ledger.finish_fanout(&FanoutDone { run_id: run_id.into(), owner, now_ms })).unwrap();
-    }
-
-    fn object<T: serde::de::DeserializeOwned>(&self, key: &str) -> T {
-        serde_json::from_slice(&self.results.objects.borrow()[key].body).unwrap()
-    }
-
-    /// A customer's November: one rollup from its first to its last scores, and the object its
-    /// first run wrote, whose elite answers gave `advice` (area, action) per role.
+impl Customers for World {
     fn customer(&self, id: &str, plan: Plan, advice: &[(EliteRole, (&str, &str))], first: [u8; 3], last: [u8; 3]) {
         let first_at = Utc.with_ymd_and_hms(2026, 11, 2, 0, 3, 0).unwrap();
         self.store.plans.borrow_mut().insert(id.into(), plan);
@@ -167,7 +84,7 @@ impl World {
 #[test]
 fn insight_context_of_the_monthly_analytics_reaches_the_elite_workers() {
     use EliteRole::{Brand, Developer};
-    let w = World::new();
+    let w = world();
     // The seeded month of `reports::insights`' unit test, through the whole report path.
     w.customer("a", Plan::Growth, &[(Developer, LAZY), (Brand, HEADLINE)], [50, 50, 50], [52, 50, 60]);
     w.customer("b", Plan::Growth, &[(Developer, LAZY)], [50, 50, 40], [50, 50, 46]);
@@ -178,16 +95,16 @@ fn insight_context_of_the_monthly_analytics_reaches_the_elite_workers() {
     w.customer("g", Plan::Enterprise, &[(Developer, CSS), (Brand, HEADLINE)], [70, 70, 70], [71, 70, 69]);
     let run = monthly_run_id("local", MONTHLY_ANALYTICS, NOV);
     let ids = ["a", "b", "c", "d", "e", "f", "g"];
-    w.open_run(&run, ids.len() as u64);
+    w.open_run(&run, MONTHLY_ANALYTICS, SLOT_MS, ids.len() as u64);
     let jobs: Vec<String> =
         ids.iter().map(|c| ReportJob::monthly_customer(&run, NOV, SLOT_MS, CustomerId::parse(c).unwrap()).encode()).collect();
-    assert_eq!(w.deliver(w.report_jobs(), &jobs), vec![Action::Ack; ids.len()]);
+    assert_eq!(w.deliver(w.report_jobs(), &jobs, "test"), vec![Action::Ack; ids.len()]);
     // Two Analytics Engine points per customer job (its job point and its month's aggregate): a
     // full reports batch of 10 writes 20, far within one invocation's 250.
     assert_eq!(w.metrics.finished.borrow().len() + w.metrics.aggregates.borrow().len(), 2 * ids.len());
     let finalize = ReportJob::single(&run, Some(NOV), SLOT_MS, ReportWork::MonthlyFinalize).encode();
     assert_eq!(w.queue.sent.borrow().clone(), vec![finalize.clone()]);
-    assert_eq!(w.deliver(w.report_jobs(), &[finalize]), [Action::Ack]);
+    assert_eq!(w.deliver(w.report_jobs(), &[finalize], "test"), [Action::Ack]);
 
     // The report stores the hand-computed answer; the context is its top, in R2.
     let report: MonthlyReport = w.object(&NOV.analytics_key());
@@ -219,7 +136,7 @@ fn insight_context_of_the_monthly_analytics_reaches_the_elite_workers() {
         })
         .collect();
     let reads = w.results.reads.get();
-    assert_eq!(w.deliver(OptimizeJobs::new(&w.elite, &w.results, &w.config), &bodies), [Action::Ack; 2]);
+    assert_eq!(w.deliver(OptimizeJobs::new(&w.elite, &w.results, &w.config), &bodies, "test"), [Action::Ack; 2]);
     assert_eq!(w.results.reads.get() - reads, 1, "the context is read once per batch, not per message");
     let stats = w.elite.standin.borrow().stats();
     assert_eq!(stats.platform_context_calls.get("2026-11"), Some(&6), "every one of the 2 × 3 elite calls carried it");
@@ -228,11 +145,11 @@ fn insight_context_of_the_monthly_analytics_reaches_the_elite_workers() {
 
 #[test]
 fn insight_context_is_absent_when_the_month_before_has_none() {
-    let w = World::new();
+    let w = world();
     let scheduled = Utc.with_ymd_and_hms(2027, 3, 1, 0, 3, 0).unwrap();
     let sweep = RunId::new("local", Task::Optimize, scheduled);
     let body = OptimizeJob::new(sweep, scheduled, CustomerId::parse("a").unwrap(), SiteUrl::parse("https://a.example").unwrap()).encode();
-    assert_eq!(w.deliver(OptimizeJobs::new(&w.elite, &w.results, &w.config), &[body]), [Action::Ack]);
+    assert_eq!(w.deliver(OptimizeJobs::new(&w.elite, &w.results, &w.config), &[body], "test"), [Action::Ack]);
     let stats = w.elite.standin.borrow().stats();
     assert!(stats.platform_context_calls.is_empty() && stats.last_platform_context.is_none(), "{stats:?}");
     assert_eq!(stats.total_calls, 3);

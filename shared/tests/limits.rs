@@ -5,7 +5,7 @@
 //! row. Every overrun of any simulated invocation is a violation of the run
 //! (`testkit::sim::SimConfig::limits`); these configurations tolerate none.
 
-use code24_shared::limits::usage::{Figure, Figures, InvocationLimits};
+use code24_shared::limits::usage::{Figure, Figures, InvocationLimits, Usage};
 use code24_shared::limits::{within_headroom, QUEUE_SEND_RATE_PER_S};
 use code24_shared::testkit::sim::{run, SimConfig, SimReport, OPTIMIZER, PRODUCER};
 
@@ -71,6 +71,16 @@ fn limits_a_100_000_site_sweep_stays_inside_every_limit_with_headroom() {
     assert_eq!((producer.queue_messages, producer.d1_queries), (sites as u64, 52), "{producer:?}");
     assert_eq!(producer.subrequests, 52 + 1_000 + 50 + 2 + 16, "{producer:?}");
     assert!(producer.peak_connections <= 4, "{producer:?}");
+    // The alert tick runs in the same invocation after the fan-out: at its most, the two
+    // together stay within 80 % of the dispatcher's limits (its own subrequest limit).
+    let tick = Usage::new("dispatcher", "scheduled");
+    for call in code24_shared::alerts::cost::tick_calls() {
+        tick.call(call);
+    }
+    let (tick, dispatcher) = (tick.figures(), InvocationLimits::configured(Some(code24_shared::config::DISPATCHER_SUBREQUESTS)));
+    assert!((10..=100).contains(&tick.subrequests), "{tick:?}");
+    assert!(within_headroom(producer.subrequests + tick.subrequests, dispatcher.subrequests), "{producer:?} {tick:?}");
+    assert!(within_headroom(producer.d1_queries + tick.d1_queries, dispatcher.d1_queries), "{producer:?} {tick:?}");
     assert_eq!(figures(&r, OPTIMIZER).peak_connections, 4, "the slots are used, not left idle");
     // Paced at 4,000 messages/s: never more in any second, so never refused.
     assert_eq!(r.queue_refusals, 0);

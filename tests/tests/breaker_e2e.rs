@@ -3,7 +3,8 @@
 //! the outage is noticed; then every brand call answers 503 for a sweep. The breaker opens
 //! within its first window, holds the sweep's jobs back without calling brand (only probes do),
 //! and, once brand answers again, closes by itself; the held jobs then finish, and at the next
-//! sweep the dispatcher replays (`BREAKER_AUTO_REPLAY = "on"` locally) the dead letters the
+//! sweep the dispatcher replays (`BREAKER_AUTO_REPLAY = "on"` locally, each replay in the audit
+//! log) the dead letters the
 //! outage caused, which end succeeded.
 //!
 //! Sites `brk-000`..`brk-005` are this file's; every active site is swept alike. The test
@@ -139,6 +140,17 @@ fn breaker_one_role_down_opens_holds_closes_by_itself_and_replays_what_it_killed
                 Err(detail)
             }
         });
+    }
+    // Each auto-replay is in the audit log, as the API's replays are: by the dispatcher's
+    // auto-replay service, naming every replayed letter and the brand outage.
+    let audit = stack.get_json("/api/audit?actor=breaker-auto-replay&action=dead_letters.replay&limit=50");
+    let entries = audit["entries"].as_array().cloned().unwrap_or_default();
+    for letter in &replayed {
+        let id = letter["id"].as_str().expect("an id");
+        let entry = entries.iter().find(|e| e["request"].as_str().is_some_and(|r| r.contains(id)));
+        let entry = entry.unwrap_or_else(|| panic!("no audit entry replays {id}: {audit}"));
+        assert_eq!((entry["actor_kind"].as_str(), entry["status"].as_u64()), (Some("service"), Some(200)), "{entry}");
+        assert!(entry["count"].as_u64() >= Some(1) && entry["reason"].as_str().is_some_and(|r| r.contains("brand breaker")), "{entry}");
     }
     assert_eq!(brand(&stack).0, "closed");
 }

@@ -1,11 +1,14 @@
 //! End to end on local workerd: the daily rollups. A sweep fired twice for the same time counts
 //! each of two fresh sites once in its ledger shard, and the shard's alarm copies the rows to
 //! D1, where `GET /api/rollups` reads them: a success with its duration and the scores of the
-//! result object it wrote, a permanent failure by its class. The route refuses bad parameters.
+//! result object it wrote, a permanent failure by its class; `GET /api/rollups/freshness` then
+//! names the flush of the sites' shards, after the sweep. The route refuses bad parameters.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use code24_shared::ids::{from_epoch_ms, CustomerId, RunId};
+use code24_shared::ledger::freshness::Freshness;
+use code24_shared::ledger::{shard_object, shard_of};
 use code24_shared::optimization::{optimization_key, OptimizationResult};
 use code24_shared::reports::analytics::DailyRollup;
 use code24_shared::reports::period::Month;
@@ -52,6 +55,7 @@ fn a_sweep_fired_twice_is_rolled_up_once_and_reaches_d1() {
         "/api/standin/faults",
         &json!({"rules": [{"customer_id": BAD, "role": "brand", "fault": {"kind": "status", "code": 400}}]}),
     );
+    let started = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64;
     let time = stack.next_sweep_time();
     let sweep = RunId::new("local", Task::Optimize, from_epoch_ms(time).unwrap()).as_str().to_owned();
     stack.fire_cron(SWEEP_CRON, time);
@@ -81,6 +85,22 @@ fn a_sweep_fired_twice_is_rolled_up_once_and_reaches_d1() {
     let bad = wait_rollup(&stack, BAD, time, 1);
     assert_eq!((bad.runs, bad.successes, bad.transient_failures, bad.permanent_failures), (1, 0, 0, 1), "{bad:?}");
     assert_eq!((bad.score_sums, bad.first_scores), ([0; 3], None));
+
+    // The shards that hold the two sites say when they flushed: after the sweep started.
+    for customer_id in [GOOD, BAD] {
+        let shard = shard_object(shard_of(customer_id));
+        let f = wait_until(&format!("{shard} reports a flush after the sweep"), SETTLE, || {
+            let f: Freshness = serde_json::from_value(stack.get_json("/api/rollups/freshness")).unwrap();
+            let flushed = f.shards.iter().find(|s| s.shard == shard).and_then(|s| s.state.as_ref()).and_then(|s| s.flushed_ms);
+            if flushed.is_some_and(|t| t >= started) {
+                Ok(f)
+            } else {
+                Err(f)
+            }
+        });
+        assert_eq!((f.shards.len(), f.stale, f.interval_s), (8, 0, 30), "{f:?}");
+        assert!(f.oldest_flush_ms.is_some_and(|t| t <= f.now_ms), "{f:?}");
+    }
 
     stack.delete("/api/standin/faults", None);
     for customer_id in [GOOD, BAD] {

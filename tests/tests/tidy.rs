@@ -23,7 +23,6 @@ const LINE_BUDGET: usize = 400;
 const OVER_BUDGET: &[(&str, &str)] = &[
     ("shared/src/ledger/mod.rs", "the ledger's wire types of every Durable Object route, one struct per request and answer"),
     ("shared/src/ledger/tests.rs", "every ledger transition's table test, sharing one set of claim and sweep helpers"),
-    ("shared/src/pipeline/reports/tests.rs", "the report job kind's scenarios over one set of twins and one harness"),
     ("shared/src/testkit/sim.rs", "the simulation's driver loop and its invariant checks over one state"),
 ];
 

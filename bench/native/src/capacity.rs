@@ -11,7 +11,9 @@
 //! the simulated clock, against the optimize cron's period (a fan-out longer than the period
 //! overlaps the next sweep, and a site is worked less often than promised). It is a promise of
 //! the product, not a platform limit, and it is what a single queue's throughput bounds.
-//! The producer's subrequests count against the dispatcher's own `[limits] subrequests`
+//! The producer's line is the dispatcher's scheduled invocation: the fan-out and the alert tick
+//! after it, at its most (`alerts::cost::tick_calls`, not driven here: it runs over D1, R2 and
+//! the webhook in the Worker). The producer's subrequests count against the dispatcher's own `[limits] subrequests`
 //! (`config::DISPATCHER_SUBREQUESTS`, required by the configuration check), every other
 //! Worker's against the platform's default.
 //!
@@ -168,6 +170,11 @@ fn producer(sites: u64, clock: &SimClock, ledger: &MemoryLedger, queue: &MemoryQ
         other => problems.push(format!("the fan-out did not send every site: {other:?}")),
     }
     let send_rate = queue.throttle.borrow().as_ref().map_or(0, |t| t.window.peak_per_s());
+    // The alert tick runs in the same invocation once the fan-out is done
+    // (producer/src/alerts.rs): its calls at their most, from the core's count of them.
+    for call in code24_shared::alerts::cost::tick_calls() {
+        usage.call(call);
+    }
     Run { figures: usage.figures(), send_rate, seconds: ((clock.get() - started_ms) as u64).div_ceil(1_000), problems }
 }
 

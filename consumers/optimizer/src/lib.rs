@@ -12,10 +12,11 @@ use code24_runtime::metrics::AnalyticsMetrics;
 use code24_runtime::queue::TextQueue;
 use code24_runtime::results::R2Results;
 use code24_shared::backoff::Rng;
-use code24_shared::config::ConsumerConfig;
+use code24_shared::config::{self, ConsumerConfig};
 use code24_shared::names::{binding, OPTIMIZE_DLQ};
 use code24_shared::pipeline::consumer::{Action, Consumer, Delivery};
 use code24_shared::pipeline::optimize::OptimizeJobs;
+use code24_shared::ports::Switched;
 use wasm_bindgen::JsValue;
 use worker::{event, Context, Env, MessageBatch};
 
@@ -41,9 +42,10 @@ async fn process(queue_name: &str, deliveries: &[Delivery], env: &Env, meter: &M
     let results = R2Results::new(env.bucket(binding::RESULTS).map_err(|e| e.to_string())?).metered(meter);
     let dead_letters = TextQueue::new(env.queue(binding::DEAD_LETTER_QUEUE).map_err(|e| e.to_string())?, OPTIMIZE_DLQ).metered(meter);
     let metrics = AnalyticsMetrics::from_env(env).metered(meter);
+    let breakers = Switched { breakers: &ledger, enabled: config::breakers_enabled(&vars(env)).map_err(|e| e.to_string())? };
     let consumer = Consumer {
-        // The ledger's `breakers` instance keeps the elite circuit breakers.
-        jobs: OptimizeJobs::with_breakers(&elite, &results, &config, &ledger),
+        // The ledger's `breakers` instance keeps the elite circuit breakers, behind their switch.
+        jobs: OptimizeJobs::with_breakers(&elite, &results, &config, &breakers),
         ledger: &ledger,
         dead_letters: &dead_letters,
         metrics: &metrics,

@@ -1,12 +1,14 @@
 //! The monthly analytics page of one month: the platform's numbers, what worked across
 //! customers (the insights, with their samples), score distributions, top improvers and
-//! regressions, and the job duration histogram, drawn from `analytics/monthly/{yyyy}/{mm}/report.json`.
+//! regressions, and the job duration histogram, drawn from `analytics/monthly/{yyyy}/{mm}/report.json`;
+//! and how fresh the daily rollups in D1 are, which the analytics read ([`rollup_freshness`]).
 
 use std::fmt::Write as _;
 
 use super::reports::{analytics_path, json_link, report_path, score_distributions};
 use crate::charts;
-use crate::html::{esc, notice};
+use crate::html::{duration, esc, notice, time};
+use code24_shared::ledger::freshness::Freshness;
 use code24_shared::reports::analytics::{MonthlyReport, DURATION_BUCKETS_MS};
 use code24_shared::reports::insights::points;
 use code24_shared::reports::period::Month;
@@ -57,6 +59,35 @@ fn insights_table(r: &MonthlyReport) -> String {
         );
     }
     out.push_str("</tbody></table></div>");
+    out
+}
+
+/// "Rollups in D1 as of ...": when D1 last held every rollup change, how they are written behind,
+/// and each stale shard (its flushes failing for more than two intervals) as an error; or why
+/// the shards could not be read.
+pub fn rollup_freshness(read: Result<&Freshness, String>) -> String {
+    let f = match read {
+        Ok(f) => f,
+        Err(e) => return notice("error", &format!("How fresh the rollups in D1 are is unknown: {e}"), "Reload the page."),
+    };
+    let as_of = f.as_of_ms.map_or_else(|| "unknown (a shard could not be read, or has not flushed yet)".to_owned(), |t| time(Some(t)));
+    let oldest = f.oldest_flush_ms.map_or_else(|| "none yet".to_owned(), |t| format!("{} ago", duration(f.now_ms - t)));
+    let mut out = format!(
+        "<p class=\"hint\" data-rollups-as-of=\"{}\">Rollups in D1 as of {} (written behind every {}; {} shards, oldest flush {}).</p>",
+        f.as_of_ms.map_or_else(String::new, |t| t.to_string()),
+        esc(&as_of),
+        duration(i64::from(f.interval_s) * 1_000),
+        f.shards.len(),
+        esc(&oldest)
+    );
+    for s in &f.shards {
+        if let (true, Some(state)) = (s.stale, &s.state) {
+            let what = format!("Rollups of shard {} are stale: its flushes to D1 fail since {}.", s.shard, time(state.failing_since_ms));
+            out.push_str(&notice("error", &what, "The shard keeps them and retries every interval; see the ledger's logs."));
+        } else if let Some(e) = &s.error {
+            out.push_str(&notice("error", &format!("Shard {} could not be read: {e}", s.shard), "Reload the page."));
+        }
+    }
     out
 }
 
@@ -118,4 +149,38 @@ pub fn monthly(month: Month, report: Option<&MonthlyReport>) -> String {
         esc(&r.generated_at)
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use code24_shared::ledger::freshness::FlushState;
+
+    #[test]
+    fn the_freshness_line_names_the_time_and_each_stale_shard() {
+        let now = 1_795_914_000_000;
+        let state = |flushed: i64, failing: Option<i64>| FlushState {
+            interval_s: 3_600,
+            flushed_ms: Some(flushed),
+            failing_since_ms: failing,
+            dirty: 4,
+        };
+        let f = Freshness::of(
+            now,
+            vec![
+                ("jobs-0".into(), Ok(state(now - 600_000, None))),
+                ("jobs-1".into(), Ok(state(now - 4 * 3_600_000, Some(now - 3 * 3_600_000)))),
+            ],
+        );
+        let html = rollup_freshness(Ok(&f));
+        assert!(html.contains(&format!("data-rollups-as-of=\"{}\"", now - 4 * 3_600_000)), "{html}");
+        assert!(
+            html.contains("Rollups in D1 as of 2026-11-28 21:00Z (written behind every 1 h 00 min; 2 shards, oldest flush 4 h 00 min ago)"),
+            "{html}"
+        );
+        assert!(html.contains("Rollups of shard jobs-1 are stale") && !html.contains("shard jobs-0 are stale"), "{html}");
+        let fresh = Freshness::of(now, vec![("jobs-0".into(), Ok(state(now - 600_000, None)))]);
+        assert!(!rollup_freshness(Ok(&fresh)).contains("stale"));
+        assert!(rollup_freshness(Err("HTTP 502".into())).contains("unknown: HTTP 502"));
+    }
 }

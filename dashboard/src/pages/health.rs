@@ -5,9 +5,9 @@
 
 use std::fmt::Write;
 
-use code24_shared::alerts::breakers::Breakers;
 use code24_shared::alerts::outbox::Message;
 use code24_shared::alerts::HealthView;
+use code24_shared::breaker::BreakersView;
 use code24_shared::reports::health::{CheckGroup, HealthReport};
 
 use crate::html::{esc, notice, time};
@@ -65,7 +65,7 @@ fn health_check(out: &mut String, r: &HealthReport) {
     out.push_str("</tbody></table>");
 }
 
-fn breakers(out: &mut String, b: &Breakers) {
+fn breakers(out: &mut String, b: &BreakersView) {
     out.push_str("<table class=\"breakers\"><thead><tr><th>Role</th><th>State</th><th>Since</th><th>Cool-down</th><th>Reason</th></tr></thead><tbody>");
     for x in &b.breakers {
         let _ = write!(
@@ -75,7 +75,7 @@ fn breakers(out: &mut String, b: &Breakers) {
             time(Some(x.since_ms)),
             x.cool_down_ms / 1000,
             esc(&x.reason),
-            role = esc(&x.role),
+            role = esc(x.role.as_str()),
         );
     }
     out.push_str("</tbody></table><h3>History</h3>");
@@ -92,7 +92,7 @@ fn breakers(out: &mut String, b: &Breakers) {
             out,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             time(Some(t.at_ms)),
-            esc(&t.role),
+            esc(t.role.as_str()),
             t.from.as_str(),
             t.to.as_str(),
             t.calls,
@@ -212,7 +212,7 @@ mod tests {
     fn breakers_and_their_history_show_when_the_ledger_has_them() {
         let answer = r#"{"breakers":[{"role":"brand","state":"open","since_ms":1000,"reason":"7 of 10 failed","cool_down_ms":30000}],
             "transitions":[{"at_ms":1000,"role":"brand","from":"closed","to":"open","reason":"7 of 10 failed","calls":10,"failures":7}]}"#;
-        let view = HealthView { breakers: code24_shared::alerts::breakers::decode(200, answer), health_check: None, ..view() };
+        let view = HealthView { breakers: BreakersView::decode(200, answer), health_check: None, ..view() };
         let html = page(&view);
         for fragment in [
             "data-breaker=\"brand\"",

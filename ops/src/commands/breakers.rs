@@ -1,7 +1,7 @@
 //! `code24-ops breakers`: the elite circuit breakers (`GET /api/breakers`): each role's state,
 //! since when and why, and the recent transitions, newest first.
 
-use code24_shared::breaker::{BreakerState, BreakersView};
+use code24_shared::breaker::BreakersView;
 
 use super::Ctx;
 use crate::client::decode;
@@ -18,20 +18,12 @@ pub(crate) fn run(ctx: &Ctx) -> Result<(), CliError> {
     Ok(())
 }
 
-fn state(s: BreakerState) -> &'static str {
-    match s {
-        BreakerState::Closed => "closed",
-        BreakerState::Open => "open",
-        BreakerState::HalfOpen => "half_open",
-    }
-}
-
 pub(crate) fn render(view: &BreakersView) -> String {
     let mut roles = Table::new(&["ROLE", "STATE", "SINCE", "COOL-DOWN", "REASON"]);
     for b in &view.breakers {
         roles.row(vec![
             b.role.as_str().into(),
-            state(b.state).into(),
+            b.state.as_str().into(),
             time(b.since_ms),
             format!("{} s", b.cool_down_ms / 1_000),
             b.reason.clone(),
@@ -47,8 +39,8 @@ pub(crate) fn render(view: &BreakersView) -> String {
         transitions.row(vec![
             time(t.at_ms),
             t.role.as_str().into(),
-            state(t.from).into(),
-            state(t.to).into(),
+            t.from.as_str().into(),
+            t.to.as_str().into(),
             t.calls.to_string(),
             t.failures.to_string(),
             t.reason.clone(),

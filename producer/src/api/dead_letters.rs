@@ -16,7 +16,7 @@ use code24_shared::dead_letters::query::{
 use code24_shared::dead_letters::record::{valid_entry_id, StoreStats};
 use code24_shared::dead_letters::selection::{plan_replay, PlannedReplay, Selection, SelectionOutcome, Skipped};
 use code24_shared::error::ErrorClass;
-use code24_shared::ledger::shard_of;
+use code24_shared::ledger::JobClaim;
 use code24_shared::names::{binding, OPTIMIZE_QUEUE};
 use code24_shared::optimization::optimization_key;
 use code24_shared::wire::OptimizeJob;
@@ -145,7 +145,7 @@ pub(super) async fn show(call: &Call<'_>, id: &str) -> worker::Result<Response> 
     let result_key = job.as_ref().map(|j| optimization_key(&j.customer_id, j.scheduled));
     let job_state = match &job {
         Some(j) => DurableLedger::from_env(call.env)?
-            .job(shard_of(&j.customer_id), j.job_id.as_str())
+            .job(JobClaim::of(j).shard(), j.job_id.as_str())
             .await
             .ok()
             .flatten()

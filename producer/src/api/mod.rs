@@ -190,6 +190,7 @@ async fn dispatch(
         Endpoint::StartCanary => canary::start(&call).await,
         Endpoint::AddBillingEvent => billing::add(&call, &mut req).await,
         Endpoint::ListRollups => rollups::list(&call).await,
+        Endpoint::RollupFreshness => rollups::freshness(&call).await,
         Endpoint::ListDeadLetters => dead_letters::list(&call).await,
         Endpoint::ShowDeadLetter => dead_letters::show(&call, params.get("id")).await,
         Endpoint::ReplayDeadLetters => dead_letters::replay(&call, &mut req).await,

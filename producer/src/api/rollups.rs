@@ -1,11 +1,17 @@
 //! Daily rollups as D1 holds them (the ledger shards' flushed copy), read-only, for operators
 //! and tests: `GET /api/rollups?customer_id=C&month=YYYY-MM` → `{"rollups": [...]}`, one
 //! entry per day of the month with a run, ordered by day. The copy lags the ledger by up to
-//! about 30 s (the shards' flush alarm).
+//! `ROLLUP_FLUSH_SECONDS` (the shards' flush alarm: an hour deployed, 30 s locally), and
+//! `GET /api/rollups/freshness` says by how much: every job shard's write-behind
+//! ([`Freshness`]), read from its stats.
 
+use code24_runtime::env::now_ms;
 use code24_runtime::http::{error, json};
+use code24_runtime::ledger_client::DurableLedger;
 use code24_runtime::rollups::month_rollups;
 use code24_shared::ids::CustomerId;
+use code24_shared::ledger::freshness::{FlushState, Freshness};
+use code24_shared::ledger::shard_map::{ShardMap, MAPS};
 use code24_shared::names::binding;
 use code24_shared::reports::period::Month;
 use serde_json::json as j;
@@ -22,6 +28,22 @@ pub(super) async fn list(call: &Call<'_>) -> worker::Result<Response> {
         Ok(rollups) => json(200, &j!({ "rollups": rollups })),
         Err(e) => error(502, e.to_string()),
     }
+}
+
+/// Every job shard's flush state (of every shard map's shards: 8 with the build's one map), one
+/// shard at a time; a shard that cannot be read is named with its error, and leaves the
+/// freshness unknown.
+pub(super) async fn freshness(call: &Call<'_>) -> worker::Result<Response> {
+    let ledger = DurableLedger::from_env(call.env)?;
+    let mut read = Vec::new();
+    for shard in (0..ShardMap::slots(MAPS)).filter_map(|slot| ShardMap::slot_object(MAPS, slot)) {
+        let state: Result<FlushState, String> = match ledger.stats(&shard).await {
+            Ok(stats) => stats.rollups.ok_or_else(|| "the shard could not read its flush state".to_owned()),
+            Err(e) => Err(e.message),
+        };
+        read.push((shard, state));
+    }
+    json(200, &Freshness::of(now_ms(), read))
 }
 
 /// Both parameters are required and validated.

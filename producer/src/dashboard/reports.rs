@@ -5,6 +5,7 @@
 use code24_dashboard::html::Nav;
 use code24_dashboard::pages::{analytics, reports};
 use code24_shared::ids::from_epoch_ms;
+use code24_shared::ledger::freshness::Freshness;
 use code24_shared::reports::analytics::MonthlyReport;
 use code24_shared::reports::period::Month;
 use code24_shared::reports::summary::{ExecutiveSummary, FinalReport};
@@ -95,9 +96,15 @@ async fn end_of_month(ctx: &Ctx<'_>, month: Month) -> worker::Result<Response> {
     }
 }
 
+/// The month's analytics, after how fresh the rollups they read are.
 async fn monthly(ctx: &Ctx<'_>, month: Month) -> worker::Result<Response> {
+    let freshness = ctx.backend.get::<Freshness>("rollups/freshness").await;
+    let fresh = analytics::rollup_freshness(freshness.as_ref().map_err(ToString::to_string));
     match object::<MonthlyReport>(ctx, &month.analytics_key()).await {
-        Ok(report) => ctx.page(200, &format!("Monthly analytics {month}"), Nav::Reports, &analytics::monthly(month, report.as_ref())),
+        Ok(report) => {
+            let body = format!("{fresh}{}", analytics::monthly(month, report.as_ref()));
+            ctx.page(200, &format!("Monthly analytics {month}"), Nav::Reports, &body)
+        }
         Err(e) => ctx.fail(e.status, Nav::Reports, &format!("The analytics of {month} could not be read: {e}"), "Reload the page."),
     }
 }

@@ -20,8 +20,8 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::breakers::{BreakerState, Breakers};
 use super::{Condition, Severity, Source, KEY_BREAKER, KEY_DEAD_LETTERS, KEY_HEALTH, KEY_REPORT, KEY_SWEEP};
+use crate::breaker::{BreakerState, BreakersView};
 use crate::ledger::RunProgress;
 use crate::names::Environment;
 use crate::reports::health::{HealthReport, HealthStatus};
@@ -67,7 +67,7 @@ pub struct ReportObservation {
 pub struct Observations {
     /// The newest health-check report.
     pub health: Option<HealthReport>,
-    pub breakers: Option<Breakers>,
+    pub breakers: Option<BreakersView>,
     /// Recent runs (any task; the sweeps are picked out), newest first.
     pub recent_runs: Option<Vec<RunProgress>>,
     /// Entries in the dead-letter store.
@@ -124,17 +124,17 @@ fn health(report: &HealthReport) -> Option<Condition> {
 }
 
 /// The breaker rule: a breaker that is not closed is an incident of its role.
-pub fn breaker_conditions(breakers: &Breakers) -> Vec<Condition> {
+pub fn breaker_conditions(breakers: &BreakersView) -> Vec<Condition> {
     breakers
         .breakers
         .iter()
         .filter(|b| b.state != BreakerState::Closed)
         .map(|b| Condition {
-            key: format!("{KEY_BREAKER}:{}", b.role),
+            key: format!("{KEY_BREAKER}:{}", b.role.as_str()),
             severity: Severity::Critical,
             summary: format!(
                 "the {} breaker is {} since {}: {}",
-                b.role,
+                b.role.as_str(),
                 b.state.as_str(),
                 crate::ids::from_epoch_ms(b.since_ms).map_or_else(|| format!("{} ms", b.since_ms), crate::ids::rfc3339),
                 b.reason

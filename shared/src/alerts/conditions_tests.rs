@@ -3,7 +3,7 @@
 use chrono::TimeZone;
 
 use super::*;
-use crate::alerts::breakers::decode;
+use crate::breaker::BreakersView;
 use crate::ledger::RunPhase;
 use crate::reports::health::{Check, CheckGroup};
 
@@ -63,19 +63,18 @@ fn a_failing_or_degraded_health_check_is_an_incident_and_an_ok_one_is_not() {
 #[test]
 fn breaker_incidents_follow_the_breakers_answer() {
     // The JSON the ledger's `breakers` instance answers (overload14's shape).
-    let answer = r#"{"breakers":[
-        {"role":"brand","state":"open","since_ms":1000,"reason":"7 of 10 calls failed","cool_down_ms":30000},
-        {"role":"designer","state":"closed","since_ms":0,"reason":"","cool_down_ms":30000},
-        {"role":"developer","state":"half_open","since_ms":2000,"reason":"probing","cool_down_ms":60000}],
-        "transitions":[{"at_ms":1000,"role":"brand","from":"closed","to":"open","reason":"7 of 10 calls failed","calls":10,"failures":7}]}"#;
-    let seen = Observations { breakers: decode(200, answer), ..Default::default() };
+    let answer = crate::breaker::tests::ANSWER;
+    let seen = Observations { breakers: BreakersView::decode(200, answer), ..Default::default() };
     assert_eq!(keys(&seen, T), (vec!["breaker:brand".to_owned(), "breaker:developer".to_owned()], vec![Source::Breakers]));
     let (c, _) = evaluate(&seen, T, &Thresholds::new(100));
     assert_eq!(c[0].summary, "the brand breaker is open since 1970-01-01T00:00:01Z: 7 of 10 calls failed");
     let healed = answer.replace(r#""state":"open""#, r#""state":"closed""#).replace(r#""state":"half_open""#, r#""state":"closed""#);
-    assert_eq!(keys(&Observations { breakers: decode(200, &healed), ..Default::default() }, T), (vec![], vec![Source::Breakers]));
+    assert_eq!(
+        keys(&Observations { breakers: BreakersView::decode(200, &healed), ..Default::default() }, T),
+        (vec![], vec![Source::Breakers])
+    );
     // No route yet (404): no breaker data, the source is not observed.
-    assert_eq!(keys(&Observations { breakers: decode(404, "{}"), ..Default::default() }, T), (vec![], vec![]));
+    assert_eq!(keys(&Observations { breakers: BreakersView::decode(404, "{}"), ..Default::default() }, T), (vec![], vec![]));
 }
 
 #[test]

@@ -14,8 +14,8 @@
 //! [`outbox::plan`] decides which pending messages to send, hold or suppress (the rate cap), and
 //! [`outbox::after_failure`] when a failed one is tried again.
 
-pub mod breakers;
 pub mod conditions;
+pub mod cost;
 pub mod incidents;
 pub mod outbox;
 
@@ -105,7 +105,7 @@ pub struct HealthView {
     /// written (or the environment runs no health check).
     pub health_check: Option<HealthReport>,
     /// `None`: no breaker data (the ledger has no breakers yet, or did not answer).
-    pub breakers: Option<breakers::Breakers>,
+    pub breakers: Option<crate::breaker::BreakersView>,
     /// The newest incidents, open ones first.
     pub incidents: Vec<incidents::Incident>,
     /// The newest messages of the outbox, whatever became of them.

@@ -27,6 +27,8 @@ use crate::ids::rfc3339;
 pub const OPENINGS_PER_KEY_PER_HOUR: usize = 3;
 /// Sends one tick makes, at most (the rest wait for the next tick).
 pub const SENDS_PER_TICK: usize = 5;
+/// Pending messages one tick reads and plans, oldest first (the rest wait for the next tick).
+pub const PENDING_PER_TICK: u32 = 50;
 /// Attempts of one message before it is given up.
 pub const MAX_ATTEMPTS: u32 = 8;
 /// A message not delivered this long after it was written is given up.

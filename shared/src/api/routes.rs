@@ -26,6 +26,9 @@ pub enum Endpoint {
     StartCanary,
     AddBillingEvent,
     ListRollups,
+    /// How fresh D1's rollups are: every job shard's write-behind
+    /// (`crate::ledger::freshness::Freshness`).
+    RollupFreshness,
     ListDeadLetters,
     /// Parameter `id`.
     ShowDeadLetter,
@@ -90,6 +93,7 @@ pub const ROUTES: &[Route] = &[
     route_to("POST", "/api/canary", Endpoint::StartCanary),
     route_to("POST", "/api/billing-events", Endpoint::AddBillingEvent),
     route_to("GET", "/api/rollups", Endpoint::ListRollups),
+    route_to("GET", "/api/rollups/freshness", Endpoint::RollupFreshness),
     route_to("GET", "/api/dead-letters", Endpoint::ListDeadLetters),
     route_to("POST", "/api/dead-letters/replay", Endpoint::ReplayDeadLetters),
     route_to("POST", "/api/dead-letters/purge", Endpoint::PurgeDeadLetters),

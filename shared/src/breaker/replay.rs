@@ -53,7 +53,24 @@ pub fn healed_since(transitions: &[Transition], since_ms: i64, window_ms: i64) -
     outages
 }
 
+/// The audit log's actor of the auto-replays (a service: the dispatcher acting on its own).
+pub const AUTO_REPLAY_ACTOR: &str = "breaker-auto-replay";
+
 impl Outage {
+    /// The audit log's record of this outage's auto-replay of `ids`, as the admin API's replay
+    /// would record it: the request body (the ids and a reason naming the outage) and the
+    /// answer (`done`, which the entry's count reads).
+    pub fn audit(&self, ids: &[String]) -> (String, String) {
+        let reason = format!(
+            "automatic: the {} breaker closed at {}; these dead letters failed during its outage",
+            self.role.as_str(),
+            crate::ids::from_epoch_ms(self.to_ms).map_or_else(|| format!("{} ms", self.to_ms), crate::ids::rfc3339),
+        );
+        let body = serde_json::json!({"ids": ids, "reason": reason});
+        let answer = serde_json::json!({"dry_run": false, "matched": ids.len(), "done": ids, "skipped": []});
+        (body.to_string(), answer.to_string())
+    }
+
     /// The store's filter for this outage's candidates (the role is checked by [`Self::caused`]).
     pub fn filter(&self) -> DeadLetterFilter {
         DeadLetterFilter {

@@ -149,3 +149,70 @@ fn breaker_healed_outages_select_the_dead_letters_they_caused() {
     assert!(!o.caused(&record("elite brand answered HTTP 503: x", 10_000, true)), "before the outage");
     assert_eq!(o.filter().from_ms, Some(40_000));
 }
+
+/// The answer of `GET /breakers` as overload14's brief states it, byte for byte (brand open,
+/// designer closed, developer half open; the alerts' tests read it too).
+pub(crate) const ANSWER: &str = r#"{"breakers":[
+        {"role":"brand","state":"open","since_ms":1000,"reason":"7 of 10 calls failed","cool_down_ms":30000},
+        {"role":"designer","state":"closed","since_ms":0,"reason":"","cool_down_ms":30000},
+        {"role":"developer","state":"half_open","since_ms":2000,"reason":"cool-down over","cool_down_ms":60000}],
+        "transitions":[{"at_ms":1000,"role":"brand","from":"closed","to":"open","reason":"7 of 10 calls failed","calls":10,"failures":7}]}"#;
+
+/// The one decoder (the alerts, the dashboard and the ops tool read it) takes [`ANSWER`], and
+/// anything else is no data.
+#[test]
+fn the_views_answer_decodes_and_anything_else_is_no_data() {
+    let answer = ANSWER;
+    let b = BreakersView::decode(200, answer).expect("the stated shape decodes");
+    assert_eq!(b.breakers.len(), 3);
+    assert_eq!((b.breakers[2].state, b.breakers[2].state.as_str()), (BreakerState::HalfOpen, "half_open"));
+    assert_eq!((b.transitions[0].from, b.transitions[0].to, b.transitions[0].failures), (BreakerState::Closed, BreakerState::Open, 7));
+    // A ledger without the route answers 404 (or its unknown-route error): no data.
+    assert_eq!(BreakersView::decode(404, r#"{"error":"no such route"}"#), None);
+    assert_eq!(BreakersView::decode(400, answer), None);
+    assert_eq!(BreakersView::decode(200, r#"{"error":"unknown route /breakers"}"#), None);
+    assert_eq!(BreakersView::decode(200, "not json"), None);
+    // The view the state machine answers round-trips through the decoder.
+    let view = Breakers::new(BreakerPolicy::DEFAULT, 5).view();
+    assert_eq!(BreakersView::decode(200, &serde_json::to_string(&view).unwrap()), Some(view));
+}
+
+/// `BREAKERS_ENABLED = "off"`: an open breaker holds nothing back and hears of no call; on,
+/// the same breaker holds the batch.
+#[test]
+fn the_off_switch_admits_everything_and_reports_nothing() {
+    use crate::ports::{Breakers as _, Switched};
+    use crate::testkit::breakers::MemoryBreakers;
+    use futures::executor::block_on;
+
+    let twin = MemoryBreakers::new(P, 0);
+    report(&mut twin.book.borrow_mut(), EliteRole::Brand, 20, 20, 1_000);
+    let opened = twin.book.borrow().view().breakers.iter().any(|b| b.state == BreakerState::Open);
+    assert!(opened, "the brand breaker is open");
+    let off = Switched { breakers: &twin, enabled: false };
+    let answer = block_on(off.gate(&GateRequest { jobs: 8, now_ms: 2_000 })).unwrap();
+    assert_eq!((answer.admit, answer.retry_after_ms, twin.held.get()), (8, 0, 0));
+    let before = twin.book.borrow().clone();
+    let calls = vec![(EliteRole::Brand, RoleCalls { calls: 3, failures: 3 })];
+    block_on(off.report(&BreakerReport { calls, unused: 0, now_ms: 2_000 })).unwrap();
+    assert_eq!(*twin.book.borrow(), before, "nothing reported");
+    let on = Switched { breakers: &twin, enabled: true };
+    assert_eq!(block_on(on.gate(&GateRequest { jobs: 8, now_ms: 2_000 })).unwrap().admit, 0, "on: the open breaker holds the batch");
+}
+
+/// An auto-replay is recorded like the API's replay: its count is the ids replayed, its reason
+/// names the outage's role and closing.
+#[test]
+fn an_auto_replay_is_audited_like_a_replay() {
+    use crate::api::Endpoint;
+    use crate::audit::{count, normalise, reason_of};
+
+    let outage = Outage { role: EliteRole::Brand, from_ms: 0, to_ms: 1_795_914_900_000 };
+    let ids = vec!["local.optimize.20261129T010000Z.a".to_owned(), "local.optimize.20261129T010000Z.b".to_owned()];
+    let (body, answer) = outage.audit(&ids);
+    assert_eq!(count(Endpoint::ReplayDeadLetters, 200, &answer), 2);
+    let reason = reason_of(&body).expect("a reason");
+    assert!(reason.starts_with("automatic: the brand breaker closed at 2026-11-29T"), "{reason}");
+    let request = normalise("/api/dead-letters/replay", &body);
+    assert!(request.contains("20261129T010000Z.b") && !request.contains("automatic"), "{request}");
+}

@@ -13,7 +13,7 @@
 
 use crate::dead_letters::record::{record_for, DeadLetterRecord};
 use crate::error::JobError;
-use crate::ledger::{shard_of, JobClaim, SettleDecision, SettleRequest};
+use crate::ledger::{JobClaim, SettleDecision, SettleRequest};
 use crate::names::{self, OPTIMIZE_DLQ, OPTIMIZE_QUEUE, REPORTS_DLQ, REPORTS_QUEUE};
 use crate::optimization::optimization_key;
 use crate::pipeline::reports::claim_of;
@@ -48,8 +48,8 @@ pub enum Decision {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settlement {
     pub record: DeadLetterRecord,
-    /// The ledger shard that owns the job.
-    pub shard: u32,
+    /// The job's claim: its subject and run time pick the ledger shard that owns the job
+    /// ([`JobClaim::shard_in`]).
     pub claim: JobClaim,
     /// The R2 key a crashed attempt may have written the job's result to; `None` for a report
     /// job, whose work is idempotent and leaves no marker to look for (it is settled as dead,
@@ -64,10 +64,10 @@ pub fn decide(body: &str, dlq_name: &str, origin_queue: &str, now_ms: i64) -> De
     // sent was already recorded as dead by the ledger.
     if let Ok(job) = OptimizeJob::decode(body) {
         let result_key = Some(optimization_key(&job.customer_id, job.scheduled));
-        return Decision::SettleFirst(Settlement { record, shard: shard_of(&job.customer_id), claim: JobClaim::of(&job), result_key });
+        return Decision::SettleFirst(Settlement { record, claim: JobClaim::of(&job), result_key });
     }
     if let Ok(job) = ReportJob::decode(body) {
-        return Decision::SettleFirst(Settlement { record, shard: shard_of(job.subject()), claim: claim_of(&job), result_key: None });
+        return Decision::SettleFirst(Settlement { record, claim: claim_of(&job), result_key: None });
     }
     Decision::Store(record)
 }
@@ -124,7 +124,7 @@ async fn settle(s: &Settlement, ledger: &impl Ledger, results: &impl ResultStore
         Some(key) => s.written(results.job_of(key).await?.as_deref()),
         None => false,
     };
-    ledger.settle(s.shard, &s.request(written, now_ms)).await
+    ledger.settle(s.claim.shard_in(ledger.shard_maps()), &s.request(written, now_ms)).await
 }
 
 /// The queue whose dead letters arrive on `dlq`. Deployed queues carry their environment's
@@ -144,7 +144,7 @@ mod tests {
     use super::*;
     use crate::error::ErrorClass;
     use crate::ids::{from_epoch_ms, CustomerId, RunId};
-    use crate::ledger::{ClaimRequest, JobState};
+    use crate::ledger::{shard_of, ClaimRequest, JobState};
     use crate::schedule::Task;
     use crate::site::SiteUrl;
     use crate::testkit::ports::{MemoryLedger, MemoryResults};
@@ -195,7 +195,7 @@ mod tests {
         let got = match (decide(body, OPTIMIZE_DLQ, OPTIMIZE_QUEUE, NOW), answered) {
             (Decision::Store(record), None) => describe_action(&DeadLetterAction::Store(record)),
             (Decision::SettleFirst(s), Some(answer)) => {
-                let first = format!("settle {} in shard {} r2={}", s.claim.job_id, s.shard, s.result_key.is_some());
+                let first = format!("settle {} in shard {} r2={}", s.claim.job_id, s.claim.shard(), s.result_key.is_some());
                 format!("{first} then {}", describe_action(&s.decide(answer)))
             }
             (decision, answer) => panic!("{body:?}: decided {decision:?}, given {answer:?}"),

@@ -26,6 +26,7 @@
 mod claim_wire;
 pub mod compact;
 pub mod done_set;
+pub mod freshness;
 pub mod heads;
 pub mod jobs;
 pub mod rollups;
@@ -49,9 +50,10 @@ pub const JOB_SHARDS: u32 = 8;
 /// Durable Object's name is its identity, so a new name would start an empty coordinator.
 pub const RUNS_OBJECT: &str = "sweeps";
 
-/// The job shard that owns a job's `subject` ([`JobClaim::subject`]): the customer of an
-/// optimization job, the customer or reserved word of a report job. Every job of a subject, of
-/// every run, lives in the one shard that also holds its lanes.
+/// The job shard that owns a job's `subject` ([`JobClaim::subject`]) in the first shard map:
+/// the customer of an optimization job, the customer or reserved word of a report job. Every
+/// job of a subject, of every run under one map, lives in the one shard that also holds its
+/// lanes. Callers with a job choose by its run's time ([`JobClaim::shard`]).
 pub fn shard_of(subject: impl AsRef<str>) -> u32 {
     (stable_hash(subject.as_ref().as_bytes()) % u64::from(JOB_SHARDS)) as u32
 }
@@ -216,9 +218,15 @@ pub struct JobClaim {
 }
 
 impl JobClaim {
-    /// The job shard this claim goes to: its subject's.
+    /// The job shard (its slot, [`shard_map::ShardMap::slot`]) this claim goes to under the
+    /// build's maps: its subject's, in the map in force at its run's scheduled time.
     pub fn shard(&self) -> u32 {
-        shard_of(&self.subject)
+        self.shard_in(shard_map::MAPS)
+    }
+
+    /// [`Self::shard`] under `maps` (the ledger port's, `crate::ports::Ledger::shard_maps`).
+    pub fn shard_in(&self, maps: &[shard_map::ShardMap]) -> u32 {
+        shard_map::ShardMap::slot(maps, &self.subject, self.scheduled_ms)
     }
 
     /// The claim of a decoded job.

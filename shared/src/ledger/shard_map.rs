@@ -15,9 +15,13 @@
 //! (their lanes live in different shards): both may work the same site once, each writing its
 //! own run's object; no job is ever worked twice after its success.
 //!
-//! The build's table, [`MAPS`], has one map: `JOB_SHARDS` shards named `jobs-{k}`.
-//! [`super::shard_of`] is its shard function; a second version would make callers pass the
-//! run's scheduled time (`JobClaim::scheduled_ms`; a job id names its run's time).
+//! The build's table, [`MAPS`], has one map: `JOB_SHARDS` shards named `jobs-{k}`. Callers
+//! name a shard of any map by one number, its *slot* ([`ShardMap::slot`]): the shards of the
+//! first map are slots `0..n1`, of the second `n1..n1 + n2`, and so on, so with the one map a
+//! slot is the shard number of before. Every job caller picks its slot by the run's scheduled
+//! time (`JobClaim::shard_in`, over the ledger port's `shard_maps`: claims, completes, settles
+//! of the dead-letters consumer, replays, the admin API's job lookup); the instance behind a
+//! slot is [`ShardMap::slot_object`].
 
 use super::{shard_object, JOB_SHARDS};
 use crate::ids::stable_hash;
@@ -59,6 +63,48 @@ impl ShardMap {
     pub fn object_for(maps: &[ShardMap], subject: &str, scheduled_ms: i64) -> String {
         let map = Self::at(maps, scheduled_ms);
         map.object(map.shard(subject))
+    }
+
+    /// The slot of `subject`'s job of a run scheduled at `scheduled_ms`: its shard in the map in
+    /// force then, after every shard of the maps before it.
+    pub fn slot(maps: &[ShardMap], subject: &str, scheduled_ms: i64) -> u32 {
+        let map = Self::at(maps, scheduled_ms);
+        Self::first_slot(maps, map.version) + map.shard(subject)
+    }
+
+    /// The first slot of map `version`: the shards of the maps before it.
+    fn first_slot(maps: &[ShardMap], version: u32) -> u32 {
+        maps.iter().take_while(|m| m.version < version).map(|m| m.shards).sum()
+    }
+
+    /// Every slot of every map.
+    pub fn slots(maps: &[ShardMap]) -> u32 {
+        maps.iter().map(|m| m.shards).sum()
+    }
+
+    /// The instance behind `slot`; `None` for a slot beyond the last map's.
+    pub fn slot_object(maps: &[ShardMap], slot: u32) -> Option<String> {
+        let mut first = 0;
+        for map in maps {
+            if slot < first + map.shards {
+                return Some(map.object(slot - first));
+            }
+            first += map.shards;
+        }
+        None
+    }
+
+    /// The slots of [`Self::live_objects`], in the same order.
+    pub fn live_slots(maps: &[ShardMap], now_ms: i64, retention_ms: i64) -> Vec<u32> {
+        let live = Self::live_objects(maps, now_ms, retention_ms);
+        (0..Self::slots(maps)).filter(|&slot| Self::slot_object(maps, slot).is_some_and(|o| live.contains(&o))).collect()
+    }
+
+    /// The slots of the map in force at `scheduled_ms`: the shards a run scheduled then writes to.
+    pub fn slots_at(maps: &[ShardMap], scheduled_ms: i64) -> std::ops::Range<u32> {
+        let map = Self::at(maps, scheduled_ms);
+        let first = Self::first_slot(maps, map.version);
+        first..first + map.shards
     }
 
     /// The instances that may still hold a live job at `now_ms`: every shard of the map in
@@ -103,7 +149,28 @@ mod tests {
         ShardMap::check(MAPS).unwrap();
         for subject in ["acme", "c000017", "finalize", "bench-0099999"] {
             assert_eq!(ShardMap::object_for(MAPS, subject, 1_800_000_000_000), shard_object(super::super::shard_of(subject)));
+            assert_eq!(ShardMap::slot(MAPS, subject, 1_800_000_000_000), super::super::shard_of(subject), "a slot is a shard number");
         }
+        assert_eq!(ShardMap::slots(MAPS), JOB_SHARDS);
+        assert_eq!(ShardMap::slot_object(MAPS, 7).as_deref(), Some("jobs-7"));
+        assert_eq!(ShardMap::slot_object(MAPS, JOB_SHARDS), None);
+    }
+
+    #[test]
+    fn slots_number_the_shards_of_every_map_in_turn() {
+        let maps = [ShardMap { version: 1, shards: 8, from_ms: i64::MIN }, ShardMap { version: 2, shards: 32, from_ms: 1_000 }];
+        assert_eq!(ShardMap::slots(&maps), 40);
+        assert_eq!(ShardMap::slots_at(&maps, 999), 0..8);
+        assert_eq!(ShardMap::slots_at(&maps, 1_000), 8..40);
+        for subject in ["acme", "c0001", "c0002"] {
+            let (old, new) = (ShardMap::slot(&maps, subject, 999), ShardMap::slot(&maps, subject, 1_000));
+            assert_eq!(ShardMap::slot_object(&maps, old), Some(ShardMap::object_for(&maps, subject, 999)));
+            assert_eq!(ShardMap::slot_object(&maps, new), Some(ShardMap::object_for(&maps, subject, 1_000)));
+            assert!(old < 8 && (8..40).contains(&new), "{subject}: {old} {new}");
+        }
+        assert_eq!(ShardMap::slot_object(&maps, 8).as_deref(), Some("jobs-v2-0"));
+        assert_eq!(ShardMap::live_slots(&maps, 1_000, 10), (0..40).collect::<Vec<_>>());
+        assert_eq!(ShardMap::live_slots(&maps, 1_010, 10), (8..40).collect::<Vec<_>>());
     }
 
     #[test]

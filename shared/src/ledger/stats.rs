@@ -60,6 +60,10 @@ pub struct LedgerStats {
     pub database_bytes: u64,
     /// Every route that served a request, and `alarm`, in first-use order.
     pub routes: Vec<RouteRows>,
+    /// A job shard's write-behind of its rollups to D1 (kept in its SQLite, so it survives a
+    /// restart); `None` when it could not be read.
+    #[serde(default)]
+    pub rollups: Option<super::freshness::FlushState>,
 }
 
 impl LedgerStats {

@@ -43,8 +43,8 @@ pub trait JobKind {
     /// permanent one dead-letters it.
     fn decode(body: &str) -> Result<Self::Job, JobError>;
 
-    /// The job's ledger claim. Its subject picks the shard ([`crate::ledger::shard_of`]) and
-    /// the lane; its ids are the ones dead letters and data points name.
+    /// The job's ledger claim. Its subject and its run's scheduled time pick the shard
+    /// ([`JobClaim::shard_in`]), its subject the lane; its ids are the ones dead letters and data points name.
     fn claim(job: &Self::Job) -> JobClaim;
 
     /// How long a claim holds the job's lane: long enough for the kind's slowest work.
@@ -205,7 +205,7 @@ where
     /// Step 2: one claim request per shard touched, concurrently.
     async fn claim(&self, batch: &mut [Message<'_, K::Job>], now: &dyn Fn() -> i64) {
         let claims = batch.iter().enumerate().filter_map(|(i, m)| match (&m.state, &m.job) {
-            (Slot::Claiming, Some((_, claim))) => Some((i, claim.shard(), claim.clone())),
+            (Slot::Claiming, Some((_, claim))) => Some((i, claim.shard_in(self.ledger.shard_maps()), claim.clone())),
             _ => None,
         });
         let groups = group_by_shard(claims.collect::<Vec<_>>());
@@ -271,7 +271,7 @@ where
         let outcomes = batch.iter().enumerate().filter_map(|(i, m)| match (&m.state, &m.job) {
             (Slot::Worked { attempt, outcome, duration_ms }, Some((_, claim))) => Some((
                 i,
-                claim.shard(),
+                claim.shard_in(self.ledger.shard_maps()),
                 JobOutcome {
                     job_id: claim.job_id.clone(),
                     attempt: *attempt,

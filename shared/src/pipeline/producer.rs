@@ -301,7 +301,7 @@ impl<R: SiteRegistry, Q: JobQueue, L: Ledger, C: Clock> Producer<'_, R, Q, L, C>
             task: firing.task,
             scheduled_ms: firing.scheduled.timestamp_millis(),
             owner: firing.owner.clone(),
-            work_fronts: latest::work_fronts(self.ledger, task).await,
+            work_fronts: latest::work_fronts(self.ledger, task, firing.scheduled.timestamp_millis()).await,
         };
         let message = |s: Site| Some(OptimizeJob::new(sweep_id.clone(), firing.scheduled, s.customer_id, s.url).encode());
         let mut report = self.fan_out_sites(&run, &message).await?;

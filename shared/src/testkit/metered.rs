@@ -106,6 +106,9 @@ impl<P: Ledger> Ledger for Metered<'_, P> {
     async fn head(&self, shard: u32, req: &HeadRequest) -> Result<HeadRow, JobError> {
         self.io(Counted::Subrequest, self.inner.head(shard, req)).await
     }
+    fn shard_maps(&self) -> &[crate::ledger::shard_map::ShardMap] {
+        self.inner.shard_maps()
+    }
 }
 
 impl<P: crate::ports::Breakers> crate::ports::Breakers for Metered<'_, P> {

@@ -21,6 +21,8 @@
 //! - [`sim`]: the seeded simulation (duplicated firings and deliveries, crashes, elite faults,
 //!   a throttling queue) and its invariant checks, every invocation held to the limits; its
 //!   queue of messages by visibility (`sim_queue`).
+//! - [`world`]: every twin a consumer batch touches, a clock and a local consumer's settings,
+//!   for the consumers' scenario tests.
 
 pub mod breakers;
 pub mod dead_letters;
@@ -33,3 +35,4 @@ pub mod results;
 pub mod scale;
 pub mod sim;
 mod sim_queue;
+pub mod world;

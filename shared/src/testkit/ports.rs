@@ -12,9 +12,10 @@ use crate::error::JobError;
 use crate::ledger::heads::{HeadRequest, HeadRow};
 use crate::ledger::jobs::{claim_batch, complete_batch, settle};
 use crate::ledger::runs::{self, RunTable};
+use crate::ledger::shard_map::{ShardMap, MAPS};
 use crate::ledger::{
     ClaimRequest, ClaimResponse, CompleteRequest, CompleteResponse, FanoutDone, FinalizeDecision, FinalizeRequest, OpenDecision, OpenRun,
-    PageDone, RunProgress, SettleDecision, SettleRequest, JOB_SHARDS,
+    PageDone, RunProgress, SettleDecision, SettleRequest,
 };
 use crate::limits::rate::SendWindow;
 use crate::ports::{Clock, DeadLetterSink, EliteClient, JobFinished, JobQueue, Ledger, Metrics, SitePage, SiteRegistry};
@@ -153,26 +154,35 @@ impl JobQueue for MemoryQueue {
     }
 }
 
-/// Ledger twin: one sweep table and [`JOB_SHARDS`] job tables.
+/// Ledger twin: one sweep table and a job table per slot of its shard maps (the build's
+/// [`MAPS`]: [`crate::ledger::JOB_SHARDS`] tables; a test's second map adds its own).
 #[derive(Debug)]
 pub struct MemoryLedger {
     pub runs: RefCell<MemoryRunTable>,
+    /// By slot ([`ShardMap::slot`]).
     pub shards: RefCell<Vec<MemoryJobTable>>,
     /// Requests served, for the "constant number of ledger calls per batch" check.
     pub requests: Cell<u64>,
+    maps: Vec<ShardMap>,
 }
 
 impl Default for MemoryLedger {
     fn default() -> Self {
-        Self {
-            runs: RefCell::default(),
-            shards: RefCell::new(vec![MemoryJobTable::default(); JOB_SHARDS as usize]),
-            requests: Cell::new(0),
-        }
+        Self::with_maps(MAPS)
     }
 }
 
 impl MemoryLedger {
+    /// A ledger whose job shards are the slots of `maps`.
+    pub fn with_maps(maps: &[ShardMap]) -> Self {
+        Self {
+            runs: RefCell::default(),
+            shards: RefCell::new(vec![MemoryJobTable::default(); ShardMap::slots(maps) as usize]),
+            requests: Cell::new(0),
+            maps: maps.to_vec(),
+        }
+    }
+
     /// Progress of one run, exactly as the coordinator computes it.
     pub fn progress(&self, run_id: &str) -> Option<RunProgress> {
         let row = self.runs.borrow().run(run_id).expect("memory tables never fail")?;
@@ -237,6 +247,10 @@ impl Ledger for MemoryLedger {
     async fn head(&self, shard: u32, req: &HeadRequest) -> Result<HeadRow, JobError> {
         self.count();
         Ok(crate::ledger::heads::head(&mut self.shards.borrow_mut()[shard as usize], req)?)
+    }
+
+    fn shard_maps(&self) -> &[ShardMap] {
+        &self.maps
     }
 }
 

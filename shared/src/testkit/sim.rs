@@ -272,6 +272,9 @@ impl Ledger for CrashingLedger<'_> {
     async fn head(&self, shard: u32, req: &HeadRequest) -> Result<HeadRow, JobError> {
         self.inner.head(shard, req).await
     }
+    fn shard_maps(&self) -> &[crate::ledger::shard_map::ShardMap] {
+        self.inner.shard_maps()
+    }
     async fn complete(&self, shard: u32, req: &CompleteRequest) -> Result<CompleteResponse, JobError> {
         if self.rng.borrow_mut().chance(self.p_before) {
             self.crashed.set(true);

@@ -3,13 +3,12 @@
 //! newer wire version), and changes nothing else — no ledger request, no elite call, no
 //! result, no metric — while a good job in the same batch is worked as usual.
 
-use code24_shared::backoff::{RetryPolicy, Rng};
-use code24_shared::config::ConsumerConfig;
+use code24_shared::backoff::Rng;
 use code24_shared::error::ErrorClass;
-use code24_shared::names::Environment;
 use code24_shared::pipeline::consumer::{Action, Consumer, Delivery};
 use code24_shared::pipeline::optimize::OptimizeJobs;
 use code24_shared::testkit::ports::{MemoryDeadLetters, MemoryElite, MemoryLedger, MemoryMetrics, MemoryResults};
+use code24_shared::testkit::world::local_consumer_config;
 use code24_shared::wire::{OptimizeJob, MAX_MESSAGE_BYTES};
 use futures::executor::block_on;
 
@@ -29,13 +28,7 @@ pub(crate) struct Twins {
 
 impl Twins {
     pub(crate) fn run(&self, bodies: &[String]) -> Vec<Action> {
-        let config = ConsumerConfig {
-            environment: Environment::Local,
-            elite_timeout_ms: 5_000,
-            max_attempts: 3,
-            retry: RetryPolicy { base_s: 1, max_s: 30 },
-            elite_calls_in_flight: code24_shared::pipeline::budget::connection_budget(),
-        };
+        let config = local_consumer_config();
         let consumer = Consumer {
             jobs: OptimizeJobs::new(&self.elite, &self.results, &config),
             ledger: &self.ledger,

@@ -3,60 +3,21 @@
 //! dead-lettered alone with the decoder's reason (or retried, for a newer version) and touches
 //! nothing else — no ledger request, section write, report object, finalize send or probe.
 
-use code24_shared::backoff::{RetryPolicy, Rng};
-use code24_shared::config::ConsumerConfig;
 use code24_shared::error::ErrorClass;
-use code24_shared::names::Environment;
-use code24_shared::pipeline::consumer::{Action, Consumer, Delivery};
-use code24_shared::pipeline::reports::ReportJobs;
+use code24_shared::pipeline::consumer::Action;
 use code24_shared::reports::jobs::ReportJob;
-use code24_shared::testkit::ports::{MemoryDeadLetters, MemoryLedger, MemoryMetrics, MemoryQueue, MemoryResults};
-use code24_shared::testkit::reports::{MemoryProbes, MemoryReportStore};
-use futures::executor::block_on;
+use code24_shared::testkit::world::World;
 
 use crate::corpus::{entries, text};
 
 const NOW_MS: i64 = 1_796_137_201_000;
 
-#[derive(Default)]
-struct World {
-    ledger: MemoryLedger,
-    store: MemoryReportStore,
-    results: MemoryResults,
-    queue: MemoryQueue,
-    probes: MemoryProbes,
-    dead: MemoryDeadLetters,
-    metrics: MemoryMetrics,
+/// The shared world's check of a refused body.
+trait Untouched {
+    fn assert_untouched(&self, what: &str);
 }
 
-impl World {
-    fn deliver(&self, body: &str) -> Vec<Action> {
-        let config = ConsumerConfig {
-            environment: Environment::Local,
-            elite_timeout_ms: 5_000,
-            max_attempts: 3,
-            retry: RetryPolicy { base_s: 1, max_s: 30 },
-            elite_calls_in_flight: code24_shared::pipeline::budget::connection_budget(),
-        };
-        let consumer = Consumer {
-            jobs: ReportJobs {
-                store: &self.store,
-                results: &self.results,
-                queue: &self.queue,
-                probes: &self.probes,
-                finalizer: &self.ledger,
-                metrics: &self.metrics,
-            },
-            ledger: &self.ledger,
-            dead_letters: &self.dead,
-            metrics: &self.metrics,
-            config: &config,
-            origin_queue: code24_shared::names::REPORTS_QUEUE,
-        };
-        let deliveries = [Delivery { body: body.to_owned(), sent_ms: NOW_MS - 1_000 }];
-        block_on(consumer.process_batch(&deliveries, &|| NOW_MS, &mut Rng::new(7)))
-    }
-
+impl Untouched for World {
     fn assert_untouched(&self, what: &str) {
         assert_eq!(self.ledger.requests.get(), 0, "{what}: no ledger request");
         assert_eq!(self.store.section_writes.get(), 0, "{what}: no section written");
@@ -80,8 +41,8 @@ fn bad_report_bodies_are_dead_lettered_alone_and_change_nothing_else() {
         }
         let reason = decoded.expect_err(name);
         assert!(reason.message.contains(&cols[1]), "{name}: {:?} lacks {:?}", reason.message, cols[1]);
-        let world = World::default();
-        let actions = world.deliver(&body);
+        let world = World::at(NOW_MS);
+        let actions = world.deliver_reports(&[&body]);
         world.assert_untouched(name);
         let letters = world.dead.letters.borrow();
         if cols[0] == "transient" {

@@ -2,20 +2,11 @@
 //! duplicate deliveries and a lost send, failing writes, refused bodies. The ledger twin runs
 //! the Durable Object's own decisions; runs are opened as the dispatcher opens them.
 
-use std::cell::Cell;
-
-use futures::executor::block_on;
-
 use super::fan_in::FINALIZE_RESEND_AFTER_MS;
-use super::ReportJobs;
-use crate::backoff::{RetryPolicy, Rng};
-use crate::config::ConsumerConfig;
 use crate::error::ErrorClass;
 use crate::ids::CustomerId;
-use crate::ledger::{FanoutDone, JobState, OpenRun, PageDone};
-use crate::names::Environment;
-use crate::pipeline::consumer::{Action, Consumer, Delivery};
-use crate::ports::Ledger;
+use crate::ledger::JobState;
+use crate::pipeline::consumer::Action;
 use crate::reports::analytics::{
     customer_section, monthly_report, platform_report, sections_of, CustomerMonthly, DailyRollup, MonthlyReport,
 };
@@ -26,106 +17,15 @@ use crate::reports::revenue::{revenue_metrics, BillingEvent};
 use crate::reports::summary::{executive_summary, ExecutiveSummary, FinalReport};
 use crate::schedule::{END_OF_MONTH, MONTHLY_ANALYTICS};
 use crate::site::{Site, SiteUrl};
-use crate::testkit::ports::{MemoryDeadLetters, MemoryLedger, MemoryMetrics, MemoryQueue, MemoryResults};
-use crate::testkit::reports::{MemoryProbes, MemoryReportStore};
+use crate::testkit::world::World;
 
 /// 2026-12-01T15:00:00Z, the slot of November's analytics.
 const SLOT_MS: i64 = 1_796_137_200_000;
 const NOV: Month = Month { year: 2026, month: 11 };
 
-/// Every twin, a clock, and the settings of a local consumer.
-struct World {
-    ledger: MemoryLedger,
-    store: MemoryReportStore,
-    results: MemoryResults,
-    queue: MemoryQueue,
-    probes: MemoryProbes,
-    dead: MemoryDeadLetters,
-    metrics: MemoryMetrics,
-    config: ConsumerConfig,
-    clock: Cell<i64>,
-}
-
-impl World {
-    fn new() -> Self {
-        Self {
-            ledger: MemoryLedger::default(),
-            store: MemoryReportStore::default(),
-            results: MemoryResults::default(),
-            queue: MemoryQueue::default(),
-            probes: MemoryProbes::default(),
-            dead: MemoryDeadLetters::default(),
-            metrics: MemoryMetrics::default(),
-            config: ConsumerConfig {
-                environment: Environment::Local,
-                elite_timeout_ms: 5_000,
-                max_attempts: 3,
-                retry: RetryPolicy { base_s: 1, max_s: 30 },
-                elite_calls_in_flight: crate::pipeline::budget::connection_budget(),
-            },
-            clock: Cell::new(SLOT_MS + 1_000),
-        }
-    }
-
-    /// Delivers one batch (each body sent a second ago) and lets a second pass.
-    fn deliver(&self, bodies: &[&str]) -> Vec<Action> {
-        let consumer = Consumer {
-            jobs: ReportJobs {
-                store: &self.store,
-                results: &self.results,
-                queue: &self.queue,
-                probes: &self.probes,
-                finalizer: &self.ledger,
-                metrics: &self.metrics,
-            },
-            ledger: &self.ledger,
-            dead_letters: &self.dead,
-            metrics: &self.metrics,
-            config: &self.config,
-            origin_queue: crate::names::REPORTS_QUEUE,
-        };
-        let deliveries: Vec<Delivery> =
-            bodies.iter().map(|b| Delivery { body: (*b).to_owned(), sent_ms: self.clock.get() - 1_000 }).collect();
-        let now = || self.clock.get();
-        let actions = block_on(consumer.process_batch(&deliveries, &now, &mut Rng::new(7)));
-        self.advance(1_000);
-        actions
-    }
-
-    fn advance(&self, ms: i64) {
-        self.clock.set(self.clock.get() + ms);
-    }
-
-    /// Opens a run and records its fan-out of `jobs` messages, as the dispatcher does.
-    fn open_run(&self, run_id: &str, task: &str, jobs: u64) {
-        let now_ms = self.clock.get();
-        let owner = "producer".to_owned();
-        let open = OpenRun {
-            run_id: run_id.into(),
-            owner: owner.clone(),
-            task: task.into(),
-            scheduled_ms: SLOT_MS,
-            expected: jobs,
-            now_ms,
-            lease_ms: 60_000,
-            work_fronts: Vec::new(),
-        };
-        block_on(self.ledger.open_run(&open)).unwrap();
-        let page = PageDone { run_id: run_id.into(), owner: owner.clone(), cursor: "zzz".into(), added: jobs, now_ms, lease_ms: 60_000 };
-        block_on(self.ledger.record_page(&page)).unwrap();
-        block_on(self.ledger.finish_fanout(&FanoutDone { run_id: run_id.into(), owner, now_ms })).unwrap();
-    }
-
-    fn object<T: serde::de::DeserializeOwned>(&self, key: &str) -> T {
-        let objects = self.results.objects.borrow();
-        let object = objects.get(key).unwrap_or_else(|| panic!("no object {key}; have {:?}", objects.keys().collect::<Vec<_>>()));
-        serde_json::from_slice(&object.body).unwrap()
-    }
-
-    /// The report jobs sent to the reports queue.
-    fn enqueued(&self) -> Vec<ReportJob> {
-        self.queue.sent.borrow().iter().map(|b| ReportJob::decode(b).unwrap()).collect()
-    }
+/// Fresh twins, the clock a second after the analytics slot.
+fn world() -> World {
+    World::at(SLOT_MS + 1_000)
 }
 
 fn rollup(customer: &str, day: &str, successes: u64, first: u8, last: u8) -> DailyRollup {
@@ -150,7 +50,7 @@ fn customer_job(run: &str, customer: &str) -> String {
 
 /// November's analytics for three customers, rollups of October ignored.
 fn analytics_world() -> (World, String) {
-    let w = World::new();
+    let w = world();
     w.store.rollups.borrow_mut().extend([
         rollup("acme", "2026-11-01", 10, 50, 60),
         rollup("acme", "2026-11-02", 10, 60, 70),
@@ -159,7 +59,7 @@ fn analytics_world() -> (World, String) {
         rollup("acme", "2026-10-31", 99, 1, 1),
     ]);
     let run = monthly_run_id("local", MONTHLY_ANALYTICS, NOV);
-    w.open_run(&run, MONTHLY_ANALYTICS, 3);
+    w.open_run(&run, MONTHLY_ANALYTICS, SLOT_MS, 3);
     (w, run)
 }
 
@@ -170,11 +70,11 @@ fn the_fan_in_enqueues_the_finalize_job_once_across_duplicate_deliveries() {
     // A copy delivered in the same batch waits out the first one's lease.
     let lease_s = ((w.config.lease_ms() + super::EXTRA_LEASE_MS) / 1000) as u32;
     let busy = Action::Retry { delay_s: lease_s };
-    assert_eq!(w.deliver(&[&a, &a, &b]), [Action::Ack, busy, Action::Ack]);
+    assert_eq!(w.deliver_reports(&[&a, &a, &b]), [Action::Ack, busy, Action::Ack]);
     assert!(w.enqueued().is_empty(), "cobalt has not ended yet");
     // The last job, delivered twice in one batch and again in the next: one finalize job.
-    assert_eq!(w.deliver(&[&c, &c, &b]), [Action::Ack, busy, Action::Ack]);
-    assert_eq!(w.deliver(&[&a, &b, &c]), [Action::Ack; 3]);
+    assert_eq!(w.deliver_reports(&[&c, &c, &b]), [Action::Ack, busy, Action::Ack]);
+    assert_eq!(w.deliver_reports(&[&a, &b, &c]), [Action::Ack; 3]);
     let enqueued = w.enqueued();
     assert_eq!(enqueued, vec![ReportJob::single(&run, Some(NOV), SLOT_MS, ReportWork::MonthlyFinalize)]);
 
@@ -184,7 +84,7 @@ fn the_fan_in_enqueues_the_finalize_job_once_across_duplicate_deliveries() {
     assert_eq!(sections[&(run.clone(), "acme".into())], acme, "October's rollups are not November's");
 
     // The finalize job writes the platform report from every section, sorted by customer.
-    assert_eq!(w.deliver(&[&enqueued[0].encode()]), [Action::Ack]);
+    assert_eq!(w.deliver_reports(&[&enqueued[0].encode()]), [Action::Ack]);
     let report: MonthlyReport = w.object(&NOV.analytics_key());
     let expected = monthly_report("2026-11", &report.generated_at, sections.into_values().collect());
     assert_eq!(report, expected);
@@ -193,7 +93,7 @@ fn the_fan_in_enqueues_the_finalize_job_once_across_duplicate_deliveries() {
 
     // Much later, another duplicate: the report is written, nothing is sent again.
     w.advance(FINALIZE_RESEND_AFTER_MS * 2);
-    assert_eq!(w.deliver(&[&a]), [Action::Ack]);
+    assert_eq!(w.deliver_reports(&[&a]), [Action::Ack]);
     assert_eq!(w.enqueued().len(), 1);
     // One data point per finished job: three sections and the finalize.
     let finished = w.metrics.finished.borrow();
@@ -204,17 +104,17 @@ fn the_fan_in_enqueues_the_finalize_job_once_across_duplicate_deliveries() {
 #[test]
 fn a_finalize_job_whose_send_failed_is_sent_by_the_retry() {
     let (w, run) = analytics_world();
-    w.deliver(&[&customer_job(&run, "acme"), &customer_job(&run, "blue")]);
+    w.deliver_reports(&[&customer_job(&run, "acme"), &customer_job(&run, "blue")]);
     w.queue.fail_after.set(Some(0));
     let last = customer_job(&run, "cobalt");
-    assert_eq!(w.deliver(&[&last]), [Action::Retry { delay_s: (FINALIZE_RESEND_AFTER_MS / 1000) as u32 }]);
+    assert_eq!(w.deliver_reports(&[&last]), [Action::Retry { delay_s: (FINALIZE_RESEND_AFTER_MS / 1000) as u32 }]);
     assert!(w.enqueued().is_empty());
     w.queue.fail_after.set(None);
     // A duplicate delivered before the resend delay leaves the decision to the retry.
-    assert_eq!(w.deliver(&[&customer_job(&run, "acme")]), [Action::Ack]);
+    assert_eq!(w.deliver_reports(&[&customer_job(&run, "acme")]), [Action::Ack]);
     assert!(w.enqueued().is_empty());
     w.advance(FINALIZE_RESEND_AFTER_MS);
-    assert_eq!(w.deliver(&[&last]), [Action::Ack]);
+    assert_eq!(w.deliver_reports(&[&last]), [Action::Ack]);
     assert_eq!(w.enqueued().iter().map(|j| j.subject().to_owned()).collect::<Vec<_>>(), ["finalize"]);
 }
 
@@ -223,11 +123,11 @@ fn a_failing_section_write_is_retried_and_then_succeeds() {
     let (w, run) = analytics_world();
     w.store.failing_section_writes.set(1);
     let a = customer_job(&run, "acme");
-    let actions = w.deliver(&[&a]);
+    let actions = w.deliver_reports(&[&a]);
     assert!(matches!(actions[..], [Action::Retry { .. }]), "{actions:?}");
     assert!(w.store.sections.borrow().is_empty());
     assert_eq!(w.ledger.job(&format!("{run}.acme")).unwrap().state, JobState::Retrying);
-    assert_eq!(w.deliver(&[&a]), [Action::Ack]);
+    assert_eq!(w.deliver_reports(&[&a]), [Action::Ack]);
     let job = w.ledger.job(&format!("{run}.acme")).unwrap();
     assert_eq!((job.state, job.attempts), (JobState::Succeeded, 2));
     assert_eq!(w.store.section_writes.get(), 1);
@@ -240,10 +140,10 @@ fn a_job_failing_every_attempt_is_dead_lettered_and_still_ends_its_run() {
     w.store.reads_down.set(true);
     let a = customer_job(&run, "acme");
     for _ in 1..w.config.max_attempts {
-        assert!(matches!(w.deliver(&[&a])[..], [Action::Retry { .. }]));
+        assert!(matches!(w.deliver_reports(&[&a])[..], [Action::Retry { .. }]));
         w.advance(60_000);
     }
-    assert_eq!(w.deliver(&[&a]), [Action::Ack]);
+    assert_eq!(w.deliver_reports(&[&a]), [Action::Ack]);
     let letters = w.dead.letters.borrow().clone();
     assert_eq!(letters.len(), 1);
     assert_eq!(
@@ -255,7 +155,7 @@ fn a_job_failing_every_attempt_is_dead_lettered_and_still_ends_its_run() {
     assert!(w.metrics.finished.borrow().iter().any(|f| !f.succeeded && f.attempts == 3));
     // The dead job counts as ended: the run's other jobs complete it and it is finalized.
     w.store.reads_down.set(false);
-    w.deliver(&[&customer_job(&run, "blue"), &customer_job(&run, "cobalt")]);
+    w.deliver_reports(&[&customer_job(&run, "blue"), &customer_job(&run, "cobalt")]);
     assert_eq!(w.enqueued().len(), 1);
 }
 
@@ -263,7 +163,7 @@ fn a_job_failing_every_attempt_is_dead_lettered_and_still_ends_its_run() {
 fn undecodable_and_newer_bodies_are_dead_lettered_or_retried_alone() {
     let (w, run) = analytics_world();
     let newer = customer_job(&run, "blue").replace("\"v\":1", "\"v\":2");
-    let actions = w.deliver(&["{not json", &newer, &customer_job(&run, "acme")]);
+    let actions = w.deliver_reports(&["{not json", &newer, &customer_job(&run, "acme")]);
     assert_eq!(actions[0], Action::Ack);
     assert!(matches!(actions[1], Action::Retry { .. }), "{actions:?}");
     assert_eq!(actions[2], Action::Ack);
@@ -276,7 +176,7 @@ fn undecodable_and_newer_bodies_are_dead_lettered_or_retried_alone() {
 
 #[test]
 fn the_end_of_month_report_and_its_summary_agree() {
-    let w = World::new();
+    let w = world();
     let day = |m: Month, d: i64| m.start().timestamp_millis() + d * 86_400_000;
     let ev = |c: &str, at_ms, mrr_cents| BillingEvent { customer_id: c.into(), at_ms, mrr_cents };
     w.store.billing.borrow_mut().extend([
@@ -289,9 +189,9 @@ fn the_end_of_month_report_and_its_summary_agree() {
     ]);
     w.store.rollups.borrow_mut().extend([rollup("acme", "2026-11-05", 20, 50, 70), rollup("acme", "2026-10-05", 10, 40, 50)]);
     let run = monthly_run_id("local", END_OF_MONTH, NOV);
-    w.open_run(&run, END_OF_MONTH, 1);
+    w.open_run(&run, END_OF_MONTH, SLOT_MS, 1);
     let job = ReportJob::single(&run, Some(NOV), SLOT_MS, ReportWork::EndOfMonth);
-    assert_eq!(w.deliver(&[&job.encode()]), [Action::Ack]);
+    assert_eq!(w.deliver_reports(&[&job.encode()]), [Action::Ack]);
 
     let report: FinalReport = w.object(&NOV.final_report_key());
     let billing = w.store.billing.borrow().clone();
@@ -321,13 +221,13 @@ fn the_end_of_month_report_reads_every_customer_in_pages() {
             })
         })
         .collect();
-    let w = World::new();
+    let w = world();
     w.store.rollups.borrow_mut().extend(rollups.iter().rev().cloned());
     w.store.page_rows.set(Some(5));
     let run = monthly_run_id("local", END_OF_MONTH, NOV);
-    w.open_run(&run, END_OF_MONTH, 1);
+    w.open_run(&run, END_OF_MONTH, SLOT_MS, 1);
     let job = ReportJob::single(&run, Some(NOV), SLOT_MS, ReportWork::EndOfMonth);
-    assert_eq!(w.deliver(&[&job.encode()]), [Action::Ack]);
+    assert_eq!(w.deliver_reports(&[&job.encode()]), [Action::Ack]);
 
     let report: FinalReport = w.object(&NOV.final_report_key());
     let (nov, oct): (Vec<DailyRollup>, Vec<DailyRollup>) = rollups.into_iter().partition(|r| r.day.starts_with("2026-11"));
@@ -349,13 +249,13 @@ fn add_site(w: &World, customer: &str) {
 
 #[test]
 fn a_health_check_with_unreachable_sites_is_degraded_and_written() {
-    let w = World::new();
+    let w = world();
     for c in ["acme", "blue", "cobalt"] {
         add_site(&w, c);
     }
     let (run, job) = health_job();
-    w.open_run(&run, crate::schedule::HEALTH_CHECK, 1);
-    assert_eq!(w.deliver(&[&job.encode()]), [Action::Ack]);
+    w.open_run(&run, crate::schedule::HEALTH_CHECK, SLOT_MS, 1);
+    assert_eq!(w.deliver_reports(&[&job.encode()]), [Action::Ack]);
     let key = health_check_key(job.scheduled().unwrap());
     assert_eq!(key, "dev/health-checks/20261201T150000Z.json");
     let report: HealthReport = w.object(&key);
@@ -372,21 +272,21 @@ fn a_health_check_with_unreachable_sites_is_degraded_and_written() {
 
 #[test]
 fn a_health_check_says_ok_or_failing_by_what_failed() {
-    let w = World::new();
+    let w = world();
     add_site(&w, "acme");
     w.probes.site_answers.borrow_mut().insert("https://acme.example".into(), 301);
     let (run, job) = health_job();
-    w.open_run(&run, crate::schedule::HEALTH_CHECK, 1);
-    w.deliver(&[&job.encode()]);
+    w.open_run(&run, crate::schedule::HEALTH_CHECK, SLOT_MS, 1);
+    w.deliver_reports(&[&job.encode()]);
     let key = health_check_key(job.scheduled().unwrap());
     assert_eq!(w.object::<HealthReport>(&key).status, HealthStatus::Ok);
 
     // A platform failure is `failing`, and the report is still written (the job succeeds).
-    let w = World::new();
+    let w = world();
     w.probes.unhealthy.borrow_mut().insert(crate::elite::EliteRole::Designer);
     w.probes.db_down.set(true);
-    w.open_run(&run, crate::schedule::HEALTH_CHECK, 1);
-    assert_eq!(w.deliver(&[&job.encode()]), [Action::Ack]);
+    w.open_run(&run, crate::schedule::HEALTH_CHECK, SLOT_MS, 1);
+    assert_eq!(w.deliver_reports(&[&job.encode()]), [Action::Ack]);
     let report: HealthReport = w.object(&key);
     assert_eq!((report.status, report.elite.summary.as_str()), (HealthStatus::Failing, "2/3 healthy"));
     let d1 = report.checks.iter().find(|c| c.name == "d1").unwrap();
@@ -396,13 +296,13 @@ fn a_health_check_says_ok_or_failing_by_what_failed() {
 
 #[test]
 fn site_checks_are_bounded_in_number() {
-    let w = World::new();
+    let w = world();
     for i in 0..60 {
         add_site(&w, &format!("site-{i:02}"));
     }
     let (run, job) = health_job();
-    w.open_run(&run, crate::schedule::HEALTH_CHECK, 1);
-    w.deliver(&[&job.encode()]);
+    w.open_run(&run, crate::schedule::HEALTH_CHECK, SLOT_MS, 1);
+    w.deliver_reports(&[&job.encode()]);
     let report: HealthReport = w.object(&health_check_key(job.scheduled().unwrap()));
     assert_eq!((report.sites.len(), w.probes.site_calls.get()), (50, 50));
     let sites = report.checks.iter().find(|c| c.name == "sites").unwrap();
