@@ -32,6 +32,7 @@ mod flush;
 mod object;
 mod prune;
 mod routes;
+mod shard;
 mod shard_rows;
 mod sql_tables;
 mod transaction;

@@ -28,6 +28,7 @@ pub mod compact;
 pub mod done_set;
 pub mod heads;
 pub mod jobs;
+pub mod journal;
 pub mod rollups;
 pub mod route;
 pub mod runs;

@@ -6,7 +6,13 @@
 //! passage). D1's size is the local D1 database's ([`sqlite_bytes`]).
 //!
 //! The run: `sites` sites, one sweep, `same_day` more sweeps of the same day, then one sweep
-//! on the next UTC day, and a wait for the rollups' flush. From the sizes after each step:
+//! on the next UTC day, and a wait for the rollups' flush. A job shard writes its rows behind
+//! (`code24_shared::ledger::journal`): every alarm folds them into its tables, so the steady
+//! window starts after a fold (a wait for the alarm) and ends after the fold of its own sweeps
+//! (another wait), whose rows it counts; locally the alarm rings every 30 s, so the window
+//! folds at least as often as a deployed shard (hourly, or when its journal is full). Sizes
+//! leave the journal out ([`shard_bytes_now`]): it is a ring of `JOURNAL_SLOTS` entries,
+//! added whole to a shard's steady state. From the sizes after each step:
 //! - `first`: bytes one site adds with its first sweep (its lane, its day's rollup, what the
 //!   sweep keeps of its job),
 //! - `per_sweep`: bytes one site adds with each further sweep of a day,
@@ -50,20 +56,25 @@ pub(crate) struct Measured {
     pub(crate) per_day: f64,
     /// An empty shard's bytes (the schema).
     pub(crate) empty_shard: f64,
+    /// Bytes of one journal entry (its text), as measured: a full ring is `JOURNAL_SLOTS` of them.
+    pub(crate) journal_entry: f64,
     /// D1 bytes one rollup row adds (the local D1 file before and after the flush).
     pub(crate) d1_per_rollup: f64,
     /// The optimizer invocation's median wall time (wrangler's log) per job of a full batch.
     pub(crate) optimizer_ms_per_job: f64,
 }
 
-/// The job shards' bytes together (`Route::Stats`: the database size, which survives the
-/// instances' eviction).
-fn shard_bytes_now(stack: &BenchStack) -> Result<u64> {
-    let mut bytes = 0;
+/// The job shards' bytes together without their journals (`Route::Stats`: the database size,
+/// which survives the instances' eviction), and the journals' (entries, bytes).
+fn shard_bytes_now(stack: &BenchStack) -> Result<(u64, (u64, u64))> {
+    let (mut bytes, mut journal) = (0, (0, 0));
     for shard in 0..code24_shared::ledger::JOB_SHARDS {
-        bytes += stack.ledger_stats(&code24_shared::ledger::shard_object(shard))?["database_bytes"].as_u64().unwrap_or(0);
+        let stats = stack.ledger_stats(&code24_shared::ledger::shard_object(shard))?;
+        let field = |k: &str| stats[k].as_u64().unwrap_or(0);
+        bytes += field("database_bytes").saturating_sub(field("journal_bytes"));
+        journal = (journal.0 + field("journal_entries"), journal.1 + field("journal_bytes"));
     }
-    Ok(bytes)
+    Ok((bytes, journal))
 }
 
 /// (rows written, rows read, written per route) of the ledger's `ROWS_LOG` lines in wrangler's
@@ -92,23 +103,25 @@ pub(crate) fn measure(root: &Path, sites: usize, same_day: usize, interrupt: &In
     local::with_stack(root, "storage", &local::sweep_configs(&unpaced), interrupt, |stack| {
         stack.sites(sites, sites)?;
         let d1_before = d1_bytes(stack);
-        let empty = shard_bytes_now(stack)?;
+        let (empty, _) = shard_bytes_now(stack)?;
         let log_from = log_len(stack);
         stack.producer_sweep(sites, interrupt)?;
-        let after_first = shard_bytes_now(stack)?;
+        wait_for_flush(root, interrupt)?;
+        let (after_first, _) = shard_bytes_now(stack)?;
         let steady_from = log_len(stack);
         for _ in 0..same_day {
             stack.producer_sweep(sites, interrupt)?;
         }
-        let after_day = shard_bytes_now(stack)?;
+        wait_for_flush(root, interrupt)?;
+        let (after_day, journal) = shard_bytes_now(stack)?;
         let (steady_written, steady_read, _) = rows_logged(stack, steady_from, log_len(stack));
         let steady_site_sweeps = (sites * same_day.max(1)) as f64;
         // The next sweep is the first of the next UTC day.
         let day = 86_400_000;
         stack.next_slot_ms = (stack.next_slot_ms / day + 1) * day - 180_000;
         stack.producer_sweep(sites, interrupt)?;
-        let after_next_day = shard_bytes_now(stack)?;
         wait_for_flush(root, interrupt)?;
+        let (after_next_day, _) = shard_bytes_now(stack)?;
         let (written, read, routes) = rows_logged(stack, log_from, usize::MAX);
         let d1_after = d1_bytes(stack);
         let n = sites as f64;
@@ -125,6 +138,7 @@ pub(crate) fn measure(root: &Path, sites: usize, same_day: usize, interrupt: &In
             per_sweep,
             per_day: ((after_next_day as f64 - after_day as f64) / n - per_sweep).max(0.0),
             empty_shard: empty as f64 / f64::from(code24_shared::ledger::JOB_SHARDS),
+            journal_entry: journal.1 as f64 / journal.0.max(1) as f64,
             // Two days of rollups per site reached D1.
             d1_per_rollup: d1_after.saturating_sub(d1_before) as f64 / (2.0 * n),
             optimizer_ms_per_job: stack.batch_times(code24_shared::names::OPTIMIZE_QUEUE).median() / JOBS_PER_BATCH,
@@ -212,13 +226,14 @@ pub(crate) fn emit_part(part: &str, fields: Value) {
 }
 
 /// Bytes of one ledger shard in the steady state at `sites` sites: every site's lane and
-/// rollups, and what the job retention keeps of its sweeps.
+/// rollups, what the job retention keeps of its sweeps, and a full journal.
 pub(crate) fn shard_bytes(m: &Measured, sites: u64) -> f64 {
     let retention_h = u64::from(code24_shared::config::LedgerConfig::MIN_RETENTION_HOURS);
     let sweeps_kept = retention_h * SWEEPS_PER_HOUR;
     let days_kept = retention_h / 24 + code24_shared::ledger::rollups::SHARD_KEEPS_DAYS_BEYOND_RETENTION;
     let per_site = m.first + (sweeps_kept - 1) as f64 * m.per_sweep + (days_kept - 1) as f64 * m.per_day;
-    m.empty_shard + sites as f64 / f64::from(code24_shared::ledger::JOB_SHARDS) * per_site
+    let journal = code24_shared::ledger::journal::JOURNAL_SLOTS as f64 * m.journal_entry;
+    m.empty_shard + journal + sites as f64 / f64::from(code24_shared::ledger::JOB_SHARDS) * per_site
 }
 
 /// Bytes of D1's daily rollups after a year at `sites` sites: one row per customer and day of
