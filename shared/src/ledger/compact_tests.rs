@@ -51,7 +51,7 @@ fn claim_of(sweep: u64, c: u64, replay: bool) -> JobClaim {
     let scheduled_ms = START_MS + sweep as i64 * 180_000 + if sweep == 3 { 7_000 } else { 0 };
     let run = RunId::new("local", Task::Optimize, from_epoch_ms(scheduled_ms).unwrap());
     let subject = format!("c{c}");
-    JobClaim { job_id: format!("{run}.{subject}"), run_id: run.as_str().to_owned(), subject, scheduled_ms, replay }
+    JobClaim { job_id: format!("{run}.{subject}"), run_id: run.as_str().to_owned(), subject, scheduled_ms, replay, replay_at_ms: None }
 }
 
 fn error(rng: &mut Rng) -> Option<JobError> {
