@@ -211,8 +211,7 @@ impl<R: SiteRegistry, Q: JobQueue, L: Ledger, C: Clock> Producer<'_, R, Q, L, C>
         // The previous page: sent, and recorded alongside this page's sends.
         let mut due: Option<PageDone> = None;
         loop {
-            let mut step = rotation.step(page);
-            by_shard(&mut step.sites);
+            let step = rotation.step(page);
             let bodies: Vec<String> = step.sites.into_iter().filter_map(message).filter(|b| b.len() <= MAX_MESSAGE_BYTES).collect();
             let added = bodies.len() as u64;
             let chunks = batches(bodies);
@@ -314,16 +313,6 @@ impl<R: SiteRegistry, Q: JobQueue, L: Ledger, C: Clock> Producer<'_, R, Q, L, C>
     }
 }
 
-/// Orders a page's sites by ledger shard, then by customer id: a queue delivers its messages
-/// roughly in the order sent (Miniflare exactly, Cloudflare's Queues roughly), and a consumer
-/// batch is consecutive messages, so a batch then touches one shard (two where it straddles a
-/// shard's end) and costs one claim and one complete request instead of one per shard of eight.
-/// Only the order within a page changes: the page's cursor, recorded once all of it is sent,
-/// is the same, and so is every resume.
-pub fn by_shard(sites: &mut [Site]) {
-    sites.sort_by_cached_key(|s| (crate::ledger::shard_of(s.customer_id.as_str()), s.customer_id.as_str().to_owned()));
-}
-
 fn idle(run_id: &str, decision: &'static str) -> FanoutReport {
     FanoutReport { run_id: run_id.to_owned(), decision, sent: 0, pages: 0, send_retries: 0, attempts: 0, announced: 0 }
 }
@@ -346,20 +335,6 @@ mod tests {
         check(&[2_048; 100], &[100]);
         check(&[3_000; 100], &[84, 16]);
         check(&[MAX_BATCH_BYTES, 1], &[1, 1]);
-    }
-
-    #[test]
-    fn a_page_goes_out_shard_by_shard() {
-        use crate::ids::CustomerId;
-        use crate::site::SiteUrl;
-        let site =
-            |i: u32| Site { customer_id: CustomerId::parse(&format!("c{i}")).unwrap(), url: SiteUrl::parse("https://x.example").unwrap() };
-        let mut sites: Vec<Site> = (0..64).map(site).collect();
-        by_shard(&mut sites);
-        let keys: Vec<(u32, String)> =
-            sites.iter().map(|s| (crate::ledger::shard_of(s.customer_id.as_str()), s.customer_id.as_str().into())).collect();
-        assert!(keys.windows(2).all(|w| w[0] < w[1]), "{keys:?}");
-        assert_eq!(keys.len(), 64, "one message per site");
     }
 
     #[test]
