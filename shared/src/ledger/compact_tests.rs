@@ -168,3 +168,32 @@ fn a_happy_job_writes_its_lane_and_work_front_at_the_claim_and_its_lane_and_roll
     CompactJobTable::batch(&mut rows, RETENTION_HOURS, |t| claim_batch(t, &req)).unwrap();
     assert_eq!(rows.writes - before, 4 + 1 + 1);
 }
+
+#[test]
+fn a_job_that_left_its_lane_keeps_its_own_row_when_a_newer_job_takes_the_lane() {
+    // A replay works an old sweep's job in the lane; a redelivery after its lease lapsed looks
+    // for its result (its own row, attempt 2); a newer sweep's job then takes the lane. The old
+    // job's row must stay at attempt 2 (the lane once wrote its in-lane form over it).
+    let (mut full, mut rows) = (MemoryJobTable::default(), MemoryShardRows::default());
+    let (newer, old, newest) = (claim_of(2, 0, false), claim_of(0, 0, false), claim_of(4, 0, false));
+    let done = |c: &JobClaim| CompleteRequest {
+        outcomes: vec![JobOutcome { job_id: c.job_id.clone(), attempt: 1, error: None, superseded: false, metrics: None }],
+        now_ms: START_MS + 1,
+        max_attempts: 3,
+    };
+    let steps: Vec<(i64, ClaimRequest)> =
+        [(0, &newer), (10, &JobClaim { replay: true, ..old.clone() }), (LEASE + 20, &old), (LEASE + 30, &newest)]
+            .into_iter()
+            .map(|(at, c)| (at, ClaimRequest { claims: vec![c.clone()], now_ms: START_MS + at, lease_ms: LEASE }))
+            .collect();
+    for (i, (_, req)) in steps.iter().enumerate() {
+        let want = claim_batch(&mut full, req).unwrap();
+        assert_eq!(CompactJobTable::batch(&mut rows, RETENTION_HOURS, |t| claim_batch(t, req)).unwrap(), want, "claim {i}");
+        if i == 0 {
+            complete_batch(&mut full, &done(&newer)).unwrap();
+            CompactJobTable::batch(&mut rows, RETENTION_HOURS, |t| complete_batch(t, &done(&newer))).unwrap();
+        }
+    }
+    let got = CompactJobTable::new(&mut rows, RETENTION_HOURS).job(&old.job_id).unwrap();
+    assert_eq!(got.map(|r| (r.state, r.attempts)), full.job(&old.job_id).unwrap().map(|r| (r.state, r.attempts)));
+}
