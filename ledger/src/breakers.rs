@@ -1,7 +1,9 @@
 //! The `breakers` instance's one row: every elite role's circuit breaker and the recent
 //! transitions (`code24_shared::breaker::Breakers`), as JSON in the table `breakers`. Each route
-//! loads it, runs the core's decision and stores it back, in one transaction; the table is
-//! created on first use, so the other instances of the class never hold it.
+//! loads it, runs the core's decision and stores it back when it changed (a gate while every
+//! breaker is closed changes nothing), in one transaction, as an update in place (one row
+//! written; `INSERT OR REPLACE` wrote two); the table is created on first use, so the other
+//! instances of the class never hold it.
 
 use serde::Deserialize;
 use worker::SqlStorage;
@@ -31,24 +33,33 @@ fn load(sql: &SqlStorage, now_ms: i64) -> Result<Breakers, StoreError> {
     Ok(book)
 }
 
-fn save(sql: &SqlStorage, book: &Breakers) -> Result<(), StoreError> {
+fn save(sql: &SqlStorage, book: &Breakers, loaded: &Breakers) -> Result<(), StoreError> {
+    if book == loaded {
+        return Ok(());
+    }
     let body = serde_json::to_string(book).map_err(|e| StoreError(format!("cannot encode the breakers: {e}")))?;
-    exec(sql, "INSERT OR REPLACE INTO breakers (name, body) VALUES (?, ?)", vec![BOOK.into(), body.into()])
+    exec(
+        sql,
+        "INSERT INTO breakers (name, body) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET body = excluded.body",
+        vec![BOOK.into(), body.into()],
+    )
 }
 
 /// `POST /breakers/gate`.
 pub(crate) fn gate(sql: SqlStorage, req: &GateRequest) -> Result<GateAnswer, StoreError> {
-    let mut book = load(&sql, req.now_ms)?;
+    let loaded = load(&sql, req.now_ms)?;
+    let mut book = loaded.clone();
     let answer = book.gate(req);
-    save(&sql, &book)?;
+    save(&sql, &book, &loaded)?;
     Ok(answer)
 }
 
 /// `POST /breakers/report`.
 pub(crate) fn report(sql: SqlStorage, req: &BreakerReport) -> Result<(), StoreError> {
-    let mut book = load(&sql, req.now_ms)?;
+    let loaded = load(&sql, req.now_ms)?;
+    let mut book = loaded.clone();
     book.report(req);
-    save(&sql, &book)
+    save(&sql, &book, &loaded)
 }
 
 /// `GET /breakers`.

@@ -13,6 +13,8 @@
 //! - [`sql_tables`]: the schema, the statement helpers and the `RunTable` implementation.
 //! - [`shard_rows`]: a job shard's rows (`code24_shared::ledger::compact::ShardRows`), which
 //!   the decisions reach through `code24_shared::ledger::compact::CompactJobTable`.
+//! - [`shard`]: a job shard's routes written behind, with their journal
+//!   (`code24_shared::ledger::journal`): decided, journaled, folded, run again after a restart.
 //! - [`transaction`]: `transactionSync`, which 0.8.7 does not bind.
 //! - [`usage`]: rows read and written, as workerd counts what Cloudflare bills (`Route::Stats`).
 //! - [`coordinator`]: progress reads and fan-in requests, which gather every shard's counters.
@@ -32,6 +34,7 @@ mod flush;
 mod object;
 mod prune;
 mod routes;
+mod shard;
 mod shard_rows;
 mod sql_tables;
 mod transaction;

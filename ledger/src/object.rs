@@ -22,14 +22,12 @@ use code24_runtime::meter::Meter;
 use code24_shared::breaker::{BreakerReport, GateRequest};
 use code24_shared::config::LedgerConfig;
 use code24_shared::ids::from_epoch_ms;
-use code24_shared::ledger::compact::CompactJobTable;
-use code24_shared::ledger::heads::{self, HeadRequest};
-use code24_shared::ledger::jobs::{self, JobTable};
+use code24_shared::ledger::journal::Shard;
 use code24_shared::ledger::runs::{self, RunTable};
 use code24_shared::ledger::stats::{LedgerStats, Rows, ROWS_LOG};
 use code24_shared::ledger::{
-    ClaimRequest, CompleteRequest, CountsRequest, FanoutDone, FinalizeRequest, JobRequest, OpenRun, PageDone, ProgressRequest,
-    RecentRequest, RunProgress, RunRow, SettleRequest, StoreError,
+    CountsRequest, FanoutDone, FinalizeRequest, JobRequest, OpenRun, PageDone, ProgressRequest, RecentRequest, RunProgress, RunRow,
+    StoreError,
 };
 
 use crate::alarm::{early_enough, prune_at, prune_due, ring_at, set_prune_at};
@@ -38,7 +36,7 @@ use crate::breakers;
 use crate::coordinator::{progress_of, run_counts};
 use crate::flush::{any_dirty, flush, state as flush_state};
 use crate::prune::{anything_left, chunk, cutoff_ms, prune_d1, AGAIN_MS, CHUNKS, CHUNKS_PER_ALARM, CHUNK_ROWS, PRUNE_INTERVAL_MS};
-use crate::shard_rows::SqlShardRows;
+use crate::shard;
 use crate::sql_tables::{create_schema, SqlRunTable};
 use crate::transaction::atomically;
 use crate::usage::measured;
@@ -63,21 +61,28 @@ pub struct Ledger {
     /// because local workerd evicts an idle instance after about ten seconds, and its
     /// counters with it; the bench adds the lines up.
     log_rows: bool,
-    /// Whether a request wrote a rollup (set by [`SqlShardRows`]): looking for dirty rows after
+    /// Whether a request wrote a rollup (set by [`shard::run`]): looking for dirty rows after
     /// every request would read the whole table, which has no index of dirty rows any more.
-    dirtied: Rc<Cell<bool>>,
+    dirtied: Cell<bool>,
+    /// A job shard's rows not folded yet and where its journal stands ([`crate::shard`]).
+    shard: Rc<RefCell<Shard>>,
 }
 
 impl DurableObject for Ledger {
     fn new(state: State, env: Env) -> Self {
         console_error_panic_hook::set_once();
-        let schema = create_schema(&state.storage().sql(), now_ms());
+        let (sql, retention) = (state.storage().sql(), retention_hours(&env));
+        let (schema, shard) = match create_schema(&sql, now_ms()).and_then(|()| shard::recover(&sql, retention)) {
+            Ok(shard) => (Ok(()), shard),
+            Err(e) => (Err(e), Shard::default()),
+        };
         if let Err(e) = &schema {
-            console_error!("ledger: cannot create the schema: {e}");
+            console_error!("ledger: cannot create the schema or run the journal again: {e}");
         }
         let stats = RefCell::new(LedgerStats { since_ms: now_ms(), ..LedgerStats::default() });
         let log_rows = code24_shared::config::environment(&vars(&env)) == Ok(code24_shared::names::Environment::Local);
-        Self { state, env, schema, alarm_at: Cell::new(None), stats, log_rows, dirtied: Rc::default() }
+        let shard = Rc::new(RefCell::new(shard));
+        Self { state, env, schema, alarm_at: Cell::new(None), stats, log_rows, dirtied: Cell::new(false), shard }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -118,6 +123,10 @@ impl DurableObject for Ledger {
         let now = now_ms();
         let meter = Meter::new("ledger", "alarm");
         self.stats.borrow_mut().record(ALARM, Rows::default());
+        // The flush and the pruning read the tables: the overlay goes into them first.
+        if let Err(e) = self.charged(ALARM, || shard::fold(&storage, &self.shard)) {
+            console_error!("ledger: cannot fold the journal: {e}");
+        }
         let flushed = flush(&self.env, &storage, now, &meter).await;
         self.charge(ALARM, flushed.cost);
         meter.log_figures();
@@ -151,46 +160,21 @@ impl Ledger {
             Route::OpenRun => self.transact(route, body, |sql, r: OpenRun| runs::open(&mut SqlRunTable::new(sql), &r)),
             Route::RecordPage => self.transact(route, body, |sql, r: PageDone| runs::record_page(&mut SqlRunTable::new(sql), &r)),
             Route::FinishFanout => self.transact(route, body, |sql, r: FanoutDone| runs::finish_fanout(&mut SqlRunTable::new(sql), &r)),
-            Route::Claim => {
-                let (retention, dirtied) = (self.retention_hours(), Rc::clone(&self.dirtied));
-                self.transact(route, body, move |sql, r: ClaimRequest| {
-                    let mut rows = SqlShardRows::new(sql, now_ms()).dirtying(dirtied);
-                    CompactJobTable::batch(&mut rows, retention, |t| jobs::claim_batch(t, &r))
-                })
+            Route::Claim | Route::Complete | Route::Settle | Route::Head => self.shard_write(route, body),
+            Route::Counts => {
+                let held = Rc::clone(&self.shard);
+                self.transact(route, body, move |sql, r: CountsRequest| shard::counts(sql, &held.borrow(), &r.run_ids))
             }
-            Route::Complete => {
-                let (retention, dirtied) = (self.retention_hours(), Rc::clone(&self.dirtied));
-                self.transact(route, body, move |sql, r: CompleteRequest| {
-                    let mut rows = SqlShardRows::new(sql, now_ms()).dirtying(dirtied);
-                    CompactJobTable::batch(&mut rows, retention, |t| jobs::complete_batch(t, &r))
-                })
+            Route::Job => {
+                let held = Rc::clone(&self.shard);
+                self.transact(route, body, move |sql, r: JobRequest| shard::job(sql, &held.borrow(), &r.job_id))
             }
-            Route::Settle => {
-                let (retention, dirtied) = (self.retention_hours(), Rc::clone(&self.dirtied));
-                self.transact(route, body, move |sql, r: SettleRequest| {
-                    let mut rows = SqlShardRows::new(sql, now_ms()).dirtying(dirtied);
-                    CompactJobTable::batch(&mut rows, retention, |t| jobs::settle(t, &r))
-                })
-            }
-            Route::Counts => self.transact(route, body, |sql, r: CountsRequest| {
-                let mut rows = SqlShardRows::new(sql, now_ms());
-                let table = CompactJobTable::new(&mut rows, LedgerConfig::MIN_RETENTION_HOURS);
-                r.run_ids.iter().map(|id| table.counts(id)).collect::<std::result::Result<Vec<_>, _>>()
-            }),
-            Route::Job => self.transact(route, body, |sql, r: JobRequest| {
-                CompactJobTable::new(&mut SqlShardRows::new(sql, now_ms()), LedgerConfig::MIN_RETENTION_HOURS).job(&r.job_id)
-            }),
             Route::Stats => {
                 let (sql, interval_s) = (self.state.storage().sql(), self.config().rollup_flush_s);
                 let rollups = flush_state(&sql, interval_s).inspect_err(|e| console_error!("ledger: flush state: {e}")).ok();
-                http::json(200, &LedgerStats { database_bytes: sql.database_size() as u64, rollups, ..self.stats.borrow().clone() })
-            }
-            Route::Head => {
-                let retention = self.retention_hours();
-                self.transact(route, body, move |sql, r: HeadRequest| {
-                    let mut rows = SqlShardRows::new(sql, now_ms());
-                    CompactJobTable::batch(&mut rows, retention, |t| heads::head(t, &r))
-                })
+                let mut stats = LedgerStats { database_bytes: sql.database_size() as u64, rollups, ..self.stats.borrow().clone() };
+                (stats.journal_entries, stats.journal_bytes) = shard::journal_size(&sql).unwrap_or_default();
+                http::json(200, &stats)
             }
             Route::BreakerGate => self.transact(route, body, |sql, r: GateRequest| breakers::gate(sql, &r)),
             Route::BreakerReport => self.transact(route, body, |sql, r: BreakerReport| breakers::report(sql, &r)),
@@ -227,6 +211,20 @@ impl Ledger {
                     Err(e) => http::error(500, e.to_string()),
                 }
             }
+        }
+    }
+
+    /// A job shard's write route: decided and journaled in one transaction (see [`shard::run`]).
+    fn shard_write(&self, route: Route, body: &[u8]) -> Result<Response> {
+        let write = match shard::write_of(route, body) {
+            Some(Ok(write)) => write,
+            Some(Err(message)) => return http::error(400, message),
+            None => return http::error(404, format!("{} is not a job shard's write", route.path())),
+        };
+        let storage = self.state.storage();
+        match self.charged(route.path(), || shard::run(&storage, &self.shard, retention_hours(&self.env), write, &self.dirtied)) {
+            Ok(answer) => http::json(200, &answer),
+            Err(e) => http::error(500, e.to_string()),
         }
     }
 
@@ -277,13 +275,6 @@ impl Ledger {
             Ok(all) => answer(all),
             Err(e) => http::error(502, format!("cannot read the job shards: {}", e.message)),
         }
-    }
-
-    /// The job retention (`SWEEP_RETENTION_HOURS`), which is also how long a lane remembers its
-    /// succeeded jobs; the shortest allowed when the variable is unreadable (the pruning then
-    /// keeps everything and logs why).
-    fn retention_hours(&self) -> u32 {
-        LedgerConfig::from_vars(&vars(&self.env)).map_or(LedgerConfig::MIN_RETENTION_HOURS, |c| c.retention_hours)
     }
 
     /// The ledger's variables; when one is unreadable, the defaults (and the error logged; the
@@ -390,6 +381,13 @@ impl Ledger {
         self.alarm_at.set(Some(at));
         Ok(())
     }
+}
+
+/// The job retention (`SWEEP_RETENTION_HOURS`), which is also how long a lane remembers its
+/// succeeded jobs; the shortest allowed when the variable is unreadable (the pruning then
+/// keeps everything and logs why).
+fn retention_hours(env: &Env) -> u32 {
+    LedgerConfig::from_vars(&vars(env)).map_or(LedgerConfig::MIN_RETENTION_HOURS, |c| c.retention_hours)
 }
 
 /// The alarm's line in [`LedgerStats`].

@@ -5,9 +5,6 @@
 //! `INSERT OR REPLACE` deletes and inserts, index entries included), into tables without an
 //! index beyond their key.
 
-use std::cell::Cell;
-use std::rc::Rc;
-
 use serde::Deserialize;
 use worker::SqlStorage;
 
@@ -77,18 +74,11 @@ pub(crate) struct SqlShardRows {
     sql: SqlStorage,
     /// The request's time: when a counter row was last written (`counts.touched_ms`).
     now_ms: i64,
-    /// Set when a rollup is written, so the object plans the flush (see `Ledger::dirtied`).
-    dirtied: Rc<Cell<bool>>,
 }
 
 impl SqlShardRows {
     pub(crate) fn new(sql: SqlStorage, now_ms: i64) -> Self {
-        Self { sql, now_ms, dirtied: Rc::default() }
-    }
-
-    /// Reports every rollup written into `dirtied`.
-    pub(crate) fn dirtying(self, dirtied: Rc<Cell<bool>>) -> Self {
-        Self { dirtied, ..self }
+        Self { sql, now_ms }
     }
 }
 
@@ -220,7 +210,6 @@ impl ShardRows for SqlShardRows {
     fn put_rollup(&mut self, r: &DailyRollup) -> Result<(), StoreError> {
         let body =
             serde_json::to_string(r).map_err(|e| StoreError(format!("cannot encode the rollup of {} on {}: {e}", r.customer_id, r.day)))?;
-        self.dirtied.set(true);
         exec(
             &self.sql,
             "INSERT INTO rollups (customer_id, day, body, dirty) VALUES (?, ?, ?, 1)

@@ -131,7 +131,7 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
 
 /// Creates every table and index that does not exist yet, and adds columns newer builds need.
 pub(crate) fn create_schema(sql: &SqlStorage, now_ms: i64) -> Result<(), StoreError> {
-    for statement in SCHEMA {
+    for statement in SCHEMA.iter().chain(crate::shard::SCHEMA) {
         exec(sql, statement, Vec::new())?;
     }
     #[derive(Deserialize)]

@@ -31,6 +31,11 @@ pub struct OptimizeJobWire {
     /// newer sweeps exist (it fills that sweep's gap instead of being superseded).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub replay: bool,
+    /// When the replay was planned (epoch ms): it revives its job only if the job died before
+    /// then, so a copy of it delivered after the revived job died again changes nothing.
+    /// Absent in older replays (they revive any death).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay_at_ms: Option<i64>,
 }
 
 /// The domain form of an optimize job, every field validated.
@@ -42,11 +47,13 @@ pub struct OptimizeJob {
     pub customer_id: CustomerId,
     pub site_url: SiteUrl,
     pub replay: bool,
+    /// See [`OptimizeJobWire::replay_at_ms`].
+    pub replay_at_ms: Option<i64>,
 }
 
 impl OptimizeJob {
     pub fn new(sweep_id: RunId, scheduled: DateTime<Utc>, customer_id: CustomerId, site_url: SiteUrl) -> Self {
-        Self { job_id: JobId::new(&sweep_id, &customer_id), sweep_id, scheduled, customer_id, site_url, replay: false }
+        Self { job_id: JobId::new(&sweep_id, &customer_id), sweep_id, scheduled, customer_id, site_url, replay: false, replay_at_ms: None }
     }
 
     pub fn to_wire(&self) -> OptimizeJobWire {
@@ -58,6 +65,7 @@ impl OptimizeJob {
             customer_id: self.customer_id.as_str().to_owned(),
             site_url: self.site_url.as_str().to_owned(),
             replay: self.replay,
+            replay_at_ms: self.replay_at_ms,
         }
     }
 
@@ -111,7 +119,7 @@ impl TryFrom<OptimizeJobWire> for OptimizeJob {
         if job_id.as_str() != w.job_id {
             return Err(format!("job id {:?} does not match its sweep and customer (expected {job_id})", w.job_id));
         }
-        Ok(Self { job_id, sweep_id, scheduled, customer_id, site_url, replay: w.replay })
+        Ok(Self { job_id, sweep_id, scheduled, customer_id, site_url, replay: w.replay, replay_at_ms: w.replay_at_ms })
     }
 }
 

@@ -127,6 +127,7 @@ pub fn plan_replay(entries: &[(String, String, String)], rate_per_s: Option<u32>
             }),
             Ok(mut job) => {
                 job.replay = true;
+                job.replay_at_ms = Some(now_ms);
                 let n = planned.len() as u32;
                 let delay_s = rate_per_s.map_or(0, |r| n / r.max(1));
                 planned.push(PlannedReplay { id: id.clone(), body: job.encode(), delay_s });

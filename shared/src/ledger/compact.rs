@@ -139,6 +139,11 @@ impl<'a, S: ShardRows> CompactJobTable<'a, S> {
                         lane.active_attempts = row.attempts;
                         true
                     } else {
+                        // It has a row of its own now: the lane no longer answers for it (nor
+                        // writes its older in-lane form over that row when another job takes over).
+                        if lane.site.active_job.as_deref() == Some(job_id.as_str()) {
+                            lane.active_attempts = 0;
+                        }
                         false
                     }
                 }

@@ -2,26 +2,56 @@
 //! settles, replays, of overlapping sweeps, with lapsed leases and redeliveries) run over the
 //! full rows (`MemoryJobTable`) and over the compact rows (`CompactJobTable` over
 //! `MemoryShardRows`), and every decision, verdict, counter, rollup and job state is compared.
+//! The same requests also run written behind (`journal::Shard` over its own rows and journal),
+//! folded and restarted at random: the same answers, and once folded, the same rows.
 
 use super::compact::CompactJobTable;
 use super::jobs::{claim_batch, complete_batch, settle, JobTable};
+use super::journal::{Shard, ShardAnswer, ShardWrite};
 use super::*;
 use crate::backoff::Rng;
 use crate::error::JobError;
 use crate::ids::{from_epoch_ms, RunId};
 use crate::schedule::Task;
-use crate::testkit::ledger::{MemoryJobTable, MemoryShardRows};
+use crate::testkit::ledger::{MemoryJobTable, MemoryJournal, MemoryShardRows};
 
 const LEASE: i64 = 30_000;
 const RETENTION_HOURS: u32 = 360;
 const START_MS: i64 = 1_800_000_000_000 / 180_000 * 180_000;
+
+/// A job shard written behind: its stored rows, its journal and its state in memory.
+#[derive(Default)]
+struct Behind {
+    rows: MemoryShardRows,
+    journal: MemoryJournal,
+    shard: Shard,
+}
+
+impl Behind {
+    /// Runs `write` as the Durable Object does; then, at random, folds or restarts.
+    fn run(&mut self, write: ShardWrite, rng: &mut Rng) -> ShardAnswer {
+        let (answer, staged) = self.shard.run(&mut self.rows, &mut self.journal, RETENTION_HOURS, &write).unwrap();
+        self.shard.commit(staged);
+        match rng.below(10) {
+            0 => self.fold(),
+            1 => self.shard = Shard::recover(&mut self.rows, &self.journal, RETENTION_HOURS).unwrap(),
+            _ => {}
+        }
+        answer
+    }
+
+    fn fold(&mut self) {
+        self.shard.fold(&mut self.rows, &mut self.journal).unwrap();
+        self.shard.folded();
+    }
+}
 
 /// A job of sweep `sweep` (3 minutes apart; an odd one off the minute) for customer `c`.
 fn claim_of(sweep: u64, c: u64, replay: bool) -> JobClaim {
     let scheduled_ms = START_MS + sweep as i64 * 180_000 + if sweep == 3 { 7_000 } else { 0 };
     let run = RunId::new("local", Task::Optimize, from_epoch_ms(scheduled_ms).unwrap());
     let subject = format!("c{c}");
-    JobClaim { job_id: format!("{run}.{subject}"), run_id: run.as_str().to_owned(), subject, scheduled_ms, replay }
+    JobClaim { job_id: format!("{run}.{subject}"), run_id: run.as_str().to_owned(), subject, scheduled_ms, replay, replay_at_ms: None }
 }
 
 fn error(rng: &mut Rng) -> Option<JobError> {
@@ -39,6 +69,9 @@ fn compact_rows_decide_exactly_as_full_rows() {
         let mut rng = Rng::new(seed);
         let mut full = MemoryJobTable::default();
         let mut rows = MemoryShardRows::default();
+        let mut behind = Behind::default();
+        // Its own random folds and restarts, so the requests stay those of the test before it.
+        let mut chance = Rng::new(seed + 1_000);
         let mut now = START_MS;
         // The attempts each job was last granted, to complete with (stale ones too).
         let mut granted: Vec<(JobClaim, u32)> = Vec::new();
@@ -54,6 +87,7 @@ fn compact_rows_decide_exactly_as_full_rows() {
                 let want = claim_batch(&mut full, &req).unwrap();
                 let got = CompactJobTable::batch(&mut rows, RETENTION_HOURS, |t| claim_batch(t, &req)).unwrap();
                 assert_eq!(got, want, "seed {seed} step {step}: claims {claims:?}");
+                assert_eq!(behind.run(ShardWrite::Claim(req), &mut chance), ShardAnswer::Claim(got), "seed {seed} step {step}: behind");
                 for (c, d) in claims.into_iter().zip(want.decisions) {
                     if let ClaimDecision::Work { attempt, .. } = d {
                         granted.push((c, attempt));
@@ -67,12 +101,18 @@ fn compact_rows_decide_exactly_as_full_rows() {
                 let want = complete_batch(&mut full, &req).unwrap();
                 let got = CompactJobTable::batch(&mut rows, RETENTION_HOURS, |t| complete_batch(t, &req)).unwrap();
                 assert_eq!(got, want, "seed {seed} step {step}: complete {req:?}");
+                assert_eq!(
+                    behind.run(ShardWrite::Complete(req), &mut chance),
+                    ShardAnswer::Complete(got),
+                    "seed {seed} step {step}: behind"
+                );
             } else {
                 let c = all[rng.below(all.len() as u64) as usize].clone();
                 let req = SettleRequest { claim: c, written: rng.below(2) == 0, error: JobError::transient("max retries"), now_ms: now };
                 let want = settle(&mut full, &req).unwrap();
                 let got = CompactJobTable::batch(&mut rows, RETENTION_HOURS, |t| settle(t, &req)).unwrap();
                 assert_eq!(got, want, "seed {seed} step {step}: settle {req:?}");
+                assert_eq!(behind.run(ShardWrite::Settle(req), &mut chance), ShardAnswer::Settle(got), "seed {seed} step {step}: behind");
             }
             let compact = CompactJobTable::new(&mut rows, RETENTION_HOURS);
             for c in &all {
@@ -91,6 +131,12 @@ fn compact_rows_decide_exactly_as_full_rows() {
             }
         }
         assert_eq!(rows.rollups, full.rollups, "seed {seed}: rollups");
+        behind.fold();
+        let b = &behind.rows;
+        assert_eq!(
+            (&b.jobs, &b.lanes, &b.counts, &b.rollups, &b.heads),
+            (&rows.jobs, &rows.lanes, &rows.counts, &rows.rollups, &rows.heads)
+        );
         written.push((rows.jobs.len(), full.jobs.len()));
     }
     let (kept, all): (usize, usize) = written.iter().fold((0, 0), |(a, b), (k, f)| (a + k, b + f));
@@ -121,4 +167,33 @@ fn a_happy_job_writes_its_lane_and_work_front_at_the_claim_and_its_lane_and_roll
     let req = ClaimRequest { claims, now_ms: START_MS, lease_ms: LEASE };
     CompactJobTable::batch(&mut rows, RETENTION_HOURS, |t| claim_batch(t, &req)).unwrap();
     assert_eq!(rows.writes - before, 4 + 1 + 1);
+}
+
+#[test]
+fn a_job_that_left_its_lane_keeps_its_own_row_when_a_newer_job_takes_the_lane() {
+    // A replay works an old sweep's job in the lane; a redelivery after its lease lapsed looks
+    // for its result (its own row, attempt 2); a newer sweep's job then takes the lane. The old
+    // job's row must stay at attempt 2 (the lane once wrote its in-lane form over it).
+    let (mut full, mut rows) = (MemoryJobTable::default(), MemoryShardRows::default());
+    let (newer, old, newest) = (claim_of(2, 0, false), claim_of(0, 0, false), claim_of(4, 0, false));
+    let done = |c: &JobClaim| CompleteRequest {
+        outcomes: vec![JobOutcome { job_id: c.job_id.clone(), attempt: 1, error: None, superseded: false, metrics: None }],
+        now_ms: START_MS + 1,
+        max_attempts: 3,
+    };
+    let steps: Vec<(i64, ClaimRequest)> =
+        [(0, &newer), (10, &JobClaim { replay: true, ..old.clone() }), (LEASE + 20, &old), (LEASE + 30, &newest)]
+            .into_iter()
+            .map(|(at, c)| (at, ClaimRequest { claims: vec![c.clone()], now_ms: START_MS + at, lease_ms: LEASE }))
+            .collect();
+    for (i, (_, req)) in steps.iter().enumerate() {
+        let want = claim_batch(&mut full, req).unwrap();
+        assert_eq!(CompactJobTable::batch(&mut rows, RETENTION_HOURS, |t| claim_batch(t, req)).unwrap(), want, "claim {i}");
+        if i == 0 {
+            complete_batch(&mut full, &done(&newer)).unwrap();
+            CompactJobTable::batch(&mut rows, RETENTION_HOURS, |t| complete_batch(t, &done(&newer))).unwrap();
+        }
+    }
+    let got = CompactJobTable::new(&mut rows, RETENTION_HOURS).job(&old.job_id).unwrap();
+    assert_eq!(got.map(|r| (r.state, r.attempts)), full.job(&old.job_id).unwrap().map(|r| (r.state, r.attempts)));
 }

@@ -114,6 +114,7 @@ mod tests {
             subject: customer.into(),
             scheduled_ms: i64::from(sweep) * 180_000,
             replay: false,
+            replay_at_ms: None,
         }
     }
 

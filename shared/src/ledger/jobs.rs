@@ -67,9 +67,11 @@ pub fn claim(table: &mut impl JobTable, c: &JobClaim, now_ms: i64, lease_ms: i64
     let mut counts = table.counts(&c.run_id)?;
     counts.run_id.clone_from(&c.run_id);
 
-    // A job that already ended absorbs the redelivery.
+    // A job that already ended absorbs the redelivery; a replay revives a job that died before
+    // it was planned (a copy of it delivered after the revived job died again is a redelivery).
     if let Some(job) = &existing {
-        if job.state.is_terminal() && !(c.replay && job.state == JobState::Dead) {
+        let revives = c.replay && job.state == JobState::Dead && c.replay_at_ms.is_none_or(|at| job.updated_ms <= at);
+        if job.state.is_terminal() && !revives {
             counts.duplicates += 1;
             table.put_counts(&counts)?;
             if job.state == JobState::Dead {

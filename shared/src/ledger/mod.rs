@@ -29,6 +29,7 @@ pub mod done_set;
 pub mod freshness;
 pub mod heads;
 pub mod jobs;
+pub mod journal;
 pub mod rollups;
 pub mod route;
 pub mod runs;
@@ -215,6 +216,10 @@ pub struct JobClaim {
     /// A replayed dead letter: never superseded.
     #[serde(default)]
     pub replay: bool,
+    /// When a replay was planned: it revives a job that died before then only (see
+    /// `wire::OptimizeJobWire::replay_at_ms`; `None`: any death, as older replays did).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay_at_ms: Option<i64>,
 }
 
 impl JobClaim {
@@ -237,6 +242,7 @@ impl JobClaim {
             subject: job.customer_id.as_str().to_owned(),
             scheduled_ms: job.scheduled.timestamp_millis(),
             replay: job.replay,
+            replay_at_ms: job.replay_at_ms,
         }
     }
 }

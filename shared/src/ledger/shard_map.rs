@@ -205,7 +205,14 @@ mod tests {
         let job = |at: i64, c: usize| {
             let run = RunId::new("local", Task::Optimize, from_epoch_ms(at).unwrap());
             let subject = format!("c{c:04}");
-            JobClaim { job_id: format!("{run}.{subject}"), run_id: run.as_str().to_owned(), subject, scheduled_ms: at, replay: false }
+            JobClaim {
+                job_id: format!("{run}.{subject}"),
+                run_id: run.as_str().to_owned(),
+                subject,
+                scheduled_ms: at,
+                replay: false,
+                replay_at_ms: None,
+            }
         };
         let sweeps: Vec<i64> = (-3..=2).map(|k| switch + k * 180_000).collect();
         let claim_at = |objects: &mut BTreeMap<String, MemoryJobTable>, c: &JobClaim, now: i64| {

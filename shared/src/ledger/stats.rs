@@ -58,6 +58,12 @@ pub struct LedgerStats {
     pub since_ms: i64,
     /// `ctx.storage.sql.databaseSize`: the bytes the instance stores, against the 10 GB limit.
     pub database_bytes: u64,
+    /// A job shard's journal (`super::journal`): its entries and their bytes (text only), part
+    /// of `database_bytes`; the ring never holds more than `JOURNAL_SLOTS` entries.
+    #[serde(default)]
+    pub journal_entries: u64,
+    #[serde(default)]
+    pub journal_bytes: u64,
     /// Every route that served a request, and `alarm`, in first-use order.
     pub routes: Vec<RouteRows>,
     /// A job shard's write-behind of its rollups to D1 (kept in its SQLite, so it survives a

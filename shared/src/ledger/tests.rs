@@ -9,7 +9,14 @@ use crate::testkit::ledger::{MemoryJobTable, MemoryRunTable};
 const LEASE: i64 = 30_000;
 
 fn job_claim(sweep: &str, customer: &str, scheduled_ms: i64) -> JobClaim {
-    JobClaim { job_id: format!("{sweep}.{customer}"), run_id: sweep.into(), subject: customer.into(), scheduled_ms, replay: false }
+    JobClaim {
+        job_id: format!("{sweep}.{customer}"),
+        run_id: sweep.into(),
+        subject: customer.into(),
+        scheduled_ms,
+        replay: false,
+        replay_at_ms: None,
+    }
 }
 
 fn outcome(c: &JobClaim, attempt: u32, error: Option<JobError>) -> JobOutcome {
@@ -75,12 +82,21 @@ fn permanent_failure_dies_at_once_and_a_replay_revives_it() {
     let c = job_claim("l.optimize.s1", "acme", 1_000);
     check_claim(&mut t, &c, 0, ClaimDecision::Work { attempt: 1, recovery: Recovery::Fresh });
     let err = JobError::permanent("elite designer answered HTTP 400");
-    check_complete(&mut t, &outcome(&c, 1, Some(err.clone())), 1, Verdict::Dead { attempts: 1, error: err });
+    check_complete(&mut t, &outcome(&c, 1, Some(err.clone())), 1, Verdict::Dead { attempts: 1, error: err.clone() });
     let replay = JobClaim { replay: true, ..c.clone() };
     check_claim(&mut t, &replay, 2, ClaimDecision::Work { attempt: 2, recovery: Recovery::Fresh });
     check_complete(&mut t, &outcome(&c, 2, None), 3, Verdict::Ack);
     let counts = t.counts("l.optimize.s1").unwrap();
     assert_eq!((counts.dead, counts.succeeded), (0, 1));
+    // A replay planned at 10 revives the death at 1 (once): a copy of it after the job died
+    // again at 12 is a redelivery; a replay planned after that death revives it.
+    let (mut t, planned) = (MemoryJobTable::default(), |at| JobClaim { replay: true, replay_at_ms: Some(at), ..c.clone() });
+    check_claim(&mut t, &c, 0, ClaimDecision::Work { attempt: 1, recovery: Recovery::Fresh });
+    check_complete(&mut t, &outcome(&c, 1, Some(err.clone())), 1, Verdict::Dead { attempts: 1, error: err.clone() });
+    check_claim(&mut t, &planned(10), 11, ClaimDecision::Work { attempt: 2, recovery: Recovery::Fresh });
+    check_complete(&mut t, &outcome(&c, 2, Some(err.clone())), 12, Verdict::Dead { attempts: 2, error: err.clone() });
+    check_claim(&mut t, &planned(10), 13, ClaimDecision::AlreadyDead { attempts: 2, error: err });
+    check_claim(&mut t, &planned(14), 15, ClaimDecision::Work { attempt: 3, recovery: Recovery::Fresh });
 }
 
 #[test]

@@ -24,6 +24,7 @@ fn job_shard_bodies_keep_their_field_names() {
             subject: "acme".into(),
             scheduled_ms: 5,
             replay: false,
+            replay_at_ms: None,
         },
     );
     check(

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use crate::ledger::compact::{LaneRow, ShardRows};
 use crate::ledger::heads::HeadRow;
 use crate::ledger::jobs::JobTable;
+use crate::ledger::journal::{JournalStore, JOURNAL_SLOTS};
 use crate::ledger::runs::RunTable;
 use crate::ledger::{JobRow, RunRow, ShardCounts, SiteRow, StoreError};
 use crate::reports::analytics::DailyRollup;
@@ -156,6 +157,37 @@ impl ShardRows for MemoryShardRows {
     fn put_head(&mut self, row: &HeadRow) -> Result<(), StoreError> {
         self.writes += 1;
         self.heads.insert(row.task.clone(), row.clone());
+        Ok(())
+    }
+}
+
+/// A job shard's journal (`ledger::journal`) as the Durable Object keeps it: a ring of
+/// `JOURNAL_SLOTS` entries, each slot overwritten in turn, and the last entry folded.
+#[derive(Debug, Default, Clone)]
+pub struct MemoryJournal {
+    pub slots: BTreeMap<u64, (u64, String)>,
+    pub folded: u64,
+    /// Entries appended (each is one row written).
+    pub appends: u64,
+}
+
+impl JournalStore for MemoryJournal {
+    fn append(&mut self, seq: u64, entry: &str) -> Result<(), StoreError> {
+        self.appends += 1;
+        self.slots.insert(seq % JOURNAL_SLOTS, (seq, entry.to_owned()));
+        Ok(())
+    }
+
+    fn entries_after(&self, folded: u64) -> Result<Vec<(u64, String)>, StoreError> {
+        Ok(self.slots.values().filter(|(seq, _)| *seq > folded).cloned().collect())
+    }
+
+    fn folded(&self) -> Result<u64, StoreError> {
+        Ok(self.folded)
+    }
+
+    fn set_folded(&mut self, seq: u64) -> Result<(), StoreError> {
+        self.folded = seq;
         Ok(())
     }
 }

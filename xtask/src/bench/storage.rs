@@ -6,14 +6,22 @@
 //! passage). D1's size is the local D1 database's ([`sqlite_bytes`]).
 //!
 //! The run: `sites` sites, one sweep, `same_day` more sweeps of the same day, then one sweep
-//! on the next UTC day, and a wait for the rollups' flush. From the sizes after each step:
+//! on the next UTC day, and a wait for the rollups' flush. A job shard writes its rows behind
+//! (`code24_shared::ledger::journal`): every alarm folds them into its tables, so the steady
+//! window starts after a fold (a wait for the alarm) and ends after the fold of its own sweeps
+//! (another wait), whose rows it counts; locally the alarm rings every 30 s, so the window
+//! folds at least as often as a deployed shard (hourly, or when its journal is full). The
+//! journal is a ring of `JOURNAL_SLOTS` entries: what the steady window adds to the shards is
+//! counted as journal entries (bytes per entry, an upper bound: it includes any growth of the
+//! lanes), and a shard's steady state holds a full ring. From the sizes after each step:
 //! - `first`: bytes one site adds with its first sweep (its lane, its day's rollup, what the
 //!   sweep keeps of its job),
-//! - `per_sweep`: bytes one site adds with each further sweep of a day,
+//! - `per_sweep`: bytes one site adds with each further sweep of a day: none beyond the
+//!   journal's, which the ring bounds (see above),
 //! - `per_day`: what the first sweep of a new day adds beyond `per_sweep` (a new rollup).
 //!
 //! The steady state of a shard holding `n` sites is
-//! `empty + n × (first + (sweeps retained − 1) × per_sweep + (days kept − 1) × per_day)`.
+//! `empty + JOURNAL_SLOTS × journal_entry + n × (first + (sweeps retained − 1) × per_sweep + (days kept − 1) × per_day)`.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -50,6 +58,9 @@ pub(crate) struct Measured {
     pub(crate) per_day: f64,
     /// An empty shard's bytes (the schema).
     pub(crate) empty_shard: f64,
+    /// Bytes one journal entry adds to a shard (the steady window's growth per entry added):
+    /// a full ring is `JOURNAL_SLOTS` of them.
+    pub(crate) journal_entry: f64,
     /// D1 bytes one rollup row adds (the local D1 file before and after the flush).
     pub(crate) d1_per_rollup: f64,
     /// The optimizer invocation's median wall time (wrangler's log) per job of a full batch.
@@ -57,13 +68,15 @@ pub(crate) struct Measured {
 }
 
 /// The job shards' bytes together (`Route::Stats`: the database size, which survives the
-/// instances' eviction).
-fn shard_bytes_now(stack: &BenchStack) -> Result<u64> {
-    let mut bytes = 0;
+/// instances' eviction) and their journals' entries.
+fn shard_bytes_now(stack: &BenchStack) -> Result<(u64, u64)> {
+    let (mut bytes, mut entries) = (0, 0);
     for shard in 0..code24_shared::ledger::JOB_SHARDS {
-        bytes += stack.ledger_stats(&code24_shared::ledger::shard_object(shard))?["database_bytes"].as_u64().unwrap_or(0);
+        let stats = stack.ledger_stats(&code24_shared::ledger::shard_object(shard))?;
+        bytes += stats["database_bytes"].as_u64().unwrap_or(0);
+        entries += stats["journal_entries"].as_u64().unwrap_or(0);
     }
-    Ok(bytes)
+    Ok((bytes, entries))
 }
 
 /// (rows written, rows read, written per route) of the ledger's `ROWS_LOG` lines in wrangler's
@@ -92,27 +105,31 @@ pub(crate) fn measure(root: &Path, sites: usize, same_day: usize, interrupt: &In
     local::with_stack(root, "storage", &local::sweep_configs(&unpaced), interrupt, |stack| {
         stack.sites(sites, sites)?;
         let d1_before = d1_bytes(stack);
-        let empty = shard_bytes_now(stack)?;
+        let (empty, _) = shard_bytes_now(stack)?;
         let log_from = log_len(stack);
         stack.producer_sweep(sites, interrupt)?;
-        let after_first = shard_bytes_now(stack)?;
+        wait_for_flush(root, interrupt)?;
+        let (after_first, entries_first) = shard_bytes_now(stack)?;
         let steady_from = log_len(stack);
         for _ in 0..same_day {
             stack.producer_sweep(sites, interrupt)?;
         }
-        let after_day = shard_bytes_now(stack)?;
+        wait_for_flush(root, interrupt)?;
+        let (after_day, entries_day) = shard_bytes_now(stack)?;
         let (steady_written, steady_read, _) = rows_logged(stack, steady_from, log_len(stack));
         let steady_site_sweeps = (sites * same_day.max(1)) as f64;
         // The next sweep is the first of the next UTC day.
         let day = 86_400_000;
         stack.next_slot_ms = (stack.next_slot_ms / day + 1) * day - 180_000;
         stack.producer_sweep(sites, interrupt)?;
-        let after_next_day = shard_bytes_now(stack)?;
         wait_for_flush(root, interrupt)?;
+        let (after_next_day, entries_next_day) = shard_bytes_now(stack)?;
         let (written, read, routes) = rows_logged(stack, log_from, usize::MAX);
         let d1_after = d1_bytes(stack);
         let n = sites as f64;
-        let per_sweep = (after_day as f64 - after_first as f64) / n / same_day.max(1) as f64;
+        // What the same-day sweeps added is their journal entries (see the module's header).
+        let journal_entry = after_day.saturating_sub(after_first) as f64 / entries_day.saturating_sub(entries_first).max(1) as f64;
+        let per_sweep = 0.0;
         Ok(Measured {
             sites: sites as u64,
             site_sweeps: (sites * (same_day + 2)) as u64,
@@ -123,8 +140,12 @@ pub(crate) fn measure(root: &Path, sites: usize, same_day: usize, interrupt: &In
             routes: Value::Object(routes),
             first: (after_first as f64 - empty as f64) / n,
             per_sweep,
-            per_day: ((after_next_day as f64 - after_day as f64) / n - per_sweep).max(0.0),
+            // Less the next day's sweep's journal entries.
+            per_day: ((after_next_day as f64 - after_day as f64 - entries_next_day.saturating_sub(entries_day) as f64 * journal_entry) / n
+                - per_sweep)
+                .max(0.0),
             empty_shard: empty as f64 / f64::from(code24_shared::ledger::JOB_SHARDS),
+            journal_entry,
             // Two days of rollups per site reached D1.
             d1_per_rollup: d1_after.saturating_sub(d1_before) as f64 / (2.0 * n),
             optimizer_ms_per_job: stack.batch_times(code24_shared::names::OPTIMIZE_QUEUE).median() / JOBS_PER_BATCH,
@@ -212,13 +233,14 @@ pub(crate) fn emit_part(part: &str, fields: Value) {
 }
 
 /// Bytes of one ledger shard in the steady state at `sites` sites: every site's lane and
-/// rollups, and what the job retention keeps of its sweeps.
+/// rollups, what the job retention keeps of its sweeps, and a full journal.
 pub(crate) fn shard_bytes(m: &Measured, sites: u64) -> f64 {
     let retention_h = u64::from(code24_shared::config::LedgerConfig::MIN_RETENTION_HOURS);
     let sweeps_kept = retention_h * SWEEPS_PER_HOUR;
     let days_kept = retention_h / 24 + code24_shared::ledger::rollups::SHARD_KEEPS_DAYS_BEYOND_RETENTION;
     let per_site = m.first + (sweeps_kept - 1) as f64 * m.per_sweep + (days_kept - 1) as f64 * m.per_day;
-    m.empty_shard + sites as f64 / f64::from(code24_shared::ledger::JOB_SHARDS) * per_site
+    let journal = code24_shared::ledger::journal::JOURNAL_SLOTS as f64 * m.journal_entry;
+    m.empty_shard + journal + sites as f64 / f64::from(code24_shared::ledger::JOB_SHARDS) * per_site
 }
 
 /// Bytes of D1's daily rollups after a year at `sites` sites: one row per customer and day of

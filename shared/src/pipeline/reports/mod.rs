@@ -71,6 +71,7 @@ pub fn claim_of(job: &ReportJob) -> JobClaim {
         subject: job.subject().to_owned(),
         scheduled_ms: job.scheduled_ms,
         replay: false,
+        replay_at_ms: None,
     }
 }
 
