@@ -1,9 +1,14 @@
 //! The `breakers` instance's one row: every elite role's circuit breaker and the recent
-//! transitions (`code24_shared::breaker::Breakers`), as JSON in the table `breakers`. Each route
-//! loads it, runs the core's decision and stores it back when it changed (a gate while every
-//! breaker is closed changes nothing), in one transaction, as an update in place (one row
-//! written; `INSERT OR REPLACE` wrote two); the table is created on first use, so the other
-//! instances of the class never hold it.
+//! transitions (`code24_shared::breaker::Breakers`), as JSON in the table `breakers`. The
+//! instance holds the breakers in memory ([`Held`], loaded from the row on first use); each
+//! route runs the core's decision on them and writes the row back, in one transaction, only
+//! when what must survive changed (`Breakers::durable`: a state, a transition, the probes; not a
+//! closed breaker's window counters, which every report of a batch's calls changes), as an
+//! update in place (one row written; `INSERT OR REPLACE` wrote two). The table is created on
+//! first use, so the other instances of the class never hold it.
+
+use std::cell::RefCell;
+use std::rc::Rc;
 
 use serde::Deserialize;
 use worker::SqlStorage;
@@ -16,6 +21,17 @@ use crate::sql_tables::{exec, rows};
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS breakers (name TEXT PRIMARY KEY, body TEXT NOT NULL)";
 /// The one row's key.
 const BOOK: &str = "book";
+
+/// The breakers as the instance holds them (`None` until first used).
+pub(crate) type Held = Rc<RefCell<Option<Breakers>>>;
+
+/// The breakers as held, else as stored.
+fn current(sql: &SqlStorage, held: &Held, now_ms: i64) -> Result<Breakers, StoreError> {
+    match held.borrow().as_ref() {
+        Some(book) => Ok(book.clone()),
+        None => load(sql, now_ms),
+    }
+}
 
 /// The stored breakers, or every role closed since `now_ms`; always under this build's policy.
 fn load(sql: &SqlStorage, now_ms: i64) -> Result<Breakers, StoreError> {
@@ -33,10 +49,16 @@ fn load(sql: &SqlStorage, now_ms: i64) -> Result<Breakers, StoreError> {
     Ok(book)
 }
 
-fn save(sql: &SqlStorage, book: &Breakers, loaded: &Breakers) -> Result<(), StoreError> {
-    if book == loaded {
-        return Ok(());
+/// Holds `book`, and writes it when what must survive changed since `loaded`.
+fn save(sql: &SqlStorage, held: &Held, book: Breakers, loaded: &Breakers) -> Result<(), StoreError> {
+    if book.durable() != loaded.durable() {
+        write(sql, &book)?;
     }
+    *held.borrow_mut() = Some(book);
+    Ok(())
+}
+
+fn write(sql: &SqlStorage, book: &Breakers) -> Result<(), StoreError> {
     let body = serde_json::to_string(book).map_err(|e| StoreError(format!("cannot encode the breakers: {e}")))?;
     exec(
         sql,
@@ -46,23 +68,23 @@ fn save(sql: &SqlStorage, book: &Breakers, loaded: &Breakers) -> Result<(), Stor
 }
 
 /// `POST /breakers/gate`.
-pub(crate) fn gate(sql: SqlStorage, req: &GateRequest) -> Result<GateAnswer, StoreError> {
-    let loaded = load(&sql, req.now_ms)?;
+pub(crate) fn gate(sql: SqlStorage, held: &Held, req: &GateRequest) -> Result<GateAnswer, StoreError> {
+    let loaded = current(&sql, held, req.now_ms)?;
     let mut book = loaded.clone();
     let answer = book.gate(req);
-    save(&sql, &book, &loaded)?;
+    save(&sql, held, book, &loaded)?;
     Ok(answer)
 }
 
 /// `POST /breakers/report`.
-pub(crate) fn report(sql: SqlStorage, req: &BreakerReport) -> Result<(), StoreError> {
-    let loaded = load(&sql, req.now_ms)?;
+pub(crate) fn report(sql: SqlStorage, held: &Held, req: &BreakerReport) -> Result<(), StoreError> {
+    let loaded = current(&sql, held, req.now_ms)?;
     let mut book = loaded.clone();
     book.report(req);
-    save(&sql, &book, &loaded)
+    save(&sql, held, book, &loaded)
 }
 
 /// `GET /breakers`.
-pub(crate) fn view(sql: SqlStorage, now_ms: i64) -> Result<BreakersView, StoreError> {
-    Ok(load(&sql, now_ms)?.view())
+pub(crate) fn view(sql: SqlStorage, held: &Held, now_ms: i64) -> Result<BreakersView, StoreError> {
+    Ok(current(&sql, held, now_ms)?.view())
 }

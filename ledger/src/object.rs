@@ -66,6 +66,8 @@ pub struct Ledger {
     dirtied: Cell<bool>,
     /// A job shard's rows not folded yet and where its journal stands ([`crate::shard`]).
     shard: Rc<RefCell<Shard>>,
+    /// The `breakers` instance's breakers, window counters included ([`breakers::Held`]).
+    breakers: breakers::Held,
 }
 
 impl DurableObject for Ledger {
@@ -82,7 +84,7 @@ impl DurableObject for Ledger {
         let stats = RefCell::new(LedgerStats { since_ms: now_ms(), ..LedgerStats::default() });
         let log_rows = code24_shared::config::environment(&vars(&env)) == Ok(code24_shared::names::Environment::Local);
         let shard = Rc::new(RefCell::new(shard));
-        Self { state, env, schema, alarm_at: Cell::new(None), stats, log_rows, dirtied: Cell::new(false), shard }
+        Self { state, env, schema, alarm_at: Cell::new(None), stats, log_rows, dirtied: Cell::new(false), shard, breakers: Rc::default() }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -176,9 +178,15 @@ impl Ledger {
                 (stats.journal_entries, stats.journal_bytes) = shard::journal_size(&sql).unwrap_or_default();
                 http::json(200, &stats)
             }
-            Route::BreakerGate => self.transact(route, body, |sql, r: GateRequest| breakers::gate(sql, &r)),
-            Route::BreakerReport => self.transact(route, body, |sql, r: BreakerReport| breakers::report(sql, &r)),
-            Route::Breakers => match breakers::view(self.state.storage().sql(), now_ms()) {
+            Route::BreakerGate => {
+                let held = Rc::clone(&self.breakers);
+                self.transact(route, body, move |sql, r: GateRequest| breakers::gate(sql, &held, &r))
+            }
+            Route::BreakerReport => {
+                let held = Rc::clone(&self.breakers);
+                self.transact(route, body, move |sql, r: BreakerReport| breakers::report(sql, &held, &r))
+            }
+            Route::Breakers => match breakers::view(self.state.storage().sql(), &self.breakers, now_ms()) {
                 Ok(view) => http::json(200, &view),
                 Err(e) => http::error(500, e.to_string()),
             },

@@ -124,6 +124,7 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("sweeps", "producer_owner", "TEXT"),
     ("sweeps", "finalize_requested_ms", "INTEGER"),
     ("sweeps", "origin", "TEXT"),
+    ("sweeps", "by_shard", "INTEGER NOT NULL DEFAULT 0"),
     ("sites", "active_attempts", "INTEGER NOT NULL DEFAULT 0"),
     ("sites", "done", "TEXT"),
     ("counts", "touched_ms", "INTEGER"),
@@ -212,6 +213,8 @@ struct RunRecord {
     finalize_requested_ms: Option<i64>,
     #[serde(default)]
     origin: Option<String>,
+    #[serde(default)]
+    by_shard: i64,
 }
 
 impl TryFrom<RunRecord> for RunRow {
@@ -226,6 +229,7 @@ impl TryFrom<RunRecord> for RunRow {
             phase,
             cursor: r.cursor,
             origin: r.origin,
+            by_shard: r.by_shard != 0,
             expected: r.expected,
             enqueued: r.enqueued,
             opened_ms: r.opened_ms,
@@ -260,8 +264,8 @@ impl RunTable for SqlRunTable {
             &self.sql,
             "INSERT OR REPLACE INTO sweeps
                 (sweep_id, task, scheduled_ms, phase, cursor, expected, enqueued, opened_ms,
-                 producer_lease_until_ms, fanout_done_ms, finished_ms, firings, producer_owner, finalize_requested_ms, origin)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 producer_lease_until_ms, fanout_done_ms, finished_ms, firings, producer_owner, finalize_requested_ms, origin, by_shard)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             vec![
                 r.run_id.as_str().into(),
                 r.task.as_str().into(),
@@ -278,6 +282,7 @@ impl RunTable for SqlRunTable {
                 r.producer_owner.as_deref().into(),
                 opt_int(r.finalize_requested_ms)?,
                 r.origin.as_deref().into(),
+                int(i64::from(r.by_shard))?,
             ],
         )
     }

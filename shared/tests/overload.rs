@@ -92,3 +92,40 @@ fn overload_at_half_the_demand_keeps_the_backlog_bounded_and_every_site_fresh() 
 fn overload_at_a_fifth_of_the_demand_keeps_the_backlog_bounded_and_every_site_fresh() {
     check_overload(5);
 }
+
+/// Overload that sets in after sweeps the elites kept up with: those later sweeps went out by
+/// ledger shard (`pipeline::producer::by_shard`, after a sweep worked through), the first
+/// overloaded one too, and the next ones in the plain rotated order, whose origin comes from
+/// the nearest of the shards' fronts (`pipeline::rotation::next_origin`). The staleness bound
+/// holds across the change, with nothing lost or worked twice after success.
+#[test]
+fn overload_that_sets_in_after_sweeps_sent_by_shard_keeps_every_site_fresh() {
+    const FRESH: u32 = 8;
+    for factor in [2, 5] {
+        let cfg = SimConfig {
+            // Calls take no time up to the middle of the last fresh sweep's period.
+            elite_slow_after_ms: i64::from(FRESH) * PERIOD_MS - PERIOD_MS / 2,
+            ..overloaded(u64::from(factor) + 100, factor)
+        };
+        let r = run(&cfg);
+        let bound = u64::from(factor) + 1;
+        println!(
+            "overload from sweep {} at factor {factor}: {} of {SWEEPS} sweeps sent by shard; worst staleness {} sweeps without a \
+             result (bound: a result every {bound}); peak backlog {}; results {} superseded {}",
+            FRESH + 1,
+            r.by_shard_sweeps,
+            r.max_sweeps_without_result,
+            r.peak_backlog,
+            r.results,
+            r.superseded
+        );
+        assert!(r.violations.is_empty(), "factor {factor}: {:?}", &r.violations[..r.violations.len().min(20)]);
+        assert_eq!(r.reworked_after_success, 0, "no duplicate work after success");
+        assert_eq!((r.jobs, r.dead), (u64::from(SWEEPS) * SITES as u64, 0), "every (sweep, site) ended: 0 lost");
+        // Sweeps 2 to FRESH + 1 opened after a sweep worked through; none after.
+        assert_eq!(r.by_shard_sweeps, u64::from(FRESH), "factor {factor}: sweeps sent by shard");
+        assert!(r.superseded > 0, "the overload superseded nothing");
+        assert!(r.peak_backlog <= 2 * SITES as u64 + 8, "backlog {} above two sweeps of messages", r.peak_backlog);
+        assert!(r.max_sweeps_without_result < bound, "a site went {} sweeps without a result; bound {bound}", r.max_sweeps_without_result);
+    }
+}

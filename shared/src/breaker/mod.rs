@@ -320,6 +320,18 @@ impl Breakers {
         self.transitions.truncate(MAX_TRANSITIONS);
     }
 
+    /// What must survive the instance: everything but a closed breaker's window counters. A
+    /// request that changed only those (a report of a batch's calls while every breaker is
+    /// closed, nearly every report) need not write; an instance that restarts starts its
+    /// windows again, which delays an opening by at most one window.
+    pub fn durable(&self) -> Breakers {
+        let mut kept = self.clone();
+        for r in kept.roles.iter_mut().filter(|r| r.state == BreakerState::Closed) {
+            (r.window_start_ms, r.calls, r.failures) = (0, 0, 0);
+        }
+        kept
+    }
+
     /// The answer of `GET /breakers`.
     pub fn view(&self) -> BreakersView {
         let breakers = self

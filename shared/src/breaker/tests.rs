@@ -216,3 +216,15 @@ fn an_auto_replay_is_audited_like_a_replay() {
     let request = normalise("/api/dead-letters/replay", &body);
     assert!(request.contains("20261129T010000Z.b") && !request.contains("automatic"), "{request}");
 }
+
+#[test]
+fn breaker_window_counts_of_a_closed_breaker_need_no_write_a_transition_does() {
+    let mut b = Breakers::new(P, 0);
+    let before = b.durable();
+    report(&mut b, EliteRole::Brand, 8, 1, 1_000);
+    assert_ne!(b, Breakers::new(P, 0), "the window counted the calls");
+    assert_eq!(b.durable(), before, "only a closed breaker's window changed: nothing to write");
+    report(&mut b, EliteRole::Brand, 10, 10, 2_000);
+    assert_eq!(b.state(EliteRole::Brand), BreakerState::Open);
+    assert_ne!(b.durable(), before, "an opening is written");
+}

@@ -41,6 +41,14 @@ pub struct WorkFront {
     pub subject: String,
     /// When it was claimed (in a shard, the latest first attempt is its front).
     pub at_ms: i64,
+    /// The sweep's run id (empty in a row written by an older build).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub run_id: String,
+    /// Jobs of the sweep this shard has ended (succeeded, dead or superseded) as of the read:
+    /// filled by the head route, never stored. Summed over the shards, it says whether the
+    /// sweep was worked through (`pipeline::rotation::worked_through`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended: Option<u64>,
 }
 
 /// Body of the job shards' head route: reads the task's row, after raising its head to
@@ -63,12 +71,17 @@ fn row_of(table: &impl JobTable, task: &str) -> Result<HeadRow, StoreError> {
 }
 
 /// Answers a [`HeadRequest`]: the task's row, its head raised to the announced time (a head
-/// never moves back: a late announcement of an older sweep changes nothing).
+/// never moves back: a late announcement of an older sweep changes nothing), its front with
+/// the jobs of the front's sweep this shard has ended.
 pub fn head(table: &mut impl JobTable, req: &HeadRequest) -> Result<HeadRow, StoreError> {
     let mut row = row_of(table, &req.task)?;
     if let Some(at) = req.announce_ms.filter(|at| *at > row.head_ms) {
         row.head_ms = at;
         table.put_head(&row)?;
+    }
+    if let Some(front) = row.front.as_mut().filter(|f| !f.run_id.is_empty()) {
+        let counts = table.counts(&front.run_id)?;
+        front.ended = Some(counts.succeeded + counts.dead + counts.superseded);
     }
     Ok(row)
 }
@@ -93,7 +106,8 @@ pub(super) fn advance_front(table: &mut impl JobTable, c: &JobClaim, now_ms: i64
     if row.front.as_ref().is_some_and(|f| f.scheduled_ms > c.scheduled_ms) {
         return Ok(());
     }
-    row.front = Some(WorkFront { scheduled_ms: c.scheduled_ms, subject: c.subject.clone(), at_ms: now_ms });
+    row.front =
+        Some(WorkFront { scheduled_ms: c.scheduled_ms, subject: c.subject.clone(), at_ms: now_ms, run_id: c.run_id.clone(), ended: None });
     table.put_head(&row)
 }
 
@@ -166,13 +180,23 @@ mod tests {
         assert_eq!(front(&mut t), None);
         claim(&mut t, &job(1, "a"), 10, LEASE).unwrap();
         claim(&mut t, &job(1, "b"), 20, LEASE).unwrap();
-        assert_eq!(front(&mut t), Some(WorkFront { scheduled_ms: 180_000, subject: "b".into(), at_ms: 20 }));
+        let ended = |sweep: u32, subject: &str, at_ms: i64, ended: u64| WorkFront {
+            scheduled_ms: i64::from(sweep) * 180_000,
+            subject: subject.into(),
+            at_ms,
+            run_id: format!("l.optimize.s{sweep}"),
+            ended: Some(ended),
+        };
+        assert_eq!(front(&mut t), Some(ended(1, "b", 20, 0)));
+        let done = JobOutcome { job_id: job(1, "b").job_id, attempt: 1, error: None, superseded: false, metrics: None };
+        complete(&mut t, &done, 21, 3).unwrap();
+        assert_eq!(front(&mut t), Some(ended(1, "b", 20, 1)), "the shard's ended jobs of the front's sweep, as of the read");
         // A retry (second attempt) and a replay do not move it; a newer sweep does, and an
         // older sweep's first attempt then does not.
         claim(&mut t, &job(1, "a"), LEASE + 11, LEASE).unwrap();
         claim(&mut t, &job(2, "c"), LEASE + 12, LEASE).unwrap();
         claim(&mut t, &job(1, "d"), LEASE + 13, LEASE).unwrap();
         claim(&mut t, &JobClaim { replay: true, ..job(0, "e") }, LEASE + 14, LEASE).unwrap();
-        assert_eq!(front(&mut t), Some(WorkFront { scheduled_ms: 360_000, subject: "c".into(), at_ms: LEASE + 12 }));
+        assert_eq!(front(&mut t), Some(ended(2, "c", LEASE + 12, 0)));
     }
 }

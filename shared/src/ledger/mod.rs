@@ -440,6 +440,11 @@ pub struct RunRow {
     /// its position in the id order.
     #[serde(default)]
     pub origin: Option<String>,
+    /// Whether the fan-out sends each block of its order by ledger shard
+    /// (`pipeline::producer::by_shard`), which changes how its work front is read
+    /// (`pipeline::rotation::next_origin`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub by_shard: bool,
     /// Active sites when the sweep opened; replaced by `enqueued` when the fan-out ends.
     pub expected: u64,
     pub enqueued: u64,
@@ -486,6 +491,9 @@ pub enum OpenDecision {
     Start {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         origin: Option<String>,
+        /// Send each block of the order by ledger shard ([`RunRow::by_shard`]).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        by_shard: bool,
     },
     /// A producer died mid-fan-out (or this producer retries its own fan-out): continue after
     /// `cursor` in the order that starts after `origin`.
@@ -494,6 +502,8 @@ pub enum OpenDecision {
         enqueued: u64,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         origin: Option<String>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        by_shard: bool,
     },
     /// The fan-out already finished: a duplicate firing, enqueue nothing.
     AlreadyEnqueued,
@@ -507,6 +517,8 @@ pub enum OpenDecision {
     Redrive {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         origin: Option<String>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        by_shard: bool,
     },
 }
 

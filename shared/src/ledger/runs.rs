@@ -3,7 +3,7 @@
 //! resumes instead of starting over, combining the shards' counters into progress, and the
 //! fan-in: answering exactly one request "enqueue the final job" once a run is complete.
 
-use crate::pipeline::rotation::{next_origin, rank};
+use crate::pipeline::rotation::{next_origin, rank, worked_through};
 
 use super::{
     FanoutDone, FinalizeDecision, FinalizeRequest, OpenDecision, OpenRun, PageDone, RunPhase, RunProgress, RunRow, ShardCounts, StoreError,
@@ -20,7 +20,7 @@ pub trait RunTable {
 /// Decides what a cron firing (or a catch-up, or a backfill) for a run must do.
 pub fn open(table: &mut impl RunTable, req: &OpenRun) -> Result<OpenDecision, StoreError> {
     let Some(mut row) = table.run(&req.run_id)? else {
-        let origin = origin_of_new(table, req)?;
+        let (origin, by_shard) = origin_of_new(table, req)?;
         table.put_run(&RunRow {
             run_id: req.run_id.clone(),
             task: req.task.clone(),
@@ -28,6 +28,7 @@ pub fn open(table: &mut impl RunTable, req: &OpenRun) -> Result<OpenDecision, St
             phase: RunPhase::Enqueuing,
             cursor: None,
             origin: origin.clone(),
+            by_shard,
             expected: req.expected,
             enqueued: 0,
             opened_ms: req.now_ms,
@@ -39,7 +40,7 @@ pub fn open(table: &mut impl RunTable, req: &OpenRun) -> Result<OpenDecision, St
             finalize_requested_ms: None,
         })?;
         abandon_stale(table, req)?;
-        return Ok(OpenDecision::Start { origin });
+        return Ok(OpenDecision::Start { origin, by_shard });
     };
     row.firings += 1;
     let stalled = |row: &RunRow| {
@@ -51,7 +52,7 @@ pub fn open(table: &mut impl RunTable, req: &OpenRun) -> Result<OpenDecision, St
     // resumes it at once, without waiting for its own lease to lapse.
     let own = row.producer_owner.as_deref() == Some(req.owner.as_str());
     let decision = match row.phase {
-        RunPhase::Enqueued if stalled(&row) => OpenDecision::Redrive { origin: row.origin.clone() },
+        RunPhase::Enqueued if stalled(&row) => OpenDecision::Redrive { origin: row.origin.clone(), by_shard: row.by_shard },
         RunPhase::Enqueued | RunPhase::Abandoned => OpenDecision::AlreadyEnqueued,
         RunPhase::Enqueuing if row.producer_lease_until_ms > req.now_ms && !own => {
             OpenDecision::InProgress { lease_until_ms: row.producer_lease_until_ms }
@@ -59,26 +60,35 @@ pub fn open(table: &mut impl RunTable, req: &OpenRun) -> Result<OpenDecision, St
         RunPhase::Enqueuing => {
             row.producer_lease_until_ms = req.now_ms + req.lease_ms;
             row.producer_owner = Some(req.owner.clone());
-            OpenDecision::Resume { cursor: row.cursor.clone(), enqueued: row.enqueued, origin: row.origin.clone() }
+            OpenDecision::Resume { cursor: row.cursor.clone(), enqueued: row.enqueued, origin: row.origin.clone(), by_shard: row.by_shard }
         }
     };
     table.put_run(&row)?;
     Ok(decision)
 }
 
-/// Where a new run's fan-out starts. An optimization sweep starts where the previous sweep of
-/// its task stopped (`pipeline::rotation::next_origin`): after the last site that sweep sent
-/// when its fan-out died (abandoned or still unfinished), or after the last site its work
-/// reached (`OpenRun::work_fronts`), else at that sweep's own origin. So a site left unsent by a
-/// dead fan-out, or unworked by an overloaded sweep, is among the first the next sweep sends,
-/// and neither a fan-out that keeps dying at the same place nor a sweep that is always cut
-/// short can starve the sites behind it. Report runs start from the first customer.
-fn origin_of_new(table: &impl RunTable, req: &OpenRun) -> Result<Option<String>, StoreError> {
+/// Where a new run's fan-out starts, and whether it sends by shard. An optimization sweep
+/// starts where the previous sweep of its task stopped (`pipeline::rotation::next_origin`):
+/// after the last site that sweep sent when its fan-out died (abandoned or still unfinished),
+/// or after the last site its work reached (`OpenRun::work_fronts`), else at that sweep's own
+/// origin. So a site left unsent by a dead fan-out, or unworked by an overloaded sweep, is among
+/// the first the next sweep sends, and neither a fan-out that keeps dying at the same place nor
+/// a sweep that is always cut short can starve the sites behind it. Report runs start from the
+/// first customer.
+///
+/// A sweep sends by shard (`pipeline::producer::by_shard`: fewer ledger requests and rows per
+/// job) when the previous sweep of its task was worked through when it opened
+/// (`pipeline::rotation::worked_through`): the work keeps up, so the exact order matters
+/// little. After a sweep that had not finished (overload, or an outage),
+/// it sends in the plain rotated order, whose work front is exact (see "Overload" in
+/// ARCHITECTURE.md).
+fn origin_of_new(table: &impl RunTable, req: &OpenRun) -> Result<(Option<String>, bool), StoreError> {
     if !super::is_optimization(&req.run_id) {
-        return Ok(None);
+        return Ok((None, false));
     }
     let previous = table.recent(STALE_SCAN)?.into_iter().find(|r| r.task == req.task && r.scheduled_ms < req.scheduled_ms);
-    Ok(previous.and_then(|p| next_origin(&p, &req.work_fronts)))
+    let by_shard = previous.as_ref().is_some_and(|p| worked_through(p, &req.work_fronts));
+    Ok((previous.and_then(|p| next_origin(&p, &req.work_fronts)), by_shard))
 }
 
 /// How many recent sweeps a new sweep looks through for stale fan-outs to abandon; older ones

@@ -163,7 +163,7 @@ fn finish(sweep: &str, owner: &str, now: i64) -> FanoutDone {
 #[test]
 fn sweep_opens_once_and_duplicate_firings_enqueue_nothing() {
     let mut t = MemoryRunTable::default();
-    assert_eq!(open(&mut t, &open_req("l.optimize.s1", 0)).unwrap(), OpenDecision::Start { origin: None });
+    assert_eq!(open(&mut t, &open_req("l.optimize.s1", 0)).unwrap(), OpenDecision::Start { origin: None, by_shard: false });
     assert_eq!(open(&mut t, &open_req("l.optimize.s1", 1)).unwrap(), OpenDecision::InProgress { lease_until_ms: LEASE });
     record_page(&mut t, &page("l.optimize.s1", "p0", "c", 3, 2)).unwrap();
     finish_fanout(&mut t, &finish("l.optimize.s1", "p0", 3)).unwrap();
@@ -182,8 +182,8 @@ fn a_stalled_sweep_fired_again_long_after_its_fan_out_is_re_driven_without_count
     // one re-drives the incomplete sweep.
     for (now, decision) in [
         (3 + LEASE, OpenDecision::AlreadyEnqueued),
-        (4 + LEASE, OpenDecision::Redrive { origin: None }),
-        (10 * LEASE, OpenDecision::Redrive { origin: None }),
+        (4 + LEASE, OpenDecision::Redrive { origin: None, by_shard: false }),
+        (10 * LEASE, OpenDecision::Redrive { origin: None, by_shard: false }),
     ] {
         assert_eq!(open(&mut t, &open_req("l.optimize.s1", now)).unwrap(), decision, "at {now}");
     }
@@ -202,12 +202,12 @@ fn a_stalled_sweep_fired_again_long_after_its_fan_out_is_re_driven_without_count
 #[test]
 fn dead_producer_is_resumed_from_its_cursor() {
     let mut t = MemoryRunTable::default();
-    assert_eq!(open(&mut t, &open_req("l.optimize.s1", 0)).unwrap(), OpenDecision::Start { origin: None });
+    assert_eq!(open(&mut t, &open_req("l.optimize.s1", 0)).unwrap(), OpenDecision::Start { origin: None, by_shard: false });
     record_page(&mut t, &page("l.optimize.s1", "p0", "b", 2, 10)).unwrap();
     // The producer dies. Its lease lapses; the next firing resumes after "b".
     let later = 10 + LEASE + 1;
     let decision = open(&mut t, &open_req("l.optimize.s1", later)).unwrap();
-    assert_eq!(decision, OpenDecision::Resume { cursor: Some("b".into()), enqueued: 2, origin: None });
+    assert_eq!(decision, OpenDecision::Resume { cursor: Some("b".into()), enqueued: 2, origin: None, by_shard: false });
     let owner = format!("p{later}");
     // A page at or before the cursor (re-sent by the resumed producer) counts nothing twice.
     record_page(&mut t, &page("l.optimize.s1", &owner, "b", 2, LEASE + 20)).unwrap();
@@ -274,7 +274,7 @@ fn a_stale_fan_out_is_abandoned_when_the_next_sweep_starts() {
     let mut second = open_req("l.optimize.s2", 180_000);
     second.scheduled_ms = 180_000;
     // It starts where the dead fan-out stopped, so the sites after "b" are sent first.
-    assert_eq!(open(&mut t, &second).unwrap(), OpenDecision::Start { origin: Some("b".into()) });
+    assert_eq!(open(&mut t, &second).unwrap(), OpenDecision::Start { origin: Some("b".into()), by_shard: false });
     let row = t.run("l.optimize.s1").unwrap().unwrap();
     assert_eq!((row.phase, row.expected), (RunPhase::Abandoned, 2));
     let shards = [ShardCounts { run_id: "l.optimize.s1".into(), succeeded: 2, last_terminal_ms: Some(50), ..ShardCounts::default() }];
@@ -286,10 +286,10 @@ fn a_stale_fan_out_is_abandoned_when_the_next_sweep_starts() {
 fn limits_a_sweep_starts_where_the_previous_one_stopped_and_counts_its_wrapped_pages_in_order() {
     let mut t = MemoryRunTable::default();
     let sweep = |k: i64, now: i64| OpenRun { scheduled_ms: k * 180_000, ..open_req(&format!("l.optimize.s{k}"), now) };
-    assert_eq!(open(&mut t, &sweep(1, 0)).unwrap(), OpenDecision::Start { origin: None });
+    assert_eq!(open(&mut t, &sweep(1, 0)).unwrap(), OpenDecision::Start { origin: None, by_shard: false });
     record_page(&mut t, &page("l.optimize.s1", "p0", "m", 5, 1)).unwrap();
     // Sweep 1's producer dies after "m"; sweep 2 starts after "m" and wraps round to it.
-    assert_eq!(open(&mut t, &sweep(2, 180_000)).unwrap(), OpenDecision::Start { origin: Some("m".into()) });
+    assert_eq!(open(&mut t, &sweep(2, 180_000)).unwrap(), OpenDecision::Start { origin: Some("m".into()), by_shard: false });
     let owner = "p180000";
     // (cursor, added, enqueued after): "z" then the wrapped "c" and "m" count; a re-sent "x"
     // (before "z" in this order) and a re-sent "c" count nothing.
@@ -299,13 +299,42 @@ fn limits_a_sweep_starts_where_the_previous_one_stopped_and_counts_its_wrapped_p
     }
     // The same producer re-opening its own fan-out (a retry) resumes at once, lease or not.
     let again = OpenRun { owner: owner.into(), ..sweep(2, 180_002) };
-    let resumed = OpenDecision::Resume { cursor: Some("m".into()), enqueued: 9, origin: Some("m".into()) };
+    let resumed = OpenDecision::Resume { cursor: Some("m".into()), enqueued: 9, origin: Some("m".into()), by_shard: false };
     assert_eq!(open(&mut t, &again).unwrap(), resumed);
     finish_fanout(&mut t, &finish("l.optimize.s2", owner, 180_003)).unwrap();
     // A sweep after a finished one keeps its origin; report runs always start from the first.
-    assert_eq!(open(&mut t, &sweep(3, 360_000)).unwrap(), OpenDecision::Start { origin: Some("m".into()) });
+    assert_eq!(open(&mut t, &sweep(3, 360_000)).unwrap(), OpenDecision::Start { origin: Some("m".into()), by_shard: false });
     let report = OpenRun { task: "monthly-analytics".into(), ..open_req("l.monthly-analytics.2027-01", 360_001) };
-    assert_eq!(open(&mut t, &report).unwrap(), OpenDecision::Start { origin: None });
+    assert_eq!(open(&mut t, &report).unwrap(), OpenDecision::Start { origin: None, by_shard: false });
+}
+
+#[test]
+fn a_sweep_after_one_worked_through_is_sent_by_shard_and_keeps_that_on_resume() {
+    use super::heads::WorkFront;
+    let mut t = MemoryRunTable::default();
+    let sweep = |k: i64, now: i64| OpenRun { scheduled_ms: k * 180_000, ..open_req(&format!("l.optimize.s{k}"), now) };
+    open(&mut t, &sweep(1, 0)).unwrap();
+    record_page(&mut t, &page("l.optimize.s1", "p0", "c", 3, 1)).unwrap();
+    finish_fanout(&mut t, &finish("l.optimize.s1", "p0", 2)).unwrap();
+    let front = |subject: &str, ended: u64| WorkFront {
+        scheduled_ms: 180_000,
+        subject: subject.into(),
+        at_ms: 3,
+        run_id: "l.optimize.s1".into(),
+        ended: Some(ended),
+    };
+    // Two of sweep 1's three jobs ended: sweep 2 goes out in the plain order.
+    let busy = OpenRun { work_fronts: vec![front("b", 1), front("c", 1)], ..sweep(2, 180_000) };
+    assert_eq!(open(&mut t, &busy).unwrap(), OpenDecision::Start { origin: Some("c".into()), by_shard: false });
+    record_page(&mut t, &page("l.optimize.s2", "p180000", "c", 3, 180_001)).unwrap();
+    finish_fanout(&mut t, &finish("l.optimize.s2", "p180000", 180_002)).unwrap();
+    // All three of sweep 2's ended: sweep 3 goes by shard, and its resume says so too.
+    let fronts = vec![WorkFront { scheduled_ms: 360_000, run_id: "l.optimize.s2".into(), ..front("c", 3) }];
+    let done = OpenRun { work_fronts: fronts, ..sweep(3, 360_000) };
+    assert_eq!(open(&mut t, &done).unwrap(), OpenDecision::Start { origin: Some("c".into()), by_shard: true });
+    assert!(t.run("l.optimize.s3").unwrap().unwrap().by_shard);
+    let resumed = open(&mut t, &OpenRun { owner: "p360000".into(), ..sweep(3, 360_001) }).unwrap();
+    assert_eq!(resumed, OpenDecision::Resume { cursor: None, enqueued: 0, origin: Some("c".into()), by_shard: true });
 }
 
 fn settle_req(c: &JobClaim, written: bool, now: i64) -> SettleRequest {

@@ -30,7 +30,13 @@ pub fn rank<'k>(key: &'k str, origin: Option<&str>) -> (bool, &'k str) {
 ///   (the sites the work did not reach first). Under overload the previous sweep is
 ///   superseded from now on, so this is where its work stops, give or take the jobs in
 ///   flight. The furthest, not the latest: batches in flight interleave, so the latest claim
-///   can lag the furthest by a batch, and a lagging origin would send sites just worked first;
+///   can lag the furthest by a batch, and a lagging origin would send sites just worked first.
+///   A previous sweep sent by shard (`RunRow::by_shard`) was worked block by block, shard
+///   after shard within a block: a shard's front is where *its* work stood, so the work
+///   surely reached only the nearest of the fronts, and every shard must have one (a shard
+///   whose work had not reached the sweep leaves the previous origin). The sites from there
+///   on are sent first: at most the fronts' block and the one before it were partly worked,
+///   and are worked again;
 /// - both: whichever comes first in the previous sweep's order;
 /// - neither (the work is in an older sweep, or nothing was claimed yet): the previous
 ///   sweep's own origin, as its work has not started.
@@ -40,17 +46,27 @@ pub fn next_origin(previous: &RunRow, fronts: &[WorkFront]) -> Option<String> {
         RunPhase::Enqueuing | RunPhase::Abandoned => previous.cursor.clone(),
     };
     let origin = previous.origin.as_deref();
-    let worked_to = fronts
-        .iter()
-        .filter(|f| f.scheduled_ms == previous.scheduled_ms)
-        .map(|f| f.subject.as_str())
-        .max_by_key(|subject| rank(subject, origin))
-        .map(str::to_owned);
-    match (sent_to, worked_to) {
+    let reached = fronts.iter().filter(|f| f.scheduled_ms == previous.scheduled_ms).map(|f| f.subject.as_str());
+    let worked_to = if !previous.by_shard {
+        reached.max_by_key(|subject| rank(subject, origin))
+    } else if reached.clone().count() == fronts.len() {
+        reached.min_by_key(|subject| rank(subject, origin))
+    } else {
+        None
+    };
+    match (sent_to, worked_to.map(str::to_owned)) {
         (Some(sent), Some(worked)) => Some(if rank(&worked, origin) < rank(&sent, origin) { worked } else { sent }),
         (Some(at), None) | (None, Some(at)) => Some(at),
         (None, None) => previous.origin.clone(),
     }
+}
+
+/// Whether every job of `previous` had ended when `fronts` were read: its fan-out finished and
+/// the shards' ended jobs of it (`WorkFront::ended`) add up to what it sent. The next sweep
+/// then sends by shard (`ledger::runs::open`).
+pub fn worked_through(previous: &RunRow, fronts: &[WorkFront]) -> bool {
+    let ended: u64 = fronts.iter().filter(|f| f.scheduled_ms == previous.scheduled_ms).filter_map(|f| f.ended).sum();
+    previous.finished_ms.is_some() || (previous.phase == RunPhase::Enqueued && ended >= previous.expected)
 }
 
 /// Where a fan-out is in its rotated order.
@@ -161,6 +177,7 @@ mod tests {
             phase,
             cursor: cursor.map(Into::into),
             origin: origin.map(Into::into),
+            by_shard: false,
             expected: 5,
             enqueued: 5,
             opened_ms: 0,
@@ -176,7 +193,13 @@ mod tests {
     fn check_origin(previous: &RunRow, fronts: &[(i64, &str)], expected: Option<&str>) {
         let fronts: Vec<WorkFront> = fronts
             .iter()
-            .map(|(scheduled_ms, subject)| WorkFront { scheduled_ms: *scheduled_ms, subject: (*subject).into(), at_ms: 0 })
+            .map(|(scheduled_ms, subject)| WorkFront {
+                scheduled_ms: *scheduled_ms,
+                subject: (*subject).into(),
+                at_ms: 0,
+                run_id: String::new(),
+                ended: None,
+            })
             .collect();
         assert_eq!(next_origin(previous, &fronts).as_deref(), expected, "{previous:?} {fronts:?}");
     }
@@ -200,5 +223,39 @@ mod tests {
         check_origin(&died_early, &[(180_000, "e")], Some("c"));
         check_origin(&died_early, &[], Some("c"));
         check_origin(&previous(RunPhase::Enqueued, None, None), &[], None);
+    }
+
+    #[test]
+    fn overload_after_a_sweep_sent_by_shard_the_next_starts_at_the_nearest_front() {
+        let by_shard = RunRow { by_shard: true, ..previous(RunPhase::Enqueued, Some("b"), Some("b")) };
+        // Each shard's work stood at its own place: only the nearest is surely reached.
+        check_origin(&by_shard, &[(180_000, "d"), (180_000, "c"), (180_000, "a")], Some("c"));
+        // A shard whose work had not reached the sweep: where it stood is unknown, so the
+        // sweep's own origin.
+        check_origin(&by_shard, &[(180_000, "d"), (0, "e")], Some("b"));
+        // A dead fan-out still bounds it.
+        let died = RunRow { by_shard: true, ..previous(RunPhase::Abandoned, Some("b"), Some("c")) };
+        check_origin(&died, &[(180_000, "e"), (180_000, "d")], Some("c"));
+    }
+
+    #[test]
+    fn a_sweep_is_worked_through_once_its_shards_ended_all_it_sent() {
+        let front = |scheduled_ms: i64, ended: Option<u64>| WorkFront {
+            scheduled_ms,
+            subject: "c".into(),
+            at_ms: 0,
+            run_id: "l.optimize.s1".into(),
+            ended,
+        };
+        let sent = previous(RunPhase::Enqueued, None, None);
+        assert!(worked_through(&sent, &[front(180_000, Some(3)), front(180_000, Some(2))]));
+        assert!(!worked_through(&sent, &[front(180_000, Some(3)), front(180_000, Some(1))]), "one job still open");
+        // An older sweep's front counts nothing for this one; nor does a front without counts.
+        assert!(!worked_through(&sent, &[front(180_000, Some(3)), front(0, Some(9)), front(180_000, None)]));
+        // A fan-out not finished is not worked through, whatever its shards ended.
+        let sending = previous(RunPhase::Enqueuing, None, None);
+        assert!(!worked_through(&sending, &[front(180_000, Some(5))]));
+        // A finish time recorded says so by itself.
+        assert!(worked_through(&RunRow { finished_ms: Some(1), ..sending }, &[]));
     }
 }

@@ -15,6 +15,8 @@ pub struct EliteCapacity {
     pub call_ms: i64,
     /// The first firing, from which periods are counted.
     pub start_ms: i64,
+    /// Calls take `call_ms` from this instant on; before, no time.
+    pub slow_from_ms: i64,
     /// The sweep interval: one period.
     pub period_ms: i64,
     /// Calls served, by period index.
@@ -26,7 +28,9 @@ impl EliteCapacity {
     pub fn serve(&self, clock: &SimClock) {
         let period = (clock.get() - self.start_ms).div_euclid(self.period_ms.max(1));
         *self.calls.borrow_mut().entry(period).or_default() += 1;
-        clock.set(clock.get() + self.call_ms);
+        if clock.get() >= self.slow_from_ms {
+            clock.set(clock.get() + self.call_ms);
+        }
     }
 
     /// The most calls one period can serve: calls start at least `call_ms` apart.
@@ -78,7 +82,7 @@ mod tests {
     #[test]
     fn overload_capacity_counts_calls_in_the_period_they_start_and_lets_their_time_pass() {
         let clock = SimClock::at(1_000);
-        let cap = EliteCapacity { call_ms: 400, start_ms: 1_000, period_ms: 1_000, calls: RefCell::default() };
+        let cap = EliteCapacity { call_ms: 400, start_ms: 1_000, slow_from_ms: 1_000, period_ms: 1_000, calls: RefCell::default() };
         for _ in 0..4 {
             cap.serve(&clock);
         }

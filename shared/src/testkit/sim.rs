@@ -93,6 +93,9 @@ pub struct SimConfig {
     /// Simulated elite capacity: each elite call holds the elite workers this long, one call
     /// after another (0: calls take no time). See `testkit::overload`.
     pub elite_call_ms: i64,
+    /// Calls take [`Self::elite_call_ms`] only from this long after the first firing: an
+    /// overload that sets in after sweeps the elites kept up with.
+    pub elite_slow_after_ms: i64,
     /// The elite circuit breakers the optimizer asks (`None`: none, every job is worked).
     pub breakers: Option<BreakerPolicy>,
     /// An outage: this role answers 503 to every call from `.1` to `.2` ms after the first
@@ -132,6 +135,7 @@ impl SimConfig {
             queue_cap_per_s: Some(crate::limits::QUEUE_SEND_RATE_PER_S),
             queue_bursts: Vec::new(),
             elite_call_ms: 0,
+            elite_slow_after_ms: 0,
             breakers: None,
             outage: None,
             auto_replay: false,
@@ -171,6 +175,9 @@ pub struct SimReport {
     pub firings: u64,
     /// Sweeps closed as abandoned because their producer died and a newer sweep started.
     pub abandoned_sweeps: u64,
+    /// Sweeps whose fan-out sent by ledger shard (`pipeline::producer::by_shard`): those that
+    /// opened after a sweep worked through.
+    pub by_shard_sweeps: u64,
     /// Analytics data points written (one per job that succeeded or died in the consumer).
     pub analytics_points: u64,
     /// Runs counted in the ledger's daily rollups, summed over every shard.
@@ -405,8 +412,13 @@ pub fn run_with_faults(cfg: &SimConfig, extra: &ExtraFaults) -> SimReport {
         crashed: Cell::new(false),
         stalled: RefCell::default(),
     };
-    let capacity =
-        EliteCapacity { call_ms: cfg.elite_call_ms, start_ms: clock.get(), period_ms: cfg.sweep_interval_ms, calls: RefCell::default() };
+    let capacity = EliteCapacity {
+        call_ms: cfg.elite_call_ms,
+        start_ms: clock.get(),
+        slow_from_ms: clock.get() + cfg.elite_slow_after_ms,
+        period_ms: cfg.sweep_interval_ms,
+        calls: RefCell::default(),
+    };
     let breakers = MemoryBreakers::new(cfg.breakers.unwrap_or(BreakerPolicy::DEFAULT), clock.get());
     let outage = cfg.outage.map(|(role, from, to)| (role, clock.get() + from, clock.get() + to));
     let watched = WatchedElite {
@@ -769,6 +781,7 @@ fn check_invariants(
         let sweep_id = firing.sweep_id();
         let abandoned = ledger.progress(sweep_id.as_str()).is_some_and(|p| p.phase == RunPhase::Abandoned);
         report.abandoned_sweeps += u64::from(abandoned);
+        report.by_shard_sweeps += u64::from(ledger.runs.borrow().runs.get(sweep_id.as_str()).is_some_and(|r| r.by_shard));
         for site in registry.active() {
             let job_id = JobId::new(&sweep_id, &site.customer_id);
             let skipped = skips.entry(site.customer_id.as_str().to_owned()).or_default();
