@@ -151,15 +151,19 @@ COMMANDS:
         (docs/PRICES.md); the capacity table (part `capacity`, computed, not timed, also in
         --quick): each invocation kind (producer firing, optimizer batch, reports batch,
         finalize, end-of-month, ledger alarm) at 1k/10k/100k/1M sites, every counted figure
-        against its Cloudflare limit, one JSON line each; on local workerd, one fresh stack at a time on a free port: the
-        dispatcher's fan-out of 1,000, 10,000 and 20,000 sites against the bare producer,
-        and a 10,000-site sweep (firing to the ledger's `complete`) against the bare
-        consumer, each side alternately in the same session, median and spread of the
-        paired ratios. About 10 minutes; the state dirs (target/bench-state-*) are removed
+        against its Cloudflare limit, one JSON line each; on local workerd, one fresh stack at a
+        time on a free port: the ledger's rows written per site-sweep as workerd counts them,
+        the stores' sizes and the monthly cost against the R2 + Queues floor (parts `rows`,
+        `storage`, `cost`, also in --quick: sweeps of 2,000 sites, 200 in --quick); the
+        dispatcher's fan-out (pacing off; the time each side logs for its sends) of 1,000,
+        10,000 and 20,000 sites against the bare producer, and the paced rate achieved; a
+        10,000-site sweep (firing to the ledger's `complete`) against the bare consumer (both
+        taking batches of 8), each side alternately in the same session, median and spread of
+        the paired ratios. About 15 minutes; the state dirs (target/bench-state-*) are removed
         unless a stack failed.
         --quick: small sizes and single runs (CI); writes target/bench-quick.md instead of
         BENCHMARKS.md.
-        --only PARTS: a comma-separated subset of bundles,native,capacity,fanout,sweep (while
+        --only PARTS: a comma-separated subset of bundles,native,storage,cost,capacity,fanout,sweep (while
         profiling); also writes target/bench-quick.md, never BENCHMARKS.md. Environment:
         CODE24_BENCH_KEEP_STATE=1 keeps each stack's state and wrangler log;
         CODE24_BENCH_SWEEP_SITES=N sizes the sweep comparison.

@@ -2,9 +2,10 @@
 //!
 //! Its scheduled handler does the unavoidable part of a fan-out and nothing else: it sends N
 //! messages of exactly the size the dispatcher sends (the same `OptimizeJob` JSON text for the
-//! same synthetic site ids, [`site`]) with `send_batch` in batches of 100, the batches of each
-//! 500 messages concurrently (as the dispatcher sends the batches of one registry page). No D1
-//! page, no ledger, no validation. The bench fires it through Miniflare's
+//! same synthetic site ids, [`site`]) with `send_batch` in batches of 100, as many in flight as
+//! the dispatcher sends (`pipeline::producer::SENDS_IN_FLIGHT`, which keeps it within the 6
+//! connections an invocation may open; a page's 20 batches at once would not be). No D1 page,
+//! no ledger, no validation: the ratio of the two is the dispatcher's bookkeeping. The bench fires it through Miniflare's
 //! scheduled endpoint with a cron string naming what to do (Miniflare passes the string on
 //! without parsing it):
 //! - `bench-fanout N`: send to `BENCH_FANOUT`, a queue with no consumer in the bench stack
@@ -19,7 +20,7 @@ use code24_shared::ids::{CustomerId, RunId};
 use code24_shared::schedule::Task;
 use code24_shared::site::SiteUrl;
 use code24_shared::wire::OptimizeJob;
-use futures::future::join_all;
+use futures::{StreamExt, TryStreamExt};
 use wasm_bindgen::JsValue;
 use worker::{
     console_error, console_log, event, Context, Env, QueueContentType, RawMessageBuilder, Request, Response, ScheduleContext,
@@ -28,9 +29,8 @@ use worker::{
 
 /// Messages per `send_batch`, as the dispatcher sends them.
 const BATCH: usize = 100;
-/// Messages sent concurrently, as the dispatcher sends a page of its registry: one page's
-/// batches at once (`code24_shared::pipeline::producer::PAGE_SIZE`).
-const GROUP: usize = code24_shared::pipeline::producer::PAGE_SIZE as usize;
+/// `send_batch` calls in flight at once, as the dispatcher's.
+const IN_FLIGHT: usize = code24_shared::pipeline::producer::SENDS_IN_FLIGHT;
 
 /// The synthetic site `i` of a bench run: the bench seeds D1 with exactly these rows, so the
 /// baseline's messages are byte for byte as large as the dispatcher's.
@@ -62,8 +62,10 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
         return;
     };
     let scheduled = chrono::DateTime::from_timestamp_millis(event.schedule() as i64).unwrap_or_default();
+    let started_ms = worker::Date::now().as_millis();
     match send(&env, binding, n, scheduled).await {
-        Ok(()) => console_log!("bare-producer: sent {n} to {binding}"),
+        // The bench reads the time (as the dispatcher logs its fan-out's `elapsed_ms`).
+        Ok(()) => console_log!("bare-producer: sent {n} to {binding} in {} ms", worker::Date::now().as_millis() - started_ms),
         Err(e) => console_error!("bare-producer: {e}"),
     }
 }
@@ -81,14 +83,9 @@ async fn send(env: &Env, binding: &str, n: usize, scheduled: chrono::DateTime<ch
         );
         RawMessageBuilder::new(JsValue::from_str(&job.encode())).build_with_content_type(QueueContentType::Text)
     };
-    for start in (0..n).step_by(GROUP) {
-        let group: Vec<Vec<SendMessage<JsValue>>> =
-            (start..(start + GROUP).min(n)).step_by(BATCH).map(|i| (i..(i + BATCH).min(n)).map(message).collect()).collect();
-        for sent in join_all(group.into_iter().map(|batch| queue.send_raw_batch(batch))).await {
-            sent?;
-        }
-    }
-    Ok(())
+    let batches = (0..n).step_by(BATCH).map(|i| (i..(i + BATCH).min(n)).map(message).collect::<Vec<SendMessage<JsValue>>>());
+    let sends = futures::stream::iter(batches).map(|batch| queue.send_raw_batch(batch)).buffer_unordered(IN_FLIGHT);
+    sends.try_collect::<Vec<()>>().await.map(drop)
 }
 
 #[event(fetch)]

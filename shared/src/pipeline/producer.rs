@@ -97,6 +97,10 @@ pub struct FanoutReport {
     pub attempts: u32,
     /// Job shards told that this sweep's fan-out finished (latest-wins; see [`super::latest`]).
     pub announced: u32,
+    /// The fan-out's wall time, from the work fronts' read to the announcements (what
+    /// `cargo xtask bench` compares against the bare producer; the firing's alert tick after
+    /// it is not in it).
+    pub elapsed_ms: i64,
 }
 
 /// Splits bodies into send batches of at most [`MAX_BATCH_MESSAGES`] messages and
@@ -302,6 +306,7 @@ impl<R: SiteRegistry, Q: JobQueue, L: Ledger, C: Clock> Producer<'_, R, Q, L, C>
     /// previous sweep's work stands; once every job is sent, the job shards are told, and
     /// supersede the older sweeps' jobs from then on ([`super::latest`]).
     pub async fn fan_out(&self, firing: &Firing) -> Result<FanoutReport, JobError> {
+        let started_ms = self.clock.now_ms();
         let sweep_id = firing.sweep_id();
         let task = firing.task.as_str();
         let run = Run {
@@ -317,6 +322,7 @@ impl<R: SiteRegistry, Q: JobQueue, L: Ledger, C: Clock> Producer<'_, R, Q, L, C>
         if report.decision != "in_progress" {
             report.announced = latest::announce(self.ledger, task, run.scheduled_ms).await;
         }
+        report.elapsed_ms = self.clock.now_ms() - started_ms;
         Ok(report)
     }
 }
@@ -341,7 +347,7 @@ pub fn by_shard(sites: &mut [Site], maps: &[ShardMap], scheduled_ms: i64) {
 }
 
 fn idle(run_id: &str, decision: &'static str) -> FanoutReport {
-    FanoutReport { run_id: run_id.to_owned(), decision, sent: 0, pages: 0, send_retries: 0, attempts: 0, announced: 0 }
+    FanoutReport { run_id: run_id.to_owned(), decision, sent: 0, pages: 0, send_retries: 0, attempts: 0, announced: 0, elapsed_ms: 0 }
 }
 
 #[cfg(test)]

@@ -154,22 +154,57 @@ impl BenchStack {
         Ok(ms)
     }
 
-    /// One dispatcher fan-out (a new sweep); checks that it enqueued `sites` messages.
+    /// One dispatcher fan-out (a new sweep); checks that it enqueued `sites` messages. Returns
+    /// the fan-out's own time as the dispatcher logs it (`FanoutReport::elapsed_ms`: from the
+    /// work fronts' read to the announcements), not the firing's, whose alert tick follows the
+    /// fan-out.
     pub(crate) fn producer_fanout(&mut self, sites: usize) -> Result<f64> {
         let slot = self.slot();
-        let ms = self.fire(SWEEP_CRON, slot, DISPATCHER)?;
+        let from = self.log_len();
+        self.fire(SWEEP_CRON, slot, DISPATCHER)?;
         let sweep = self.sweep(slot)?;
         let enqueued = sweep["enqueued"].as_u64().unwrap_or(0);
         if enqueued != sites as u64 || sweep["phase"] != "enqueued" {
             return Err(format!("the dispatcher's sweep is not fully enqueued: {sweep}"));
         }
-        Ok(ms)
+        let id = sweep["sweep_id"].as_str().unwrap_or_default().to_owned();
+        self.logged(from, "the dispatcher's fanout line", |line| {
+            let event: Value = serde_json::from_str(&line[line.find('{')?..]).ok()?;
+            let ours = event["event"] == "fanout" && event["report"]["sweep_id"] == id.as_str();
+            ours.then(|| event["report"]["elapsed_ms"].as_f64()).flatten()
+        })
     }
 
-    /// One bare fan-out of `sites` messages.
+    /// One bare fan-out of `sites` messages: its time as the bare producer logs it.
     pub(crate) fn bare_fanout(&mut self, sites: usize) -> Result<f64> {
         let slot = self.slot();
-        self.fire(&format!("bench-fanout {sites}"), slot, BARE)
+        let from = self.log_len();
+        self.fire(&format!("bench-fanout {sites}"), slot, BARE)?;
+        let sent = format!("bare-producer: sent {sites} to BENCH_FANOUT in ");
+        self.logged(from, "the bare producer's sent line", |line| line.split(&sent).nth(1)?.trim_end_matches(" ms").trim().parse().ok())
+    }
+
+    fn log_len(&self) -> u64 {
+        fs::metadata(&self.log_path).map_or(0, |m| m.len())
+    }
+
+    /// The first figure `pick` finds in a line of wrangler's log after byte `from`, waiting up
+    /// to five seconds for the line (the log is written as workerd flushes it).
+    fn logged(&self, from: u64, what: &str, pick: impl Fn(&str) -> Option<f64>) -> Result<f64> {
+        let until = Instant::now() + Duration::from_secs(5);
+        loop {
+            let mut text = Vec::new();
+            if let Ok(mut file) = fs::File::open(&self.log_path) {
+                let _ = file.seek(SeekFrom::Start(from)).and_then(|_| file.read_to_end(&mut text));
+            }
+            if let Some(ms) = String::from_utf8_lossy(&text).lines().find_map(&pick) {
+                return Ok(ms);
+            }
+            if Instant::now() > until {
+                return Err(format!("{what} is not in {} after the firing", self.log_path.display()));
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// The dispatcher's sweep scheduled at `slot`, as the admin API lists it.
