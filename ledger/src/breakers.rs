@@ -67,21 +67,25 @@ fn write(sql: &SqlStorage, book: &Breakers) -> Result<(), StoreError> {
     )
 }
 
-/// `POST /breakers/gate`.
-pub(crate) fn gate(sql: SqlStorage, held: &Held, req: &GateRequest) -> Result<GateAnswer, StoreError> {
-    let loaded = current(&sql, held, req.now_ms)?;
-    let mut book = loaded.clone();
-    let answer = book.gate(req);
-    save(&sql, held, book, &loaded)?;
-    Ok(answer)
+/// `POST /breakers/gate`, over the breakers `held`.
+pub(crate) fn gate(held: Held) -> impl FnOnce(SqlStorage, GateRequest) -> Result<GateAnswer, StoreError> {
+    move |sql, req| {
+        let loaded = current(&sql, &held, req.now_ms)?;
+        let mut book = loaded.clone();
+        let answer = book.gate(&req);
+        save(&sql, &held, book, &loaded)?;
+        Ok(answer)
+    }
 }
 
-/// `POST /breakers/report`.
-pub(crate) fn report(sql: SqlStorage, held: &Held, req: &BreakerReport) -> Result<(), StoreError> {
-    let loaded = current(&sql, held, req.now_ms)?;
-    let mut book = loaded.clone();
-    book.report(req);
-    save(&sql, held, book, &loaded)
+/// `POST /breakers/report`, over the breakers `held`.
+pub(crate) fn report(held: Held) -> impl FnOnce(SqlStorage, BreakerReport) -> Result<(), StoreError> {
+    move |sql, req| {
+        let loaded = current(&sql, &held, req.now_ms)?;
+        let mut book = loaded.clone();
+        book.report(&req);
+        save(&sql, &held, book, &loaded)
+    }
 }
 
 /// `GET /breakers`.

@@ -1,6 +1,7 @@
 //! The `Ledger` Durable Object: decodes a route's JSON body, runs the shared decision over the
-//! SQLite tables in one transaction, and answers JSON. Its one alarm flushes dirty rollups to
-//! D1 within 30 s of the request that dirtied them and prunes hourly while there is data
+//! SQLite tables in one transaction, and answers JSON. Its one alarm folds a job shard's rows
+//! written behind, flushes dirty rollups to D1 within `ROLLUP_FLUSH_SECONDS` of the request
+//! that dirtied them (an hour deployed, 30 s locally) and prunes hourly while there is data
 //! ([`crate::alarm`]).
 //!
 //! One class, two kinds of instance, told apart only by the routes their callers use: the
@@ -19,7 +20,6 @@ use worker::{
 use code24_runtime::env::{now_ms, vars};
 use code24_runtime::http;
 use code24_runtime::meter::Meter;
-use code24_shared::breaker::{BreakerReport, GateRequest};
 use code24_shared::config::LedgerConfig;
 use code24_shared::ids::from_epoch_ms;
 use code24_shared::ledger::journal::Shard;
@@ -178,14 +178,8 @@ impl Ledger {
                 (stats.journal_entries, stats.journal_bytes) = shard::journal_size(&sql).unwrap_or_default();
                 http::json(200, &stats)
             }
-            Route::BreakerGate => {
-                let held = Rc::clone(&self.breakers);
-                self.transact(route, body, move |sql, r: GateRequest| breakers::gate(sql, &held, &r))
-            }
-            Route::BreakerReport => {
-                let held = Rc::clone(&self.breakers);
-                self.transact(route, body, move |sql, r: BreakerReport| breakers::report(sql, &held, &r))
-            }
+            Route::BreakerGate => self.transact(route, body, breakers::gate(Rc::clone(&self.breakers))),
+            Route::BreakerReport => self.transact(route, body, breakers::report(Rc::clone(&self.breakers))),
             Route::Breakers => match breakers::view(self.state.storage().sql(), &self.breakers, now_ms()) {
                 Ok(view) => http::json(200, &view),
                 Err(e) => http::error(500, e.to_string()),

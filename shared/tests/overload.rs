@@ -94,7 +94,7 @@ fn overload_at_a_fifth_of_the_demand_keeps_the_backlog_bounded_and_every_site_fr
 }
 
 /// Overload that sets in after sweeps the elites kept up with: those later sweeps went out by
-/// ledger shard (`pipeline::producer::by_shard`, after a sweep worked through), the first
+/// ledger shard (`pipeline::rotation::by_shard`, after a sweep worked through), the first
 /// overloaded one too, and the next ones in the plain rotated order, whose origin comes from
 /// the nearest of the shards' fronts (`pipeline::rotation::next_origin`). The staleness bound
 /// holds across the change, with nothing lost or worked twice after success.

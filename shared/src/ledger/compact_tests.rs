@@ -197,3 +197,23 @@ fn a_job_that_left_its_lane_keeps_its_own_row_when_a_newer_job_takes_the_lane() 
     let got = CompactJobTable::new(&mut rows, RETENTION_HOURS).job(&old.job_id).unwrap();
     assert_eq!(got.map(|r| (r.state, r.attempts)), full.job(&old.job_id).unwrap().map(|r| (r.state, r.attempts)));
 }
+
+#[test]
+fn a_shard_folds_before_its_overlay_outgrows_its_memory() {
+    use super::journal::OVERLAY_FOLD_ROWS;
+    let mut behind = Behind::default();
+    // One claim request of many first attempts: a lane each, one counters row, one head row.
+    let claims: Vec<JobClaim> = (0..OVERLAY_FOLD_ROWS as u64 - 3).map(|c| claim_of(1, c, false)).collect();
+    let write = ShardWrite::Claim(ClaimRequest { claims, now_ms: START_MS, lease_ms: LEASE });
+    let (_, staged) = behind.shard.run(&mut behind.rows, &mut behind.journal, RETENTION_HOURS, &write).unwrap();
+    behind.shard.commit(staged);
+    assert_eq!(behind.shard.pending_rows(), OVERLAY_FOLD_ROWS - 1);
+    assert!(!behind.shard.must_fold(), "one journal entry and a bounded overlay: nothing due");
+    let one = ShardWrite::Claim(ClaimRequest { claims: vec![claim_of(1, 1_000_000, false)], now_ms: START_MS, lease_ms: LEASE });
+    let (_, staged) = behind.shard.run(&mut behind.rows, &mut behind.journal, RETENTION_HOURS, &one).unwrap();
+    behind.shard.commit(staged);
+    assert!(behind.shard.must_fold(), "the overlay reached its bound");
+    behind.fold();
+    assert!(!behind.shard.must_fold() && behind.shard.pending_rows() == 0);
+    assert_eq!(behind.rows.lanes.len(), OVERLAY_FOLD_ROWS - 2, "every lane reached the table");
+}

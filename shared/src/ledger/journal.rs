@@ -10,13 +10,13 @@
 //! happy path writes its lane at the claim and its lane and its customer's rollup at the
 //! complete (3 rows, whatever the batch). Written behind, a request writes one journal row for
 //! all its jobs, and a fold writes each lane, rollup, counter and head once for all the requests
-//! since the previous fold: with batches that touch one shard (`pipeline::producer::by_shard`),
+//! since the previous fold: with batches that touch one shard (`pipeline::rotation::by_shard`),
 //! about 2 / 8 + 3 / (sweeps between folds) rows per job.
 //!
 //! The journal is a ring of [`JOURNAL_SLOTS`] rows updated in place (an update is one row
 //! written; an insert and a later delete would be two): a shard folds before a request would
-//! overwrite an entry not folded yet, and at every alarm (the rollup flush and the pruning read
-//! the folded rows).
+//! overwrite an entry not folded yet, before its overlay outgrows [`OVERLAY_FOLD_ROWS`] (its
+//! memory), and at every alarm (the rollup flush and the pruning read the folded rows).
 
 use std::collections::BTreeMap;
 
@@ -34,6 +34,13 @@ use crate::reports::analytics::DailyRollup;
 /// many requests again; at 100,000 sites a shard takes about 3,200 requests a sweep (claims and
 /// completes of 8 jobs), so a full ring is about 10 sweeps, and the hourly alarm folds first.
 pub const JOURNAL_SLOTS: u64 = 32_768;
+
+/// Rows the overlay may hold before a shard must fold, whatever its journal: about 1 KB a lane
+/// (its succeeded minutes), so about 40 MB of an instance's 128 MB. At 100,000 sites a shard's
+/// lanes are 12,500 and the journal's ring decides; a shard of many more sites (1,000,000 over
+/// 8 shards: 125,000 lanes) folds more often instead of running out of memory, at the price of
+/// more rows written (see "Shards for a million sites" in ARCHITECTURE.md).
+pub const OVERLAY_FOLD_ROWS: usize = 40_000;
 
 /// A request that may write a job shard's rows: a journal entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -251,9 +258,10 @@ impl Shard {
         Ok(shard)
     }
 
-    /// Whether the next entry would overwrite one not folded yet: fold first.
+    /// Whether the next entry would overwrite one not folded yet, or the overlay holds
+    /// [`OVERLAY_FOLD_ROWS`] rows: fold first.
     pub fn must_fold(&self) -> bool {
-        self.applied - self.folded >= JOURNAL_SLOTS
+        self.applied - self.folded >= JOURNAL_SLOTS || self.overlay.rows() >= OVERLAY_FOLD_ROWS
     }
 
     /// Rows the next fold writes.

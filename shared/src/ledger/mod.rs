@@ -441,7 +441,7 @@ pub struct RunRow {
     #[serde(default)]
     pub origin: Option<String>,
     /// Whether the fan-out sends each block of its order by ledger shard
-    /// (`pipeline::producer::by_shard`), which changes how its work front is read
+    /// (`pipeline::rotation::by_shard`), which changes how its work front is read
     /// (`pipeline::rotation::next_origin`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub by_shard: bool,

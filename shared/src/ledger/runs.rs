@@ -76,7 +76,7 @@ pub fn open(table: &mut impl RunTable, req: &OpenRun) -> Result<OpenDecision, St
 /// a sweep that is always cut short can starve the sites behind it. Report runs start from the
 /// first customer.
 ///
-/// A sweep sends by shard (`pipeline::producer::by_shard`: fewer ledger requests and rows per
+/// A sweep sends by shard (`pipeline::rotation::by_shard`: fewer ledger requests and rows per
 /// job) when the previous sweep of its task was worked through when it opened
 /// (`pipeline::rotation::worked_through`): the work keeps up, so the exact order matters
 /// little. After a sweep that had not finished (overload, or an outage),

@@ -4,7 +4,8 @@
 //! code.
 //!
 //! - [`producer`]: the fan-out of a sweep or a report run.
-//! - [`rotation`]: the order a fan-out sends its sites in, starting after the run's origin.
+//! - [`rotation`]: the order a fan-out sends its sites in, starting after the run's origin,
+//!   and by ledger shard within blocks while the work keeps up ([`rotation::by_shard`]).
 //! - [`latest`]: the producer's part in latest-wins: where the work stands before a sweep
 //!   opens, and the shards told once its fan-out finished.
 //! - [`pacing`]: its sends paced under the queue's throughput, refusals retried with backoff.

@@ -29,12 +29,11 @@ use crate::config::ProducerConfig;
 use crate::error::{ErrorClass, JobError};
 use crate::ids::RunId;
 use crate::ledger::heads::WorkFront;
-use crate::ledger::shard_map::ShardMap;
 use crate::ledger::{FanoutDone, OpenDecision, OpenRun, PageDone};
 use crate::limits::{QUEUE_SEND_BATCH_BYTES, QUEUE_SEND_BATCH_MESSAGES};
 use crate::pipeline::latest;
 use crate::pipeline::pacing::{send_paced, Pacer};
-use crate::pipeline::rotation::Rotation;
+use crate::pipeline::rotation::{by_shard, Rotation};
 use crate::ports::{Clock, JobQueue, Ledger, SiteRegistry};
 use crate::schedule::Task;
 use crate::site::Site;
@@ -327,25 +326,6 @@ impl<R: SiteRegistry, Q: JobQueue, L: Ledger, C: Clock> Producer<'_, R, Q, L, C>
     }
 }
 
-/// Sites per block of a fan-out sent by shard ([`by_shard`]).
-pub const SHARD_BLOCK_SITES: usize = 400;
-
-/// Orders each block of [`SHARD_BLOCK_SITES`] consecutive sites (of a page, in the rotated
-/// order) by the ledger shard of its job, then by customer id. A queue delivers its messages
-/// roughly in the order sent (Miniflare exactly, Cloudflare's Queues roughly) and a consumer
-/// batch is consecutive messages: with a block's sites 50 to a shard, a batch touches one or
-/// two shards instead of nearly one per job, and costs one claim and one complete request for
-/// each (`pipeline::consumer`), so the ledger writes one journal row for several jobs.
-/// Only the order within a block changes: the page's cursor, recorded once all of it is sent,
-/// is the same, and so is every resume; how the work front is read changes
-/// (`rotation::next_origin`).
-pub fn by_shard(sites: &mut [Site], maps: &[ShardMap], scheduled_ms: i64) {
-    for block in sites.chunks_mut(SHARD_BLOCK_SITES) {
-        // Stable: a shard's sites stay in the rotated order.
-        block.sort_by_cached_key(|s| ShardMap::slot(maps, s.customer_id.as_str(), scheduled_ms));
-    }
-}
-
 fn idle(run_id: &str, decision: &'static str) -> FanoutReport {
     FanoutReport { run_id: run_id.to_owned(), decision, sent: 0, pages: 0, send_retries: 0, attempts: 0, announced: 0, elapsed_ms: 0 }
 }
@@ -368,30 +348,6 @@ mod tests {
         check(&[2_048; 100], &[100]);
         check(&[3_000; 100], &[84, 16]);
         check(&[MAX_BATCH_BYTES, 1], &[1, 1]);
-    }
-
-    #[test]
-    fn a_block_goes_out_shard_by_shard_and_the_blocks_in_order() {
-        use crate::ids::CustomerId;
-        use crate::ledger::shard_map::MAPS;
-        use crate::site::SiteUrl;
-        let site = |i: usize| Site {
-            customer_id: CustomerId::parse(&format!("c{i:05}")).unwrap(),
-            url: SiteUrl::parse("https://x.example").unwrap(),
-        };
-        let mut sites: Vec<Site> = (0..SHARD_BLOCK_SITES + 100).map(site).collect();
-        by_shard(&mut sites, MAPS, 0);
-        let key = |s: &Site| (ShardMap::slot(MAPS, s.customer_id.as_str(), 0), s.customer_id.as_str().to_owned());
-        let (first, second) = sites.split_at(SHARD_BLOCK_SITES);
-        for block in [first, second] {
-            let keys: Vec<_> = block.iter().map(key).collect();
-            assert!(keys.windows(2).all(|w| w[0] < w[1]), "a block by shard, then id: {keys:?}");
-        }
-        // The second block holds exactly the sites after the first in the id order.
-        let mut tail: Vec<&str> = second.iter().map(|s| s.customer_id.as_str()).collect();
-        tail.sort_unstable();
-        assert_eq!(tail.first().copied(), Some(format!("c{SHARD_BLOCK_SITES:05}").as_str()));
-        assert_eq!(tail.len(), 100, "one message per site");
     }
 
     #[test]

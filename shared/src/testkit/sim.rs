@@ -175,7 +175,7 @@ pub struct SimReport {
     pub firings: u64,
     /// Sweeps closed as abandoned because their producer died and a newer sweep started.
     pub abandoned_sweeps: u64,
-    /// Sweeps whose fan-out sent by ledger shard (`pipeline::producer::by_shard`): those that
+    /// Sweeps whose fan-out sent by ledger shard (`pipeline::rotation::by_shard`): those that
     /// opened after a sweep worked through.
     pub by_shard_sweeps: u64,
     /// Analytics data points written (one per job that succeeded or died in the consumer).

@@ -12,12 +12,13 @@
 //! `wrangler dev` serves only its first Worker, so every stack starts with the bench router
 //! (bench/router): it fires either side's scheduled handler through a service binding's
 //! `scheduled()` and answers when the handler has returned, so the round trip is the event's
-//! wall time, with the same overhead for both sides. Other requests are forwarded to the
+//! wall time, with the same overhead for both sides. The fan-out figure takes instead the time
+//! each side logs for its fan-out ([`super::logs`]): the dispatcher's firing goes on with its
+//! alert tick after the fan-out. Other requests are forwarded to the
 //! Worker named by the `x-bench-to` header (the dispatcher's admin API, the bare producer's
 //! setup route).
 
 use std::fs;
-use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -41,7 +42,6 @@ const BARE_CONSUMER_CONFIG: &str = "bench/bare-consumer/bench.toml";
 /// The queue the bare consumer reads (bench/bare-consumer/bench.toml).
 pub(crate) const BARE_JOBS_QUEUE: &str = "code24-bench-jobs";
 /// The bare consumer's per-batch log line (bench/bare-consumer/src/lib.rs).
-const BARE_DONE: &str = "bench-bare-consumer: done ";
 /// How often the dispatcher's sweep progress is asked for (see [`BenchStack::producer_sweep`]).
 const PIPELINE_POLL: Duration = Duration::from_secs(1);
 /// How often the bare consumer's log is read.
@@ -184,29 +184,6 @@ impl BenchStack {
         self.logged(from, "the bare producer's sent line", |line| line.split(&sent).nth(1)?.trim_end_matches(" ms").trim().parse().ok())
     }
 
-    fn log_len(&self) -> u64 {
-        fs::metadata(&self.log_path).map_or(0, |m| m.len())
-    }
-
-    /// The first figure `pick` finds in a line of wrangler's log after byte `from`, waiting up
-    /// to five seconds for the line (the log is written as workerd flushes it).
-    fn logged(&self, from: u64, what: &str, pick: impl Fn(&str) -> Option<f64>) -> Result<f64> {
-        let until = Instant::now() + Duration::from_secs(5);
-        loop {
-            let mut text = Vec::new();
-            if let Ok(mut file) = fs::File::open(&self.log_path) {
-                let _ = file.seek(SeekFrom::Start(from)).and_then(|_| file.read_to_end(&mut text));
-            }
-            if let Some(ms) = String::from_utf8_lossy(&text).lines().find_map(&pick) {
-                return Ok(ms);
-            }
-            if Instant::now() > until {
-                return Err(format!("{what} is not in {} after the firing", self.log_path.display()));
-            }
-            thread::sleep(Duration::from_millis(100));
-        }
-    }
-
     /// The dispatcher's sweep scheduled at `slot`, as the admin API lists it.
     fn sweep(&self, slot: i64) -> Result<Value> {
         let (status, body) = self.get("/api/sweeps?limit=5", DISPATCHER)?;
@@ -261,45 +238,6 @@ impl BenchStack {
             }
             self.wait(started, interrupt, "bare sweep", BARE_POLL)?;
         }
-    }
-
-    /// The wall time of every consumer invocation of `queue`, from wrangler's
-    /// `QUEUE <queue> n/m (X ms)` lines: the per-batch profile of a sweep.
-    pub(crate) fn batch_times(&self, queue: &str) -> Samples {
-        let text = fs::read_to_string(&self.log_path).unwrap_or_default();
-        let prefix = format!("QUEUE {queue} ");
-        let mut samples = Samples::default();
-        for line in text.lines() {
-            let Some(rest) = line.split(&prefix).nth(1) else { continue };
-            let ms = rest.rsplit_once('(').and_then(|(_, t)| t.trim_end_matches(')').trim_end_matches("ms").parse::<f64>().ok());
-            if let Some(ms) = ms {
-                samples.push(ms);
-            }
-        }
-        samples
-    }
-
-    /// (done, failed) messages the bare consumer logged in the complete lines after `offset`
-    /// in wrangler's log, and the offset after the last complete line.
-    fn bare_done(&self, offset: u64) -> (u64, u64, u64) {
-        let mut file = match fs::File::open(&self.log_path) {
-            Ok(f) => f,
-            Err(_) => return (0, 0, offset),
-        };
-        let mut bytes = Vec::new();
-        if file.seek(SeekFrom::Start(offset)).and_then(|_| file.read_to_end(&mut bytes)).is_err() {
-            return (0, 0, offset);
-        }
-        let complete = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-        let text = String::from_utf8_lossy(&bytes[..complete]);
-        let (mut done, mut failed) = (0, 0);
-        for line in text.lines() {
-            let Some(rest) = line.split(BARE_DONE).nth(1) else { continue };
-            let mut words = rest.split_whitespace();
-            done += words.next().and_then(|w| w.parse::<u64>().ok()).unwrap_or(0);
-            failed += words.nth(1).and_then(|w| w.parse::<u64>().ok()).unwrap_or(0);
-        }
-        (done, failed, offset + complete as u64)
     }
 
     fn wait(&mut self, started: Instant, interrupt: &Interrupt, what: &str, every: Duration) -> Result<()> {

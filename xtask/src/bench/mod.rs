@@ -20,6 +20,7 @@ mod bundles;
 mod capacity;
 mod cost;
 mod local;
+mod logs;
 mod native;
 mod report;
 mod stats;
