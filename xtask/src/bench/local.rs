@@ -286,17 +286,30 @@ pub(crate) fn fanout_configs(dispatcher: &str) -> Vec<String> {
 }
 
 /// The dispatcher's local config sending at `rate_per_s` (`QUEUE_SEND_RATE_PER_S`; 0 sends
-/// unpaced, which only a local environment accepts): the top level of `wrangler.toml` with its
-/// paths made absolute and the variable set, written under `target/` beside a copy of the
-/// dispatcher's `.dev.vars` (its admin token). The fan-out figure measures the dispatcher's own
-/// overhead unpaced; the paced figure, the rate it achieves against the configured one.
+/// unpaced, which only a local environment accepts). The fan-out figure measures the
+/// dispatcher's own overhead unpaced; the paced figure, the rate it achieves against the
+/// configured one.
 pub(crate) fn dispatcher_config(root: &Path, rate_per_s: u32) -> Result<String> {
-    let var = code24_shared::names::var::QUEUE_SEND_RATE_PER_S;
-    let source = fs::read_to_string(root.join("wrangler.toml")).map_err(|e| format!("cannot read wrangler.toml: {e}"))?;
+    crate::dev_vars::ensure(root)?;
+    local_copy(root, "wrangler.toml", code24_shared::names::var::QUEUE_SEND_RATE_PER_S, rate_per_s, "dispatcher")
+}
+
+/// The ledger's local config folding and flushing every `flush_s` seconds
+/// (`ROLLUP_FLUSH_SECONDS`; 30 as shipped locally).
+pub(crate) fn ledger_config(root: &Path, flush_s: u32) -> Result<String> {
+    local_copy(root, "ledger/wrangler.toml", code24_shared::names::var::ROLLUP_FLUSH_SECONDS, flush_s, "ledger")
+}
+
+/// The top level of the wrangler.toml at `source` (relative to the root) with its paths made
+/// absolute and `var` set to `value`, written under `target/bench-config/` beside a copy of the
+/// source's `.dev.vars` (the dispatcher's admin token); returns its path.
+fn local_copy(root: &Path, source: &str, var: &str, value: u32, name: &str) -> Result<String> {
+    let text = fs::read_to_string(root.join(source)).map_err(|e| format!("cannot read {source}: {e}"))?;
+    let base = root.join(source).parent().map(Path::to_path_buf).unwrap_or_else(|| root.to_path_buf());
     let mut out = String::new();
-    for line in source.lines().take_while(|l| !l.starts_with("[env.")) {
+    for line in text.lines().take_while(|l| !l.starts_with("[env.")) {
         match line.split_once(" = \"") {
-            Some((key @ ("main" | "migrations_dir"), path)) => out.push_str(&format!("{key} = \"{}/{path}\n", root.display())),
+            Some((key @ ("main" | "migrations_dir"), path)) => out.push_str(&format!("{key} = \"{}/{path}\n", base.display())),
             _ if line.starts_with(var) => {}
             _ => {
                 out.push_str(line);
@@ -304,14 +317,14 @@ pub(crate) fn dispatcher_config(root: &Path, rate_per_s: u32) -> Result<String> 
             }
         }
         if line == "[vars]" {
-            out.push_str(&format!("{var} = \"{rate_per_s}\"\n"));
+            out.push_str(&format!("{var} = \"{value}\"\n"));
         }
     }
-    let dir = root.join(format!("target/bench-config/dispatcher-{rate_per_s}"));
+    let dir = root.join(format!("target/bench-config/{name}-{value}"));
     fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    crate::dev_vars::ensure(root)?;
-    let dev_vars = fs::read_to_string(root.join(".dev.vars")).unwrap_or_default();
-    fs::write(dir.join(".dev.vars"), dev_vars).map_err(|e| format!("cannot write {}: {e}", dir.display()))?;
+    if let Ok(dev_vars) = fs::read_to_string(base.join(".dev.vars")) {
+        fs::write(dir.join(".dev.vars"), dev_vars).map_err(|e| format!("cannot write {}: {e}", dir.display()))?;
+    }
     let path = dir.join("wrangler.toml");
     fs::write(&path, out).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(path.display().to_string())

@@ -9,8 +9,11 @@
 //! on the next UTC day, and a wait for the rollups' flush. A job shard writes its rows behind
 //! (`code24_shared::ledger::journal`): every alarm folds them into its tables, so the steady
 //! window starts after a fold (a wait for the alarm) and ends after the fold of its own sweeps
-//! (another wait), whose rows it counts; locally the alarm rings every 30 s, so the window
-//! folds at least as often as a deployed shard (hourly, or when its journal is full). The
+//! (another wait), whose rows it counts. The stack's `ROLLUP_FLUSH_SECONDS` (when the alarm
+//! folds and flushes) is longer than the window's sweeps take, so the window folds once: as
+//! often as a deployed shard at 100,000 sites, whose ring fills about every 9 sweeps sent by
+//! shard (a deployed shard folds hourly, 20 sweeps, or when its ring is full). The rows line
+//! says how many alarms wrote during the window (`steady_alarms`: one per shard). The
 //! journal is a ring of `JOURNAL_SLOTS` entries: what the steady window adds to the shards is
 //! counted as journal entries (bytes per entry, an upper bound: it includes any growth of the
 //! lanes), and a shard's steady state holds a full ring. From the sizes after each step:
@@ -50,6 +53,10 @@ pub(crate) struct Measured {
     /// site-sweep.
     pub(crate) steady_written: f64,
     pub(crate) steady_read: f64,
+    /// Alarms that wrote rows during the steady window (each shard's fold and flush), and the
+    /// stack's flush interval.
+    pub(crate) steady_alarms: u64,
+    pub(crate) flush_s: u32,
     /// Rows written per route (and `alarm`), over the run, from the ledger's log lines.
     pub(crate) routes: Value,
     /// Bytes of one site, see the module's header.
@@ -79,20 +86,21 @@ fn shard_bytes_now(stack: &BenchStack) -> Result<(u64, u64)> {
     Ok((bytes, entries))
 }
 
-/// (rows written, rows read, written per route) of the ledger's `ROWS_LOG` lines in wrangler's
+/// (rows written, rows read, written per route, alarms that wrote) of the ledger's `ROWS_LOG` lines in wrangler's
 /// log between bytes `from` and `to`. Local workerd evicts an idle instance after about ten seconds, and
 /// its in-memory counters with it: the log keeps every charge.
-fn rows_logged(stack: &BenchStack, from: usize, to: usize) -> (u64, u64, serde_json::Map<String, Value>) {
+fn rows_logged(stack: &BenchStack, from: usize, to: usize) -> (u64, u64, serde_json::Map<String, Value>, u64) {
     let text = std::fs::read(&stack.log_path).unwrap_or_default();
     let text = String::from_utf8_lossy(text.get(from..to.min(text.len())).unwrap_or_default());
-    let (mut written, mut read, mut routes) = (0, 0, serde_json::Map::new());
+    let (mut written, mut read, mut routes, mut alarms) = (0, 0, serde_json::Map::new(), 0);
     for (route, rows) in text.lines().filter_map(code24_shared::ledger::stats::parse_rows_log) {
+        alarms += u64::from(route == "alarm" && rows.written > 0);
         written += rows.written;
         read += rows.read;
         let entry = routes.entry(route.to_owned()).or_insert(json!(0));
         *entry = json!(entry.as_u64().unwrap_or(0) + rows.written);
     }
-    (written, read, routes)
+    (written, read, routes, alarms)
 }
 
 fn log_len(stack: &BenchStack) -> usize {
@@ -100,31 +108,34 @@ fn log_len(stack: &BenchStack) -> usize {
 }
 
 /// Runs the measuring sweeps on a fresh stack (see the module's header).
-pub(crate) fn measure(root: &Path, sites: usize, same_day: usize, interrupt: &Interrupt) -> Result<Measured> {
+pub(crate) fn measure(root: &Path, sites: usize, same_day: usize, flush_s: u32, interrupt: &Interrupt) -> Result<Measured> {
     let unpaced = local::dispatcher_config(root, 0)?;
-    local::with_stack(root, "storage", &local::sweep_configs(&unpaced), interrupt, |stack| {
+    let ledger = local::ledger_config(root, flush_s)?;
+    let configs: Vec<String> =
+        local::sweep_configs(&unpaced).into_iter().map(|c| if c == "ledger/wrangler.toml" { ledger.clone() } else { c }).collect();
+    local::with_stack(root, "storage", &configs, interrupt, |stack| {
         stack.sites(sites, sites)?;
         let d1_before = d1_bytes(stack);
         let (empty, _) = shard_bytes_now(stack)?;
         let log_from = log_len(stack);
         stack.producer_sweep(sites, interrupt)?;
-        wait_for_flush(root, interrupt)?;
+        wait_for_flush(flush_s, interrupt)?;
         let (after_first, entries_first) = shard_bytes_now(stack)?;
         let steady_from = log_len(stack);
         for _ in 0..same_day {
             stack.producer_sweep(sites, interrupt)?;
         }
-        wait_for_flush(root, interrupt)?;
+        wait_for_flush(flush_s, interrupt)?;
         let (after_day, entries_day) = shard_bytes_now(stack)?;
-        let (steady_written, steady_read, _) = rows_logged(stack, steady_from, log_len(stack));
+        let (steady_written, steady_read, _, steady_alarms) = rows_logged(stack, steady_from, log_len(stack));
         let steady_site_sweeps = (sites * same_day.max(1)) as f64;
         // The next sweep is the first of the next UTC day.
         let day = 86_400_000;
         stack.next_slot_ms = (stack.next_slot_ms / day + 1) * day - 180_000;
         stack.producer_sweep(sites, interrupt)?;
-        wait_for_flush(root, interrupt)?;
+        wait_for_flush(flush_s, interrupt)?;
         let (after_next_day, entries_next_day) = shard_bytes_now(stack)?;
-        let (written, read, routes) = rows_logged(stack, log_from, usize::MAX);
+        let (written, read, routes, _) = rows_logged(stack, log_from, usize::MAX);
         let d1_after = d1_bytes(stack);
         let n = sites as f64;
         // What the same-day sweeps added is their journal entries (see the module's header).
@@ -137,6 +148,8 @@ pub(crate) fn measure(root: &Path, sites: usize, same_day: usize, interrupt: &In
             rows_read: read,
             steady_written: steady_written as f64 / steady_site_sweeps,
             steady_read: steady_read as f64 / steady_site_sweeps,
+            steady_alarms,
+            flush_s,
             routes: Value::Object(routes),
             first: (after_first as f64 - empty as f64) / n,
             per_sweep,
@@ -153,17 +166,10 @@ pub(crate) fn measure(root: &Path, sites: usize, same_day: usize, interrupt: &In
     })
 }
 
-/// Waits until the flush alarm has rung after the last request: it rings within the ledger's
-/// local `ROLLUP_FLUSH_SECONDS` (the top level of ledger/wrangler.toml) of the request that
-/// dirtied a rollup.
-fn wait_for_flush(root: &Path, interrupt: &Interrupt) -> Result<()> {
-    let toml = std::fs::read_to_string(root.join("ledger/wrangler.toml")).map_err(|e| format!("ledger/wrangler.toml: {e}"))?;
-    let key = format!("{} = \"", code24_shared::names::var::ROLLUP_FLUSH_SECONDS);
-    let flush_s: u64 = toml
-        .lines()
-        .find_map(|l| l.strip_prefix(&key).and_then(|v| v.trim_end_matches('"').parse().ok()))
-        .ok_or_else(|| format!("ledger/wrangler.toml sets no {key}\""))?;
-    let until = Instant::now() + Duration::from_secs(flush_s + 10);
+/// Waits until the flush alarm has rung after the last request: it rings within the stack's
+/// `ROLLUP_FLUSH_SECONDS` (`flush_s`) of the request that dirtied a rollup.
+fn wait_for_flush(flush_s: u32, interrupt: &Interrupt) -> Result<()> {
+    let until = Instant::now() + Duration::from_secs(u64::from(flush_s) + 10);
     while Instant::now() < until {
         if interrupt.requested() {
             return Err("interrupted".into());
@@ -262,6 +268,7 @@ pub(crate) fn figures(m: &Measured) -> Vec<super::Figure> {
                "do_rows_read_per_site_sweep": super::stats::round(m.rows_read as f64 / m.site_sweeps.max(1) as f64),
                "steady_do_rows_written_per_site_sweep": super::stats::round(steady),
                "steady_do_rows_read_per_site_sweep": super::stats::round(m.steady_read),
+               "steady_alarms": m.steady_alarms, "ledger_flush_seconds": m.flush_s,
                "by_route": m.routes, "bytes_per_site_first": m.first, "bytes_per_site_sweep": m.per_sweep,
                "bytes_per_site_day": m.per_day, "d1_bytes_per_rollup": m.d1_per_rollup}),
     );
