@@ -159,7 +159,7 @@ COMMANDS:
         10,000 and 20,000 sites against the bare producer, and the paced rate achieved; a
         10,000-site sweep (firing to the ledger's `complete`) against the bare consumer (both
         taking batches of 8), each side alternately in the same session, median and spread of
-        the paired ratios. About 15 minutes; the state dirs (target/bench-state-*) are removed
+        the paired ratios. About 20 minutes; the state dirs (target/bench-state-*) are removed
         unless a stack failed.
         --quick: small sizes and single runs (CI); writes target/bench-quick.md instead of
         BENCHMARKS.md.

@@ -13,7 +13,8 @@
 //! folds and flushes) is longer than the window's sweeps take, so the window folds once: as
 //! often as a deployed shard at 100,000 sites, whose ring fills about every 9 sweeps sent by
 //! shard (a deployed shard folds hourly, 20 sweeps, or when its ring is full). The rows line
-//! says how many alarms wrote during the window (`steady_alarms`: one per shard). The
+//! says how many alarm charges wrote during the window (`steady_alarms`: an alarm logs its fold
+//! and its flush apart, so two per shard when the window folded once). The
 //! journal is a ring of `JOURNAL_SLOTS` entries: what the steady window adds to the shards is
 //! counted as journal entries (bytes per entry, an upper bound: it includes any growth of the
 //! lanes), and a shard's steady state holds a full ring. From the sizes after each step:
@@ -53,8 +54,8 @@ pub(crate) struct Measured {
     /// site-sweep.
     pub(crate) steady_written: f64,
     pub(crate) steady_read: f64,
-    /// Alarms that wrote rows during the steady window (each shard's fold and flush), and the
-    /// stack's flush interval.
+    /// Alarm charges that wrote rows during the steady window (a shard's fold and its flush are
+    /// logged apart), and the stack's flush interval.
     pub(crate) steady_alarms: u64,
     pub(crate) flush_s: u32,
     /// Rows written per route (and `alarm`), over the run, from the ledger's log lines.
