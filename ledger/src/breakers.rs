@@ -69,23 +69,21 @@ fn write(sql: &SqlStorage, book: &Breakers) -> Result<(), StoreError> {
 
 /// `POST /breakers/gate`, over the breakers `held`.
 pub(crate) fn gate(held: Held) -> impl FnOnce(SqlStorage, GateRequest) -> Result<GateAnswer, StoreError> {
-    move |sql, req| {
-        let loaded = current(&sql, &held, req.now_ms)?;
-        let mut book = loaded.clone();
-        let answer = book.gate(&req);
-        save(&sql, &held, book, &loaded)?;
-        Ok(answer)
-    }
+    move |sql, req| decide(&sql, &held, req.now_ms, |book| book.gate(&req))
 }
 
 /// `POST /breakers/report`, over the breakers `held`.
 pub(crate) fn report(held: Held) -> impl FnOnce(SqlStorage, BreakerReport) -> Result<(), StoreError> {
-    move |sql, req| {
-        let loaded = current(&sql, &held, req.now_ms)?;
-        let mut book = loaded.clone();
-        book.report(&req);
-        save(&sql, &held, book, &loaded)
-    }
+    move |sql, req| decide(&sql, &held, req.now_ms, |book| book.report(&req))
+}
+
+/// Runs `decision` on the breakers as held (else as stored) and keeps the result ([`save`]).
+fn decide<T>(sql: &SqlStorage, held: &Held, now_ms: i64, decision: impl FnOnce(&mut Breakers) -> T) -> Result<T, StoreError> {
+    let loaded = current(sql, held, now_ms)?;
+    let mut book = loaded.clone();
+    let answer = decision(&mut book);
+    save(sql, held, book, &loaded)?;
+    Ok(answer)
 }
 
 /// `GET /breakers`.

@@ -15,6 +15,7 @@ use crate::Result;
 const BARE_DONE: &str = "bench-bare-consumer: done ";
 
 impl BenchStack {
+    /// The log's length in bytes: where the lines of what follows begin.
     pub(super) fn log_len(&self) -> u64 {
         fs::metadata(&self.log_path).map_or(0, |m| m.len())
     }

@@ -104,10 +104,6 @@ fn rows_logged(stack: &BenchStack, from: usize, to: usize) -> (u64, u64, serde_j
     (written, read, routes, alarms)
 }
 
-fn log_len(stack: &BenchStack) -> usize {
-    std::fs::metadata(&stack.log_path).map_or(0, |m| m.len() as usize)
-}
-
 /// Runs the measuring sweeps on a fresh stack (see the module's header).
 pub(crate) fn measure(root: &Path, sites: usize, same_day: usize, flush_s: u32, interrupt: &Interrupt) -> Result<Measured> {
     let unpaced = local::dispatcher_config(root, 0)?;
@@ -118,17 +114,17 @@ pub(crate) fn measure(root: &Path, sites: usize, same_day: usize, flush_s: u32, 
         stack.sites(sites, sites)?;
         let d1_before = d1_bytes(stack);
         let (empty, _) = shard_bytes_now(stack)?;
-        let log_from = log_len(stack);
+        let log_from = stack.log_len() as usize;
         stack.producer_sweep(sites, interrupt)?;
         wait_for_flush(flush_s, interrupt)?;
         let (after_first, entries_first) = shard_bytes_now(stack)?;
-        let steady_from = log_len(stack);
+        let steady_from = stack.log_len() as usize;
         for _ in 0..same_day {
             stack.producer_sweep(sites, interrupt)?;
         }
         wait_for_flush(flush_s, interrupt)?;
         let (after_day, entries_day) = shard_bytes_now(stack)?;
-        let (steady_written, steady_read, _, steady_alarms) = rows_logged(stack, steady_from, log_len(stack));
+        let (steady_written, steady_read, _, steady_alarms) = rows_logged(stack, steady_from, stack.log_len() as usize);
         let steady_site_sweeps = (sites * same_day.max(1)) as f64;
         // The next sweep is the first of the next UTC day.
         let day = 86_400_000;
