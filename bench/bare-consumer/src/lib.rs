@@ -3,8 +3,11 @@
 //! Per message it does only the I/O no correct consumer can avoid: decode the job, the three
 //! elite calls (concurrently, through the same service binding the optimizer uses locally, to
 //! the simulated stand-in), and one R2 put of the same result object at the same key. Messages
-//! of a batch are worked concurrently, as the optimizer does. There is no ledger, no dedup, no
-//! timeout, no retry: every message is acked. After each batch it logs one line
+//! of a batch are worked concurrently, as the optimizer does, and held to the same connections
+//! in flight (`budget::connection_budget`, 4 of the 6 an invocation may hold open on Cloudflare,
+//! which queues the rest; local workerd enforces none, so without the bound this side would open
+//! 32 at once, which no deployed consumer can). There is no ledger, no dedup, no timeout, no
+//! retry: every message is acked. After each batch it logs one line
 //! `bench-bare-consumer: done N failed F`, which the bench sums from wrangler's log to know
 //! when a sweep of the bare side is complete.
 
@@ -14,6 +17,7 @@ use code24_shared::elite::{classify_response, EliteRequest, EliteRole, ELITE_CON
 use code24_shared::ids::rfc3339;
 use code24_shared::names::binding;
 use code24_shared::optimization::{optimization_key, OptimizationResult};
+use code24_shared::pipeline::budget::{connection_budget, Slots};
 use code24_shared::wire::OptimizeJob;
 use futures::future::{join3, join_all};
 use wasm_bindgen::JsValue;
@@ -38,7 +42,8 @@ async fn queue(batch: MessageBatch<JsValue>, env: Env, _ctx: Context) -> worker:
         batch.ack_all();
         return Ok(());
     };
-    let outcomes = join_all(messages.iter().map(|m| work(m.body().as_string().unwrap_or_default(), &elite, &bucket))).await;
+    let slots = Slots::new(connection_budget());
+    let outcomes = join_all(messages.iter().map(|m| work(m.body().as_string().unwrap_or_default(), &elite, &bucket, &slots))).await;
     let failed = outcomes.iter().filter(|o| o.is_err()).count();
     for m in &messages {
         m.ack();
@@ -47,8 +52,9 @@ async fn queue(batch: MessageBatch<JsValue>, env: Env, _ctx: Context) -> worker:
     Ok(())
 }
 
-/// One message: decode, three elite calls, one R2 put.
-async fn work(body: String, elite: &Fetcher, bucket: &worker::Bucket) -> Result<(), String> {
+/// One message: decode, three elite calls, one R2 put, each holding one of the invocation's
+/// connection slots while it runs.
+async fn work(body: String, elite: &Fetcher, bucket: &worker::Bucket, slots: &Slots) -> Result<(), String> {
     let job = OptimizeJob::decode(&body).map_err(|e| e.to_string())?;
     let request = |role| EliteRequest {
         v: ELITE_CONTRACT_VERSION,
@@ -60,21 +66,23 @@ async fn work(body: String, elite: &Fetcher, bucket: &worker::Bucket) -> Result<
         platform_context: None,
     };
     let (b, d, v) = join3(
-        call(elite, request(EliteRole::Brand)),
-        call(elite, request(EliteRole::Designer)),
-        call(elite, request(EliteRole::Developer)),
+        slots.run(|| call(elite, request(EliteRole::Brand))),
+        slots.run(|| call(elite, request(EliteRole::Designer))),
+        slots.run(|| call(elite, request(EliteRole::Developer))),
     )
     .await;
     let result = OptimizationResult::new(&job, 1, job.scheduled, [b?, d?, v?]);
     let bytes = serde_json::to_vec_pretty(&result).map_err(|e| e.to_string())?;
     let metadata = HashMap::from([(JOB_ID_METADATA.to_owned(), job.job_id.as_str().to_owned())]);
-    bucket
-        .put(optimization_key(&job.customer_id, job.scheduled), bytes)
-        .http_metadata(HttpMetadata { content_type: Some("application/json".into()), ..HttpMetadata::default() })
-        .custom_metadata(metadata)
-        .execute()
-        .await
-        .map_err(|e| e.to_string())?;
+    let key = optimization_key(&job.customer_id, job.scheduled);
+    let put = || {
+        bucket
+            .put(key, bytes)
+            .http_metadata(HttpMetadata { content_type: Some("application/json".into()), ..HttpMetadata::default() })
+            .custom_metadata(metadata)
+            .execute()
+    };
+    slots.run(put).await.map_err(|e| e.to_string())?;
     Ok(())
 }
 
