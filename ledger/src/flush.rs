@@ -18,6 +18,7 @@ use worker::{console_error, Env, SqlStorage, Storage};
 use code24_runtime::meter::Meter;
 use code24_runtime::rollups::upsert_rollups;
 use code24_shared::ledger::freshness::FlushState;
+use code24_shared::ledger::journal::Shard;
 use code24_shared::ledger::rollups::{FLUSH_BATCH_ROWS, FLUSH_MAX_ROWS};
 use code24_shared::ledger::stats::Rows;
 use code24_shared::ledger::StoreError;
@@ -91,8 +92,10 @@ pub(crate) async fn flush(env: &Env, storage: &Storage, now_ms: i64, meter: &Met
     out
 }
 
-/// The shard's write-behind as its stats report it, with its flush interval `interval_s`.
-pub(crate) fn state(sql: &SqlStorage, interval_s: u32) -> Result<FlushState, StoreError> {
+/// The shard's write-behind as its stats report it, with its flush interval `interval_s`. Its
+/// dirty rollups include those `shard` changed in memory since its last fold: not in the
+/// table, so not marked for the flush, and not in D1 either.
+pub(crate) fn state(sql: &SqlStorage, interval_s: u32, shard: &Shard) -> Result<FlushState, StoreError> {
     #[derive(Deserialize)]
     struct Timer {
         name: String,
@@ -102,12 +105,14 @@ pub(crate) fn state(sql: &SqlStorage, interval_s: u32) -> Result<FlushState, Sto
     struct Count {
         dirty: i64,
     }
-    let timers: Vec<Timer> = rows(sql, "SELECT name, at_ms FROM timers WHERE name IN (?, ?)", vec![FLUSHED.into(), FAILING.into()])?;
+    let in_state = |e: StoreError| StoreError(format!("flush state: {e}"));
+    let timers: Vec<Timer> =
+        rows(sql, "SELECT name, at_ms FROM timers WHERE name IN (?, ?)", vec![FLUSHED.into(), FAILING.into()]).map_err(in_state)?;
     let at = |name: &str| timers.iter().find(|t| t.name == name).map(|t| t.at_ms);
     // Scans the rollups (there is no index of dirty rows): read by an operator, not by requests.
-    let counted: Vec<Count> = rows(sql, "SELECT COUNT(*) AS dirty FROM rollups WHERE dirty = 1", Vec::new())?;
+    let counted: Vec<Count> = rows(sql, "SELECT COUNT(*) AS dirty FROM rollups WHERE dirty = 1", Vec::new()).map_err(in_state)?;
     let dirty = counted.first().map_or(0, |c| c.dirty.max(0) as u64);
-    Ok(FlushState { interval_s, flushed_ms: at(FLUSHED), failing_since_ms: at(FAILING), dirty })
+    Ok(FlushState { interval_s, flushed_ms: at(FLUSHED), failing_since_ms: at(FAILING), dirty: dirty + shard.pending_rollups() as u64 })
 }
 
 async fn copy(env: &Env, storage: &Storage, now_ms: i64, meter: &Meter) -> Flushed {

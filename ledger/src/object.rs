@@ -173,7 +173,7 @@ impl Ledger {
             }
             Route::Stats => {
                 let (sql, interval_s) = (self.state.storage().sql(), self.config().rollup_flush_s);
-                let rollups = flush_state(&sql, interval_s).inspect_err(|e| console_error!("ledger: flush state: {e}")).ok();
+                let rollups = flush_state(&sql, interval_s, &self.shard.borrow()).inspect_err(|e| console_error!("ledger: {e}")).ok();
                 let mut stats = LedgerStats { database_bytes: sql.database_size() as u64, rollups, ..self.stats.borrow().clone() };
                 (stats.journal_entries, stats.journal_bytes) = shard::journal_size(&sql).unwrap_or_default();
                 http::json(200, &stats)

@@ -217,3 +217,24 @@ fn a_shard_folds_before_its_overlay_outgrows_its_memory() {
     assert!(!behind.shard.must_fold() && behind.shard.pending_rows() == 0);
     assert_eq!(behind.rows.lanes.len(), OVERLAY_FOLD_ROWS - 2, "every lane reached the table");
 }
+
+#[test]
+fn rollups_changed_since_the_last_fold_are_pending_until_it() {
+    // A completed job changes its customer's rollup in memory: the stored rows (and so the
+    // flush to D1) know nothing of it until the fold, which is what the freshness route counts.
+    let mut behind = Behind::default();
+    let claims: Vec<JobClaim> = (0..3).map(|c| claim_of(1, c, false)).collect();
+    let claim = ShardWrite::Claim(ClaimRequest { claims: claims.clone(), now_ms: START_MS, lease_ms: LEASE });
+    let (_, staged) = behind.shard.run(&mut behind.rows, &mut behind.journal, RETENTION_HOURS, &claim).unwrap();
+    behind.shard.commit(staged);
+    assert_eq!(behind.shard.pending_rollups(), 0, "a claim changes no rollup");
+    let outcomes =
+        claims.iter().map(|c| JobOutcome { job_id: c.job_id.clone(), attempt: 1, error: None, superseded: false, metrics: None }).collect();
+    let complete = ShardWrite::Complete(CompleteRequest { outcomes, now_ms: START_MS + 1, max_attempts: 3 });
+    let (_, staged) = behind.shard.run(&mut behind.rows, &mut behind.journal, RETENTION_HOURS, &complete).unwrap();
+    behind.shard.commit(staged);
+    assert_eq!(behind.shard.pending_rollups(), 3, "one rollup per customer, in memory only");
+    assert!(behind.rows.rollups.is_empty(), "nothing stored before the fold");
+    behind.fold();
+    assert_eq!((behind.shard.pending_rollups(), behind.rows.rollups.len()), (0, 3));
+}

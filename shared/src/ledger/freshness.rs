@@ -21,7 +21,9 @@ pub struct FlushState {
     pub flushed_ms: Option<i64>,
     /// When the flushes started failing (the first failure since the last complete flush).
     pub failing_since_ms: Option<i64>,
-    /// Rollups changed since they were last copied to D1.
+    /// Rollups changed since they were last copied to D1: those folded and marked for the next
+    /// flush, plus those changed in memory since the last fold (a rollup of both kinds counts
+    /// twice, so this is an upper bound; zero means D1 holds every change).
     pub dirty: u64,
 }
 

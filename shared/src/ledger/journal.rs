@@ -269,6 +269,12 @@ impl Shard {
         self.overlay.rows()
     }
 
+    /// Rollups changed since the last fold: in memory and the journal only, so neither in the
+    /// stored rows nor marked for the next flush to D1 yet.
+    pub fn pending_rollups(&self) -> usize {
+        self.overlay.rollups.len()
+    }
+
     /// Decides `write` over the rows as they stand and journals it when it changed a row, all
     /// inside the caller's transaction; returns the answer and what to [`Self::commit`] once
     /// the transaction committed.
