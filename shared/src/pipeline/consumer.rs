@@ -11,7 +11,9 @@
 //!    budget ([`super::budget`]): jobs whose service-binding calls would not fit are deferred
 //!    unclaimed, and at most `elite_calls_in_flight` connections are open at once;
 //! 4. report the outcomes to the ledger, one request per shard touched, and act on the
-//!    verdicts: ack (with an analytics data point), retry with backoff, or dead-letter;
+//!    verdicts: ack (with an analytics data point), retry with backoff, or dead-letter; the
+//!    kind's after-work hook runs alongside ([`JobKind::after_work`]: the optimizer's report to
+//!    its circuit breakers), on a connection kept for it;
 //! 5. hand the settled messages to the job kind's after-verdicts hook (the reports consumer's
 //!    fan-in of monthly runs), which may hold some of them back.
 //!
@@ -82,6 +84,15 @@ pub trait JobKind {
     /// What the ledger's daily rollup learns of a worked job; `None` when it is not a run the
     /// rollups count.
     fn rollup_metrics(outcome: &Result<Worked, JobError>, duration_ms: i64) -> Option<JobMetrics>;
+
+    /// Runs once the batch's jobs are worked, alongside the report of their outcomes to the
+    /// ledger, so it costs the batch no round trip of its own; it may hold one connection (the
+    /// ledger's reports keep one of `elite_calls_in_flight` free for it). What a kind learned
+    /// from the work that is not a job's outcome goes here (the optimizer's elite calls, for
+    /// its circuit breakers). Most kinds have nothing to do.
+    async fn after_work(&self, now: &dyn Fn() -> i64) {
+        let _ = now;
+    }
 
     /// Runs once the verdicts are acted on, over every message whose job decoded and whose
     /// action is known; it may replace an action (say, retry the messages whose shared
@@ -167,7 +178,7 @@ where
         self.hold_back(&mut batch, now).await;
         self.claim(&mut batch, now).await;
         self.work(&mut batch, now).await;
-        self.complete(&mut batch, now, rng).await;
+        futures::join!(self.complete(&mut batch, now, rng), self.jobs.after_work(now));
         self.after_verdicts(&mut batch, now).await;
         batch
             .into_iter()
@@ -266,7 +277,8 @@ where
         }
     }
 
-    /// Step 4: report outcomes per shard, then act on the verdicts.
+    /// Step 4: report outcomes per shard, then act on the verdicts. One connection of the
+    /// budget is left to the kind's [`JobKind::after_work`], which runs alongside.
     async fn complete(&self, batch: &mut [Message<'_, K::Job>], now: &dyn Fn() -> i64, rng: &mut Rng) {
         let outcomes = batch.iter().enumerate().filter_map(|(i, m)| match (&m.state, &m.job) {
             (Slot::Worked { attempt, outcome, duration_ms }, Some((_, claim))) => Some((
@@ -283,7 +295,7 @@ where
             _ => None,
         });
         let groups = group_by_shard(outcomes.collect::<Vec<_>>());
-        let in_flight = self.config.elite_calls_in_flight as usize;
+        let in_flight = (self.config.elite_calls_in_flight as usize).saturating_sub(1).max(1);
         for (i, verdict) in complete_per_shard(self.ledger, groups, now(), self.config.max_attempts, in_flight).await {
             let m = &mut batch[i];
             // An unrecorded outcome: retry. The redelivery finds the job still in flight, waits

@@ -15,7 +15,7 @@
 //!
 //! Where the Worker gives it the elite circuit breakers ([`OptimizeJobs::with_breakers`]), a
 //! batch first asks them how many of its jobs may be worked ([`JobKind::admit`]: an open role
-//! holds them all back, unclaimed, for its cool-down) and, after its verdicts, tells them what
+//! holds them all back, unclaimed, for its cool-down) and, alongside the ledger's completes, tells them what
 //! each role's calls did (one request each; a breakers instance that cannot be reached admits
 //! everything and learns nothing from that batch).
 //!
@@ -26,7 +26,6 @@ use std::collections::BTreeMap;
 
 use futures::future::{join3, join_all};
 
-use crate::backoff::RetryPolicy;
 use crate::breaker::{BreakerReport, GateRequest, RoleCalls};
 use crate::config::{ConsumerConfig, ELITE_CALLS_PER_JOB};
 use crate::elite::{EliteRequest, EliteRole, PlatformContext, ELITE_CONTRACT_VERSION, PLATFORM_CONTEXT_VERSION};
@@ -35,7 +34,7 @@ use crate::ids::{from_epoch_ms, rfc3339};
 use crate::ledger::{JobClaim, JobMetrics, Recovery};
 use crate::optimization::{optimization_key, OptimizationResult};
 use crate::pipeline::budget::Slots;
-use crate::pipeline::consumer::{Claimed, JobKind, Settled, Worked};
+use crate::pipeline::consumer::{Claimed, JobKind, Worked};
 use crate::ports::{Breakers, EliteClient, NoBreakers, ObjectReader, ResultStore};
 use crate::reports::insights::{context_key, context_month};
 use crate::reports::period::Month;
@@ -151,8 +150,9 @@ impl<E: EliteClient, R: ResultStore + ObjectReader, B: Breakers> JobKind for Opt
         }
     }
 
-    /// Tells the breakers what this batch's elite calls did, per role.
-    async fn after_verdicts(&self, _settled: &mut [Settled<'_, OptimizeJob>], now: &dyn Fn() -> i64, _retry: &RetryPolicy) {
+    /// Tells the breakers what this batch's elite calls did, per role (alongside the ledger's
+    /// completes: what the breakers learn does not depend on the verdicts).
+    async fn after_work(&self, now: &dyn Fn() -> i64) {
         let calls: Vec<(EliteRole, RoleCalls)> = std::mem::take(&mut *self.observed.borrow_mut()).into_iter().collect();
         let unused = self.admitted.replace(0).saturating_sub(self.called.replace(0));
         if !calls.is_empty() || unused > 0 {
