@@ -6,7 +6,8 @@
 //!    wire version is retried until the consumer is updated);
 //! 2. hold back what the kind does not admit now, unclaimed ([`JobKind::admit`]: the elite
 //!    circuit breakers), and claim the rest in the ledger, one request per shard touched
-//!    ([`super::shard_calls`]);
+//!    ([`super::shard_calls`]), while the kind reads what the whole batch needs
+//!    ([`JobKind::before_work`]: the optimizer's platform context);
 //! 3. work the claimed jobs concurrently, each timed on its own, within the invocation's
 //!    budget ([`super::budget`]): jobs whose service-binding calls would not fit are deferred
 //!    unclaimed, and at most `elite_calls_in_flight` connections are open at once;
@@ -26,93 +27,14 @@ use crate::backoff::RetryPolicy;
 use crate::backoff::Rng;
 use crate::config::ConsumerConfig;
 use crate::error::{ErrorClass, JobError};
-use crate::ledger::{ClaimDecision, JobClaim, JobMetrics, JobOutcome, Verdict};
+use crate::ledger::{ClaimDecision, JobClaim, JobOutcome, Verdict};
 use crate::pipeline::budget::{admit, bounded, jobs_in_flight, DEFERRED_DELAY_S};
 use crate::pipeline::shard_calls::{claim_per_shard, complete_per_shard, group_by_shard};
 use crate::ports::{DeadLetterSink, JobFinished, Ledger, Metrics};
 use crate::wire::{DeadLetter, DEAD_LETTER_VERSION};
 
 pub use super::delivery::{Action, Claimed, Delivery, Worked};
-
-/// What differs between kinds of job; everything else (claims, verdicts, dead letters, data
-/// points, retries) is the [`Consumer`]'s. The ports a kind's work needs are its own fields.
-#[allow(async_fn_in_trait)]
-pub trait JobKind {
-    /// A decoded queue body.
-    type Job;
-
-    /// Decodes one body. A transient error (a newer wire version) retries the message; a
-    /// permanent one dead-letters it.
-    fn decode(body: &str) -> Result<Self::Job, JobError>;
-
-    /// The job's ledger claim. Its subject and its run's scheduled time pick the shard
-    /// ([`JobClaim::shard_in`]), its subject the lane; its ids are the ones dead letters and data points name.
-    fn claim(job: &Self::Job) -> JobClaim;
-
-    /// How long a claim holds the job's lane: long enough for the kind's slowest work.
-    fn lease_ms(config: &ConsumerConfig) -> i64;
-
-    /// The most service-binding calls the job's work makes: an invocation takes jobs while
-    /// their sum fits [`super::budget::service_binding_budget`].
-    fn service_binding_calls(job: &Self::Job) -> u32;
-
-    /// The most connections (service-binding calls, fetches, R2, D1, queue sends) the job's
-    /// work holds open at once: how many jobs may work side by side within
-    /// `elite_calls_in_flight`.
-    fn connections(job: &Self::Job) -> u32;
-
-    /// Runs once per batch before any claim, over the number of jobs about to be claimed: how
-    /// many of them (the first in the batch) may be worked now, and how long the others wait.
-    /// The others are retried after that delay, unclaimed: no attempt is counted and nothing is
-    /// dead-lettered (the optimizer's elite circuit breakers, `crate::breaker`). Most kinds
-    /// admit everything.
-    async fn admit(&self, jobs: u32, now_ms: i64) -> (u32, u32) {
-        let _ = now_ms;
-        (jobs, 0)
-    }
-
-    /// Runs once per batch before any job is worked, over the claimed jobs: what a kind reads
-    /// for the whole batch it reads here, once, never once per message (the optimizer's platform
-    /// context). Most kinds have nothing to do.
-    async fn before_work(&self, jobs: &[&Self::Job]) {
-        let _ = jobs;
-    }
-
-    /// Does the work of one claimed job.
-    async fn work(&self, job: &Self::Job, claimed: Claimed, now: &dyn Fn() -> i64) -> Result<Worked, JobError>;
-
-    /// What the ledger's daily rollup learns of a worked job; `None` when it is not a run the
-    /// rollups count.
-    fn rollup_metrics(outcome: &Result<Worked, JobError>, duration_ms: i64) -> Option<JobMetrics>;
-
-    /// Runs once the batch's jobs are worked, alongside the report of their outcomes to the
-    /// ledger, so it costs the batch no round trip of its own; it may hold one connection (the
-    /// ledger's reports keep one of `elite_calls_in_flight` free for it). What a kind learned
-    /// from the work that is not a job's outcome goes here (the optimizer's elite calls, for
-    /// its circuit breakers). Most kinds have nothing to do.
-    async fn after_work(&self, now: &dyn Fn() -> i64) {
-        let _ = now;
-    }
-
-    /// Runs once the verdicts are acted on, over every message whose job decoded and whose
-    /// action is known; it may replace an action (say, retry the messages whose shared
-    /// follow-up request failed). Most kinds have nothing to do.
-    async fn after_verdicts(&self, settled: &mut [Settled<'_, Self::Job>], now: &dyn Fn() -> i64, retry: &RetryPolicy) {
-        let _ = (settled, now, retry);
-    }
-}
-
-/// A message whose job decoded, once its action is known: what [`JobKind::after_verdicts`]
-/// sees and may change.
-pub struct Settled<'b, J> {
-    pub job: &'b J,
-    /// Whether the job ended: it succeeded or died now, or had already ended (a duplicate, a
-    /// superseded or an already-dead claim). An error acked is a stale attempt's: not ended.
-    pub ended: bool,
-    /// How old the message is: infrastructure retries back off by age.
-    pub age_ms: i64,
-    pub action: Action,
-}
+pub use super::kind::{JobKind, Settled};
 
 /// The ports and settings one consumer invocation works with: the kind's jobs (with the ports
 /// their work needs) and what every kind shares.
@@ -213,15 +135,32 @@ where
         }
     }
 
-    /// Step 2: one claim request per shard touched, concurrently.
+    /// Step 2: one claim request per shard touched, concurrently, and the kind's
+    /// [`JobKind::before_work`] alongside them, on the connection the claims leave free.
     async fn claim(&self, batch: &mut [Message<'_, K::Job>], now: &dyn Fn() -> i64) {
         let claims = batch.iter().enumerate().filter_map(|(i, m)| match (&m.state, &m.job) {
             (Slot::Claiming, Some((_, claim))) => Some((i, claim.shard_in(self.ledger.shard_maps()), claim.clone())),
             _ => None,
         });
         let groups = group_by_shard(claims.collect::<Vec<_>>());
-        let in_flight = self.config.elite_calls_in_flight as usize;
-        for (i, decision) in claim_per_shard(self.ledger, groups, now(), K::lease_ms(self.config), in_flight).await {
+        let in_flight = (self.config.elite_calls_in_flight as usize).saturating_sub(1).max(1);
+        let claimed = {
+            let claiming: Vec<&K::Job> = batch
+                .iter()
+                .filter_map(|m| match (&m.state, &m.job) {
+                    (Slot::Claiming, Some((job, _))) => Some(job),
+                    _ => None,
+                })
+                .collect();
+            let claims = claim_per_shard(self.ledger, groups, now(), K::lease_ms(self.config), in_flight);
+            let read = async {
+                if !claiming.is_empty() {
+                    self.jobs.before_work(&claiming).await;
+                }
+            };
+            futures::join!(claims, read).0
+        };
+        for (i, decision) in claimed {
             let m = &mut batch[i];
             // The ledger is unreachable (or answered nonsense): nothing was decided for this
             // message, so it is retried after a short backoff.
@@ -259,9 +198,6 @@ where
                 _ => None,
             })
             .collect();
-        if !working.is_empty() {
-            self.jobs.before_work(&working.iter().map(|(_, job, _)| *job).collect::<Vec<_>>()).await;
-        }
         let widest = working.iter().map(|(_, job, _)| K::connections(job)).max().unwrap_or(1);
         let concurrency = jobs_in_flight(self.config.elite_calls_in_flight, widest);
         let results =

@@ -9,7 +9,8 @@
 //! - [`latest`]: the producer's part in latest-wins: where the work stands before a sweep
 //!   opens, and the shards told once its fan-out finished.
 //! - [`pacing`]: its sends paced under the queue's throughput, refusals retried with backoff.
-//! - [`consumer`]: the job consumer, one driver for every kind of job ([`consumer::JobKind`]).
+//! - [`consumer`]: the job consumer, one driver for every kind of job.
+//! - [`kind`]: what differs between kinds of job ([`kind::JobKind`]) and the hooks it runs.
 //! - [`delivery`]: a delivered message and the consumer's action on it.
 //! - [`shard_calls`]: its one claim and one complete request per ledger shard touched.
 //! - [`budget`]: what one invocation may start: service-binding calls in total, connections
@@ -20,6 +21,7 @@
 pub mod budget;
 pub mod consumer;
 pub mod delivery;
+pub mod kind;
 pub mod latest;
 pub mod optimize;
 pub mod pacing;
