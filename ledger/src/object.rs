@@ -34,8 +34,8 @@ use crate::alarm::{early_enough, prune_at, prune_due, ring_at, set_prune_at};
 use crate::body::decode;
 use crate::breakers;
 use crate::coordinator::{progress_of, run_counts};
-use crate::flush::{any_dirty, flush, state as flush_state};
-use crate::prune::{anything_left, chunk, cutoff_ms, prune_d1, AGAIN_MS, CHUNKS, CHUNKS_PER_ALARM, CHUNK_ROWS, PRUNE_INTERVAL_MS};
+use crate::flush::{any_dirty, flush, state as flush_state, Flushed};
+use crate::prune::{self, prune_d1, PRUNE_INTERVAL_MS};
 use crate::shard;
 use crate::sql_tables::{create_schema, SqlRunTable};
 use crate::transaction::atomically;
@@ -125,11 +125,13 @@ impl DurableObject for Ledger {
         let now = now_ms();
         let meter = Meter::new("ledger", "alarm");
         self.stats.borrow_mut().record(ALARM, Rows::default());
-        // The flush and the pruning read the tables: the overlay goes into them first.
-        if let Err(e) = self.charged(ALARM, || shard::fold(&storage, &self.shard)) {
-            console_error!("ledger: cannot fold the journal: {e}");
-        }
-        let flushed = flush(&self.env, &storage, now, &meter).await;
+        // The flush and the pruning read the tables: the overlay goes into them first. Without
+        // the fold a flush would copy older rollups and record D1 as current: none, until the
+        // next alarm, an interval later, folds.
+        let flushed = match self.charged(ALARM, || shard::fold(&storage, &self.shard)) {
+            Ok(()) => flush(&self.env, &storage, now, &meter).await,
+            Err(e) => Flushed { failed: Some(format!("cannot fold the journal: {e}")), ..Flushed::default() },
+        };
         self.charge(ALARM, flushed.cost);
         meter.log_figures();
         match &flushed.failed {
@@ -143,7 +145,8 @@ impl DurableObject for Ledger {
             self.charged(ALARM, || set_prune_at(&sql, next_prune)).map_err(storage_error)?;
             prune_d1(&self.env, now, &meter).await;
         }
-        let flush_at = match self.charged(ALARM, || any_dirty(&sql)).map_err(storage_error)? {
+        let pending = self.shard.borrow().pending_rollups() > 0;
+        let flush_at = match pending || self.charged(ALARM, || any_dirty(&sql)).map_err(storage_error)? {
             false => None,
             // More than one flush takes, and D1 is answering: go on at once.
             true if flushed.capped && flushed.failed.is_none() => Some(now),
@@ -288,44 +291,11 @@ impl Ledger {
         })
     }
 
-    /// Prunes what is older than the retention; returns when to prune next (`None`: nothing
-    /// is left to prune, until a write plans it again).
+    /// Prunes what is older than the retention (`prune::run`); returns when to prune next.
     fn prune_now(&self, storage: &Storage, now: i64) -> Result<Option<i64>> {
-        let config = match LedgerConfig::from_vars(&vars(&self.env)) {
-            Ok(config) => config,
-            Err(e) => {
-                // Pruning nothing is the safe reading of a bad retention: data is kept, and
-                // the next pruning, in an hour, logs this again.
-                console_error!("ledger: not pruning: {e}");
-                return Ok(Some(now + PRUNE_INTERVAL_MS));
-            }
-        };
-        let sql = storage.sql();
-        let cutoff = cutoff_ms(now, config.retention_hours);
-        // Each kind in chunks, each chunk its own transaction, within one alarm's allowance.
-        let (mut chunks, mut backlog, mut log) = (0, false, Vec::new());
-        for (name, query) in CHUNKS {
-            let mut deleted = 0;
-            loop {
-                if chunks == CHUNKS_PER_ALARM {
-                    backlog = true;
-                    break;
-                }
-                chunks += 1;
-                let sql = sql.clone();
-                let gone = self.charged(ALARM, || atomically(storage, move || chunk(&sql, name, query, cutoff))).map_err(storage_error)?;
-                deleted += gone;
-                if gone < CHUNK_ROWS as u64 {
-                    break;
-                }
-            }
-            log.push(format!("{deleted} {name}"));
-        }
-        console_log!("ledger: pruned {} (before {cutoff}){}", log.join(", "), if backlog { "; more next alarm" } else { "" });
-        if backlog {
-            return Ok(Some(now + AGAIN_MS));
-        }
-        Ok(self.charged(ALARM, || anything_left(&sql)).map_err(storage_error)?.then_some(now + PRUNE_INTERVAL_MS))
+        let (next, rows) = prune::run(storage, LedgerConfig::from_vars(&vars(&self.env)), now);
+        self.charge(ALARM, rows);
+        next.map_err(storage_error)
     }
 
     /// After a write: makes sure the alarm rings by the planned pruning (planning one an hour

@@ -11,13 +11,66 @@
 //! a few hundred), and a backlog is worked off by alarms [`AGAIN_MS`] apart.
 
 use serde::Deserialize;
-use worker::{console_error, console_log, Env, SqlStorage, SqlStorageValue};
+use worker::{console_error, console_log, Env, SqlStorage, SqlStorageValue, Storage};
 
 use code24_runtime::meter::Meter;
+use code24_shared::config::{ConfigError, LedgerConfig};
 use code24_shared::ledger::rollups::{day_of, D1_KEEPS_DAYS, D1_PRUNE_ROWS, SHARD_KEEPS_DAYS_BEYOND_RETENTION};
+use code24_shared::ledger::stats::Rows;
 use code24_shared::ledger::StoreError;
 
 use crate::sql_tables::{int, rows};
+use crate::transaction::atomically;
+use crate::usage::measured;
+
+/// Prunes what is older than the retention in `config`, each kind in chunks, each chunk its own
+/// transaction, within one alarm's allowance; answers when to prune next (`None`: nothing is
+/// left to prune, until a write plans it again) and the rows it read and wrote.
+pub(crate) fn run(storage: &Storage, config: Result<LedgerConfig, ConfigError>, now: i64) -> (Result<Option<i64>, StoreError>, Rows) {
+    let mut charged = Rows::default();
+    let next = match config {
+        Ok(config) => chunks(storage, cutoff_ms(now, config.retention_hours), now, &mut charged),
+        Err(e) => {
+            // Pruning nothing is the safe reading of a bad retention: data is kept, and the
+            // next pruning, in an hour, logs this again.
+            console_error!("ledger: not pruning: {e}");
+            Ok(Some(now + PRUNE_INTERVAL_MS))
+        }
+    };
+    (next, charged)
+}
+
+/// [`run`]'s chunks, charging the rows each reads and writes to `charged`.
+fn chunks(storage: &Storage, cutoff: i64, now: i64, charged: &mut Rows) -> Result<Option<i64>, StoreError> {
+    let mut tally = |rows: Rows| charged.add(rows);
+    let (mut chunks, mut backlog, mut log) = (0, false, Vec::new());
+    for (name, query) in CHUNKS {
+        let mut deleted = 0;
+        loop {
+            if chunks == CHUNKS_PER_ALARM {
+                backlog = true;
+                break;
+            }
+            chunks += 1;
+            let sql = storage.sql();
+            let (gone, rows) = measured(|| atomically(storage, move || chunk(&sql, name, query, cutoff)));
+            tally(rows);
+            let gone = gone?;
+            deleted += gone;
+            if gone < CHUNK_ROWS as u64 {
+                break;
+            }
+        }
+        log.push(format!("{deleted} {name}"));
+    }
+    console_log!("ledger: pruned {} (before {cutoff}){}", log.join(", "), if backlog { "; more next alarm" } else { "" });
+    if backlog {
+        return Ok(Some(now + AGAIN_MS));
+    }
+    let (left, rows) = measured(|| anything_left(&storage.sql()));
+    tally(rows);
+    Ok(left?.then_some(now + PRUNE_INTERVAL_MS))
+}
 
 /// How often the alarm prunes while there is anything to prune.
 pub(crate) const PRUNE_INTERVAL_MS: i64 = 60 * 60 * 1000;

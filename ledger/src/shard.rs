@@ -13,7 +13,7 @@ use worker::{SqlStorage, Storage};
 use code24_runtime::env::now_ms;
 use code24_shared::ledger::compact::CompactJobTable;
 use code24_shared::ledger::jobs::JobTable;
-use code24_shared::ledger::journal::{JournalStore, Shard, ShardAnswer, ShardWrite, JOURNAL_SLOTS};
+use code24_shared::ledger::journal::{slot_runs, JournalStore, Shard, ShardAnswer, ShardWrite, JOURNAL_SLOTS};
 use code24_shared::ledger::route::Route;
 use code24_shared::ledger::{JobRow, ShardCounts, StoreError};
 
@@ -49,14 +49,30 @@ impl JournalStore for SqlJournal {
         )
     }
 
-    fn entries_after(&self, folded: u64) -> Result<Vec<(u64, String)>, StoreError> {
+    fn last(&self) -> Result<u64, StoreError> {
+        #[derive(Deserialize)]
+        struct Last {
+            seq: Option<u64>,
+        }
+        Ok(first::<Last>(&self.0, "SELECT MAX(seq) AS seq FROM journal", Vec::new())?.and_then(|l| l.seq).unwrap_or(0))
+    }
+
+    /// Through the slots' primary key (the slot is the row id): `from..=to` is one run of
+    /// slots, or two when it wraps, each read by the same range query.
+    fn entries(&self, from: u64, to: u64) -> Result<Vec<(u64, String)>, StoreError> {
         #[derive(Deserialize)]
         struct Entry {
             seq: u64,
             entry: String,
         }
-        let found: Vec<Entry> = rows(&self.0, "SELECT seq, entry FROM journal WHERE seq > ?", vec![uint(folded)?])?;
-        Ok(found.into_iter().map(|e| (e.seq, e.entry)).collect())
+        let mut found = Vec::new();
+        for (first_slot, last_slot, first, last) in slot_runs(from, to) {
+            let params = vec![uint(first_slot)?, uint(last_slot)?, uint(first)?, uint(last)?];
+            let run: Vec<Entry> =
+                rows(&self.0, "SELECT seq, entry FROM journal WHERE slot BETWEEN ? AND ? AND seq BETWEEN ? AND ?", params)?;
+            found.extend(run.into_iter().map(|e| (e.seq, e.entry)));
+        }
+        Ok(found)
     }
 
     fn folded(&self) -> Result<u64, StoreError> {

@@ -238,3 +238,14 @@ fn rollups_changed_since_the_last_fold_are_pending_until_it() {
     behind.fold();
     assert_eq!((behind.shard.pending_rollups(), behind.rows.rollups.len()), (0, 3));
 }
+
+#[test]
+fn slot_runs_cover_a_range_once_and_split_it_where_the_ring_wraps() {
+    use super::journal::{slot_runs, JOURNAL_SLOTS};
+    let s = JOURNAL_SLOTS;
+    assert_eq!(slot_runs(1, 1_024), [(1, 1_024, 1, 1_024)]);
+    assert_eq!(slot_runs(s - 10, s + 5), [(s - 10, s - 1, s - 10, s - 1), (0, 5, s, s + 5)]);
+    assert_eq!(slot_runs(3 * s, 3 * s), [(0, 0, 3 * s, 3 * s)]);
+    assert_eq!(slot_runs(2 * s + 1, 3 * s), [(1, s - 1, 2 * s + 1, 3 * s - 1), (0, 0, 3 * s, 3 * s)]);
+    assert!(slot_runs(5, 4).is_empty());
+}

@@ -42,6 +42,12 @@ pub const JOURNAL_SLOTS: u64 = 32_768;
 /// more rows written (see "Shards for a million sites" in ARCHITECTURE.md).
 pub const OVERLAY_FOLD_ROWS: usize = 40_000;
 
+/// Entries a restarting shard reads at once: about 1.5 MB of JSON at 100,000 sites (1,400
+/// bytes an entry of 8 jobs), so a restart with a full ring holds a page and the overlay it
+/// rebuilds, not the whole ring (about 47 MB of text, held twice while it is read: the JS rows
+/// and their Rust copy; `shared/tests/journal_recovery.rs`).
+pub const RECOVER_PAGE_ENTRIES: u64 = 1_024;
+
 /// A request that may write a job shard's rows: a journal entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "route", content = "body", rename_all = "snake_case")]
@@ -79,10 +85,27 @@ pub fn decide(rows: &mut impl ShardRows, retention_hours: u32, write: &ShardWrit
 pub trait JournalStore {
     /// Keeps entry `seq` (in slot `seq % JOURNAL_SLOTS`).
     fn append(&mut self, seq: u64, entry: &str) -> Result<(), StoreError>;
-    /// Every kept entry after `folded`, in any order.
-    fn entries_after(&self, folded: u64) -> Result<Vec<(u64, String)>, StoreError>;
+    /// The newest kept entry's number (0 when none).
+    fn last(&self) -> Result<u64, StoreError>;
+    /// The kept entries numbered `from..=to` (`to - from < JOURNAL_SLOTS`: one slot each), in
+    /// any order.
+    fn entries(&self, from: u64, to: u64) -> Result<Vec<(u64, String)>, StoreError>;
     fn folded(&self) -> Result<u64, StoreError>;
     fn set_folded(&mut self, seq: u64) -> Result<(), StoreError>;
+}
+
+/// The runs of slots that hold entries `from..=to` (`to - from < JOURNAL_SLOTS`), as
+/// (first slot, last slot, first entry, last entry): one, or two when the range wraps the ring.
+/// Each is one range read of the ring's key.
+pub fn slot_runs(from: u64, to: u64) -> Vec<(u64, u64, u64, u64)> {
+    let (mut runs, mut start) = (Vec::new(), from);
+    while start <= to {
+        // The last entry of this lap of the ring, or `to`.
+        let end = to.min(start - start % JOURNAL_SLOTS + JOURNAL_SLOTS - 1);
+        runs.push((start % JOURNAL_SLOTS, end % JOURNAL_SLOTS, start, end));
+        start = end + 1;
+    }
+    runs
 }
 
 /// Rows written since the last fold (a job `None`: deleted).
@@ -237,23 +260,30 @@ pub struct Shard {
 
 impl Shard {
     /// The state of a shard that (re)starts: the stored rows, then every journal entry after
-    /// the last fold, run again in order.
+    /// the last fold, run again in order, read [`RECOVER_PAGE_ENTRIES`] at a time.
     pub fn recover(rows: &mut impl ShardRows, journal: &impl JournalStore, retention_hours: u32) -> Result<Self, StoreError> {
         let folded = journal.folded()?;
-        let mut entries = journal.entries_after(folded)?;
-        entries.sort_by_key(|(seq, _)| *seq);
+        let last = journal.last()?;
         let mut shard = Self { overlay: Overlay::default(), applied: folded, folded };
-        for (seq, entry) in entries {
-            if seq != shard.applied + 1 {
-                return Err(StoreError(format!("journal entry {seq} follows {}: an entry is missing", shard.applied)));
+        while shard.applied < last {
+            let to = last.min(shard.applied + RECOVER_PAGE_ENTRIES);
+            let mut entries = journal.entries(shard.applied + 1, to)?;
+            entries.sort_by_key(|(seq, _)| *seq);
+            for (seq, entry) in entries {
+                if seq != shard.applied + 1 {
+                    return Err(StoreError(format!("journal entry {} is missing ({seq} follows {})", shard.applied + 1, shard.applied)));
+                }
+                let write: ShardWrite =
+                    serde_json::from_str(&entry).map_err(|e| StoreError(format!("journal entry {seq} is undecodable: {e}")))?;
+                let mut layered = Layered::new(&shard.overlay, rows);
+                decide(&mut layered, retention_hours, &write)?;
+                let staged = layered.staged();
+                shard.overlay.merge(staged);
+                shard.applied = seq;
             }
-            let write: ShardWrite =
-                serde_json::from_str(&entry).map_err(|e| StoreError(format!("journal entry {seq} is undecodable: {e}")))?;
-            let mut layered = Layered::new(&shard.overlay, rows);
-            decide(&mut layered, retention_hours, &write)?;
-            let staged = layered.staged();
-            shard.overlay.merge(staged);
-            shard.applied = seq;
+            if shard.applied != to {
+                return Err(StoreError(format!("journal entry {} is missing (the journal goes on to {last})", shard.applied + 1)));
+            }
         }
         Ok(shard)
     }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use crate::ledger::compact::{LaneRow, ShardRows};
 use crate::ledger::heads::HeadRow;
 use crate::ledger::jobs::JobTable;
-use crate::ledger::journal::{JournalStore, JOURNAL_SLOTS};
+use crate::ledger::journal::{slot_runs, JournalStore, JOURNAL_SLOTS};
 use crate::ledger::runs::RunTable;
 use crate::ledger::{JobRow, RunRow, ShardCounts, SiteRow, StoreError};
 use crate::reports::analytics::DailyRollup;
@@ -169,6 +169,8 @@ pub struct MemoryJournal {
     pub folded: u64,
     /// Entries appended (each is one row written).
     pub appends: u64,
+    /// The most entries one read returned (a restart reads its journal in pages).
+    pub largest_read: std::cell::Cell<u64>,
 }
 
 impl JournalStore for MemoryJournal {
@@ -178,8 +180,21 @@ impl JournalStore for MemoryJournal {
         Ok(())
     }
 
-    fn entries_after(&self, folded: u64) -> Result<Vec<(u64, String)>, StoreError> {
-        Ok(self.slots.values().filter(|(seq, _)| *seq > folded).cloned().collect())
+    fn last(&self) -> Result<u64, StoreError> {
+        Ok(self.slots.values().map(|(seq, _)| *seq).max().unwrap_or(0))
+    }
+
+    fn entries(&self, from: u64, to: u64) -> Result<Vec<(u64, String)>, StoreError> {
+        // As the Durable Object reads them: by runs of slots, each entry checked for its lap.
+        let found: Vec<(u64, String)> = slot_runs(from, to)
+            .into_iter()
+            .flat_map(|(first_slot, last_slot, first, last)| {
+                self.slots.range(first_slot..=last_slot).map(|(_, e)| e).filter(move |(seq, _)| (first..=last).contains(seq))
+            })
+            .cloned()
+            .collect();
+        self.largest_read.set(self.largest_read.get().max(found.len() as u64));
+        Ok(found)
     }
 
     fn folded(&self) -> Result<u64, StoreError> {
