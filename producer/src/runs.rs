@@ -38,6 +38,7 @@ pub(crate) async fn enqueue(env: &Env, run: &ReportRun, meter: &Meter) -> Result
         scheduled_ms: run.slot.timestamp_millis(),
         owner: token(),
         work_fronts: Vec::new(),
+        unread_shards: 0,
     };
     let report = match &run.single {
         Some(job) => producer.enqueue_single(&spec, job.subject(), job.encode()).await?,

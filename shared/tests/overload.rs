@@ -129,3 +129,26 @@ fn overload_that_sets_in_after_sweeps_sent_by_shard_keeps_every_site_fresh() {
         assert!(r.max_sweeps_without_result < bound, "a site went {} sweeps without a result; bound {bound}", r.max_sweeps_without_result);
     }
 }
+
+/// One fan-out that dies under overload (the queue refuses every send for 170 s from 2.5 s
+/// into sweep 8, past the producer's retries and re-opens): the next sweep starts where the
+/// dead one started, not after its cursor, since nothing it sent was worked. With its cursor
+/// the sites it sent went last in the next sweep, which the overload never reached: 9 sweeps
+/// without a result at F = 5 (found by review). A dead fan-out's sweep is one the sites it did
+/// not send miss, so the bound is one sweep longer: a result every ⌈F⌉ + 2 sweeps.
+#[test]
+fn overload_with_a_fan_out_that_dies_keeps_every_site_fresh() {
+    let factor = 5;
+    let cfg = SimConfig { sites: 4_000, sweeps: 24, queue_bursts: vec![(8 * PERIOD_MS + 2_500, 170_000)], ..overloaded(7, factor) };
+    let jobs_per_period = cfg.sites as i64 / i64::from(factor);
+    let r = run(&SimConfig { elite_call_ms: PERIOD_MS / (3 * jobs_per_period), ..cfg });
+    let bound = u64::from(factor) + 2;
+    println!(
+        "overload factor {factor} with a dying fan-out: {} abandoned; worst staleness {} sweeps without a result (bound: a result \
+         every {bound})",
+        r.abandoned_sweeps, r.max_sweeps_without_result
+    );
+    assert_eq!(r.abandoned_sweeps, 1, "the burst kills one fan-out");
+    assert!(r.violations.is_empty(), "{:?}", &r.violations[..r.violations.len().min(20)]);
+    assert!(r.max_sweeps_without_result < bound, "a site went {} sweeps without a result; bound {bound}", r.max_sweeps_without_result);
+}

@@ -301,6 +301,7 @@ fn open(ledger: &MemoryLedger, run_id: &str, task: &str, jobs: u64, clock: &SimC
         now_ms,
         lease_ms,
         work_fronts: Vec::new(),
+        unread_shards: 0,
     };
     block_on(ledger.open_run(&open)).expect("the ledger twin opens the run");
     let page = PageDone { run_id: run_id.into(), owner: owner.clone(), cursor: "~".into(), added: jobs, now_ms, lease_ms };

@@ -55,6 +55,7 @@ pub(super) async fn start(call: &Call<'_>) -> worker::Result<Response> {
         scheduled_ms: at.timestamp_millis(),
         owner: token(),
         work_fronts: Vec::new(),
+        unread_shards: 0,
     };
     let queue = TextQueue::new(call.env.queue(binding::OPTIMIZE_QUEUE)?, OPTIMIZE_QUEUE);
     let ledger = DurableLedger::from_env(call.env)?;

@@ -482,6 +482,15 @@ pub struct OpenRun {
     /// (`pipeline::rotation::next_origin`). Empty from an older producer and for report runs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub work_fronts: Vec<heads::WorkFront>,
+    /// Job shards whose front could not be read: a sweep after one sent by shard then starts
+    /// at the previous sweep's origin, not at the nearest front (the unread shard's work may be
+    /// behind it). Zero from an older producer.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unread_shards: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -88,7 +88,7 @@ fn origin_of_new(table: &impl RunTable, req: &OpenRun) -> Result<(Option<String>
     }
     let previous = table.recent(STALE_SCAN)?.into_iter().find(|r| r.task == req.task && r.scheduled_ms < req.scheduled_ms);
     let by_shard = previous.as_ref().is_some_and(|p| worked_through(p, &req.work_fronts));
-    Ok((previous.and_then(|p| next_origin(&p, &req.work_fronts)), by_shard))
+    Ok((previous.and_then(|p| next_origin(&p, &req.work_fronts, req.unread_shards)), by_shard))
 }
 
 /// How many recent sweeps a new sweep looks through for stale fan-outs to abandon; older ones

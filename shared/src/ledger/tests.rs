@@ -149,6 +149,7 @@ fn open_req(sweep: &str, now: i64) -> OpenRun {
         now_ms: now,
         lease_ms: LEASE,
         work_fronts: Vec::new(),
+        unread_shards: 0,
     }
 }
 

@@ -28,11 +28,14 @@ async fn ask_every_shard<L: Ledger>(ledger: &L, req: &HeadRequest, scheduled_ms:
 }
 
 /// Where the work of `task`'s newest sweeps stands before the sweep scheduled at
-/// `scheduled_ms` opens: every front that could be read in the shards of the map in force then
-/// (the first sweep of a new map starts where its registry order begins).
-pub async fn work_fronts<L: Ledger>(ledger: &L, task: &str, scheduled_ms: i64) -> Vec<WorkFront> {
+/// `scheduled_ms` opens: every front that could be read in the shards of the map in force then,
+/// and how many shards could not be read (`rotation::next_origin` then trusts no nearest
+/// front: the unread shard's work may be the one behind).
+pub async fn work_fronts<L: Ledger>(ledger: &L, task: &str, scheduled_ms: i64) -> (Vec<WorkFront>, u32) {
     let req = HeadRequest { task: task.to_owned(), announce_ms: None };
-    ask_every_shard(ledger, &req, scheduled_ms).await.into_iter().flatten().filter_map(|row| row.front).collect()
+    let read = ask_every_shard(ledger, &req, scheduled_ms).await;
+    let unread = read.iter().filter(|row| row.is_none()).count() as u32;
+    (read.into_iter().flatten().filter_map(|row| row.front).collect(), unread)
 }
 
 /// Tells every shard that the sweep of `task` scheduled at `scheduled_ms` finished its fan-out;

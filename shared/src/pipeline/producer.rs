@@ -130,6 +130,8 @@ pub struct Run {
     /// Where the work of the task's newest sweeps stands, per job shard (optimization sweeps
     /// only; see [`super::latest`]).
     pub work_fronts: Vec<WorkFront>,
+    /// Job shards whose work front could not be read ([`latest::work_fronts`]).
+    pub unread_shards: u32,
 }
 
 /// What a fan-out needs besides the run: the ports it drives, its clock and its pace.
@@ -169,6 +171,7 @@ impl<R: SiteRegistry, Q: JobQueue, L: Ledger, C: Clock> Producer<'_, R, Q, L, C>
             now_ms: self.clock.now_ms(),
             lease_ms: PRODUCER_LEASE_MS,
             work_fronts: run.work_fronts.clone(),
+            unread_shards: run.unread_shards,
         };
         Ok(match self.ledger.open_run(&open).await? {
             OpenDecision::Start { origin, by_shard } => Ok(Start { cursor: None, origin, decision: "start", counted: true, by_shard }),
@@ -310,12 +313,14 @@ impl<R: SiteRegistry, Q: JobQueue, L: Ledger, C: Clock> Producer<'_, R, Q, L, C>
         let started_ms = self.clock.now_ms();
         let sweep_id = firing.sweep_id();
         let task = firing.task.as_str();
+        let (work_fronts, unread_shards) = latest::work_fronts(self.ledger, task, firing.scheduled.timestamp_millis()).await;
         let run = Run {
             run_id: sweep_id.as_str().to_owned(),
             task: firing.task,
             scheduled_ms: firing.scheduled.timestamp_millis(),
             owner: firing.owner.clone(),
-            work_fronts: latest::work_fronts(self.ledger, task, firing.scheduled.timestamp_millis()).await,
+            work_fronts,
+            unread_shards,
         };
         let message = |s: Site| Some(OptimizeJob::new(sweep_id.clone(), firing.scheduled, s.customer_id, s.url).encode());
         let mut report = self.fan_out_sites(&run, &message).await?;

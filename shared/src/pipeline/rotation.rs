@@ -24,9 +24,11 @@ pub fn rank<'k>(key: &'k str, origin: Option<&str>) -> (bool, &'k str) {
 }
 
 /// Where a new sweep starts, after `previous` (the task's sweep before it) and `fronts` (where
-/// the consumers' work stood in each job shard when the new sweep opened, `ledger::heads`):
+/// the consumers' work stood in each job shard when the new sweep opened, `ledger::heads`;
+/// `unread` shards could not be read):
 ///
-/// - the previous fan-out died: after its last recorded cursor (its unsent sites first);
+/// - the previous fan-out died after its work started: after its last recorded cursor (its
+///   unsent sites first);
 /// - its work reached sites of the previous sweep: after the furthest of them in its order
 ///   (the sites the work did not reach first). Under overload the previous sweep is
 ///   superseded from now on, so this is where its work stops, give or take the jobs in
@@ -34,14 +36,18 @@ pub fn rank<'k>(key: &'k str, origin: Option<&str>) -> (bool, &'k str) {
 ///   can lag the furthest by a batch, and a lagging origin would send sites just worked first.
 ///   A previous sweep sent by shard (`RunRow::by_shard`) was worked block by block, shard
 ///   after shard within a block: a shard's front is where *its* work stood, so the work
-///   surely reached only the nearest of the fronts, and every shard must have one (a shard
-///   whose work had not reached the sweep leaves the previous origin). The sites from there
-///   on are sent first: at most the fronts' block and the one before it were partly worked,
-///   and are worked again;
+///   surely reached only the nearest of the fronts, and every shard must have one and be read
+///   (a shard whose work had not reached the sweep, or that could not be read, leaves the
+///   previous origin). The sites from there on are sent first: at most the fronts' block and
+///   the one before it were partly worked, and are worked again;
 /// - both: whichever comes first in the previous sweep's order;
-/// - neither (the work is in an older sweep, or nothing was claimed yet): the previous
-///   sweep's own origin, as its work has not started.
-pub fn next_origin(previous: &RunRow, fronts: &[WorkFront]) -> Option<String> {
+/// - no work of the previous sweep known (its work is in an older sweep, or nothing was
+///   claimed yet, or a by-shard front is missing), whether its fan-out died or not: the
+///   previous sweep's own origin, as its work has not started. Not a dead fan-out's cursor:
+///   the sites it sent and nobody worked would then go last, and an overloaded sweep does not
+///   reach them. Only when no front at all is known (the first sweeps, or no shard could be
+///   read) does a dead fan-out's cursor count, so that dying fan-outs take turns at the order.
+pub fn next_origin(previous: &RunRow, fronts: &[WorkFront], unread: u32) -> Option<String> {
     let sent_to = match previous.phase {
         RunPhase::Enqueued => None,
         RunPhase::Enqueuing | RunPhase::Abandoned => previous.cursor.clone(),
@@ -50,15 +56,18 @@ pub fn next_origin(previous: &RunRow, fronts: &[WorkFront]) -> Option<String> {
     let reached = fronts.iter().filter(|f| f.scheduled_ms == previous.scheduled_ms).map(|f| f.subject.as_str());
     let worked_to = if !previous.by_shard {
         reached.max_by_key(|subject| rank(subject, origin))
-    } else if reached.clone().count() == fronts.len() {
+    } else if unread == 0 && reached.clone().count() == fronts.len() {
         reached.min_by_key(|subject| rank(subject, origin))
     } else {
         None
     };
     match (sent_to, worked_to.map(str::to_owned)) {
         (Some(sent), Some(worked)) => Some(if rank(&worked, origin) < rank(&sent, origin) { worked } else { sent }),
-        (Some(at), None) | (None, Some(at)) => Some(at),
-        (None, None) => previous.origin.clone(),
+        (None, Some(worked)) => Some(worked),
+        // Nothing known of any work (no shard has a front, or none could be read): the sites
+        // after a dead fan-out's cursor first, so dying fan-outs take turns at the order.
+        (Some(sent), None) if fronts.is_empty() => Some(sent),
+        (_, None) => previous.origin.clone(),
     }
 }
 
@@ -211,6 +220,10 @@ mod tests {
     }
 
     fn check_origin(previous: &RunRow, fronts: &[(i64, &str)], expected: Option<&str>) {
+        check_origin_unread(previous, fronts, 0, expected);
+    }
+
+    fn check_origin_unread(previous: &RunRow, fronts: &[(i64, &str)], unread: u32, expected: Option<&str>) {
         let fronts: Vec<WorkFront> = fronts
             .iter()
             .map(|(scheduled_ms, subject)| WorkFront {
@@ -221,7 +234,7 @@ mod tests {
                 ended: None,
             })
             .collect();
-        assert_eq!(next_origin(previous, &fronts).as_deref(), expected, "{previous:?} {fronts:?}");
+        assert_eq!(next_origin(previous, &fronts, unread).as_deref(), expected, "{previous:?} {fronts:?} unread {unread}");
     }
 
     #[test]
@@ -241,7 +254,14 @@ mod tests {
         // Work cannot pass the sends; a front past the cursor (stale) loses to it.
         let died_early = previous(RunPhase::Enqueuing, Some("b"), Some("c"));
         check_origin(&died_early, &[(180_000, "e")], Some("c"));
+        // A dead fan-out whose work had not started: what it sent was not worked either, so
+        // from its origin (its cursor would put the sites it sent last, where an overloaded
+        // sweep never reaches them); likewise with only older sweeps' fronts.
+        check_origin(&died_early, &[(0, "e")], Some("b"));
+        // Nothing known of any work: after the cursor, so dying fan-outs take turns.
         check_origin(&died_early, &[], Some("c"));
+        // A plain order's missing shard only makes the furthest front nearer: more work again.
+        check_origin_unread(&done, &[(180_000, "c")], 1, Some("c"));
         check_origin(&previous(RunPhase::Enqueued, None, None), &[], None);
     }
 
@@ -253,6 +273,8 @@ mod tests {
         // A shard whose work had not reached the sweep: where it stood is unknown, so the
         // sweep's own origin.
         check_origin(&by_shard, &[(180_000, "d"), (0, "e")], Some("b"));
+        // A shard that could not be read may be the one behind: the sweep's own origin.
+        check_origin_unread(&by_shard, &[(180_000, "d"), (180_000, "c")], 1, Some("b"));
         // A dead fan-out still bounds it.
         let died = RunRow { by_shard: true, ..previous(RunPhase::Abandoned, Some("b"), Some("c")) };
         check_origin(&died, &[(180_000, "e"), (180_000, "d")], Some("c"));
@@ -299,5 +321,33 @@ mod tests {
         tail.sort_unstable();
         assert_eq!(tail.first().copied(), Some(format!("c{SHARD_BLOCK_SITES:05}").as_str()));
         assert_eq!(tail.len(), 100, "one message per site");
+    }
+
+    #[test]
+    fn overload_after_a_sweep_sent_by_shard_no_unworked_site_goes_last_even_with_a_shard_unread() {
+        use crate::ledger::shard_map::MAPS;
+        // A sweep of 2,000 sites sent by shard and worked in the order sent; the next opens
+        // after k jobs, each shard's front its last claim, with every shard read or one not.
+        let ids: Vec<String> = (0..2_000).map(|i| format!("c{i:05}")).collect();
+        let url = SiteUrl::parse("https://x.example").unwrap();
+        let mut order: Vec<Site> = ids.iter().map(|id| Site { customer_id: CustomerId::parse(id).unwrap(), url: url.clone() }).collect();
+        by_shard(&mut order, MAPS, 180_000);
+        let sent = RunRow { by_shard: true, ..previous(RunPhase::Enqueued, None, Some("c01999")) };
+        for k in (1..2_000).step_by(7) {
+            let worked: std::collections::BTreeSet<&str> = order[..k].iter().map(|s| s.customer_id.as_str()).collect();
+            for unread in [None, Some(0), Some(3), Some(7)] {
+                let fronts: Vec<WorkFront> = (0..8u32)
+                    .filter(|shard| Some(*shard) != unread)
+                    .map(|shard| {
+                        let last = order[..k].iter().rev().find(|s| ShardMap::slot(MAPS, s.customer_id.as_str(), 180_000) == shard);
+                        let (scheduled_ms, subject) = last.map_or((0, "c00000"), |s| (180_000, s.customer_id.as_str()));
+                        WorkFront { scheduled_ms, subject: subject.into(), at_ms: 0, run_id: String::new(), ended: None }
+                    })
+                    .collect();
+                let origin = next_origin(&sent, &fronts, u32::from(unread.is_some()));
+                let last = ids.iter().filter(|id| !worked.contains(id.as_str()) && origin.as_deref().is_some_and(|o| id.as_str() <= o));
+                assert_eq!(last.count(), 0, "k {k}, shard {unread:?} unread: origin {origin:?} sends unworked sites last");
+            }
+        }
     }
 }

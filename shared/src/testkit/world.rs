@@ -113,6 +113,7 @@ impl World {
             now_ms,
             lease_ms: 60_000,
             work_fronts: Vec::new(),
+            unread_shards: 0,
         };
         block_on(self.ledger.open_run(&open)).unwrap();
         let page = PageDone { run_id: run_id.into(), owner: owner.clone(), cursor: "zzz".into(), added: jobs, now_ms, lease_ms: 60_000 };
