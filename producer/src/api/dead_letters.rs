@@ -249,8 +249,10 @@ pub(crate) async fn send_replays(env: &worker::Env, db: &D1Database, planned: Ve
     Ok(Ok(()))
 }
 
-/// The dead entries a healed outage caused (`breaker::replay::Outage`): its filter's rows, with
-/// the columns that say whether the outage's role failed them, newest first.
+/// The dead entries a healed outage caused (`breaker::replay::Outage`): its filter's rows
+/// naming its role, with the columns that say whether the role failed them, newest first, at
+/// most what the outage's cap leaves after the ones replayed since it healed
+/// ([`replayed_since_healed`]).
 pub(crate) async fn caused_by(db: &D1Database, outage: &Outage) -> worker::Result<Vec<(String, String, String)>> {
     #[derive(Deserialize)]
     struct Row {
@@ -261,13 +263,18 @@ pub(crate) async fn caused_by(db: &D1Database, outage: &Outage) -> worker::Resul
         error_message: String,
         last_failed_ms: i64,
     }
-    let selection = outage.selection();
+    let allowance = Outage::allowance(replayed_since_healed(db, outage).await?).min(outage.selection().limit());
+    if allowance == 0 {
+        return Ok(Vec::new());
+    }
     let (sql, params) = outage.filter().where_sql();
     let mut params: Vec<JsValue> = params.iter().map(js).collect();
-    params.push(JsValue::from_f64(f64::from(selection.limit())));
+    params.push(outage.role_pattern().into());
+    params.push(JsValue::from_f64(f64::from(allowance)));
     let query = format!(
         "SELECT id, status, body, error_class, error_message, last_failed_ms FROM dead_letters WHERE {sql} \
-         ORDER BY last_failed_ms DESC, id DESC LIMIT ?{}",
+         AND error_message LIKE ?{} ORDER BY last_failed_ms DESC, id DESC LIMIT ?{}",
+        params.len() - 1,
         params.len()
     );
     let rows = db.prepare(query).bind(&params)?.all().await?.results::<Row>()?;
@@ -279,6 +286,25 @@ pub(crate) async fn caused_by(db: &D1Database, outage: &Outage) -> worker::Resul
         })
         .map(|r| (r.id, r.status, r.body))
         .collect())
+}
+
+/// How many of `outage`'s letters were replayed since it healed (by the auto-replay's earlier
+/// looks, or by an operator): they count against its cap.
+async fn replayed_since_healed(db: &D1Database, outage: &Outage) -> worker::Result<u64> {
+    #[derive(Deserialize)]
+    struct Count {
+        replayed: u64,
+    }
+    let (sql, params) = DeadLetterFilter { status: Some(DeadLetterStatus::Replayed), ..outage.filter() }.where_sql();
+    let mut params: Vec<JsValue> = params.iter().map(js).collect();
+    params.push(outage.role_pattern().into());
+    params.push(JsValue::from_f64(outage.to_ms as f64));
+    let query = format!(
+        "SELECT COUNT(*) AS replayed FROM dead_letters WHERE {sql} AND error_message LIKE ?{} AND replayed_ms >= ?{}",
+        params.len() - 1,
+        params.len()
+    );
+    Ok(db.prepare(query).bind(&params)?.first::<Count>(None).await?.map_or(0, |c| c.replayed))
 }
 
 pub(super) async fn purge(call: &Call<'_>, req: &mut Request) -> worker::Result<Response> {

@@ -97,6 +97,20 @@ impl Outage {
             && message.contains(&format!("elite {}", self.role.as_str()))
     }
 
+    /// The `LIKE` pattern of the error messages that name this outage's role, so the store
+    /// picks the role's letters before its `LIMIT` (another role's newer letters cannot crowd
+    /// them out); [`Self::caused_by`] checks each row again.
+    pub fn role_pattern(&self) -> String {
+        format!("%elite {}%", self.role.as_str())
+    }
+
+    /// How many more of this outage's letters may be replayed when `replayed` already were
+    /// (the dispatcher looks at each closing at every sweep for [`AUTO_REPLAY_LOOKBACK_MS`]):
+    /// [`AUTO_REPLAY_LIMIT`] per outage in all, not per look.
+    pub fn allowance(replayed: u64) -> u32 {
+        u32::try_from(u64::from(AUTO_REPLAY_LIMIT).saturating_sub(replayed)).unwrap_or(0)
+    }
+
     /// How the dispatcher asks for this outage's replay through the ordinary replay path.
     pub fn selection(&self) -> Selection {
         Selection {

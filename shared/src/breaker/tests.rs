@@ -228,3 +228,24 @@ fn breaker_window_counts_of_a_closed_breaker_need_no_write_a_transition_does() {
     assert_eq!(b.state(EliteRole::Brand), BreakerState::Open);
     assert_ne!(b.durable(), before, "an opening is written");
 }
+
+/// The cap holds per outage, not per look: the dispatcher looks at a closing at every sweep
+/// for 15 minutes (five looks), and each look replays only what the cap leaves.
+#[test]
+fn an_outage_replays_at_most_its_cap_over_every_look() {
+    use super::replay::AUTO_REPLAY_LIMIT;
+    let cap = u64::from(AUTO_REPLAY_LIMIT);
+    assert_eq!(Outage::allowance(0), AUTO_REPLAY_LIMIT);
+    assert_eq!(Outage::allowance(cap - 20), 20);
+    assert_eq!((Outage::allowance(cap), Outage::allowance(cap + 7)), (0, 0));
+    // Five looks at an outage that killed 2,000 letters: 500 in all.
+    let (mut replayed, mut dead) = (0u64, 2_000u64);
+    for _ in 0..5 {
+        let now = u64::from(Outage::allowance(replayed)).min(dead);
+        (replayed, dead) = (replayed + now, dead - now);
+    }
+    assert_eq!(replayed, cap);
+    let outage = Outage { role: crate::elite::EliteRole::Designer, from_ms: 0, to_ms: 1 };
+    assert_eq!(outage.role_pattern(), "%elite designer%");
+    assert!(outage.caused_by(crate::error::ErrorClass::Transient, "elite designer answered HTTP 503", 1));
+}
