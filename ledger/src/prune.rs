@@ -42,7 +42,6 @@ pub(crate) fn run(storage: &Storage, config: Result<LedgerConfig, ConfigError>, 
 
 /// [`run`]'s chunks, charging the rows each reads and writes to `charged`.
 fn chunks(storage: &Storage, cutoff: i64, now: i64, charged: &mut Rows) -> Result<Option<i64>, StoreError> {
-    let mut tally = |rows: Rows| charged.add(rows);
     let (mut chunks, mut backlog, mut log) = (0, false, Vec::new());
     for (name, query) in CHUNKS {
         let mut deleted = 0;
@@ -54,7 +53,7 @@ fn chunks(storage: &Storage, cutoff: i64, now: i64, charged: &mut Rows) -> Resul
             chunks += 1;
             let sql = storage.sql();
             let (gone, rows) = measured(|| atomically(storage, move || chunk(&sql, name, query, cutoff)));
-            tally(rows);
+            charged.add(rows);
             let gone = gone?;
             deleted += gone;
             if gone < CHUNK_ROWS as u64 {
@@ -68,7 +67,7 @@ fn chunks(storage: &Storage, cutoff: i64, now: i64, charged: &mut Rows) -> Resul
         return Ok(Some(now + AGAIN_MS));
     }
     let (left, rows) = measured(|| anything_left(&storage.sql()));
-    tally(rows);
+    charged.add(rows);
     Ok(left?.then_some(now + PRUNE_INTERVAL_MS))
 }
 

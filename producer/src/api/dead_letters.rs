@@ -263,7 +263,7 @@ pub(crate) async fn caused_by(db: &D1Database, outage: &Outage) -> worker::Resul
         error_message: String,
         last_failed_ms: i64,
     }
-    let allowance = Outage::allowance(replayed_since_healed(db, outage).await?).min(outage.selection().limit());
+    let allowance = Outage::allowance(replayed_since_healed(db, outage).await?);
     if allowance == 0 {
         return Ok(Vec::new());
     }

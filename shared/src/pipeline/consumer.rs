@@ -138,21 +138,17 @@ where
     /// Step 2: one claim request per shard touched, concurrently, and the kind's
     /// [`JobKind::before_work`] alongside them, on the connection the claims leave free.
     async fn claim(&self, batch: &mut [Message<'_, K::Job>], now: &dyn Fn() -> i64) {
-        let claims = batch.iter().enumerate().filter_map(|(i, m)| match (&m.state, &m.job) {
-            (Slot::Claiming, Some((_, claim))) => Some((i, claim.shard_in(self.ledger.shard_maps()), claim.clone())),
-            _ => None,
-        });
-        let groups = group_by_shard(claims.collect::<Vec<_>>());
         let in_flight = (self.config.elite_calls_in_flight as usize).saturating_sub(1).max(1);
         let claimed = {
-            let claiming: Vec<&K::Job> = batch
+            let (claims, claiming): (Vec<_>, Vec<&K::Job>) = batch
                 .iter()
-                .filter_map(|m| match (&m.state, &m.job) {
-                    (Slot::Claiming, Some((job, _))) => Some(job),
+                .enumerate()
+                .filter_map(|(i, m)| match (&m.state, &m.job) {
+                    (Slot::Claiming, Some((job, claim))) => Some(((i, claim.shard_in(self.ledger.shard_maps()), claim.clone()), job)),
                     _ => None,
                 })
-                .collect();
-            let claims = claim_per_shard(self.ledger, groups, now(), K::lease_ms(self.config), in_flight);
+                .unzip();
+            let claims = claim_per_shard(self.ledger, group_by_shard(claims), now(), K::lease_ms(self.config), in_flight);
             let read = async {
                 if !claiming.is_empty() {
                     self.jobs.before_work(&claiming).await;
