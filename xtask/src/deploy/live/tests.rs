@@ -1,7 +1,6 @@
 //! The live deploy, offline: a fake `wrangler` (a shell script) records every call and
 //! answers like an account where nothing exists yet, over a copy of the repository's tomls.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
 use super::*;
@@ -41,9 +40,12 @@ exit 0
 "#,
             root = root.display()
         );
-        let fake = root.join("fake-wrangler");
-        fs::write(&fake, script).unwrap();
-        fs::set_permissions(&fake, fs::Permissions::from_mode(0o755)).unwrap();
+        // Written beside, then put in place by another process: a file this process held open
+        // for writing while a parallel test forked could not be executed ("Text file busy").
+        let (draft, fake) = (root.join("fake-wrangler.draft"), root.join("fake-wrangler"));
+        fs::write(&draft, script).unwrap();
+        let installed = std::process::Command::new("install").arg("-m").arg("755").arg(&draft).arg(&fake).status().unwrap();
+        assert!(installed.success(), "install {} failed", fake.display());
         Self { root }
     }
 
